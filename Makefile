@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make demo   runs the hub and five simulated district boxes
+#   make test   runs the test suite
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean schema
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet pip==26.3 setuptools==84.2.1 wheel==0.48.0
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/hallwatch demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$b .py) || exit 1; done
+
+schema: $(STAMP)
+	$(VENV)/bin/python -m standard.schema
+
+clean:
+	rm -rf $(VENV) .demo

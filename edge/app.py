@@ -1,0 +1,117 @@
+"""The box's composition root: the only place that picks real or fake adapters.
+
+``build_box(config)`` wires the store, catalogue, calendar, rules and (when configured) the
+relay; ``serve(box)`` runs the web server until a signal arrives. Tests and the demo call
+``build_box`` with their own clock and fakes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.cases import CaseBoard
+from edge.config import BoxConfig
+from edge.rules import RuleEngine
+from edge.store import Store, utc_now
+from standard.calendar import WorkCalendar, load_overrides
+from standard.catalogue import load_catalogue
+from standard.deadlines import LightSettings
+
+log = logging.getLogger(__name__)
+
+
+class SetupError(Exception):
+    """The box cannot start with this configuration."""
+
+
+def read_secret(path: Path) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SetupError(f"{path}: cannot read the platform token: {exc.strerror}") from None
+    if len(value) < 16:
+        raise SetupError(f"{path}: the platform token is too short (at least 16 characters)")
+    return value
+
+
+def load_calendar(path: Path | None) -> WorkCalendar:
+    return WorkCalendar(load_overrides(path) if path else None)
+
+
+@dataclass
+class Box:
+    config: BoxConfig
+    store: Store
+    board: CaseBoard
+    rules: RuleEngine
+    platform_token: str
+    clock: Callable[[], dt.datetime]
+    services: list = field(default_factory=list)  # things with start()/stop(), in start order
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def after_ingest(self, case_nos: Iterable[str]) -> None:
+        """Re-check the cases that just changed (called after their events are committed)."""
+        self.rules.check(self.clock(), case_nos=set(case_nos))
+
+    def start(self) -> Box:
+        self.store.open()
+        for service in self.services:
+            service.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for service in reversed(self.services):
+            service.stop()
+        self.store.close()
+
+
+def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) -> Box:
+    """Wire a box from its configuration. Nothing is opened until ``Box.start()``."""
+    catalogue = load_catalogue(config.path(config.catalogue))
+    overrides = config.path(config.calendar_overrides) if config.calendar_overrides else None
+    calendar = load_calendar(overrides)
+    settings = LightSettings(
+        yellow_within_working_days=config.lights.yellow_within_working_days,
+        stage_yellow_within_working_days=config.lights.stage_yellow_within_working_days)
+    store = Store(config.db_path, box_id=config.box_id, clock=clock)
+    board = CaseBoard(store, catalogue, calendar, settings)
+    rules = RuleEngine(store, board)
+    token = read_secret(config.path(config.platform_token_file))
+    box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
+              clock=clock)
+    box.services.append(rules.scheduler(clock))
+    return box
+
+
+def serve(box: Box, *, ready: Callable[[str], None] = print) -> None:
+    """Run the box's web server (waitress) until SIGINT/SIGTERM, then stop cleanly."""
+    from waitress import create_server
+
+    from web.box import create_app
+
+    box.start()
+    server = create_server(create_app(box), host=box.config.web.host,
+                           port=box.config.web.port, threads=8, ident="hallwatch")
+    url = f"http://{box.config.web.host}:{server.effective_port}"
+
+    def shutdown(signum, _frame):
+        log.info("signal %s: shutting down", signum)
+        server.close()
+
+    previous = {sig: signal.signal(sig, shutdown) for sig in (signal.SIGINT, signal.SIGTERM)}
+    ready(f"hallwatch box {box.config.box_id} serving {url}")
+    try:
+        server.run()
+    except (OSError, ValueError):  # select() on a closed socket after shutdown
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        box.stop()

@@ -1,0 +1,180 @@
+"""``hallwatch edge ...``: run the box and work with its store from a shell.
+
+Commands are thin: parse options, call one library function, turn its errors into
+``click.ClickException``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from edge.config import BoxConfig, load_box_config
+from edge.store import Store, StoreError
+from standard.calendar import WorkCalendar, load_overrides
+from standard.catalogue import CatalogueError, load_catalogue
+from standard.configfile import ConfigError
+
+
+@click.group()
+def edge() -> None:
+    """The edge box in a district service hall (区行政服务中心)."""
+
+
+@dataclass
+class Target:
+    """What a command works on: from ``--config`` or from ``--db``/``--catalogue``."""
+
+    db: Path
+    catalogue_path: Path | None
+    overrides: Path | None
+    config: BoxConfig | None
+
+    @property
+    def box_id(self) -> str:
+        return self.config.box_id if self.config else "unprovisioned"
+
+    def store(self) -> Store:
+        try:
+            return Store(self.db, box_id=self.box_id).open()
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def catalogue(self):
+        if self.catalogue_path is None:
+            raise click.UsageError("give --catalogue FILE or --config box.toml")
+        try:
+            return load_catalogue(self.catalogue_path)
+        except CatalogueError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def calendar(self) -> WorkCalendar:
+        try:
+            return WorkCalendar(load_overrides(self.overrides) if self.overrides else None)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def target_options(command):
+    """``--config`` or ``--db``/``--catalogue``/``--calendar-overrides``, resolved to a Target."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                  help="box.toml; the database, catalogue and calendar are found there.")
+    @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                  help="The box's SQLite file.")
+    @click.option("--catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Item catalogue JSON (事项目录).")
+    @click.option("--calendar-overrides", type=click.Path(exists=True, dir_okay=False,
+                                                          path_type=Path),
+                  help="Calendar override JSON (next year's days, local closures).")
+    @functools.wraps(command)
+    def wrapped(config_path, db, catalogue, calendar_overrides, **kwargs):
+        config = None
+        if config_path:
+            try:
+                config = load_box_config(config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            db = db or config.db_path
+            catalogue = catalogue or config.path(config.catalogue)
+            if config.calendar_overrides and not calendar_overrides:
+                calendar_overrides = config.path(config.calendar_overrides)
+        if db is None:
+            raise click.UsageError("give --db PATH or --config box.toml")
+        return command(Target(db, catalogue, calendar_overrides, config), **kwargs)
+
+    return wrapped
+
+
+def parse_at(value: str | None) -> dt.datetime:
+    """``--at`` as an aware datetime; now when absent. A naive value is local time (+08:00)."""
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO date-time: {value!r}", param_hint="--at") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return moment
+
+
+@edge.command()
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def serve(config_path: Path) -> None:
+    """Run the box: web server, store, rules and relay, until Ctrl-C or SIGTERM."""
+    from edge.app import SetupError, build_box, serve as run
+
+    try:
+        box = build_box(load_box_config(config_path))
+    except (ConfigError, CatalogueError, SetupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    run(box, ready=lambda line: click.echo(line, err=False) or sys.stdout.flush())
+
+
+@edge.command()
+@target_options
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ingest(target: Target, files: tuple[Path, ...]) -> None:
+    """Load case events from JSON, NDJSON or CSV files (backfill, platform exports).
+
+    Exits with status 1 if any record was rejected; rejected records are kept in the
+    quarantine table with the reason.
+    """
+    from edge.filefeed import ingest_files
+
+    catalogue = target.catalogue()
+    with target.store() as store:
+        result = ingest_files(store, files, show_progress=sys.stderr.isatty())
+    unknown = sorted({c for c in result.item_codes if c not in catalogue})
+    click.echo(f"accepted {result.accepted}, duplicates {result.duplicates}, "
+               f"rejected {len(result.rejected)}")
+    for rejection in result.rejected[:20]:
+        click.echo(f"  {rejection.source} #{rejection.index}: {rejection.reason}", err=True)
+    if len(result.rejected) > 20:
+        click.echo(f"  ... and {len(result.rejected) - 20} more (see the quarantine table)",
+                   err=True)
+    if unknown:
+        click.echo(f"warning: items not in the catalogue: {', '.join(unknown[:10])}", err=True)
+    if result.rejected:
+        sys.exit(1)
+
+
+@edge.command()
+@target_options
+@click.option("--at", "at_text", help="Evaluate as of this ISO date-time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per case.")
+@click.option("--open-only", is_flag=True, help="Leave out finished cases.")
+def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -> None:
+    """Cases with deadline, working days remaining, light and reasons."""
+    from edge.cases import CaseBoard, CaseFilter
+    from standard.deadlines import LightSettings
+
+    at = parse_at(at_text)
+    settings = LightSettings()
+    if target.config:
+        settings = LightSettings(**target.config.lights.model_dump())
+    with target.store() as store:
+        board = CaseBoard(store, target.catalogue(), target.calendar(), settings)
+        rows = board.cases(at, CaseFilter(include_finished=not open_only))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.as_dict(), ensure_ascii=False))
+        return
+    click.echo(f"{'case_no':<22}{'item_code':<18}{'case_type':<8}{'stage':<6}"
+               f"{'deadline':<12}{'remaining':>9}  {'light':<8}reasons")
+    for row in rows:
+        remaining = "" if row.remaining_working_days is None else row.remaining_working_days
+        light = row.light if row.outcome is None else f"{row.light}/{row.outcome}"
+        click.echo(f"{row.case_no:<22}{row.item_code:<18}{row.case_type or '':<8}"
+                   f"{row.stage or '':<6}{row.deadline.isoformat() if row.deadline else '':<12}"
+                   f"{remaining!s:>9}  {light:<8}{'；'.join(row.reasons)}")
+

@@ -1,0 +1,70 @@
+"""The box's configuration file (``box.toml``), validated.
+
+Example (see ``firmware_cfg/box.example.toml``)::
+
+    version = 1
+    box_id = "440605-01"
+    district_code = "440605"
+    district_name = "南海区"
+    data_dir = "data"
+    catalogue = "catalogue.json"
+    platform_token_file = "keys/platform.token"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from standard.configfile import Section, load_toml
+
+
+class WebSection(Section):
+    # Loopback by default: the hall network is opted into, never exposed by accident.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class LightSection(Section):
+    yellow_within_working_days: int = Field(default=1, ge=0, le=30)
+    stage_yellow_within_working_days: int = Field(default=0, ge=0, le=30)
+
+
+class RelaySection(Section):
+    hub_endpoint: str = Field(pattern=r"^tcp://")
+    identity: str = "keys/box.identity.json"
+    hub_public: str = "keys/hub.public.json"
+    batch_size: int = Field(default=500, ge=1, le=5000)
+    window: int = Field(default=8, ge=1, le=128)
+    outbox_quota_mb: int = Field(default=1024, ge=1)
+
+
+class BoxConfig(Section):
+    version: Literal[1]
+    base_dir: str
+    box_id: str = Field(pattern=r"^[0-9A-Za-z\-_.]{1,64}$")
+    district_code: str = Field(pattern=r"^\d{6}$")
+    district_name: str = ""
+    data_dir: str = "data"
+    catalogue: str
+    calendar_overrides: str | None = None
+    platform_token_file: str = "keys/platform.token"
+    profile: str | None = None
+    web: WebSection = WebSection()
+    lights: LightSection = LightSection()
+    relay: RelaySection | None = None
+
+    def path(self, relative: str) -> Path:
+        """Resolve a path from the config against the config file's folder."""
+        return Path(self.base_dir) / relative
+
+    @property
+    def db_path(self) -> Path:
+        return self.path(self.data_dir) / "box.db"
+
+
+def load_box_config(path: Path) -> BoxConfig:
+    """Read and validate ``box.toml``; raises ConfigError naming every wrong key."""
+    return load_toml(path, BoxConfig)

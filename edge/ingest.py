@@ -1,0 +1,264 @@
+"""Platform ingest: parse what a district platform sends, validate it, keep every byte.
+
+Valid records are committed (with their outbox rows) before anyone is told they were
+accepted; invalid ones go to the ``quarantine`` table with the reason and the raw text.
+Well-formed but anomalous records (a stage out of order, a refusal without a reason) are
+accepted and flagged by the deadline engine, because they are what happened.
+
+Example::
+
+    result = ingest_texts(store, [(0, '{"event_id": ...}')], source="http")
+    result.accepted, [r.as_dict() for r in result.rejected]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from edge.store import Store, Tx, iso
+from standard.deadlines import CaseFacts, apply_event
+from standard.records import TERMINAL_EVENTS, CaseEvent
+
+MAX_RAW_CHARS = 20_000  # one record; longer is refused before parsing
+CHUNK = 2_000  # records per transaction for large files
+
+
+class BodyError(ValueError):
+    """The request body is not JSON or NDJSON at all."""
+
+
+@dataclass
+class Rejection:
+    index: int
+    errors: list[dict[str, str]]
+    raw: str
+    source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "errors": self.errors}
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    cases: set[str] = field(default_factory=set)
+    item_codes: set[str] = field(default_factory=set)
+
+    def add(self, other: IngestResult) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+        self.cases |= other.cases
+        self.item_codes |= other.item_codes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+# -- parsing ------------------------------------------------------------------------------
+def split_body(body: bytes) -> list[tuple[int, str]]:
+    """Split a JSON array or NDJSON body into (index, raw JSON text) pairs.
+
+    Raises BodyError when the body is not JSON in either form.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"请求体不是 UTF-8 编码的 JSON (body is not UTF-8: {exc})") from None
+    stripped = text.lstrip()
+    if not stripped:
+        raise BodyError("请求体为空 (empty body: send a JSON array or NDJSON)")
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise BodyError(f"请求体不是有效的 JSON (body is not valid JSON: {exc})") from None
+        return [(i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items)]
+    lines = [(i, line) for i, line in enumerate(stripped.splitlines()) if line.strip()]
+    if not any(_looks_like_json(line) for _, line in lines):
+        raise BodyError("请求体不是 JSON 数组或 NDJSON (body is neither a JSON array nor NDJSON)")
+    return lines
+
+
+def _looks_like_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def csv_records(text: str) -> Iterator[tuple[int, str]]:
+    """Turn CSV rows (header = field names; actor as actor_id, actor_name) into JSON text."""
+    reader = csv.DictReader(io.StringIO(text))
+    for index, row in enumerate(reader):
+        record: dict[str, Any] = {}
+        for key, value in row.items():
+            if key is None:
+                record["(extra columns)"] = value
+            elif value not in (None, ""):
+                record[key] = value
+        actor = {k: record.pop(f"actor_{k}") for k in ("id", "name") if f"actor_{k}" in record}
+        if actor:
+            record["actor"] = actor
+        for name in ("window_no", "extension_days", "version"):
+            if name in record and record[name].strip().lstrip("-").isdigit():
+                record[name] = int(record[name])
+        yield index, json.dumps(record, ensure_ascii=False)
+
+
+def validate(index: int, raw: str) -> CaseEvent | Rejection:
+    """Validate one raw record, returning the event or a Rejection naming each bad field."""
+    if len(raw) > MAX_RAW_CHARS:
+        return Rejection(index, [{"field": "(record)", "message":
+                                  f"记录过长 (longer than {MAX_RAW_CHARS} characters)"}],
+                         raw[:MAX_RAW_CHARS])
+    try:
+        return CaseEvent.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        return Rejection(index, _field_errors(exc), raw)
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    errors = []
+    for item in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "(record)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "未知字段 (unknown field; check the spelling against the standard)"
+        elif item["type"] == "missing":
+            message = "缺少必填字段 (field required)"
+        elif item["type"] == "json_invalid":
+            message = f"不是有效的 JSON (invalid JSON: {item.get('ctx', {}).get('error', '')})"
+        elif item["type"] == "model_type":
+            message = "记录必须是 JSON 对象 (record must be a JSON object)"
+        errors.append({"field": where, "message": message})
+    return errors
+
+
+# -- storing ------------------------------------------------------------------------------
+def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: str) -> IngestResult:
+    """Validate and store records in chunks; every chunk is one transaction."""
+    total = IngestResult()
+    chunk: list[tuple[int, str]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= CHUNK:
+            total.add(_ingest_chunk(store, chunk, source))
+            chunk = []
+    if chunk:
+        total.add(_ingest_chunk(store, chunk, source))
+    return total
+
+
+def _ingest_chunk(store: Store, chunk: list[tuple[int, str]], source: str) -> IngestResult:
+    events: list[CaseEvent] = []
+    result = IngestResult()
+    for index, raw in chunk:
+        outcome = validate(index, raw)
+        if isinstance(outcome, Rejection):
+            outcome.source = source
+            result.rejected.append(outcome)
+        else:
+            events.append(outcome)
+
+    def apply(tx: Tx) -> None:
+        quarantine(tx, result.rejected, source)
+        store_events(tx, events, result)
+
+    store.write(apply)
+    return result
+
+
+def quarantine(tx: Tx, rejected: list[Rejection], source: str) -> None:
+    if rejected:
+        tx.conn.executemany(
+            "insert into quarantine (received_at, source, position, reason, raw) "
+            "values (?, ?, ?, ?, ?)",
+            [(iso(tx.now), source, r.index, r.reason, r.raw) for r in rejected],
+        )
+
+
+def quarantine_body(store: Store, body: bytes, source: str, reason: str) -> None:
+    """Keep a body that could not be parsed at all."""
+    raw = body.decode("utf-8", errors="replace")[:1_000_000]
+    store.write(lambda tx: quarantine(tx, [Rejection(-1, [{"field": "(body)",
+                                                              "message": reason}], raw)], source))
+
+
+def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> None:
+    """Insert new events, fold them into their cases' facts, and queue them for the hub."""
+    conn = tx.conn
+    seen = _existing_ids(conn, [e.event_id for e in events])
+    fresh: list[CaseEvent] = []
+    for event in events:
+        if event.event_id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(event.event_id)
+            fresh.append(event)
+    if not fresh:
+        return
+    facts = _load_facts(conn, {e.case_no for e in fresh})
+    now = iso(tx.now)
+    rows = []
+    for event in fresh:
+        body = event.model_dump(mode="json", exclude_none=True)
+        facts[event.case_no] = apply_event(facts.get(event.case_no), event)
+        rows.append((event.event_id, event.case_no, event.event_type,
+                     body["occurred_at"], now, json.dumps(body, ensure_ascii=False)))
+        tx.emit("case_event", body)
+    conn.executemany(
+        "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
+        " values (?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany(
+        "insert into cases (case_no, item_code, dept_code, district_code, case_type, stage,"
+        " is_open, facts, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " on conflict(case_no) do update set item_code=excluded.item_code,"
+        " dept_code=excluded.dept_code, case_type=excluded.case_type, stage=excluded.stage,"
+        " is_open=excluded.is_open, facts=excluded.facts, updated_at=excluded.updated_at",
+        [(f.case_no, f.item_code, f.dept_code, f.district_code, f.case_type, f.stage,
+          0 if f.terminal in TERMINAL_EVENTS else 1, f.to_json(), now)
+         for f in (facts[c] for c in {e.case_no for e in fresh})])
+    result.accepted += len(fresh)
+    result.cases |= {e.case_no for e in fresh}
+    result.item_codes |= {e.item_code for e in fresh}
+
+
+def _existing_ids(conn, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ",".join("?" * len(part))
+        found.update(r[0] for r in conn.execute(
+            f"select event_id from case_events where event_id in ({marks})", part))
+    return found
+
+
+def _load_facts(conn, case_nos: set[str]) -> dict[str, CaseFacts]:
+    facts: dict[str, CaseFacts] = {}
+    ordered = list(case_nos)
+    for start in range(0, len(ordered), 500):
+        part = ordered[start:start + 500]
+        marks = ",".join("?" * len(part))
+        for case_no, text in conn.execute(
+                f"select case_no, facts from cases where case_no in ({marks})", part):
+            facts[case_no] = CaseFacts.from_json(text)
+    return facts

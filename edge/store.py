@@ -1,0 +1,264 @@
+"""The box's SQLite store: one writer thread, read-only connections for everyone else.
+
+Every write goes through :meth:`Store.write`, which runs a function inside one transaction on
+the writer thread (the Datasette model). Anything the box makes that the hub must see is added
+to the outbox *in that same transaction* with :meth:`Tx.emit`, which assigns the next sequence
+number and extends the hash chain. So a record is either committed with its outbox row, or
+neither exists.
+
+Example::
+
+    store = Store(Path("data/box.db"), box_id="440605-01")
+    store.open()
+    store.write(lambda tx: tx.emit("note", {"text": "hello"}))
+    with store.read() as db:
+        print(db.execute("select count(*) from outbox").fetchone())
+    store.close()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from standard.envelope import GENESIS, canonical_json, chain_hash
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+create table if not exists meta (key text primary key, value text not null);
+create table if not exists case_events (
+    event_id text primary key, case_no text not null, event_type text not null,
+    occurred_at text not null, received_at text not null, body text not null);
+create index if not exists case_events_case on case_events(case_no);
+create table if not exists cases (
+    case_no text primary key, item_code text not null, dept_code text not null,
+    district_code text not null, case_type text, stage text, is_open integer not null,
+    facts text not null, updated_at text not null);
+create index if not exists cases_open on cases(is_open);
+create table if not exists quarantine (
+    id integer primary key, received_at text not null, source text not null,
+    position integer, reason text not null, raw text not null);
+create table if not exists outbox (
+    seq integer primary key, kind text not null, body text not null, hash blob not null,
+    created_at text not null);
+create table if not exists alerts (
+    id integer primary key, subject text not null, rule text not null, level text not null,
+    state text not null, detail text not null, opened_at text not null, updated_at text not null,
+    unique(subject, rule));
+"""
+
+
+class StoreError(Exception):
+    """The store could not complete a write."""
+
+
+class StoreFull(StoreError):
+    """The disk or the store's quota is full; nothing new is accepted until space returns."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class ChainHead:
+    seq: int
+    hash: bytes
+
+
+class Tx:
+    """A write transaction on the writer thread: the database plus the outbox."""
+
+    def __init__(self, db: sqlite_utils.Database, head: ChainHead, now: dt.datetime):
+        self.db = db
+        self.head = head
+        self.now = now
+        self._pending: list[tuple[int, str, str, bytes, str]] = []
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def emit(self, kind: str, body: dict[str, Any]) -> int:
+        """Queue a record for the hub in this transaction; returns its sequence number."""
+        seq = self.head.seq + 1
+        created = iso(self.now)
+        record = canonical_json({"seq": seq, "kind": kind, "at": created, "body": body})
+        digest = chain_hash(self.head.hash, record)
+        self._pending.append((seq, kind, record.decode("utf-8"), digest, created))
+        self.head = ChainHead(seq, digest)
+        return seq
+
+    def flush(self) -> None:
+        if self._pending:
+            self.conn.executemany(
+                "insert into outbox (seq, kind, body, hash, created_at) values (?, ?, ?, ?, ?)",
+                self._pending,
+            )
+            self._pending.clear()
+            set_meta(self.conn, "chain_seq", str(self.head.seq))
+            set_meta(self.conn, "chain_hash", self.head.hash.hex())
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "insert into meta (key, value) values (?, ?) "
+        "on conflict(key) do update set value = excluded.value",
+        (key, value),
+    )
+
+
+def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    row = conn.execute("select value from meta where key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+_STOP = object()
+
+
+class Store:
+    """The box database. Call :meth:`open` before use and :meth:`close` at the end."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        box_id: str,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ):
+        self.path = Path(path)
+        self.box_id = box_id
+        self.clock = clock
+        self._jobs: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._local = threading.local()
+        self._ready = threading.Event()
+        self._open_error: BaseException | None = None
+        self.extra_schema: list[str] = []
+
+    # -- life cycle -------------------------------------------------------------------
+    def open(self) -> Store:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = threading.Thread(target=self._run, name=f"store-writer:{self.path.name}",
+                                        daemon=True)
+        self._writer.start()
+        self._ready.wait(timeout=30)
+        if self._open_error:
+            raise StoreError(f"cannot open {self.path}: {self._open_error}")
+        return self
+
+    def close(self) -> None:
+        if self._writer and self._writer.is_alive():
+            self._jobs.put(_STOP)
+            self._writer.join(timeout=30)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __enter__(self) -> Store:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------
+    def write(self, fn: Callable[[Tx], T], *, timeout: float | None = 60) -> T:
+        """Run ``fn(tx)`` in one transaction on the writer thread and return its result."""
+        future: Future = Future()
+        self._jobs.put((fn, future))
+        return future.result(timeout=timeout)
+
+    def _connect_writer(self) -> sqlite_utils.Database:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("pragma synchronous=normal")  # WAL + normal: durable across app crashes
+        conn.execute("pragma busy_timeout=5000")
+        conn.executescript(SCHEMA)
+        for script in self.extra_schema:
+            conn.executescript(script)
+        if get_meta(conn, "box_id") is None:
+            set_meta(conn, "box_id", self.box_id)
+            set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+        return db
+
+    def _load_head(self, conn: sqlite3.Connection) -> ChainHead:
+        seq = int(get_meta(conn, "chain_seq", "0"))
+        digest = get_meta(conn, "chain_hash")
+        return ChainHead(seq, bytes.fromhex(digest) if digest else GENESIS)
+
+    def _run(self) -> None:
+        try:
+            db = self._connect_writer()
+            head = self._load_head(db.conn)
+        except BaseException as exc:  # reported by open()
+            self._open_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        conn = db.conn
+        while True:
+            job = self._jobs.get()
+            if job is _STOP:
+                break
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            tx = Tx(db, head, self.clock())
+            try:
+                conn.execute("begin immediate")
+                result = fn(tx)
+                tx.flush()
+                conn.execute("commit")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("rollback")
+                future.set_exception(_translate(exc))
+                continue
+            head = tx.head
+            future.set_result(result)
+        conn.close()
+
+    # -- reading ----------------------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[sqlite_utils.Database]:
+        """A read-only connection for the calling thread (reused across calls)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute("pragma busy_timeout=5000")
+            self._local.conn = conn
+        yield sqlite_utils.Database(conn)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, on this thread's read connection."""
+        with self.read() as db:
+            cursor = db.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
+        return StoreFull("存储空间已满，暂不接收新记录，请稍后重试 (database or disk is full)")
+    return exc
+
+

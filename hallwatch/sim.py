@@ -1,0 +1,144 @@
+"""Simulated district platforms: a catalogue per district and realistic case event streams.
+
+Used by the demo, the benchmarks and the tests, so that all three exercise the same records a
+real platform sends. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from standard.districts import DISTRICTS
+from standard.records import LOCAL_TZ
+
+# (dept_code, dept_name, item name, legal days, promised days, fee, case type, stage limits)
+ITEM_TEMPLATES = [
+    ("SCJ", "市场监督管理局", "企业设立登记", 15, 3, "0.00", "承诺件", {"审核": 1}),
+    ("SCJ", "市场监督管理局", "食品经营许可", 20, 10, "0.00", "承诺件", {"审核": 3}),
+    ("WJJ", "卫生健康局", "医疗机构执业登记", 45, 20, "0.00", "承诺件", {"审核": 5}),
+    ("ZJJ", "住房和城乡建设局", "建筑工程施工许可", 15, 7, "0.00", "承诺件", {"审核": 2}),
+    ("ZJJ", "住房和城乡建设局", "商品房预售许可", 20, 10, "0.00", "承诺件", {}),
+    ("MZJ", "民政局", "婚姻登记", 0, 0, "9.00", "即办件", {}),
+    ("GAJ", "公安局", "居民身份证换领", 60, 20, "20.00", "承诺件", {}),
+    ("JTJ", "交通运输局", "道路货物运输经营许可", 20, 10, "0.00", "承诺件", {"审核": 3}),
+    ("RSJ", "人力资源和社会保障局", "劳务派遣经营许可", 20, 12, "0.00", "承诺件", {}),
+    ("FGJ", "发展和改革局", "企业投资项目核准", 45, 20, "0.00", "联办件", {"审核": 10}),
+]
+
+SURNAMES = "李王张刘陈杨黄赵吴周徐孙马朱胡郭何林罗梁"
+GIVEN = "敏伟芳娜秀英丽强磊军洋勇艳杰娟涛明超霞平刚"
+
+
+def catalogue_for(district_code: str) -> dict:
+    """The item catalogue JSON document for one district."""
+    items = []
+    for n, (dept, dept_name, name, legal, promised, fee, kind, stages) in enumerate(
+            ITEM_TEMPLATES, start=1):
+        items.append({
+            "item_code": f"{district_code}-{dept}-{n:03d}", "name": name,
+            "dept_code": f"{district_code}{dept}", "dept_name": dept_name,
+            "legal_days": legal, "promised_days": promised, "stage_days": stages,
+            "fee_yuan": fee, "case_type": kind,
+            "materials": ["申请书", "申请人身份证明"],
+            "legal_basis": "《中华人民共和国行政许可法》及相关法规",
+        })
+    return {"version": 1, "items": items}
+
+
+@dataclass
+class Platform:
+    """One district's simulated approval platform."""
+
+    district_code: str
+    seed: int = 0
+    windows: int = 8
+    rng: random.Random = field(init=False)
+    counter: int = 0
+    case_counter: int = 0
+    open_cases: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(f"{self.district_code}:{self.seed}")
+        self.items = catalogue_for(self.district_code)["items"]
+
+    def _staff(self) -> dict:
+        n = self.rng.randrange(40)
+        return {"id": f"S{n:03d}", "name": self.rng.choice(SURNAMES) + self.rng.choice(GIVEN)}
+
+    def _event(self, case: dict, event_type: str, at: dt.datetime, **extra) -> dict:
+        self.counter += 1
+        at = max(at, case.get("last", at))  # a case's own events never go back in time
+        case["last"] = at
+        event = {
+            "event_id": f"{self.district_code}-{self.seed}-{self.counter:08d}",
+            "case_no": case["case_no"], "item_code": case["item"]["item_code"],
+            "dept_code": case["item"]["dept_code"], "district_code": self.district_code,
+            "event_type": event_type,
+            "occurred_at": at.astimezone(LOCAL_TZ).isoformat(timespec="seconds"),
+            "actor": case["staff"],
+        }
+        event.update(extra)
+        return event
+
+    def new_case(self, at: dt.datetime) -> list[dict]:
+        """A citizen applies at a window and the case is accepted there."""
+        item = self.rng.choice(self.items)
+        self.case_counter += 1
+        case_no = f"{self.district_code}{self.seed:02d}{self.case_counter:08d}"
+        case = {"case_no": case_no, "item": item, "staff": self._staff(), "stage": 2,
+                "window": self.rng.randrange(1, self.windows + 1),
+                "last": at + dt.timedelta(minutes=3)}
+        self.open_cases[case_no] = case
+        first = self._event(case, "申请", at, case_type=item["case_type"],
+                            window_no=case["window"])
+        return [first, self._event(case, "受理", at + dt.timedelta(minutes=3),
+                                   window_no=case["window"])]
+
+    def advance(self, at: dt.datetime) -> list[dict]:
+        """Move one open case a step on, sometimes with a pause, a fee or a mistake."""
+        if not self.open_cases:
+            return self.new_case(at)
+        case = self.open_cases[self.rng.choice(list(self.open_cases))]
+        roll = self.rng.random()
+        events: list[dict] = []
+        if case.get("pause"):
+            events.append(self._event(case, "补正结束", at))
+            case["pause"] = False
+            return events
+        if roll < 0.06:
+            case["pause"] = True
+            return [self._event(case, "补正开始", at, reason="申请材料不齐全，需补充营业场所证明")]
+        if roll < 0.09:
+            fee = case["item"]["fee_yuan"]
+            amount = fee if self.rng.random() < 0.7 else "50.00"  # sometimes a wrong fee
+            events.append(self._event(case, "收费", at, fee_amount=amount))
+        if roll > 0.985:
+            del self.open_cases[case["case_no"]]
+            return [self._event(case, "不予许可", at)]  # a refusal without a reason
+        stage = case["stage"] + (2 if roll > 0.97 else 1)  # sometimes a stage is skipped
+        names = ["申请", "受理", "承办", "审核", "批准", "办结"]
+        stage = min(stage, 6)
+        case["stage"] = stage
+        events.append(self._event(case, names[stage - 1], at))
+        if stage == 6:
+            del self.open_cases[case["case_no"]]
+        return events
+
+    def backlog(self, start: dt.datetime, days: int, cases_per_day: int) -> Iterator[dict]:
+        """History: cases accepted over ``days`` calendar days before now, at various stages."""
+        for day in range(days):
+            base = start + dt.timedelta(days=day)
+            if base.astimezone(LOCAL_TZ).weekday() >= 5:
+                continue
+            for n in range(cases_per_day):
+                at = base + dt.timedelta(minutes=9 * n)
+                yield from self.new_case(at)
+                for step in range(self.rng.randrange(0, 4)):
+                    yield from self.advance(at + dt.timedelta(hours=20 * (step + 1)))
+
+
+def district_names() -> dict[str, str]:
+    return dict(DISTRICTS)

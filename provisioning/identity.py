@@ -1,0 +1,595 @@
+"""Identities, key files and enrollment records for the hub and the boxes.
+
+Each identity holds three separate key pairs: CurveZMQ (transport), X25519 (batch
+sealing) and Ed25519 (signing). Files are JSON with ``"version": 1``:
+
+- ``keys/hub.identity.json`` / ``keys/box.identity.json``: secret, mode 0600, dir 0700;
+- ``hub.public.json``: what boxes need (curve, seal and sign publics, endpoint);
+- ``<boxes_dir>/<box_id>.json`` at the hub: an enrolled box's public record;
+- ``enroll-request.json`` / an approval: the offline enrollment path.
+
+Example (writes files, so not a doctest)::
+
+    hub_config, hub = init_hub(Path("/srv/hub"))
+    box, box_config = provision_box(hub_config, Path("/srv/box1"), "440605", "南海区行政服务中心")
+    box.box_id  # '440605-01'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomli_w
+import zmq
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from pydantic import BaseModel, ValidationError
+from zmq.utils import z85
+
+from edge.config import BoxConfig, RelaySection, load_box_config
+from hub.config import HubConfig
+from standard import envelope
+from standard.configfile import ConfigError, describe_errors
+from standard.districts import district_name
+
+FILE_VERSION = 1
+HUB_PUBLIC_FILE = "hub.public.json"
+BOX_IDENTITY_FILE = "keys/box.identity.json"
+BOX_HUB_PUBLIC_FILE = "keys/hub.public.json"
+PLATFORM_TOKEN_FILE = "keys/platform.token"
+REQUEST_FILE = "enroll-request.json"
+APPROVAL_KIND = "enroll-approval"
+BOX_ID_PATTERN = re.compile(r"^[0-9A-Za-z\-_.]{1,64}$")  # as edge.config.BoxConfig.box_id
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class IdentityError(Exception):
+    """A key file, public record or enrollment is missing, unreadable or invalid."""
+
+
+class IdentityExists(IdentityError):
+    """A key or config file already exists and would be overwritten."""
+
+
+class InsecureKeyFile(IdentityError):
+    """A secret key file is readable by other users."""
+
+
+class EnrollmentConflict(IdentityError):
+    """The box id is already enrolled with other keys, or revoked."""
+
+
+class NotEnrolled(IdentityError):
+    """No box with this id is enrolled at the hub."""
+
+
+class BadApproval(IdentityError):
+    """An enrollment approval does not verify or is for another box."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Secrets:
+    curve_public: bytes  # Z85, as zmq's CURVE socket options take it
+    curve_secret: bytes
+    seal_private: X25519PrivateKey
+    sign_private: Ed25519PrivateKey
+
+    @property
+    def seal_public(self) -> X25519PublicKey:
+        return self.seal_private.public_key()
+
+    @property
+    def sign_public(self) -> Ed25519PublicKey:
+        return self.sign_private.public_key()
+
+
+@dataclasses.dataclass(frozen=True)
+class HubIdentity(Secrets):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxIdentity(Secrets):
+    box_id: str
+    district_code: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HubPublic:
+    curve_public: bytes
+    seal_public: X25519PublicKey
+    sign_public: Ed25519PublicKey
+    endpoint: str
+
+    @property
+    def fingerprint(self) -> str:
+        return envelope.fingerprint(self.sign_public)
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxPublic:
+    box_id: str
+    district_code: str
+    name: str
+    curve_public: bytes
+    seal_public: X25519PublicKey
+    sign_public: Ed25519PublicKey
+
+
+@dataclasses.dataclass(frozen=True)
+class EnrolledBox(BoxPublic):
+    enrolled_at: str
+    revoked: bool
+    revoked_at: str | None = None
+
+
+# --- file helpers ------------------------------------------------------------------------
+
+
+def _json_bytes(doc: dict) -> bytes:
+    return (json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IdentityError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IdentityError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("version") != FILE_VERSION:
+        raise IdentityError(f"{path}: not a version {FILE_VERSION} hallwatch file")
+    return doc
+
+
+def _text(doc: dict, name: str, where: object) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value:
+        raise IdentityError(f"{where}: field {name!r} is missing or not text")
+    return value
+
+
+def _refuse_existing(paths: list[Path]) -> None:
+    for path in paths:
+        if path.exists():
+            raise IdentityExists(f"{path} already exists; use --force to overwrite it")
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_secret(path: Path, data: bytes, force: bool) -> None:
+    """Write a 0600 file in a 0700 folder; it is never readable by others, even briefly."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    if force:
+        _atomic_write(path, data, 0o600)
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise IdentityExists(f"{path} already exists; use --force to overwrite it") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_public(path: Path, doc: dict, force: bool = True) -> None:
+    if not force:
+        _refuse_existing([path])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, _json_bytes(doc), 0o644)
+
+
+def _validated(model: type[M], **values: Any) -> M:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(describe_errors(exc))) from None
+
+
+def _write_config(config: BaseModel, path: Path) -> None:
+    # base_dir is injected when the file is loaded, never stored.
+    values = config.model_dump(mode="json", exclude={"base_dir"}, exclude_none=True)
+    _atomic_write(path, tomli_w.dumps(values).encode("utf-8"), 0o644)
+
+
+# --- identities --------------------------------------------------------------------------
+
+
+def _new_secrets() -> dict:
+    curve_public, curve_secret = zmq.curve_keypair()
+    return {
+        "curve_public": curve_public,
+        "curve_secret": curve_secret,
+        "seal_private": X25519PrivateKey.generate(),
+        "sign_private": Ed25519PrivateKey.generate(),
+    }
+
+
+def new_hub_identity() -> HubIdentity:
+    return HubIdentity(**_new_secrets())
+
+
+def new_box_identity(box_id: str, district_code: str, name: str) -> BoxIdentity:
+    if not BOX_ID_PATTERN.match(box_id):
+        raise IdentityError(f"box id {box_id!r}: use 1-64 letters, digits, '-', '_' or '.'")
+    district_name(district_code)  # raises UnknownDistrict
+    return BoxIdentity(**_new_secrets(), box_id=box_id, district_code=district_code, name=name)
+
+
+def save_identity(identity: HubIdentity | BoxIdentity, path: Path, force: bool = False) -> None:
+    """Write a secret identity file (0600); refuses to overwrite unless ``force``."""
+    doc: dict[str, Any] = {"version": FILE_VERSION, "kind": "hub-identity"}
+    if isinstance(identity, BoxIdentity):
+        doc = {"version": FILE_VERSION, "kind": "box-identity", "box_id": identity.box_id,
+               "district_code": identity.district_code, "name": identity.name}
+    doc.update({
+        "curve_public": identity.curve_public.decode("ascii"),
+        "curve_secret": identity.curve_secret.decode("ascii"),
+        "seal_private": envelope.key_to_text(identity.seal_private),
+        "seal_public": envelope.key_to_text(identity.seal_public),
+        "sign_private": envelope.key_to_text(identity.sign_private),
+        "sign_public": envelope.key_to_text(identity.sign_public),
+    })
+    _write_secret(Path(path), _json_bytes(doc), force)
+
+
+def _curve_key(text: str, where: object) -> bytes:
+    try:
+        if len(z85.decode(text.encode("ascii"))) == 32:
+            return text.encode("ascii")
+    except (ValueError, UnicodeEncodeError, KeyError, IndexError):
+        pass
+    raise IdentityError(f"{where}: curve key is not 40 characters of Z85")
+
+
+def _load_secret(path: Path, kind: str) -> tuple[dict, dict]:
+    path = Path(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        raise IdentityError(f"{path}: file not found") from None
+    if mode & 0o077:
+        raise InsecureKeyFile(
+            f"{path} has mode {mode:04o}: a secret key file must be readable by its owner only. "
+            f"Fix: chmod 600 {path}"
+        )
+    doc = _read_json(path)
+    if doc.get("kind") != kind:
+        raise IdentityError(f"{path}: is a {doc.get('kind')!r} file, expected {kind!r}")
+    try:
+        keys = {
+            "curve_public": _curve_key(_text(doc, "curve_public", path), path),
+            "curve_secret": _curve_key(_text(doc, "curve_secret", path), path),
+            "seal_private": envelope.x25519_private_from_text(_text(doc, "seal_private", path)),
+            "sign_private": envelope.ed25519_private_from_text(_text(doc, "sign_private", path)),
+        }
+    except envelope.BadKey as exc:
+        raise IdentityError(f"{path}: {exc}") from None
+    # The publics are stored for reading by eye; a mismatch means a damaged or spliced file.
+    expected = {
+        "curve_public": zmq.curve_public(keys["curve_secret"]).decode("ascii"),
+        "seal_public": envelope.key_to_text(keys["seal_private"].public_key()),
+        "sign_public": envelope.key_to_text(keys["sign_private"].public_key()),
+    }
+    for name, value in expected.items():
+        if doc.get(name) != value:
+            raise IdentityError(f"{path}: {name} does not match its private key (damaged file?)")
+    return doc, keys
+
+
+def load_hub_identity(path: Path) -> HubIdentity:
+    """Read ``hub.identity.json``; raises InsecureKeyFile if it is not 0600."""
+    return HubIdentity(**_load_secret(path, "hub-identity")[1])
+
+
+def load_box_identity(path: Path) -> BoxIdentity:
+    """Read ``box.identity.json``; raises InsecureKeyFile if it is not 0600."""
+    doc, keys = _load_secret(path, "box-identity")
+    return BoxIdentity(**keys, box_id=_text(doc, "box_id", path),
+                       district_code=_text(doc, "district_code", path), name=_text(doc, "name", path))
+
+
+# --- public records ----------------------------------------------------------------------
+
+
+def hub_public_record(identity: HubIdentity, endpoint: str) -> dict:
+    return {
+        "version": FILE_VERSION,
+        "curve_public": identity.curve_public.decode("ascii"),
+        "seal_public": envelope.key_to_text(identity.seal_public),
+        "sign_public": envelope.key_to_text(identity.sign_public),
+        "endpoint": endpoint,
+    }
+
+
+def _hub_public_from(doc: dict, where: object) -> HubPublic:
+    try:
+        return HubPublic(
+            curve_public=_curve_key(_text(doc, "curve_public", where), where),
+            seal_public=envelope.x25519_public_from_text(_text(doc, "seal_public", where)),
+            sign_public=envelope.ed25519_public_from_text(_text(doc, "sign_public", where)),
+            endpoint=_text(doc, "endpoint", where),
+        )
+    except envelope.BadKey as exc:
+        raise IdentityError(f"{where}: {exc}") from None
+
+
+def load_hub_public(path: Path) -> HubPublic:
+    """Read ``hub.public.json`` (the box's copy is ``keys/hub.public.json``)."""
+    return _hub_public_from(_read_json(path), path)
+
+
+def box_public_record(box: BoxPublic | BoxIdentity) -> dict:
+    """A box's public record: what an enrollment request carries."""
+    return {
+        "version": FILE_VERSION,
+        "box_id": box.box_id,
+        "district_code": box.district_code,
+        "name": box.name,
+        "curve_public": box.curve_public.decode("ascii"),
+        "seal_public": envelope.key_to_text(box.seal_public),
+        "sign_public": envelope.key_to_text(box.sign_public),
+    }
+
+
+def _box_public_from(doc: dict, where: object) -> BoxPublic:
+    box_id = _text(doc, "box_id", where)
+    if not BOX_ID_PATTERN.match(box_id):
+        raise IdentityError(f"{where}: box id {box_id!r} has characters other than A-Z a-z 0-9 - _ .")
+    try:
+        return BoxPublic(
+            box_id=box_id,
+            district_code=_text(doc, "district_code", where),
+            name=_text(doc, "name", where),
+            curve_public=_curve_key(_text(doc, "curve_public", where), where),
+            seal_public=envelope.x25519_public_from_text(_text(doc, "seal_public", where)),
+            sign_public=envelope.ed25519_public_from_text(_text(doc, "sign_public", where)),
+        )
+    except envelope.BadKey as exc:
+        raise IdentityError(f"{where}: {exc}") from None
+
+
+def _load_enrolled_file(path: Path) -> EnrolledBox:
+    doc = _read_json(path)
+    box = _box_public_from(doc, path)
+    if path.stem != box.box_id:
+        raise IdentityError(f"{path}: holds box {box.box_id!r}, not {path.stem!r}")
+    return EnrolledBox(**vars(box), enrolled_at=_text(doc, "enrolled_at", path),
+                       revoked=doc.get("revoked") is True, revoked_at=doc.get("revoked_at"))
+
+
+def _save_enrolled(hub_config: HubConfig, box: EnrolledBox) -> None:
+    doc = box_public_record(box) | {"enrolled_at": box.enrolled_at, "revoked": box.revoked}
+    if box.revoked_at:
+        doc["revoked_at"] = box.revoked_at
+    _write_public(_boxes_dir(hub_config) / f"{box.box_id}.json", doc)
+
+
+# --- enrollment at the hub ---------------------------------------------------------------
+
+
+def _boxes_dir(hub_config: HubConfig) -> Path:
+    return hub_config.path(hub_config.boxes_dir)
+
+
+def _utc_now(now: dt.datetime | None) -> str:
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _same_keys(a: BoxPublic, b: BoxPublic) -> bool:
+    return box_public_record(a) == box_public_record(b)
+
+
+def enroll_box(hub_config: HubConfig, record: dict, *, force: bool = False,
+               now: dt.datetime | None = None) -> EnrolledBox:
+    """Enroll a box's public record; enrolling the same keys again is a no-op.
+
+    Refuses (EnrollmentConflict) a box id already enrolled with other keys or revoked,
+    unless ``force``.
+    """
+    box = _box_public_from(record, "box public record")
+    path = _boxes_dir(hub_config) / f"{box.box_id}.json"
+    if path.exists() and not force:
+        existing = _load_enrolled_file(path)
+        if existing.revoked:
+            raise EnrollmentConflict(f"box {box.box_id} is revoked; use --force to enroll it again")
+        if not _same_keys(existing, box):
+            raise EnrollmentConflict(
+                f"box {box.box_id} is already enrolled with other keys; use --force to replace them"
+            )
+        return existing
+    enrolled = EnrolledBox(**vars(box), enrolled_at=_utc_now(now), revoked=False)
+    _save_enrolled(hub_config, enrolled)
+    return enrolled
+
+
+def load_enrolled(hub_config: HubConfig) -> dict[str, EnrolledBox]:
+    """Every enrolled box by id, revoked ones included (check ``.revoked``)."""
+    folder = _boxes_dir(hub_config)
+    if not folder.is_dir():
+        raise IdentityError(f"{folder}: boxes folder not found; run 'provision hub-init' first")
+    boxes = (_load_enrolled_file(path) for path in sorted(folder.glob("*.json")))
+    return {box.box_id: box for box in boxes}
+
+
+def list_enrolled(hub_config: HubConfig) -> list[EnrolledBox]:
+    return list(load_enrolled(hub_config).values())
+
+
+def revoke_box(hub_config: HubConfig, box_id: str, *, now: dt.datetime | None = None) -> EnrolledBox:
+    """Mark a box revoked: the hub then refuses its batches."""
+    path = _boxes_dir(hub_config) / f"{box_id}.json"
+    if not BOX_ID_PATTERN.match(box_id) or not path.exists():
+        raise NotEnrolled(f"box {box_id!r} is not enrolled at {_boxes_dir(hub_config)}")
+    box = _load_enrolled_file(path)
+    if not box.revoked:
+        box = dataclasses.replace(box, revoked=True, revoked_at=_utc_now(now))
+        _save_enrolled(hub_config, box)
+    return box
+
+
+def next_box_id(hub_config: HubConfig, district_code: str) -> str:
+    """``<district>-NN``: one more than the boxes already enrolled for the district."""
+    enrolled = load_enrolled(hub_config)
+    number = sum(box.district_code == district_code for box in enrolled.values()) + 1
+    while f"{district_code}-{number:02d}" in enrolled:
+        number += 1
+    return f"{district_code}-{number:02d}"
+
+
+# --- creating hub and box folders --------------------------------------------------------
+
+
+def init_hub(hub_dir: Path, *, bind: str | None = None, public_endpoint: str | None = None,
+             force: bool = False) -> tuple[HubConfig, HubIdentity]:
+    """Create the hub's identity, ``hub.public.json``, ``boxes/`` and ``hub.toml``.
+
+    ``bind`` and ``public_endpoint`` default to HubConfig's; the endpoint defaults to ``bind``.
+    """
+    hub_dir = Path(hub_dir).resolve()
+    values: dict[str, Any] = {"version": 1, "base_dir": str(hub_dir)}
+    if bind:
+        values["bind"] = bind
+    if public_endpoint or bind:
+        values["public_endpoint"] = public_endpoint or bind
+    config = _validated(HubConfig, **values)
+    if not force:
+        _refuse_existing([config.path(config.identity), hub_dir / HUB_PUBLIC_FILE, hub_dir / "hub.toml"])
+    identity = new_hub_identity()
+    save_identity(identity, config.path(config.identity), force=force)
+    _write_public(hub_dir / HUB_PUBLIC_FILE, hub_public_record(identity, config.public_endpoint))
+    _boxes_dir(config).mkdir(parents=True, exist_ok=True)
+    _write_config(config, hub_dir / "hub.toml")
+    return config, identity
+
+
+def _box_files(box_dir: Path, catalogue: Path | None, with_hub: bool) -> list[Path]:
+    names = [BOX_IDENTITY_FILE, PLATFORM_TOKEN_FILE, "box.toml"]
+    if catalogue is not None:
+        names.append("catalogue.json")
+    if with_hub:
+        names.append(BOX_HUB_PUBLIC_FILE)
+    return [box_dir / name for name in names]
+
+
+def create_box_dir(box_dir: Path, identity: BoxIdentity, *, catalogue: Path | None = None,
+                   relay: RelaySection | None = None, hub_public_file: Path | None = None,
+                   force: bool = False) -> BoxConfig:
+    """Write a box folder: identity, platform token, box.toml, catalogue and hub keys."""
+    box_dir = Path(box_dir).resolve()
+    config = _validated(
+        BoxConfig, version=1, base_dir=str(box_dir), box_id=identity.box_id,
+        district_code=identity.district_code, district_name=district_name(identity.district_code),
+        catalogue="catalogue.json", platform_token_file=PLATFORM_TOKEN_FILE, relay=relay,
+    )
+    if not force:
+        _refuse_existing(_box_files(box_dir, catalogue, hub_public_file is not None))
+    save_identity(identity, box_dir / BOX_IDENTITY_FILE, force=force)
+    _write_secret(box_dir / PLATFORM_TOKEN_FILE, secrets.token_urlsafe(32).encode("ascii"), force)
+    if hub_public_file is not None:
+        shutil.copyfile(hub_public_file, box_dir / BOX_HUB_PUBLIC_FILE)
+    if catalogue is not None:
+        shutil.copyfile(catalogue, config.path(config.catalogue))
+    _write_config(config, box_dir / "box.toml")
+    return config
+
+
+def provision_box(hub_config: HubConfig, box_dir: Path, district_code: str, name: str, *,
+                  box_id: str | None = None, catalogue: Path | None = None,
+                  force: bool = False) -> tuple[BoxIdentity, BoxConfig]:
+    """Online path: create a box folder next to the hub and enroll the box at once."""
+    hub_public_file = Path(hub_config.base_dir) / HUB_PUBLIC_FILE
+    load_hub_public(hub_public_file)  # a missing or damaged hub file fails before any writing
+    identity = new_box_identity(box_id or next_box_id(hub_config, district_code), district_code, name)
+    if not force:
+        _refuse_existing(_box_files(Path(box_dir), catalogue, with_hub=True))
+    enroll_box(hub_config, box_public_record(identity), force=force)
+    config = create_box_dir(box_dir, identity, catalogue=catalogue, force=force,
+                            relay=_validated(RelaySection, hub_endpoint=hub_config.public_endpoint),
+                            hub_public_file=hub_public_file)
+    return identity, config
+
+
+# --- offline enrollment ------------------------------------------------------------------
+
+
+def make_request(box_dir: Path) -> Path:
+    """Write ``BOXDIR/enroll-request.json``: the box's public record, for the hub operator."""
+    identity = load_box_identity(Path(box_dir) / BOX_IDENTITY_FILE)
+    path = Path(box_dir) / REQUEST_FILE
+    _write_public(path, box_public_record(identity))
+    return path
+
+
+def approve_request(hub_config: HubConfig, request_file: Path, out_file: Path, *,
+                    force: bool = False) -> tuple[EnrolledBox, str]:
+    """Enroll a request and write an approval signed by the hub; returns the box and the
+    hub's sign-key fingerprint (to be read to the technician)."""
+    hub = load_hub_identity(hub_config.path(hub_config.identity))
+    box = enroll_box(hub_config, _read_json(request_file), force=force)
+    payload = {"hub": hub_public_record(hub, hub_config.public_endpoint), "box": box_public_record(box)}
+    _write_public(Path(out_file), envelope.sign_document(payload, APPROVAL_KIND, 1, hub.sign_private))
+    return box, envelope.fingerprint(hub.sign_public)
+
+
+def check_approval(box_dir: Path, approval_file: Path) -> HubPublic:
+    """Verify an approval (self-signed by the hub) and that it is for this box; writes nothing.
+
+    The technician must compare ``HubPublic.fingerprint`` with the one hub-init printed.
+    """
+    doc = _read_json(approval_file)
+    payload = doc.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("hub"), dict):
+        raise BadApproval(f"{approval_file}: not an enrollment approval")
+    hub = _hub_public_from(payload["hub"], approval_file)
+    try:
+        envelope.verify_document(doc, hub.sign_public, kind=APPROVAL_KIND)
+    except envelope.EnvelopeError as exc:
+        raise BadApproval(f"{approval_file}: {exc}") from None
+    identity = load_box_identity(Path(box_dir) / BOX_IDENTITY_FILE)
+    if payload.get("box") != box_public_record(identity):
+        raise BadApproval(f"{approval_file}: approves another box or other keys, not {identity.box_id}")
+    return hub
+
+
+def accept_approval(box_dir: Path, approval_file: Path, *, endpoint: str | None = None,
+                    force: bool = False) -> HubPublic:
+    """Install the approved hub keys in ``keys/hub.public.json`` and set box.toml's [relay]."""
+    hub = check_approval(box_dir, approval_file)
+    box_dir = Path(box_dir)
+    config = load_box_config(box_dir / "box.toml")
+    hub_doc = _read_json(approval_file)["payload"]["hub"]
+    target = box_dir / BOX_HUB_PUBLIC_FILE
+    if target.exists() and not force and _read_json(target) != hub_doc:
+        raise IdentityExists(f"{target} already holds other hub keys; use --force to replace them")
+    relay_values = (config.relay.model_dump() if config.relay else {}) | {
+        "hub_endpoint": endpoint or hub.endpoint, "hub_public": BOX_HUB_PUBLIC_FILE}
+    relay = _validated(RelaySection, **relay_values)
+    _write_public(target, hub_doc)
+    _write_config(config.model_copy(update={"relay": relay}), box_dir / "box.toml")
+    return hub

@@ -1,0 +1,32 @@
+"""Loading the item catalogue (事项目录) file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from standard.configfile import describe_errors
+from standard.records import Catalogue, CatalogueItem
+
+
+class CatalogueError(Exception):
+    """The catalogue file is missing or invalid."""
+
+
+def load_catalogue(path: Path) -> dict[str, CatalogueItem]:
+    """Read ``{"version": 1, "items": [...]}`` and index it by item code.
+
+    >>> items = load_catalogue(Path("docs/standard/examples/catalogue.json"))
+    >>> sorted(items)[:1]
+    ['440605-GS-001']
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot read the catalogue: {exc.strerror}") from None
+    try:
+        return Catalogue.model_validate_json(text, strict=True).by_code()
+    except ValidationError as exc:
+        problems = "\n  ".join(describe_errors(exc))
+        raise CatalogueError(f"{path}: invalid catalogue:\n  {problems}") from None

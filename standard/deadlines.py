@@ -1,0 +1,396 @@
+"""Deadlines and lights: fold a case's events into compact facts, then judge the facts at a moment.
+
+The counting convention (DESIGN.md, "Counting convention") is the one rule for box, hub and
+portal: the 受理 day is not counted, a limit of N working days ends at the end of the N-th
+working day after it, pauses (补正, 特别程序) remove the working days after their start up to and
+including their end, an approved 延期 adds its days. ``docs/deadlines.md`` has worked examples.
+
+Example::
+
+    >>> import datetime as dt
+    >>> from standard.calendar import WorkCalendar
+    >>> facts = CaseFacts(case_no="NH2026000001", item_code="440605-JY-001", dept_code="NHSCJ",
+    ...                   district_code="440605", case_type="承诺件",
+    ...                   accepted_on=dt.date(2026, 11, 2))
+    >>> status = evaluate(facts, None, WorkCalendar(),
+    ...                   dt.datetime(2026, 11, 3, 10, 0, tzinfo=LOCAL_TZ), LightSettings())
+    >>> status.light, status.reasons
+    ('unknown', ['事项目录中没有该事项：440605-JY-001'])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from standard.calendar import CalendarUnknownYear, WorkCalendar
+from standard.records import (
+    LOCAL_TZ,
+    STAGE_RANK,
+    TERMINAL_EVENTS,
+    CaseEvent,
+    CaseType,
+    CatalogueItem,
+    EventType,
+)
+
+FACTS_VERSION = 1
+CORRECTION = "补正"
+# Fallback limits (working days) when a case's item is missing from the catalogue.
+FALLBACK_DAYS = {CaseType.JOINT.value: 45, CaseType.FORWARDED.value: 20}
+NO_LIMIT_TYPES = frozenset({CaseType.SUPPLEMENT.value, CaseType.ANSWER.value})
+
+_TERMINAL = frozenset(EventType(event).value for event in TERMINAL_EVENTS)
+_ACCEPT_RANK = STAGE_RANK[EventType.ACCEPT.value]
+_REFUSALS = frozenset({EventType.REFUSE_INTAKE.value, EventType.REFUSE_PERMIT.value})
+_fromiso = dt.date.fromisoformat
+_fromordinal = dt.date.fromordinal
+
+
+@dataclass(slots=True)
+class CaseFacts:
+    """Everything the lights need about one case, folded from its events (one row per case).
+
+    Dates in ``stage_started`` and ``pauses`` are ISO local date strings; a pause is
+    ``[kind, start, end or None]`` with kind "补正" or the 特别程序 kind (e.g. "听证").
+    """
+
+    case_no: str
+    item_code: str
+    dept_code: str
+    district_code: str
+    case_type: str | None = None
+    stage: str | None = None
+    stage_rank: int = 0
+    stage_started: dict[str, str] = field(default_factory=dict)
+    accepted_on: dt.date | None = None
+    pauses: list[list[str | None]] = field(default_factory=list)
+    extension_days: int = 0
+    fees: list[str] = field(default_factory=list)
+    terminal: str | None = None
+    finished_on: dt.date | None = None
+    anomalies: list[str] = field(default_factory=list)
+    window_no: int | None = None
+    staff: str | None = None
+    event_count: int = 0
+
+    def to_json(self) -> str:
+        """Compact JSON with a version field; empty and default fields are left out."""
+        out: dict[str, object] = {"version": FACTS_VERSION}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is None or value == 0 or value == [] or value == {}:
+                if name not in ("case_no", "item_code", "dept_code", "district_code"):
+                    continue
+            out[name] = value.isoformat() if isinstance(value, dt.date) else value
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> CaseFacts:
+        """Inverse of ``to_json``."""
+        raw = json.loads(text)
+        version = raw.pop("version", None)
+        if version != FACTS_VERSION:
+            raise ValueError(f"case facts version {version!r} is not supported (expected 1)")
+        for name in ("accepted_on", "finished_on"):
+            if name in raw:
+                raw[name] = _fromiso(raw[name])
+        return cls(**raw)
+
+    def copy(self) -> CaseFacts:
+        return CaseFacts(
+            self.case_no, self.item_code, self.dept_code, self.district_code, self.case_type,
+            self.stage, self.stage_rank, dict(self.stage_started), self.accepted_on,
+            [list(pause) for pause in self.pauses], self.extension_days, list(self.fees),
+            self.terminal, self.finished_on, list(self.anomalies), self.window_no, self.staff,
+            self.event_count,
+        )
+
+
+def _flag(facts: CaseFacts, reason: str) -> None:
+    if reason not in facts.anomalies:
+        facts.anomalies.append(reason)
+
+
+def _open_pause(facts: CaseFacts, kind: str) -> list[str | None] | None:
+    for pause in facts.pauses:
+        if pause[0] == kind and pause[2] is None:
+            return pause
+    return None
+
+
+def apply_event(facts: CaseFacts | None, event: CaseEvent) -> CaseFacts:
+    """Fold one event into a copy of ``facts`` (None for a case's first event).
+
+    Events are taken in the order the platform sent them. Anomalies are recorded, never
+    rejected; fees are judged later, by ``evaluate``, against the catalogue.
+    """
+    if facts is None:
+        facts = CaseFacts(event.case_no, event.item_code, event.dept_code, event.district_code)
+    else:
+        facts = facts.copy()
+    kind = str(event.event_type)
+    day = event.local_date
+    facts.event_count += 1
+    facts.staff = event.actor.id
+    if event.window_no is not None:
+        facts.window_no = event.window_no
+    if facts.case_type is None and event.case_type is not None:
+        facts.case_type = str(event.case_type)
+    if kind == EventType.FEE.value:
+        facts.fees.append(str(event.fee_amount))
+    if facts.terminal is not None:
+        _flag(facts, f"程序异常：办结后仍有{kind}")
+        return facts
+
+    rank = STAGE_RANK.get(kind)
+    if rank is not None:
+        if rank <= facts.stage_rank:
+            _flag(facts, f"程序异常：{kind}在{facts.stage}之后上报")
+        else:
+            if rank > _ACCEPT_RANK and facts.accepted_on is None:
+                _flag(facts, f"程序异常：未受理即{kind}")
+            if rank == _ACCEPT_RANK:
+                facts.accepted_on = day
+            facts.stage, facts.stage_rank = kind, rank
+            facts.stage_started[kind] = day.isoformat()
+    elif kind in (EventType.CORRECTION_START.value, EventType.SPECIAL_START.value):
+        pause_kind = CORRECTION if kind == EventType.CORRECTION_START.value else str(event.procedure_kind)
+        if _open_pause(facts, pause_kind) is None:  # a repeated start keeps the first
+            facts.pauses.append([pause_kind, day.isoformat(), None])
+    elif kind in (EventType.CORRECTION_END.value, EventType.SPECIAL_END.value):
+        pause_kind = CORRECTION if kind == EventType.CORRECTION_END.value else str(event.procedure_kind)
+        pause = _open_pause(facts, pause_kind)
+        if pause is None:
+            _flag(facts, f"程序异常：{kind}没有对应的开始")
+        else:
+            pause[2] = day.isoformat()
+    elif kind == EventType.EXTENSION.value:
+        facts.extension_days += event.extension_days or 0
+    elif kind in _REFUSALS and not event.reason:
+        _flag(facts, f"无理由拒绝：{kind}未说明理由")
+
+    if kind in _TERMINAL:
+        facts.terminal = kind
+        facts.finished_on = day
+    return facts
+
+
+@dataclass(slots=True)
+class LightSettings:
+    """Thresholds for yellow lights, in working days (the box's ``[lights]`` section)."""
+
+    yellow_within_working_days: int = 1
+    stage_yellow_within_working_days: int = 0
+
+
+@dataclass(slots=True)
+class CaseStatus:
+    """A case judged at one moment."""
+
+    case_no: str
+    deadline: dt.date | None
+    legal_deadline: dt.date | None
+    remaining_working_days: int | None
+    light: str  # green | yellow | red | unknown
+    reasons: list[str]
+    error: str | None = None
+    outcome: str | None = None  # None while open; early | on_time | late once finished
+    stage: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: dates as ISO strings."""
+        return {
+            "case_no": self.case_no,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "legal_deadline": self.legal_deadline.isoformat() if self.legal_deadline else None,
+            "remaining_working_days": self.remaining_working_days,
+            "light": self.light,
+            "reasons": list(self.reasons),
+            "error": self.error,
+            "outcome": self.outcome,
+            "stage": self.stage,
+        }
+
+
+class _UnknownLimit(Exception):
+    """No catalogue item and no fallback limit for the case type."""
+
+
+def limits_for(case_type: str | None, item: CatalogueItem | None) -> tuple[int, int] | None:
+    """(promised, legal) working days for a case, or None when the case type has no limit.
+
+    即办件 have a promised limit of 0: due on the 受理 day (or the next working day).
+    Raises _UnknownLimit when nothing gives a limit.
+    """
+    if case_type in NO_LIMIT_TYPES:
+        return None
+    if case_type == CaseType.IMMEDIATE.value:
+        return 0, (item.legal_days if item is not None else 0)
+    if item is not None:
+        return item.promised_days, item.legal_days
+    if case_type in FALLBACK_DAYS:
+        return FALLBACK_DAYS[case_type], FALLBACK_DAYS[case_type]
+    raise _UnknownLimit
+
+
+def _pause_intervals(facts: CaseFacts, today: int) -> list[tuple[int, int]]:
+    """Pauses as merged (start, end] ordinal intervals, open ones ending ``today``."""
+    spans = []
+    for _kind, start, end in facts.pauses:
+        start_ord = _fromiso(start).toordinal()
+        end_ord = today if end is None else min(_fromiso(end).toordinal(), today)
+        if end_ord > start_ord:
+            spans.append((start_ord, end_ord))
+    if len(spans) < 2:
+        return spans
+    spans.sort()
+    merged = [spans[0]]
+    for start, end in spans[1:]:
+        last_start, last_end = merged[-1]
+        if start <= last_end:
+            merged[-1] = (last_start, max(last_end, end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _paused_between(calendar: WorkCalendar, spans: list[tuple[int, int]], after: int, through: int) -> int:
+    """Working days in (after, through] that fall inside a pause."""
+    total = 0
+    for start, end in spans:
+        low, high = max(start, after), min(end, through)
+        if high > low:
+            total += calendar.count_workdays(_fromordinal(low), _fromordinal(high))
+    return total
+
+
+def _fee_reason(facts: CaseFacts, item: CatalogueItem) -> str | None:
+    charged = sum((Decimal(fee) for fee in facts.fees), Decimal(0))
+    standard = Decimal(item.fee_yuan)
+    if charged == standard:
+        return None
+    return f"违规收费：收取{charged:.2f}元，标准{item.fee_yuan}元"
+
+
+def _stage_reasons(
+    facts: CaseFacts, stage_days: dict, calendar: WorkCalendar, spans: list[tuple[int, int]],
+    day: dt.date, is_open: bool, settings: LightSettings, red: list[str], yellow: list[str],
+) -> None:
+    """环节超时 (red) and 环节临近时限 (yellow, current stage of an open case only)."""
+    started = sorted((STAGE_RANK[name], name, start) for name, start in facts.stage_started.items())
+    for index, (_rank, name, start) in enumerate(started):
+        limit = stage_days.get(name)
+        if limit is None:
+            continue
+        current = index + 1 == len(started)
+        begin = _fromiso(start)
+        end = day if current else _fromiso(started[index + 1][2])
+        used = calendar.count_workdays(begin, end)
+        if spans:
+            used -= _paused_between(calendar, spans, begin.toordinal(), end.toordinal())
+        if used > limit:
+            red.append(f"环节超时：{name}已用{used}个工作日，时限{limit}个工作日")
+        elif current and is_open and limit - used <= settings.stage_yellow_within_working_days:
+            yellow.append(f"环节临近时限：{name}已用{used}个工作日，时限{limit}个工作日")
+
+
+def _judge(
+    facts: CaseFacts, item: CatalogueItem | None, calendar: WorkCalendar, today: dt.date,
+    settings: LightSettings,
+) -> CaseStatus:
+    red: list[str] = []
+    unknown: list[str] = []
+    yellow: list[str] = []
+    is_open = facts.terminal is None
+    day = today if is_open else facts.finished_on
+    case_type = facts.case_type or (item.case_type if item is not None else None)
+    try:
+        limits = limits_for(case_type, item)
+    except _UnknownLimit:
+        limits = None
+        unknown.append(f"事项目录中没有该事项：{facts.item_code}")
+
+    deadline = legal_deadline = remaining = outcome = error = None
+    try:
+        time_red: list[str] = []
+        time_yellow: list[str] = []
+        spans = _pause_intervals(facts, day.toordinal()) if facts.pauses else []
+        accepted = facts.accepted_on
+        if accepted is not None and limits is not None:
+            paused = _paused_between(calendar, spans, accepted.toordinal(), day.toordinal()) if spans else 0
+            added = facts.extension_days + paused
+            due = calendar.add_workdays(accepted, limits[0] + added)
+            legal_due = calendar.add_workdays(accepted, limits[1] + added)
+            if day <= due:
+                left = calendar.count_workdays(day, due)
+            else:
+                left = -calendar.count_workdays(due, day)
+                late = -left
+                time_red.append(f"已超过承诺时限{late}个工作日" if late else f"已超过承诺时限（{due}截止）")
+                if day > legal_due:
+                    time_red.append("已超过法定时限")
+            if is_open:
+                if day <= due and left <= settings.yellow_within_working_days:
+                    time_yellow.append(f"临近承诺时限：剩余{left}个工作日")
+            else:
+                outcome = "early" if day < due else "on_time" if day == due else "late"
+            deadline, legal_deadline, remaining = due, legal_due, left
+        if item is not None and item.stage_days and facts.stage_started:
+            _stage_reasons(facts, item.stage_days, calendar, spans, day, is_open, settings,
+                           time_red, time_yellow)
+        red.extend(time_red)
+        yellow.extend(time_yellow)
+    except CalendarUnknownYear as exc:
+        deadline = legal_deadline = remaining = outcome = None
+        error = str(exc)
+        unknown.append(f"工作日历缺少{exc.year}年数据，无法计算时限")
+
+    if item is not None and facts.fees:
+        fee_reason = _fee_reason(facts, item)
+        if fee_reason:
+            red.append(fee_reason)
+    red.extend(facts.anomalies)
+
+    if red:
+        light = "red"
+    elif unknown:
+        light = "unknown"
+    elif yellow and is_open:
+        light = "yellow"
+    else:
+        light = "green"
+    return CaseStatus(
+        facts.case_no, deadline, legal_deadline, remaining, light,
+        red + unknown + (yellow if is_open else []), error, outcome, facts.stage,
+    )
+
+
+def local_day(at: dt.datetime) -> dt.date:
+    """The hall's local date (+08:00) of an aware moment."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("at needs a time zone, e.g. datetime(..., tzinfo=LOCAL_TZ)")
+    return at.astimezone(LOCAL_TZ).date()
+
+
+def evaluate(
+    facts: CaseFacts, item: CatalogueItem | None, calendar: WorkCalendar, at: dt.datetime,
+    settings: LightSettings,
+) -> CaseStatus:
+    """Judge one case at the aware moment ``at``: deadline, remaining working days, light, reasons.
+
+    Never raises for data problems: an unknown item or calendar year gives light "unknown".
+    """
+    return _judge(facts, item, calendar, local_day(at), settings)
+
+
+def evaluate_many(
+    rows: Iterable[tuple[CaseFacts, CatalogueItem | None]], calendar: WorkCalendar,
+    at: dt.datetime, settings: LightSettings,
+) -> list[CaseStatus]:
+    """``evaluate`` for many cases at one moment."""
+    today = local_day(at)
+    return [_judge(facts, item, calendar, today, settings) for facts, item in rows]

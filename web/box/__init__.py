@@ -1,0 +1,27 @@
+"""The box's web application: platform API now, the hall manager's pages as they arrive."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+if TYPE_CHECKING:
+    from edge.app import Box
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def create_app(box: Box, test_config: dict | None = None) -> Flask:
+    """Application factory: every view reaches the box's services through ``app.extensions``."""
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_AS_ASCII=False)
+    app.json.ensure_ascii = False
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["box"] = box
+
+    from web.box import api
+
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,66 @@
+"""Machine-to-machine API for the district platform, authenticated by the platform token."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from functools import wraps
+
+from flask import Blueprint, current_app, jsonify, request
+
+from edge.ingest import BodyError, ingest_texts, quarantine_body, split_body
+from edge.store import StoreFull
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+
+
+def _box():
+    return current_app.extensions["box"]
+
+
+def error(status: int, message: str):
+    return jsonify({"error": message}), status
+
+
+def platform_token_required(view):
+    """Refuse calls without ``Authorization: Bearer <platform token>``."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), _box().platform_token.encode()):
+            log.warning("platform call refused: bad or missing token from %s", request.remote_addr)
+            return error(401, "平台令牌无效或缺失 (missing or wrong platform token)")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.post("/platform/events")
+@platform_token_required
+def platform_events():
+    """Take a JSON array or NDJSON of case events; answer what was accepted and rejected."""
+    box = _box()
+    body = request.get_data(cache=False)
+    try:
+        records = split_body(body)
+    except BodyError as exc:
+        quarantine_body(box.store, body, "http", str(exc))
+        return error(400, str(exc))
+    try:
+        result = ingest_texts(box.store, records, source="http")
+    except StoreFull as exc:
+        return error(507, str(exc))
+    box.after_ingest(result.cases)
+    # Partial success is 200 with the rejected list (like a bulk API); 422 when nothing was taken.
+    nothing_taken = result.rejected and not (result.accepted or result.duplicates)
+    status = 422 if nothing_taken else 200
+    return jsonify(result.as_dict()), status
+
+
+@bp.errorhandler(413)
+def too_large(_exc):
+    return error(413, "请求体过大，请分批发送 (body too large: send batches of at most 32 MiB)")
