@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edge.cases import CaseBoard
 from edge.config import BoxConfig
+from edge.ingest import IngestHook
 from edge.rules import RuleEngine
 from edge.store import Store, utc_now
 from standard.calendar import WorkCalendar, load_overrides
@@ -53,6 +54,7 @@ class Box:
     platform_token: str
     clock: Callable[[], dt.datetime]
     services: list = field(default_factory=list)  # things with start()/stop(), in start order
+    ingest_hooks: list[IngestHook] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,11 @@ from standard.records import TERMINAL_EVENTS, CaseEvent
 
 MAX_RAW_CHARS = 20_000  # one record; longer is refused before parsing
 CHUNK = 2_000  # records per transaction for large files
+
+
+# Called inside the ingest transaction with the newly accepted events, so that whatever a
+# module derives from them (a window armed for rating, say) commits with the events or not at all.
+IngestHook = Callable[[Tx, list[CaseEvent]], None]
 
 
 class BodyError(ValueError):
@@ -154,21 +159,23 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 # -- storing ------------------------------------------------------------------------------
-def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: str) -> IngestResult:
+def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: str,
+                 hooks: Sequence[IngestHook] = ()) -> IngestResult:
     """Validate and store records in chunks; every chunk is one transaction."""
     total = IngestResult()
     chunk: list[tuple[int, str]] = []
     for record in records:
         chunk.append(record)
         if len(chunk) >= CHUNK:
-            total.add(_ingest_chunk(store, chunk, source))
+            total.add(_ingest_chunk(store, chunk, source, hooks))
             chunk = []
     if chunk:
-        total.add(_ingest_chunk(store, chunk, source))
+        total.add(_ingest_chunk(store, chunk, source, hooks))
     return total
 
 
-def _ingest_chunk(store: Store, chunk: list[tuple[int, str]], source: str) -> IngestResult:
+def _ingest_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
+                  hooks: Sequence[IngestHook]) -> IngestResult:
     events: list[CaseEvent] = []
     result = IngestResult()
     for index, raw in chunk:
@@ -181,7 +188,9 @@ def _ingest_chunk(store: Store, chunk: list[tuple[int, str]], source: str) -> In
 
     def apply(tx: Tx) -> None:
         quarantine(tx, result.rejected, source)
-        store_events(tx, events, result)
+        fresh = store_events(tx, events, result)
+        for hook in hooks:
+            hook(tx, fresh)
 
     store.write(apply)
     return result
@@ -203,8 +212,11 @@ def quarantine_body(store: Store, body: bytes, source: str, reason: str) -> None
                                                               "message": reason}], raw)], source))
 
 
-def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> None:
-    """Insert new events, fold them into their cases' facts, and queue them for the hub."""
+def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> list[CaseEvent]:
+    """Insert new events, fold them into their cases' facts, and queue them for the hub.
+
+    Returns the events that were new (not seen before by ``event_id``).
+    """
     conn = tx.conn
     seen = _existing_ids(conn, [e.event_id for e in events])
     fresh: list[CaseEvent] = []
@@ -215,7 +227,7 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> None:
             seen.add(event.event_id)
             fresh.append(event)
     if not fresh:
-        return
+        return fresh
     facts = _load_facts(conn, {e.case_no for e in fresh})
     now = iso(tx.now)
     rows = []
@@ -240,6 +252,7 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> None:
     result.accepted += len(fresh)
     result.cases |= {e.case_no for e in fresh}
     result.item_codes |= {e.item_code for e in fresh}
+    return fresh
 
 
 def _existing_ids(conn, ids: list[str]) -> set[str]:

@@ -51,7 +51,7 @@ def platform_events():
         quarantine_body(box.store, body, "http", str(exc))
         return error(400, str(exc))
     try:
-        result = ingest_texts(box.store, records, source="http")
+        result = ingest_texts(box.store, records, source="http", hooks=box.ingest_hooks)
     except StoreFull as exc:
         return error(507, str(exc))
     box.after_ingest(result.cases)
