@@ -18,8 +18,11 @@ from pathlib import Path
 from edge.cases import CaseBoard
 from edge.config import BoxConfig
 from edge.ingest import IngestHook
-from edge.rules import RuleEngine
+from edge.configsync import ConfigApplier
+from edge.relay import Relay, RelaySettings
+from edge.rules import Finding, RuleEngine, open_alert
 from edge.store import Store, utc_now
+from provisioning.identity import load_box_identity, load_hub_public
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import load_catalogue
 from standard.deadlines import LightSettings
@@ -55,11 +58,16 @@ class Box:
     clock: Callable[[], dt.datetime]
     services: list = field(default_factory=list)  # things with start()/stop(), in start order
     ingest_hooks: list[IngestHook] = field(default_factory=list)
+    relay: Relay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
         """Re-check the cases that just changed (called after their events are committed)."""
         self.rules.check(self.clock(), case_nos=set(case_nos))
+
+    def refusing(self) -> str | None:
+        """Why new platform records must wait (outbox or disk full), or None."""
+        return self.relay.full() if self.relay else None
 
     def start(self) -> Box:
         self.store.open()
@@ -89,7 +97,28 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
               clock=clock)
     box.services.append(rules.scheduler(clock))
+    if config.relay is not None:
+        box.relay = build_relay(config, store, board)
+        box.services.append(box.relay)
     return box
+
+
+def build_relay(config: BoxConfig, store: Store, board: CaseBoard) -> Relay:
+    section = config.relay
+    identity = load_box_identity(config.path(section.identity))
+    hub = load_hub_public(config.path(section.hub_public))
+    settings = RelaySettings(batch_size=section.batch_size, window=section.window,
+                             quota_bytes=section.outbox_quota_mb * 1024 * 1024)
+
+    def quota_alert(fraction: float) -> None:
+        findings = [Finding("device:outbox", f"发件队列已用{level}%", "yellow" if level < 90
+                            else "red", f"发件队列已用{fraction:.0%}，中心长时间未确认")
+                    for level in (70, 90) if fraction >= level / 100]
+        if findings:
+            store.write(lambda tx: [open_alert(tx, f) for f in findings])
+
+    return Relay(store, identity, hub, section.hub_endpoint, settings,
+                 on_config=ConfigApplier(config, store, board), on_quota=quota_alert)
 
 
 def serve(box: Box, *, ready: Callable[[str], None] = print) -> None:

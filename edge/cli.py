@@ -178,3 +178,29 @@ def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -
                    f"{row.stage or '':<6}{row.deadline.isoformat() if row.deadline else '':<12}"
                    f"{remaining!s:>9}  {light:<8}{'；'.join(row.reasons)}")
 
+
+
+@edge.command()
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def status(config_path: Path, as_json: bool) -> None:
+    """The box's relay: last sequence made, acknowledged, backlog, hub connected."""
+    from edge.store import get_meta
+
+    target = Target(load_box_config(config_path).db_path, None, None,
+                    load_box_config(config_path))
+    with target.store() as store, store.read() as db:
+        last_seq = int(get_meta(db.conn, "chain_seq", "0"))
+        acked = int(get_meta(db.conn, "relay_acked_seq", "0"))
+        heard_at = get_meta(db.conn, "relay_heard_at")
+        connected = get_meta(db.conn, "relay_connected") == "1" and heard_at is not None and (
+            dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(heard_at)
+        ).total_seconds() < 10
+    report = {"box_id": target.box_id, "last_seq": last_seq, "acked_seq": acked,
+              "backlog": last_seq - acked, "hub_connected": connected, "last_heard": heard_at}
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for key, value in report.items():
+            click.echo(f"{key:<14}{value}")

@@ -41,6 +41,19 @@ class RelaySection(Section):
     outbox_quota_mb: int = Field(default=1024, ge=1)
 
 
+class EvaluationSection(Section):
+    """好差评 policy (docs/evaluations.md): follow-up deadlines in working days, and more."""
+
+    return_call_working_days: int = Field(default=1, ge=1, le=30)  # 回访
+    rectify_working_days: int = Field(default=15, ge=1, le=90)  # 整改
+    max_extension_working_days: int = Field(default=15, ge=0, le=90)  # one extension at most
+    default_satisfied: bool = False  # unrated N working days after 办结 counts as 满意
+    default_after_working_days: int = Field(default=5, ge=1, le=60)
+    arm_max_age_minutes: int = Field(default=240, ge=1, le=1440)  # older events do not arm
+    thanks_seconds: float = Field(default=3.0, gt=0, le=60)
+    check_interval_seconds: float = Field(default=300.0, gt=0, le=86400)
+
+
 class BoxConfig(Section):
     version: Literal[1]
     base_dir: str
@@ -52,6 +65,8 @@ class BoxConfig(Section):
     calendar_overrides: str | None = None
     platform_token_file: str = "keys/platform.token"
     profile: str | None = None
+    simulate: bool = False  # with a "mock" profile: simulated citizens press the keys (demo)
+    evaluations: EvaluationSection = EvaluationSection()
     web: WebSection = WebSection()
     lights: LightSection = LightSection()
     relay: RelaySection | None = None

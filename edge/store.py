@@ -56,6 +56,7 @@ create table if not exists outbox (
 create table if not exists alerts (
     id integer primary key, subject text not null, rule text not null, level text not null,
     state text not null, detail text not null, opened_at text not null, updated_at text not null,
+    case_no text, dept_code text, card text, card_due text, cleared_at text,
     unique(subject, rule));
 """
 

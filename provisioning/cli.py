@@ -4,7 +4,7 @@ Each command parses its options, calls one function of ``provisioning.identity``
 its errors into a one-line message. Online (the hub folder is reachable)::
 
     hallwatch provision hub-init --dir /srv/hub
-    hallwatch provision box --hub-dir /srv/hub --district 440605 --name 南海区行政服务中心 --out /srv/box1
+    hallwatch provision box --hub-dir /srv/hub --district 440605 --name 南海大厅 --out /srv/box1
 
 Offline (the technician cannot reach the hub)::
 
@@ -47,7 +47,9 @@ def _load_hub(hub_dir: Path) -> HubConfig:
     return load_hub_config(hub_dir / "hub.toml")
 
 
-force_option = click.option("--force", is_flag=True, help="Overwrite existing key and config files.")
+force_option = click.option(
+    "--force", is_flag=True, help="Overwrite existing key and config files."
+)
 district_option = click.option(
     "--district", "district_code", required=True, metavar="CODE",
     help="District code: " + ", ".join(f"{code} {name}" for code, name in DISTRICTS.items()),
@@ -79,13 +81,15 @@ def provision() -> None:
 @user_errors
 def hub_init(hub_dir: Path, bind: str, public_endpoint: str | None, force: bool) -> None:
     """Create the hub's identity, hub.public.json, boxes/ and hub.toml."""
-    config, hub = identity.init_hub(hub_dir, bind=bind, public_endpoint=public_endpoint, force=force)
+    config, hub = identity.init_hub(
+        hub_dir, bind=bind, public_endpoint=public_endpoint, force=force
+    )
     click.echo(f"Hub keys:       {config.path(config.identity)} (secret, mode 0600)")
     click.echo(f"Hub public:     {config.path(identity.HUB_PUBLIC_FILE)}")
     click.echo(f"Configuration:  {config.path('hub.toml')}")
     click.echo(f"Boxes dial:     {config.public_endpoint}")
     click.echo(f"Hub sign-key fingerprint: {fingerprint(hub.sign_public)}")
-    click.echo("Keep this fingerprint: technicians compare it when they accept an offline approval.")
+    click.echo("Keep it: technicians compare it when they accept an offline approval.")
 
 
 @provision.command("box")
@@ -94,7 +98,7 @@ def hub_init(hub_dir: Path, bind: str, public_endpoint: str | None, force: bool)
 @name_option
 @click.option("--out", "box_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The new box folder.")
-@click.option("--box-id", help="Default: DISTRICT-NN, numbered after the district's enrolled boxes.")
+@click.option("--box-id", help="Default: DISTRICT-NN, after the district's enrolled boxes.")
 @catalogue_option
 @force_option
 @user_errors
@@ -111,9 +115,10 @@ def box(hub_dir: Path, district_code: str, name: str, box_dir: Path, box_id: str
 
 
 def _echo_box_files(base_dir: str) -> None:
-    click.echo(f"Configuration:  {Path(base_dir) / 'box.toml'}")
-    click.echo(f"Box keys:       {Path(base_dir) / identity.BOX_IDENTITY_FILE} (secret, mode 0600)")
-    click.echo(f"Platform token: {Path(base_dir) / identity.PLATFORM_TOKEN_FILE} (secret, mode 0600)")
+    base = Path(base_dir)
+    click.echo(f"Configuration:  {base / 'box.toml'}")
+    click.echo(f"Box keys:       {base / identity.BOX_IDENTITY_FILE} (secret, mode 0600)")
+    click.echo(f"Platform token: {base / identity.PLATFORM_TOKEN_FILE} (secret, mode 0600)")
 
 
 @provision.command("request")
@@ -122,7 +127,8 @@ def _echo_box_files(base_dir: str) -> None:
 @district_option
 @name_option
 @click.option("--box-id", required=True,
-              help="The box id, e.g. 440605-03: ask the hub operator (offline, it cannot be numbered).")
+              help="The box id, e.g. 440605-03: ask the hub operator (offline, it cannot "
+                   "be numbered for you).")
 @catalogue_option
 @force_option
 @user_errors
@@ -154,12 +160,14 @@ def approve(hub_dir: Path, request_file: Path, out_file: Path, force: bool) -> N
 
 
 @provision.command("accept")
-@click.option("--box-dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--box-dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The box folder made by 'provision request'.")
 @click.argument("approval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--endpoint", help="The hub endpoint to dial (default: the one in the approval).")
 @click.option("--fingerprint", "expected",
-              help="The hub sign-key fingerprint hub-init printed; without it you are asked to compare.")
+              help="The hub sign-key fingerprint hub-init printed; without it you are "
+                   "asked to compare.")
 @force_option
 @user_errors
 def accept(box_dir: Path, approval_file: Path, endpoint: str | None, expected: str | None,
@@ -170,7 +178,9 @@ def accept(box_dir: Path, approval_file: Path, endpoint: str | None, expected: s
     if expected is None:
         click.confirm("Is this the fingerprint hub-init printed?", abort=True)
     elif expected.strip().lower() != hub.fingerprint:
-        raise click.ClickException(f"fingerprint does not match {expected!r}: do not trust this approval")
+        raise click.ClickException(
+            f"fingerprint does not match {expected!r}: do not trust this approval"
+        )
     hub = identity.accept_approval(box_dir, approval_file, endpoint=endpoint, force=force)
     click.echo(f"Hub keys installed in {box_dir / identity.BOX_HUB_PUBLIC_FILE}")
     click.echo(f"Relays to: {endpoint or hub.endpoint}")

@@ -11,7 +11,7 @@ sealing) and Ed25519 (signing). Files are JSON with ``"version": 1``:
 Example (writes files, so not a doctest)::
 
     hub_config, hub = init_hub(Path("/srv/hub"))
-    box, box_config = provision_box(hub_config, Path("/srv/box1"), "440605", "南海区行政服务中心")
+    box, box_config = provision_box(hub_config, Path("/srv/box1"), "440605", "南海大厅")
     box.box_id  # '440605-01'
 """
 
@@ -26,7 +26,7 @@ import secrets
 import shutil
 import stat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import tomli_w
 import zmq
@@ -48,9 +48,10 @@ BOX_HUB_PUBLIC_FILE = "keys/hub.public.json"
 PLATFORM_TOKEN_FILE = "keys/platform.token"
 REQUEST_FILE = "enroll-request.json"
 APPROVAL_KIND = "enroll-approval"
-BOX_ID_PATTERN = re.compile(r"^[0-9A-Za-z\-_.]{1,64}$")  # as edge.config.BoxConfig.box_id
+BOX_ID_PATTERN = re.compile(r"[0-9A-Za-z\-_.]{1,64}")  # as edge.config.BoxConfig.box_id
 
 M = TypeVar("M", bound=BaseModel)
+K = TypeVar("K")
 
 
 class IdentityError(Exception):
@@ -166,14 +167,25 @@ def _refuse_existing(paths: list[Path]) -> None:
             raise IdentityExists(f"{path} already exists; use --force to overwrite it")
 
 
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` from the start (O_EXCL: never over an existing file)."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` whole: readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    _write_new(tmp, data, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -188,19 +200,12 @@ def _write_secret(path: Path, data: bytes, force: bool) -> None:
         _atomic_write(path, data, 0o600)
         return
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        _write_new(path, data, 0o600)
     except FileExistsError:
         raise IdentityExists(f"{path} already exists; use --force to overwrite it") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
-def _write_public(path: Path, doc: dict, force: bool = True) -> None:
-    if not force:
-        _refuse_existing([path])
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_public(path: Path, doc: dict) -> None:
     _atomic_write(path, _json_bytes(doc), 0o644)
 
 
@@ -208,7 +213,8 @@ def _validated(model: type[M], **values: Any) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(describe_errors(exc))) from None
+        problems = "\n  ".join(describe_errors(exc))
+        raise ConfigError(f"invalid configuration:\n  {problems}") from None
 
 
 def _write_config(config: BaseModel, path: Path) -> None:
@@ -234,9 +240,13 @@ def new_hub_identity() -> HubIdentity:
     return HubIdentity(**_new_secrets())
 
 
+def _check_box_id(box_id: str, where: str = "") -> None:
+    if not BOX_ID_PATTERN.fullmatch(box_id):
+        raise IdentityError(f"{where}box id {box_id!r}: use 1-64 letters, digits, '-', '_' or '.'")
+
+
 def new_box_identity(box_id: str, district_code: str, name: str) -> BoxIdentity:
-    if not BOX_ID_PATTERN.match(box_id):
-        raise IdentityError(f"box id {box_id!r}: use 1-64 letters, digits, '-', '_' or '.'")
+    _check_box_id(box_id)
     district_name(district_code)  # raises UnknownDistrict
     return BoxIdentity(**_new_secrets(), box_id=box_id, district_code=district_code, name=name)
 
@@ -258,13 +268,20 @@ def save_identity(identity: HubIdentity | BoxIdentity, path: Path, force: bool =
     _write_secret(Path(path), _json_bytes(doc), force)
 
 
-def _curve_key(text: str, where: object) -> bytes:
+def _z85_key(text: str) -> bytes:
     try:
         if len(z85.decode(text.encode("ascii"))) == 32:
             return text.encode("ascii")
     except (ValueError, UnicodeEncodeError, KeyError, IndexError):
         pass
-    raise IdentityError(f"{where}: curve key is not 40 characters of Z85")
+    raise envelope.BadKey("CURVE key: expected 40 characters of Z85")
+
+
+def _key(doc: dict, name: str, where: object, decode: Callable[[str], K]) -> K:
+    try:
+        return decode(_text(doc, name, where))
+    except envelope.BadKey as exc:
+        raise IdentityError(f"{where}: {name}: {exc}") from None
 
 
 def _load_secret(path: Path, kind: str) -> tuple[dict, dict]:
@@ -281,15 +298,12 @@ def _load_secret(path: Path, kind: str) -> tuple[dict, dict]:
     doc = _read_json(path)
     if doc.get("kind") != kind:
         raise IdentityError(f"{path}: is a {doc.get('kind')!r} file, expected {kind!r}")
-    try:
-        keys = {
-            "curve_public": _curve_key(_text(doc, "curve_public", path), path),
-            "curve_secret": _curve_key(_text(doc, "curve_secret", path), path),
-            "seal_private": envelope.x25519_private_from_text(_text(doc, "seal_private", path)),
-            "sign_private": envelope.ed25519_private_from_text(_text(doc, "sign_private", path)),
-        }
-    except envelope.BadKey as exc:
-        raise IdentityError(f"{path}: {exc}") from None
+    keys = {
+        "curve_public": _key(doc, "curve_public", path, _z85_key),
+        "curve_secret": _key(doc, "curve_secret", path, _z85_key),
+        "seal_private": _key(doc, "seal_private", path, envelope.x25519_private_from_text),
+        "sign_private": _key(doc, "sign_private", path, envelope.ed25519_private_from_text),
+    }
     # The publics are stored for reading by eye; a mismatch means a damaged or spliced file.
     expected = {
         "curve_public": zmq.curve_public(keys["curve_secret"]).decode("ascii"),
@@ -310,8 +324,12 @@ def load_hub_identity(path: Path) -> HubIdentity:
 def load_box_identity(path: Path) -> BoxIdentity:
     """Read ``box.identity.json``; raises InsecureKeyFile if it is not 0600."""
     doc, keys = _load_secret(path, "box-identity")
-    return BoxIdentity(**keys, box_id=_text(doc, "box_id", path),
-                       district_code=_text(doc, "district_code", path), name=_text(doc, "name", path))
+    return BoxIdentity(
+        **keys,
+        box_id=_text(doc, "box_id", path),
+        district_code=_text(doc, "district_code", path),
+        name=_text(doc, "name", path),
+    )
 
 
 # --- public records ----------------------------------------------------------------------
@@ -328,15 +346,12 @@ def hub_public_record(identity: HubIdentity, endpoint: str) -> dict:
 
 
 def _hub_public_from(doc: dict, where: object) -> HubPublic:
-    try:
-        return HubPublic(
-            curve_public=_curve_key(_text(doc, "curve_public", where), where),
-            seal_public=envelope.x25519_public_from_text(_text(doc, "seal_public", where)),
-            sign_public=envelope.ed25519_public_from_text(_text(doc, "sign_public", where)),
-            endpoint=_text(doc, "endpoint", where),
-        )
-    except envelope.BadKey as exc:
-        raise IdentityError(f"{where}: {exc}") from None
+    return HubPublic(
+        curve_public=_key(doc, "curve_public", where, _z85_key),
+        seal_public=_key(doc, "seal_public", where, envelope.x25519_public_from_text),
+        sign_public=_key(doc, "sign_public", where, envelope.ed25519_public_from_text),
+        endpoint=_text(doc, "endpoint", where),
+    )
 
 
 def load_hub_public(path: Path) -> HubPublic:
@@ -359,19 +374,15 @@ def box_public_record(box: BoxPublic | BoxIdentity) -> dict:
 
 def _box_public_from(doc: dict, where: object) -> BoxPublic:
     box_id = _text(doc, "box_id", where)
-    if not BOX_ID_PATTERN.match(box_id):
-        raise IdentityError(f"{where}: box id {box_id!r} has characters other than A-Z a-z 0-9 - _ .")
-    try:
-        return BoxPublic(
-            box_id=box_id,
-            district_code=_text(doc, "district_code", where),
-            name=_text(doc, "name", where),
-            curve_public=_curve_key(_text(doc, "curve_public", where), where),
-            seal_public=envelope.x25519_public_from_text(_text(doc, "seal_public", where)),
-            sign_public=envelope.ed25519_public_from_text(_text(doc, "sign_public", where)),
-        )
-    except envelope.BadKey as exc:
-        raise IdentityError(f"{where}: {exc}") from None
+    _check_box_id(box_id, f"{where}: ")
+    return BoxPublic(
+        box_id=box_id,
+        district_code=_text(doc, "district_code", where),
+        name=_text(doc, "name", where),
+        curve_public=_key(doc, "curve_public", where, _z85_key),
+        seal_public=_key(doc, "seal_public", where, envelope.x25519_public_from_text),
+        sign_public=_key(doc, "sign_public", where, envelope.ed25519_public_from_text),
+    )
 
 
 def _load_enrolled_file(path: Path) -> EnrolledBox:
@@ -398,7 +409,8 @@ def _boxes_dir(hub_config: HubConfig) -> Path:
 
 
 def _utc_now(now: dt.datetime | None) -> str:
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _same_keys(a: BoxPublic, b: BoxPublic) -> bool:
@@ -441,10 +453,12 @@ def list_enrolled(hub_config: HubConfig) -> list[EnrolledBox]:
     return list(load_enrolled(hub_config).values())
 
 
-def revoke_box(hub_config: HubConfig, box_id: str, *, now: dt.datetime | None = None) -> EnrolledBox:
+def revoke_box(
+    hub_config: HubConfig, box_id: str, *, now: dt.datetime | None = None
+) -> EnrolledBox:
     """Mark a box revoked: the hub then refuses its batches."""
     path = _boxes_dir(hub_config) / f"{box_id}.json"
-    if not BOX_ID_PATTERN.match(box_id) or not path.exists():
+    if not BOX_ID_PATTERN.fullmatch(box_id) or not path.exists():
         raise NotEnrolled(f"box {box_id!r} is not enrolled at {_boxes_dir(hub_config)}")
     box = _load_enrolled_file(path)
     if not box.revoked:
@@ -479,7 +493,8 @@ def init_hub(hub_dir: Path, *, bind: str | None = None, public_endpoint: str | N
         values["public_endpoint"] = public_endpoint or bind
     config = _validated(HubConfig, **values)
     if not force:
-        _refuse_existing([config.path(config.identity), hub_dir / HUB_PUBLIC_FILE, hub_dir / "hub.toml"])
+        paths = [config.path(config.identity), hub_dir / HUB_PUBLIC_FILE, hub_dir / "hub.toml"]
+        _refuse_existing(paths)
     identity = new_hub_identity()
     save_identity(identity, config.path(config.identity), force=force)
     _write_public(hub_dir / HUB_PUBLIC_FILE, hub_public_record(identity, config.public_endpoint))
@@ -525,7 +540,8 @@ def provision_box(hub_config: HubConfig, box_dir: Path, district_code: str, name
     """Online path: create a box folder next to the hub and enroll the box at once."""
     hub_public_file = Path(hub_config.base_dir) / HUB_PUBLIC_FILE
     load_hub_public(hub_public_file)  # a missing or damaged hub file fails before any writing
-    identity = new_box_identity(box_id or next_box_id(hub_config, district_code), district_code, name)
+    box_id = box_id or next_box_id(hub_config, district_code)
+    identity = new_box_identity(box_id, district_code, name)
     if not force:
         _refuse_existing(_box_files(Path(box_dir), catalogue, with_hub=True))
     enroll_box(hub_config, box_public_record(identity), force=force)
@@ -552,38 +568,48 @@ def approve_request(hub_config: HubConfig, request_file: Path, out_file: Path, *
     hub's sign-key fingerprint (to be read to the technician)."""
     hub = load_hub_identity(hub_config.path(hub_config.identity))
     box = enroll_box(hub_config, _read_json(request_file), force=force)
-    payload = {"hub": hub_public_record(hub, hub_config.public_endpoint), "box": box_public_record(box)}
-    _write_public(Path(out_file), envelope.sign_document(payload, APPROVAL_KIND, 1, hub.sign_private))
+    payload = {
+        "hub": hub_public_record(hub, hub_config.public_endpoint),
+        "box": box_public_record(box),
+    }
+    approval = envelope.sign_document(payload, APPROVAL_KIND, 1, hub.sign_private)
+    _write_public(Path(out_file), approval)
     return box, envelope.fingerprint(hub.sign_public)
 
 
-def check_approval(box_dir: Path, approval_file: Path) -> HubPublic:
-    """Verify an approval (self-signed by the hub) and that it is for this box; writes nothing.
-
-    The technician must compare ``HubPublic.fingerprint`` with the one hub-init printed.
-    """
+def _verified_approval(box_dir: Path, approval_file: Path) -> tuple[HubPublic, dict]:
     doc = _read_json(approval_file)
     payload = doc.get("payload")
     if not isinstance(payload, dict) or not isinstance(payload.get("hub"), dict):
         raise BadApproval(f"{approval_file}: not an enrollment approval")
     hub = _hub_public_from(payload["hub"], approval_file)
+    # Self-signed: this proves the file is whole; the fingerprint check proves whose it is.
     try:
         envelope.verify_document(doc, hub.sign_public, kind=APPROVAL_KIND)
     except envelope.EnvelopeError as exc:
         raise BadApproval(f"{approval_file}: {exc}") from None
     identity = load_box_identity(Path(box_dir) / BOX_IDENTITY_FILE)
     if payload.get("box") != box_public_record(identity):
-        raise BadApproval(f"{approval_file}: approves another box or other keys, not {identity.box_id}")
-    return hub
+        raise BadApproval(
+            f"{approval_file}: approves another box or other keys, not {identity.box_id}"
+        )
+    return hub, payload["hub"]
+
+
+def check_approval(box_dir: Path, approval_file: Path) -> HubPublic:
+    """Verify an approval and that it is for this box; writes nothing.
+
+    The technician must compare ``HubPublic.fingerprint`` with the one hub-init printed.
+    """
+    return _verified_approval(box_dir, approval_file)[0]
 
 
 def accept_approval(box_dir: Path, approval_file: Path, *, endpoint: str | None = None,
                     force: bool = False) -> HubPublic:
     """Install the approved hub keys in ``keys/hub.public.json`` and set box.toml's [relay]."""
-    hub = check_approval(box_dir, approval_file)
+    hub, hub_doc = _verified_approval(box_dir, approval_file)
     box_dir = Path(box_dir)
     config = load_box_config(box_dir / "box.toml")
-    hub_doc = _read_json(approval_file)["payload"]["hub"]
     target = box_dir / BOX_HUB_PUBLIC_FILE
     if target.exists() and not force and _read_json(target) != hub_doc:
         raise IdentityExists(f"{target} already holds other hub keys; use --force to replace them")

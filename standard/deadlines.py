@@ -130,6 +130,8 @@ def apply_event(facts: CaseFacts | None, event: CaseEvent) -> CaseFacts:
     """
     if facts is None:
         facts = CaseFacts(event.case_no, event.item_code, event.dept_code, event.district_code)
+    elif facts.case_no != event.case_no:
+        raise ValueError(f"event {event.event_id} is for case {event.case_no}, not {facts.case_no}")
     else:
         facts = facts.copy()
     kind = str(event.event_type)
@@ -220,7 +222,7 @@ class _UnknownLimit(Exception):
     """No catalogue item and no fallback limit for the case type."""
 
 
-def limits_for(case_type: str | None, item: CatalogueItem | None) -> tuple[int, int] | None:
+def _limits_for(case_type: str | None, item: CatalogueItem | None) -> tuple[int, int] | None:
     """(promised, legal) working days for a case, or None when the case type has no limit.
 
     即办件 have a promised limit of 0: due on the 受理 day (or the next working day).
@@ -306,10 +308,10 @@ def _judge(
     unknown: list[str] = []
     yellow: list[str] = []
     is_open = facts.terminal is None
-    day = today if is_open else facts.finished_on
+    day = today if is_open else (facts.finished_on or today)
     case_type = facts.case_type or (item.case_type if item is not None else None)
     try:
-        limits = limits_for(case_type, item)
+        limits = _limits_for(case_type, item)
     except _UnknownLimit:
         limits = None
         unknown.append(f"事项目录中没有该事项：{facts.item_code}")
@@ -324,14 +326,16 @@ def _judge(
             paused = _paused_between(calendar, spans, accepted.toordinal(), day.toordinal()) if spans else 0
             added = facts.extension_days + paused
             due = calendar.add_workdays(accepted, limits[0] + added)
-            legal_due = calendar.add_workdays(accepted, limits[1] + added)
+            # The legal limit only matters once the (shorter) promised one has passed, so a
+            # legal deadline in a year the calendar does not know yet is no reason to fail.
+            legal_due = _add_if_known(calendar, accepted, limits[1] + added)
             if day <= due:
                 left = calendar.count_workdays(day, due)
             else:
                 left = -calendar.count_workdays(due, day)
                 late = -left
                 time_red.append(f"已超过承诺时限{late}个工作日" if late else f"已超过承诺时限（{due}截止）")
-                if day > legal_due:
+                if legal_due is not None and day > legal_due:
                     time_red.append("已超过法定时限")
             if is_open:
                 if day <= due and left <= settings.yellow_within_working_days:
@@ -367,6 +371,13 @@ def _judge(
         facts.case_no, deadline, legal_deadline, remaining, light,
         red + unknown + (yellow if is_open else []), error, outcome, facts.stage,
     )
+
+
+def _add_if_known(calendar: WorkCalendar, day: dt.date, n: int) -> dt.date | None:
+    try:
+        return calendar.add_workdays(day, n)
+    except CalendarUnknownYear:
+        return None
 
 
 def local_day(at: dt.datetime) -> dt.date:

@@ -38,7 +38,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 ENVELOPE_VERSION = 1
 BATCH_CONTEXT = b"hallwatch-batch-v1"
@@ -195,8 +200,9 @@ class Sealer:
         self.box_id = box_id
         self._sign_private = box_sign_private
         self._prefix = nonce_prefix
+        box_seal_public = box_seal_private.public_key()
         key = derive_batch_key(
-            box_seal_private, hub_seal_public, box_id, box_seal_private.public_key(), hub_seal_public
+            box_seal_private, hub_seal_public, box_id, box_seal_public, hub_seal_public
         )
         self._aead = ChaCha20Poly1305(key)
         self._last_counter = -1
@@ -228,7 +234,8 @@ def _frames_as_bytes(frames: list[bytes]) -> tuple[bytes, bytes, bytes]:
         count = len(frames) if isinstance(frames, (list, tuple)) else type(frames).__name__
         raise BadHeader(f"a batch has 3 frames [header, ciphertext, signature], got {count}")
     try:
-        header, ciphertext, signature = (bytes(frame) for frame in frames)
+        # memoryview takes bytes and zmq.Frame alike, and refuses an int (bytes(5) would not).
+        header, ciphertext, signature = (memoryview(frame).tobytes() for frame in frames)
     except TypeError:
         raise BadHeader("batch frames must be bytes") from None
     return header, ciphertext, signature
@@ -308,7 +315,8 @@ class Opener:
             raise BadSignature(f"signature does not verify for box {box_id}") from None
         nonce = bytes.fromhex(header["nonce"])
         try:
-            compressed = self._aead_for(box_id, box_seal_public).decrypt(nonce, ciphertext, header_bytes)
+            aead = self._aead_for(box_id, box_seal_public)
+            compressed = aead.decrypt(nonce, ciphertext, header_bytes)
         except InvalidTag:
             raise BadCiphertext(f"ciphertext does not decrypt for box {box_id}") from None
         return header, self._decompress(compressed, box_id)

@@ -10,11 +10,13 @@ import json
 import sys
 from pathlib import Path
 
+from standard.evaluations import Evaluation
 from standard.records import STANDARD_VERSION, CaseEvent, Catalogue
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "docs" / "standard"
 BASE_ID = "https://hallwatch.example/standard/v1"
-SCHEMAS = {"case-event.schema.json": CaseEvent, "catalogue.schema.json": Catalogue}
+SCHEMAS = {"case-event.schema.json": CaseEvent, "catalogue.schema.json": Catalogue,
+           "evaluation.schema.json": Evaluation}
 
 
 def schema_documents() -> dict[str, dict]:

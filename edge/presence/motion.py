@@ -55,10 +55,10 @@ class MotionGate:
 
     def __init__(
         self, frame_size: tuple[int, int], regions: Sequence[WindowRegion],
-        settings: MotionSettings = MotionSettings(),
+        settings: MotionSettings | None = None,
     ) -> None:
         width, height = frame_size
-        self.settings = settings
+        self.settings = settings = settings or MotionSettings()
         self.scale = min(1.0, settings.frame_height / height)
         self.small_size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
         self._slices = {region.window_no: self.small_slice(region) for region in regions}

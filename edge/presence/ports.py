@@ -7,7 +7,8 @@ use it.
 Example::
 
     >>> sink = MemorySink()
-    >>> sink.absence_alert(window_no=3, started_at=None, roi_jpeg=b"", frame_jpeg=b"", taken_at=None)
+    >>> at = dt.datetime(2026, 11, 2, 9, 40, tzinfo=LOCAL_TZ)
+    >>> sink.absence_alert(window_no=3, started_at=at, roi_jpeg=b"", frame_jpeg=b"", taken_at=at)
     'A1'
 """
 

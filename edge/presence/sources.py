@@ -20,7 +20,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Iterator, Protocol, Sequence
+from typing import Callable, Collection, Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -272,13 +272,13 @@ class SyntheticSource:
 
     def __init__(
         self, scene: HallScene, clock: Clock, *, fps: float = 5.0,
-        occupied: callable = lambda at: (), name: str = "synthetic",
+        occupied: Callable[[dt.datetime], Collection[int]] | None = None, name: str = "synthetic",
     ) -> None:
         self.scene = scene
         self.name = name
         self._clock = clock
         self._interval = 1 / fps
-        self._occupied = occupied
+        self._occupied = occupied or (lambda at: ())
         self._unplugged = threading.Event()
         self._frozen = threading.Event()
 

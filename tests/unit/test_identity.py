@@ -85,12 +85,13 @@ def test_box_identity_round_trips_and_keys_are_separate(tmp_path):
     path = tmp_path / "keys" / "box.identity.json"
     identity.save_identity(box, path)
     loaded = identity.load_box_identity(path)
-    assert (loaded.box_id, loaded.district_code, loaded.name) == ("440605-01", "440605", "南海区行政服务中心")
+    assert (loaded.box_id, loaded.district_code) == ("440605-01", "440605")
+    assert loaded.name == "南海区行政服务中心"
     assert loaded.curve_secret == box.curve_secret
     assert key_to_text(loaded.seal_private) == key_to_text(box.seal_private)
     assert key_to_text(loaded.sign_private) == key_to_text(box.sign_private)
-    publics = {loaded.curve_public, key_to_text(loaded.seal_public).encode(), key_to_text(loaded.sign_public).encode()}
-    assert len(publics) == 3
+    publics = {key_to_text(loaded.seal_public), key_to_text(loaded.sign_public)}
+    assert len(publics | {loaded.curve_public.decode()}) == 3
 
 
 def test_secret_file_is_0600_even_with_a_permissive_umask(tmp_path):
@@ -138,8 +139,9 @@ def test_loading_a_damaged_or_wrong_kind_secret_is_refused(tmp_path, hub):
 
 
 def test_new_box_identity_checks_id_and_district():
-    with pytest.raises(IdentityError, match="box id"):
-        new_box(box_id="../etc")
+    for bad in ("../etc", "440605-01\n", "", "x" * 65):
+        with pytest.raises(IdentityError, match="box id"):
+            new_box(box_id=bad)
     with pytest.raises(UnknownDistrict, match="440699.*440605 南海区"):
         new_box(district="440699")
 
@@ -172,7 +174,8 @@ def test_enrolled_keys_open_what_the_box_seals(hub):
 
 def test_enrolling_the_same_keys_again_is_a_no_op(hub_config):
     record = identity.box_public_record(new_box())
-    first = identity.enroll_box(hub_config, record, now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    first = identity.enroll_box(hub_config, record, now=at)
     assert identity.enroll_box(hub_config, record) == first
 
 
@@ -189,7 +192,7 @@ def test_enrolling_a_bad_record_is_refused(hub_config):
     record = identity.box_public_record(new_box())
     with pytest.raises(IdentityError, match="seal_public"):
         identity.enroll_box(hub_config, {**record, "seal_public": "AAAA"})
-    with pytest.raises(IdentityError, match="curve key"):
+    with pytest.raises(IdentityError, match="curve_public: CURVE key"):
         identity.enroll_box(hub_config, {**record, "curve_public": "short"})
     with pytest.raises(IdentityError, match="box id"):
         identity.enroll_box(hub_config, {**record, "box_id": "a/b"})
@@ -218,14 +221,16 @@ def test_next_box_id_counts_per_district_and_skips_taken_ids(hub_config):
 def test_provision_box_writes_a_loadable_box_folder(tmp_path, hub_config):
     catalogue = tmp_path / "items.json"
     catalogue.write_text('{"items": []}', encoding="utf-8")
-    box, config = identity.provision_box(hub_config, tmp_path / "box1", "440605", "南海区行政服务中心",
-                                         catalogue=catalogue)
+    box, config = identity.provision_box(
+        hub_config, tmp_path / "box1", "440605", "南海区行政服务中心", catalogue=catalogue
+    )
     assert box.box_id == "440605-01"
     loaded = load_box_config(tmp_path / "box1" / "box.toml")
     assert loaded == config
     assert (loaded.district_code, loaded.district_name) == ("440605", "南海区")
     assert loaded.relay.hub_endpoint == hub_config.public_endpoint
-    assert identity.load_box_identity(loaded.path(loaded.relay.identity)).curve_public == box.curve_public
+    box_keys = identity.load_box_identity(loaded.path(loaded.relay.identity))
+    assert box_keys.curve_public == box.curve_public
     hub_public = identity.load_hub_public(loaded.path(loaded.relay.hub_public))
     assert hub_public == identity.load_hub_public(hub_config.path("hub.public.json"))
     token_file = loaded.path(loaded.platform_token_file)

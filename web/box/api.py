@@ -44,6 +44,9 @@ def platform_token_required(view):
 def platform_events():
     """Take a JSON array or NDJSON of case events; answer what was accepted and rejected."""
     box = _box()
+    refusing = box.refusing()
+    if refusing:
+        return error(507, refusing)
     body = request.get_data(cache=False)
     try:
         records = split_body(body)

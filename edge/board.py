@@ -1,0 +1,422 @@
+"""The hall manager's view of the box: cases evaluated once and cached, windows, alerts, health.
+
+Evaluating one case costs about 20 µs (its JSON facts plus the deadline engine), so a page over
+100,000 cases cannot evaluate them per request. ``HallBoard`` keeps one evaluated snapshot:
+
+- it is built once per local day, because a light depends only on the hall's date;
+- after that only the cases with new events (``case_events.rowid`` above the snapshot's mark)
+  are evaluated again, at most every ``refresh_seconds``; other requests reuse the snapshot;
+- pages filter, sort and slice the snapshot in memory, and a snapshot is never changed once
+  published, so readers on other threads need no lock.
+
+The box starts it as a service: ``start()`` builds the first snapshot and keeps it fresh in
+the background.
+
+Example::
+
+    hall = HallBoard(box.board, clock=box.clock)
+    page = hall.case_page(CaseFilter(light="red"), page=1)
+    [(c.row.case_no, c.row.light) for c in page.cases]
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.cases import CaseBoard, CaseFilter, CaseRow
+from standard.deadlines import CaseFacts, local_day
+from standard.records import LOCAL_TZ, STAGES
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 100
+WINDOW_SCAN_ROWS = 50_000  # a cold start reads window activity from this many recent events
+_LIGHT_ORDER = {"red": 0, "unknown": 1, "yellow": 2, "green": 3}
+STAGE_NAMES = tuple(stage.value for stage in STAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardCase:
+    """One evaluated case plus what the board needs beyond ``CaseRow``."""
+
+    row: CaseRow
+    is_open: bool
+    window_no: int | None
+    staff: str | None
+    key: tuple  # urgency: open first, then red, unknown, yellow, green; fewest days left first
+
+
+@dataclass(frozen=True, slots=True)
+class WindowActivity:
+    """The latest platform event that named a window: who worked there, on which case."""
+
+    window_no: int
+    staff_id: str
+    staff_name: str
+    case_no: str
+    event_type: str
+    occurred_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Never changed once published, except ``memo``: views derived from it, on demand."""
+
+    day: dt.date
+    mark: int  # every case_events row up to this rowid is included
+    cases: dict[str, BoardCase]
+    ordered: list[BoardCase]
+    windows: dict[int, WindowActivity]
+    built_at: float  # time.monotonic()
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def view(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per snapshot (two threads may both compute; both agree)."""
+        try:
+            return self.memo[key]
+        except KeyError:
+            value = self.memo[key] = compute()
+            return value
+
+
+@dataclass
+class CasePage:
+    cases: list[BoardCase]
+    total: int
+    page: int
+    pages: int
+    counts: Counter  # lights of every case matching the filter except the light itself
+
+
+@dataclass
+class WindowView:
+    window_no: int
+    activity: WindowActivity | None  # today's latest, or None
+    red: int = 0
+    yellow: int = 0
+    alerts: int = 0
+
+
+def urgency(row: CaseRow, is_open: bool) -> tuple:
+    remaining = row.remaining_working_days
+    return (not is_open, _LIGHT_ORDER.get(row.light, 9),
+            remaining if remaining is not None else 10**6, row.case_no)
+
+
+class HallBoard:
+    """The cached, evaluated board of every case in the store."""
+
+    def __init__(self, board: CaseBoard, *, clock: Callable[[], dt.datetime],
+                 refresh_seconds: float = 2.0):
+        self.board = board
+        self.store = board.store
+        self.clock = clock
+        self.refresh_seconds = refresh_seconds
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
+
+    # -- life cycle (a box service) ------------------------------------------------------
+    def start(self) -> None:
+        """Keep the snapshot fresh in the background, so that pages rarely pay for it."""
+        self._stop.clear()
+        self._refresher = threading.Thread(target=self._run, name="hall-board", daemon=True)
+        self._refresher.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.snapshot()
+            except Exception:  # a page will try again and show the error
+                log.exception("hall board refresh failed")
+            if self._stop.wait(max(self.refresh_seconds, 1.0)):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._refresher:
+            self._refresher.join(timeout=30)
+
+    # -- the snapshot ----------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, refreshed first when the store has moved on."""
+        current = self._snapshot
+        day = local_day(self.clock())
+        if current is not None and current.day == day:
+            if time.monotonic() - current.built_at < self.refresh_seconds:
+                return current
+            if not self._lock.acquire(blocking=False):
+                return current  # another thread is refreshing; this one is recent enough
+        else:
+            self._lock.acquire()
+        try:
+            return self._refresh(day)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, day: dt.date) -> Snapshot:
+        old = self._snapshot
+        mark = self._mark()
+        if old is not None and old.day == day and old.mark == mark:
+            self._snapshot = dataclasses.replace(old, built_at=time.monotonic())
+        elif old is None or old.day != day:
+            started = time.monotonic()
+            self._snapshot = self._build(day, mark)
+            log.info("hall board: %d cases evaluated in %.2f s", len(self._snapshot.cases),
+                     time.monotonic() - started)
+        else:
+            self._snapshot = self._update(old, mark)
+        return self._snapshot
+
+    def _mark(self) -> int:
+        with self.store.read() as db:
+            return db.conn.execute("select coalesce(max(rowid), 0) from case_events"
+                                   ).fetchone()[0]
+
+    def _build(self, day: dt.date, mark: int) -> Snapshot:
+        at = self.clock()
+        with self.store.read() as db:
+            texts = [text for (text,) in db.conn.execute("select facts from cases")]
+        cases = {c.row.case_no: c for c in (self._evaluate(text, at) for text in texts)}
+        ordered = sorted(cases.values(), key=_key)
+        windows = self._window_activity(max(0, mark - WINDOW_SCAN_ROWS), mark, {})
+        return Snapshot(day, mark, cases, ordered, windows, time.monotonic())
+
+    def _update(self, old: Snapshot, mark: int) -> Snapshot:
+        at = self.clock()
+        with self.store.read() as db:
+            texts = [text for (text,) in db.conn.execute(
+                "select facts from cases where case_no in (select case_no from case_events"
+                " where rowid > ? and rowid <= ?)", (old.mark, mark))]
+        fresh = [self._evaluate(text, at) for text in texts]
+        changed = {c.row.case_no for c in fresh}
+        cases = dict(old.cases)
+        cases.update((c.row.case_no, c) for c in fresh)
+        ordered = [c for c in old.ordered if c.row.case_no not in changed]
+        for case in fresh:
+            bisect.insort(ordered, case, key=_key)
+        windows = self._window_activity(old.mark, mark, old.windows)
+        return Snapshot(old.day, mark, cases, ordered, windows, time.monotonic())
+
+    def _evaluate(self, text: str, at: dt.datetime) -> BoardCase:
+        facts = CaseFacts.from_json(text)
+        row = self.board._row(facts, at)
+        is_open = facts.terminal is None
+        return BoardCase(row, is_open, facts.window_no, facts.staff, urgency(row, is_open))
+
+    def _window_activity(self, after: int, through: int,
+                         known: dict[int, WindowActivity]) -> dict[int, WindowActivity]:
+        windows = dict(known)
+        with self.store.read() as db:
+            rows = db.conn.execute(
+                "select json_extract(body, '$.window_no'), json_extract(body, '$.actor.id'),"
+                " json_extract(body, '$.actor.name'), case_no, event_type, occurred_at"
+                " from case_events where rowid > ? and rowid <= ?"
+                " and json_extract(body, '$.window_no') is not null order by rowid",
+                (after, through)).fetchall()
+        for window_no, staff_id, name, case_no, event_type, occurred in rows:
+            moment = dt.datetime.fromisoformat(occurred)
+            previous = windows.get(window_no)
+            if previous is None or moment >= previous.occurred_at:
+                windows[window_no] = WindowActivity(window_no, staff_id, name, case_no,
+                                                    event_type, moment)
+        return windows
+
+    # -- what pages ask for ----------------------------------------------------------------
+    def matching(self, where: CaseFilter) -> list[BoardCase]:
+        """Every case matching ``where``, most urgent first (the list is shared: do not edit)."""
+        snap = self.snapshot()
+        broad = CaseFilter(where.dept_code, where.item_code, None, where.stage,
+                           where.include_finished)
+        cases = snap.view(("cases", broad), lambda: [
+            c for c in snap.ordered if _matches(c, broad)])
+        if not where.light:
+            return cases
+        return snap.view(("cases", where), lambda: [
+            c for c in cases if c.row.light == where.light])
+
+    def case_page(self, where: CaseFilter, page: int = 1, per_page: int = PER_PAGE) -> CasePage:
+        """One page of matching cases, with the light counts of the filter without its light."""
+        broad = CaseFilter(where.dept_code, where.item_code, None, where.stage,
+                           where.include_finished)
+        snap = self.snapshot()
+        counts = snap.view(("counts", broad), lambda: Counter(
+            c.row.light for c in self.matching(broad)))
+        found = self.matching(where)
+        pages = max(1, -(-len(found) // per_page))
+        page = min(max(1, page), pages)
+        start = (page - 1) * per_page
+        return CasePage(found[start:start + per_page], len(found), page, pages, counts)
+
+    def light_counts(self) -> Counter:
+        """Lights of the open cases."""
+        return self.case_page(CaseFilter(), 1, 1).counts
+
+    def department_lights(self) -> dict[str, Counter]:
+        """Open cases' lights per department code."""
+        def compute() -> dict[str, Counter]:
+            result: dict[str, Counter] = {}
+            for case in self.matching(CaseFilter()):
+                result.setdefault(case.row.dept_code, Counter())[case.row.light] += 1
+            return result
+        return self.snapshot().view("departments", compute)
+
+    def urgent(self, limit: int = 10) -> list[BoardCase]:
+        """The most urgent open red or yellow cases."""
+        found = []
+        for case in self.snapshot().ordered:
+            if not case.is_open or case.row.light == "green":
+                break  # ordered: open ones first, greens last among them
+            if case.row.light in ("red", "yellow"):
+                found.append(case)
+                if len(found) == limit:
+                    break
+        return found
+
+    def windows(self, configured: Iterable[int] = (),
+                alert_subjects: Iterable[str] = ()) -> list[WindowView]:
+        """Every window (the configured ones, else the ones seen) with today's activity."""
+        snap = self.snapshot()
+        lights = snap.view("window_lights", lambda: _window_lights(snap))
+        numbers = set(configured) or set(snap.windows) | set(lights)
+        views = {n: WindowView(n, None) for n in numbers}
+        for number, counts in lights.items():
+            if number in views:
+                views[number].red, views[number].yellow = counts["red"], counts["yellow"]
+        for subject in alert_subjects:
+            case = snap.cases.get(subject.removeprefix("case:"))
+            if case is not None and case.is_open and case.window_no in views:
+                views[case.window_no].alerts += 1
+        for number, activity in snap.windows.items():
+            if number in views and activity.occurred_at.astimezone(LOCAL_TZ).date() == snap.day:
+                views[number].activity = activity
+        return [views[n] for n in sorted(views)]
+
+    def detail(self, case_no: str) -> CaseDetail | None:
+        """One case, evaluated now, with its events, pauses, fees and catalogue item."""
+        found = self.board.case(case_no, self.clock())
+        if found is None:
+            return None
+        row, events = found
+        with self.store.read() as db:
+            (text,) = db.conn.execute("select facts from cases where case_no = ?",
+                                      (case_no,)).fetchone()
+        facts = CaseFacts.from_json(text)
+        return CaseDetail(row, events, facts, self.board.catalogue.get(facts.item_code))
+
+    def departments(self) -> dict[str, str]:
+        """Department code → name, from the catalogue."""
+        return {i.dept_code: i.dept_name for i in self.board.catalogue.values()}
+
+    def items(self) -> list[tuple[str, str]]:
+        return sorted((i.item_code, i.name) for i in self.board.catalogue.values())
+
+
+@dataclass
+class CaseDetail:
+    row: CaseRow
+    events: list[dict[str, Any]]
+    facts: CaseFacts
+    item: Any  # CatalogueItem | None
+
+
+def _key(case: BoardCase) -> tuple:
+    return case.key
+
+
+def _window_lights(snap: Snapshot) -> dict[int, Counter]:
+    result: dict[int, Counter] = {}
+    for case in snap.ordered:
+        if case.is_open and case.window_no is not None:
+            result.setdefault(case.window_no, Counter())[case.row.light] += 1
+    return result
+
+
+def _matches(case: BoardCase, where: CaseFilter) -> bool:
+    row = case.row
+    return ((where.include_finished or case.is_open)
+            and (not where.dept_code or row.dept_code == where.dept_code)
+            and (not where.item_code or row.item_code == where.item_code)
+            and (not where.stage or row.stage == where.stage)
+            and (not where.light or row.light == where.light))
+
+
+# -- alerts (read from the alerts table until the supervision service takes over) ------------
+def alert_rows(store, *, state: str | None = None, level: str | None = None,
+               subject: str | None = None, limit: int = PER_PAGE,
+               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Alerts newest first, and how many match."""
+    clauses, params = [], []
+    for column, value in (("state", state), ("level", level), ("subject", subject)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = (" where " + " and ".join(clauses)) if clauses else ""
+    total = store.query(f"select count(*) as n from alerts{where}", tuple(params))[0]["n"]
+    rows = store.query(f"select * from alerts{where} order by id desc limit ? offset ?",
+                       (*params, limit, offset))
+    return rows, total
+
+
+def alert_row(store, alert_id: int) -> dict[str, Any] | None:
+    rows = store.query("select * from alerts where id = ?", (alert_id,))
+    return rows[0] if rows else None
+
+
+def unresolved_alert_subjects(store) -> list[str]:
+    """Subjects of the alerts not closed yet (one entry per alert)."""
+    return [r["subject"] for r in store.query(
+        "select subject from alerts where state not in ('closed', 'resolved')")]
+
+
+# -- device health -----------------------------------------------------------------------
+@dataclass
+class StoreHealth:
+    db_bytes: int
+    wal_bytes: int
+    outbox_rows: int
+    oldest_outbox_at: str | None
+    quarantine_rows: int
+    cases: int
+    open_cases: int
+    last_event_at: str | None
+    chain_seq: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def store_health(store) -> StoreHealth:
+    """Sizes on disk, the outbox backlog and the intake counters."""
+    def size(suffix: str) -> int:
+        try:
+            return store.path.with_name(store.path.name + suffix).stat().st_size
+        except OSError:
+            return 0
+
+    one = store.query(
+        "select (select count(*) from outbox) as outbox_rows,"
+        " (select min(created_at) from outbox) as oldest_outbox_at,"
+        " (select count(*) from quarantine) as quarantine_rows,"
+        " (select count(*) from cases) as cases,"
+        " (select count(*) from cases where is_open = 1) as open_cases,"
+        " (select received_at from case_events order by rowid desc limit 1) as last_event_at,"
+        " (select value from meta where key = 'chain_seq') as chain_seq")[0]
+    return StoreHealth(size(""), size("-wal"), one["outbox_rows"], one["oldest_outbox_at"],
+                       one["quarantine_rows"], one["cases"], one["open_cases"],
+                       one["last_event_at"], int(one["chain_seq"] or 0))
+
+
+def quarantine_rows(store, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest records the intake refused, with the reason (for technicians)."""
+    return store.query(
+        "select id, received_at, source, position, reason, substr(raw, 1, 400) as raw"
+        " from quarantine order by id desc limit ?", (limit,))

@@ -1,0 +1,343 @@
+"""The relay: the box's outbox to the city hub, sealed and signed, over DEALER/CURVE.
+
+The disk outbox is the queue; ZeroMQ's queues are never trusted for durability. The relay
+reads rows in order, seals batches (a nonce counter reserved on disk before use), keeps a
+window of batches in flight and marks rows acknowledged only on the hub's cumulative ack.
+Acknowledged rows are pruned after a retention period, so the hub can still ask for a
+resend (repair) of recent history.
+
+Live records go first: at every (re)connection the rows that exist are "backlog"; rows made
+after that are sent ahead of it, so a hall back online shows its current state at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import zmq
+
+from edge.store import Store, Tx, get_meta, iso, set_meta
+from provisioning.identity import BoxIdentity, HubPublic
+from standard import wire
+from standard.envelope import EnvelopeError, Sealer, verify_document
+
+log = logging.getLogger(__name__)
+
+NONCE_BLOCK = 1024
+HEARTBEAT_SECONDS = 1.0
+HUB_LOST_SECONDS = 3.0
+BACKOFF_START, BACKOFF_MAX = 1.0, 32.0
+MIN_FREE_DISK = 64 * 1024 * 1024
+
+
+@dataclass
+class RelaySettings:
+    batch_size: int = 500
+    window: int = 8
+    quota_bytes: int = 1024 * 1024 * 1024
+    retention_seconds: float = 7 * 24 * 3600
+    poll_seconds: float = 0.05
+
+
+@dataclass
+class RelayState:
+    """What the box knows of its link, for ``edge status`` and the health page."""
+
+    hub_connected: bool = False
+    acked_seq: int = 0
+    last_ack_at: str | None = None
+    reconnects: int = 0
+    outbox_bytes: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+ConfigHandler = Callable[[str, int, dict], None]
+
+
+class Relay:
+    """Runs on its own thread; ``start()``/``stop()`` from the composition root."""
+
+    def __init__(self, store: Store, identity: BoxIdentity, hub: HubPublic, endpoint: str,
+                 settings: RelaySettings, *, on_config: ConfigHandler | None = None,
+                 on_quota: Callable[[float], None] | None = None):
+        self.store = store
+        self.identity = identity
+        self.hub = hub
+        self.endpoint = endpoint
+        self.settings = settings
+        self.on_config = on_config
+        self.on_quota = on_quota
+        self.state = RelayState()
+        self._sealer = Sealer(identity.seal_private, hub.seal_public, identity.sign_private,
+                              identity.box_id)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._nonce_next = 0
+        self._nonce_limit = 0
+        self.noted_at = 0.0
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.state.acked_seq = int(self._meta("relay_acked_seq", "0"))
+        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _meta(self, key: str, default: str) -> str:
+        with self.store.read() as db:
+            return get_meta(db.conn, key, default) or default
+
+    # -- outbox -------------------------------------------------------------------------
+    def last_seq(self) -> int:
+        with self.store.read() as db:
+            row = db.conn.execute("select max(seq) from outbox").fetchone()
+        return max(row[0] or 0, self.state.acked_seq)
+
+    def backlog(self) -> int:
+        return max(self.last_seq() - self.state.acked_seq, 0)
+
+    def _rows(self, start: int, stop: int | None) -> list[tuple[int, str, bytes]]:
+        sql = "select seq, body, hash from outbox where seq >= ?"
+        params: list = [start]
+        if stop is not None:
+            sql += " and seq <= ?"
+            params.append(stop)
+        sql += " order by seq limit ?"
+        params.append(self.settings.batch_size)
+        with self.store.read() as db:
+            return db.conn.execute(sql, params).fetchall()
+
+    def full(self) -> str | None:
+        """Why new platform records must be refused now, or None (business rows never drop)."""
+        if self.state.outbox_bytes >= self.settings.quota_bytes:
+            return "发件队列已满（中心长时间未确认），请稍后重试 (outbox quota reached)"
+        if shutil.disk_usage(self.store.path.parent).free < MIN_FREE_DISK:
+            return "磁盘空间不足，请稍后重试 (disk almost full)"
+        return None
+
+    def _measure(self) -> None:
+        with self.store.read() as db:
+            row = db.conn.execute("select coalesce(sum(length(body)), 0) from outbox where seq > ?",
+                                  (self.state.acked_seq,)).fetchone()
+        self.state.outbox_bytes = row[0]
+        if self.on_quota:
+            self.on_quota(self.state.outbox_bytes / self.settings.quota_bytes)
+
+    def _counter(self) -> int:
+        """Next nonce counter; a block is reserved on disk before any of it is used."""
+        if self._nonce_next >= self._nonce_limit:
+            def reserve(tx: Tx) -> int:
+                start = int(get_meta(tx.conn, "relay_nonce_next", "1"))
+                set_meta(tx.conn, "relay_nonce_next", str(start + NONCE_BLOCK))
+                return start
+            self._nonce_next = self.store.write(reserve)
+            self._nonce_limit = self._nonce_next + NONCE_BLOCK
+        counter = self._nonce_next
+        self._nonce_next += 1
+        return counter
+
+    def _acked(self, acked_seq: int) -> None:
+        if acked_seq <= self.state.acked_seq:
+            return
+        retention = dt.timedelta(seconds=self.settings.retention_seconds)
+
+        def record(tx: Tx) -> None:
+            set_meta(tx.conn, "relay_acked_seq", str(acked_seq))
+            tx.conn.execute("delete from outbox where seq <= ? and created_at < ?",
+                            (acked_seq, iso(tx.now - retention)))
+        self.store.write(record)
+        self.state.acked_seq = acked_seq
+        self.state.last_ack_at = iso(dt.datetime.now(dt.timezone.utc))
+
+    # -- the link -----------------------------------------------------------------------
+    def _socket(self, context: zmq.Context) -> zmq.Socket:
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.curve_secretkey = self.identity.curve_secret
+        sock.curve_publickey = self.identity.curve_public
+        sock.curve_serverkey = self.hub.curve_public
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        sock.connect(self.endpoint)
+        return sock
+
+    def _run(self) -> None:
+        context = zmq.Context()
+        backoff = BACKOFF_START
+        try:
+            while not self._stop.is_set():
+                heard = self._session(context)
+                self.note_link(False)
+                if self._stop.is_set():
+                    break
+                backoff = BACKOFF_START if heard else min(backoff * 2, BACKOFF_MAX)
+                self.state.reconnects += 1
+                log.info("hub link lost; reconnecting in %.0f s", backoff)
+                self._stop.wait(backoff)
+        finally:
+            context.destroy(linger=0)
+
+    def note_link(self, connected: bool) -> None:
+        """Keep the link state on disk too, for ``edge status`` in another process."""
+        self.state.hub_connected = connected
+        self.noted_at = time.monotonic()
+        heard = iso(dt.datetime.now(dt.timezone.utc)) if connected else None
+
+        def record(tx: Tx) -> None:
+            set_meta(tx.conn, "relay_connected", "1" if connected else "0")
+            if heard:
+                set_meta(tx.conn, "relay_heard_at", heard)
+        self.store.write(record)
+
+    def _session(self, context: zmq.Context) -> bool:
+        """One connection until the hub goes quiet; True if the hub answered at all."""
+        sock = self._socket(context)
+        session = _Session(self, sock)
+        try:
+            return session.run()
+        finally:
+            sock.close(linger=0)
+
+    def apply_config(self, body: dict) -> dict:
+        """Verify a signed config document from the hub and hand it to the box."""
+        try:
+            payload = verify_document(body, self.hub.sign_public)
+        except EnvelopeError as exc:
+            log.warning("config from hub refused: %s", exc)
+            return {"kind": body.get("kind"), "doc_version": body.get("doc_version"),
+                    "ok": False, "error": str(exc)}
+        kind, version = body["kind"], int(body["doc_version"])
+        try:
+            if self.on_config:
+                self.on_config(kind, version, payload)
+        except Exception as exc:  # a bad document must not stop the relay
+            log.warning("config %s v%s not applied: %s", kind, version, exc)
+            return {"kind": kind, "doc_version": version, "ok": False, "error": str(exc)}
+        return {"kind": kind, "doc_version": version, "ok": True, "error": None}
+
+
+class _Session:
+    """State of one connection: cursors, batches in flight, heartbeats."""
+
+    def __init__(self, relay: Relay, sock: zmq.Socket):
+        self.relay = relay
+        self.sock = sock
+        self.settings = relay.settings
+        split = relay.last_seq()
+        self.backlog_cursor = relay.state.acked_seq + 1
+        self.split = split  # rows up to here are backlog, newer ones are live
+        self.live_cursor = split + 1
+        self.inflight: dict[int, tuple[int, float]] = {}
+        self.heard_at = 0.0
+        self.answered = False
+
+    def run(self) -> bool:
+        relay = self.relay
+        started = time.monotonic()
+        self._send_json(wire.HELLO, {"box_id": relay.identity.box_id,
+                                     "last_seq": relay.last_seq(),
+                                     "acked_seq": relay.state.acked_seq,
+                                     "backlog": relay.backlog(),
+                                     "configs": json.loads(relay._meta("config_versions", "{}"))})
+        last_ping = last_measure = 0.0
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        while not relay._stop.is_set():
+            now = time.monotonic()
+            if now - max(self.heard_at, started) > HUB_LOST_SECONDS:
+                return self.answered
+            if now - last_ping >= HEARTBEAT_SECONDS:
+                self._send_json(wire.PING, {"box_id": relay.identity.box_id,
+                                            "last_seq": relay.last_seq(),
+                                            "backlog": relay.backlog()})
+                last_ping = now
+            if now - last_measure >= 10:
+                relay._measure()
+                last_measure = now
+            if self.answered:
+                self._fill_window()
+            if poller.poll(self.settings.poll_seconds * 1000):
+                while self.sock.poll(0):
+                    self._handle(self.sock.recv_multipart())
+        return self.answered
+
+    def _send_json(self, kind: bytes, body: dict) -> None:
+        try:
+            self.sock.send_multipart(wire.encode(kind, body), flags=zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # the hub is not there; heartbeats will notice
+
+    def _next_rows(self) -> tuple[int, list] | None:
+        live = self.relay._rows(self.live_cursor, None)
+        if live:
+            start = self.live_cursor
+            self.live_cursor = live[-1][0] + 1
+            return start, live
+        if self.backlog_cursor <= self.split:
+            rows = self.relay._rows(self.backlog_cursor, self.split)
+            start = self.backlog_cursor
+            self.backlog_cursor = (rows[-1][0] if rows else self.split) + 1
+            if rows:
+                return start, rows
+        return None
+
+    def _fill_window(self) -> None:
+        while len(self.inflight) < self.settings.window:
+            picked = self._next_rows()
+            if picked is None:
+                return
+            from_seq, rows = picked
+            plaintext = wire.batch_plaintext([(body, digest) for _, body, digest in rows])
+            header = {"first_seq": rows[0][0], "last_seq": rows[-1][0], "from_seq": from_seq,
+                      "count": len(rows), "backlog": self.relay.backlog()}
+            frames = self.relay._sealer.seal(header, plaintext, self.relay._counter())
+            try:
+                self.sock.send_multipart([wire.BATCH, *frames], flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.inflight[rows[0][0]] = (rows[-1][0], time.monotonic())
+
+    def _handle(self, frames: list[bytes]) -> None:
+        relay = self.relay
+        if not relay.state.hub_connected or time.monotonic() - relay.noted_at > 5:
+            relay.note_link(True)
+        self.heard_at = time.monotonic()
+        self.answered = True
+        kind, body_frames = frames[0], frames[1:]
+        try:
+            body = wire.decode_json(body_frames, kind) if kind != wire.CONFIG else \
+                json.loads(body_frames[0])
+        except (wire.WireError, ValueError, IndexError) as exc:
+            log.warning("bad message from hub: %s", exc)
+            return
+        if kind in (wire.ACK, wire.PONG):
+            relay._acked(int(body.get("acked_seq", 0)))
+            applied = body.get("applied")
+            if applied:
+                self.inflight.pop(int(applied[0]), None)
+            for first, (last, _) in list(self.inflight.items()):
+                if last <= relay.state.acked_seq:
+                    del self.inflight[first]
+        elif kind == wire.NACK:
+            relay.state.refused.append(str(body.get("reason")))
+            relay.state.refused = relay.state.refused[-20:]
+            log.error("hub refused batch %s-%s: %s", body.get("first_seq"),
+                      body.get("last_seq"), body.get("reason"))
+            self.inflight.pop(int(body.get("first_seq", -1)), None)
+        elif kind == wire.RESEND:
+            self.backlog_cursor = max(1, int(body.get("from_seq", 1)))
+            self.split = max(self.split, self.live_cursor - 1)
+            self.inflight.clear()
+        elif kind == wire.CONFIG:
+            self._send_json(wire.CONFIG_ACK, {"box_id": relay.identity.box_id,
+                                              **relay.apply_config(body)})

@@ -1,0 +1,375 @@
+"""Supervision records and the service the web pages call: alerts, their audit trail, cards.
+
+An alert (预警/纠错记录) exists once per subject and rule (``case:<case_no>``,
+``dept:<code>:<month>:<kind>``, ``device:notifier:<name>``). People move it along
+open → acknowledged → explained → closed, or escalate it; the rules and the notifiers add
+system entries. Every change is a new row in ``alert_events`` (append-only, enforced by
+triggers) and goes to the outbox in the same transaction.
+
+Example::
+
+    service = Supervision(store, clock=utc_now)
+    alert = service.alerts(state="open")[0]
+    service.acknowledge(alert.id, user="王芳", note="已转承办科室处理")
+    service.alert(alert.id).events[-1].action    # 'acknowledge'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edge.store import Store, Tx, iso
+
+SUPERVISION_SCHEMA = """
+create index if not exists alerts_case on alerts(case_no);
+create index if not exists alerts_card on alerts(card);
+create table if not exists alert_events (
+    id integer primary key, alert_id integer not null, at text not null, actor text not null,
+    action text not null, from_state text, to_state text, note text);
+create index if not exists alert_events_alert on alert_events(alert_id);
+create trigger if not exists alert_events_no_update before update on alert_events
+    begin select raise(abort, 'alert_events is append-only'); end;
+create trigger if not exists alert_events_no_delete before delete on alert_events
+    begin select raise(abort, 'alert_events is append-only'); end;
+create table if not exists notice_counters (
+    district_code text not null, year integer not null, last integer not null,
+    primary key (district_code, year));
+create table if not exists notices (
+    id integer primary key, number text not null unique, kind text not null,
+    district_code text not null, year integer not null, seq integer not null,
+    alert_id integer not null, case_no text, dept_code text, issued_at text not null,
+    issued_on text not null, due_on text, content text not null, html text not null,
+    text text not null, unique (district_code, year, seq));
+create index if not exists notices_alert on notices(alert_id);
+create trigger if not exists notices_no_update before update on notices
+    begin select raise(abort, 'notices are kept as issued'); end;
+create trigger if not exists notices_no_delete before delete on notices
+    begin select raise(abort, 'notices are kept as issued'); end;
+create table if not exists notifications (
+    id integer primary key, channel text not null, alert_id integer, notice_number text,
+    dept_code text, contact_name text, phone text, text text not null, created_at text not null,
+    state text not null, attempts integer not null default 0, next_attempt_at text not null,
+    last_error text, sent_at text);
+create index if not exists notifications_due on notifications(channel, state, next_attempt_at);
+create index if not exists case_events_type_time on case_events(event_type, occurred_at);
+"""
+
+SYSTEM = "system"
+MAX_TEXT = 2000
+MAX_USER = 100
+ACTIVE_STATES = ("open", "acknowledged", "explained", "escalated")
+STATES = ACTIVE_STATES + ("closed", "resolved")
+STATE_NAMES = {"open": "待处理", "acknowledged": "已签收", "explained": "已说明理由",
+               "escalated": "已上报", "closed": "已办结", "resolved": "已自动消除"}
+LEVEL_NAMES = {"yellow": "黄灯预警", "red": "红灯纠错"}
+CARD_NAMES = {"yellow": "黄牌", "red": "红牌"}
+# What people may do from each state; `allowed_actions` adds the card rule on top.
+ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
+    "open": ("acknowledge", "explain", "close", "escalate"),
+    "acknowledged": ("explain", "close", "escalate"),
+    "explained": ("explain", "close", "escalate"),  # a second explanation is a correction
+    "escalated": ("explain", "close"),
+    "closed": (),
+    "resolved": (),
+}
+ACTION_TARGETS = {"acknowledge": "acknowledged", "explain": "explained", "close": "closed",
+                  "escalate": "escalated"}
+ACTION_NAMES = {"acknowledge": "签收", "explain": "说明理由", "close": "办结", "escalate": "上报",
+                "open": "开启", "reopen": "重新开启", "resolve": "自动消除", "clear": "情形消除",
+                "recur": "情形再现", "yellow_card": "发出黄牌", "red_card": "升级红牌",
+                "notify_failed": "通知失败"}
+
+
+class SupervisionError(Exception):
+    """A supervision action was refused; nothing was changed."""
+
+
+class AlertNotFound(SupervisionError):
+    """No alert with that id."""
+
+
+class ActionNotAllowed(SupervisionError):
+    """The action is not allowed from the alert's current state."""
+
+
+class InvalidInput(SupervisionError):
+    """A user name, note or explanation is empty or too long."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A condition a rule found; becomes (or matches) one alert per (subject, rule)."""
+
+    subject: str  # e.g. "case:NH2026000001"
+    rule: str  # the rule's Chinese name, e.g. 违规收费
+    level: str  # "yellow" or "red"
+    detail: str
+    case_no: str | None = None
+    dept_code: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    id: int
+    alert_id: int
+    at: str
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+
+
+@dataclass
+class Alert:
+    """One alert as the pages show it, with the actions allowed now."""
+
+    id: int
+    subject: str
+    rule: str
+    level: str
+    state: str
+    detail: str
+    opened_at: str
+    updated_at: str
+    case_no: str | None
+    dept_code: str | None
+    card: str | None
+    card_due: str | None
+    cleared_at: str | None
+    notices: list[str] = field(default_factory=list)
+    explained: bool = False
+    allowed_actions: tuple[str, ...] = ()
+    events: list[AlertEvent] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["allowed_actions"] = list(self.allowed_actions)
+        return data
+
+
+def needs_explanation(level: str, case_no: str | None) -> bool:
+    """Red alerts on cases (and so every card) must be explained before they are closed."""
+    return level == "red" and case_no is not None
+
+
+def allowed_actions(state: str, level: str, case_no: str | None, explained: bool) -> tuple[str, ...]:
+    """The actions allowed on an alert now.
+
+    >>> allowed_actions("open", "red", "NH1", explained=False)
+    ('acknowledge', 'explain', 'escalate')
+    """
+    actions = ALLOWED_ACTIONS.get(state, ())
+    if needs_explanation(level, case_no) and not explained:
+        actions = tuple(a for a in actions if a != "close")
+    return actions
+
+
+# -- writing (inside a store transaction) ---------------------------------------------------
+_ALERT_COLUMNS = ("id", "subject", "rule", "level", "state", "detail", "opened_at", "updated_at",
+                  "case_no", "dept_code", "card", "card_due", "cleared_at")
+
+
+def alert_row(conn, alert_id: int) -> dict[str, Any] | None:
+    row = conn.execute(f"select {', '.join(_ALERT_COLUMNS)} from alerts where id = ?",
+                       (alert_id,)).fetchone()
+    return dict(zip(_ALERT_COLUMNS, row)) if row else None
+
+
+def record_event(tx: Tx, alert_id: int, at: str, actor: str, action: str,
+                 from_state: str | None, to_state: str | None, note: str | None) -> None:
+    """Append an audit entry and queue it (and the alert as it now is) for the hub."""
+    cursor = tx.conn.execute(
+        "insert into alert_events (alert_id, at, actor, action, from_state, to_state, note)"
+        " values (?, ?, ?, ?, ?, ?, ?)", (alert_id, at, actor, action, from_state, to_state, note))
+    tx.emit("alert_event", {"id": cursor.lastrowid, "alert_id": alert_id, "at": at,
+                            "actor": actor, "action": action, "from_state": from_state,
+                            "to_state": to_state, "note": note})
+    tx.emit("alert", alert_row(tx.conn, alert_id))
+
+
+def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int | None:
+    """Insert the alert unless one for this subject and rule exists; its id if new."""
+    now = iso(at or tx.now)
+    cursor = tx.conn.execute(
+        "insert into alerts (subject, rule, level, state, detail, opened_at, updated_at, case_no,"
+        " dept_code) values (?, ?, ?, 'open', ?, ?, ?, ?, ?) on conflict(subject, rule) do nothing",
+        (finding.subject, finding.rule, finding.level, finding.detail, now, now, finding.case_no,
+         finding.dept_code))
+    if not cursor.rowcount:
+        return None
+    record_event(tx, cursor.lastrowid, now, SYSTEM, "open", None, "open", finding.detail)
+    return cursor.lastrowid
+
+
+def change_alert(tx: Tx, alert: dict[str, Any], *, at: str, actor: str, action: str,
+                 note: str | None = None, **columns: Any) -> None:
+    """Update an alert's columns (state, card, cleared_at ...) and record who did it."""
+    columns["updated_at"] = at
+    sets = ", ".join(f"{name} = ?" for name in columns)
+    tx.conn.execute(f"update alerts set {sets} where id = ?", (*columns.values(), alert["id"]))
+    record_event(tx, alert["id"], at, actor, action, alert["state"],
+                 columns.get("state", alert["state"]), note)
+
+
+def raise_condition(tx: Tx, finding: Finding, at: dt.datetime) -> int | None:
+    """Open an alert, or reopen it when it was resolved or closed (device and config alerts).
+
+    Returns the alert id when something changed, None when it was already active.
+    """
+    new_id = open_alert(tx, finding, at)
+    if new_id is not None:
+        return new_id
+    row = tx.conn.execute("select id from alerts where subject = ? and rule = ?",
+                          (finding.subject, finding.rule)).fetchone()
+    alert = alert_row(tx.conn, row[0])
+    if alert["state"] in ACTIVE_STATES:
+        return None
+    change_alert(tx, alert, at=iso(at), actor=SYSTEM, action="reopen", note=finding.detail,
+                 state="open", detail=finding.detail, cleared_at=None)
+    return alert["id"]
+
+
+def resolve_condition(tx: Tx, subject: str, rule: str, at: dt.datetime, note: str) -> bool:
+    """Mark an active alert resolved by the system (the device works again); True if it was."""
+    row = tx.conn.execute("select id from alerts where subject = ? and rule = ?",
+                          (subject, rule)).fetchone()
+    if row is None:
+        return False
+    alert = alert_row(tx.conn, row[0])
+    if alert["state"] not in ACTIVE_STATES:
+        return False
+    change_alert(tx, alert, at=iso(at), actor=SYSTEM, action="resolve", note=note,
+                 state="resolved", cleared_at=iso(at))
+    return True
+
+
+# -- the service the web pages call ---------------------------------------------------------
+def _clean(value: str | None, what: str, limit: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"{what}不能为空 ({what_en(what)} must not be empty)")
+    if len(text) > limit:
+        raise InvalidInput(f"{what}不能超过{limit}字 ({what_en(what)} is {len(text)} characters; "
+                           f"at most {limit})")
+    return text
+
+
+def what_en(what: str) -> str:
+    return {"用户": "user", "说明": "note", "理由说明": "explanation"}.get(what, what)
+
+
+_LIST_SQL = (
+    "select a.*, (select group_concat(number, ',') from (select number from notices n"
+    " where n.alert_id = a.id order by n.id)) as notice_numbers,"
+    " exists(select 1 from alert_events e where e.alert_id = a.id and e.action = 'explain')"
+    " as explained from alerts a")
+
+
+class Supervision:
+    """List alerts and move them along their lifecycle; every change is audited.
+
+    Role checks belong to the web layer; this service checks that the alert exists, that the
+    action is allowed from its state, and that the text is non-empty and at most 2000 chars.
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], dt.datetime]):
+        self.store = store
+        self.clock = clock
+
+    def alerts(self, *, state: str | None = None, level: str | None = None,
+               rule: str | None = None, case_no: str | None = None,
+               dept_code: str | None = None, card: str | None = None,
+               limit: int = 1000, offset: int = 0) -> list[Alert]:
+        """Alerts matching every filter given, newest first. ``card="any"`` means carded."""
+        if state is not None and state not in STATES:
+            raise InvalidInput(f"未知状态 {state} (unknown state; one of {', '.join(STATES)})")
+        clauses, params = [], []
+        for column, value in (("state", state), ("level", level), ("rule", rule),
+                              ("case_no", case_no), ("dept_code", dept_code)):
+            if value is not None:
+                clauses.append(f"a.{column} = ?")
+                params.append(value)
+        if card == "any":
+            clauses.append("a.card is not null")
+        elif card is not None:
+            clauses.append("a.card = ?")
+            params.append(card)
+        sql = _LIST_SQL + (" where " + " and ".join(clauses) if clauses else "")
+        sql += " order by a.id desc limit ? offset ?"
+        return [_alert(row) for row in self.store.query(sql, (*params, limit, offset))]
+
+    def alert(self, alert_id: int) -> Alert:
+        """One alert with its full audit trail, oldest entry first."""
+        rows = self.store.query(_LIST_SQL + " where a.id = ?", (alert_id,))
+        if not rows:
+            raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
+        alert = _alert(rows[0])
+        alert.events = [AlertEvent(**row) for row in self.store.query(
+            "select * from alert_events where alert_id = ? order by id", (alert_id,))]
+        return alert
+
+    def acknowledge(self, alert_id: int, user: str, note: str) -> Alert:
+        """签收: the department or hall manager has seen the alert."""
+        return self._act(alert_id, "acknowledge", user, note, "说明")
+
+    def explain(self, alert_id: int, user: str, text: str) -> Alert:
+        """说明理由: the department's written explanation (a later one corrects, never replaces)."""
+        return self._act(alert_id, "explain", user, text, "理由说明")
+
+    def close(self, alert_id: int, user: str, note: str) -> Alert:
+        """办结: the supervisor closes it; red alerts and cards need an explanation first."""
+        return self._act(alert_id, "close", user, note, "说明")
+
+    def escalate(self, alert_id: int, user: str, note: str) -> Alert:
+        """上报: refer the alert to the city supervision centre."""
+        return self._act(alert_id, "escalate", user, note, "说明")
+
+    def _act(self, alert_id: int, action: str, user: str, text: str, what: str) -> Alert:
+        user = _clean(user, "用户", MAX_USER)
+        text = _clean(text, what, MAX_TEXT)
+        at = iso(self.clock())
+
+        def apply(tx: Tx) -> None:
+            alert = alert_row(tx.conn, alert_id)
+            if alert is None:
+                raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
+            explained = tx.conn.execute(
+                "select 1 from alert_events where alert_id = ? and action = 'explain' limit 1",
+                (alert_id,)).fetchone() is not None
+            allowed = allowed_actions(alert["state"], alert["level"], alert["case_no"], explained)
+            if action not in allowed:
+                raise ActionNotAllowed(_refusal(action, alert, explained))
+            change_alert(tx, alert, at=at, actor=user, action=action, note=text,
+                         state=ACTION_TARGETS[action])
+
+        self.store.write(apply)
+        return self.alert(alert_id)
+
+
+def _refusal(action: str, alert: dict[str, Any], explained: bool) -> str:
+    state = alert["state"]
+    if action == "close" and state in ACTIVE_STATES and not explained:
+        return (f"须先说明理由才能办结 (alert {alert['id']} is red and needs an explanation "
+                f"before it can be closed)")
+    return (f"当前状态“{STATE_NAMES.get(state, state)}”不能{ACTION_NAMES[action]} "
+            f"(cannot {action} alert {alert['id']} in state {state})")
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    numbers = row.pop("notice_numbers")
+    explained = bool(row.pop("explained"))
+    alert = Alert(**row, notices=numbers.split(",") if numbers else [], explained=explained)
+    alert.allowed_actions = allowed_actions(alert.state, alert.level, alert.case_no, explained)
+    return alert
+
+
+def as_json(alert: Alert) -> str:
+    """One alert as a JSON line (CLI, logs)."""
+    data = alert.as_dict()
+    data.pop("events")
+    return json.dumps(data, ensure_ascii=False)

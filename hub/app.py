@@ -1,0 +1,60 @@
+"""The hub's composition root: store, receiver and (later) web apps, wired from hub.toml."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.config import HubConfig
+from hub.receiver import Receiver
+from hub.store import HubStore
+from provisioning.identity import load_enrolled, load_hub_identity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    config: HubConfig
+    store: HubStore
+    receiver: Receiver
+    services: list = field(default_factory=list)
+
+    def start(self) -> Hub:
+        self.store.open()
+        self.receiver.start()
+        for service in self.services:
+            service.start()
+        return self
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.receiver.stop()
+        self.store.close()
+
+
+def build_hub(config: HubConfig) -> Hub:
+    """Wire a hub from its configuration; nothing is opened until ``Hub.start()``."""
+    identity = load_hub_identity(config.path(config.identity))
+    store = HubStore(config.db_path)
+    receiver = Receiver(store, identity, config.bind, lambda: load_enrolled(config))
+    return Hub(config=config, store=store, receiver=receiver)
+
+
+def run(hub: Hub, *, ready: Callable[[str], None] = print) -> None:
+    """Run until SIGINT/SIGTERM."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    hub.start()
+    try:
+        ready(f"hallwatch hub receiving on {hub.receiver.bound_endpoint}")
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        hub.stop()

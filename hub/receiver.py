@@ -1,0 +1,237 @@
+"""The hub's receiver: a ROUTER socket with CurveZMQ that applies every box's batches once.
+
+Each batch is checked in order: the CURVE key that carried it belongs to an enrolled box that
+is not revoked (ZAP, then again per batch), the batch claims that same box, its Ed25519
+signature verifies, it decrypts; then its records are applied by (box, seq) in one
+transaction and only then acknowledged. Anything refused is logged and answered with a nack;
+no bad batch can stop the loop or disturb another box.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+from hub.store import HubStore
+from provisioning.identity import EnrolledBox, HubIdentity
+from standard import wire
+from standard.envelope import EnvelopeError, Opener
+
+log = logging.getLogger(__name__)
+
+
+class _Credentials:
+    """ZAP callback: only enrolled, unrevoked boxes' CURVE keys may connect."""
+
+    def __init__(self, receiver: Receiver):
+        self.receiver = receiver
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        box = self.receiver.box_by_curve(key)
+        if box is None or box.revoked:
+            reason = (f"connection refused: box {box.box_id} is revoked" if box else
+                      f"connection refused: CURVE key {key[:8].decode(errors='replace')}… "
+                      "is not enrolled")
+            log.warning(reason)
+            self.receiver.store.refuse(box.box_id if box else None, reason)
+            return False
+        return True
+
+
+@dataclass
+class ReceiverStats:
+    batches: int = 0
+    records: int = 0
+    refused: int = 0
+    last_refusal: str = ""
+    sessions: dict[str, bytes] = field(default_factory=dict)  # box_id -> routing id
+
+
+class Receiver:
+    def __init__(self, store: HubStore, identity: HubIdentity, bind: str,
+                 load_boxes: Callable[[], dict[str, EnrolledBox]]):
+        self.store = store
+        self.identity = identity
+        self.bind = bind
+        self.load_boxes = load_boxes
+        self.boxes: dict[str, EnrolledBox] = {}
+        self._by_curve: dict[bytes, EnrolledBox] = {}
+        self._lock = threading.Lock()
+        self.opener = Opener(identity.seal_private)
+        self.stats = ReceiverStats()
+        self.bound_endpoint = ""
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outgoing: list[tuple[str, list[bytes]]] = []
+
+    # -- enrolled boxes -----------------------------------------------------------------
+    def reload_boxes(self) -> None:
+        boxes = self.load_boxes()
+        with self._lock:
+            self.boxes = boxes
+            self._by_curve = {box.curve_public: box for box in boxes.values()}
+
+    def box_by_curve(self, key: bytes) -> EnrolledBox | None:
+        with self._lock:
+            box = self._by_curve.get(key)
+        if box is None:  # enrolled since we last looked?
+            self.reload_boxes()
+            with self._lock:
+                box = self._by_curve.get(key)
+        return box
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.reload_boxes()
+        self._thread = threading.Thread(target=self._run, name="hub-receiver", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"receiver did not bind {self.bind}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def send_to(self, box_id: str, frames: list[bytes]) -> None:
+        """Queue a message for a box (sent by the receiver thread; dropped if never seen)."""
+        with self._lock:
+            self._outgoing.append((box_id, frames))
+
+    def _run(self) -> None:
+        context = zmq.Context()
+        auth = ThreadAuthenticator(context)
+        auth.start()
+        auth.configure_curve_callback("*", credentials_provider=_Credentials(self))
+        sock = context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        sock.curve_server = True
+        sock.curve_secretkey = self.identity.curve_secret
+        sock.curve_publickey = self.identity.curve_public
+        try:
+            sock.bind(self.bind)
+            self.bound_endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        finally:
+            self._ready.set()
+        try:
+            while not self._stop.is_set():
+                self._flush_outgoing(sock)
+                if not sock.poll(100):
+                    continue
+                frames = sock.recv_multipart(copy=False)
+                try:
+                    self._handle(sock, frames)
+                except Exception:  # a bug on one message must not stop the hub
+                    log.exception("unexpected error handling a message")
+        finally:
+            sock.close(linger=0)
+            auth.stop()
+            context.term()
+
+    def _flush_outgoing(self, sock: zmq.Socket) -> None:
+        with self._lock:
+            pending, self._outgoing = self._outgoing, []
+        for box_id, frames in pending:
+            route = self.stats.sessions.get(box_id)
+            if route is not None:
+                sock.send_multipart([route, *frames])
+
+    # -- messages -----------------------------------------------------------------------
+    def _handle(self, sock: zmq.Socket, frames: list[zmq.Frame]) -> None:
+        route = frames[0].bytes
+        curve_key = frames[-1].get("User-Id").encode() if len(frames) > 1 else b""
+        kind = frames[1].bytes if len(frames) > 1 else b""
+        body = [frame.bytes for frame in frames[2:]]
+        sender = self.box_by_curve(curve_key)
+        if sender is None or sender.revoked:
+            self._refuse(sock, route, None, f"box key {curve_key[:8]!r} is not enrolled or revoked")
+            return
+        self.stats.sessions[sender.box_id] = route
+        if kind == wire.BATCH:
+            self._batch(sock, route, sender, body)
+        elif kind in (wire.HELLO, wire.PING):
+            self._heartbeat(sock, route, sender, kind, body)
+        elif kind == wire.CONFIG_ACK:
+            self.store.config_acked(sender.box_id, wire.decode_json(body, kind))
+        else:
+            self._refuse(sock, route, sender.box_id, f"unknown message type {kind[:20]!r}")
+
+    def _refuse(self, sock, route, box_id: str | None, reason: str, first=None, last=None):
+        log.warning("refused from %s: %s", box_id or "unknown box", reason)
+        self.stats.refused += 1
+        self.stats.last_refusal = reason
+        self.store.refuse(box_id, reason)
+        sock.send_multipart([route, *wire.encode(wire.NACK, {"first_seq": first,
+                                                             "last_seq": last,
+                                                             "reason": reason})])
+
+    def _heartbeat(self, sock, route, sender: EnrolledBox, kind: bytes, body) -> None:
+        try:
+            message = wire.decode_json(body, kind)
+        except wire.WireError as exc:
+            self._refuse(sock, route, sender.box_id, str(exc))
+            return
+        acked = self.store.touch_box(sender.box_id, sender.district_code,
+                                     backlog=_int(message.get("backlog")))
+        sock.send_multipart([route, *wire.encode(wire.PONG, {"acked_seq": acked})])
+        if kind == wire.HELLO:
+            known = message.get("configs") if isinstance(message.get("configs"), dict) else {}
+            for config_kind, doc in self.store.latest_configs().items():
+                if int(known.get(config_kind, 0)) < doc["doc_version"]:
+                    sock.send_multipart([route, wire.CONFIG,
+                                         json.dumps(doc, ensure_ascii=False).encode()])
+
+    def _batch(self, sock, route, sender: EnrolledBox, body: list[bytes]) -> None:
+        try:
+            header = self.opener.peek_header(body)
+            if header["box_id"] != sender.box_id:
+                raise EnvelopeError(f"batch claims box {header['box_id']} but came over the "
+                                    f"connection of box {sender.box_id}")
+            header, plaintext = self.opener.open(body, sender.seal_public, sender.sign_public)
+            first, last = int(header["first_seq"]), int(header["last_seq"])
+            from_seq = int(header.get("from_seq", first))
+            records = parse_records(wire.parse_batch_plaintext(plaintext), from_seq, last)
+        except (EnvelopeError, wire.WireError, KeyError, TypeError, ValueError) as exc:
+            self._refuse(sock, route, sender.box_id, f"batch refused: {exc}")
+            return
+        applied = self.store.apply_batch(sender.box_id, sender.district_code, records,
+                                         from_seq=from_seq, backlog=_int(header.get("backlog")))
+        for detail in applied.tamper:
+            log.error("TAMPER: %s", detail)
+        self.stats.batches += 1
+        self.stats.records += applied.new
+        sock.send_multipart([route, *wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
+                                                            "applied": [first, last]})])
+
+
+def parse_records(items: list[tuple[str, bytes]], from_seq: int,
+                  last: int) -> list[tuple[dict, str, bytes]]:
+    """Each record parsed and checked: a JSON object, ascending seq within the header's range."""
+    parsed = []
+    previous = from_seq - 1
+    for text, digest in items:
+        record = json.loads(text)
+        if not isinstance(record, dict) or not isinstance(record.get("kind"), str) \
+                or not isinstance(record.get("at"), str) or "body" not in record:
+            raise wire.WireError("a record lacks seq, kind, at or body")
+        seq = record.get("seq")
+        if not isinstance(seq, int) or not previous < seq <= last:
+            raise wire.WireError(f"record seq {seq!r} is out of order or outside {from_seq}-{last}")
+        previous = seq
+        parsed.append((record, text, digest))
+    return parsed
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

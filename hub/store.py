@@ -1,0 +1,263 @@
+"""The hub's storage: every box's records, once each, and what the hub knows about each box.
+
+All hub storage goes through this module, so that a PostgreSQL backend can replace SQLite
+for a province without touching the receiver or the pages. Writes are serialised through one
+connection under a lock (one writer); reads use per-thread read-only connections.
+
+Example::
+
+    store = HubStore(Path("data/hub.db")).open()
+    applied = store.apply_batch("440605-01", records, from_seq=1, backlog=0)
+    store.box_states()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from standard.envelope import GENESIS, chain_hash
+
+SCHEMA = """
+create table if not exists records (
+    box_id text not null, seq integer not null, kind text not null, at text not null,
+    body text not null, hash blob not null, received_at text not null,
+    primary key (box_id, seq)) without rowid;
+create table if not exists boxes (
+    box_id text primary key, district_code text not null, last_seen text,
+    last_seq integer not null default 0, backlog integer not null default 0,
+    contiguous_seq integer not null default 0, chain_seq integer not null default 0,
+    chain_hash blob, chain_state text not null default 'ok');
+create table if not exists missing (
+    box_id text not null, seq integer not null, primary key (box_id, seq)) without rowid;
+create table if not exists tamper_alerts (
+    id integer primary key, box_id text not null, first_seq integer not null,
+    last_seq integer not null, kind text not null, detail text not null, raised_at text not null);
+create table if not exists refusals (
+    id integer primary key, at text not null, box_id text, reason text not null);
+create table if not exists config_docs (
+    kind text not null, doc_version integer not null, doc text not null, published_at text not null,
+    primary key (kind, doc_version));
+create table if not exists config_acks (
+    box_id text not null, kind text not null, doc_version integer not null, ok integer not null,
+    error text, at text not null, primary key (box_id, kind));
+"""
+
+# Projections: per record kind, functions that build the hub's views in the same transaction.
+Applier = Callable[[sqlite3.Connection, str, dict[str, Any]], None]
+
+
+def utc_iso(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Applied:
+    new: int
+    duplicates: int
+    acked_seq: int
+    tamper: list[str]
+
+
+class HubStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self.appliers: dict[str, list[Applier]] = {}
+        self.extra_schema: list[str] = []
+
+    def open(self) -> HubStore:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("pragma synchronous=normal")
+        conn.execute("pragma busy_timeout=5000")
+        conn.executescript(SCHEMA)
+        for script in self.extra_schema:
+            conn.executescript(script)
+        self._conn = conn
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The single writer: one transaction at a time, committed or rolled back whole."""
+        with self._lock:
+            conn = self._conn
+            assert conn is not None, "HubStore.open() first"
+            conn.execute("begin immediate")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("rollback")
+                raise
+            conn.execute("commit")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True,
+                                   check_same_thread=False)
+            conn.execute("pragma busy_timeout=5000")
+            self._local.conn = conn
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # -- boxes --------------------------------------------------------------------------
+    def touch_box(self, box_id: str, district_code: str, *, backlog: int | None = None) -> int:
+        """Note that a box was heard from; returns its cumulative acked sequence."""
+        with self.transaction() as conn:
+            self._ensure_box(conn, box_id, district_code)
+            conn.execute("update boxes set last_seen = ?, backlog = coalesce(?, backlog)"
+                         " where box_id = ?", (utc_iso(), backlog, box_id))
+            return conn.execute("select contiguous_seq from boxes where box_id = ?",
+                                (box_id,)).fetchone()[0]
+
+    @staticmethod
+    def _ensure_box(conn: sqlite3.Connection, box_id: str, district_code: str) -> None:
+        conn.execute("insert into boxes (box_id, district_code) values (?, ?)"
+                     " on conflict(box_id) do nothing", (box_id, district_code))
+
+    def box_states(self) -> list[dict[str, Any]]:
+        return self.query(
+            "select b.box_id, b.district_code as district, b.last_seen, b.last_seq,"
+            " b.contiguous_seq as acked_seq, b.backlog, b.chain_state as chain,"
+            " (select count(*) from records r where r.box_id = b.box_id) as records"
+            " from boxes b order by b.box_id")
+
+    def refuse(self, box_id: str | None, reason: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("insert into refusals (at, box_id, reason) values (?, ?, ?)",
+                         (utc_iso(), box_id, reason))
+
+    # -- batches ------------------------------------------------------------------------
+    def apply_batch(self, box_id: str, district_code: str,
+                    parsed: list[tuple[dict[str, Any], str, bytes]], *, from_seq: int,
+                    backlog: int | None) -> Applied:
+        """Apply a batch exactly once per (box, seq), check the chain, in one transaction.
+
+        ``parsed`` holds (record, record_text, claimed_hash) in ascending seq order.
+        """
+        now = utc_iso()
+        tamper: list[str] = []
+        with self.transaction() as conn:
+            self._ensure_box(conn, box_id, district_code)
+            new = 0
+            for record, text, digest in parsed:
+                cursor = conn.execute(
+                    "insert into records (box_id, seq, kind, at, body, hash, received_at)"
+                    " values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+                    (box_id, record["seq"], record["kind"], record["at"], text, digest, now))
+                if cursor.rowcount:
+                    new += 1
+                    for apply in self.appliers.get(record["kind"], ()):
+                        apply(conn, box_id, record)
+            if parsed:
+                tamper += self._note_gaps(conn, box_id, from_seq, [r["seq"] for r, _, _ in parsed],
+                                          now)
+            acked = self._advance(conn, box_id, now, tamper)
+            last = parsed[-1][0]["seq"] if parsed else 0
+            conn.execute("update boxes set last_seen = ?, backlog = coalesce(?, backlog),"
+                         " last_seq = max(last_seq, ?) where box_id = ?",
+                         (now, backlog, last, box_id))
+        return Applied(new, len(parsed) - new, acked, tamper)
+
+    def _note_gaps(self, conn: sqlite3.Connection, box_id: str, from_seq: int,
+                   seqs: list[int], now: str) -> list[str]:
+        """Sequence numbers the box skipped inside [from_seq, last] were removed on the box."""
+        present = set(seqs)
+        wanted = range(from_seq, seqs[-1] + 1)
+        holes = [s for s in wanted if s not in present and not conn.execute(
+            "select 1 from records where box_id = ? and seq = ?", (box_id, s)).fetchone()]
+        messages = []
+        for first, last in _runs(holes):
+            conn.executemany("insert or ignore into missing (box_id, seq) values (?, ?)",
+                             [(box_id, s) for s in range(first, last + 1)])
+            detail = f"箱体 {box_id} 的记录 {first}–{last} 缺失（链断裂），疑似被删除"
+            self._tamper(conn, box_id, first, last, "gap", detail, now)
+            messages.append(detail)
+        return messages
+
+    def _tamper(self, conn, box_id, first, last, kind, detail, now) -> None:
+        conn.execute("insert into tamper_alerts (box_id, first_seq, last_seq, kind, detail,"
+                     " raised_at) values (?, ?, ?, ?, ?, ?)",
+                     (box_id, first, last, kind, detail, now))
+        conn.execute("update boxes set chain_state = ? where box_id = ?",
+                     (f"{kind} {first}-{last}", box_id))
+
+    def _advance(self, conn: sqlite3.Connection, box_id: str, now: str,
+                 tamper: list[str]) -> int:
+        """Move the contiguous mark and verify the hash chain as far as records allow."""
+        contiguous, chain_seq, chain_hash_value = conn.execute(
+            "select contiguous_seq, chain_seq, chain_hash from boxes where box_id = ?",
+            (box_id,)).fetchone()
+        prev = chain_hash_value or GENESIS
+        rows = conn.execute(
+            "select seq, body, hash from records where box_id = ? and seq > ? order by seq",
+            (box_id, chain_seq))
+        expected = chain_seq + 1
+        for seq, body, digest in rows:
+            if seq != expected:
+                if conn.execute("select 1 from missing where box_id = ? and seq between ? and ?",
+                                (box_id, expected, seq - 1)).fetchone() is None:
+                    break  # not arrived yet (live records ran ahead of the backlog)
+                prev = digest  # after a reported gap, resume from the box's own hash
+            elif chain_hash(prev, body.encode()) != digest:
+                detail = f"箱体 {box_id} 的记录 {seq} 内容与哈希链不符，疑似被篡改"
+                self._tamper(conn, box_id, seq, seq, "changed", detail, now)
+                tamper.append(detail)
+                prev = digest
+            else:
+                prev = digest
+            expected = seq + 1
+        chain_seq = expected - 1
+        contiguous = max(contiguous, chain_seq)
+        conn.execute("update boxes set contiguous_seq = ?, chain_seq = ?, chain_hash = ?"
+                     " where box_id = ?", (contiguous, chain_seq, prev, box_id))
+        return contiguous
+
+    # -- config pushed to boxes ---------------------------------------------------------
+    def publish_config(self, doc: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute("insert into config_docs (kind, doc_version, doc, published_at)"
+                         " values (?, ?, ?, ?)",
+                         (doc["kind"], doc["doc_version"], json.dumps(doc, ensure_ascii=False),
+                          utc_iso()))
+
+    def latest_configs(self) -> dict[str, dict]:
+        rows = self.query("select kind, doc from config_docs c where doc_version ="
+                          " (select max(doc_version) from config_docs where kind = c.kind)")
+        return {row["kind"]: json.loads(row["doc"]) for row in rows}
+
+    def config_acked(self, box_id: str, body: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute("insert into config_acks (box_id, kind, doc_version, ok, error, at)"
+                         " values (?, ?, ?, ?, ?, ?) on conflict(box_id, kind) do update set"
+                         " doc_version = excluded.doc_version, ok = excluded.ok,"
+                         " error = excluded.error, at = excluded.at",
+                         (box_id, str(body.get("kind")), int(body.get("doc_version") or 0),
+                          1 if body.get("ok") else 0, body.get("error"), utc_iso()))
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs

@@ -1,0 +1,82 @@
+"""Messages between a box (DEALER) and the hub (ROUTER), as ZeroMQ multipart frames.
+
+The first frame names the message; the rest is either a sealed batch (three frames, see
+:mod:`standard.envelope`) or one frame of JSON with a ``version`` field. Never pickle.
+
+Box → hub::
+
+    [b"hello", {"version": 1, "box_id", "last_seq", "acked_seq", "backlog", "configs": {kind: n}}]
+    [b"batch", header, ciphertext, signature]   header: first_seq, last_seq, from_seq, count
+    [b"ping",  {"version": 1, "box_id", "last_seq", "backlog"}]
+    [b"config-ack", {"version": 1, "box_id", "kind", "doc_version", "ok", "error"}]
+
+Hub → box::
+
+    [b"ack",    {"version": 1, "acked_seq", "applied": [first, last]}]
+    [b"nack",   {"version": 1, "first_seq", "last_seq", "reason"}]
+    [b"pong",   {"version": 1, "acked_seq"}]
+    [b"resend", {"version": 1, "from_seq"}]
+    [b"config", signed document (see standard.envelope.sign_document)]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+WIRE_VERSION = 1
+
+HELLO = b"hello"
+BATCH = b"batch"
+PING = b"ping"
+CONFIG_ACK = b"config-ack"
+ACK = b"ack"
+NACK = b"nack"
+PONG = b"pong"
+RESEND = b"resend"
+CONFIG = b"config"
+
+BOX_MESSAGES = frozenset({HELLO, BATCH, PING, CONFIG_ACK})
+HUB_MESSAGES = frozenset({ACK, NACK, PONG, RESEND, CONFIG})
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+
+class WireError(ValueError):
+    """A message is malformed: wrong frame count, unknown type or bad JSON."""
+
+
+def encode(kind: bytes, body: dict[str, Any]) -> list[bytes]:
+    """``[kind, json]`` frames for a JSON message."""
+    payload = {"version": WIRE_VERSION, **body}
+    return [kind, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()]
+
+
+def decode_json(frames: list[bytes], what: bytes) -> dict[str, Any]:
+    """The JSON body of a one-frame message, checked for size, shape and version."""
+    if len(frames) != 1:
+        raise WireError(f"{what.decode()} has {len(frames)} body frames, expected 1")
+    if len(frames[0]) > MAX_JSON_BYTES:
+        raise WireError(f"{what.decode()} body is over {MAX_JSON_BYTES} bytes")
+    try:
+        body = json.loads(frames[0])
+    except (UnicodeDecodeError, ValueError):
+        raise WireError(f"{what.decode()} body is not JSON") from None
+    if not isinstance(body, dict):
+        raise WireError(f"{what.decode()} body is not a JSON object")
+    if body.get("version") != WIRE_VERSION:
+        raise WireError(f"{what.decode()} version {body.get('version')!r} is not {WIRE_VERSION}")
+    return body
+
+
+def batch_plaintext(records: list[tuple[str, bytes]]) -> bytes:
+    """Records as sealed in a batch: a JSON array of ``[record_text, hash_hex]``."""
+    return json.dumps([[text, digest.hex()] for text, digest in records],
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def parse_batch_plaintext(plaintext: bytes) -> list[tuple[str, bytes]]:
+    try:
+        items = json.loads(plaintext)
+        return [(text, bytes.fromhex(digest)) for text, digest in items]
+    except (ValueError, TypeError) as exc:
+        raise WireError(f"batch plaintext is not a list of [record, hash]: {exc}") from None
