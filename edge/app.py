@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.board import HallBoard
 from edge.cases import CaseBoard
 from edge.config import BoxConfig
+from edge.evaluations.wiring import Evaluations, wire_evaluations
 from edge.ingest import IngestHook
 from edge.configsync import ConfigApplier
 from edge.relay import Relay, RelaySettings
@@ -59,6 +61,8 @@ class Box:
     services: list = field(default_factory=list)  # things with start()/stop(), in start order
     ingest_hooks: list[IngestHook] = field(default_factory=list)
     relay: Relay | None = None
+    hall: HallBoard | None = None  # the hall manager's pages' cached board
+    evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
@@ -97,10 +101,37 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
               clock=clock)
     box.services.append(rules.scheduler(clock))
+    box.hall = HallBoard(board, clock=clock)
+    box.services.append(box.hall)
+    box.evaluations = wire_evaluations(box, calendar, pin_factory_for)
     if config.relay is not None:
         box.relay = build_relay(config, store, board)
         box.services.append(box.relay)
     return box
+
+
+def pin_factory_for(name: str, host: str | None = None) -> object:
+    """The gpiozero pin factory a hardware profile names; ``host`` is a remote board (pigpiod).
+
+    Imported lazily: a box without keys, or with mock pins, needs no GPIO library.
+    """
+    if name == "mock":
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    if host is not None:
+        from gpiozero.pins.pigpio import PiGPIOFactory
+
+        return PiGPIOFactory(host=host)
+    if name == "lgpio":
+        from gpiozero.pins.lgpio import LGPIOFactory
+
+        return LGPIOFactory()
+    if name == "rpigpio":
+        from gpiozero.pins.rpigpio import RPiGPIOFactory
+
+        return RPiGPIOFactory()
+    raise SetupError(f"unknown pin_factory {name!r} (use mock, lgpio or rpigpio)")
 
 
 def build_relay(config: BoxConfig, store: Store, board: CaseBoard) -> Relay:

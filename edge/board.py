@@ -137,6 +137,9 @@ class HallBoard:
         while True:
             try:
                 self.snapshot()
+                self.case_page(CaseFilter())  # what the board and the case list show first
+                self.windows()
+                self.department_lights()
             except Exception:  # a page will try again and show the error
                 log.exception("hall board refresh failed")
             if self._stop.wait(max(self.refresh_seconds, 1.0)):
@@ -236,14 +239,17 @@ class HallBoard:
     def matching(self, where: CaseFilter) -> list[BoardCase]:
         """Every case matching ``where``, most urgent first (the list is shared: do not edit)."""
         snap = self.snapshot()
-        broad = CaseFilter(where.dept_code, where.item_code, None, where.stage,
-                           where.include_finished)
-        cases = snap.view(("cases", broad), lambda: [
-            c for c in snap.ordered if _matches(c, broad)])
-        if not where.light:
-            return cases
-        return snap.view(("cases", where), lambda: [
-            c for c in cases if c.row.light == where.light])
+        base = snap.ordered if where.include_finished else snap.view(
+            "open", lambda: [c for c in snap.ordered if c.is_open])
+        dept, item, stage, light = where.dept_code, where.item_code, where.stage, where.light
+        if dept or item or stage:
+            broad = CaseFilter(dept, item, None, stage, where.include_finished)
+            base = snap.view(("cases", broad), lambda: [
+                c for c in base if (not dept or c.row.dept_code == dept)
+                and (not item or c.row.item_code == item) and (not stage or c.row.stage == stage)])
+        if not light:
+            return base
+        return snap.view(("cases", where), lambda: [c for c in base if c.row.light == light])
 
     def case_page(self, where: CaseFilter, page: int = 1, per_page: int = PER_PAGE) -> CasePage:
         """One page of matching cases, with the light counts of the filter without its light."""
@@ -264,12 +270,8 @@ class HallBoard:
 
     def department_lights(self) -> dict[str, Counter]:
         """Open cases' lights per department code."""
-        def compute() -> dict[str, Counter]:
-            result: dict[str, Counter] = {}
-            for case in self.matching(CaseFilter()):
-                result.setdefault(case.row.dept_code, Counter())[case.row.light] += 1
-            return result
-        return self.snapshot().view("departments", compute)
+        return self.snapshot().view("departments", lambda: _regroup(Counter(
+            (c.row.dept_code, c.row.light) for c in self.matching(CaseFilter()))))
 
     def urgent(self, limit: int = 10) -> list[BoardCase]:
         """The most urgent open red or yellow cases."""
@@ -287,7 +289,9 @@ class HallBoard:
                 alert_subjects: Iterable[str] = ()) -> list[WindowView]:
         """Every window (the configured ones, else the ones seen) with today's activity."""
         snap = self.snapshot()
-        lights = snap.view("window_lights", lambda: _window_lights(snap))
+        lights = snap.view("window_lights", lambda: _regroup(Counter(
+            (c.window_no, c.row.light) for c in self.matching(CaseFilter())
+            if c.window_no is not None)))
         numbers = set(configured) or set(snap.windows) | set(lights)
         views = {n: WindowView(n, None) for n in numbers}
         for number, counts in lights.items():
@@ -334,21 +338,12 @@ def _key(case: BoardCase) -> tuple:
     return case.key
 
 
-def _window_lights(snap: Snapshot) -> dict[int, Counter]:
-    result: dict[int, Counter] = {}
-    for case in snap.ordered:
-        if case.is_open and case.window_no is not None:
-            result.setdefault(case.window_no, Counter())[case.row.light] += 1
+def _regroup(pairs: Counter) -> dict[Any, Counter]:
+    """{(group, light): n} → {group: Counter(light: n)}."""
+    result: dict[Any, Counter] = {}
+    for (group, light), count in pairs.items():
+        result.setdefault(group, Counter())[light] = count
     return result
-
-
-def _matches(case: BoardCase, where: CaseFilter) -> bool:
-    row = case.row
-    return ((where.include_finished or case.is_open)
-            and (not where.dept_code or row.dept_code == where.dept_code)
-            and (not where.item_code or row.item_code == where.item_code)
-            and (not where.stage or row.stage == where.stage)
-            and (not where.light or row.light == where.light))
 
 
 # -- alerts (read from the alerts table until the supervision service takes over) ------------
@@ -385,17 +380,19 @@ class StoreHealth:
     db_bytes: int
     wal_bytes: int
     outbox_rows: int
-    oldest_outbox_at: str | None
+    outbox_unacked: int  # not yet acknowledged by the hub
+    oldest_unacked_at: str | None
     quarantine_rows: int
-    cases: int
-    open_cases: int
     last_event_at: str | None
     chain_seq: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def store_health(store) -> StoreHealth:
-    """Sizes on disk, the outbox backlog and the intake counters."""
+    """Sizes on disk, the outbox backlog and the intake counters; cheap at any size.
+
+    Outbox sequence numbers have no gaps (the relay prunes acknowledged rows from the front),
+    so counts come from the first and last numbers instead of a scan.
+    """
     def size(suffix: str) -> int:
         try:
             return store.path.with_name(store.path.name + suffix).stat().st_size
@@ -403,15 +400,21 @@ def store_health(store) -> StoreHealth:
             return 0
 
     one = store.query(
-        "select (select count(*) from outbox) as outbox_rows,"
-        " (select min(created_at) from outbox) as oldest_outbox_at,"
+        "select (select min(seq) from outbox) as first, (select max(seq) from outbox) as last,"
+        " coalesce((select cast(value as integer) from meta where key = 'relay_acked_seq'), 0)"
+        "   as acked,"
         " (select count(*) from quarantine) as quarantine_rows,"
-        " (select count(*) from cases) as cases,"
-        " (select count(*) from cases where is_open = 1) as open_cases,"
         " (select received_at from case_events order by rowid desc limit 1) as last_event_at,"
         " (select value from meta where key = 'chain_seq') as chain_seq")[0]
-    return StoreHealth(size(""), size("-wal"), one["outbox_rows"], one["oldest_outbox_at"],
-                       one["quarantine_rows"], one["cases"], one["open_cases"],
+    first, last, acked = one["first"], one["last"], one["acked"]
+    rows = 0 if last is None else last - first + 1
+    unacked = 0 if last is None else max(last - max(acked, first - 1), 0)
+    oldest = None
+    if unacked:
+        found = store.query("select created_at from outbox where seq = ?",
+                            (max(acked + 1, first),))
+        oldest = found[0]["created_at"] if found else None
+    return StoreHealth(size(""), size("-wal"), rows, unacked, oldest, one["quarantine_rows"],
                        one["last_event_at"], int(one["chain_seq"] or 0))
 
 

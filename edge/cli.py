@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import json
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,14 +170,25 @@ def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -
         for row in rows:
             click.echo(json.dumps(row.as_dict(), ensure_ascii=False))
         return
-    click.echo(f"{'case_no':<22}{'item_code':<18}{'case_type':<8}{'stage':<6}"
-               f"{'deadline':<12}{'remaining':>9}  {'light':<8}reasons")
+    widths = (22, 18, 10, 6, 12, 10, 15)
+    click.echo(columns(("case_no", "item_code", "case_type", "stage", "deadline",
+                        "remaining", "light", "reasons"), widths))
     for row in rows:
         remaining = "" if row.remaining_working_days is None else row.remaining_working_days
         light = row.light if row.outcome is None else f"{row.light}/{row.outcome}"
-        click.echo(f"{row.case_no:<22}{row.item_code:<18}{row.case_type or '':<8}"
-                   f"{row.stage or '':<6}{row.deadline.isoformat() if row.deadline else '':<12}"
-                   f"{remaining!s:>9}  {light:<8}{'；'.join(row.reasons)}")
+        click.echo(columns((row.case_no, row.item_code, row.case_type or "", row.stage or "",
+                            row.deadline.isoformat() if row.deadline else "", str(remaining),
+                            light, "；".join(row.reasons)), widths))
+
+
+def columns(values: tuple[str, ...], widths: tuple[int, ...]) -> str:
+    """Left-aligned columns that stay aligned with Chinese text (2 cells per CJK character)."""
+    cells = []
+    for value, width in zip(values, widths):
+        shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
+        cells.append(value + " " * max(width - shown, 1))
+    cells.extend(values[len(widths):])
+    return "".join(cells).rstrip()
 
 
 

@@ -25,6 +25,9 @@ class WebSection(Section):
     # Loopback by default: the hall network is opted into, never exposed by accident.
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Page sign-in: a session ends this long after sign-in, or after this long without a click.
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
 
 
 class LightSection(Section):

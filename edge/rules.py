@@ -1,8 +1,21 @@
-"""Supervision rules: turn case lights into alerts, once per case and condition.
+"""Supervision rules (预警纠错): case lights become alerts, cards and notifications.
 
-A rule is a small named function from a case's evaluated status to findings. The engine runs
-them after every ingest (for the touched cases) and on a schedule (for all open cases), and
-upserts one alert per (subject, rule): running it again creates nothing new.
+A rule is a small named function from a case (facts, evaluated status, catalogue item) to a
+detail text, or None. The engine runs the enabled rules after every ingest (touched cases) and
+on a schedule (every open case, plus the 重点监察 monthly counts), against the same deadline
+engine that computes the lights. It keeps one alert per (subject, rule): a second pass over
+unchanged data writes nothing. In the same transaction it issues the cards that are due
+(edge/notices.py) and queues the notifications (edge/notify/).
+
+When a condition no longer holds, its alert is marked: a yellow warning still open or
+acknowledged is resolved by "system"; anything else (red, or already explained or escalated)
+only gets ``cleared_at`` and an audit entry, because people still have to explain and close it.
+
+Example::
+
+    engine = RuleEngine(store, board, cards=CardDesk(board, CardSettings()))
+    result = engine.check(at=datetime(2026, 11, 9, 9, 0, tzinfo=LOCAL_TZ))
+    print("\\n".join(result.lines()))
 """
 
 from __future__ import annotations
@@ -10,91 +23,379 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from edge.cases import CaseBoard
+from edge.focus import FocusSettings, focus_findings
+from edge.notices import CardDesk, Notice, district_label, notice_sms_text
+from edge.notify import NotificationQueue
 from edge.store import Store, Tx, iso
-from standard.deadlines import CaseFacts, CaseStatus
+from edge.supervision import (ACTIVE_STATES, SYSTEM, Finding, alert_row, change_alert,
+                              open_alert)
+from edge.supervision_config import RULE_NAMES
+from standard.calendar import CalendarUnknownYear, WorkCalendar
+from standard.deadlines import CaseFacts, CaseStatus, local_day
+from standard.records import LOCAL_TZ, STAGE_RANK, CatalogueItem
 
 log = logging.getLogger(__name__)
+_ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 
 
 @dataclass(frozen=True)
-class Finding:
-    subject: str  # e.g. "case:NH2026000001"
-    rule: str  # the rule's Chinese name, e.g. 违规收费
-    level: str  # "yellow" or "red"
-    detail: str
+class RuleSettings:
+    """Thresholds from ``[rules]`` (see edge/supervision_config.py)."""
+
+    near_deadline_working_days: int = 1
+    required_stages: tuple[str, ...] = ("受理", "承办", "审核", "批准")
+    skip_check_exempt_case_types: frozenset[str] = frozenset({"即办件"})
 
 
-Rule = Callable[[CaseFacts, CaseStatus], list[Finding]]
+@dataclass(frozen=True)
+class CaseView:
+    facts: CaseFacts
+    status: CaseStatus
+    item: CatalogueItem | None
 
 
-def calendar_gap(facts: CaseFacts, status: CaseStatus) -> list[Finding]:
+@dataclass(frozen=True)
+class CaseRule:
+    name: str
+    level: str  # yellow | red
+    description: str  # Chinese, shown to supervisors
+    check: Callable[[CaseView, RuleSettings], str | None]
+
+
+def _reasons(case: CaseView, prefix: str) -> list[str]:
+    return [reason.removeprefix(prefix) for reason in case.status.reasons if reason.startswith(prefix)]
+
+
+def near_deadline(case: CaseView, settings: RuleSettings) -> str | None:
+    """临近时限: an open case with 0..N working days left before its promised deadline."""
+    left = case.status.remaining_working_days
+    if case.facts.terminal is None and left is not None and 0 <= left <= settings.near_deadline_working_days:
+        return f"距承诺办结日期{case.status.deadline}还剩{left}个工作日"
+    return None
+
+
+def stage_near_limit(case: CaseView, settings: RuleSettings) -> str | None:
+    """环节临近时限: the current stage is about to pass its own limit."""
+    return "；".join(_reasons(case, "环节临近时限：")) or None
+
+
+def overdue(case: CaseView, settings: RuleSettings) -> str | None:
+    """超期: past the promised deadline (承诺时限)."""
+    late = [r for r in case.status.reasons if r.startswith("已超过承诺时限")]
+    return f"{late[0]}（承诺办结日期{case.status.deadline}）" if late else None
+
+
+def over_legal_limit(case: CaseView, settings: RuleSettings) -> str | None:
+    """超法定时限: past the legal limit (法定时限), graver than 超期."""
+    if "已超过法定时限" in case.status.reasons:
+        return f"已超过法定时限（法定办结日期{case.status.legal_deadline}）"
+    return None
+
+
+def stage_overtime(case: CaseView, settings: RuleSettings) -> str | None:
+    """环节超时: a stage past its own limit, even when the case as a whole is on time."""
+    return "；".join(_reasons(case, "环节超时：")) or None
+
+
+def fee_mismatch(case: CaseView, settings: RuleSettings) -> str | None:
+    """违规收费: fees differ from the catalogue standard (or any fee on a free item)."""
+    return "；".join(_reasons(case, "违规收费：")) or None
+
+
+def skipped_stages(case: CaseView, settings: RuleSettings) -> list[str]:
+    """Required stages the case went past without reporting them (受理 → 批准 skips 审核)."""
+    facts = case.facts
+    case_type = facts.case_type or (case.item.case_type if case.item else None)
+    if case_type in settings.skip_check_exempt_case_types:
+        return []
+    return [stage for stage in settings.required_stages
+            if STAGE_RANK[stage] < facts.stage_rank and stage not in facts.stage_started]
+
+
+def procedure_anomaly(case: CaseView, settings: RuleSettings) -> str | None:
+    """程序异常: a stage out of order, skipped, reported after the end, or 办结 without 受理."""
+    found = _reasons(case, "程序异常：")
+    found += [f"跳过{stage}环节" for stage in skipped_stages(case, settings)]
+    return "；".join(found) or None
+
+
+def refusal_without_reason(case: CaseView, settings: RuleSettings) -> str | None:
+    """无理由拒绝: 不予受理 or 不予许可 without a written reason."""
+    return "；".join(_reasons(case, "无理由拒绝：")) or None
+
+
+def calendar_gap(case: CaseView, settings: RuleSettings) -> str | None:
     """日历缺失: the deadline falls in a year the working-day calendar does not know."""
-    if status.error and "calendar" in status.error:
-        return [Finding(f"case:{facts.case_no}", "日历缺失", "red", "；".join(status.reasons))]
-    return []
+    if case.status.error and "calendar" in case.status.error:
+        return "；".join(r for r in case.status.reasons if r.startswith("工作日历缺少")) or case.status.error
+    return None
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (calendar_gap,)
+CASE_RULES: dict[str, CaseRule] = {rule.name: rule for rule in (
+    CaseRule("临近时限", "yellow", "承诺办结日期前不超过规定工作日仍未办结（黄灯预警）", near_deadline),
+    CaseRule("环节临近时限", "yellow", "当前环节即将超过该环节时限（黄灯预警）", stage_near_limit),
+    CaseRule("超期", "red", "超过承诺时限仍未办结或超期办结（红灯）", overdue),
+    CaseRule("超法定时限", "red", "超过法定时限（红灯，较超期更为严重）", over_legal_limit),
+    CaseRule("环节超时", "red", "某一环节超过该环节时限，即使办件总体未超期（红灯）", stage_overtime),
+    CaseRule("违规收费", "red", "收费金额与事项目录标准不符，或对不收费事项收费（红灯）", fee_mismatch),
+    CaseRule("程序异常", "red", "环节缺失、顺序颠倒、办结后仍有操作或未受理即办结（红灯）", procedure_anomaly),
+    CaseRule("无理由拒绝", "red", "不予受理或不予许可未说明理由（红灯）", refusal_without_reason),
+    CaseRule("日历缺失", "red", "时限落在工作日历未覆盖的年份，无法计算（红灯）", calendar_gap),
+)}
+FOCUS_RULE = "重点监察"
+RULE_DESCRIPTIONS = {name: rule.description for name, rule in CASE_RULES.items()}
+RULE_DESCRIPTIONS[FOCUS_RULE] = "部门当月不予许可、不予受理、补正比率远高于全区中位数（黄灯预警）"
+assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "edge/supervision_config.RULE_NAMES is out of date"
+
+
+@dataclass
+class PassResult:
+    """What one pass did (the CLI prints ``lines()``)."""
+
+    at: dt.datetime
+    checked: int = 0
+    opened: list[Finding] = field(default_factory=list)
+    reopened: list[Finding] = field(default_factory=list)
+    cleared: list[tuple[str, str]] = field(default_factory=list)  # (subject, rule)
+    notices: list[Notice] = field(default_factory=list)
+    notifications: int = 0
+
+    @property
+    def created(self) -> int:
+        return len(self.opened) + len(self.reopened) + len(self.notices)
+
+    def lines(self) -> list[str]:
+        out = [f"opened  {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.opened]
+        out += [f"reopened {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.reopened]
+        out += [f"card    {'yellow' if n.kind == '限期办理通知书' else 'red':<6} {n.number}  "
+                f"case:{n.case_no}  {n.kind} due {n.due_on}" for n in self.notices]
+        out += [f"cleared {rule:<8} {subject}" for subject, rule in self.cleared]
+        out.append(f"checked {self.checked} cases at {self.at.astimezone(LOCAL_TZ).isoformat()}: "
+                   f"opened {len(self.opened)}, reopened {len(self.reopened)}, cards "
+                   f"{len(self.notices)}, cleared {len(self.cleared)}, notifications queued "
+                   f"{self.notifications}")
+        return out
+
+
+@dataclass
+class _Plan:
+    open: list[Finding] = field(default_factory=list)
+    reopen: list[Finding] = field(default_factory=list)
+    recur: list[int] = field(default_factory=list)
+    clear: list[int] = field(default_factory=list)
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # case_no -> (district, item)
+
+    def __bool__(self) -> bool:
+        return bool(self.open or self.reopen or self.recur or self.clear)
 
 
 class RuleEngine:
-    def __init__(self, store: Store, board: CaseBoard, rules: tuple[Rule, ...] = DEFAULT_RULES,
-                 interval_seconds: float = 60.0):
+    """Runs the rules; ``check`` is exactly what the schedule and ``edge check`` run."""
+
+    def __init__(self, store: Store, board: CaseBoard, rules: Sequence[CaseRule] | None = None,
+                 *, settings: RuleSettings | None = None, focus: FocusSettings | None = None,
+                 cards: CardDesk | None = None, queue: NotificationQueue | None = None,
+                 on_queued: Callable[[], None] | None = None, interval_seconds: float = 60.0,
+                 day_start: dt.time = dt.time(8, 30)):
         self.store = store
         self.board = board
-        self.rules = rules
+        self.rules = tuple(CASE_RULES.values()) if rules is None else tuple(rules)
+        self.settings = settings or RuleSettings()
+        self.focus = focus
+        self.cards = cards
+        self.queue = queue
+        self.on_queued = on_queued
         self.interval_seconds = interval_seconds
+        self.day_start = day_start
+        self.dept_names = {item.dept_code: item.dept_name for item in board.catalogue.values()}
 
-    def check(self, at: dt.datetime, case_nos: set[str] | None = None) -> int:
-        """One pass over open cases (or just ``case_nos``); returns how many alerts it opened."""
-        findings = []
-        for facts in self._facts(case_nos):
-            status = self.board.evaluate(facts, at)
-            for rule in self.rules:
-                findings.extend(rule(facts, status))
-        if not findings:
-            return 0
-        return self.store.write(lambda tx: sum(open_alert(tx, f) for f in findings))
-
-    def _facts(self, case_nos: set[str] | None) -> list[CaseFacts]:
+    def check(self, at: dt.datetime, case_nos: set[str] | None = None) -> PassResult:
+        """One pass over open cases (or just ``case_nos``) as of the aware moment ``at``."""
+        result = PassResult(at)
+        if case_nos is not None and not case_nos:
+            return result
+        today = local_day(at)
+        plan = _Plan()
+        findings: dict[tuple[str, str], Finding] = {}
         with self.store.read() as db:
-            if case_nos is None:
-                rows = db.conn.execute("select facts from cases where is_open = 1")
-            else:
-                marks = ",".join("?" * len(case_nos))
-                rows = db.conn.execute(f"select facts from cases where case_no in ({marks})",
-                                       list(case_nos))
-            return [CaseFacts.from_json(text) for (text,) in rows]
+            conn = db.conn
+            facts_list = self._facts(conn, case_nos)
+            for facts in facts_list:
+                for finding in self._judge(facts, at, plan):
+                    findings[(finding.subject, finding.rule)] = finding
+            if case_nos is None and self.focus is not None:
+                for finding in focus_findings(conn, today, self.focus, self.dept_names):
+                    findings[(finding.subject, finding.rule)] = finding
+            existing = self._existing(conn, case_nos)
+            _diff(plan, findings, existing, {f.case_no for f in facts_list})
+            card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
+        result.checked = len(facts_list)
+        if not plan and not card_work:
+            return result
+        self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
+        if result.notifications and self.on_queued:
+            self.on_queued()
+        return result
+
+    def _judge(self, facts: CaseFacts, at: dt.datetime, plan: _Plan) -> list[Finding]:
+        item = self.board.catalogue.get(facts.item_code)
+        case = CaseView(facts, self.board.evaluate(facts, at), item)
+        found = []
+        for rule in self.rules:
+            detail = rule.check(case, self.settings)
+            if detail:
+                found.append(Finding(f"case:{facts.case_no}", rule.name, rule.level, detail,
+                                     facts.case_no, facts.dept_code))
+        if found:
+            plan.labels[facts.case_no] = (facts.district_code, item.name if item else facts.item_code)
+        return found
+
+    def _facts(self, conn, case_nos: set[str] | None) -> list[CaseFacts]:
+        if case_nos is None:
+            # Open cases, and finished ones whose alerts may still clear or persist.
+            rows = conn.execute(
+                "select facts from cases where is_open = 1 or case_no in (select case_no from"
+                f" alerts where case_no is not null and cleared_at is null and state in {_ACTIVE})")
+        else:
+            marks = ",".join("?" * len(case_nos))
+            rows = conn.execute(f"select facts from cases where case_no in ({marks})", list(case_nos))
+        return [CaseFacts.from_json(text) for (text,) in rows]
+
+    def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
+        sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
+        if case_nos is None:
+            rows = conn.execute(sql + " where subject like 'case:%' or subject like 'dept:%'")
+        else:
+            marks = ",".join("?" * len(case_nos))
+            rows = conn.execute(sql + f" where case_no in ({marks})", list(case_nos))
+        return {(s, r): (i, state, cleared, case_no) for s, r, i, state, cleared, case_no in rows}
+
+    def _apply(self, tx: Tx, plan: _Plan, at: dt.datetime, today: dt.date,
+               case_nos: set[str] | None, result: PassResult) -> None:
+        now = iso(at)
+        for finding in plan.open:
+            alert_id = open_alert(tx, finding, at)
+            if alert_id is not None:
+                result.opened.append(finding)
+                self._warn(tx, alert_id, finding, plan, at, result)
+        for finding in plan.reopen:
+            alert = _row(tx, finding)
+            if alert and alert["state"] == "resolved":
+                change_alert(tx, alert, at=now, actor=SYSTEM, action="reopen", note=finding.detail,
+                             state="open", detail=finding.detail, cleared_at=None)
+                result.reopened.append(finding)
+                self._warn(tx, alert["id"], finding, plan, at, result)
+        for alert_id in plan.recur:
+            alert = alert_row(tx.conn, alert_id)
+            if alert["state"] in ACTIVE_STATES and alert["cleared_at"]:
+                change_alert(tx, alert, at=now, actor=SYSTEM, action="recur",
+                             note="情形再次出现", cleared_at=None)
+        for alert_id in plan.clear:
+            alert = alert_row(tx.conn, alert_id)
+            if alert["state"] not in ACTIVE_STATES or alert["cleared_at"]:
+                continue
+            if alert["level"] == "yellow" and alert["state"] in ("open", "acknowledged"):
+                change_alert(tx, alert, at=now, actor=SYSTEM, action="resolve",
+                             note="预警情形已消除", state="resolved", cleared_at=now)
+            else:  # people still have to explain and close it
+                change_alert(tx, alert, at=now, actor=SYSTEM, action="clear",
+                             note="情形已消除，仍需说明理由并办结", cleared_at=now)
+            result.cleared.append((alert["subject"], alert["rule"]))
+        if self.cards is not None:
+            self._issue_cards(tx, at, today, case_nos, result)
+
+    def _issue_cards(self, tx: Tx, at: dt.datetime, today: dt.date, case_nos: set[str] | None,
+                     result: PassResult) -> None:
+        need_yellow, need_red = self.cards.work(tx.conn, today, case_nos)
+        for alert in need_yellow:
+            self._notify_card(tx, alert, self.cards.issue_yellow(tx, alert, at), at, result)
+        for alert in need_red:
+            self._notify_card(tx, alert, self.cards.issue_red(tx, alert, at), at, result)
+
+    def _notify_card(self, tx: Tx, alert: dict, notice: Notice | None, at: dt.datetime,
+                     result: PassResult) -> None:
+        if notice is None:
+            return
+        result.notices.append(notice)
+        if self.queue is not None:
+            result.notifications += self.queue.add(
+                tx, alert_id=alert["id"], dept_code=alert["dept_code"], text=notice_sms_text(notice),
+                at=at, notice_number=notice.number)
+
+    def _warn(self, tx: Tx, alert_id: int, finding: Finding, plan: _Plan, at: dt.datetime,
+              result: PassResult) -> None:
+        """A yellow light tells the department's contact person (red ones do so via cards)."""
+        if self.queue is None or finding.level != "yellow":
+            return
+        district, item = plan.labels.get(finding.case_no or "", (None, None))
+        where = f"【{district_label(district)}电子监察】" if district else "【电子监察】"
+        dept = self.dept_names.get(finding.dept_code or "", finding.dept_code or "")
+        what = f"办件{finding.case_no}（{item}）" if finding.case_no else ""
+        text = f"{where}{dept}：{what}{finding.rule}，{finding.detail}，请及时处理。"
+        result.notifications += self.queue.add(tx, alert_id=alert_id, dept_code=finding.dept_code,
+                                               text=text, at=at)
 
     def scheduler(self, clock: Callable[[], dt.datetime]) -> Scheduler:
-        return Scheduler(lambda: self.check(clock()), self.interval_seconds)
+        return Scheduler(lambda at: self.check(at), clock, self.interval_seconds, self.day_start,
+                         self.board.calendar)
 
 
-def open_alert(tx: Tx, finding: Finding) -> bool:
-    """Insert the alert unless one for this subject and rule exists; True if it is new."""
-    now = iso(tx.now)
-    cursor = tx.conn.execute(
-        "insert into alerts (subject, rule, level, state, detail, opened_at, updated_at)"
-        " values (?, ?, ?, 'open', ?, ?, ?) on conflict(subject, rule) do nothing",
-        (finding.subject, finding.rule, finding.level, finding.detail, now, now))
-    if cursor.rowcount:
-        tx.emit("alert", {"id": cursor.lastrowid, "subject": finding.subject,
-                          "rule": finding.rule, "level": finding.level, "state": "open",
-                          "detail": finding.detail})
-        return True
-    return False
+def _row(tx: Tx, finding: Finding) -> dict | None:
+    found = tx.conn.execute("select id from alerts where subject = ? and rule = ?",
+                            (finding.subject, finding.rule)).fetchone()
+    return alert_row(tx.conn, found[0]) if found else None
+
+
+def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str]) -> None:
+    """Compare this pass's findings with the stored alerts; fills ``plan``."""
+    for key, finding in findings.items():
+        known = existing.get(key)
+        if known is None:
+            plan.open.append(finding)
+        elif known[1] == "resolved":
+            plan.reopen.append(finding)
+        elif known[1] in ACTIVE_STATES and known[2]:
+            plan.recur.append(known[0])
+    for key, (alert_id, state, cleared_at, case_no) in existing.items():
+        if (case_no in evaluated and key not in findings and state in ACTIVE_STATES
+                and not cleared_at):
+            plan.clear.append(alert_id)
+
+
+def next_run(now: dt.datetime, interval: float, day_start: dt.time,
+             calendar: WorkCalendar | None) -> dt.datetime:
+    """The earlier of ``now + interval`` and the next working day's start (local time)."""
+    regular = now + dt.timedelta(seconds=interval)
+    local = now.astimezone(LOCAL_TZ)
+    for offset in range(3):
+        day = local.date() + dt.timedelta(days=offset)
+        start = dt.datetime.combine(day, day_start, LOCAL_TZ)
+        if start <= local:
+            continue
+        if start >= regular or calendar is None:
+            break
+        try:
+            if calendar.is_workday(day):
+                return start
+        except CalendarUnknownYear:  # fail closed: no guessed working days, the interval still runs
+            break
+    return regular
 
 
 class Scheduler:
-    """Runs ``job`` every ``interval`` seconds on a thread until stopped."""
+    """Runs ``job(at)`` once at start, then every ``interval`` seconds and at each working-day start."""
 
-    def __init__(self, job: Callable[[], object], interval: float):
+    def __init__(self, job: Callable[[dt.datetime], object], clock: Callable[[], dt.datetime],
+                 interval: float, day_start: dt.time, calendar: WorkCalendar | None):
         self.job = job
+        self.clock = clock
         self.interval = interval
+        self.day_start = day_start
+        self.calendar = calendar
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -103,19 +404,27 @@ class Scheduler:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.job()
-            except Exception:  # a bad pass must not stop the next one
-                log.exception("scheduled rule pass failed")
+        self._run_job()
+        while True:
+            target = next_run(self.clock(), self.interval, self.day_start, self.calendar)
+            if self._stop.wait(max(0.0, (target - self.clock()).total_seconds())):
+                return
+            self._run_job()
+
+    def _run_job(self) -> None:
+        try:
+            self.job(self.clock())
+        except Exception:  # a bad pass must not stop the next one
+            log.exception("scheduled rule pass failed")
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
 
 
 def alert_rows(store: Store, state: str | None = None) -> list[dict]:
+    """Alerts as plain rows, oldest first (kept for callers of the first version)."""
     sql = "select * from alerts"
     params: tuple = ()
     if state:
@@ -124,4 +433,5 @@ def alert_rows(store: Store, state: str | None = None) -> list[dict]:
     return store.query(sql + " order by id", params)
 
 
-__all__ = ["Finding", "RuleEngine", "Scheduler", "open_alert", "alert_rows"]
+__all__ = ["CASE_RULES", "CaseRule", "Finding", "PassResult", "RuleEngine", "RuleSettings",
+           "Scheduler", "alert_rows", "next_run", "open_alert"]

@@ -155,6 +155,9 @@ class Store:
 
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> Store:
+        """Start the writer (idempotent: a second call returns the open store)."""
+        if self._writer is not None and self._writer.is_alive():
+            return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = threading.Thread(target=self._run, name=f"store-writer:{self.path.name}",
                                         daemon=True)

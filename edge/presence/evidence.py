@@ -138,16 +138,18 @@ class SnapshotStore:
         if self._used <= self.quota_bytes:
             return
         for folder in (self._closed, self._open):
-            for path in sorted(folder.glob("*.jpg")):
+            oldest_first = dict.fromkeys(alert_of(path) for path in sorted(folder.glob("*.jpg")))
+            for alert_id in oldest_first:
                 if self._used <= self.quota_bytes:
                     return
-                if alert_of(path) == keep:
+                if alert_id == keep:
                     continue
                 if folder is self._open:
-                    logger.warning("snapshot quota exceeded: removing evidence of open alert %s", alert_of(path))
-                self._used -= path.stat().st_size
-                path.unlink()
-                self._removed += 1
+                    logger.warning("snapshot quota exceeded: removing evidence of open alert %s", alert_id)
+                for path in self._alert_files(folder, alert_id):  # an alert's evidence goes as a whole
+                    self._used -= path.stat().st_size
+                    path.unlink()
+                    self._removed += 1
 
 
 def check_alert_id(alert_id: str) -> None:

@@ -200,7 +200,7 @@ class HallScene:
                 shift = int(6 * math.sin(t * 2.0) + 3 * math.sin(t * 5.3))
                 for i in range(-1, 8):
                     fx = x + i * w // 6 + shift
-                    cv2.rectangle(frame, (fx, y), (fx + w // 14, y + h * 2 // 5), (150, 160, 175), -1)
+                    cv2.rectangle(frame, (fx, y), (fx + w // 14, y + h * 2 // 5), (95, 105, 125), -1)
             if region.window_no in present and self.sprite is not None:
                 jitter = (0, 0) if still else (round(3 * math.sin(t * 1.7)), round(2 * math.sin(t * 2.3)))
                 self._paste_person(frame, region, jitter)

@@ -43,7 +43,7 @@ def test_a_person_sitting_down_moves_only_their_region():
 
 def test_dimming_or_brightening_the_hall_is_not_motion():
     hall = scene()
-    gate = warmed_gate(hall, present={1})
+    gate = warmed_gate(hall, present={1}, still=True)
     for light in (0.55, 0.55, 1.3, 1.3):
         result = gate.update(hall.render(3.0, present={1}, still=True, light=light))
         assert max(result.moving.values()) < gate.settings.min_fraction, light

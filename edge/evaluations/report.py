@@ -1,0 +1,112 @@
+"""Rating counts per window, staff member and department (``hallwatch edge ratings``).
+
+Counting rules (docs/evaluations.md): repeats (一次一评), ratings an appeal found invalid and
+assumed ratings replaced by a real one are kept but not counted. The satisfaction rate is
+levels 4–5 over all counted ratings.
+
+Example::
+
+    report = rating_report(store, since=dt.date(2026, 11, 1), today=dt.date(2026, 11, 30))
+    report["departments"][0]["satisfaction"]   # e.g. 0.93
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from edge.evaluations.followups import AWAITING_CALL, INVALIDATED, RECTIFIED, RECTIFYING
+from edge.store import Store, iso
+from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS
+from standard.records import LOCAL_TZ
+
+GROUPS = (("windows", "window_no"), ("staff", "staff_id"), ("departments", "dept_code"))
+STATES = (AWAITING_CALL, RECTIFYING, RECTIFIED, INVALIDATED)
+
+
+def _empty(key: Any, label: str | None) -> dict[str, Any]:
+    return {"key": key, "label": label, "total": 0, "counted": 0,
+            "levels": {str(level): 0 for level in range(5, 0, -1)}, "satisfaction": None,
+            "bad": 0, "repeats": 0, "invalid": 0, "defaulted": 0,
+            "followups": {**{state: 0 for state in STATES}, "overdue": 0}}
+
+
+def _overdue(row: dict[str, Any], today: str) -> bool:
+    state = row["state"]
+    if state == AWAITING_CALL and row["return_call_due"] and today > row["return_call_due"]:
+        return True
+    return state in (AWAITING_CALL, RECTIFYING) and bool(row["rectify_due"]) and \
+        today > row["rectify_due"]
+
+
+def rating_report(store: Store, *, since: dt.date | None = None,
+                  today: dt.date | None = None) -> dict[str, Any]:
+    """Counts per window, staff and department; ``today`` (local) decides what is overdue."""
+    sql = ("select r.level, r.counted, r.repeat_of, r.invalid_reason, r.defaulted, r.window_no,"
+           " r.staff_id, r.staff_name, r.dept_code, f.state, f.return_call_due, f.rectify_due"
+           " from ratings r left join review_followups f on f.rating_id = r.id"
+           " where r.superseded_by is null")
+    params: tuple = ()
+    if since:
+        sql += " and r.rated_at >= ?"
+        params = (iso(dt.datetime.combine(since, dt.time(), LOCAL_TZ)),)
+    day = (today or dt.datetime.now(LOCAL_TZ).date()).isoformat()
+    groups: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name, _ in GROUPS}
+    for row in store.query(sql, params):
+        for name, column in GROUPS:
+            key = row[column]
+            if key is None:
+                key = "（未知）"
+            label = row["staff_name"] if column == "staff_id" else None
+            entry = groups[name].setdefault(key, _empty(key, label))
+            entry["label"] = entry["label"] or label
+            _add(entry, row, day)
+    result: dict[str, Any] = {"since": since.isoformat() if since else None, "today": day}
+    for name, _ in GROUPS:
+        entries = sorted(groups[name].values(), key=lambda e: (str(type(e["key"])), e["key"]))
+        for entry in entries:
+            if entry["counted"]:
+                good = sum(entry["levels"][str(level)] for level in SATISFIED_LEVELS)
+                entry["satisfaction"] = round(good / entry["counted"], 4)
+        result[name] = entries
+    return result
+
+
+def _add(entry: dict[str, Any], row: dict[str, Any], today: str) -> None:
+    entry["total"] += 1
+    if row["repeat_of"] is not None:
+        entry["repeats"] += 1
+    if row["invalid_reason"]:
+        entry["invalid"] += 1
+    if row["counted"]:
+        entry["counted"] += 1
+        entry["levels"][str(row["level"])] += 1
+        entry["defaulted"] += bool(row["defaulted"])
+        entry["bad"] += row["level"] in BAD_LEVELS
+    if row["state"]:
+        entry["followups"][row["state"]] += 1
+        entry["followups"]["overdue"] += _overdue(row, today)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as plain-text tables (Chinese headings: the hall manager reads them)."""
+    lines = [f"统计起始 since: {report['since'] or '全部 all'}    统计日 today: {report['today']}"]
+    titles = {"windows": "窗口 window", "staff": "工作人员 staff", "departments": "部门 department"}
+    for name, _ in GROUPS:
+        lines.append("")
+        lines.append(f"== {titles[name]} ==")
+        lines.append(f"{'':<22}{'总数':>5}{'计入':>5}{'5':>5}{'4':>5}{'3':>5}{'2':>5}{'1':>5}"
+                     f"{'满意率':>8}{'差评':>5}{'待回访':>6}{'整改中':>6}{'已整改':>6}{'已撤销':>6}"
+                     f"{'超期':>5}{'重复':>5}{'无效':>5}")
+        for e in report[name]:
+            who = f"{e['key']}" + (f" {e['label']}" if e["label"] else "")
+            rate = "-" if e["satisfaction"] is None else f"{e['satisfaction'] * 100:.1f}%"
+            levels = "".join(f"{e['levels'][str(level)]:>5}" for level in range(5, 0, -1))
+            follow = e["followups"]
+            lines.append(
+                f"{who:<22}{e['total']:>5}{e['counted']:>5}{levels}{rate:>9}{e['bad']:>5}"
+                f"{follow[AWAITING_CALL]:>7}{follow[RECTIFYING]:>7}{follow[RECTIFIED]:>7}"
+                f"{follow[INVALIDATED]:>7}{follow['overdue']:>5}{e['repeats']:>5}{e['invalid']:>5}")
+        if not report[name]:
+            lines.append("（无评价 no ratings）")
+    return "\n".join(lines)

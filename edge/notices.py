@@ -1,0 +1,327 @@
+"""Cards and their notices: 黄牌 with a 限期办理通知书, 红牌 with a 整改建议书.
+
+A red light on an open case opens a yellow card; its notice gives the department a date
+(default 3 working days). If the case is still open after that date, the card turns red and a
+整改建议书 is issued. Each notice gets the next gap-free number of its district and year
+(``南海电监〔2026〕17号``, the year of the local issue date) in the same transaction, and is kept
+exactly as issued: content, HTML and text are stored and never updated (triggers refuse).
+
+Example::
+
+    desk = CardDesk(board, CardSettings())
+    notice = store.write(lambda tx: desk.issue_yellow(tx, alert, at))
+    print(notice.number, notice.due_on)            # 南海电监〔2026〕1号 2026-11-12
+    html = render_notice_html(notice)              # A4, print-ready, no external assets
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from edge.cases import CaseBoard
+from edge.store import Tx, iso
+from edge.supervision import ACTIVE_STATES, alert_row, change_alert
+from standard.calendar import CalendarUnknownYear
+from standard.deadlines import CaseFacts, local_day
+from standard.districts import UnknownDistrict, district_name
+
+log = logging.getLogger(__name__)
+
+DEADLINE_NOTICE = "限期办理通知书"
+RECTIFY_NOTICE = "整改建议书"
+_ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    """The ``[rules.cards]`` numbers (see edge/supervision_config.py)."""
+
+    notice_due_working_days: int = 3
+    rectify_working_days: int = 5
+    document_word: str = "电监"
+    issuer: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice as issued; ``html`` and ``text`` are what was sent, byte for byte."""
+
+    number: str
+    kind: str
+    district_code: str
+    year: int
+    seq: int
+    alert_id: int
+    case_no: str | None
+    dept_code: str | None
+    issued_at: str
+    issued_on: str
+    due_on: str | None
+    content: dict[str, Any]
+    html: str = ""
+    text: str = ""
+
+
+def district_label(code: str) -> str:
+    """南海区 for 440605; the code itself for a district the city list does not know."""
+    try:
+        return district_name(code)
+    except UnknownDistrict:
+        return code
+
+
+def format_number(district_code: str, year: int, seq: int, word: str = "电监") -> str:
+    """The document number.
+
+    >>> format_number("440605", 2026, 17)
+    '南海电监〔2026〕17号'
+    """
+    short = district_label(district_code).removesuffix("区")
+    return f"{short}{word}〔{year}〕{seq}号"
+
+
+def chinese_date(day: dt.date | str) -> str:
+    """>>> chinese_date("2026-11-09")
+    '2026年11月9日'
+    """
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def next_seq(tx: Tx, district_code: str, year: int) -> int:
+    """The next number of the district's year, taken in the caller's transaction (gap-free)."""
+    row = tx.conn.execute(
+        "insert into notice_counters (district_code, year, last) values (?, ?, 1)"
+        " on conflict(district_code, year) do update set last = last + 1 returning last",
+        (district_code, year)).fetchone()
+    return row[0]
+
+
+class CardDesk:
+    """Issues yellow and red cards with their notices, inside the rule pass's transaction."""
+
+    def __init__(self, board: CaseBoard, settings: CardSettings):
+        self.board = board
+        self.settings = settings
+
+    def issuer(self, district_code: str) -> str:
+        return self.settings.issuer or f"{district_label(district_code)}行政服务中心电子监察室"
+
+    def work(self, conn, today: dt.date, case_nos: set[str] | None = None
+             ) -> tuple[list[dict], list[dict]]:
+        """(alerts that need a yellow card, yellow cards due to turn red) as of ``today``."""
+        only, params = "", []
+        if case_nos is not None:
+            only = f" and a.case_no in ({','.join('?' * len(case_nos))})"
+            params = list(case_nos)
+        need_yellow = conn.execute(
+            "select a.id, a.case_no from alerts a join cases c on c.case_no = a.case_no"
+            f" where a.level = 'red' and a.card is null and a.cleared_at is null"
+            f" and a.state in {_ACTIVE} and c.is_open = 1{only} and not exists (select 1 from"
+            " alerts b where b.case_no = a.case_no and b.card is not null and b.state != 'closed')"
+            " order by a.id", params).fetchall()
+        first: dict[str, int] = {}
+        for alert_id, case_no in need_yellow:
+            first.setdefault(case_no, alert_id)
+        need_red = conn.execute(
+            "select a.id from alerts a join cases c on c.case_no = a.case_no"
+            " where a.card = 'yellow' and a.state != 'closed' and a.card_due < ?"
+            f" and c.is_open = 1{only} order by a.id", [today.isoformat(), *params]).fetchall()
+        return ([alert_row(conn, i) for i in first.values()],
+                [alert_row(conn, i) for (i,) in need_red])
+
+    def _case(self, tx: Tx, case_no: str) -> CaseFacts:
+        (text,) = tx.conn.execute("select facts from cases where case_no = ?", (case_no,)).fetchone()
+        return CaseFacts.from_json(text)
+
+    def _case_lines(self, tx: Tx, facts: CaseFacts, at: dt.datetime) -> list[list[str]]:
+        status = self.board.evaluate(facts, at)
+        item = self.board.catalogue.get(facts.item_code)
+        reasons = [f"{rule}：{detail}" for rule, detail in tx.conn.execute(
+            f"select rule, detail from alerts where case_no = ? and level = 'red'"
+            f" and state in {_ACTIVE} and cleared_at is null order by id", (facts.case_no,))]
+        lines = [["办件编号", facts.case_no],
+                 ["事项名称", f"{item.name}（{facts.item_code}）" if item else facts.item_code]]
+        if facts.accepted_on:
+            lines.append(["受理日期", chinese_date(facts.accepted_on)])
+        if status.deadline:
+            lines.append(["承诺办结日期", chinese_date(status.deadline)])
+        if status.legal_deadline:
+            lines.append(["法定办结日期", chinese_date(status.legal_deadline)])
+        lines.append(["当前环节", facts.stage or "未受理"])
+        lines.append(["异常情形", "；".join(reasons) or "；".join(status.reasons)])
+        return lines
+
+    def _recipient(self, facts: CaseFacts) -> str:
+        for item in self.board.catalogue.values():
+            if item.dept_code == facts.dept_code:
+                return item.dept_name
+        return facts.dept_code
+
+    def issue_yellow(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
+        """黄牌 + 限期办理通知书 on ``alert``; None when the calendar cannot give a due date."""
+        facts = self._case(tx, alert["case_no"])
+        today = local_day(at)
+        try:
+            due = self.board.calendar.add_workdays(today, self.settings.notice_due_working_days)
+        except CalendarUnknownYear as exc:  # fail closed: no guessed date on an official notice
+            log.warning("no yellow card for %s yet: %s", facts.case_no, exc)
+            return None
+        issuer = self.issuer(facts.district_code)
+        content = {
+            "version": 1, "kind": DEADLINE_NOTICE, "title": DEADLINE_NOTICE,
+            "recipient": self._recipient(facts),
+            "opening": "经行政审批电子监察系统监测，你单位办理的下列办件已亮红灯，现发出黄牌督办：",
+            "lines": self._case_lines(tx, facts, at),
+            "requirements": [
+                f"请你单位于{chinese_date(due)}前依法办结该件，并在电子监察系统中书面说明理由"
+                "（原因及整改措施）。",
+                "逾期仍未办结的，将升级为红牌督办并发出整改建议书。",
+                "特此通知。"],
+            "issuer": issuer, "issued_on": today.isoformat(), "due_on": due.isoformat(),
+        }
+        notice = self._issue(tx, alert, facts, content, at)
+        change_alert(tx, alert, at=iso(at), actor="system", action="yellow_card",
+                     note=notice.number, card="yellow", card_due=due.isoformat())
+        return notice
+
+    def issue_red(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
+        """红牌 + 整改建议书 on an alert whose yellow card's date has passed."""
+        facts = self._case(tx, alert["case_no"])
+        today = local_day(at)
+        try:
+            due = self.board.calendar.add_workdays(today, self.settings.rectify_working_days)
+        except CalendarUnknownYear as exc:
+            log.warning("no red card for %s yet: %s", facts.case_no, exc)
+            return None
+        previous = tx.conn.execute(
+            "select number from notices where alert_id = ? and kind = ? order by id desc limit 1",
+            (alert["id"], DEADLINE_NOTICE)).fetchone()
+        issuer = self.issuer(facts.district_code)
+        earlier = f"《{DEADLINE_NOTICE}》（{previous[0]}）" if previous else f"《{DEADLINE_NOTICE}》"
+        content = {
+            "version": 1, "kind": RECTIFY_NOTICE, "title": RECTIFY_NOTICE,
+            "recipient": self._recipient(facts),
+            "opening": (f"你单位办理的下列办件经{earlier}督办，至{chinese_date(alert['card_due'])}"
+                        "仍未办结，现升级为红牌督办，并提出以下整改建议："),
+            "lines": self._case_lines(tx, facts, at),
+            "requirements": [
+                "一、立即依法办结该件，并书面说明超期原因；",
+                "二、查明责任，对相关责任人依规处理；",
+                "三、查找制度和流程上的问题，落实整改措施，防止类似问题再次发生。",
+                f"请于{chinese_date(due)}前将整改情况书面报送{issuer}。"],
+            "issuer": issuer, "issued_on": today.isoformat(), "due_on": due.isoformat(),
+            "follows": previous[0] if previous else None,
+        }
+        notice = self._issue(tx, alert, facts, content, at)
+        change_alert(tx, alert, at=iso(at), actor="system", action="red_card",
+                     note=notice.number, card="red", card_due=due.isoformat())
+        return notice
+
+    def _issue(self, tx: Tx, alert: dict, facts: CaseFacts, content: dict, at: dt.datetime
+               ) -> Notice:
+        issued_on = dt.date.fromisoformat(content["issued_on"])
+        seq = next_seq(tx, facts.district_code, issued_on.year)
+        number = format_number(facts.district_code, issued_on.year, seq,
+                               self.settings.document_word)
+        content["number"] = number
+        notice = Notice(number, content["kind"], facts.district_code, issued_on.year, seq,
+                        alert["id"], facts.case_no, facts.dept_code, iso(at),
+                        content["issued_on"], content["due_on"], content)
+        notice = dataclasses.replace(notice, html=render_notice_html(notice),
+                                     text=render_notice_text(notice))
+        tx.conn.execute(
+            "insert into notices (number, kind, district_code, year, seq, alert_id, case_no,"
+            " dept_code, issued_at, issued_on, due_on, content, html, text) values"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, notice.kind, notice.district_code, notice.year, seq, notice.alert_id,
+             notice.case_no, notice.dept_code, notice.issued_at, notice.issued_on, notice.due_on,
+             json.dumps(content, ensure_ascii=False), notice.html, notice.text))
+        tx.emit("notice", {key: value for key, value in dataclasses.asdict(notice).items()
+                           if key not in ("html", "text")})
+        return notice
+
+
+def notice_sms_text(notice: Notice) -> str:
+    """The short message to the department's contact person about a notice."""
+    short = district_label(notice.district_code)
+    due = chinese_date(notice.due_on) if notice.due_on else ""
+    if notice.kind == DEADLINE_NOTICE:
+        return (f"【{short}电子监察】{notice.content['recipient']}：办件{notice.case_no}已亮红灯，"
+                f"已发出黄牌及限期办理通知书{notice.number}，请于{due}前办结并说明理由。")
+    return (f"【{short}电子监察】{notice.content['recipient']}：办件{notice.case_no}逾期未办结，"
+            f"已升级红牌并发出整改建议书{notice.number}，请于{due}前报送整改情况。")
+
+
+def load_notice(conn, number: str) -> Notice | None:
+    """A stored notice by its number (``南海电监〔2026〕17号``), or None."""
+    cursor = conn.execute("select number, kind, district_code, year, seq, alert_id, case_no,"
+                          " dept_code, issued_at, issued_on, due_on, content, html, text"
+                          " from notices where number = ?", (number,))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    values[11] = json.loads(values[11])
+    return Notice(*values)
+
+
+# -- rendering --------------------------------------------------------------------------------
+_CSS = """
+@page { size: A4; margin: 37mm 26mm 35mm 28mm; }
+* { box-sizing: border-box; }
+body { margin: 0; color: #000; background: #fff;
+  font-family: "FangSong", "仿宋", "STFangsong", "FangSong_GB2312", "Noto Serif CJK SC", serif;
+  font-size: 16pt; line-height: 28pt; }
+.notice { max-width: 156mm; margin: 0 auto; }
+.org { color: #c00; text-align: center; font-size: 26pt; line-height: 40pt; letter-spacing: 2pt;
+  font-family: "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; font-weight: bold; }
+.number { text-align: center; margin: 8pt 0 4pt; }
+.rule { border: 0; border-top: 2px solid #c00; margin: 0 0 20pt; }
+h1 { text-align: center; font-size: 22pt; line-height: 36pt; margin: 0 0 16pt; font-weight: bold;
+  font-family: "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; }
+p { margin: 0; text-indent: 2em; }
+p.recipient { text-indent: 0; }
+table { width: 100%; border-collapse: collapse; margin: 8pt 0 12pt; font-size: 14pt;
+  line-height: 22pt; }
+th, td { border: 1px solid #000; padding: 3pt 6pt; vertical-align: top; text-align: left; }
+th { width: 8em; white-space: nowrap; font-weight: normal; }
+.signature { margin-top: 36pt; text-align: right; padding-right: 2em; }
+@media screen { body { background: #eee; padding: 12mm 0; }
+  .notice { background: #fff; padding: 20mm 20mm; box-shadow: 0 0 4px #999; max-width: 210mm; } }
+"""
+
+
+def render_notice_html(notice: Notice) -> str:
+    """The notice as one self-contained, printable A4 HTML page (inline CSS, no assets)."""
+    c, e = notice.content, html.escape
+    rows = "".join(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in c["lines"])
+    requirements = "".join(f"<p>{e(line)}</p>" for line in c["requirements"])
+    org = f"{district_label(notice.district_code)}行政审批电子监察"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        f"<title>{e(c['number'])} {e(c['title'])}</title><style>{_CSS}</style></head><body>"
+        f"<article class=\"notice\"><div class=\"org\">{e(org)}</div>"
+        f"<div class=\"number\">{e(c['number'])}</div><hr class=\"rule\">"
+        f"<h1>{e(c['title'])}</h1><p class=\"recipient\">{e(c['recipient'])}：</p>"
+        f"<p>{e(c['opening'])}</p><table>{rows}</table>{requirements}"
+        f"<div class=\"signature\"><div>{e(c['issuer'])}</div>"
+        f"<div>{e(chinese_date(c['issued_on']))}</div></div></article></body></html>\n")
+
+
+def render_notice_text(notice: Notice) -> str:
+    """The notice as plain text for a terminal."""
+    c = notice.content
+    lines = [f"{district_label(notice.district_code)}行政审批电子监察", c["number"], "",
+             c["title"], "", f"{c['recipient']}：", f"    {c['opening']}"]
+    lines += [f"    {name}：{value}" for name, value in c["lines"]]
+    lines += [f"    {line}" for line in c["requirements"]]
+    lines += ["", f"{c['issuer']:>40}", f"{chinese_date(c['issued_on']):>40}"]
+    return "\n".join(lines) + "\n"

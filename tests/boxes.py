@@ -1,0 +1,95 @@
+"""Test helpers: real box folders and real box processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from hallwatch.sim import catalogue_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_box_folder(folder: Path, district: str = "440605", **config) -> Path:
+    """A box folder with box.toml, catalogue and platform token; returns box.toml's path."""
+    (folder / "keys").mkdir(parents=True, exist_ok=True)
+    token = folder / "keys" / "platform.token"
+    token.write_text(secrets.token_urlsafe(32))
+    token.chmod(0o600)
+    (folder / "catalogue.json").write_text(json.dumps(catalogue_for(district), ensure_ascii=False),
+                                           encoding="utf-8")
+    settings = {"version": 1, "box_id": f"{district}-01", "district_code": district,
+                "catalogue": "catalogue.json", "web": {"host": "127.0.0.1", "port": 0}}
+    settings.update(config)
+    path = folder / "box.toml"
+    path.write_text(tomli_w.dumps(settings), encoding="utf-8")
+    return path
+
+
+@dataclass
+class RunningBox:
+    folder: Path
+    process: subprocess.Popen
+    url: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        return (self.folder / "keys" / "platform.token").read_text().strip()
+
+    @property
+    def db(self) -> Path:
+        return self.folder / "data" / "box.db"
+
+    def post(self, path: str, body: bytes, token: str | None = None,
+             content_type: str = "application/json") -> tuple[int, dict]:
+        headers = {"Content-Type": content_type}
+        if token is not False:
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        request = urllib.request.Request(self.url + path, data=body, headers=headers,
+                                         method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def start_box(folder: Path, timeout: float = 30) -> RunningBox:
+    """Run ``hallwatch edge serve`` and wait for its 'serving' line (its stdout is kept)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hallwatch", "edge", "serve", "--config", str(folder / "box.toml")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
+    lines: list[str] = []
+    found: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if " serving http" in line:
+                found.put(line.strip().rsplit(" ", 1)[-1])
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        url = found.get(timeout=timeout)
+    except queue.Empty:
+        process.kill()
+        raise AssertionError("box did not start:\n" + "".join(lines)) from None
+    return RunningBox(folder, process, url, lines)

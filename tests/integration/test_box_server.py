@@ -1,0 +1,121 @@
+"""A real box process: the platform posts over HTTP; the CLI reads the real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.boxes import REPO, start_box, write_box_folder
+
+ITEM = "440605-SCJ-002"  # 食品经营许可: promised 10, legal 20 working days
+
+
+def event(n: int, case_no: str, event_type: str, occurred_at: str, **extra) -> dict:
+    record = {"event_id": f"T-{case_no}-{n}", "case_no": case_no, "item_code": ITEM,
+              "dept_code": "440605SCJ", "district_code": "440605", "event_type": event_type,
+              "occurred_at": occurred_at, "actor": {"id": "S001", "name": "李敏"}}
+    record.update(extra)
+    return record
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("box")
+    write_box_folder(folder)
+    running = start_box(folder)
+    yield running
+    running.stop()
+
+
+def cases_json(box, at: str) -> dict[str, dict]:
+    out = subprocess.run(
+        [sys.executable, "-m", "hallwatch", "edge", "cases", "--config",
+         str(box.folder / "box.toml"), "--at", at, "--json"],
+        capture_output=True, text=True, cwd=REPO, check=True).stdout
+    return {row["case_no"]: row for row in map(json.loads, out.splitlines())}
+
+
+def test_json_array_is_committed_and_lights_computed(box):
+    body = [event(1, "C-RED", "受理", "2026-11-02T09:00:00+08:00"),
+            event(2, "C-RED", "承办", "2026-11-03T09:00:00+08:00"),
+            event(1, "C-OK", "受理", "2026-11-20T09:00:00+08:00")]
+    status, answer = box.post("/api/v1/platform/events", json.dumps(body).encode())
+    assert (status, answer) == (200, {"accepted": 3, "duplicates": 0, "rejected": []})
+    rows = cases_json(box, "2026-11-24T10:00:00+08:00")
+    # 受理 Mon 11-02 + 10 working days = Mon 11-16; on 11-24 that is 6 working days late.
+    assert rows["C-RED"]["deadline"] == "2026-11-16"
+    assert rows["C-RED"]["remaining_working_days"] == -6
+    assert rows["C-RED"]["light"] == "red"
+    assert rows["C-OK"]["light"] == "green"
+
+
+def test_ndjson_and_resend_are_idempotent(box):
+    lines = "\n".join(json.dumps(event(n, "C-ND", t, "2026-11-23T09:00:00+08:00"))
+                      for n, t in ((1, "受理"), (2, "承办")))
+    for expected in ({"accepted": 2, "duplicates": 0}, {"accepted": 0, "duplicates": 2}):
+        status, answer = box.post("/api/v1/platform/events", lines.encode(),
+                                  content_type="application/x-ndjson")
+        assert status == 200 and {k: answer[k] for k in expected} == expected
+
+
+def test_partly_bad_batch_names_each_problem_and_keeps_the_good(box):
+    good = event(1, "C-MIX", "受理", "2026-11-23T09:00:00+08:00")
+    bad = dict(good, event_id="T-bad", occurred_at="2026-11-23 09:00", colour="red")
+    status, answer = box.post("/api/v1/platform/events", json.dumps([good, bad]).encode())
+    assert status == 200 and answer["accepted"] == 1
+    [rejected] = answer["rejected"]
+    assert rejected["index"] == 1
+    assert {e["field"] for e in rejected["errors"]} == {"occurred_at", "colour"}
+
+
+def test_all_bad_is_422_and_quarantined(box):
+    status, answer = box.post("/api/v1/platform/events", b'[{"event_id": "x"}]')
+    assert status == 422 and answer["accepted"] == 0
+    with sqlite3.connect(box.db) as db:
+        raws = [r[0] for r in db.execute("select raw from quarantine")]
+    assert '{"event_id": "x"}' in raws
+
+
+def test_not_json_is_400_with_a_clear_message(box):
+    status, answer = box.post("/api/v1/platform/events", b"<xml>not json</xml>")
+    assert status == 400 and "NDJSON" in answer["error"]
+
+
+@pytest.mark.parametrize("token", [False, "wrong-token-0123456789"])
+def test_platform_token_is_required(box, token):
+    status, answer = box.post("/api/v1/platform/events", b"[]", token=token)
+    assert status == 401 and "令牌" in answer["error"]
+
+
+def test_unknown_calendar_year_shows_in_the_row_and_raises_an_alert(box):
+    # 受理 Mon 12-21 + 10 working days reaches into 2027, which the calendar does not know.
+    body = [event(1, "C-2027", "受理", "2026-12-21T09:00:00+08:00")]
+    assert box.post("/api/v1/platform/events", json.dumps(body).encode())[0] == 200
+    rows = cases_json(box, "2026-12-22T10:00:00+08:00")
+    assert rows["C-2027"]["light"] == "unknown"
+    assert rows["C-2027"]["error"] == "calendar has no data for 2027"
+    # The other cases are still evaluated: C-OK (受理 11-20) was due 12-04.
+    assert (rows["C-OK"]["deadline"], rows["C-OK"]["light"]) == ("2026-12-04", "red")
+    with sqlite3.connect(box.db) as db:
+        alerts = db.execute("select rule, level from alerts where subject = 'case:C-2027'").fetchall()
+    assert ("日历缺失", "red") in alerts
+
+
+def test_nothing_accepted_is_lost_when_the_box_is_killed(tmp_path):
+    write_box_folder(tmp_path)
+    first = start_box(tmp_path)
+    body = [event(n, f"C-K{n}", "受理", "2026-11-23T09:00:00+08:00") for n in range(200)]
+    assert first.post("/api/v1/platform/events", json.dumps(body).encode())[1]["accepted"] == 200
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    second = start_box(tmp_path)
+    try:
+        again = second.post("/api/v1/platform/events", json.dumps(body).encode())[1]
+        assert again == {"accepted": 0, "duplicates": 200, "rejected": []}
+    finally:
+        second.stop()

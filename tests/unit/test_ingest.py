@@ -1,0 +1,137 @@
+"""Platform ingest: every kind of bad record is refused with a reason and kept; good ones stored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge.ingest import BodyError, csv_records, ingest_texts, split_body
+from edge.store import Store
+
+GOOD = {
+    "event_id": "E-1", "case_no": "NH2026110001", "item_code": "440605-SCJ-002",
+    "dept_code": "440605SCJ", "district_code": "440605", "event_type": "受理",
+    "occurred_at": "2026-11-02T09:12:00+08:00", "actor": {"id": "S017", "name": "李敏"},
+    "window_no": 3,
+}
+
+
+def raw(**changes) -> str:
+    record = dict(GOOD)
+    for key, value in changes.items():
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+    return json.dumps(record, ensure_ascii=False)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "box.db", box_id="440605-01") as opened:
+        yield opened
+
+
+def ingest(store, *texts):
+    return ingest_texts(store, list(enumerate(texts)), source="test")
+
+
+def count(store, table: str) -> int:
+    return store.query(f"select count(*) as n from {table}")[0]["n"]
+
+
+BAD_RECORDS = [
+    ("unknown field", raw(evnet_type="受理"), "evnet_type", "未知字段"),
+    ("missing field", raw(case_no=None), "case_no", "缺少必填字段"),
+    ("number as text", raw(window_no="3"), "window_no", "valid integer"),
+    ("number as time", raw(occurred_at=1700000000), "occurred_at", "valid datetime"),
+    ("impossible date", raw(occurred_at="2026-02-30T09:00:00+08:00"), "occurred_at", ""),
+    ("no offset", raw(occurred_at="2026-11-02T09:12:00"), "occurred_at", "offset"),
+    ("value outside list", raw(event_type="受理了"), "event_type", ""),
+    ("reason too long", raw(event_type="不予受理", reason="很" * 2001), "reason", "2000"),
+    ("fee on a stage", raw(fee_amount="5.00"), "(record)", "fee_amount is only for 收费"),
+    ("fee with 3 decimals", raw(event_type="收费", fee_amount=1.234), "fee_amount", "decimal"),
+    ("extension without days", raw(event_type="延期"), "(record)", "extension_days is required"),
+    ("special without kind", raw(event_type="特别程序开始"), "(record)", "procedure_kind"),
+    ("bad district", raw(district_code="4406"), "district_code", ""),
+    ("not an object", "[1, 2]", "(record)", "JSON 对象"),
+    ("broken JSON", '{"event_id": "E-1",', "(record)", "不是有效的 JSON"),
+]
+
+
+@pytest.mark.parametrize("label, text, field, words", BAD_RECORDS, ids=[b[0] for b in BAD_RECORDS])
+def test_bad_record_is_refused_named_and_quarantined(store, label, text, field, words):
+    result = ingest(store, raw(event_id="E-ok"), text)
+    assert result.accepted == 1
+    [rejection] = result.rejected
+    assert rejection.index == 1
+    fields = [e["field"] for e in rejection.errors]
+    assert field in fields, rejection.errors
+    assert words in " ".join(e["message"] for e in rejection.errors)
+    [kept] = store.query("select * from quarantine")
+    assert kept["raw"] == text and kept["position"] == 1 and field in kept["reason"]
+    assert count(store, "case_events") == 1
+
+
+def test_oversized_record_is_refused_before_parsing(store):
+    result = ingest(store, raw(reason="x" * 30_000))
+    assert result.rejected[0].errors[0]["message"].startswith("记录过长")
+    assert count(store, "quarantine") == 1
+
+
+def test_resending_the_same_event_is_harmless(store):
+    first = ingest(store, raw())
+    again = ingest(store, raw(), raw())
+    assert (first.accepted, again.accepted, again.duplicates) == (1, 0, 2)
+    assert count(store, "case_events") == 1
+    assert count(store, "outbox") == 1
+
+
+def test_accepted_events_are_in_the_outbox_in_the_same_commit(store):
+    ingest(store, raw(event_id="E-1"), raw(event_id="E-2", event_type="承办"))
+    rows = store.query("select seq, kind, body from outbox order by seq")
+    assert [r["seq"] for r in rows] == [1, 2]
+    assert [json.loads(r["body"])["body"]["event_id"] for r in rows] == ["E-1", "E-2"]
+    assert {r["kind"] for r in rows} == {"case_event"}
+
+
+def test_anomalous_but_well_formed_events_are_accepted_and_flagged(store):
+    result = ingest(store, raw(event_id="E-1", event_type="批准"),
+                    raw(event_id="E-2", event_type="受理"),
+                    raw(event_id="E-3", event_type="不予许可"))
+    assert result.accepted == 3 and not result.rejected
+    facts = json.loads(store.query("select facts from cases")[0]["facts"])
+    anomalies = " ".join(facts["anomalies"])
+    assert "未受理即批准" in anomalies and "不予许可未说明理由" in anomalies
+
+
+def test_body_that_is_not_json_at_all():
+    with pytest.raises(BodyError, match="不是 JSON 数组或 NDJSON"):
+        split_body(b"hello, this is not json")
+    with pytest.raises(BodyError, match="不是有效的 JSON"):
+        split_body(b'[{"event_id": ')
+    with pytest.raises(BodyError, match="为空"):
+        split_body(b"  \n")
+
+
+def test_ndjson_lines_keep_their_index():
+    lines = split_body(f"{raw(event_id='A')}\n\n{raw(event_id='B')}\n".encode())
+    assert [index for index, _ in lines] == [0, 2]
+
+
+def test_csv_rows_become_records():
+    text = ("event_id,case_no,item_code,dept_code,district_code,event_type,occurred_at,"
+            "actor_id,actor_name,window_no,reason\n"
+            "E-9,C-9,I-9,D-9,440605,受理,2026-11-02T09:00:00+08:00,S1,李敏,4,\n")
+    [(index, text_record)] = list(csv_records(text))
+    record = json.loads(text_record)
+    assert record["actor"] == {"id": "S1", "name": "李敏"}
+    assert record["window_no"] == 4 and "reason" not in record
+
+
+def test_csv_unknown_column_is_refused(store):
+    text = "event_id,case_no,colour\nE-1,C-1,red\n"
+    result = ingest_texts(store, csv_records(text), source="file.csv")
+    fields = [e["field"] for e in result.rejected[0].errors]
+    assert "colour" in fields

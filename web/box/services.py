@@ -1,0 +1,145 @@
+"""How the box's pages reach the box's services, including the optional ones.
+
+Optional services appear on the ``Box`` as their modules are wired into the composition root:
+``box.supervision`` (alert lifecycle), ``box.ratings`` (evaluator keys and ratings),
+``box.presence`` (cameras), ``box.relay`` (link to the hub), ``box.profile`` (hardware
+profile). Each accessor here returns None when its service is absent, and the page shows
+“未接入” for that section; a page never fails because an optional service is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+
+from standard.records import LOCAL_TZ
+
+if TYPE_CHECKING:
+    from edge.app import Box
+    from edge.board import HallBoard
+
+log = logging.getLogger(__name__)
+
+
+def box() -> Box:
+    return current_app.extensions["box"]
+
+
+def hall() -> HallBoard:
+    return box().hall
+
+
+def now() -> dt.datetime:
+    return box().clock()
+
+
+def today() -> dt.date:
+    return now().astimezone(LOCAL_TZ).date()
+
+
+def supervision() -> Any | None:
+    """The alert lifecycle service (edge/supervision.py), when the box has one."""
+    return getattr(box(), "supervision", None)
+
+
+def configured_windows() -> list[int]:
+    """Window numbers from the hardware profile; empty when the box has no profile."""
+    profile = getattr(box(), "profile", None)
+    return sorted(w.window_no for w in getattr(profile, "windows", None) or [])
+
+
+def _ratings_service() -> Any | None:
+    return getattr(box(), "ratings", None) or getattr(box(), "evaluations", None)
+
+
+def window_ratings() -> dict[int, dict[str, Any]] | None:
+    """Today's rating counts per window ({"counted", "satisfaction", "bad"}), or None."""
+    if _ratings_service() is None:
+        return None
+    try:
+        from edge.evaluations.report import rating_report
+
+        report = rating_report(box().store, since=today(), today=today())
+    except Exception:  # a broken optional section must not break the board
+        log.exception("ratings for the board failed")
+        return None
+    return {entry["key"]: entry for entry in report.get("windows", [])
+            if isinstance(entry.get("key"), int)}
+
+
+def window_service() -> dict[int, dict[str, Any]] | None:
+    """The case each window is serving and its staff, as the ratings service armed it."""
+    service = _ratings_service()
+    if service is None or not hasattr(service, "window_service"):
+        return None
+    try:
+        return {row["window_no"]: row for row in service.window_service()}
+    except Exception:
+        log.exception("window service for the board failed")
+        return None
+
+
+def presence_now() -> dict[int, str] | None:
+    """Window → "present" | "absent" | "unknown" from the cameras, or None."""
+    presence = getattr(box(), "presence", None)
+    if presence is None or not hasattr(presence, "states"):
+        return None
+    try:
+        return {window: (state or "unknown") for window, (state, _since)
+                in presence.states().items()}
+    except Exception:
+        log.exception("presence for the board failed")
+        return None
+
+
+@dataclass
+class DeviceSection:
+    """One block of the device health page: a title, a state and lines of detail."""
+
+    title: str
+    connected: bool  # False: the service is not part of this box (未接入)
+    ok: bool | None = None
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+
+def relay_section() -> DeviceSection:
+    relay = getattr(box(), "relay", None)
+    if relay is None:
+        return DeviceSection("上报中心（中继）", False, lines=[("说明", "本机未配置中心连接")])
+    state = relay.state
+    refusing = relay.full()
+    lines = [("连接状态", "已连接" if state.hub_connected else "未连接"),
+             ("中心已确认序号", str(state.acked_seq)),
+             ("最近确认时间", state.last_ack_at or "—"),
+             ("重连次数", str(state.reconnects))]
+    if refusing:
+        lines.append(("拒收原因", refusing))
+    return DeviceSection("上报中心（中继）", True, state.hub_connected and not refusing, lines)
+
+
+def evaluator_section() -> DeviceSection:
+    service = _ratings_service()
+    if service is None:
+        return DeviceSection("评价器", False)
+    lines = []
+    health = getattr(service, "device_health", None)
+    if callable(health):
+        lines = [(str(k), str(v)) for k, v in health().items()]
+    return DeviceSection("评价器", True, None, lines or [("说明", "评价服务已接入")])
+
+
+def camera_section() -> DeviceSection:
+    presence = getattr(box(), "presence", None)
+    if presence is None:
+        return DeviceSection("摄像头（离岗监测）", False)
+    lines, ok = [], True
+    health = getattr(presence, "health", None)
+    if callable(health):
+        change = health()
+        ok = getattr(change, "ok", None)
+        lines.append(("状态", str(getattr(change, "detail", change))))
+    return DeviceSection("摄像头（离岗监测）", True, ok, lines or [("说明", "摄像头服务已接入")])

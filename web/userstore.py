@@ -1,0 +1,337 @@
+"""Web users in SQLite: roles, scrypt password hashes, the sign-in log and its rate limit.
+
+``UserStore`` works on its own SQLite file (give a path) or inside the box's store (give any
+object with ``write(fn(tx))`` running ``fn`` in one transaction with ``tx.conn``, and
+``query(sql, params)`` returning dicts). It does not import ``edge``, so the hub can use it.
+
+Example::
+
+    users = UserStore(Path("data/users.db")).setup()
+    password = users.add("zhangsan", "张三", "manager")   # generated, shown once
+    user = users.authenticate("zhangsan", password, "127.0.0.1")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+log = logging.getLogger(__name__)
+
+BOX_ROLES: dict[str, str] = {
+    "manager": "大厅管理员",
+    "supervisor": "区监察室",
+    "technician": "技术员",
+    "auditor": "只读审计",
+}
+FIRST_ADMIN = "admin"
+MAX_FAILURES = 5
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+MIN_PASSWORD = 10
+# Letters and digits that cannot be misread off a screen (no 0/O, 1/l/I).
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+_USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
+
+SCHEMA = (
+    "create table if not exists users ("
+    " id integer primary key, username text not null unique, display_name text not null,"
+    " role text not null, is_admin integer not null default 0, password_hash text not null,"
+    " disabled integer not null default 0, session_epoch integer not null default 0,"
+    " created_at text not null, updated_at text not null, last_login_at text)",
+    "create table if not exists auth_log ("
+    " id integer primary key, at text not null, username text not null,"
+    " remote_addr text not null, event text not null, actor text, detail text)",
+    "create index if not exists auth_log_by_user on auth_log(username, remote_addr, event, at)",
+)
+
+
+class UserError(ValueError):
+    """A user cannot be added or changed as asked; the message says why, in Chinese."""
+
+
+class LoginFailed(Exception):
+    """Wrong user name or password (or a disabled user)."""
+
+
+class LoginLocked(LoginFailed):
+    """Too many failures for this user from this address; try again later."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    is_admin: bool
+    disabled: bool
+    session_epoch: int
+    created_at: str
+    last_login_at: str | None
+    role_name: str = ""
+
+
+def generate_password(length: int = 14) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class _Conn:
+    """What a write function receives from a path-backed UserStore: ``tx.conn``, like edge's Tx."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+
+class _FileDatabase:
+    """A SQLite file with the two calls UserStore needs; one writer at a time."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        conn.execute("pragma journal_mode=wal")
+        return conn
+
+    def write(self, fn: Callable[[Any], Any]) -> Any:
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("begin immediate")
+                result = fn(_Conn(conn))
+                conn.execute("commit")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("rollback")
+                raise
+            finally:
+                conn.close()
+
+    def query(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+        conn = self._connect()
+        try:
+            cursor = conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        finally:
+            conn.close()
+
+
+class UserStore:
+    """Users, their roles and the sign-in log."""
+
+    def __init__(self, target: Path | str | Any, *, roles: dict[str, str] = BOX_ROLES,
+                 clock: Callable[[], dt.datetime] = _utc_now):
+        self.db = _FileDatabase(Path(target)) if isinstance(target, (str, Path)) else target
+        self.roles = roles
+        self.clock = clock
+
+    def setup(self) -> UserStore:
+        """Create the tables if they are missing (safe to call at every start)."""
+        self.db.write(lambda tx: [tx.conn.execute(statement) for statement in SCHEMA])
+        return self
+
+    # -- reading --------------------------------------------------------------------------
+    def _user(self, row: dict[str, Any] | None) -> User | None:
+        if row is None:
+            return None
+        return User(row["id"], row["username"], row["display_name"], row["role"],
+                    bool(row["is_admin"]), bool(row["disabled"]), row["session_epoch"],
+                    row["created_at"], row["last_login_at"],
+                    self.roles.get(row["role"], row["role"]))
+
+    def get(self, username: str) -> User | None:
+        rows = self.db.query("select * from users where username = ?", (username.lower(),))
+        return self._user(rows[0] if rows else None)
+
+    def get_by_id(self, user_id: int) -> User | None:
+        rows = self.db.query("select * from users where id = ?", (user_id,))
+        return self._user(rows[0] if rows else None)
+
+    def all(self) -> list[User]:
+        return [self._user(row) for row in self.db.query("select * from users order by username")]
+
+    def recent_log(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.db.query("select * from auth_log order by id desc limit ?", (limit,))
+
+    # -- changing -------------------------------------------------------------------------
+    def add(self, username: str, display_name: str, role: str, *, is_admin: bool = False,
+            password: str | None = None, actor: str = "") -> str:
+        """Add a user; returns the password (generated unless given)."""
+        username = self._check_username(username)
+        display_name = display_name.strip() or username
+        if len(display_name) > 40:
+            raise UserError("姓名不能超过40个字符")
+        self._check_role(role)
+        password = password or generate_password()
+        self._check_password(password)
+
+        def insert(tx) -> None:
+            if tx.conn.execute("select 1 from users where username = ?", (username,)).fetchone():
+                raise UserError(f"用户名 {username} 已存在")
+            now = self._now()
+            tx.conn.execute(
+                "insert into users (username, display_name, role, is_admin, password_hash,"
+                " created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
+                (username, display_name, role, int(is_admin), _hash(password), now, now))
+            self._log(tx, "user_added", username, actor=actor,
+                      detail=f"{role}{' admin' if is_admin else ''}")
+
+        self.db.write(insert)
+        return password
+
+    def ensure_first_admin(self) -> tuple[str, str] | None:
+        """When there are no users at all, add ``admin`` with a random password.
+
+        Returns (username, password) when it did, None otherwise. Only the hash is kept.
+        """
+        password = generate_password()
+
+        def create(tx) -> bool:
+            if tx.conn.execute("select count(*) from users").fetchone()[0]:
+                return False
+            now = self._now()
+            tx.conn.execute(
+                "insert into users (username, display_name, role, is_admin, password_hash,"
+                " created_at, updated_at) values (?, '系统管理员', 'manager', 1, ?, ?, ?)",
+                (FIRST_ADMIN, _hash(password), now, now))
+            self._log(tx, "user_added", FIRST_ADMIN, actor="(first start)", detail="manager admin")
+            return True
+
+        return (FIRST_ADMIN, password) if self.db.write(create) else None
+
+    def reset_password(self, username: str, *, actor: str = "") -> str:
+        """Give the user a new random password (ending their sessions); returns it."""
+        password = generate_password()
+        self._update(username, "password_reset", actor,
+                     "password_hash = ?, session_epoch = session_epoch + 1", (_hash(password),))
+        return password
+
+    def change_password(self, username: str, current: str, new: str) -> None:
+        """The user's own change: needs the current password."""
+        rows = self.db.query("select password_hash from users where username = ?",
+                             (username.lower(),))
+        if not rows or not check_password_hash(rows[0]["password_hash"], current):
+            raise UserError("当前密码不正确")
+        self._check_password(new)
+        self._update(username, "password_changed", username,
+                     "password_hash = ?, session_epoch = session_epoch + 1", (_hash(new),))
+
+    def set_disabled(self, username: str, disabled: bool, *, actor: str = "") -> None:
+        event = "user_disabled" if disabled else "user_enabled"
+        self._update(username, event, actor, "disabled = ?, session_epoch = session_epoch + 1",
+                     (int(disabled),))
+
+    def _update(self, username: str, event: str, actor: str, assignments: str,
+                params: tuple) -> None:
+        username = username.strip().lower()
+
+        def change(tx) -> None:
+            cursor = tx.conn.execute(
+                f"update users set {assignments}, updated_at = ? where username = ?",
+                (*params, self._now(), username))
+            if not cursor.rowcount:
+                raise UserError(f"没有用户 {username}")
+            self._log(tx, event, username, actor=actor)
+
+        self.db.write(change)
+
+    # -- signing in -----------------------------------------------------------------------
+    def authenticate(self, username: str, password: str, remote_addr: str) -> User:
+        """The user, when the password is right and the user is neither disabled nor locked.
+
+        Raises LoginLocked after MAX_FAILURES failures for this user from this address within
+        FAILURE_WINDOW (even with the right password), LoginFailed otherwise.
+        """
+        username = username.strip().lower()[:64]
+        since = _stamp(self.clock() - FAILURE_WINDOW)
+        failures = self.db.query(
+            "select count(*) as n from auth_log where username = ? and remote_addr = ?"
+            " and event = 'login_failed' and at >= ?", (username, remote_addr, since))[0]["n"]
+        if failures >= MAX_FAILURES:
+            self._record("login_locked", username, remote_addr)
+            log.warning("sign-in locked: %s from %s", username, remote_addr)
+            raise LoginLocked(_locked_message())
+        rows = self.db.query("select * from users where username = ?", (username,))
+        stored = rows[0]["password_hash"] if rows else _DUMMY_HASH  # same time either way
+        ok = check_password_hash(stored, password) and bool(rows) and not rows[0]["disabled"]
+        if not ok:
+            self._record("login_failed", username, remote_addr)
+            log.warning("sign-in failed: %s from %s (%d recent failures)", username,
+                        remote_addr, failures + 1)
+            if failures + 1 >= MAX_FAILURES:
+                raise LoginLocked(_locked_message())
+            raise LoginFailed("用户名或密码错误")
+        now = self._now()
+
+        def succeed(tx) -> None:
+            tx.conn.execute("update users set last_login_at = ? where id = ?", (now, rows[0]["id"]))
+            self._log(tx, "login_ok", username, remote_addr)
+
+        self.db.write(succeed)
+        log.info("signed in: %s from %s", username, remote_addr)
+        return self._user({**rows[0], "last_login_at": now})
+
+    def record(self, event: str, username: str, remote_addr: str = "", **extra: str) -> None:
+        """Add a line to the sign-in log (e.g. logout)."""
+        self._record(event, username, remote_addr, **extra)
+
+    def _record(self, event: str, username: str, remote_addr: str, **extra: str) -> None:
+        self.db.write(lambda tx: self._log(tx, event, username, remote_addr, **extra))
+
+    def _log(self, tx, event: str, username: str, remote_addr: str = "", *, actor: str = "",
+             detail: str = "") -> None:
+        tx.conn.execute(
+            "insert into auth_log (at, username, remote_addr, event, actor, detail)"
+            " values (?, ?, ?, ?, ?, ?)", (self._now(), username, remote_addr, event, actor, detail))
+
+    # -- checks ---------------------------------------------------------------------------
+    def _now(self) -> str:
+        return _stamp(self.clock())
+
+    def _check_role(self, role: str) -> None:
+        if role not in self.roles:
+            names = "、".join(f"{k}（{v}）" for k, v in self.roles.items())
+            raise UserError(f"角色 {role!r} 无效，可选：{names}")
+
+    @staticmethod
+    def _check_username(username: str) -> str:
+        username = username.strip().lower()
+        if not (2 <= len(username) <= 32) or not set(username) <= _USERNAME_CHARS:
+            raise UserError("用户名须为2到32个字符，只能包含英文字母、数字、下划线、点和连字符")
+        return username
+
+    @staticmethod
+    def _check_password(password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise UserError(f"密码至少{MIN_PASSWORD}个字符")
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def _locked_message() -> str:
+    minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+    return f"登录失败次数过多，该账户在本机已被锁定{minutes}分钟，请稍后再试或联系管理员"
