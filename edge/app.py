@@ -24,6 +24,8 @@ from edge.configsync import ConfigApplier
 from edge.relay import Relay, RelaySettings
 from edge.rules import Finding, RuleEngine, open_alert
 from edge.store import Store, utc_now
+from edge.supervision import Supervision
+from edge.supervision_config import build_supervision
 from provisioning.identity import load_box_identity, load_hub_public
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import load_catalogue
@@ -63,6 +65,7 @@ class Box:
     relay: Relay | None = None
     hall: HallBoard | None = None  # the hall manager's pages' cached board
     evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
+    supervision: Supervision | None = None  # alerts, cards, notices (edge/supervision.py)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
@@ -96,11 +99,16 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
         stage_yellow_within_working_days=config.lights.stage_yellow_within_working_days)
     store = Store(config.db_path, box_id=config.box_id, clock=clock)
     board = CaseBoard(store, catalogue, calendar, settings)
-    rules = RuleEngine(store, board)
+    parts = build_supervision(store, board, clock, rules=config.rules, contacts=config.contacts,
+                              notify=config.notify, box_id=config.box_id,
+                              data_dir=config.path(config.data_dir))
+    rules = parts.rules
     token = read_secret(config.path(config.platform_token_file))
     box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
               clock=clock)
-    box.services.append(rules.scheduler(clock))
+    box.supervision = parts.supervision
+    box.services.append(parts.scheduler)
+    box.services.append(parts.delivery)
     box.hall = HallBoard(board, clock=clock)
     box.services.append(box.hall)
     box.evaluations = wire_evaluations(box, calendar, pin_factory_for)

@@ -216,3 +216,11 @@ def status(config_path: Path, as_json: bool) -> None:
     else:
         for key, value in report.items():
             click.echo(f"{key:<14}{value}")
+
+
+# Registers ``press`` and ``ratings`` on the group (imported last: it uses the helpers above).
+from edge import evaluations_cli as _evaluations_cli  # noqa: E402,F401
+
+# Registers ``check``, ``alerts`` and ``notice`` with edge.add_command (supervision; imported
+# last: it uses the helpers above, and this way either module may be imported first).
+from edge import supervision_cli as _supervision_cli  # noqa: E402,F401

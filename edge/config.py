@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from edge.supervision_config import ContactSection, NotifySection, RulesSection
 from standard.configfile import Section, load_toml
 
 
@@ -73,6 +74,9 @@ class BoxConfig(Section):
     web: WebSection = WebSection()
     lights: LightSection = LightSection()
     relay: RelaySection | None = None
+    rules: RulesSection = RulesSection()  # supervision rules, cards (docs/supervision.md)
+    contacts: list[ContactSection] = Field(default_factory=list)  # [[contacts]]
+    notify: NotifySection = NotifySection()  # notifiers: log, webhook, sms
 
     def path(self, relative: str) -> Path:
         """Resolve a path from the config against the config file's folder."""

@@ -88,8 +88,10 @@ def focus_counts(conn, day: dt.date, settings: FocusSettings) -> list[FocusCount
         median = statistics.median(rates.values()) if rates else 0.0
         for dept in depts:
             count, rate = counts[dept][kind], rates[dept]
-            flagged = count >= settings.min_count and rate > median and rate >= settings.factor * median
-            out.append(FocusCount(dept, month, kind, count, len(intake[dept]), rate, median, flagged))
+            flagged = (count >= settings.min_count and rate > median
+                       and rate >= settings.factor * median)
+            out.append(FocusCount(dept, month, kind, count, len(intake[dept]), rate, median,
+                                  flagged))
     return out
 
 

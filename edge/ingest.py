@@ -17,6 +17,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,21 +162,42 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
 # -- storing ------------------------------------------------------------------------------
 def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: str,
                  hooks: Sequence[IngestHook] = ()) -> IngestResult:
-    """Validate and store records in chunks; every chunk is one transaction."""
+    """Validate and store records in chunks; every chunk is one transaction.
+
+    The next chunk is validated while the writer commits the previous one, so parsing and
+    SQLite overlap; at most two chunks are held in memory.
+    """
     total = IngestResult()
+    pending: tuple[IngestResult, Future] | None = None
     chunk: list[tuple[int, str]] = []
+
+    def flush(chunk: list[tuple[int, str]]) -> None:
+        nonlocal pending
+        submitted = _submit_chunk(store, chunk, source, hooks)
+        if pending is not None:
+            _collect(total, pending)
+        pending = submitted
+
     for record in records:
         chunk.append(record)
         if len(chunk) >= CHUNK:
-            total.add(_ingest_chunk(store, chunk, source, hooks))
+            flush(chunk)
             chunk = []
     if chunk:
-        total.add(_ingest_chunk(store, chunk, source, hooks))
+        flush(chunk)
+    if pending is not None:
+        _collect(total, pending)
     return total
 
 
-def _ingest_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
-                  hooks: Sequence[IngestHook]) -> IngestResult:
+def _collect(total: IngestResult, pending: tuple[IngestResult, Future]) -> None:
+    result, future = pending
+    future.result(timeout=300)  # re-raises StoreFull and friends
+    total.add(result)
+
+
+def _submit_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
+                  hooks: Sequence[IngestHook]) -> tuple[IngestResult, Future]:
     events: list[CaseEvent] = []
     result = IngestResult()
     for index, raw in chunk:
@@ -192,8 +214,7 @@ def _ingest_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
         for hook in hooks:
             hook(tx, fresh)
 
-    store.write(apply)
-    return result
+    return result, store.submit(apply)
 
 
 def quarantine(tx: Tx, rejected: list[Rejection], source: str) -> None:
@@ -232,11 +253,11 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> list[
     now = iso(tx.now)
     rows = []
     for event in fresh:
-        body = event.model_dump(mode="json", exclude_none=True)
+        body = event.model_dump_json(exclude_none=True)
         facts[event.case_no] = apply_event(facts.get(event.case_no), event)
         rows.append((event.event_id, event.case_no, event.event_type,
-                     body["occurred_at"], now, json.dumps(body, ensure_ascii=False)))
-        tx.emit("case_event", body)
+                     event.occurred_at.isoformat(), now, body))
+        tx.emit_json("case_event", body)
     conn.executemany(
         "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
         " values (?, ?, ?, ?, ?, ?)", rows)

@@ -138,7 +138,8 @@ class CardDesk:
                 [alert_row(conn, i) for (i,) in need_red])
 
     def _case(self, tx: Tx, case_no: str) -> CaseFacts:
-        (text,) = tx.conn.execute("select facts from cases where case_no = ?", (case_no,)).fetchone()
+        (text,) = tx.conn.execute("select facts from cases where case_no = ?",
+                                  (case_no,)).fetchone()
         return CaseFacts.from_json(text)
 
     def _case_lines(self, tx: Tx, facts: CaseFacts, at: dt.datetime) -> list[list[str]]:

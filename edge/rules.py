@@ -27,14 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from edge.cases import CaseBoard
-from edge.focus import FocusSettings, focus_findings
+from edge.focus import FOCUS_RULE, FocusSettings, focus_findings
+from edge.schedule import Scheduler, next_run
 from edge.notices import CardDesk, Notice, district_label, notice_sms_text
 from edge.notify import NotificationQueue
 from edge.store import Store, Tx, iso
 from edge.supervision import (ACTIVE_STATES, SYSTEM, Finding, alert_row, change_alert,
                               open_alert)
 from edge.supervision_config import RULE_NAMES
-from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.deadlines import CaseFacts, CaseStatus, local_day
 from standard.records import LOCAL_TZ, STAGE_RANK, CatalogueItem
 
@@ -67,13 +67,15 @@ class CaseRule:
 
 
 def _reasons(case: CaseView, prefix: str) -> list[str]:
-    return [reason.removeprefix(prefix) for reason in case.status.reasons if reason.startswith(prefix)]
+    return [reason.removeprefix(prefix) for reason in case.status.reasons
+            if reason.startswith(prefix)]
 
 
 def near_deadline(case: CaseView, settings: RuleSettings) -> str | None:
     """临近时限: an open case with 0..N working days left before its promised deadline."""
     left = case.status.remaining_working_days
-    if case.facts.terminal is None and left is not None and 0 <= left <= settings.near_deadline_working_days:
+    within = settings.near_deadline_working_days
+    if case.facts.terminal is None and left is not None and 0 <= left <= within:
         return f"距承诺办结日期{case.status.deadline}还剩{left}个工作日"
     return None
 
@@ -131,7 +133,8 @@ def refusal_without_reason(case: CaseView, settings: RuleSettings) -> str | None
 def calendar_gap(case: CaseView, settings: RuleSettings) -> str | None:
     """日历缺失: the deadline falls in a year the working-day calendar does not know."""
     if case.status.error and "calendar" in case.status.error:
-        return "；".join(r for r in case.status.reasons if r.startswith("工作日历缺少")) or case.status.error
+        gaps = [r for r in case.status.reasons if r.startswith("工作日历缺少")]
+        return "；".join(gaps) or case.status.error
     return None
 
 
@@ -146,10 +149,9 @@ CASE_RULES: dict[str, CaseRule] = {rule.name: rule for rule in (
     CaseRule("无理由拒绝", "red", "不予受理或不予许可未说明理由（红灯）", refusal_without_reason),
     CaseRule("日历缺失", "red", "时限落在工作日历未覆盖的年份，无法计算（红灯）", calendar_gap),
 )}
-FOCUS_RULE = "重点监察"
 RULE_DESCRIPTIONS = {name: rule.description for name, rule in CASE_RULES.items()}
 RULE_DESCRIPTIONS[FOCUS_RULE] = "部门当月不予许可、不予受理、补正比率远高于全区中位数（黄灯预警）"
-assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "edge/supervision_config.RULE_NAMES is out of date"
+assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "update RULE_NAMES in edge/supervision_config.py"
 
 
 @dataclass
@@ -211,37 +213,67 @@ class RuleEngine:
         self.on_queued = on_queued
         self.interval_seconds = interval_seconds
         self.day_start = day_start
-        self.dept_names = {item.dept_code: item.dept_name for item in board.catalogue.values()}
+        self._lock = threading.Lock()  # one pass at a time: a pass reads, decides, then writes
+        # case_no -> (hash of its facts JSON, findings, labels) for the day and catalogue in
+        # _memo_key: unchanged cases are not parsed or judged again within a day.
+        self._memo: dict[str, tuple[int, tuple[Finding, ...], tuple[str, str] | None]] = {}
+        self._memo_key: tuple = ()
+
+    @property
+    def dept_names(self) -> dict[str, str]:
+        return {item.dept_code: item.dept_name for item in self.board.catalogue.values()}
 
     def check(self, at: dt.datetime, case_nos: set[str] | None = None) -> PassResult:
         """One pass over open cases (or just ``case_nos``) as of the aware moment ``at``."""
         result = PassResult(at)
         if case_nos is not None and not case_nos:
             return result
+        with self._lock:
+            self._check(at, case_nos, result)
+        if result.notifications and self.on_queued:
+            self.on_queued()
+        return result
+
+    def _check(self, at: dt.datetime, case_nos: set[str] | None, result: PassResult) -> None:
         today = local_day(at)
         plan = _Plan()
         findings: dict[tuple[str, str], Finding] = {}
         with self.store.read() as db:
             conn = db.conn
-            facts_list = self._facts(conn, case_nos)
-            for facts in facts_list:
-                for finding in self._judge(facts, at, plan):
-                    findings[(finding.subject, finding.rule)] = finding
+            evaluated = self._judge_all(conn, case_nos, at, plan, findings)
             if case_nos is None and self.focus is not None:
                 for finding in focus_findings(conn, today, self.focus, self.dept_names):
                     findings[(finding.subject, finding.rule)] = finding
-            existing = self._existing(conn, case_nos)
-            _diff(plan, findings, existing, {f.case_no for f in facts_list})
+            _diff(plan, findings, self._existing(conn, case_nos), evaluated)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
-        result.checked = len(facts_list)
-        if not plan and not card_work:
-            return result
-        self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
-        if result.notifications and self.on_queued:
-            self.on_queued()
-        return result
+        result.checked = len(evaluated)
+        if plan or card_work:
+            self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
 
-    def _judge(self, facts: CaseFacts, at: dt.datetime, plan: _Plan) -> list[Finding]:
+    def _judge_all(self, conn, case_nos: set[str] | None, at: dt.datetime, plan: _Plan,
+                   findings: dict[tuple[str, str], Finding]) -> set[str]:
+        """Run the rules on every case in scope; returns the case numbers judged."""
+        key = (local_day(at), id(self.board.catalogue), id(self.board.calendar),
+               id(self.board.settings))
+        if key != self._memo_key:
+            self._memo, self._memo_key = {}, key
+        memo = self._memo if case_nos is not None else {}  # a full pass drops finished cases
+        for case_no, text in self._rows(conn, case_nos):
+            digest = hash(text)
+            known = self._memo.get(case_no)
+            if known is None or known[0] != digest:
+                known = (digest, *self._judge(CaseFacts.from_json(text), at))
+            memo[case_no] = known
+            for finding in known[1]:
+                findings[(finding.subject, finding.rule)] = finding
+            if known[2]:
+                plan.labels[case_no] = known[2]
+        if case_nos is None:
+            self._memo = memo
+        return set(memo) if case_nos is None else {c for c in case_nos if c in memo}
+
+    def _judge(self, facts: CaseFacts, at: dt.datetime
+               ) -> tuple[tuple[Finding, ...], tuple[str, str] | None]:
         item = self.board.catalogue.get(facts.item_code)
         case = CaseView(facts, self.board.evaluate(facts, at), item)
         found = []
@@ -250,20 +282,20 @@ class RuleEngine:
             if detail:
                 found.append(Finding(f"case:{facts.case_no}", rule.name, rule.level, detail,
                                      facts.case_no, facts.dept_code))
-        if found:
-            plan.labels[facts.case_no] = (facts.district_code, item.name if item else facts.item_code)
-        return found
+        if not found:
+            return (), None
+        return tuple(found), (facts.district_code, item.name if item else facts.item_code)
 
-    def _facts(self, conn, case_nos: set[str] | None) -> list[CaseFacts]:
+    def _rows(self, conn, case_nos: set[str] | None):
         if case_nos is None:
             # Open cases, and finished ones whose alerts may still clear or persist.
-            rows = conn.execute(
-                "select facts from cases where is_open = 1 or case_no in (select case_no from"
-                f" alerts where case_no is not null and cleared_at is null and state in {_ACTIVE})")
-        else:
-            marks = ",".join("?" * len(case_nos))
-            rows = conn.execute(f"select facts from cases where case_no in ({marks})", list(case_nos))
-        return [CaseFacts.from_json(text) for (text,) in rows]
+            return conn.execute(
+                "select case_no, facts from cases where is_open = 1 or case_no in (select case_no"
+                " from alerts where case_no is not null and cleared_at is null"
+                f" and state in {_ACTIVE})")
+        marks = ",".join("?" * len(case_nos))
+        return conn.execute(f"select case_no, facts from cases where case_no in ({marks})",
+                            list(case_nos))
 
     def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
         sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
@@ -323,8 +355,8 @@ class RuleEngine:
         result.notices.append(notice)
         if self.queue is not None:
             result.notifications += self.queue.add(
-                tx, alert_id=alert["id"], dept_code=alert["dept_code"], text=notice_sms_text(notice),
-                at=at, notice_number=notice.number)
+                tx, alert_id=alert["id"], dept_code=alert["dept_code"],
+                text=notice_sms_text(notice), at=at, notice_number=notice.number)
 
     def _warn(self, tx: Tx, alert_id: int, finding: Finding, plan: _Plan, at: dt.datetime,
               result: PassResult) -> None:
@@ -364,63 +396,6 @@ def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str]) -> N
         if (case_no in evaluated and key not in findings and state in ACTIVE_STATES
                 and not cleared_at):
             plan.clear.append(alert_id)
-
-
-def next_run(now: dt.datetime, interval: float, day_start: dt.time,
-             calendar: WorkCalendar | None) -> dt.datetime:
-    """The earlier of ``now + interval`` and the next working day's start (local time)."""
-    regular = now + dt.timedelta(seconds=interval)
-    local = now.astimezone(LOCAL_TZ)
-    for offset in range(3):
-        day = local.date() + dt.timedelta(days=offset)
-        start = dt.datetime.combine(day, day_start, LOCAL_TZ)
-        if start <= local:
-            continue
-        if start >= regular or calendar is None:
-            break
-        try:
-            if calendar.is_workday(day):
-                return start
-        except CalendarUnknownYear:  # fail closed: no guessed working days, the interval still runs
-            break
-    return regular
-
-
-class Scheduler:
-    """Runs ``job(at)`` once at start, then every ``interval`` seconds and at each working-day start."""
-
-    def __init__(self, job: Callable[[dt.datetime], object], clock: Callable[[], dt.datetime],
-                 interval: float, day_start: dt.time, calendar: WorkCalendar | None):
-        self.job = job
-        self.clock = clock
-        self.interval = interval
-        self.day_start = day_start
-        self.calendar = calendar
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="rules-scheduler", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self._run_job()
-        while True:
-            target = next_run(self.clock(), self.interval, self.day_start, self.calendar)
-            if self._stop.wait(max(0.0, (target - self.clock()).total_seconds())):
-                return
-            self._run_job()
-
-    def _run_job(self) -> None:
-        try:
-            self.job(self.clock())
-        except Exception:  # a bad pass must not stop the next one
-            log.exception("scheduled rule pass failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=30)
 
 
 def alert_rows(store: Store, state: str | None = None) -> list[dict]:

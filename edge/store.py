@@ -58,6 +58,14 @@ create table if not exists alerts (
     state text not null, detail text not null, opened_at text not null, updated_at text not null,
     case_no text, dept_code text, card text, card_due text, cleared_at text,
     unique(subject, rule));
+create table if not exists alert_events (
+    id integer primary key, alert_id integer not null, at text not null, actor text not null,
+    action text not null, from_state text, to_state text, note text);
+create index if not exists alert_events_alert on alert_events(alert_id);
+create trigger if not exists alert_events_no_update before update on alert_events
+    begin select raise(abort, 'alert_events is append-only'); end;
+create trigger if not exists alert_events_no_delete before delete on alert_events
+    begin select raise(abort, 'alert_events is append-only'); end;
 """
 
 
@@ -90,6 +98,7 @@ class Tx:
         self.db = db
         self.head = head
         self.now = now
+        self._created: str | None = None
         self._pending: list[tuple[int, str, str, bytes, str]] = []
 
     @property
@@ -98,11 +107,20 @@ class Tx:
 
     def emit(self, kind: str, body: dict[str, Any]) -> int:
         """Queue a record for the hub in this transaction; returns its sequence number."""
+        return self.emit_json(kind, canonical_json(body).decode("utf-8"))
+
+    def emit_json(self, kind: str, body_json: str) -> int:
+        """``emit`` for a body that is already JSON text (saves encoding it twice).
+
+        The record text is what the hash chain covers; the hub stores and re-hashes exactly
+        these bytes, so it only has to be valid JSON, not sorted.
+        """
         seq = self.head.seq + 1
-        created = iso(self.now)
-        record = canonical_json({"seq": seq, "kind": kind, "at": created, "body": body})
-        digest = chain_hash(self.head.hash, record)
-        self._pending.append((seq, kind, record.decode("utf-8"), digest, created))
+        created = self._created or iso(self.now)
+        self._created = created
+        record = f'{{"seq":{seq},"kind":"{kind}","at":"{created}","body":{body_json}}}'
+        digest = chain_hash(self.head.hash, record.encode("utf-8"))
+        self._pending.append((seq, kind, record, digest, created))
         self.head = ChainHead(seq, digest)
         return seq
 
@@ -185,9 +203,13 @@ class Store:
     # -- writing ----------------------------------------------------------------------
     def write(self, fn: Callable[[Tx], T], *, timeout: float | None = 60) -> T:
         """Run ``fn(tx)`` in one transaction on the writer thread and return its result."""
+        return self.submit(fn).result(timeout=timeout)
+
+    def submit(self, fn: Callable[[Tx], T]) -> Future:
+        """Queue ``fn(tx)`` for the writer; jobs run in the order they were submitted."""
         future: Future = Future()
         self._jobs.put((fn, future))
-        return future.result(timeout=timeout)
+        return future
 
     def _connect_writer(self) -> sqlite_utils.Database:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

@@ -24,17 +24,10 @@ from typing import Any
 
 from edge.store import Store, Tx, iso
 
+# alerts and alert_events are in edge/store.py (every module opens alerts); the rest is here.
 SUPERVISION_SCHEMA = """
 create index if not exists alerts_case on alerts(case_no);
 create index if not exists alerts_card on alerts(card);
-create table if not exists alert_events (
-    id integer primary key, alert_id integer not null, at text not null, actor text not null,
-    action text not null, from_state text, to_state text, note text);
-create index if not exists alert_events_alert on alert_events(alert_id);
-create trigger if not exists alert_events_no_update before update on alert_events
-    begin select raise(abort, 'alert_events is append-only'); end;
-create trigger if not exists alert_events_no_delete before delete on alert_events
-    begin select raise(abort, 'alert_events is append-only'); end;
 create table if not exists notice_counters (
     district_code text not null, year integer not null, last integer not null,
     primary key (district_code, year));
@@ -157,7 +150,8 @@ def needs_explanation(level: str, case_no: str | None) -> bool:
     return level == "red" and case_no is not None
 
 
-def allowed_actions(state: str, level: str, case_no: str | None, explained: bool) -> tuple[str, ...]:
+def allowed_actions(state: str, level: str, case_no: str | None,
+                    explained: bool) -> tuple[str, ...]:
     """The actions allowed on an alert now.
 
     >>> allowed_actions("open", "red", "NH1", explained=False)

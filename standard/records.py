@@ -72,6 +72,9 @@ TERMINAL_EVENTS = frozenset(
 )
 
 
+_SPECIAL_EVENTS = frozenset({EventType.SPECIAL_START.value, EventType.SPECIAL_END.value})
+
+
 class ProcedureKind(str, Enum):
     """特别程序 kinds."""
 
@@ -150,20 +153,19 @@ class CaseEvent(Strict):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> CaseEvent:
+        # Plain strings, not Enum attribute lookups: this runs for every ingested record.
         kind = self.event_type
-        special = kind in (EventType.SPECIAL_START.value, EventType.SPECIAL_END.value)
+        special = kind in _SPECIAL_EVENTS
         if special and self.procedure_kind is None:
             raise ValueError(f"procedure_kind is required for {kind}")
         if not special and self.procedure_kind is not None:
             raise ValueError(f"procedure_kind is only for 特别程序开始/结束, not {kind}")
-        if kind == EventType.EXTENSION.value and self.extension_days is None:
-            raise ValueError("extension_days is required for 延期")
-        if kind != EventType.EXTENSION.value and self.extension_days is not None:
-            raise ValueError(f"extension_days is only for 延期, not {kind}")
-        if kind == EventType.FEE.value and self.fee_amount is None:
-            raise ValueError("fee_amount is required for 收费")
-        if kind != EventType.FEE.value and self.fee_amount is not None:
-            raise ValueError(f"fee_amount is only for 收费, not {kind}")
+        if (kind == "延期") != (self.extension_days is not None):
+            raise ValueError("extension_days is required for 延期" if kind == "延期"
+                             else f"extension_days is only for 延期, not {kind}")
+        if (kind == "收费") != (self.fee_amount is not None):
+            raise ValueError("fee_amount is required for 收费" if kind == "收费"
+                             else f"fee_amount is only for 收费, not {kind}")
         return self
 
     @property

@@ -98,8 +98,8 @@ def init_auth(app: Flask, users: UserStore, *, secret_file: Path,
     app.extensions["auth"] = settings
     app.before_request(_load_user)
     app.before_request(_check_csrf)
-    app.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("user"),
-                                   "can_visit": can_visit})
+    app.jinja_env.globals.update(csrf_token=csrf_token, can_visit=can_visit)
+    app.context_processor(lambda: {"current_user": g.get("user")})
     app.register_error_handler(403, _forbidden)
     app.register_blueprint(bp)
     first = users.ensure_first_admin()

@@ -87,26 +87,3 @@ def _add(entry: dict[str, Any], row: dict[str, Any], today: str) -> None:
         entry["followups"][row["state"]] += 1
         entry["followups"]["overdue"] += _overdue(row, today)
 
-
-def format_report(report: dict[str, Any]) -> str:
-    """The report as plain-text tables (Chinese headings: the hall manager reads them)."""
-    lines = [f"统计起始 since: {report['since'] or '全部 all'}    统计日 today: {report['today']}"]
-    titles = {"windows": "窗口 window", "staff": "工作人员 staff", "departments": "部门 department"}
-    for name, _ in GROUPS:
-        lines.append("")
-        lines.append(f"== {titles[name]} ==")
-        lines.append(f"{'':<22}{'总数':>5}{'计入':>5}{'5':>5}{'4':>5}{'3':>5}{'2':>5}{'1':>5}"
-                     f"{'满意率':>8}{'差评':>5}{'待回访':>6}{'整改中':>6}{'已整改':>6}{'已撤销':>6}"
-                     f"{'超期':>5}{'重复':>5}{'无效':>5}")
-        for e in report[name]:
-            who = f"{e['key']}" + (f" {e['label']}" if e["label"] else "")
-            rate = "-" if e["satisfaction"] is None else f"{e['satisfaction'] * 100:.1f}%"
-            levels = "".join(f"{e['levels'][str(level)]:>5}" for level in range(5, 0, -1))
-            follow = e["followups"]
-            lines.append(
-                f"{who:<22}{e['total']:>5}{e['counted']:>5}{levels}{rate:>9}{e['bad']:>5}"
-                f"{follow[AWAITING_CALL]:>7}{follow[RECTIFYING]:>7}{follow[RECTIFIED]:>7}"
-                f"{follow[INVALIDATED]:>7}{follow['overdue']:>5}{e['repeats']:>5}{e['invalid']:>5}")
-        if not report[name]:
-            lines.append("（无评价 no ratings）")
-    return "\n".join(lines)

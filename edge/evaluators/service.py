@@ -118,6 +118,12 @@ class EvaluatorService:
         """Refresh the please-rate LEDs once the current store transaction is over."""
         self._queue.put(_SYNC)
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is handled (written, LEDs set); False on timeout."""
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
     def submit(self, press: KeyPress) -> None:
         """Queue a press that did not come from a pin (same path as a key)."""
         self._queue.put(press)
@@ -139,6 +145,8 @@ class EvaluatorService:
                 self._sync_leds()
             elif isinstance(item, KeyPress):
                 self._handle(item)
+            elif isinstance(item, threading.Event):  # flush(): all before it is done
+                item.set()
             self._expire_thanks()
         for light in self._thanks.values():
             self._set(light, False)

@@ -110,7 +110,7 @@ class CaptureSource:
     def _file_frames(self, capture: cv2.VideoCapture, stop: threading.Event) -> Iterator[Frame]:
         clip_fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         step = max(1, round(clip_fps * self._interval.total_seconds()))
-        delivered = False
+        delivered, pacer = False, _Pacer(self._clock, self._interval)
         while not stop.is_set():
             for _ in range(step - 1):
                 capture.grab()
@@ -123,7 +123,22 @@ class CaptureSource:
                 continue
             delivered = True
             yield self._clock(), frame
-            stop.wait(self._interval.total_seconds())
+            pacer.wait(stop)
+
+
+class _Pacer:
+    """Frames on a fixed schedule, so the time spent on each frame does not slow the rate."""
+
+    def __init__(self, clock: Clock, interval: dt.timedelta) -> None:
+        self._clock, self._interval = clock, interval
+        self._due: dt.datetime | None = None
+
+    def wait(self, stop: threading.Event) -> None:
+        now = self._clock()
+        if self._due is None or self._due < now - self._interval:  # started, or fell far behind
+            self._due = now
+        self._due += self._interval
+        stop.wait(max(0.0, (self._due - now).total_seconds()))
 
 
 class FileSource:
@@ -277,7 +292,7 @@ class SyntheticSource:
         self.scene = scene
         self.name = name
         self._clock = clock
-        self._interval = 1 / fps
+        self._interval = dt.timedelta(seconds=1 / fps)
         self._occupied = occupied or (lambda at: ())
         self._unplugged = threading.Event()
         self._frozen = threading.Event()
@@ -297,7 +312,7 @@ class SyntheticSource:
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         if self._unplugged.is_set():
             raise SourceError(f"{self.name}: no signal")
-        started, frame_no, last = None, 0, None
+        started, frame_no, last, pacer = None, 0, None, _Pacer(self._clock, self._interval)
         while not stop.is_set() and not self._unplugged.is_set():
             now = self._clock()
             started = started or now
@@ -306,4 +321,4 @@ class SyntheticSource:
                 last = self.scene.render(t, present=self._occupied(now), frame_no=frame_no)
             frame_no += 1
             yield now, last
-            stop.wait(self._interval)
+            pacer.wait(stop)

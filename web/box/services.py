@@ -1,7 +1,7 @@
 """How the box's pages reach the box's services, including the optional ones.
 
 Optional services appear on the ``Box`` as their modules are wired into the composition root:
-``box.supervision`` (alert lifecycle), ``box.ratings`` (evaluator keys and ratings),
+``box.supervision`` (alert lifecycle), ``box.evaluations`` (evaluator keys and ratings),
 ``box.presence`` (cameras), ``box.relay`` (link to the hub), ``box.profile`` (hardware
 profile). Each accessor here returns None when its service is absent, and the page shows
 “未接入” for that section; a page never fails because an optional service is missing.
@@ -52,13 +52,14 @@ def configured_windows() -> list[int]:
     return sorted(w.window_no for w in getattr(profile, "windows", None) or [])
 
 
-def _ratings_service() -> Any | None:
-    return getattr(box(), "ratings", None) or getattr(box(), "evaluations", None)
+def _evaluations() -> Any | None:
+    """The evaluations wiring (``box.evaluations``: ratings, follow-ups, evaluator keys)."""
+    return getattr(box(), "evaluations", None)
 
 
 def window_ratings() -> dict[int, dict[str, Any]] | None:
     """Today's rating counts per window ({"counted", "satisfaction", "bad"}), or None."""
-    if _ratings_service() is None:
+    if _evaluations() is None:
         return None
     try:
         from edge.evaluations.report import rating_report
@@ -73,7 +74,7 @@ def window_ratings() -> dict[int, dict[str, Any]] | None:
 
 def window_service() -> dict[int, dict[str, Any]] | None:
     """The case each window is serving and its staff, as the ratings service armed it."""
-    service = _ratings_service()
+    service = getattr(_evaluations(), "ratings", None)
     if service is None or not hasattr(service, "window_service"):
         return None
     try:
@@ -122,7 +123,7 @@ def relay_section() -> DeviceSection:
 
 
 def evaluator_section() -> DeviceSection:
-    service = _ratings_service()
+    service = _evaluations()
     if service is None:
         return DeviceSection("评价器", False)
     lines = []

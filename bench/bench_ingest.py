@@ -1,0 +1,120 @@
+"""Ingest throughput: events/s from a file and over HTTP, against raw SQLite executemany.
+
+    python -m bench.bench_ingest [--events 1000000] [--http-events 100000]
+
+Prints figures only. Goals (issue 2): ≥ 50,000 events/s from a file and at least a third of
+the raw executemany rate; ≥ 10,000 events/s over HTTP in batches of 500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sqlite3
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from edge.filefeed import file_records
+from edge.ingest import ingest_texts
+from edge.store import Store
+from hallwatch.sim import Platform
+
+
+def generate(path: Path, count: int) -> list[str]:
+    platform = Platform("440605", seed=7, windows=12)
+    start = dt.datetime(2026, 6, 1, 1, tzinfo=dt.timezone.utc)
+    lines: list[str] = []
+    day = 0
+    while len(lines) < count:
+        for event in platform.backlog(start + dt.timedelta(days=day), 1, 200):
+            lines.append(json.dumps(event, ensure_ascii=False))
+        day += 1
+    lines = lines[:count]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
+
+
+def raw_executemany(folder: Path, lines: list[str]) -> float:
+    """The baseline: the same rows, already parsed, straight into SQLite."""
+    conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    conn.execute("pragma journal_mode=wal")
+    conn.execute("pragma synchronous=normal")
+    conn.execute("create table case_events (event_id text primary key, case_no text,"
+                 " event_type text, occurred_at text, body text)")
+    rows = []
+    for line in lines:
+        record = json.loads(line)
+        rows.append((record["event_id"], record["case_no"], record["event_type"],
+                     record["occurred_at"], line))
+    started = time.perf_counter()
+    for offset in range(0, len(rows), 2000):
+        conn.execute("begin")
+        conn.executemany("insert into case_events values (?, ?, ?, ?, ?)",
+                         rows[offset:offset + 2000])
+        conn.execute("commit")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def file_ingest(folder: Path, path: Path) -> tuple[float, int]:
+    with Store(folder / "box.db", box_id="bench") as store:
+        started = time.perf_counter()
+        result = ingest_texts(store, file_records(path), source=str(path))
+        elapsed = time.perf_counter() - started
+    return result.accepted / elapsed, result.accepted
+
+
+def http_ingest(folder: Path, lines: list[str]) -> float:
+    from waitress import create_server
+
+    from edge.app import build_box
+    from edge.config import BoxConfig
+    from tests.boxes import write_box_folder
+    from web.box import create_app
+
+    config_path = write_box_folder(folder / "httpbox")
+    from edge.config import load_box_config
+    config: BoxConfig = load_box_config(config_path)
+    box = build_box(config).start()
+    server = create_server(create_app(box), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}/api/v1/platform/events"
+    headers = {"Authorization": f"Bearer {box.platform_token}"}
+    started = time.perf_counter()
+    for offset in range(0, len(lines), 500):
+        body = "\n".join(lines[offset:offset + 500]).encode()
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+    elapsed = time.perf_counter() - started
+    server.close()
+    box.stop()
+    return len(lines) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--http-events", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        source = folder / "events.ndjson"
+        lines = generate(source, args.events)
+        raw_rate = raw_executemany(folder, lines)
+        rate, accepted = file_ingest(folder, source)
+        print(f"file ingest: {accepted:,} events, {rate:,.0f} events/s "
+              f"(goal ≥ 50,000); raw executemany {raw_rate:,.0f} rows/s; "
+              f"ratio {rate / raw_rate:.2f} (goal ≥ 0.33)")
+        http_rate = http_ingest(folder, lines[:args.http_events])
+        print(f"HTTP ingest, batches of 500: {http_rate:,.0f} events/s (goal ≥ 10,000)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Benchmark: supervision rules over 100,000 open cases, 5% of them in warning (yellow).
+
+Run from the repository root: ``python -m bench.bench_rules``. A real store in a temporary
+folder; cases are written straight into the ``cases`` table (ingest has its own benchmark).
+Prints figures and the goal only; nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from edge.cases import CaseBoard
+from edge.store import Store, iso
+from edge.supervision_config import ContactSection, NotifySection, RulesSection, build_supervision
+from hallwatch.sim import catalogue_for
+from standard.calendar import WorkCalendar
+from standard.deadlines import CaseFacts, LightSettings, evaluate
+from standard.records import LOCAL_TZ, CatalogueItem
+
+CASES = 100_000
+WARNING_SHARE = 0.05
+DISTRICT = "440605"
+AT = dt.datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
+
+
+def load_items() -> list[CatalogueItem]:
+    items = [CatalogueItem.model_validate_json(json.dumps(raw, ensure_ascii=False))
+             for raw in catalogue_for(DISTRICT)["items"]]
+    return [item for item in items if item.case_type == "承诺件"]
+
+
+def accepted_days(items: list[CatalogueItem], calendar: WorkCalendar) -> dict[str, dict[str, list]]:
+    """For each item, the recent 受理 days that leave 0-1 working days ("warn") or 2+ ("green")."""
+    settings = LightSettings()
+    table: dict[str, dict[str, list]] = {}
+    for item in items:
+        buckets: dict[str, list] = {"warn": [], "green": []}
+        for back in range(0, 60):
+            day = AT.date() - dt.timedelta(days=back)
+            if not calendar.is_workday(day):
+                continue
+            facts = CaseFacts("X", item.item_code, item.dept_code, DISTRICT, accepted_on=day,
+                              stage="受理", stage_rank=2, stage_started={"受理": day.isoformat()})
+            left = evaluate(facts, item, calendar, AT, settings).remaining_working_days
+            if left is not None and 0 <= left <= 1:
+                buckets["warn"].append(day)
+            elif left is not None and left >= 2:
+                buckets["green"].append(day)
+        table[item.item_code] = buckets
+    return table
+
+
+def make_rows(rng: random.Random, items: list[CatalogueItem], days: dict) -> list[tuple]:
+    rows = []
+    now = iso(AT)
+    for number in range(CASES):
+        item = rng.choice(items)
+        bucket = "warn" if rng.random() < WARNING_SHARE else "green"
+        day = rng.choice(days[item.item_code][bucket])
+        facts = CaseFacts(
+            f"{DISTRICT}{number:09d}", item.item_code, item.dept_code, DISTRICT, "承诺件", "受理", 2,
+            {"申请": day.isoformat(), "受理": day.isoformat()}, day, window_no=rng.randint(1, 20),
+            staff=f"S{rng.randint(1, 200):03d}", event_count=2)
+        rows.append((facts.case_no, facts.item_code, facts.dept_code, DISTRICT, "承诺件", "受理", 1,
+                     facts.to_json(), now))
+    return rows
+
+
+def timed(action):
+    started = time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    rng = random.Random(20261201)
+    calendar = WorkCalendar()
+    items = load_items()
+    rows = make_rows(rng, items, accepted_days(items, calendar))
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "box.db", box_id=f"{DISTRICT}-bench")
+        catalogue = {item.item_code: item for item in items}
+        board = CaseBoard(store, catalogue, calendar, LightSettings())
+        contacts = [ContactSection(dept_code=code, name="联系人", phone="13800138000")
+                    for code in {item.dept_code for item in items}]
+        parts = build_supervision(store, board, lambda: AT, rules=RulesSection(), contacts=contacts,
+                                  notify=NotifySection(), box_id="bench", data_dir=Path(folder))
+        store.open()
+        store.write(lambda tx: tx.conn.executemany(
+            "insert into cases (case_no, item_code, dept_code, district_code, case_type, stage,"
+            " is_open, facts, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows))
+
+        first, first_s = timed(lambda: parts.rules.check(AT))
+        rules = Counter(finding.rule for finding in first.opened)
+        print(f"{CASES} open cases, {WARNING_SHARE:.0%} in warning, at {AT.isoformat()}")
+        print(f"full pass, first: {first_s:.2f} s   goal < 3 s   opened {len(first.opened)} "
+              f"({', '.join(f'{k} {v}' for k, v in rules.items())}), cards {len(first.notices)}, "
+              f"notifications queued {first.notifications}")
+        second, second_s = timed(lambda: parts.rules.check(AT))
+        print(f"full pass, nothing changed: {second_s:.2f} s   created {second.created}, "
+              f"cleared {len(second.cleared)}")
+        later = AT + dt.timedelta(days=1)
+        third, third_s = timed(lambda: parts.rules.check(later))
+        print(f"full pass, next day ({later.date()}): {third_s:.2f} s   "
+              f"opened {len(third.opened)}, "
+              f"cards {len(third.notices)}, cleared {len(third.cleared)}")
+        one = {rows[0][0]}
+        _, single_s = timed(lambda: parts.rules.check(later, case_nos=one))
+        print(f"one touched case (after ingest): {single_s * 1000:.1f} ms")
+        outbox = store.query("select count(*) as n from outbox")[0]["n"]
+        print(f"outbox records made: {outbox}")
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Channel evaluations as they arrive over HTTP: split the body, validate each, name bad fields.
+
+A body is one JSON object, a JSON array of objects or NDJSON. Each record is validated
+strictly against :class:`standard.evaluations.Evaluation`; a bad one becomes a ``Rejection``
+with one entry per bad field (the same shape as case-event ingest), to be quarantined.
+
+Example::
+
+    good, bad = parse_evaluations(b'{"evaluation_id": "QR-1", ...}')
+    ratings.record_evaluations(good, bad, source="evaluations-http")
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from edge.ingest import MAX_RAW_CHARS, BodyError, Rejection, split_body
+from edge.ingest import _field_errors as field_errors  # one wording for every record type
+from standard.evaluations import Evaluation
+
+
+def split_evaluations(body: bytes) -> list[tuple[int, str]]:
+    """(index, raw JSON) pairs; a single pretty-printed object is one record."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"{"):
+        try:
+            item = json.loads(stripped.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass  # perhaps NDJSON: split_body decides, with its clear error
+        else:
+            if isinstance(item, dict):
+                return [(0, json.dumps(item, ensure_ascii=False))]
+    return split_body(body)
+
+
+def validate_evaluation(index: int, raw: str) -> Evaluation | Rejection:
+    if len(raw) > MAX_RAW_CHARS:
+        return Rejection(index, [{"field": "(record)", "message":
+                                  f"记录过长 (longer than {MAX_RAW_CHARS} characters)"}],
+                         raw[:MAX_RAW_CHARS])
+    try:
+        return Evaluation.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        return Rejection(index, field_errors(exc), raw)
+
+
+def parse_evaluations(body: bytes, source: str = "evaluations-http"
+                      ) -> tuple[list[tuple[int, Evaluation]], list[Rejection]]:
+    """Valid evaluations with their index, and the rejections; BodyError if not JSON at all."""
+    good: list[tuple[int, Evaluation]] = []
+    bad: list[Rejection] = []
+    for index, raw in split_evaluations(body):
+        outcome = validate_evaluation(index, raw)
+        if isinstance(outcome, Rejection):
+            outcome.source = source
+            bad.append(outcome)
+        else:
+            good.append((index, outcome))
+    return good, bad
+
+
+__all__ = ["BodyError", "parse_evaluations", "split_evaluations", "validate_evaluation"]

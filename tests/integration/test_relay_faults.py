@@ -1,0 +1,338 @@
+"""The relay under faults, with real ``hub serve`` and ``edge serve`` processes on 127.0.0.1.
+
+What each test asserts is what an operator would see: the hub's records (once per box and
+sequence number), ``hub status`` and ``edge status``, the hub's ``refusals`` and
+``tamper_alerts`` tables, and the files a pushed config changes on the box.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import zmq
+
+from edge.relay import NONCE_BLOCK, Relay, RelaySettings
+from edge.store import Store
+from provisioning import identity
+from standard import wire
+from standard.envelope import SIGNATURE_PREFIX, sign_document
+from tests.integration.relay_harness import (
+    Deployment, FakeBox, all_arrived, make_records, run_cli, sealed_batch, wait_all_arrived,
+    wait_for)
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    deployment = Deployment(tmp_path)
+    yield deployment
+    deployment.close()
+
+
+def edge_settled(box, made: int):
+    """``edge status`` once the box says everything up to ``made`` is acked and it is online."""
+    def settled():
+        status = box.status()
+        return status if (status["backlog"] == 0 and status["acked_seq"] >= made
+                          and status["hub_connected"]) else None
+    return wait_for(settled, 15, what=f"edge status of {box.box_id}: backlog 0, connected",
+                    interval=0.2, detail=box.status)
+
+
+def assert_hub_holds_exactly(hub, box) -> None:
+    """``hub status`` shows every record once, all acked, chain ok; the box agrees."""
+    def consistent():
+        row = hub.status()[box.box_id]
+        made = box.chain_seq()
+        return row if row["records"] == row["last_seq"] == row["acked_seq"] == made else None
+    row = wait_for(consistent, 15, what="hub status to match the box", interval=0.2,
+                   detail=lambda: (hub.status(), box.chain_seq()))
+    assert row["chain"] == "ok"
+    rows, distinct, top = hub.distinct_seqs(box.box_id)
+    assert rows == distinct == top == row["records"]
+    assert edge_settled(box, row["records"])["last_seq"] >= row["records"]
+
+
+# -- 1. normal flow ------------------------------------------------------------------------
+def test_posted_records_reach_the_hub_exactly_once(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    assert box.post_events(400) == 400
+    made = wait_all_arrived(hub, box, timeout=20)
+    assert made >= 400  # case events, plus the alerts the rules raised on them
+    assert_hub_holds_exactly(hub, box)
+
+
+# -- 2. box killed mid-batch ---------------------------------------------------------------
+def test_box_killed_while_draining_resumes_without_loss_or_duplicates(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    box.start()  # the hub is down: the backlog builds up on the box
+    assert box.post_events(10_000) == 10_000
+    made = box.chain_seq()
+    hub.start()
+    wait_for(lambda: hub.count(box.box_id) > 0, 30, what="the drain to start", interval=0.01)
+    box.kill()
+    held = hub.count(box.box_id)
+    print(f"\nbox killed with {held} of {made} records at the hub")
+    assert 0 < held < made, "the box must be killed mid-drain"
+
+    box.start()
+    wait_all_arrived(hub, box, timeout=40)
+    assert_hub_holds_exactly(hub, box)
+
+
+# -- 3. hub killed mid-apply ---------------------------------------------------------------
+def test_hub_killed_while_applying_resumes_without_loss_or_duplicates(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    box.start()
+    assert box.post_events(10_000) == 10_000
+    made = box.chain_seq()
+    hub.start()
+    wait_for(lambda: hub.count(box.box_id) > 0, 30, what="the drain to start", interval=0.01)
+    hub.kill()
+    held = hub.count(box.box_id)
+    print(f"\nhub killed with {held} of {made} records applied")
+    assert 0 < held < made, "the hub must be killed mid-drain"
+
+    hub.start()  # at once: the box's session may well survive the restart
+    wait_all_arrived(hub, box, timeout=40)
+    assert_hub_holds_exactly(hub, box)
+
+
+# -- 4. hub outage -------------------------------------------------------------------------
+def test_hub_outage_backlog_drains_and_live_records_go_first(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    box.post_events(200)
+    wait_all_arrived(hub, box)
+    edge_settled(box, 1)
+
+    hub.stop()
+    stopped = time.monotonic()
+    assert box.post_events(200) == 200  # the hall keeps working
+    wait_for(lambda: not box.status()["hub_connected"], 10, interval=0.1,
+             what="edge status to show the hub lost")
+    noticed = time.monotonic() - stopped
+    first_backlog = box.status()["backlog"]
+    assert box.post_events(8000) == 8000
+    second_backlog = box.status()["backlog"]
+    print(f"\nhub loss shown by edge status after {noticed:.1f} s; "
+          f"backlog {first_backlog} then {second_backlog}")
+    assert noticed < 8
+    assert 0 < first_backlog < second_backlog
+
+    hub.start()
+    before = hub.count(box.box_id)
+    wait_for(lambda: hub.count(box.box_id) > before, 45, interval=0.02,
+             what="the box to reconnect")
+    live_seq = box.post_live_case()
+    posted = time.monotonic()
+    wait_for(lambda: hub.has_seq(box.box_id, live_seq), 10, interval=0.01,
+             what="the live record at the hub")
+    latency = time.monotonic() - posted
+    still_draining = hub.acked(box.box_id) < live_seq
+    print(f"live record at the hub {latency:.2f} s after its post; "
+          f"backlog still draining: {still_draining} (hub acked {hub.acked(box.box_id)}, "
+          f"live seq {live_seq})")
+    assert latency < 10
+    wait_all_arrived(hub, box, timeout=60)
+    assert_hub_holds_exactly(hub, box)
+
+
+# -- 5. replay -----------------------------------------------------------------------------
+def test_replayed_batch_is_acked_but_not_applied_again(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    fake = FakeBox.as_box(hub, box)
+    try:
+        assert fake.hello(box.box_id)[0] == wire.PONG
+        rows, _ = make_records(1, 50)
+        batch = sealed_batch(box, hub, rows, counter=1)
+        fake.send(batch)
+        assert fake.receive_kind({wire.ACK, wire.NACK}) == (
+            wire.ACK, {"version": 1, "acked_seq": 50, "applied": [1, 50]})
+        fake.send(batch)  # captured frames, sent again byte for byte
+        assert fake.receive_kind({wire.ACK, wire.NACK}) == (
+            wire.ACK, {"version": 1, "acked_seq": 50, "applied": [1, 50]})
+    finally:
+        fake.close()
+    status = hub.status()[box.box_id]
+    assert (status["records"], status["acked_seq"], status["chain"]) == (50, 50, "ok")
+    assert hub.distinct_seqs(box.box_id) == (50, 50, 50)
+
+
+# -- 6. tampered batches -------------------------------------------------------------------
+def flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1:]
+
+
+def test_tampered_batches_are_refused_and_other_boxes_keep_flowing(deployment):
+    hub = deployment.hub
+    victim = deployment.add_box("440605")
+    other = deployment.add_box("440606", name="顺德区行政服务中心")
+    hub.start()
+    other.start()
+    other.post_events(100)
+    wait_all_arrived(hub, other)
+
+    rows, _ = make_records(1, 20)
+    tampered = {}
+    frames = sealed_batch(victim, hub, rows, counter=1)
+    frames[1] = frames[1].replace(b'"backlog":0', b'"backlog":9')
+    tampered["header"] = frames
+    frames = sealed_batch(victim, hub, rows, counter=2)
+    frames[2] = flip(frames[2], len(frames[2]) // 2)
+    tampered["ciphertext"] = frames
+    frames = sealed_batch(victim, hub, rows, counter=3)
+    frames[3] = flip(frames[3], 0)
+    tampered["signature"] = frames
+    # A sender holding the sign key but not the seal key: signed garbage still fails AEAD.
+    frames = sealed_batch(victim, hub, rows, counter=4)
+    frames[2] = flip(frames[2], 0)
+    frames[3] = victim.identity.sign_private.sign(SIGNATURE_PREFIX + frames[1] + frames[2])
+    tampered["re-signed ciphertext"] = frames
+
+    fake = FakeBox.as_box(hub, victim)
+    try:
+        assert fake.hello(victim.box_id)[0] == wire.PONG
+        reasons = {}
+        for part, batch in tampered.items():
+            fake.send(batch)
+            kind, body = fake.receive_kind({wire.ACK, wire.NACK})
+            assert kind == wire.NACK, part
+            assert (body["first_seq"], body["last_seq"]) == (1, 20), part
+            reasons[part] = body["reason"]
+    finally:
+        fake.close()
+    for part in ("header", "ciphertext", "signature"):
+        assert f"signature does not verify for box {victim.box_id}" in reasons[part], reasons
+    assert f"ciphertext does not decrypt for box {victim.box_id}" in \
+        reasons["re-signed ciphertext"]
+    logged = [reason for box_id, reason in hub.refusals() if box_id == victim.box_id]
+    assert logged == list(reasons.values())
+    assert hub.count(victim.box_id) == 0
+
+    other.post_events(100)
+    wait_all_arrived(hub, other)
+    assert hub.process.alive
+
+
+# -- 7. unenrolled key ---------------------------------------------------------------------
+def test_unenrolled_key_is_refused_at_the_handshake(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    box.post_events(100)
+    wait_all_arrived(hub, box)
+
+    public, secret = zmq.curve_keypair()
+    stranger = FakeBox(hub.endpoint, hub.identity.curve_public, public, secret)
+    try:
+        stranger.send(wire.encode(wire.HELLO, {"box_id": box.box_id, "last_seq": 0,
+                                               "acked_seq": 0, "backlog": 0, "configs": {}}))
+        stranger.send(sealed_batch(box, hub, make_records(10_000, 5)[0], counter=2**40))
+        assert stranger.receive(timeout=2) is None  # CURVE handshake refused: no answer
+        wait_for(lambda: any("is not enrolled" in reason for _, reason in hub.refusals()), 10,
+                 what="the refused handshake in the refusals table", detail=hub.refusals)
+    finally:
+        stranger.close()
+    assert hub.process.alive
+    assert not hub.has_seq(box.box_id, 10_000)
+    box.post_events(100)
+    wait_all_arrived(hub, box)
+    assert_hub_holds_exactly(hub, box)
+
+
+# -- 8. rows deleted or edited on the box --------------------------------------------------
+def queue_while_hub_down(hub, box, events: int) -> None:
+    hub.stop()
+    wait_for(lambda: not box.status()["hub_connected"], 10, interval=0.1,
+             what="the box to notice the hub is down")
+    assert box.post_events(events) == events
+
+
+def test_deleted_or_edited_outbox_rows_raise_tamper_alerts(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    box.post_events(50)
+    wait_all_arrived(hub, box)
+
+    queue_while_hub_down(hub, box, 200)
+    acked = box.status()["acked_seq"]
+    deleted = (acked + box.chain_seq()) // 2
+    with box.tamper() as db:
+        assert db.execute("delete from outbox where seq = ?", (deleted,)).rowcount == 1
+    hub.start()
+    wait_for(lambda: hub.acked(box.box_id) == box.chain_seq(), 30, what="the rest to arrive",
+             detail=lambda: (hub.acked(box.box_id), box.chain_seq()))
+    assert (box.box_id, deleted, deleted, "gap") in hub.tamper_alerts()
+    assert hub.status()[box.box_id]["chain"] == f"gap {deleted}-{deleted}"
+    assert not hub.has_seq(box.box_id, deleted)
+    assert hub.distinct_seqs(box.box_id)[:2] == (box.chain_seq() - 1,) * 2
+
+    queue_while_hub_down(hub, box, 200)
+    acked = box.status()["acked_seq"]
+    edited = (acked + box.chain_seq()) // 2
+    with box.tamper() as db:
+        body = json.loads(db.execute("select body from outbox where seq = ?",
+                                     (edited,)).fetchone()[0])
+        body["body"]["tampered"] = True
+        db.execute("update outbox set body = ? where seq = ?",
+                   (json.dumps(body, ensure_ascii=False), edited))
+    hub.start()
+    wait_for(lambda: hub.acked(box.box_id) == box.chain_seq(), 30, what="the rest to arrive")
+    assert (box.box_id, edited, edited, "changed") in hub.tamper_alerts()
+    assert hub.status()[box.box_id]["chain"] == f"changed {edited}-{edited}"
+    assert len(hub.tamper_alerts()) == 2  # each raised once, however often batches repeat
+
+
+# -- 9. nonce counter ----------------------------------------------------------------------
+def test_nonce_counters_never_repeat_across_relay_restarts(deployment):
+    box = deployment.add_box()
+    hub_public = identity.load_hub_public(box.dir / identity.BOX_HUB_PUBLIC_FILE)
+    used: list[int] = []
+    for _ in range(3):  # three "boots" of the box on the same database
+        store = Store(box.db_path, box_id=box.box_id).open()
+        try:
+            relay = Relay(store, box.identity, hub_public, deployment.hub.endpoint,
+                          RelaySettings())
+            counters = [relay._counter() for _ in range(NONCE_BLOCK + 5)]
+        finally:
+            store.close()
+        assert counters == sorted(set(counters))
+        assert not used or counters[0] > max(used)
+        used += counters
+    assert len(used) == len(set(used))
+
+
+# -- 10. revoked box -----------------------------------------------------------------------
+def test_revoked_box_is_refused_and_its_records_stay(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    box.post_events(100)
+    made = wait_all_arrived(hub, box)
+
+    identity.revoke_box(hub.config, box.box_id)
+    wait_for(lambda: any(b == box.box_id and "revoked" in r for b, r in hub.refusals()), 10,
+             what="the hub to refuse the revoked box", detail=hub.refusals)
+    box.post_events(50)
+    wait_for(lambda: any(b == box.box_id and "revoked" in r and "batch" in r
+                         for b, r in hub.refusals()), 10,
+             what="the revoked box's batch to be refused", detail=hub.refusals)
+    assert hub.count(box.box_id) == made
+    assert box.chain_seq() > made
+
+    box.stop()  # its next connection is refused at the handshake
+    box.start()
+    wait_for(lambda: any(b == box.box_id and r.startswith("connection refused")
+                         for b, r in hub.refusals()), 15,
+             what="the revoked box's connection to be refused", detail=hub.refusals)
+    assert hub.count(box.box_id) == made
+    assert hub.status()[box.box_id]["records"] == made

@@ -1,0 +1,56 @@
+"""``POST /api/v1/evaluations``: ratings from QR code, online, SMS, 12345 and terminals.
+
+Authenticated by the platform token, like the case-event API. The body is one evaluation
+object, a JSON array or NDJSON (``docs/standard/evaluation.schema.json``). Valid ones are
+committed before the answer; malformed ones are rejected with one error per field and kept in
+the quarantine table. Re-sending the same ``evaluation_id`` is harmless.
+
+Example::
+
+    curl -H "Authorization: Bearer $TOKEN" -d @evaluation.json \\
+         http://127.0.0.1:8080/api/v1/evaluations
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from edge.evaluations.intake import BodyError, parse_evaluations
+from edge.ingest import quarantine_body
+from edge.store import StoreFull
+from web.box.api import error, platform_token_required
+
+bp = Blueprint("evaluations_api", __name__, url_prefix="/api/v1")
+SOURCE = "evaluations-http"
+
+
+@bp.post("/evaluations")
+@platform_token_required
+def post_evaluations():
+    """Take evaluations; answer which were accepted (with their rating ids) and rejected."""
+    box = current_app.extensions["box"]
+    if box.evaluations is None:
+        return error(503, "本机未启用好差评服务 (evaluations are not wired on this box)")
+    refusing = box.refusing()
+    if refusing:
+        return error(507, refusing)
+    body = request.get_data(cache=False)
+    try:
+        good, bad = parse_evaluations(body, SOURCE)
+    except BodyError as exc:
+        quarantine_body(box.store, body, SOURCE, str(exc))
+        return error(400, str(exc))
+    try:
+        recorded = box.evaluations.ratings.record_evaluations(good, bad, source=SOURCE)
+    except StoreFull as exc:
+        return error(507, str(exc))
+    fresh = [(index, o) for index, o in recorded if not o.duplicate]
+    answer = {
+        "accepted": len(fresh),
+        "duplicates": len(recorded) - len(fresh),
+        "rejected": [r.as_dict() for r in bad],
+        "ratings": [{"index": index, "rating_id": o.rating_id, "counted": o.counted,
+                     "repeat_of": o.repeat_of, "followup_opened": o.followup_opened,
+                     "duplicate": o.duplicate} for index, o in recorded],
+    }
+    return jsonify(answer), 422 if bad and not recorded else 200

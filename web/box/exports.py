@@ -1,0 +1,75 @@
+"""The case list as CSV or Excel, with the same filters as the page (all pages, not one)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, stream_with_context
+
+from web.auth import login_required
+from web.box import services
+from web.box.cases import case_filter
+from web.box.pages import READERS
+from web.layout import LIGHTS
+
+bp = Blueprint("exports", __name__)
+
+HEADER = ["办件编号", "事项编码", "事项名称", "部门", "办件类型", "当前环节", "承诺期限",
+          "剩余工作日", "灯色", "原因", "办结情况"]
+OUTCOMES = {"early": "提前办结", "on_time": "按时办结", "late": "超期办结"}
+
+
+def export_rows() -> Iterator[list]:
+    hall = services.hall()
+    names = hall.departments()
+    for case in hall.matching(case_filter()):
+        row = case.row
+        yield [row.case_no, row.item_code, row.item_name or "", names.get(row.dept_code,
+               row.dept_code), row.case_type or "", row.stage or "",
+               row.deadline.isoformat() if row.deadline else "",
+               "" if row.remaining_working_days is None else row.remaining_working_days,
+               LIGHTS.get(row.light, row.light), "；".join(row.reasons),
+               OUTCOMES.get(row.outcome or "", "" if case.is_open else "已办结")]
+
+
+def _filename(extension: str) -> str:
+    return f"cases-{services.box().config.box_id}-{services.today():%Y%m%d}.{extension}"
+
+
+@bp.get("/cases.csv")
+@login_required(roles=READERS)
+def as_csv():
+    def stream() -> Iterator[str]:
+        yield "\ufeff"  # a BOM, so that Excel opens the UTF-8 file as Chinese text
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(HEADER)
+        for number, row in enumerate(export_rows(), start=1):
+            writer.writerow(row)
+            if number % 1000 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(stream_with_context(stream()), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename={_filename('csv')}"})
+
+
+@bp.get("/cases.xlsx")
+@login_required(roles=READERS)
+def as_xlsx():
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("办件")
+    sheet.append(HEADER)
+    for row in export_rows():
+        sheet.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    return Response(data.getvalue(), headers={
+        "Content-Disposition": f"attachment; filename={_filename('xlsx')}"},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

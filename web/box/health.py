@@ -1,0 +1,36 @@
+"""设备状态: the store on disk, the outbox backlog, the devices; intake problems for technicians."""
+
+from __future__ import annotations
+
+import shutil
+
+from flask import Blueprint, render_template
+
+from edge.board import quarantine_rows, store_health
+from web.auth import login_required
+from web.box import services
+from web.box.pages import TECHNICIANS
+from web.charts import meter
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+@login_required
+def index():
+    box = services.box()
+    store = store_health(box.store)
+    disk = shutil.disk_usage(box.store.path.parent)
+    snapshot = services.hall().snapshot()
+    sections = [services.relay_section(), services.evaluator_section(),
+                services.camera_section()]
+    return render_template(
+        "health.html", store=store, disk=disk, sections=sections, box=box,
+        cases=len(snapshot.cases), open_cases=sum(services.hall().light_counts().values()),
+        disk_meter=meter(disk.used, disk.total, label="磁盘使用"), at=services.now())
+
+
+@bp.get("/health/quarantine")
+@login_required(roles=TECHNICIANS)
+def quarantine():
+    return render_template("quarantine.html", rows=quarantine_rows(services.box().store))

@@ -1,0 +1,58 @@
+/* hallwatch: live sections and confirmations. Plain JavaScript, no library, nothing remote. */
+(function () {
+  "use strict";
+
+  // Forms with data-confirm ask first (resetting a password, disabling a user).
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  // An element with data-poll="URL" refreshes every [data-live] section from that JSON URL.
+  var live = document.querySelector("[data-poll]");
+  if (!live) {
+    return;
+  }
+  var url = live.getAttribute("data-poll");
+  var every = Math.max(parseInt(live.getAttribute("data-every") || "5", 10), 1) * 1000;
+  var status = document.getElementById("live-status");
+
+  function show(text, offline) {
+    if (status) { status.textContent = text; }
+    live.classList.toggle("offline", offline);
+  }
+
+  function apply(data) {
+    Object.keys(data.html || {}).forEach(function (name) {
+      var section = document.querySelector('[data-live="' + name + '"]');
+      if (section) { section.innerHTML = data.html[name]; }
+    });
+    var at = new Date(data.at);
+    show("实时更新 · " + at.toLocaleTimeString("zh-CN", {hour12: false}), false);
+  }
+
+  function tick() {
+    fetch(url, {
+      credentials: "same-origin", cache: "no-store",
+      // The poll header tells the box this is not user activity (the idle timeout still runs).
+      headers: {"Accept": "application/json", "X-Hallwatch-Poll": "1"}
+    }).then(function (response) {
+      if (response.status === 401) {
+        window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+        return null;
+      }
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(function (data) {
+      if (data) { apply(data); }
+    }).catch(function () {
+      show("与本机的连接中断，正在重试…", true);
+    }).then(function () {
+      window.setTimeout(tick, every);
+    });
+  }
+
+  window.setTimeout(tick, every);
+}());

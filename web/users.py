@@ -1,0 +1,68 @@
+"""用户管理: administrators add users, reset passwords and disable accounts.
+
+A generated password is shown once, in the answer to the form that made it, and never stored
+in plain text, put in a cookie or written to a log. Reusable by any app with ``init_auth``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+
+from web.auth import UserError, UserStore, login_required
+
+bp = Blueprint("users", __name__, template_folder="templates")
+
+
+def _users() -> UserStore:
+    return current_app.extensions["users"]
+
+
+def _page(status: int = 200, **context):
+    store = _users()
+    return render_template("users.html", users=store.all(), roles=store.roles,
+                           log=store.recent_log(30), **context), status
+
+
+@bp.get("/users")
+@login_required(admin=True)
+def index():
+    return _page()
+
+
+@bp.post("/users")
+@login_required(admin=True)
+def add():
+    form = request.form
+    try:
+        password = _users().add(form.get("username", ""), form.get("display_name", ""),
+                                form.get("role", ""), is_admin=form.get("is_admin") == "1",
+                                actor=g.user.username)
+    except UserError as exc:
+        return _page(400, error=str(exc), form=form)
+    username = form["username"].strip().lower()
+    return _page(new_password=(username, password), message=f"已添加用户 {username}")
+
+
+@bp.post("/users/<username>/reset")
+@login_required(admin=True)
+def reset(username: str):
+    try:
+        password = _users().reset_password(username, actor=g.user.username)
+    except UserError as exc:
+        return _page(400, error=str(exc))
+    return _page(new_password=(username, password), message=f"已重置 {username} 的密码")
+
+
+@bp.post("/users/<username>/<change>")
+@login_required(admin=True)
+def enable_or_disable(username: str, change: str):
+    if change not in ("disable", "enable"):
+        return _page(404, error="未知操作")
+    if change == "disable" and username == g.user.username:
+        return _page(400, error="不能停用自己的账户")
+    try:
+        _users().set_disabled(username, change == "disable", actor=g.user.username)
+    except UserError as exc:
+        return _page(400, error=str(exc))
+    flash(f"已{'停用' if change == 'disable' else '启用'}用户 {username}", "success")
+    return redirect(url_for("users.index"))
