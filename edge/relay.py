@@ -18,6 +18,7 @@ import logging
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -237,7 +238,9 @@ class _Session:
         self.backlog_cursor = relay.state.acked_seq + 1
         self.split = split  # rows up to here are backlog, newer ones are live
         self.live_cursor = split + 1
-        self.inflight: dict[int, tuple[int, float]] = {}
+        self.inflight: dict[int, tuple[int, int]] = {}  # first -> (last, send ordinal)
+        self.sent = 0  # messages sent on this connection: their order is the hub's order
+        self.asked: deque[int] = deque()  # send ordinals of hello/pings not yet answered
         self.heard_at = 0.0
         self.answered = False
 
@@ -275,7 +278,10 @@ class _Session:
         try:
             self.sock.send_multipart(wire.encode(kind, body), flags=zmq.NOBLOCK)
         except zmq.Again:
-            pass  # the hub is not there; heartbeats will notice
+            return  # the hub is not there; heartbeats will notice
+        self.sent += 1
+        if kind in (wire.HELLO, wire.PING):
+            self.asked.append(self.sent)
 
     def _next_rows(self) -> tuple[int, list] | None:
         live = self.relay._rows(self.live_cursor, None)
@@ -305,7 +311,8 @@ class _Session:
                 self.sock.send_multipart([wire.BATCH, *frames], flags=zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self.inflight[rows[0][0]] = (rows[-1][0], time.monotonic())
+            self.sent += 1
+            self.inflight[rows[0][0]] = (rows[-1][0], self.sent)
 
     def _handle(self, frames: list[bytes]) -> None:
         relay = self.relay
@@ -328,6 +335,8 @@ class _Session:
             for first, (last, _) in list(self.inflight.items()):
                 if last <= relay.state.acked_seq:
                     del self.inflight[first]
+            if kind == wire.PONG:
+                self._resend_lost()
         elif kind == wire.NACK:
             relay.state.refused.append(str(body.get("reason")))
             relay.state.refused = relay.state.refused[-20:]
@@ -335,9 +344,30 @@ class _Session:
                       body.get("last_seq"), body.get("reason"))
             self.inflight.pop(int(body.get("first_seq", -1)), None)
         elif kind == wire.RESEND:
-            self.backlog_cursor = max(1, int(body.get("from_seq", 1)))
-            self.split = max(self.split, self.live_cursor - 1)
-            self.inflight.clear()
+            self._rewind(int(body.get("from_seq", 1)))
         elif kind == wire.CONFIG:
             self._send_json(wire.CONFIG_ACK, {"box_id": relay.identity.box_id,
                                               **relay.apply_config(body)})
+
+    def _resend_lost(self) -> None:
+        """Send again from the cumulative ack if a batch was lost on the way (hub restarted
+        within the heartbeat timeout, or it failed on the batch without answering).
+
+        The hub answers each connection's messages in order, so a pong answers the oldest
+        hello/ping still unanswered, or a later one if some were lost: a batch sent before
+        that ping and still not acked will never be.
+        """
+        if not self.asked:
+            return
+        answered = self.asked.popleft()
+        lost = sorted(first for first, (_, sent) in self.inflight.items() if sent < answered)
+        if lost:
+            log.warning("batches from %s lost on the way to the hub; sending again from %s",
+                        lost, self.relay.state.acked_seq + 1)
+            self._rewind(self.relay.state.acked_seq + 1)
+
+    def _rewind(self, from_seq: int) -> None:
+        """Send the backlog again from ``from_seq``; live rows sent so far join the backlog."""
+        self.backlog_cursor = max(1, from_seq)
+        self.split = max(self.split, self.live_cursor - 1)
+        self.inflight.clear()

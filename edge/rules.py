@@ -398,15 +398,5 @@ def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str]) -> N
             plan.clear.append(alert_id)
 
 
-def alert_rows(store: Store, state: str | None = None) -> list[dict]:
-    """Alerts as plain rows, oldest first (kept for callers of the first version)."""
-    sql = "select * from alerts"
-    params: tuple = ()
-    if state:
-        sql += " where state = ?"
-        params = (state,)
-    return store.query(sql + " order by id", params)
-
-
 __all__ = ["CASE_RULES", "CaseRule", "Finding", "PassResult", "RuleEngine", "RuleSettings",
-           "Scheduler", "alert_rows", "next_run", "open_alert"]
+           "Scheduler", "next_run", "open_alert"]

@@ -36,6 +36,8 @@ from standard.envelope import GENESIS, canonical_json, chain_hash
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+EARLIEST_YEAR = 2025  # no real record predates this build; an earlier clock is wrong
+CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a problem
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists case_events (
@@ -170,6 +172,8 @@ class Store:
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self.extra_schema: list[str] = []
+        self.clock_problem: str | None = None
+        self._last_stamp: dt.datetime | None = None
 
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> Store:
@@ -247,9 +251,9 @@ class Store:
             fn, future = job
             if not future.set_running_or_notify_cancel():
                 continue
-            tx = Tx(db, head, self.clock())
             try:
                 conn.execute("begin immediate")
+                tx = Tx(db, head, self._stamp(conn))
                 result = fn(tx)
                 tx.flush()
                 conn.execute("commit")
@@ -261,6 +265,31 @@ class Store:
             head = tx.head
             future.set_result(result)
         conn.close()
+
+    def _stamp(self, conn: sqlite3.Connection) -> dt.datetime:
+        """The time for this transaction's records: never before the last one stamped.
+
+        A clock that runs backwards or is years off (a Pi without its RTC battery) must not
+        reorder the record; the last good time is used instead and ``clock_problem`` says why.
+        """
+        now = self.clock()
+        if self._last_stamp is None:
+            stamped = get_meta(conn, "last_stamp")
+            self._last_stamp = dt.datetime.fromisoformat(stamped) if stamped else None
+        last = self._last_stamp
+        problem = None
+        if now.year < EARLIEST_YEAR:
+            problem = f"box clock reads {now:%Y-%m-%d}, before {EARLIEST_YEAR}"
+        elif last is not None and now < last - CLOCK_SLACK:
+            problem = f"box clock went back from {iso(last)} to {iso(now)}"
+        if problem:
+            self.clock_problem = problem
+            return last or now
+        self.clock_problem = None
+        if last is None or now > last:
+            self._last_stamp = now
+            set_meta(conn, "last_stamp", iso(now))
+        return now
 
     # -- reading ----------------------------------------------------------------------
     @contextmanager

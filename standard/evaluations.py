@@ -56,7 +56,8 @@ class Evaluation(Strict):
     """好差评记录: one citizen rating of one service, from a channel other than the window keys."""
 
     version: Literal[1] = 1
-    evaluation_id: Code = Field(description="Unique per channel; re-sending the same id is harmless.")
+    evaluation_id: Code = Field(
+        description="Unique per channel; re-sending the same id is harmless.")
     channel: Literal["二维码", "网上", "短信", "12345", "自助终端"] = Field(
         description="二维码, 网上, 短信, 12345 or 自助终端.")
     case_no: Code = Field(description="办件编号 of the service being rated.")

@@ -1,4 +1,4 @@
-"""Generated hall clips for the presence tests (no downloads: the face is ``skimage.data.astronaut()``).
+"""Generated hall clips for the presence tests; the face is ``skimage.data.astronaut()``.
 
 A clip is a list of ``Segment``s, each lasting some seconds of the clip's own timeline. The
 hall is drawn by ``edge.presence.sources.HallScene``; a real photograph of a face and
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -28,13 +28,13 @@ SIZE = (320, 240)
 REGIONS = (WindowRegion(1, Roi(10, 30, 140, 190)), WindowRegion(2, Roi(170, 30, 140, 190)))
 ROI_ARGS = ("10,30,140,190", "170,30,140,190")
 MONDAY = dt.datetime(2026, 11, 2, 9, 0, tzinfo=LOCAL_TZ)  # a workday in the official calendar
-EVERY_DAY = lambda day: True  # noqa: E731
+EVERY_DAY = lambda day: True
 OFFICE_HOURS = [(dt.time(8, 30), dt.time(12, 0)), (dt.time(14, 0), dt.time(17, 30))]
 
 
 @functools.cache
 def astronaut_sprite() -> np.ndarray:
-    """Face and shoulders from the astronaut photograph, as BGRA with a soft head-and-shoulders mask."""
+    """Face and shoulders from the astronaut photograph: BGRA, with a soft outline."""
     from skimage import data
 
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
@@ -60,7 +60,9 @@ class Segment:
     frozen: bool = False  # the encoder repeats the last frame
 
 
-def render_frames(segments: Sequence[Segment], *, fps: float, size=SIZE, regions=REGIONS, seed: int = 7):
+def render_frames(
+    segments: Sequence[Segment], *, fps: float, size=SIZE, regions=REGIONS, seed: int = 7
+):
     """The frames of a clip, one by one."""
     cv2.setRNGSeed(seed)
     scene = HallScene(size, regions, sprite=astronaut_sprite())
@@ -70,13 +72,22 @@ def render_frames(segments: Sequence[Segment], *, fps: float, size=SIZE, regions
             if segment.frozen and last is not None:
                 frame = last
             else:
-                frame = scene.render(t, present=segment.present, still=segment.still, light=segment.light,
-                                     curtain=segment.curtain, flicker=segment.flicker, frame_no=frame_no)
+                frame = scene.render(
+                    t,
+                    present=segment.present,
+                    still=segment.still,
+                    light=segment.light,
+                    curtain=segment.curtain,
+                    flicker=segment.flicker,
+                    frame_no=frame_no,
+                )
             yield frame
             last, t, frame_no = frame, t + 1 / fps, frame_no + 1
 
 
-def make_clip(path: Path, segments: Sequence[Segment], *, fps: float = 5.0, size=SIZE, regions=REGIONS) -> Path:
+def make_clip(
+    path: Path, segments: Sequence[Segment], *, fps: float = 5.0, size=SIZE, regions=REGIONS
+) -> Path:
     """Write the clip to ``path`` (``.avi``, MJPG) and return the path."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
     assert writer.isOpened(), "OpenCV cannot write MJPG clips"

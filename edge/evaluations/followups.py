@@ -104,7 +104,8 @@ class FollowUp:
         day = today.isoformat()
         if self.state == AWAITING_CALL and self.return_call_due and day > self.return_call_due:
             late.append(RULE_CALL_OVERDUE)
-        if self.state in (AWAITING_CALL, RECTIFYING) and self.rectify_due and day > self.rectify_due:
+        open_work = self.state in (AWAITING_CALL, RECTIFYING)
+        if open_work and self.rectify_due and day > self.rectify_due:
             late.append(RULE_RECTIFY_OVERDUE)
         return late
 
@@ -126,8 +127,9 @@ def _audit(tx: Tx, rating_id: int, action: str, actor: str, detail: dict[str, An
         "insert into review_audit (rating_id, action, actor, at, detail) values (?, ?, ?, ?, ?)",
         (rating_id, action, actor, at, json.dumps(detail, ensure_ascii=False)))
     row = fetch_one(tx.conn, "select * from review_followups where rating_id = ?", (rating_id,))
+    state = {k: v for k, v in (row or {}).items() if v is not None}
     tx.emit("review_followup", {"action": action, "actor": actor, "at": at, "detail": detail,
-                                "followup": {k: v for k, v in (row or {}).items() if v is not None}})
+                                "followup": state})
 
 
 def open_followup(tx: Tx, rating_id: int, policy: EvaluationSection,

@@ -101,8 +101,8 @@ class Ratings:
     def record_press_in(self, tx: Tx, press: KeyPress) -> RatingOutcome:
         uid = f"key:{press.press_id}"
         known = self._known(tx, uid)
-        if known:
-            return known
+        if known:  # a retry after a timed-out wait: the first write disarmed the window
+            return dataclasses.replace(known, disarmed=known.armed)
         conn = tx.conn
         served = fetch_one(conn, "select * from window_service where window_no = ?",
                            (press.window_no,))
@@ -122,7 +122,8 @@ class Ratings:
     def armed_windows_in(self, tx: Tx) -> set[int]:
         """Windows armed now. Run through ``store.write`` it is also a barrier: every
         transaction queued before it has committed or rolled back."""
-        return {n for (n,) in tx.conn.execute("select window_no from window_service where armed = 1")}
+        rows = tx.conn.execute("select window_no from window_service where armed = 1")
+        return {window_no for (window_no,) in rows}
 
     # -- arming (an IngestHook) ---------------------------------------------------------
     def arm_from_events(self, tx: Tx, events: list[CaseEvent]) -> None:

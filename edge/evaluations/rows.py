@@ -25,13 +25,15 @@ def local_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
-def fetch_all(conn: sqlite3.Connection, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+def fetch_all(conn: sqlite3.Connection, sql: str,
+              params: tuple | list = ()) -> list[dict[str, Any]]:
     cursor = conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def fetch_one(conn: sqlite3.Connection, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+def fetch_one(conn: sqlite3.Connection, sql: str,
+              params: tuple | list = ()) -> dict[str, Any] | None:
     rows = fetch_all(conn, sql, params)
     return rows[0] if rows else None
 

@@ -16,23 +16,76 @@ The box wires it in one place::
 
 from edge.presence.analyse import AnalysisResult, analyse_video, format_text
 from edge.presence.camera import CameraPipeline, CameraWorker, HealthChange, HealthSettings
-from edge.presence.detector import CheckSettings, DetectorError, HaarPersonDetector, PersonDetector, PresenceJudge
+from edge.presence.detector import (
+    CheckSettings,
+    DetectorError,
+    HaarPersonDetector,
+    PersonDetector,
+    PresenceJudge,
+)
 from edge.presence.evidence import SnapshotStore, StoreUsage, encode_jpeg, evidence_jpegs
 from edge.presence.motion import MotionGate, MotionSettings
 from edge.presence.ports import (
-    ABSENT, LOCAL_TZ, PRESENT, Clock, IsWorkday, MemorySink, PresenceSink, Roi, State, WindowRegion,
+    ABSENT,
+    LOCAL_TZ,
+    PRESENT,
+    Clock,
+    IsWorkday,
+    MemorySink,
+    PresenceSink,
+    Roi,
+    State,
+    WindowRegion,
 )
 from edge.presence.sources import (
-    CaptureSource, FileSource, FrameSource, HallScene, SourceError, SyntheticSource, parse_camera_target,
+    CaptureSource,
+    FileSource,
+    FrameSource,
+    HallScene,
+    SourceError,
+    SyntheticSource,
+    parse_camera_target,
 )
 from edge.presence.tracker import OfficeSchedule, TrackerSettings, WindowTracker, parse_office_hours
 
 __all__ = [
-    "ABSENT", "LOCAL_TZ", "PRESENT", "AnalysisResult", "CameraPipeline", "CameraWorker", "CaptureSource",
-    "CheckSettings", "Clock", "DetectorError", "FileSource", "FrameSource", "HaarPersonDetector", "HallScene",
-    "HealthChange", "HealthSettings", "IsWorkday", "MemorySink", "MotionGate", "MotionSettings",
-    "OfficeSchedule", "PersonDetector", "PresenceJudge", "PresenceSink", "Roi", "SnapshotStore", "SourceError",
-    "State", "StoreUsage", "SyntheticSource", "TrackerSettings", "WindowRegion", "WindowTracker",
-    "analyse_video", "encode_jpeg", "evidence_jpegs", "format_text", "parse_camera_target",
+    "ABSENT",
+    "LOCAL_TZ",
+    "PRESENT",
+    "AnalysisResult",
+    "CameraPipeline",
+    "CameraWorker",
+    "CaptureSource",
+    "CheckSettings",
+    "Clock",
+    "DetectorError",
+    "FileSource",
+    "FrameSource",
+    "HaarPersonDetector",
+    "HallScene",
+    "HealthChange",
+    "HealthSettings",
+    "IsWorkday",
+    "MemorySink",
+    "MotionGate",
+    "MotionSettings",
+    "OfficeSchedule",
+    "PersonDetector",
+    "PresenceJudge",
+    "PresenceSink",
+    "Roi",
+    "SnapshotStore",
+    "SourceError",
+    "State",
+    "StoreUsage",
+    "SyntheticSource",
+    "TrackerSettings",
+    "WindowRegion",
+    "WindowTracker",
+    "analyse_video",
+    "encode_jpeg",
+    "evidence_jpegs",
+    "format_text",
+    "parse_camera_target",
     "parse_office_hours",
 ]

@@ -15,9 +15,9 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from edge.presence.camera import CameraPipeline
 from edge.presence.detector import HaarPersonDetector, PersonDetector
@@ -85,14 +85,21 @@ class AnalysisResult:
                     "window_no": window.window_no,
                     "roi": window.roi.as_list(),
                     "intervals": [
-                        {"state": i.state, "started_at": i.started_at.isoformat(), "ended_at": i.ended_at.isoformat(),
-                         "seconds": (i.ended_at - i.started_at).total_seconds()}
+                        {
+                            "state": i.state,
+                            "started_at": i.started_at.isoformat(),
+                            "ended_at": i.ended_at.isoformat(),
+                            "seconds": (i.ended_at - i.started_at).total_seconds(),
+                        }
                         for i in window.intervals
                     ],
                     "alerts": [
-                        {"alert_id": a.alert_id, "started_at": a.started_at.isoformat(),
-                         "raised_at": a.raised_at.isoformat(),
-                         "ended_at": a.ended_at.isoformat() if a.ended_at else None}
+                        {
+                            "alert_id": a.alert_id,
+                            "started_at": a.started_at.isoformat(),
+                            "raised_at": a.raised_at.isoformat(),
+                            "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+                        }
                         for a in window.alerts
                     ],
                 }
@@ -102,8 +109,14 @@ class AnalysisResult:
 
 
 def analyse_video(
-    path: Path | str, rois: Sequence[Roi], start: dt.datetime, *, office_hours: OfficeHours,
-    is_workday: IsWorkday, tracker: TrackerSettings | None = None, fps: float = 5.0,
+    path: Path | str,
+    rois: Sequence[Roi],
+    start: dt.datetime,
+    *,
+    office_hours: OfficeHours,
+    is_workday: IsWorkday,
+    tracker: TrackerSettings | None = None,
+    fps: float = 5.0,
     detector: PersonDetector | None = None,
 ) -> AnalysisResult:
     """Run the presence pipeline over a clip; windows are numbered 1, 2, ... in ``rois`` order.
@@ -116,7 +129,9 @@ def analyse_video(
     regions = [WindowRegion(no, roi) for no, roi in enumerate(rois, start=1)]
     schedule = OfficeSchedule(office_hours, is_workday)
     sink = MemorySink()
-    pipeline = CameraPipeline(regions, sink, schedule, detector or HaarPersonDetector(), tracker=tracker)
+    pipeline = CameraPipeline(
+        regions, sink, schedule, detector or HaarPersonDetector(), tracker=tracker
+    )
     source = FileSource(path, start, fps=fps)
     analysed = 0
     for at, frame in source.frames():
@@ -126,21 +141,38 @@ def analyse_video(
         raise SourceError(f"{path}: the clip has no frames")
     still_open = set(pipeline.open_alerts().values())
     pipeline.suspend()
-    ended = {call.alert_id: call.ended_at for call in sink.alert_ends if call.alert_id not in still_open}
+    ended = {
+        call.alert_id: call.ended_at for call in sink.alert_ends if call.alert_id not in still_open
+    }
     windows = [
         WindowResult(
-            region.window_no, region.roi,
-            [Interval(c.state, c.started_at, c.ended_at) for c in sink.intervals if c.window_no == region.window_no],
-            [Alert(c.alert_id, c.started_at, c.taken_at, ended.get(c.alert_id))
-             for c in sink.alerts if c.window_no == region.window_no],
+            region.window_no,
+            region.roi,
+            [
+                Interval(c.state, c.started_at, c.ended_at)
+                for c in sink.intervals
+                if c.window_no == region.window_no
+            ],
+            [
+                Alert(c.alert_id, c.started_at, c.taken_at, ended.get(c.alert_id))
+                for c in sink.alerts
+                if c.window_no == region.window_no
+            ],
         )
         for region in regions
     ]
     return AnalysisResult(
-        clip=str(path), start=start, end=start + dt.timedelta(seconds=source.frame_count / source.clip_fps),
-        clip_fps=source.clip_fps, frames=source.frame_count, analysed_frames=analysed,
-        person_checks=pipeline.checks_run, office_hours=list(office_hours), absent_after=tracker.absent_after,
-        windows=windows, calendar_problems=sorted(schedule.problems.values()),
+        clip=str(path),
+        start=start,
+        end=start + dt.timedelta(seconds=source.frame_count / source.clip_fps),
+        clip_fps=source.clip_fps,
+        frames=source.frame_count,
+        analysed_frames=analysed,
+        person_checks=pipeline.checks_run,
+        office_hours=list(office_hours),
+        absent_after=tracker.absent_after,
+        windows=windows,
+        calendar_problems=sorted(schedule.problems.values()),
     )
 
 
@@ -154,22 +186,33 @@ def format_text(result: AnalysisResult) -> str:
         minutes, seconds = divmod(round(seconds), 60)
         return f"{minutes} min {seconds:02d} s"
 
+    hours = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in result.office_hours)
     lines = [
-        f"{result.clip}: {result.frames} frames at {result.clip_fps:g} fps, {local(result.start)} to "
-        f"{local(result.end)}; {result.analysed_frames} analysed, {result.person_checks} person checks",
-        f"office hours {', '.join(f'{a:%H:%M}-{b:%H:%M}' for a, b in result.office_hours)}; "
-        f"alert after {span(result.absent_after.total_seconds())} absent",
+        (
+            f"{result.clip}: {result.frames} frames at {result.clip_fps:g} fps, "
+            f"{local(result.start)} to {local(result.end)}; "
+            f"{result.analysed_frames} analysed, {result.person_checks} person checks"
+        ),
+        f"office hours {hours}; alert after {span(result.absent_after.total_seconds())} absent",
     ]
     lines += [f"calendar problem: {problem}" for problem in result.calendar_problems]
     for window in result.windows:
         lines.append(f"window {window.window_no} (ROI {','.join(map(str, window.roi.as_list()))})")
         for i in window.intervals:
-            lines.append(f"  {i.state:<8} {local(i.started_at)} - {local(i.ended_at)}  "
-                         f"({span((i.ended_at - i.started_at).total_seconds())})")
+            lines.append(
+                f"  {i.state:<8} {local(i.started_at)} - {local(i.ended_at)}  "
+                f"({span((i.ended_at - i.started_at).total_seconds())})"
+            )
         for a in window.alerts:
-            end = f"ended {local(a.ended_at)}" if a.ended_at else "still absent at the end of the clip"
-            lines.append(f"  ALERT 离岗 {a.alert_id}: absent from {local(a.started_at)}, "
-                         f"raised {local(a.raised_at)}, {end}")
+            end = (
+                f"ended {local(a.ended_at)}"
+                if a.ended_at
+                else "still absent at the end of the clip"
+            )
+            lines.append(
+                f"  ALERT 离岗 {a.alert_id}: absent from {local(a.started_at)}, "
+                f"raised {local(a.raised_at)}, {end}"
+            )
         if not window.intervals and not window.alerts:
             lines.append("  (no interval closed)")
     return "\n".join(lines)

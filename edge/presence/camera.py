@@ -10,8 +10,9 @@
 
 Example::
 
-    >>> worker = CameraWorker("cam-1", CaptureSource("rtsp://...", clock), pipeline, sink, clock)  # doctest: +SKIP
-    >>> worker.start(); ...; worker.stop(timeout=5)                                              # doctest: +SKIP
+    >>> source = CaptureSource("rtsp://...", clock)                    # doctest: +SKIP
+    >>> worker = CameraWorker("cam-1", source, pipeline, sink, clock)  # doctest: +SKIP
+    >>> worker.start(); ...; worker.stop(timeout=5)                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -31,7 +32,13 @@ from edge.presence.motion import MotionSettings
 from edge.presence.ports import Clock, PresenceSink, State, WindowRegion
 from edge.presence.sources import FrameSource, SourceError
 from edge.presence.tracker import (
-    AbsenceAlerted, AbsenceEnded, Event, IntervalClosed, OfficeSchedule, TrackerSettings, WindowTracker,
+    AbsenceAlerted,
+    AbsenceEnded,
+    Event,
+    IntervalClosed,
+    OfficeSchedule,
+    TrackerSettings,
+    WindowTracker,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,15 +48,24 @@ class CameraPipeline:
     """Judge each frame's windows, track their state, and tell the sink what happened."""
 
     def __init__(
-        self, regions: Sequence[WindowRegion], sink: PresenceSink, schedule: OfficeSchedule,
-        detector: PersonDetector, *, tracker: TrackerSettings | None = None,
-        motion: MotionSettings | None = None, checks: CheckSettings | None = None,
+        self,
+        regions: Sequence[WindowRegion],
+        sink: PresenceSink,
+        schedule: OfficeSchedule,
+        detector: PersonDetector,
+        *,
+        tracker: TrackerSettings | None = None,
+        motion: MotionSettings | None = None,
+        checks: CheckSettings | None = None,
         evidence_width: int = 640,
     ) -> None:
         self.regions = list(regions)
         self.sink = sink
         self.detector = detector
-        self.trackers = {region.window_no: WindowTracker(region.window_no, schedule, tracker) for region in regions}
+        self.trackers = {
+            region.window_no: WindowTracker(region.window_no, schedule, tracker)
+            for region in regions
+        }
         self.checks_run = 0
         self._motion, self._checks = motion, checks
         self._evidence_width = evidence_width
@@ -60,12 +76,16 @@ class CameraPipeline:
         """Take one frame; returns whether each window is occupied in it."""
         size = (frame.shape[1], frame.shape[0])
         if self._judge is None or self._judge.frame_size != size:
-            self._judge = PresenceJudge(size, self.regions, self.detector, self._motion, self._checks)
+            self._judge = PresenceJudge(
+                size, self.regions, self.detector, self._motion, self._checks
+            )
         before = self._judge.checks_run
         occupied = self._judge.observe(at, frame)
         self.checks_run += self._judge.checks_run - before
         for region in self.regions:
-            self._dispatch(self.trackers[region.window_no].update(at, occupied[region.window_no]), frame)
+            self._dispatch(
+                self.trackers[region.window_no].update(at, occupied[region.window_no]), frame
+            )
         return occupied
 
     def suspend(self) -> None:
@@ -85,17 +105,28 @@ class CameraPipeline:
     def _dispatch(self, events: list[Event], frame: np.ndarray | None) -> None:
         for event in events:
             if isinstance(event, IntervalClosed):
-                self.sink.interval(window_no=event.window_no, state=event.state,
-                                   started_at=event.started_at, ended_at=event.ended_at)
+                self.sink.interval(
+                    window_no=event.window_no,
+                    state=event.state,
+                    started_at=event.started_at,
+                    ended_at=event.ended_at,
+                )
             elif isinstance(event, AbsenceAlerted) and frame is not None:
                 roi = next(r.roi for r in self.regions if r.window_no == event.window_no)
                 roi_jpeg, frame_jpeg = evidence_jpegs(frame, roi, self._evidence_width)
                 self._alert_ids[event.window_no] = self.sink.absence_alert(
-                    window_no=event.window_no, started_at=event.started_at, roi_jpeg=roi_jpeg,
-                    frame_jpeg=frame_jpeg, taken_at=event.raised_at)
+                    window_no=event.window_no,
+                    started_at=event.started_at,
+                    roi_jpeg=roi_jpeg,
+                    frame_jpeg=frame_jpeg,
+                    taken_at=event.raised_at,
+                )
             elif isinstance(event, AbsenceEnded) and event.window_no in self._alert_ids:
-                self.sink.absence_ended(window_no=event.window_no, alert_id=self._alert_ids.pop(event.window_no),
-                                        ended_at=event.ended_at)
+                self.sink.absence_ended(
+                    window_no=event.window_no,
+                    alert_id=self._alert_ids.pop(event.window_no),
+                    ended_at=event.ended_at,
+                )
 
 
 @dataclass(frozen=True)
@@ -132,9 +163,15 @@ class HealthWatch:
         """A frame arrived; a bit-identical repeat is no sign of life."""
         previous, self._previous = self._previous, frame
         self._waiting_since = at
-        if previous is not None and previous.shape == frame.shape and np.array_equal(previous, frame):
+        if (
+            previous is not None
+            and previous.shape == frame.shape
+            and np.array_equal(previous, frame)
+        ):
             self._same_since = self._same_since or self.last_frame_at or at
-            if (at - self._same_since).total_seconds() >= self.settings.frozen_after and not self.frozen:
+            if (
+                at - self._same_since
+            ).total_seconds() >= self.settings.frozen_after and not self.frozen:
                 return self._become("frozen", f"frozen image since {self._same_since.isoformat()}")
             return None
         self._same_since = None
@@ -166,8 +203,13 @@ class CameraWorker:
     """Runs one camera's pipeline on its own threads; see the module docstring."""
 
     def __init__(
-        self, camera_id: str, source: FrameSource, pipeline: CameraPipeline, sink: PresenceSink,
-        clock: Clock, settings: HealthSettings | None = None,
+        self,
+        camera_id: str,
+        source: FrameSource,
+        pipeline: CameraPipeline,
+        sink: PresenceSink,
+        clock: Clock,
+        settings: HealthSettings | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.source = source
@@ -186,7 +228,9 @@ class CameraWorker:
         self._health = HealthWatch(self.settings, self._clock())
         self._threads = [
             threading.Thread(target=self._read, name=f"camera-{self.camera_id}", daemon=True),
-            threading.Thread(target=self._watch, name=f"camera-{self.camera_id}-watchdog", daemon=True),
+            threading.Thread(
+                target=self._watch, name=f"camera-{self.camera_id}-watchdog", daemon=True
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -194,7 +238,9 @@ class CameraWorker:
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop both threads and close what is open; False if the reader was still stuck."""
         self._stop.set()
-        deadline = time.monotonic() + timeout  # thread mechanics, not presence logic: no injected clock
+        deadline = (
+            time.monotonic() + timeout
+        )  # thread mechanics, not presence logic: no injected clock
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
@@ -262,7 +308,11 @@ class CameraWorker:
         if change is None:
             return
         try:
-            self.sink.camera_health(camera_id=self.camera_id, ok=change.ok, detail=change.detail,
-                                    last_frame_at=change.last_frame_at)
+            self.sink.camera_health(
+                camera_id=self.camera_id,
+                ok=change.ok,
+                detail=change.detail,
+                last_frame_at=change.last_frame_at,
+            )
         except Exception:  # the store's trouble must not stop the camera
             logger.exception("camera %s: reporting health failed", self.camera_id)

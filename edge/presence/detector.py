@@ -25,9 +25,10 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -65,7 +66,9 @@ class HaarPersonDetector:
     FACE = "haarcascade_frontalface_alt2.xml"
     BODY = "haarcascade_upperbody.xml"
 
-    def __init__(self, settings: HaarSettings | None = None, cascade_dir: Path | str | None = None) -> None:
+    def __init__(
+        self, settings: HaarSettings | None = None, cascade_dir: Path | str | None = None
+    ) -> None:
         self.settings = settings or HaarSettings()
         folder = Path(cascade_dir if cascade_dir is not None else cv2.data.haarcascades)
         self._face = self._load(folder / self.FACE)
@@ -75,12 +78,14 @@ class HaarPersonDetector:
     def _load(path: Path) -> cv2.CascadeClassifier:
         cascade = cv2.CascadeClassifier(str(path))
         if cascade.empty():
-            raise DetectorError(f"cannot load Haar cascade {path}: reinstall opencv-python-headless")
+            raise DetectorError(
+                f"cannot load Haar cascade {path}: reinstall opencv-python-headless"
+            )
         return cascade
 
     def look(self, frame: np.ndarray, roi: Roi, *, bodies: bool) -> Sighting:
         s = self.settings
-        crop = frame[roi.y:roi.y + roi.h, roi.x:roi.x + roi.w]
+        crop = frame[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]
         grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
         if grey.shape[0] > s.max_height:
             width = max(1, round(grey.shape[1] * s.max_height / grey.shape[0]))
@@ -88,12 +93,16 @@ class HaarPersonDetector:
         grey = cv2.equalizeHist(grey)  # the same face under dim or bright light
         height = grey.shape[0]
         face = max(20, int(height * s.min_face))
-        if len(self._face.detectMultiScale(grey, s.scale_factor, s.neighbours, minSize=(face, face))):
+        if len(
+            self._face.detectMultiScale(grey, s.scale_factor, s.neighbours, minSize=(face, face))
+        ):
             return "face"
         if not bodies:
             return None
         body = max(24, int(height * s.min_body))
-        found = self._body.detectMultiScale(grey, s.scale_factor, s.body_neighbours, minSize=(body, body))
+        found = self._body.detectMultiScale(
+            grey, s.scale_factor, s.body_neighbours, minSize=(body, body)
+        )
         return "body" if len(found) else None
 
 
@@ -102,8 +111,12 @@ class CheckSettings:
     check_interval: float = 1.0  # seconds between checks of a region whose picture changed
     recheck_interval: float = 60.0  # seconds between confirmations of an occupied, still region
     static_misses: int = 3  # failed confirmations in a row before a still region counts as empty
-    same_picture: float = 0.9  # correlation with the last checked picture above which nothing changed
-    body_holds_for: float = 120.0  # seconds after the last face that an upper body keeps a seat occupied
+    same_picture: float = (
+        0.9  # correlation with the last checked picture above which nothing changed
+    )
+    body_holds_for: float = (
+        120.0  # seconds after the last face that an upper body keeps a seat occupied
+    )
 
 
 FLAT = 2.0  # grey-level spread below which a patch shows nothing
@@ -135,8 +148,12 @@ class PresenceJudge:
     """Per camera: which window regions hold a person, frame by frame."""
 
     def __init__(
-        self, frame_size: tuple[int, int], regions: Sequence[WindowRegion], detector: PersonDetector,
-        motion: MotionSettings | None = None, checks: CheckSettings | None = None,
+        self,
+        frame_size: tuple[int, int],
+        regions: Sequence[WindowRegion],
+        detector: PersonDetector,
+        motion: MotionSettings | None = None,
+        checks: CheckSettings | None = None,
     ) -> None:
         width, height = frame_size
         for region in regions:
@@ -161,8 +178,11 @@ class PresenceJudge:
             if motion.is_moving(window_no, self.gate.settings.min_fraction):
                 state.moved = True
             picture = motion.grey[state.rows, state.cols]
-            changed = state.moved or state.picture is None or not same_picture(
-                state.picture, picture, self.checks.same_picture)
+            changed = (
+                state.moved
+                or state.picture is None
+                or not same_picture(state.picture, picture, self.checks.same_picture)
+            )
             if self._due(state, at, changed):
                 self._check(state, at, frame, picture, changed)
             verdicts[window_no] = bool(state.verdict)
@@ -176,10 +196,19 @@ class PresenceJudge:
             return elapsed >= self.checks.check_interval
         return state.verdict and elapsed >= self.checks.recheck_interval
 
-    def _check(self, state: _RegionState, at: dt.datetime, frame: np.ndarray, picture: np.ndarray,
-               changed: bool) -> None:
-        holding = bool(state.verdict) and state.face_at is not None and (
-            (at - state.face_at).total_seconds() <= self.checks.body_holds_for)
+    def _check(
+        self,
+        state: _RegionState,
+        at: dt.datetime,
+        frame: np.ndarray,
+        picture: np.ndarray,
+        changed: bool,
+    ) -> None:
+        holding = (
+            bool(state.verdict)
+            and state.face_at is not None
+            and ((at - state.face_at).total_seconds() <= self.checks.body_holds_for)
+        )
         seen = self.detector.look(frame, state.region.roi, bodies=holding)
         if seen == "face":
             state.face_at = at

@@ -44,9 +44,11 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
     return buffer.tobytes()
 
 
-def evidence_jpegs(frame: np.ndarray, roi: Roi, max_width: int = 640, quality: int = 85) -> tuple[bytes, bytes]:
+def evidence_jpegs(
+    frame: np.ndarray, roi: Roi, max_width: int = 640, quality: int = 85
+) -> tuple[bytes, bytes]:
     """The region at full resolution, and the whole frame shrunk to at most ``max_width``."""
-    region = frame[roi.y:roi.y + roi.h, roi.x:roi.x + roi.w]
+    region = frame[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]
     whole = frame
     if frame.shape[1] > max_width:
         height = round(frame.shape[0] * max_width / frame.shape[1])
@@ -88,12 +90,14 @@ class SnapshotStore:
         self._used = sum(path.stat().st_size for path in self._all_files())
         self._removed = 0
 
-    def save(self, alert_id: str, taken_at: dt.datetime, roi_jpeg: bytes, frame_jpeg: bytes) -> list[Path]:
+    def save(
+        self, alert_id: str, taken_at: dt.datetime, roi_jpeg: bytes, frame_jpeg: bytes
+    ) -> list[Path]:
         """Store an alert's two snapshots; returns their paths."""
         check_alert_id(alert_id)
         if taken_at.tzinfo is None:
             raise ValueError("taken_at must be timezone-aware")
-        stamp = taken_at.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = taken_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         paths = []
         with self._lock:
             for kind, data in (("roi", roi_jpeg), ("frame", frame_jpeg)):
@@ -118,14 +122,18 @@ class SnapshotStore:
         """An alert's snapshots that are still stored, ROI first."""
         check_alert_id(alert_id)
         with self._lock:
-            found = self._alert_files(self._open, alert_id) + self._alert_files(self._closed, alert_id)
+            found = self._alert_files(self._open, alert_id) + self._alert_files(
+                self._closed, alert_id
+            )
         return sorted(found, key=lambda path: not path.stem.endswith("_roi"))
 
     def usage(self) -> StoreUsage:
         with self._lock:
             files = list(self._all_files())
             open_alerts = {alert_of(path) for path in self._open.glob("*.jpg")}
-            return StoreUsage(self._used, self.quota_bytes, len(files), len(open_alerts), self._removed)
+            return StoreUsage(
+                self._used, self.quota_bytes, len(files), len(open_alerts), self._removed
+            )
 
     def _all_files(self) -> list[Path]:
         return [*self._open.glob("*.jpg"), *self._closed.glob("*.jpg")]
@@ -145,8 +153,12 @@ class SnapshotStore:
                 if alert_id == keep:
                     continue
                 if folder is self._open:
-                    logger.warning("snapshot quota exceeded: removing evidence of open alert %s", alert_id)
-                for path in self._alert_files(folder, alert_id):  # an alert's evidence goes as a whole
+                    logger.warning(
+                        "snapshot quota exceeded: removing evidence of open alert %s", alert_id
+                    )
+                for path in self._alert_files(
+                    folder, alert_id
+                ):  # an alert's evidence goes as a whole
                     self._used -= path.stat().st_size
                     path.unlink()
                     self._removed += 1

@@ -18,8 +18,8 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -54,7 +54,9 @@ class MotionGate:
     """Running-average frame differencing for one camera, reported per window region."""
 
     def __init__(
-        self, frame_size: tuple[int, int], regions: Sequence[WindowRegion],
+        self,
+        frame_size: tuple[int, int],
+        regions: Sequence[WindowRegion],
         settings: MotionSettings | None = None,
     ) -> None:
         width, height = frame_size
@@ -98,6 +100,9 @@ class MotionGate:
         if changed.mean() > self.settings.lighting_fraction:
             self._average = grey.astype(np.float32)
             return MotionResult(still, True, grey)
-        moving = {window_no: float(changed[rows, cols].mean()) for window_no, (rows, cols) in self._slices.items()}
+        moving = {
+            window_no: float(changed[rows, cols].mean())
+            for window_no, (rows, cols) in self._slices.items()
+        }
         cv2.accumulateWeighted(grey, self._average, self.settings.alpha)
         return MotionResult(moving, False, grey)

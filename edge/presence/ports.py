@@ -16,18 +16,27 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Protocol
+from typing import Literal, Protocol
 
 from standard.records import LOCAL_TZ
 
 __all__ = [
-    "ABSENT", "LOCAL_TZ", "PRESENT", "Clock", "IsWorkday", "MemorySink", "PresenceSink", "Roi",
-    "State", "WindowRegion",
+    "ABSENT",
+    "LOCAL_TZ",
+    "PRESENT",
+    "Clock",
+    "IsWorkday",
+    "MemorySink",
+    "PresenceSink",
+    "Roi",
+    "State",
+    "WindowRegion",
 ]
 
 Clock = Callable[[], dt.datetime]
-"""Returns the current time as an aware datetime; injected, never read from the system inside logic."""
+"""Returns the current time as an aware datetime; injected, never read inside the logic."""
 
 IsWorkday = Callable[[dt.date], bool]
 """``WorkCalendar.is_workday``; it may raise for a year the calendar does not know."""
@@ -88,18 +97,22 @@ class PresenceSink(Protocol):
         """A closed presence or absence interval of one window."""
 
     def absence_alert(
-        self, window_no: int, started_at: dt.datetime, roi_jpeg: bytes, frame_jpeg: bytes,
+        self,
+        window_no: int,
+        started_at: dt.datetime,
+        roi_jpeg: bytes,
+        frame_jpeg: bytes,
         taken_at: dt.datetime,
     ) -> str:
-        """An absence (离岗) alert with its evidence taken at ``taken_at``; returns the alert id."""
+        """An absence (离岗) alert with evidence taken at ``taken_at``; returns the alert id."""
 
     def absence_ended(self, window_no: int, alert_id: str, ended_at: dt.datetime) -> None:
-        """The absence of an alert is over (the staff returned, the office closed, or video stopped)."""
+        """An alert's absence is over: the staff returned, the office closed, or video stopped."""
 
     def camera_health(
         self, camera_id: str, ok: bool, detail: str, last_frame_at: dt.datetime | None
     ) -> None:
-        """A camera's health changed: a device alert when ``ok`` is False, its recovery when True."""
+        """A camera's health changed: a device alert when ``ok`` is False, recovery when True."""
 
 
 @dataclass(frozen=True)
@@ -145,16 +158,24 @@ class MemorySink:
         self.health: list[HealthCall] = []
         self._changed = threading.Condition()
 
-    def interval(self, window_no: int, state: State, started_at: dt.datetime, ended_at: dt.datetime) -> None:
+    def interval(
+        self, window_no: int, state: State, started_at: dt.datetime, ended_at: dt.datetime
+    ) -> None:
         self._add(self.intervals, IntervalCall(window_no, state, started_at, ended_at))
 
     def absence_alert(
-        self, window_no: int, started_at: dt.datetime, roi_jpeg: bytes, frame_jpeg: bytes,
+        self,
+        window_no: int,
+        started_at: dt.datetime,
+        roi_jpeg: bytes,
+        frame_jpeg: bytes,
         taken_at: dt.datetime,
     ) -> str:
         with self._changed:
             alert_id = f"A{len(self.alerts) + 1}"
-            self.alerts.append(AlertCall(alert_id, window_no, started_at, taken_at, roi_jpeg, frame_jpeg))
+            self.alerts.append(
+                AlertCall(alert_id, window_no, started_at, taken_at, roi_jpeg, frame_jpeg)
+            )
             self._changed.notify_all()
         return alert_id
 
@@ -167,7 +188,7 @@ class MemorySink:
         self._add(self.health, HealthCall(camera_id, ok, detail, last_frame_at))
 
     def wait_for(self, predicate: Callable[[MemorySink], bool], timeout: float) -> bool:
-        """Block until ``predicate(self)`` holds or ``timeout`` seconds pass; returns the outcome."""
+        """Block until ``predicate(self)`` holds or ``timeout`` seconds pass; returns which."""
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self), timeout)
 

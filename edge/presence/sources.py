@@ -18,9 +18,10 @@ import datetime as dt
 import math
 import re
 import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -63,17 +64,20 @@ class CaptureSource:
     """
 
     def __init__(
-        self, target: int | str, clock: Clock, *, fps: float = 5.0,
-        open_timeout: float = 5.0, read_timeout: float = 5.0,
+        self,
+        target: int | str,
+        clock: Clock,
+        *,
+        fps: float = 5.0,
+        open_timeout: float = 5.0,
+        read_timeout: float = 5.0,
     ) -> None:
         self.target = target
         self.name = redact(target)
         self._clock = clock
         self._interval = dt.timedelta(seconds=1 / fps)
-        self._timeouts = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout * 1000),
-        ]
+        self._timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout * 1000),
+                          cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout * 1000)]  # fmt: skip
         self._is_file = isinstance(target, str) and Path(target).is_file()
 
     def _open(self) -> cv2.VideoCapture:
@@ -184,6 +188,11 @@ class FileSource:
             capture.release()
 
 
+# BGR colours of the drawn hall.
+GLASS, CURTAIN, CHAIR = (200, 185, 140), (95, 105, 125), (40, 40, 45)
+DESK, BEZEL, FLOOR = (60, 100, 150), (30, 30, 30), (70, 90, 110)
+
+
 @dataclass
 class HallScene:
     """Draws a service-hall counter: a window with a curtain behind each seat, a chair, a desk
@@ -200,12 +209,10 @@ class HallScene:
     _background: np.ndarray | None = field(default=None, init=False, repr=False)
     _sprites: dict = field(default_factory=dict, init=False, repr=False)
 
-    def render(
-        self, t: float, *, present: Collection[int] = (), still: bool = False, light: float = 1.0,
-        curtain: bool = False, flicker: bool = False, frame_no: int = 0,
-    ) -> np.ndarray:
+    def render(self, t: float, *, present: Collection[int] = (), still: bool = False,
+               light: float = 1.0, curtain: bool = False, flicker: bool = False,
+               frame_no: int = 0) -> np.ndarray:  # fmt: skip
         """The frame at ``t`` seconds: ``present`` window numbers are occupied."""
-        width, height = self.size
         if self._background is None:
             self._background = self._draw_background()
         frame = self._background.copy()
@@ -213,17 +220,24 @@ class HallScene:
             x, y, w, h = region.roi.x, region.roi.y, region.roi.w, region.roi.h
             if curtain:  # folds drifting sideways, as in a draught
                 shift = int(6 * math.sin(t * 2.0) + 3 * math.sin(t * 5.3))
-                for i in range(-1, 8):
-                    fx = x + i * w // 6 + shift
-                    cv2.rectangle(frame, (fx, y), (fx + w // 14, y + h * 2 // 5), (95, 105, 125), -1)
+                for fold in range(-1, 8):
+                    left = x + fold * w // 6 + shift
+                    cv2.rectangle(frame, (left, y), (left + w // 14, y + h * 2 // 5), CURTAIN, -1)
             if region.window_no in present and self.sprite is not None:
-                jitter = (0, 0) if still else (round(3 * math.sin(t * 1.7)), round(2 * math.sin(t * 2.3)))
-                self._paste_person(frame, region, jitter)
-            self._draw_desk(frame, x, y, w, h, screen=(120 if flicker and frame_no % 2 else 210))
+                sway = (round(3 * math.sin(t * 1.7)), round(2 * math.sin(t * 2.3)))
+                self._paste_person(frame, region, (0, 0) if still else sway)
+            screen = 120 if flicker and frame_no % 2 else 210
+            top = y + h * 4 // 5
+            cv2.rectangle(frame, (x, top), (x + w, y + h), DESK, -1)
+            cv2.rectangle(frame, (x + w * 3 // 4, top - h // 6), (x + w - 2, top), BEZEL, -1)
+            glow = (screen, screen, screen - 20)
+            cv2.rectangle(
+                frame, (x + w * 3 // 4 + 3, top - h // 6 + 3), (x + w - 5, top - 3), glow, -1
+            )
         if light != 1.0:
             frame = cv2.convertScaleAbs(frame, alpha=light)
         if self.noise:
-            noise = np.empty((height, width, 3), np.int16)
+            noise = np.empty(frame.shape, np.int16)
             cv2.randn(noise, 0, self.noise)
             frame = cv2.add(frame, noise, dtype=cv2.CV_8U)
         return frame
@@ -231,48 +245,41 @@ class HallScene:
     def _draw_background(self) -> np.ndarray:
         width, height = self.size
         ramp = np.linspace(215, 175, height, dtype=np.float32)[:, None, None]
-        frame = np.broadcast_to(ramp * np.array([0.95, 1.0, 1.02], np.float32), (height, width, 3))
-        frame = frame.astype(np.uint8).copy()
-        cv2.rectangle(frame, (0, height * 3 // 4), (width, height), (70, 90, 110), -1)  # floor
+        tint = np.array([0.95, 1.0, 1.02], np.float32)
+        frame = np.broadcast_to(ramp * tint, (height, width, 3)).astype(np.uint8)
+        cv2.rectangle(frame, (0, height * 3 // 4), (width, height), FLOOR, -1)
         for region in self.regions:
             x, y, w, h = region.roi.x, region.roi.y, region.roi.w, region.roi.h
-            cv2.rectangle(frame, (x, y), (x + w, y + h * 2 // 5), (200, 185, 140), -1)  # window glass
-            cv2.rectangle(frame, (x + w // 4, y + h * 2 // 5), (x + w * 3 // 4, y + h * 4 // 5),
-                          (40, 40, 45), -1)  # chair back
-            cv2.putText(frame, f"No.{region.window_no}", (x + 4, y + h - 4), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.4, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.rectangle(frame, (x, y), (x + w, y + h * 2 // 5), GLASS, -1)
+            cv2.rectangle(
+                frame, (x + w // 4, y + h * 2 // 5), (x + w * 3 // 4, y + h * 4 // 5), CHAIR, -1
+            )
+            label, corner = f"No.{region.window_no}", (x + 4, y + h - 4)
+            cv2.putText(frame, label, corner, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
         return frame
 
-    @staticmethod
-    def _draw_desk(frame: np.ndarray, x: int, y: int, w: int, h: int, screen: int) -> None:
-        top = y + h * 4 // 5
-        cv2.rectangle(frame, (x, top), (x + w, y + h), (60, 100, 150), -1)
-        cv2.rectangle(frame, (x + w * 3 // 4, top - h // 6), (x + w - 2, top), (30, 30, 30), -1)
-        cv2.rectangle(frame, (x + w * 3 // 4 + 3, top - h // 6 + 3), (x + w - 5, top - 3),
-                      (screen, screen, screen - 20), -1)
-
-    def _paste_person(self, frame: np.ndarray, region: WindowRegion, jitter: tuple[int, int]) -> None:
+    def _paste_person(self, frame: np.ndarray, region: WindowRegion, sway: tuple[int, int]) -> None:
         roi = region.roi
         person, alpha = self._scaled_sprite(roi.h * 3 // 4)
         ph, pw = person.shape[:2]
-        left = roi.x + (roi.w - pw) // 2 + jitter[0]
-        top = roi.y + roi.h * 4 // 5 - ph + roi.h // 8 + jitter[1]
+        left = roi.x + (roi.w - pw) // 2 + sway[0]
+        top = roi.y + roi.h * 4 // 5 - ph + roi.h // 8 + sway[1]
         left, top = max(0, min(left, frame.shape[1] - pw)), max(0, min(top, frame.shape[0] - ph))
-        patch = frame[top:top + ph, left:left + pw].astype(np.float32)
+        patch = frame[top : top + ph, left : left + pw].astype(np.float32)
         blended = patch * (1 - alpha) + person.astype(np.float32) * alpha
-        frame[top:top + ph, left:left + pw] = blended.astype(np.uint8)
+        frame[top : top + ph, left : left + pw] = blended.astype(np.uint8)
 
     def _scaled_sprite(self, height: int) -> tuple[np.ndarray, np.ndarray]:
         if height not in self._sprites:
             sprite = self.sprite
-            assert sprite is not None
             width = max(1, round(sprite.shape[1] * height / sprite.shape[0]))
             scaled = cv2.resize(sprite, (width, height), interpolation=cv2.INTER_AREA)
             if scaled.shape[2] == 4:
                 alpha = scaled[:, :, 3:].astype(np.float32) / 255
             else:
                 mask = np.zeros((height, width), np.uint8)
-                cv2.ellipse(mask, (width // 2, height // 2), (width // 2, height // 2), 0, 0, 360, 255, -1)
+                centre = (width // 2, height // 2)
+                cv2.ellipse(mask, centre, centre, 0, 0, 360, 255, -1)
                 alpha = cv2.GaussianBlur(mask, (9, 9), 0)[:, :, None].astype(np.float32) / 255
             self._sprites[height] = (scaled[:, :, :3], alpha)
         return self._sprites[height]
@@ -286,8 +293,13 @@ class SyntheticSource:
     """
 
     def __init__(
-        self, scene: HallScene, clock: Clock, *, fps: float = 5.0,
-        occupied: Callable[[dt.datetime], Collection[int]] | None = None, name: str = "synthetic",
+        self,
+        scene: HallScene,
+        clock: Clock,
+        *,
+        fps: float = 5.0,
+        occupied: Callable[[dt.datetime], Collection[int]] | None = None,
+        name: str = "synthetic",
     ) -> None:
         self.scene = scene
         self.name = name

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from edge.presence.ports import ABSENT, LOCAL_TZ, PRESENT, IsWorkday, State
 
@@ -39,9 +40,14 @@ def parse_office_hours(text: str) -> list[tuple[dt.time, dt.time]]:
     for part in text.split(","):
         try:
             start_text, end_text = part.strip().split("-")
-            period = (dt.time.fromisoformat(start_text.strip()), dt.time.fromisoformat(end_text.strip()))
+            period = (
+                dt.time.fromisoformat(start_text.strip()),
+                dt.time.fromisoformat(end_text.strip()),
+            )
         except ValueError:
-            raise ValueError(f"office hours {text!r}: expected HH:MM-HH:MM[,HH:MM-HH:MM...]") from None
+            raise ValueError(
+                f"office hours {text!r}: expected HH:MM-HH:MM[,HH:MM-HH:MM...]"
+            ) from None
         periods.append(period)
     check_office_hours(periods)
     return periods
@@ -54,9 +60,13 @@ def check_office_hours(periods: OfficeHours) -> None:
     previous_end = dt.time.min
     for start, end in periods:
         if not start < end:
-            raise ValueError(f"office hours {start:%H:%M}-{end:%H:%M}: the start must come before the end")
+            raise ValueError(
+                f"office hours {start:%H:%M}-{end:%H:%M}: the start must come before the end"
+            )
         if start < previous_end:
-            raise ValueError(f"office hours {start:%H:%M}-{end:%H:%M}: periods must be in order and not overlap")
+            raise ValueError(
+                f"office hours {start:%H:%M}-{end:%H:%M}: periods must be in order and not overlap"
+            )
         previous_end = end
 
 
@@ -72,7 +82,9 @@ class OfficeSchedule:
     count as closed; the problem is logged once and kept in ``problems`` for device health.
     """
 
-    def __init__(self, periods: OfficeHours, is_workday: IsWorkday, tz: dt.tzinfo = LOCAL_TZ) -> None:
+    def __init__(
+        self, periods: OfficeHours, is_workday: IsWorkday, tz: dt.tzinfo = LOCAL_TZ
+    ) -> None:
         check_office_hours(periods)
         self.periods = list(periods)
         self.tz = tz
@@ -82,7 +94,7 @@ class OfficeSchedule:
     def is_workday(self, day: dt.date) -> bool:
         try:
             answer = bool(self._is_workday(day))
-        except Exception as exc:  # the calendar's own error types are its business
+        except Exception as exc:  # noqa: BLE001  the calendar's error types are its business
             if day not in self.problems:
                 logger.warning("calendar cannot say whether %s is a workday: %s", day, exc)
             self.problems[day] = f"{day}: {exc}"
@@ -99,7 +111,9 @@ class OfficeSchedule:
             return None
         return dt.datetime.combine(day, self.periods[-1][1], self.tz)
 
-    def segments(self, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime, dt.date]]:
+    def segments(
+        self, start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[dt.datetime, dt.datetime, dt.date]]:
         """The parts of ``[start, end)`` inside office hours, in order, with their local date."""
         require_aware(start)
         require_aware(end)
@@ -119,7 +133,9 @@ class OfficeSchedule:
 @dataclass(frozen=True)
 class TrackerSettings:
     absent_after: dt.timedelta = dt.timedelta(minutes=5)  # office time absent before an alert
-    leave_grace: dt.timedelta = dt.timedelta(seconds=30)  # empty seat before the window turns absent
+    leave_grace: dt.timedelta = dt.timedelta(
+        seconds=30
+    )  # empty seat before the window turns absent
 
 
 @dataclass(frozen=True)
@@ -150,7 +166,9 @@ Event = IntervalClosed | AbsenceAlerted | AbsenceEnded
 class WindowTracker:
     """One window's presence state machine; feed it ``update(at, occupied)`` in time order."""
 
-    def __init__(self, window_no: int, schedule: OfficeSchedule, settings: TrackerSettings | None = None) -> None:
+    def __init__(
+        self, window_no: int, schedule: OfficeSchedule, settings: TrackerSettings | None = None
+    ) -> None:
         self.window_no = window_no
         self.schedule = schedule
         self.settings = settings or TrackerSettings()

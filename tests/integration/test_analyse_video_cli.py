@@ -11,8 +11,10 @@ from click.testing import CliRunner
 
 from edge.presence.cli import analyse_video
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: pytest's pythonpath lacks it
-from tests.presence_clips import ROI_ARGS, Segment, make_clip  # noqa: E402
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2])
+)  # repo root: pytest's pythonpath lacks it
+from tests.presence_clips import ROI_ARGS, Segment, make_clip
 
 START = "2026-11-02T09:00:00+08:00"  # a Monday, a workday in the official calendar
 
@@ -50,40 +52,81 @@ def test_json_output_lists_intervals_and_alerts_per_window(clip):
 
 
 def test_text_output_reads_like_a_report(clip):
-    result = run(clip, *roi_options(), "--absent-after-minutes", "1", "--start", "2026-11-02T09:00:00")
+    result = run(
+        clip, *roi_options(), "--absent-after-minutes", "1", "--start", "2026-11-02T09:00:00"
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert "180 frames at 2 fps, 2026-11-02 09:00:00 to 2026-11-02 09:01:30; 180 analysed" in lines[0]
+    assert (
+        "180 frames at 2 fps, 2026-11-02 09:00:00 to 2026-11-02 09:01:30; 180 analysed" in lines[0]
+    )
     assert "window 1 (ROI 10,30,140,190)" in lines
     assert "  present  2026-11-02 09:00:00 - 2026-11-02 09:00:19  (0 min 20 s)" in lines
-    assert any(line.startswith("  ALERT 离岗 ") and "still absent at the end of the clip" in line for line in lines)
+    assert any(
+        line.startswith("  ALERT 离岗 ") and "still absent at the end of the clip" in line
+        for line in lines
+    )
 
 
 def test_outside_office_hours_nothing_is_alerted(clip):
-    result = run(clip, *roi_options(), "--absent-after-minutes", "1", "--start", START,
-                 "--office-hours", "14:00-17:30", "--json")
+    result = run(
+        clip,
+        *roi_options(),
+        "--absent-after-minutes",
+        "1",
+        "--start",
+        START,
+        "--office-hours",
+        "14:00-17:30",
+        "--json",
+    )
     report = json.loads(result.output)
     assert all(window["alerts"] == [] for window in report["windows"])
 
 
 def test_a_year_the_calendar_does_not_know_is_reported_not_guessed(clip):
-    result = run(clip, *roi_options(), "--absent-after-minutes", "1", "--start", "2099-11-02T09:00:00+08:00",
-                 "--json")
+    result = run(
+        clip,
+        *roi_options(),
+        "--absent-after-minutes",
+        "1",
+        "--start",
+        "2099-11-02T09:00:00+08:00",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["calendar_problems"] and all(window["alerts"] == [] for window in report["windows"])
-    every_day = run(clip, *roi_options(), "--absent-after-minutes", "1", "--start", "2099-11-02T09:00:00+08:00",
-                    "--every-day", "--json")
+    assert report["calendar_problems"] and all(
+        window["alerts"] == [] for window in report["windows"]
+    )
+    every_day = run(
+        clip,
+        *roi_options(),
+        "--absent-after-minutes",
+        "1",
+        "--start",
+        "2099-11-02T09:00:00+08:00",
+        "--every-day",
+        "--json",
+    )
     assert all(window["alerts"] for window in json.loads(every_day.output)["windows"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--roi", "10,30,140", "--start", START], "expected X,Y,W,H"),
-    (["--roi", "300,30,140,190", "--start", START],
-     "window 1: ROI [300, 30, 140, 190] does not fit in the camera's 320x240 frame"),
-    (["--roi", ROI_ARGS[0], "--office-hours", "17:30-08:30", "--start", START], "start must come before the end"),
-    (["--roi", ROI_ARGS[0], "--start", "yesterday"], "expected an ISO date and time"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--roi", "10,30,140", "--start", START], "expected X,Y,W,H"),
+        (
+            ["--roi", "300,30,140,190", "--start", START],
+            "window 1: ROI [300, 30, 140, 190] does not fit in the camera's 320x240 frame",
+        ),
+        (
+            ["--roi", ROI_ARGS[0], "--office-hours", "17:30-08:30", "--start", START],
+            "start must come before the end",
+        ),
+        (["--roi", ROI_ARGS[0], "--start", "yesterday"], "expected an ISO date and time"),
+    ],
+)
 def test_mistakes_get_a_message_that_names_the_fix(clip, args, message):
     result = run(clip, *args)
     assert result.exit_code != 0
@@ -100,5 +143,12 @@ def test_a_file_that_is_not_a_video(tmp_path):
 
 def test_help_names_every_option():
     result = run("--help")
-    for option in ("--roi", "--absent-after-minutes", "--office-hours", "--start", "--json", "--every-day"):
+    for option in (
+        "--roi",
+        "--absent-after-minutes",
+        "--office-hours",
+        "--start",
+        "--json",
+        "--every-day",
+    ):
         assert option in result.output

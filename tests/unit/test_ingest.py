@@ -135,3 +135,21 @@ def test_csv_unknown_column_is_refused(store):
     result = ingest_texts(store, csv_records(text), source="file.csv")
     fields = [e["field"] for e in result.rejected[0].errors]
     assert "colour" in fields
+
+
+def test_a_clock_that_goes_back_does_not_reorder_records(tmp_path):
+    import datetime as dt
+    times = iter([dt.datetime(2026, 11, 26, 10, tzinfo=dt.timezone.utc),
+                  dt.datetime(2026, 11, 26, 9, tzinfo=dt.timezone.utc),  # back an hour
+                  dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),  # RTC battery gone
+                  dt.datetime(2026, 11, 26, 10, 1, tzinfo=dt.timezone.utc)])
+    problems = []
+    with Store(tmp_path / "box.db", box_id="b", clock=lambda: next(times)) as store:
+        for n in range(4):
+            store.write(lambda tx, n=n: tx.emit("note", {"n": n}))
+            problems.append(store.clock_problem)
+        stamps = [r["created_at"] for r in store.query("select created_at from outbox order by seq")]
+    assert stamps == sorted(stamps)
+    assert stamps[1] == stamps[2] == stamps[0]
+    assert problems[0] is None and "went back" in problems[1] and "before 2025" in problems[2]
+    assert problems[3] is None

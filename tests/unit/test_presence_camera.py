@@ -13,16 +13,27 @@ import numpy as np
 
 from edge.presence.camera import CameraPipeline, CameraWorker, HealthSettings, HealthWatch
 from edge.presence.detector import HaarPersonDetector
-from edge.presence.ports import LOCAL_TZ, MemorySink, Roi
+from edge.presence.ports import MemorySink, Roi
 from edge.presence.sources import CaptureSource, FileSource, HallScene, SyntheticSource
 from edge.presence.tracker import OfficeSchedule, TrackerSettings
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: pytest's pythonpath lacks it
-from tests.presence_clips import (  # noqa: E402
-    EVERY_DAY, MONDAY, OFFICE_HOURS, REGIONS, SIZE, Segment, astronaut_sprite, make_clip,
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2])
+)  # repo root: pytest's pythonpath lacks it
+from tests.presence_clips import (
+    EVERY_DAY,
+    MONDAY,
+    OFFICE_HOURS,
+    REGIONS,
+    SIZE,
+    Segment,
+    astronaut_sprite,
+    make_clip,
 )
 
-WAIT = 10.0  # generous: a loaded CI machine may be slow, and the waits end as soon as the event comes
+WAIT = (
+    10.0  # generous: a loaded CI machine may be slow, and the waits end as soon as the event comes
+)
 QUICK = TrackerSettings(absent_after=dt.timedelta(seconds=0.3), leave_grace=dt.timedelta(0))
 FAST_HEALTH = HealthSettings(no_frames_after=0.5, frozen_after=0.6, retry_after=0.05, retry_max=0.2)
 
@@ -39,7 +50,9 @@ class AnchoredClock:
 
 def pipeline(sink: MemorySink, tracker: TrackerSettings = QUICK, detector=None) -> CameraPipeline:
     schedule = OfficeSchedule(OFFICE_HOURS, EVERY_DAY)
-    return CameraPipeline(REGIONS, sink, schedule, detector or HaarPersonDetector(), tracker=tracker)
+    return CameraPipeline(
+        REGIONS, sink, schedule, detector or HaarPersonDetector(), tracker=tracker
+    )
 
 
 def health_oks(sink: MemorySink, camera_id: str = "cam-1") -> list[bool]:
@@ -55,41 +68,60 @@ def test_the_pipeline_sends_intervals_and_an_alert_with_its_evidence(tmp_path):
     assert [(c.window_no, c.state) for c in sink.intervals] == [(1, "present")]
     assert camera.states()[1][0] == camera.states()[2][0] == "absent"
     window_2 = next(a for a in sink.alerts if a.window_no == 2)
-    assert window_2.started_at == MONDAY and window_2.taken_at == MONDAY + dt.timedelta(seconds=60.5)
+    assert window_2.started_at == MONDAY and window_2.taken_at == MONDAY + dt.timedelta(
+        seconds=60.5
+    )
     roi = cv2.imdecode(np.frombuffer(window_2.roi_jpeg, np.uint8), cv2.IMREAD_COLOR)
     whole = cv2.imdecode(np.frombuffer(window_2.frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert roi.shape == (190, 140, 3) and whole.shape == (240, 320, 3)
     assert set(camera.open_alerts()) == {1, 2}
     camera.suspend()
-    assert {(c.window_no, c.alert_id) for c in sink.alert_ends} == {(a.window_no, a.alert_id) for a in sink.alerts}
+    assert {(c.window_no, c.alert_id) for c in sink.alert_ends} == {
+        (a.window_no, a.alert_id) for a in sink.alerts
+    }
     assert camera.states() == {1: (None, None), 2: (None, None)} and camera.open_alerts() == {}
 
 
 def test_health_watch_sees_a_frozen_image_a_silent_camera_and_recovery():
     settings = HealthSettings(no_frames_after=10, frozen_after=5)
     watch = HealthWatch(settings, MONDAY)
-    seconds = lambda s: MONDAY + dt.timedelta(seconds=s)  # noqa: E731
+    seconds = lambda s: MONDAY + dt.timedelta(seconds=s)
     rng = np.random.default_rng(0)
-    live = lambda: rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)  # noqa: E731
+    live = lambda: rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
     assert watch.check(seconds(9)) is None
     assert watch.frame(seconds(9.5), live()).ok
     still = live()
     assert watch.frame(seconds(10), still) is None
     assert [watch.frame(seconds(s), still.copy()) for s in (11, 14)] == [None, None]
     frozen = watch.frame(seconds(15), still.copy())
-    assert not frozen.ok and "frozen image since" in frozen.detail and frozen.last_frame_at == seconds(10)
+    assert (
+        not frozen.ok
+        and "frozen image since" in frozen.detail
+        and frozen.last_frame_at == seconds(10)
+    )
     assert watch.frame(seconds(16), live()).ok
     silent = watch.check(seconds(26.5), "cannot open camera rtsp://***@cam")
-    assert not silent.ok and silent.detail == "no frames for 10 s: cannot open camera rtsp://***@cam"
+    assert (
+        not silent.ok and silent.detail == "no frames for 10 s: cannot open camera rtsp://***@cam"
+    )
     assert watch.check(seconds(40)) is None  # reported once
     assert watch.frame(seconds(41), live()).ok
 
 
 def test_a_frozen_stream_raises_a_device_alert_and_recovers(tmp_path):
-    clip = make_clip(tmp_path / "frozen.avi", [
-        Segment(0.5, present={1}), Segment(1.5, present={1}, frozen=True), Segment(1.5, present={1})], fps=10)
+    clip = make_clip(
+        tmp_path / "frozen.avi",
+        [
+            Segment(0.5, present={1}),
+            Segment(1.5, present={1}, frozen=True),
+            Segment(1.5, present={1}),
+        ],
+        fps=10,
+    )
     sink, clock = MemorySink(), AnchoredClock()
-    worker = CameraWorker("cam-1", CaptureSource(str(clip), clock, fps=10), pipeline(sink), sink, clock, FAST_HEALTH)
+    worker = CameraWorker(
+        "cam-1", CaptureSource(str(clip), clock, fps=10), pipeline(sink), sink, clock, FAST_HEALTH
+    )
     worker.start()
     try:
         assert sink.wait_for(lambda s: health_oks(s)[:3] == [True, False, True], WAIT), sink.health
@@ -114,10 +146,14 @@ def test_a_camera_lost_and_back_ends_the_open_alert_and_recovers_by_itself():
         assert not worker.health().ok and worker.states()[2] == (None, None)
         source.plug()
         assert sink.wait_for(lambda s: health_oks(s) == [True, False, True], WAIT), sink.health
-        assert sink.wait_for(lambda s: sum(a.window_no == 2 for a in s.alerts) == 2, WAIT)  # a fresh absence
+        assert sink.wait_for(
+            lambda s: sum(a.window_no == 2 for a in s.alerts) == 2, WAIT
+        )  # a fresh absence
     finally:
         assert worker.stop(timeout=WAIT)
-    assert {c.alert_id for c in sink.alert_ends} == {a.alert_id for a in sink.alerts}  # stop closed the rest
+    assert {c.alert_id for c in sink.alert_ends} == {
+        a.alert_id for a in sink.alerts
+    }  # stop closed the rest
 
 
 class StuckSource:
@@ -174,16 +210,17 @@ class FlakyDetector:
     def look(self, frame: np.ndarray, roi: Roi, *, bodies: bool):
         if self.broken.is_set():
             raise RuntimeError("cascade exploded")
-        return None
 
 
 def test_a_processing_error_is_a_device_alert_and_the_camera_carries_on():
     sink, clock = MemorySink(), AnchoredClock()
     detector = FlakyDetector()
     scene = HallScene(SIZE, REGIONS, sprite=astronaut_sprite())
-    blinking = lambda at: {1} if int(at.timestamp() * 4) % 2 else ()  # noqa: E731  motion: checks go on
+    blinking = lambda at: {1} if int(at.timestamp() * 4) % 2 else ()
     source = SyntheticSource(scene, clock, fps=20, occupied=blinking)
-    worker = CameraWorker("cam-1", source, pipeline(sink, detector=detector), sink, clock, FAST_HEALTH)
+    worker = CameraWorker(
+        "cam-1", source, pipeline(sink, detector=detector), sink, clock, FAST_HEALTH
+    )
     worker.start()
     try:
         assert sink.wait_for(lambda s: health_oks(s) == [True], WAIT)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
-import datetime as dt
 
 import cv2
 import numpy as np
@@ -13,7 +13,10 @@ import pytest
 from edge.presence.detector import CheckSettings, DetectorError, HaarPersonDetector, PresenceJudge
 from edge.presence.ports import LOCAL_TZ, Roi, WindowRegion
 from edge.presence.sources import HallScene
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: pytest's pythonpath lacks it
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2])
+)  # repo root: pytest's pythonpath lacks it
 from tests.presence_clips import REGIONS, SIZE, astronaut_sprite
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=LOCAL_TZ)
@@ -65,7 +68,14 @@ class ScriptedDetector:
         return self.answers.get(window_no)
 
 
-def run(judge: PresenceJudge, hall: HallScene, seconds: float, start: float = 0.0, fps: float = 5, **render):
+def run(
+    judge: PresenceJudge,
+    hall: HallScene,
+    seconds: float,
+    start: float = 0.0,
+    fps: float = 5,
+    **render,
+):
     verdicts = []
     for i in range(round(seconds * fps)):
         t = start + i / fps
@@ -114,5 +124,7 @@ def test_an_upper_body_alone_only_holds_a_seat_a_face_was_seen_in(hall):
 
 def test_a_region_outside_the_frame_is_refused_with_its_window_number():
     region = WindowRegion(7, Roi(300, 100, 100, 100))
-    with pytest.raises(ValueError, match="window 7: ROI .* does not fit in the camera's 320x240 frame"):
+    with pytest.raises(
+        ValueError, match="window 7: ROI .* does not fit in the camera's 320x240 frame"
+    ):
         PresenceJudge(SIZE, [region], ScriptedDetector({}))

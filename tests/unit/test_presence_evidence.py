@@ -35,10 +35,15 @@ def test_save_close_and_find_an_alerts_snapshots(tmp_path):
     store = SnapshotStore(tmp_path, quota_bytes=10_000)
     roi_path, frame_path = save(store, "A1", 0)
     assert roi_path.read_bytes() == b"r" * 1000 and roi_path.parent.name == "open"
-    assert roi_path.name == "20261102T010000000000Z_A1_roi.jpg"  # UTC in the name, so names sort by time
+    assert frame_path.name == "20261102T010000000000Z_A1_frame.jpg"  # UTC first: names sort by time
     assert store.usage().as_dict() == {
-        "used_bytes": 2000, "quota_bytes": 10_000, "files": 2, "open_alerts": 1, "removed_files": 0,
-        "over_quota": False}
+        "used_bytes": 2000,
+        "quota_bytes": 10_000,
+        "files": 2,
+        "open_alerts": 1,
+        "removed_files": 0,
+        "over_quota": False,
+    }
     store.close("A1")
     found = store.files("A1")
     assert [p.parent.name for p in found] == ["closed", "closed"] and found[0].stem.endswith("_roi")

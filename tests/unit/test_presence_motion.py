@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 import cv2
 import numpy as np
 
 from edge.presence.motion import MotionGate
 from edge.presence.sources import HallScene
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: pytest's pythonpath lacks it
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2])
+)  # repo root: pytest's pythonpath lacks it
 from tests.presence_clips import REGIONS, SIZE, astronaut_sprite
 
 

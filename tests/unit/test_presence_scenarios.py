@@ -14,15 +14,25 @@ from edge.presence.analyse import AnalysisResult, analyse_video
 from edge.presence.ports import LOCAL_TZ
 from edge.presence.tracker import TrackerSettings
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: pytest's pythonpath lacks it
-from tests.presence_clips import EVERY_DAY, MONDAY, OFFICE_HOURS, REGIONS, Segment, make_clip  # noqa: E402
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2])
+)  # repo root: pytest's pythonpath lacks it
+from tests.presence_clips import EVERY_DAY, MONDAY, OFFICE_HOURS, REGIONS, Segment, make_clip
 
 ONE_MINUTE = TrackerSettings(absent_after=dt.timedelta(minutes=1))
 
 
-def analyse(clip: Path, start: dt.datetime = MONDAY, tracker: TrackerSettings = ONE_MINUTE) -> AnalysisResult:
-    return analyse_video(clip, [region.roi for region in REGIONS], start, office_hours=OFFICE_HOURS,
-                         is_workday=EVERY_DAY, tracker=tracker)
+def analyse(
+    clip: Path, start: dt.datetime = MONDAY, tracker: TrackerSettings = ONE_MINUTE
+) -> AnalysisResult:
+    return analyse_video(
+        clip,
+        [region.roi for region in REGIONS],
+        start,
+        office_hours=OFFICE_HOURS,
+        is_workday=EVERY_DAY,
+        tracker=tracker,
+    )
 
 
 def seconds(at: dt.datetime, start: dt.datetime = MONDAY) -> float:
@@ -40,11 +50,19 @@ def test_present_staff_stay_present_and_an_empty_window_is_absent(tmp_path):
     assert result.windows[0].alerts == []
     assert states(result, 2) == [("absent", 0, 89.5)]
     [alert] = result.windows[1].alerts
-    assert seconds(alert.started_at) == 0 and seconds(alert.raised_at) == 60.5 and alert.ended_at is None
+    assert (
+        seconds(alert.started_at) == 0
+        and seconds(alert.raised_at) == 60.5
+        and alert.ended_at is None
+    )
 
 
 def test_staff_leaving_raise_an_alert_with_evidence_after_the_threshold(tmp_path):
-    clip = make_clip(tmp_path / "absent.avi", [Segment(20, present={1}), Segment(90), Segment(10, present={1})], fps=2)
+    clip = make_clip(
+        tmp_path / "absent.avi",
+        [Segment(20, present={1}), Segment(90), Segment(10, present={1})],
+        fps=2,
+    )
     result = analyse(clip)
     [present, absent, back] = states(result, 1)
     assert present[0] == "present" and 18 <= present[2] <= 20
@@ -61,11 +79,17 @@ def test_a_person_sitting_still_stays_present_with_few_checks(tmp_path):
     result = analyse(clip)
     assert states(result, 1) == states(result, 2) == [("present", 0, 179)]
     assert result.windows[0].alerts == result.windows[1].alerts == []
-    assert result.person_checks <= 20  # 360 region-frames, checked only while the background settles
+    assert (
+        result.person_checks <= 20
+    )  # 360 region-frames, checked only while the background settles
 
 
 def test_an_absence_shorter_than_the_threshold_is_an_interval_but_no_alert(tmp_path):
-    clip = make_clip(tmp_path / "short.avi", [Segment(30, present={1}), Segment(50), Segment(30, present={1})], fps=2)
+    clip = make_clip(
+        tmp_path / "short.avi",
+        [Segment(30, present={1}), Segment(50), Segment(30, present={1})],
+        fps=2,
+    )
     result = analyse(clip)
     assert [s for s, _, _ in states(result, 1)] == ["present", "absent", "present"]
     assert 48 <= states(result, 1)[1][2] - states(result, 1)[1][1] <= 52
@@ -75,8 +99,11 @@ def test_an_absence_shorter_than_the_threshold_is_an_interval_but_no_alert(tmp_p
 def test_absence_across_lunch_counts_only_office_time(tmp_path):
     # 10 s a frame: 11:55-11:57 present, away over lunch, back at 14:04. Office time away:
     # 3 min before noon and 4 after 14:00, so the 5-minute alert comes at about 14:02.
-    clip = make_clip(tmp_path / "lunch.avi", [Segment(120, present={1}), Segment(127 * 60), Segment(120, present={1})],
-                     fps=0.1)
+    clip = make_clip(
+        tmp_path / "lunch.avi",
+        [Segment(120, present={1}), Segment(127 * 60), Segment(120, present={1})],
+        fps=0.1,
+    )
     start = dt.datetime(2026, 11, 2, 11, 55, tzinfo=LOCAL_TZ)
     result = analyse(clip, start, TrackerSettings())
     [alert] = result.windows[0].alerts
@@ -87,18 +114,26 @@ def test_absence_across_lunch_counts_only_office_time(tmp_path):
 
 
 def test_lighting_changes_do_not_flip_anyone(tmp_path):
-    clip = make_clip(tmp_path / "light.avi", [
-        Segment(20, present={1}), Segment(20, present={1}, light=0.55), Segment(20, present={1}, light=1.3),
-        Segment(20, present={1}),
-    ], fps=2)
+    clip = make_clip(
+        tmp_path / "light.avi",
+        [
+            Segment(20, present={1}),
+            Segment(20, present={1}, light=0.55),
+            Segment(20, present={1}, light=1.3),
+            Segment(20, present={1}),
+        ],
+        fps=2,
+    )
     result = analyse(clip, tracker=TrackerSettings(absent_after=dt.timedelta(minutes=10)))
     assert states(result, 1) == [("present", 0, 79.5)]
     assert states(result, 2) == [("absent", 0, 79.5)]
 
 
 def test_a_drifting_curtain_and_a_flickering_monitor_are_not_a_person(tmp_path):
-    moving = dict(curtain=True, flicker=True)
-    clip = make_clip(tmp_path / "curtain.avi", [Segment(20, present={1}, **moving), Segment(80, **moving)], fps=2)
+    moving = {"curtain": True, "flicker": True}
+    clip = make_clip(
+        tmp_path / "curtain.avi", [Segment(20, present={1}, **moving), Segment(80, **moving)], fps=2
+    )
     result = analyse(clip)
     [present, absent] = states(result, 1)
     assert present[0] == "present" and 18 <= present[2] <= 20 and absent[0] == "absent"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import sys
 import threading
 from pathlib import Path
@@ -11,11 +12,19 @@ import numpy as np
 import pytest
 
 from edge.presence.sources import (
-    CaptureSource, FileSource, HallScene, SourceError, SyntheticSource, parse_camera_target, redact,
+    CaptureSource,
+    FileSource,
+    HallScene,
+    SourceError,
+    SyntheticSource,
+    parse_camera_target,
+    redact,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: pytest's pythonpath lacks it
-from tests.presence_clips import MONDAY, REGIONS, SIZE, Segment, make_clip  # noqa: E402
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2])
+)  # repo root: pytest's pythonpath lacks it
+from tests.presence_clips import MONDAY, REGIONS, SIZE, Segment, make_clip
 
 
 class StepClock:
@@ -54,7 +63,9 @@ def test_unreadable_clips_and_naive_starts_are_refused(tmp_path):
 
 def test_a_file_played_as_a_camera_loops_with_live_timestamps(tmp_path):
     clip = make_clip(tmp_path / "loop.avi", [Segment(1, present={1})], fps=5)
-    source = CaptureSource(str(clip), StepClock(MONDAY, 0.2), fps=50)  # 50 fps: the test waits little
+    source = CaptureSource(
+        str(clip), StepClock(MONDAY, 0.2), fps=50
+    )  # 50 fps: the test waits little
     stop = threading.Event()
     frames = []
     for at, frame in source.frames(stop):
@@ -64,7 +75,7 @@ def test_a_file_played_as_a_camera_loops_with_live_timestamps(tmp_path):
     assert len(frames) == 12 and frames[0][1].shape == (240, 320, 3)  # 5 frames a loop: it looped
     taken = [at for at, _ in frames]
     assert taken[0] == MONDAY + dt.timedelta(seconds=0.2)  # the clock's time, not the clip's
-    assert all(later > earlier for earlier, later in zip(taken, taken[1:]))
+    assert all(later > earlier for earlier, later in itertools.pairwise(taken))
 
 
 def test_a_camera_that_cannot_be_opened_is_a_source_error(tmp_path):

@@ -8,7 +8,12 @@ import pytest
 
 from edge.presence.ports import ABSENT, LOCAL_TZ, PRESENT
 from edge.presence.tracker import (
-    AbsenceAlerted, AbsenceEnded, IntervalClosed, OfficeSchedule, TrackerSettings, WindowTracker,
+    AbsenceAlerted,
+    AbsenceEnded,
+    IntervalClosed,
+    OfficeSchedule,
+    TrackerSettings,
+    WindowTracker,
     parse_office_hours,
 )
 
@@ -110,7 +115,10 @@ def test_no_alert_outside_office_hours_or_on_days_off():
     assert of_type(feed(evening, at(17, 40), at(19, 0), False), AbsenceAlerted) == []
     day_off = tracker(is_workday=lambda day: day.weekday() < 5)
     saturday = at(9, 0, day=7)
-    assert of_type(feed(day_off, saturday, saturday + dt.timedelta(hours=2), False), AbsenceAlerted) == []
+    assert (
+        of_type(feed(day_off, saturday, saturday + dt.timedelta(hours=2), False), AbsenceAlerted)
+        == []
+    )
 
 
 def test_an_alert_still_open_at_closing_time_ends_with_the_office_day():
@@ -139,7 +147,10 @@ def test_suspend_closes_intervals_and_ends_alerts_at_the_last_frame():
     events = feed(window, at(9, 0), at(9, 3), False)
     assert window.alert_open
     events = window.suspend()
-    assert events == [AbsenceEnded(4, at(9, 2, 50), "no_video"), IntervalClosed(4, ABSENT, at(9, 0), at(9, 2, 50))]
+    assert events == [
+        AbsenceEnded(4, at(9, 2, 50), "no_video"),
+        IntervalClosed(4, ABSENT, at(9, 0), at(9, 2, 50)),
+    ]
     assert window.state is None and window.suspend() == []
     window.update(at(9, 30), True)
     assert window.state == PRESENT and window.since == at(9, 30)
@@ -147,7 +158,7 @@ def test_suspend_closes_intervals_and_ends_alerts_at_the_last_frame():
 
 def test_timestamps_in_utc_use_local_office_hours():
     window = tracker(leave_grace=dt.timedelta(0))
-    utc_9am_local = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.timezone.utc)
+    utc_9am_local = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
     events = feed(window, utc_9am_local, utc_9am_local + dt.timedelta(minutes=6), False)
     [alert] = of_type(events, AbsenceAlerted)
     assert alert.started_at == at(9, 0)
@@ -166,15 +177,21 @@ def test_schedule_answers_office_time_and_day_end():
     assert schedule.is_office_time(at(9, 0)) and not schedule.is_office_time(at(12, 30))
     assert schedule.day_end(dt.date(2026, 11, 2)) == at(17, 30)
     assert schedule.day_end(dt.date(2026, 11, 7)) is None
-    assert [(a, b) for a, b, _ in schedule.segments(at(11, 0), at(15, 0))] == [(at(11, 0), at(12, 0)), (at(14, 0), at(15, 0))]
+    assert [(a, b) for a, b, _ in schedule.segments(at(11, 0), at(15, 0))] == [
+        (at(11, 0), at(12, 0)),
+        (at(14, 0), at(15, 0)),
+    ]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("08:30-12:00;14:00-17:30", "expected HH:MM-HH:MM"),
-    ("12:00-08:30", "start must come before the end"),
-    ("08:30-12:00,11:00-17:30", "in order and not overlap"),
-    ("nine-five", "expected HH:MM-HH:MM"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("08:30-12:00;14:00-17:30", "expected HH:MM-HH:MM"),
+        ("12:00-08:30", "start must come before the end"),
+        ("08:30-12:00,11:00-17:30", "in order and not overlap"),
+        ("nine-five", "expected HH:MM-HH:MM"),
+    ],
+)
 def test_office_hours_errors_say_what_to_fix(text, message):
     with pytest.raises(ValueError, match=message):
         parse_office_hours(text)
@@ -182,4 +199,6 @@ def test_office_hours_errors_say_what_to_fix(text, message):
 
 def test_office_hours_parse():
     assert parse_office_hours(" 08:30-12:00 , 14:00-17:30 ") == [
-        (dt.time(8, 30), dt.time(12, 0)), (dt.time(14, 0), dt.time(17, 30))]
+        (dt.time(8, 30), dt.time(12, 0)),
+        (dt.time(14, 0), dt.time(17, 30)),
+    ]

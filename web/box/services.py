@@ -2,8 +2,8 @@
 
 Optional services appear on the ``Box`` as their modules are wired into the composition root:
 ``box.supervision`` (alert lifecycle), ``box.evaluations`` (evaluator keys and ratings),
-``box.presence`` (cameras), ``box.relay`` (link to the hub), ``box.profile`` (hardware
-profile). Each accessor here returns None when its service is absent, and the page shows
+``box.presence`` (cameras), ``box.relay`` (link to the hub), the hardware profile
+(``box.evaluations.profile``). Each accessor here returns None when its service is absent, and the page shows
 “未接入” for that section; a page never fails because an optional service is missing.
 """
 
@@ -48,7 +48,7 @@ def supervision() -> Any | None:
 
 def configured_windows() -> list[int]:
     """Window numbers from the hardware profile; empty when the box has no profile."""
-    profile = getattr(box(), "profile", None)
+    profile = getattr(_evaluations(), "profile", None) or getattr(box(), "profile", None)
     return sorted(w.window_no for w in getattr(profile, "windows", None) or [])
 
 
@@ -123,14 +123,21 @@ def relay_section() -> DeviceSection:
 
 
 def evaluator_section() -> DeviceSection:
-    service = _evaluations()
-    if service is None:
+    evaluations = _evaluations()
+    if evaluations is None:
         return DeviceSection("评价器", False)
-    lines = []
-    health = getattr(service, "device_health", None)
-    if callable(health):
-        lines = [(str(k), str(v)) for k, v in health().items()]
-    return DeviceSection("评价器", True, None, lines or [("说明", "评价服务已接入")])
+    profile = getattr(evaluations, "profile", None)
+    if profile is None:
+        return DeviceSection("评价器", True, None, [
+            ("硬件档案", "未配置（本机只接收扫码、网上等渠道的评价）")])
+    kinds = {"five": "五键", "three": "三键"}
+    lines = [("硬件档案", f"{len(profile.windows)} 个窗口，引脚驱动 {profile.pin_factory}"),
+             ("按键评价器", "已启用" if getattr(evaluations, "keys", None) else "未启用")]
+    lines += [(f"{w.window_no}号窗口", f"{kinds.get(w.evaluator, w.evaluator)}评价器")
+              for w in profile.windows]
+    if getattr(evaluations, "simulator", None) is not None:
+        lines.append(("模拟评价", "已开启（演示用）"))
+    return DeviceSection("评价器", True, getattr(evaluations, "keys", None) is not None, lines)
 
 
 def camera_section() -> DeviceSection:
