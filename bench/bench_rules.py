@@ -105,6 +105,11 @@ def main() -> None:
         second, second_s = timed(lambda: parts.rules.check(AT))
         print(f"full pass, nothing changed: {second_s:.2f} s   created {second.created}, "
               f"cleared {len(second.cleared)}")
+        cold = build_supervision(store, board, lambda: AT, rules=RulesSection(), contacts=contacts,
+                                 notify=NotifySection(), box_id="bench", data_dir=Path(folder))
+        cold_result, cold_s = timed(lambda: cold.rules.check(AT))
+        print(f"full pass, nothing changed, fresh engine (after a restart): {cold_s:.2f} s   "
+              f"created {cold_result.created}")
         later = AT + dt.timedelta(days=1)
         third, third_s = timed(lambda: parts.rules.check(later))
         print(f"full pass, next day ({later.date()}): {third_s:.2f} s   "

@@ -9,8 +9,8 @@ Evaluating one case costs about 20 µs (its JSON facts plus the deadline engine)
 - pages filter, sort and slice the snapshot in memory, and a snapshot is never changed once
   published, so readers on other threads need no lock.
 
-The box starts it as a service: ``start()`` builds the first snapshot and keeps it fresh in
-the background.
+The box starts it as a service: ``start()`` builds the first snapshot in the background and
+keeps it fresh while pages are being read (a box nobody looks at does no page work).
 
 Example::
 
@@ -39,6 +39,7 @@ from standard.records import LOCAL_TZ, STAGES
 log = logging.getLogger(__name__)
 
 PER_PAGE = 100
+WATCHED_SECONDS = 600  # background refreshes go on this long after the last page read
 WINDOW_SCAN_ROWS = 50_000  # a cold start reads window activity from this many recent events
 _LIGHT_ORDER = {"red": 0, "unknown": 1, "yellow": 2, "green": 3}
 STAGE_NAMES = tuple(stage.value for stage in STAGES)
@@ -125,6 +126,7 @@ class HallBoard:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
+        self._read_at = float("-inf")
 
     # -- life cycle (a box service) ------------------------------------------------------
     def start(self) -> None:
@@ -134,14 +136,18 @@ class HallBoard:
         self._refresher.start()
 
     def _run(self) -> None:
+        first = True
         while True:
-            try:
-                self.snapshot()
-                self.case_page(CaseFilter())  # what the board and the case list show first
-                self.windows()
-                self.department_lights()
-            except Exception:  # a page will try again and show the error
-                log.exception("hall board refresh failed")
+            # After the first build, work only while someone has looked at a page lately.
+            if first or time.monotonic() - self._read_at < WATCHED_SECONDS:
+                try:
+                    self.snapshot()
+                    self.case_page(CaseFilter())  # what the board and the case list show first
+                    self.windows()
+                    self.department_lights()
+                except Exception:  # a page will try again and show the error
+                    log.exception("hall board refresh failed")
+                first = False
             if self._stop.wait(max(self.refresh_seconds, 1.0)):
                 return
 
@@ -153,6 +159,8 @@ class HallBoard:
     # -- the snapshot ----------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """The current snapshot, refreshed first when the store has moved on."""
+        if threading.current_thread() is not self._refresher:
+            self._read_at = time.monotonic()
         current = self._snapshot
         day = local_day(self.clock())
         if current is not None and current.day == day:
@@ -286,7 +294,7 @@ class HallBoard:
         return found
 
     def windows(self, configured: Iterable[int] = (),
-                alert_subjects: Iterable[str] = ()) -> list[WindowView]:
+                alert_cases: Iterable[str] = ()) -> list[WindowView]:
         """Every window (the configured ones, else the ones seen) with today's activity."""
         snap = self.snapshot()
         lights = snap.view("window_lights", lambda: _regroup(Counter(
@@ -297,8 +305,8 @@ class HallBoard:
         for number, counts in lights.items():
             if number in views:
                 views[number].red, views[number].yellow = counts["red"], counts["yellow"]
-        for subject in alert_subjects:
-            case = snap.cases.get(subject.removeprefix("case:"))
+        for case_no in alert_cases:
+            case = snap.cases.get(case_no)
             if case is not None and case.is_open and case.window_no in views:
                 views[case.window_no].alerts += 1
         for number, activity in snap.windows.items():
@@ -346,32 +354,15 @@ def _regroup(pairs: Counter) -> dict[Any, Counter]:
     return result
 
 
-# -- alerts (read from the alerts table until the supervision service takes over) ------------
-def alert_rows(store, *, state: str | None = None, level: str | None = None,
-               subject: str | None = None, limit: int = PER_PAGE,
-               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Alerts newest first, and how many match."""
-    clauses, params = [], []
-    for column, value in (("state", state), ("level", level), ("subject", subject)):
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    where = (" where " + " and ".join(clauses)) if clauses else ""
-    total = store.query(f"select count(*) as n from alerts{where}", tuple(params))[0]["n"]
-    rows = store.query(f"select * from alerts{where} order by id desc limit ? offset ?",
-                       (*params, limit, offset))
-    return rows, total
+# -- alerts (the lifecycle is edge/supervision.py's; the board only counts them) -------------
+def active_alerts(store) -> tuple[int, list[str]]:
+    """How many alerts are active (not closed or resolved), and the case number of each one
+    that is on a case."""
+    from edge.supervision import ACTIVE_STATES
 
-
-def alert_row(store, alert_id: int) -> dict[str, Any] | None:
-    rows = store.query("select * from alerts where id = ?", (alert_id,))
-    return rows[0] if rows else None
-
-
-def unresolved_alert_subjects(store) -> list[str]:
-    """Subjects of the alerts not closed yet (one entry per alert)."""
-    return [r["subject"] for r in store.query(
-        "select subject from alerts where state not in ('closed', 'resolved')")]
+    marks = ",".join("?" * len(ACTIVE_STATES))
+    rows = store.query(f"select case_no from alerts where state in ({marks})", ACTIVE_STATES)
+    return len(rows), [row["case_no"] for row in rows if row["case_no"]]
 
 
 # -- device health -----------------------------------------------------------------------

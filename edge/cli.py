@@ -224,3 +224,11 @@ from edge import evaluations_cli as _evaluations_cli  # noqa: E402,F401
 # Registers ``check``, ``alerts`` and ``notice`` with edge.add_command (supervision; imported
 # last: it uses the helpers above, and this way either module may be imported first).
 from edge import supervision_cli as _supervision_cli  # noqa: E402,F401
+
+from edge.presence.cli import analyse_video  # noqa: E402
+
+edge.add_command(analyse_video)
+
+from edge.users_cli import user  # noqa: E402  (the pages' users: add, reset, disable)
+
+edge.add_command(user)

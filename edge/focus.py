@@ -8,7 +8,7 @@ district's departments, and above it.
 
 Example::
 
-    for row in focus_counts(conn, date(2026, 11, 20), FocusSettings()):
+    for row in FocusCounter(FocusSettings()).counts(conn, date(2026, 11, 20)):
         print(row.dept_code, row.kind, row.count, f"{row.rate:.0%}", row.flagged)
 """
 
@@ -20,7 +20,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from edge.supervision import Finding
-from standard.records import LOCAL_TZ
 
 FOCUS_RULE = "重点监察"
 # The event each kind counts; 补正 is counted when it starts.
@@ -54,52 +53,81 @@ def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
     return first, following
 
 
+class FocusCounter:
+    """The month's counts, kept up to date from the case events added since the last call.
+
+    The first call of a month reads the month once; later calls read only newer rows (by
+    rowid), so the every-minute pass costs next to nothing.
+    """
+
+    def __init__(self, settings: FocusSettings):
+        self.settings = settings
+        self._wanted = {KIND_EVENTS[kind]: kind for kind in settings.kinds}
+        self._types = sorted(set(INTAKE_EVENTS) | set(self._wanted))
+        self._month = ""
+        self._last_rowid = 0
+        self._counts: dict[str, Counter] = defaultdict(Counter)
+        self._intake: dict[str, set[str]] = defaultdict(set)
+
+    def counts(self, conn, day: dt.date) -> list[FocusCount]:
+        """Counts, rates and flags for the local month that contains ``day``."""
+        first, following = month_bounds(day)
+        month = first.strftime("%Y-%m")
+        if month != self._month:
+            self._month, self._last_rowid = month, 0
+            self._counts, self._intake = defaultdict(Counter), defaultdict(set)
+        (last,) = conn.execute("select coalesce(max(rowid), 0) from case_events").fetchone()
+        if last > self._last_rowid:
+            self._read(conn, first, following, last)
+        return self._rates(month)
+
+    def _read(self, conn, first: dt.date, following: dt.date, last: int) -> None:
+        marks = ",".join("?" * len(self._types))
+        # "+" keeps SQLite on the rowid range; strftime converts each timestamp's own offset
+        # to +08:00, so the month is exact.
+        rows = conn.execute(
+            "select c.dept_code, e.event_type, e.case_no from case_events e join cases c"
+            " on c.case_no = e.case_no where e.rowid > ? and e.rowid <= ?"
+            f" and +e.event_type in ({marks}) and +e.occurred_at >= ? and +e.occurred_at < ?"
+            " and strftime('%Y-%m', e.occurred_at, '+8 hours') = ?",
+            (self._last_rowid, last, *self._types, (first - dt.timedelta(days=1)).isoformat(),
+             (following + dt.timedelta(days=1)).isoformat(), self._month))
+        for dept_code, event_type, case_no in rows:
+            if event_type in INTAKE_EVENTS:
+                self._intake[dept_code].add(case_no)
+            kind = self._wanted.get(event_type)
+            if kind:
+                self._counts[dept_code][kind] += 1
+        self._last_rowid = last
+
+    def _rates(self, month: str) -> list[FocusCount]:
+        depts = sorted(set(self._intake) | set(self._counts))
+        out = []
+        for kind in self.settings.kinds:
+            rates = {}
+            for dept in depts:
+                count = self._counts[dept][kind]
+                rates[dept] = count / max(len(self._intake[dept]), count, 1)
+            median = statistics.median(rates.values()) if rates else 0.0
+            for dept in depts:
+                count, rate = self._counts[dept][kind], rates[dept]
+                flagged = (count >= self.settings.min_count and rate > median
+                           and rate >= self.settings.factor * median)
+                out.append(FocusCount(dept, month, kind, count, len(self._intake[dept]), rate,
+                                      median, flagged))
+        return out
+
+
 def focus_counts(conn, day: dt.date, settings: FocusSettings) -> list[FocusCount]:
-    """Counts, rates and flags for the local month that contains ``day``."""
-    first, following = month_bounds(day)
-    types = sorted(set(INTAKE_EVENTS) | {KIND_EVENTS[kind] for kind in settings.kinds})
-    marks = ",".join("?" * len(types))
-    # Timestamps carry their own offset, so select a day either side and judge exactly below.
-    rows = conn.execute(
-        "select e.event_type, e.occurred_at, e.case_no, c.dept_code from case_events e"
-        f" join cases c on c.case_no = e.case_no where e.event_type in ({marks})"
-        " and e.occurred_at >= ? and e.occurred_at < ?",
-        (*types, (first - dt.timedelta(days=1)).isoformat(),
-         (following + dt.timedelta(days=1)).isoformat()))
-    counts: dict[str, Counter] = defaultdict(Counter)
-    intake: dict[str, set[str]] = defaultdict(set)
-    wanted = {KIND_EVENTS[kind]: kind for kind in settings.kinds}
-    for event_type, occurred_at, case_no, dept_code in rows:
-        local = dt.datetime.fromisoformat(occurred_at).astimezone(LOCAL_TZ).date()
-        if not first <= local < following:
-            continue
-        if event_type in INTAKE_EVENTS:
-            intake[dept_code].add(case_no)
-        if event_type in wanted:
-            counts[dept_code][wanted[event_type]] += 1
-    depts = sorted(set(intake) | set(counts))
-    month = first.strftime("%Y-%m")
-    out = []
-    for kind in settings.kinds:
-        rates = {}
-        for dept in depts:
-            count = counts[dept][kind]
-            rates[dept] = count / max(len(intake[dept]), count, 1)
-        median = statistics.median(rates.values()) if rates else 0.0
-        for dept in depts:
-            count, rate = counts[dept][kind], rates[dept]
-            flagged = (count >= settings.min_count and rate > median
-                       and rate >= settings.factor * median)
-            out.append(FocusCount(dept, month, kind, count, len(intake[dept]), rate, median,
-                                  flagged))
-    return out
+    """Counts, rates and flags for the local month that contains ``day`` (read afresh)."""
+    return FocusCounter(settings).counts(conn, day)
 
 
-def focus_findings(conn, day: dt.date, settings: FocusSettings,
+def focus_findings(counts: list[FocusCount], settings: FocusSettings,
                    dept_names: dict[str, str]) -> list[Finding]:
     """A yellow 重点监察 finding for each flagged department and kind."""
     findings = []
-    for row in focus_counts(conn, day, settings):
+    for row in counts:
         if not row.flagged:
             continue
         name = dept_names.get(row.dept_code, row.dept_code)

@@ -214,7 +214,7 @@ class CardDesk:
                         "仍未办结，现升级为红牌督办，并提出以下整改建议："),
             "lines": self._case_lines(tx, facts, at),
             "requirements": [
-                "一、立即依法办结该件，并书面说明超期原因；",
+                "一、立即依法办结该件，并书面说明逾期未办结的原因；",
                 "二、查明责任，对相关责任人依规处理；",
                 "三、查找制度和流程上的问题，落实整改措施，防止类似问题再次发生。",
                 f"请于{chinese_date(due)}前将整改情况书面报送{issuer}。"],
@@ -245,8 +245,7 @@ class CardDesk:
             (number, notice.kind, notice.district_code, notice.year, seq, notice.alert_id,
              notice.case_no, notice.dept_code, notice.issued_at, notice.issued_on, notice.due_on,
              json.dumps(content, ensure_ascii=False), notice.html, notice.text))
-        tx.emit("notice", {key: value for key, value in dataclasses.asdict(notice).items()
-                           if key not in ("html", "text")})
+        tx.emit("notice", dataclasses.asdict(notice))  # all of it: the hub can reprint it too
         return notice
 
 

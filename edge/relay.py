@@ -155,8 +155,14 @@ class Relay:
 
         def record(tx: Tx) -> None:
             set_meta(tx.conn, "relay_acked_seq", str(acked_seq))
-            tx.conn.execute("delete from outbox where seq <= ? and created_at < ?",
-                            (acked_seq, iso(tx.now - retention)))
+            # Old rows are at the front: find the first one to keep rather than scan every
+            # acked row on each ack (that made a long drain quadratic). If the clock stepped
+            # back, rows after a young one wait for it: more is kept, never less.
+            keep = tx.conn.execute(
+                "select seq from outbox where seq <= ? and created_at >= ? order by seq limit 1",
+                (acked_seq, iso(tx.now - retention))).fetchone()
+            tx.conn.execute("delete from outbox where seq < ?",
+                            (keep[0] if keep else acked_seq + 1,))
         self.store.write(record)
         self.state.acked_seq = acked_seq
         self.state.last_ack_at = iso(dt.datetime.now(dt.timezone.utc))
@@ -177,8 +183,12 @@ class Relay:
         backoff = BACKOFF_START
         try:
             while not self._stop.is_set():
-                heard = self._session(context)
-                self.note_link(False)
+                try:
+                    heard = self._session(context)
+                    self.note_link(False)
+                except Exception:  # a bug or a full disk must not end relaying for good
+                    log.exception("relay session failed; reconnecting")
+                    self.state.hub_connected, heard = False, False
                 if self._stop.is_set():
                     break
                 backoff = BACKOFF_START if heard else min(backoff * 2, BACKOFF_MAX)
@@ -342,7 +352,9 @@ class _Session:
             relay.state.refused = relay.state.refused[-20:]
             log.error("hub refused batch %s-%s: %s", body.get("first_seq"),
                       body.get("last_seq"), body.get("reason"))
-            self.inflight.pop(int(body.get("first_seq", -1)), None)
+            first = body.get("first_seq")  # null when the refusal is not about a batch
+            if isinstance(first, int):
+                self.inflight.pop(first, None)
         elif kind == wire.RESEND:
             self._rewind(int(body.get("from_seq", 1)))
         elif kind == wire.CONFIG:

@@ -27,10 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from edge.cases import CaseBoard
-from edge.focus import FOCUS_RULE, FocusSettings, focus_findings
-from edge.schedule import Scheduler, next_run
-from edge.notices import CardDesk, Notice, district_label, notice_sms_text
+from edge.focus import FOCUS_RULE, FocusCounter, FocusSettings, focus_findings
+from edge.notices import DEADLINE_NOTICE, CardDesk, Notice, district_label, notice_sms_text
 from edge.notify import NotificationQueue
+from edge.schedule import Scheduler, next_run
 from edge.store import Store, Tx, iso
 from edge.supervision import (ACTIVE_STATES, SYSTEM, Finding, alert_row, change_alert,
                               open_alert)
@@ -173,7 +173,7 @@ class PassResult:
     def lines(self) -> list[str]:
         out = [f"opened  {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.opened]
         out += [f"reopened {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.reopened]
-        out += [f"card    {'yellow' if n.kind == '限期办理通知书' else 'red':<6} {n.number}  "
+        out += [f"card    {'yellow' if n.kind == DEADLINE_NOTICE else 'red':<6} {n.number}  "
                 f"case:{n.case_no}  {n.kind} due {n.due_on}" for n in self.notices]
         out += [f"cleared {rule:<8} {subject}" for subject, rule in self.cleared]
         out.append(f"checked {self.checked} cases at {self.at.astimezone(LOCAL_TZ).isoformat()}: "
@@ -213,6 +213,7 @@ class RuleEngine:
         self.on_queued = on_queued
         self.interval_seconds = interval_seconds
         self.day_start = day_start
+        self._focus = FocusCounter(focus) if focus is not None else None
         self._lock = threading.Lock()  # one pass at a time: a pass reads, decides, then writes
         # case_no -> (hash of its facts JSON, findings, labels) for the day and catalogue in
         # _memo_key: unchanged cases are not parsed or judged again within a day.
@@ -241,8 +242,9 @@ class RuleEngine:
         with self.store.read() as db:
             conn = db.conn
             evaluated = self._judge_all(conn, case_nos, at, plan, findings)
-            if case_nos is None and self.focus is not None:
-                for finding in focus_findings(conn, today, self.focus, self.dept_names):
+            if case_nos is None and self._focus is not None:
+                counts = self._focus.counts(conn, today)
+                for finding in focus_findings(counts, self._focus.settings, self.dept_names):
                     findings[(finding.subject, finding.rule)] = finding
             _diff(plan, findings, self._existing(conn, case_nos), evaluated)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))

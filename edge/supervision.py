@@ -48,7 +48,6 @@ create table if not exists notifications (
     state text not null, attempts integer not null default 0, next_attempt_at text not null,
     last_error text, sent_at text);
 create index if not exists notifications_due on notifications(channel, state, next_attempt_at);
-create index if not exists case_events_type_time on case_events(event_type, occurred_at);
 """
 
 SYSTEM = "system"
@@ -91,6 +90,10 @@ class ActionNotAllowed(SupervisionError):
 
 class InvalidInput(SupervisionError):
     """A user name, note or explanation is empty or too long."""
+
+
+class NoticeNotFound(SupervisionError):
+    """No notice with that number."""
 
 
 @dataclass(frozen=True)
@@ -243,18 +246,19 @@ def resolve_condition(tx: Tx, subject: str, rule: str, at: dt.datetime, note: st
 
 
 # -- the service the web pages call ---------------------------------------------------------
+_FIELD_NAMES = {"用户": "user", "说明": "note", "理由说明": "explanation"}
+
+
 def _clean(value: str | None, what: str, limit: int) -> str:
+    """``value`` stripped; InvalidInput naming the field when it is empty or too long."""
     text = (value or "").strip()
+    english = _FIELD_NAMES.get(what, what)
     if not text:
-        raise InvalidInput(f"{what}不能为空 ({what_en(what)} must not be empty)")
+        raise InvalidInput(f"{what}不能为空 ({english} must not be empty)")
     if len(text) > limit:
-        raise InvalidInput(f"{what}不能超过{limit}字 ({what_en(what)} is {len(text)} characters; "
+        raise InvalidInput(f"{what}不能超过{limit}字 ({english} is {len(text)} characters; "
                            f"at most {limit})")
     return text
-
-
-def what_en(what: str) -> str:
-    return {"用户": "user", "说明": "note", "理由说明": "explanation"}.get(what, what)
 
 
 _LIST_SQL = (
@@ -306,6 +310,24 @@ class Supervision:
         alert.events = [AlertEvent(**row) for row in self.store.query(
             "select * from alert_events where alert_id = ? order by id", (alert_id,))]
         return alert
+
+    def notice(self, number: str):
+        """One notice as issued (``edge.notices.Notice``; serve its ``html`` to print)."""
+        from edge.notices import load_notice  # edge.notices builds on this module
+
+        with self.store.read() as db:
+            found = load_notice(db.conn, number.strip())
+        if found is None:
+            raise NoticeNotFound(f"通知书不存在 (no notice numbered {number})")
+        return found
+
+    def focus_counts(self, day: dt.date, kinds: tuple[str, ...] = ("不予许可", "不予受理", "补正"),
+                     factor: float = 2.0, min_count: int = 5) -> list:
+        """重点监察 counts per department for the month of ``day`` (``edge.focus.FocusCount``)."""
+        from edge.focus import FocusSettings, focus_counts
+
+        with self.store.read() as db:
+            return focus_counts(db.conn, day, FocusSettings(kinds, factor, min_count))
 
     def acknowledge(self, alert_id: int, user: str, note: str) -> Alert:
         """签收: the department or hall manager has seen the alert."""

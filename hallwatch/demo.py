@@ -38,6 +38,7 @@ class DemoBox:
     token: str
     process: subprocess.Popen | None = None
     url: str = ""
+    first_login: str = ""  # the box's one-time "首次登录" line (admin user and password)
     sent: int = 0
     accepted: int = 0
     platform: Platform = field(init=False)
@@ -77,6 +78,9 @@ def start_box(box: DemoBox, timeout: float = 30) -> None:
 
     def pump() -> None:
         for line in box.process.stdout:
+            if "首次登录" in line:
+                box.first_login = line.strip()  # shown by the demo, kept out of box.log
+                continue
             if " serving " in line and not ready.is_set():
                 box.url = line.strip().rsplit(" ", 1)[-1]
                 ready.set()
@@ -139,6 +143,8 @@ def demo(seconds: float | None, folder: Path, base_port: int) -> None:
             start_box(box)
             click.echo(f"{box.name} box: {box.url}/  (platform token in "
                        f"{box.folder / 'keys' / 'platform.token'})")
+            if box.first_login:
+                click.echo(f"  {box.first_login}")
         now = dt.datetime.now(dt.timezone.utc)
         for box in boxes:
             post_events(box, list(box.platform.backlog(now - dt.timedelta(days=21), 21, 12)))

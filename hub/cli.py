@@ -54,7 +54,9 @@ def status(config_path: Path, as_json: bool) -> None:
     store = HubStore(config.db_path)
     rows = store.box_states()
     if as_json:
+        configs = store.config_states()
         for row in rows:
+            row["configs"] = configs.get(row["box_id"], {})
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     click.echo(f"{'box_id':<14}{'district':<10}{'last_seen':<31}{'last_seq':>9}{'records':>9}"
@@ -62,3 +64,59 @@ def status(config_path: Path, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['box_id']:<14}{row['district']:<10}{row['last_seen'] or '':<31}"
                    f"{row['last_seq']:>9}{row['records']:>9}{row['backlog']:>9}  {row['chain']}")
+
+
+def _open_store(config: HubConfig) -> HubStore:
+    if not config.db_path.exists():
+        raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
+    return HubStore(config.db_path).open()
+
+
+@hub.command()
+@config_option
+@click.argument("box_id")
+@click.option("--from", "from_seq", required=True, type=click.IntRange(min=1),
+              help="The first sequence number the box should send again.")
+def resend(config_path: Path, box_id: str, from_seq: int) -> None:
+    """Ask a box to send its records again from --from (repair after a hub restore).
+
+    The running hub sends the request when the box is next connected; records the hub
+    already holds are not applied twice.
+    """
+    from provisioning.identity import IdentityError, load_enrolled
+
+    config = _config(config_path)
+    try:
+        enrolled = load_enrolled(config)
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    if box_id not in enrolled:
+        raise click.ClickException(f"box {box_id!r} is not enrolled at {config.path(config.boxes_dir)}")
+    store = _open_store(config)
+    try:
+        number = store.add_command(box_id, "resend", {"from_seq": from_seq})
+    finally:
+        store.close()
+    click.echo(f"resend request {number} queued: box {box_id} from seq {from_seq}")
+
+
+@hub.command()
+@config_option
+@click.option("--kind", required=True, type=click.Choice(["catalogue", "calendar", "lights"]),
+              help="What the document is: the item catalogue, calendar overrides or light "
+                   "thresholds.")
+@click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def publish(config_path: Path, kind: str, document: Path) -> None:
+    """Sign DOCUMENT (JSON) with the hub's key and push it to every box as the next version."""
+    from hub.publish import PublishError, publish_document
+
+    config = _config(config_path)
+    store = _open_store(config)
+    try:
+        doc = publish_document(config, store, kind, document)
+    except PublishError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"{kind} version {doc['doc_version']} published; connected boxes get it "
+               "within a few seconds, the others when they reconnect")

@@ -11,8 +11,29 @@ from standard.configfile import Section, load_toml
 
 
 class HubWebSection(Section):
+    # Loopback by default: exposing the dashboard is the deployer's explicit choice.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    enabled: bool = True
+    # Sign-in: a session ends this long after sign-in, or after this long without a click.
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # A box counts as online when it was heard from within this many seconds.
+    online_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # How often open cases' lights are recomputed (they change with the date, not only events).
+    light_refresh_seconds: float = Field(default=300.0, ge=5, le=86_400)
+
+
+class HubPortalSection(Section):
+    """The public portal (公众门户): rate limits and complaint deadlines."""
+
+    # Requests per minute from one address to the portal's pages; forms have their own limit.
+    requests_per_minute: int = Field(default=120, ge=1, le=100_000)
+    submissions_per_hour: int = Field(default=10, ge=1, le=10_000)
+    # 投诉举报: decide within this many working days whether a complaint is accepted ...
+    accept_working_days: int = Field(default=5, ge=1, le=60)
+    # ... and answer an accepted one within this many more.
+    reply_working_days: int = Field(default=15, ge=1, le=120)
 
 
 class HubConfig(Section):
@@ -27,6 +48,15 @@ class HubConfig(Section):
     identity: str = "keys/hub.identity.json"
     boxes_dir: str = "boxes"
     web: HubWebSection = HubWebSection()
+    portal: HubPortalSection = HubPortalSection()
+    # The city's item catalogue (事项目录: the union of the districts'); relative to hub.toml.
+    catalogue: str | None = None
+    calendar_overrides: str | None = None
+    # The performance-score formula (绩效评估); default: the built-in one (firmware_cfg/scoring.toml).
+    scoring: str | None = None
+    # 督办 notices the city issues: number word (佛山电监〔2026〕3号) and working days to answer.
+    duban_word: str = Field(default="电监", min_length=1, max_length=8)
+    duban_due_working_days: int = Field(default=5, ge=1, le=60)
 
     def path(self, relative: str) -> Path:
         return Path(self.base_dir) / relative

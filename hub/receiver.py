@@ -5,6 +5,10 @@ is not revoked (ZAP, then again per batch), the batch claims that same box, its 
 signature verifies, it decrypts; then its records are applied by (box, seq) in one
 transaction and only then acknowledged. Anything refused is logged and answered with a nack;
 no bad batch can stop the loop or disturb another box.
+
+Once a second the receiver also re-reads the enrolled boxes (a revocation takes effect without
+a restart), sends the commands that ``hub resend`` queued in the store, and pushes config
+documents (``hub publish``) newer than what each connected box holds.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +29,9 @@ from standard import wire
 from standard.envelope import EnvelopeError, Opener
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 1.0
+CONNECTED_SECONDS = 5.0  # a box heard from this recently is connected (it pings every second)
 
 
 class _Credentials:
@@ -70,10 +78,17 @@ class Receiver:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._outgoing: list[tuple[str, list[bytes]]] = []
+        self._heard: dict[str, float] = {}  # box_id -> monotonic time last heard from
+        self._configs_held: dict[str, dict[str, int]] = {}  # box_id -> kind -> doc_version
+        self._configs_sent: dict[tuple[str, str], int] = {}  # (box_id, kind) -> doc_version
 
     # -- enrolled boxes -----------------------------------------------------------------
     def reload_boxes(self) -> None:
-        boxes = self.load_boxes()
+        try:
+            boxes = self.load_boxes()
+        except Exception as exc:  # a damaged box file must not unenroll every box
+            log.error("cannot reload the enrolled boxes, keeping the previous list: %s", exc)
+            return
         with self._lock:
             self.boxes = boxes
             self._by_curve = {box.curve_public: box for box in boxes.values()}
@@ -121,8 +136,15 @@ class Receiver:
             self.bound_endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         finally:
             self._ready.set()
+        housekept = 0.0
         try:
             while not self._stop.is_set():
+                if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
+                    housekept = time.monotonic()
+                    try:
+                        self._housekeeping()
+                    except Exception:  # e.g. the database busy: try again next second
+                        log.exception("housekeeping failed")
                 self._flush_outgoing(sock)
                 if not sock.poll(100):
                     continue
@@ -151,16 +173,22 @@ class Receiver:
         kind = frames[1].bytes if len(frames) > 1 else b""
         body = [frame.bytes for frame in frames[2:]]
         sender = self.box_by_curve(curve_key)
-        if sender is None or sender.revoked:
-            self._refuse(sock, route, None, f"box key {curve_key[:8]!r} is not enrolled or revoked")
+        if sender is None:
+            self._refuse(sock, route, None, f"box key {curve_key[:8]!r} is not enrolled")
+            return
+        if sender.revoked:
+            self._refuse(sock, route, sender.box_id,
+                         f"box {sender.box_id} is revoked: {kind[:20].decode(errors='replace')}"
+                         " refused")
             return
         self.stats.sessions[sender.box_id] = route
+        self._heard[sender.box_id] = time.monotonic()
         if kind == wire.BATCH:
             self._batch(sock, route, sender, body)
         elif kind in (wire.HELLO, wire.PING):
             self._heartbeat(sock, route, sender, kind, body)
         elif kind == wire.CONFIG_ACK:
-            self.store.config_acked(sender.box_id, wire.decode_json(body, kind))
+            self._config_ack(sender.box_id, wire.decode_json(body, kind))
         else:
             self._refuse(sock, route, sender.box_id, f"unknown message type {kind[:20]!r}")
 
@@ -184,14 +212,18 @@ class Receiver:
         sock.send_multipart([route, *wire.encode(wire.PONG, {"acked_seq": acked})])
         if kind == wire.HELLO:
             known = message.get("configs") if isinstance(message.get("configs"), dict) else {}
-            for config_kind, doc in self.store.latest_configs().items():
-                if int(known.get(config_kind, 0)) < doc["doc_version"]:
-                    sock.send_multipart([route, wire.CONFIG,
-                                         json.dumps(doc, ensure_ascii=False).encode()])
+            self._configs_held[sender.box_id] = {k: v for k, v in known.items()
+                                                 if isinstance(v, int)}
+            for key in [key for key in self._configs_sent if key[0] == sender.box_id]:
+                del self._configs_sent[key]  # a new session: offer again what was refused
+            self._push_configs(sender.box_id, self.store.latest_configs())
 
     def _batch(self, sock, route, sender: EnrolledBox, body: list[bytes]) -> None:
+        first = last = None
         try:
             header = self.opener.peek_header(body)
+            # Unverified, only so that the nack names the batch and the box can free its slot.
+            first, last = _int(header.get("first_seq")), _int(header.get("last_seq"))
             if header["box_id"] != sender.box_id:
                 raise EnvelopeError(f"batch claims box {header['box_id']} but came over the "
                                     f"connection of box {sender.box_id}")
@@ -200,7 +232,7 @@ class Receiver:
             from_seq = int(header.get("from_seq", first))
             records = parse_records(wire.parse_batch_plaintext(plaintext), from_seq, last)
         except (EnvelopeError, wire.WireError, KeyError, TypeError, ValueError) as exc:
-            self._refuse(sock, route, sender.box_id, f"batch refused: {exc}")
+            self._refuse(sock, route, sender.box_id, f"batch refused: {exc}", first, last)
             return
         applied = self.store.apply_batch(sender.box_id, sender.district_code, records,
                                          from_seq=from_seq, backlog=_int(header.get("backlog")))
@@ -210,6 +242,44 @@ class Receiver:
         self.stats.records += applied.new
         sock.send_multipart([route, *wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
                                                             "applied": [first, last]})])
+
+
+    # -- once a second: enrolment, commands, config ----------------------------------------
+    def _housekeeping(self) -> None:
+        self.reload_boxes()
+        now = time.monotonic()
+        connected = {box_id for box_id, heard in self._heard.items()
+                     if now - heard < CONNECTED_SECONDS and box_id in self.stats.sessions}
+        for command in self.store.pending_commands():
+            if command["box_id"] not in connected:
+                continue  # sent when the box is next connected
+            if command["kind"] == "resend":
+                body = json.loads(command["body"])
+                self.send_to(command["box_id"], wire.encode(wire.RESEND, body))
+                log.info("asked box %s to resend from %s", command["box_id"], body["from_seq"])
+            else:
+                log.error("unknown command %r for box %s", command["kind"], command["box_id"])
+            self.store.command_done(command["id"])
+        configs = self.store.latest_configs()
+        for box_id in connected:
+            self._push_configs(box_id, configs)
+
+    def _push_configs(self, box_id: str, configs: dict[str, dict]) -> None:
+        """Queue each document newer than the box holds, once per document and session."""
+        held = self._configs_held.setdefault(box_id, {})
+        for kind, doc in configs.items():
+            version = doc["doc_version"]
+            if held.get(kind, 0) < version and self._configs_sent.get((box_id, kind)) != version:
+                self._configs_sent[(box_id, kind)] = version
+                self.send_to(box_id, [wire.CONFIG, json.dumps(doc, ensure_ascii=False).encode()])
+
+    def _config_ack(self, box_id: str, body: dict) -> None:
+        self.store.config_acked(box_id, body)
+        if body.get("ok") and isinstance(body.get("doc_version"), int):
+            self._configs_held.setdefault(box_id, {})[str(body.get("kind"))] = body["doc_version"]
+        elif not body.get("ok"):
+            log.error("box %s refused config %s v%s: %s", box_id, body.get("kind"),
+                      body.get("doc_version"), body.get("error"))
 
 
 def parse_records(items: list[tuple[str, bytes]], from_seq: int,

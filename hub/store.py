@@ -48,6 +48,9 @@ create table if not exists config_docs (
 create table if not exists config_acks (
     box_id text not null, kind text not null, doc_version integer not null, ok integer not null,
     error text, at text not null, primary key (box_id, kind));
+create table if not exists commands (
+    id integer primary key, box_id text not null, kind text not null, body text not null,
+    created_at text not null, done_at text);
 """
 
 # Projections: per record kind, functions that build the hub's views in the same transaction.
@@ -156,16 +159,25 @@ class HubStore:
         tamper: list[str] = []
         with self.transaction() as conn:
             self._ensure_box(conn, box_id, district_code)
-            new = 0
-            for record, text, digest in parsed:
-                cursor = conn.execute(
-                    "insert into records (box_id, seq, kind, at, body, hash, received_at)"
-                    " values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
-                    (box_id, record["seq"], record["kind"], record["at"], text, digest, now))
-                if cursor.rowcount:
-                    new += 1
-                    for apply in self.appliers.get(record["kind"], ()):
-                        apply(conn, box_id, record)
+            # One query for what is already held and one bulk insert: a row at a time was
+            # the hub's bottleneck.
+            held = {row[0] for row in conn.execute(
+                "select seq from records where box_id = ? and seq between ? and ?",
+                (box_id, parsed[0][0]["seq"], parsed[-1][0]["seq"]))} if parsed else set()
+            fresh = []
+            for row in parsed:
+                if row[0]["seq"] not in held:
+                    held.add(row[0]["seq"])
+                    fresh.append(row)
+            conn.executemany(
+                "insert into records (box_id, seq, kind, at, body, hash, received_at)"
+                " values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+                [(box_id, record["seq"], record["kind"], record["at"], text, digest, now)
+                 for record, text, digest in fresh])
+            for record, _, _ in fresh:
+                for apply in self.appliers.get(record["kind"], ()):
+                    apply(conn, box_id, record)
+            new = len(fresh)
             if parsed:
                 tamper += self._note_gaps(conn, box_id, from_seq, [r["seq"] for r, _, _ in parsed],
                                           now)
@@ -181,8 +193,11 @@ class HubStore:
         """Sequence numbers the box skipped inside [from_seq, last] were removed on the box."""
         present = set(seqs)
         wanted = range(from_seq, seqs[-1] + 1)
+        # A hole already reported (the same batch sent again) is not a new alert.
         holes = [s for s in wanted if s not in present and not conn.execute(
-            "select 1 from records where box_id = ? and seq = ?", (box_id, s)).fetchone()]
+            "select 1 from records where box_id = ? and seq = ? union all"
+            " select 1 from missing where box_id = ? and seq = ?",
+            (box_id, s, box_id, s)).fetchone()]
         messages = []
         for first, last in _runs(holes):
             conn.executemany("insert or ignore into missing (box_id, seq) values (?, ?)",
@@ -212,9 +227,11 @@ class HubStore:
         expected = chain_seq + 1
         for seq, body, digest in rows:
             if seq != expected:
-                if conn.execute("select 1 from missing where box_id = ? and seq between ? and ?",
-                                (box_id, expected, seq - 1)).fetchone() is None:
-                    break  # not arrived yet (live records ran ahead of the backlog)
+                reported = conn.execute(
+                    "select count(*) from missing where box_id = ? and seq between ? and ?",
+                    (box_id, expected, seq - 1)).fetchone()[0]
+                if reported < seq - expected:
+                    break  # not all reported missing: the rest has not arrived yet
                 prev = digest  # after a reported gap, resume from the box's own hash
             elif chain_hash(prev, body.encode()) != digest:
                 detail = f"箱体 {box_id} 的记录 {seq} 内容与哈希链不符，疑似被篡改"
@@ -243,6 +260,20 @@ class HubStore:
                           " (select max(doc_version) from config_docs where kind = c.kind)")
         return {row["kind"]: json.loads(row["doc"]) for row in rows}
 
+    def next_config_version(self, kind: str) -> int:
+        rows = self.query("select coalesce(max(doc_version), 0) as top from config_docs"
+                          " where kind = ?", (kind,))
+        return rows[0]["top"] + 1
+
+    def config_states(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """What each box answered to pushed config: box_id -> kind -> {doc_version, ok, error}."""
+        states: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in self.query("select box_id, kind, doc_version, ok, error from config_acks"
+                              " order by box_id, kind"):
+            states.setdefault(row["box_id"], {})[row["kind"]] = {
+                "doc_version": row["doc_version"], "ok": bool(row["ok"]), "error": row["error"]}
+        return states
+
     def config_acked(self, box_id: str, body: dict) -> None:
         with self.transaction() as conn:
             conn.execute("insert into config_acks (box_id, kind, doc_version, ok, error, at)"
@@ -251,6 +282,28 @@ class HubStore:
                          " error = excluded.error, at = excluded.at",
                          (box_id, str(body.get("kind")), int(body.get("doc_version") or 0),
                           1 if body.get("ok") else 0, body.get("error"), utc_iso()))
+
+
+    # -- commands for the receiver (written by other processes, e.g. ``hub resend``) -----
+    def add_command(self, box_id: str, kind: str, body: dict[str, Any]) -> int:
+        """Queue a message for a box; the running receiver sends it when the box is connected.
+
+        >>> store.add_command("440605-01", "resend", {"from_seq": 1200})  # doctest: +SKIP
+        7
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute("insert into commands (box_id, kind, body, created_at)"
+                                  " values (?, ?, ?, ?)",
+                                  (box_id, kind, json.dumps(body, ensure_ascii=False), utc_iso()))
+            return cursor.lastrowid
+
+    def pending_commands(self) -> list[dict[str, Any]]:
+        return self.query("select id, box_id, kind, body, created_at from commands"
+                          " where done_at is null order by id")
+
+    def command_done(self, command_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("update commands set done_at = ? where id = ?", (utc_iso(), command_id))
 
 
 def _runs(numbers: list[int]) -> list[tuple[int, int]]:

@@ -92,7 +92,7 @@ def stage_track(stages: Sequence[str], reached: Mapping[str, str], current: str 
     """The main stages as a track: reached ones filled, with the day each started."""
     step = (width - 80) / max(len(stages) - 1, 1)
     height = 86
-    out = [_open(width, height, title),
+    out = [_open(width, height, title, css="track"),
            f'<line x1="40" y1="30" x2="{width - 40}" y2="30" stroke="#c8ced8" stroke-width="4"/>']
     for index, name in enumerate(stages):
         x = 40 + index * step
@@ -120,10 +120,10 @@ def meter(value: float, limit: float, *, width: int = 320, label: str = "") -> M
         f' fill="{colour}"/></svg>')
 
 
-def _open(width: float, height: float, title: str, fixed: bool = False) -> str:
+def _open(width: float, height: float, title: str, fixed: bool = False, css: str = "") -> str:
     size = f'width="{width}" height="{height}"' if fixed else 'width="100%"'
     label = f'<title>{escape(title)}</title>' if title else ""
-    return (f'<svg class="chart" viewBox="0 0 {width} {height}" {size} role="img"'
+    return (f'<svg class="chart {css}" viewBox="0 0 {width} {height}" {size} role="img"'
             f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">{label}')
 
 

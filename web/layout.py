@@ -1,6 +1,6 @@
 """What every hallwatch web app shares: static assets, the base page's variables, Jinja filters.
 
-Assets are served from ``web/static`` by the app itself (``/static/...``): the box may be
+Assets are served from ``web/static`` by the app itself (``/assets/...``): the box may be
 offline, so nothing comes from a CDN. Fonts are the system's (Noto Sans CJK SC on the box).
 
 Example::
@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from standard.records import LOCAL_TZ
 
 STATIC = Path(__file__).parent / "static"
-assets = Blueprint("assets", __name__, static_folder=str(STATIC), static_url_path="/static")
+assets = Blueprint("assets", __name__, static_folder=str(STATIC), static_url_path="/assets")
 
 LIGHTS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯", "unknown": "无法判断"}
 

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,7 +175,7 @@ class Ratings:
 
     # -- other channels -----------------------------------------------------------------
     def record_evaluations(self, evaluations: list[tuple[int, Evaluation]],
-                           rejected: list[Rejection] = (), *, source: str = "evaluations"
+                           rejected: Sequence[Rejection] = (), *, source: str = "evaluations"
                            ) -> list[tuple[int, RatingOutcome]]:
         """Commit channel evaluations and quarantine the rejected ones, in one transaction."""
 
@@ -284,7 +284,7 @@ class Ratings:
     def _insert(self, tx: Tx, *, uid: str, channel: str, level: int, case_no: str | None,
                 window_no: int | None, staff_id: str | None, staff_name: str | None,
                 dept_code: str | None, armed: bool, rated_at: dt.datetime,
-                defaulted: bool = False, tags: list[str] = (), text: str | None = None,
+                defaulted: bool = False, tags: Sequence[str] = (), text: str | None = None,
                 citizen_name: str | None = None, citizen_phone: str | None = None
                 ) -> RatingOutcome:
         conn = tx.conn

@@ -103,6 +103,7 @@ class EvaluatorService:
             if self._worker.is_alive():
                 self._abandon.set()  # the store is gone or stuck: log what is left, stop
                 self._worker.join(self.store_wait + 5)
+            self._worker = None
         for led in [*self._thanks.values(), *self._please.values()]:
             led.close()
         self._thanks.clear()

@@ -20,6 +20,7 @@ from edge.presence.detector import (
     CheckSettings,
     DetectorError,
     HaarPersonDetector,
+    HaarSettings,
     PersonDetector,
     PresenceJudge,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "FileSource",
     "FrameSource",
     "HaarPersonDetector",
+    "HaarSettings",
     "HallScene",
     "HealthChange",
     "HealthSettings",

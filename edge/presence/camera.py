@@ -150,6 +150,7 @@ class HealthWatch:
     def __init__(self, settings: HealthSettings, started_at: dt.datetime) -> None:
         self.settings = settings
         self.state = "starting"  # starting, ok, no_frames, frozen, error
+        self.detail = "waiting for the first frame"
         self.last_frame_at: dt.datetime | None = None
         self._waiting_since = started_at
         self._previous: np.ndarray | None = None
@@ -163,15 +164,11 @@ class HealthWatch:
         """A frame arrived; a bit-identical repeat is no sign of life."""
         previous, self._previous = self._previous, frame
         self._waiting_since = at
-        if (
-            previous is not None
-            and previous.shape == frame.shape
-            and np.array_equal(previous, frame)
-        ):
+        repeated = previous is not None and previous.shape == frame.shape
+        if repeated and np.array_equal(previous, frame):
             self._same_since = self._same_since or self.last_frame_at or at
-            if (
-                at - self._same_since
-            ).total_seconds() >= self.settings.frozen_after and not self.frozen:
+            same_for = (at - self._same_since).total_seconds()
+            if same_for >= self.settings.frozen_after and not self.frozen:
                 return self._become("frozen", f"frozen image since {self._same_since.isoformat()}")
             return None
         self._same_since = None
@@ -195,12 +192,12 @@ class HealthWatch:
         return self._become("ok", "receiving frames") if self.state == "error" else None
 
     def _become(self, state: str, detail: str) -> HealthChange:
-        self.state = state
+        self.state, self.detail = state, detail
         return HealthChange(state == "ok", detail, self.last_frame_at)
 
 
 class CameraWorker:
-    """Runs one camera's pipeline on its own threads; see the module docstring."""
+    """Runs one camera's pipeline on its own threads; start once, stop once."""
 
     def __init__(
         self,
@@ -238,9 +235,8 @@ class CameraWorker:
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop both threads and close what is open; False if the reader was still stuck."""
         self._stop.set()
-        deadline = (
-            time.monotonic() + timeout
-        )  # thread mechanics, not presence logic: no injected clock
+        # Thread mechanics, not presence logic: the injected clock has no say here.
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
@@ -248,9 +244,10 @@ class CameraWorker:
         return not any(thread.is_alive() for thread in self._threads)
 
     def health(self) -> HealthChange:
+        """The camera's health now, for the device health page."""
         with self._lock:
-            state = self._health
-            return HealthChange(state.state == "ok", state.state, state.last_frame_at)
+            watch = self._health
+            return HealthChange(watch.state == "ok", watch.detail, watch.last_frame_at)
 
     def states(self) -> dict[int, tuple[State | None, dt.datetime | None]]:
         with self._lock:

@@ -18,6 +18,7 @@ from edge.presence.detector import DetectorError
 from edge.presence.ports import LOCAL_TZ, Roi
 from edge.presence.sources import SourceError
 from edge.presence.tracker import TrackerSettings, parse_office_hours
+from standard.calendar import WorkCalendar
 
 
 def _rois(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Roi]:
@@ -105,12 +106,7 @@ def analyse_video(
 
     The clip keeps its own timeline: frame i was taken at START + i / (the clip's fps).
     """
-    if every_day:
-        is_workday = lambda day: True
-    else:
-        from standard.calendar import WorkCalendar
-
-        is_workday = WorkCalendar().is_workday
+    is_workday = (lambda day: True) if every_day else WorkCalendar().is_workday
     tracker = TrackerSettings(absent_after=dt.timedelta(minutes=absent_after_minutes))
     try:
         result = run_analysis(

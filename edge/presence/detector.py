@@ -93,16 +93,16 @@ class HaarPersonDetector:
         grey = cv2.equalizeHist(grey)  # the same face under dim or bright light
         height = grey.shape[0]
         face = max(20, int(height * s.min_face))
-        if len(
-            self._face.detectMultiScale(grey, s.scale_factor, s.neighbours, minSize=(face, face))
-        ):
+        faces = self._face.detectMultiScale(
+            grey, s.scale_factor, s.neighbours, minSize=(face, face)
+        )
+        if len(faces):
             return "face"
         if not bodies:
             return None
         body = max(24, int(height * s.min_body))
-        found = self._body.detectMultiScale(
-            grey, s.scale_factor, s.body_neighbours, minSize=(body, body)
-        )
+        size = (body, body)
+        found = self._body.detectMultiScale(grey, s.scale_factor, s.body_neighbours, minSize=size)
         return "body" if len(found) else None
 
 
@@ -111,12 +111,10 @@ class CheckSettings:
     check_interval: float = 1.0  # seconds between checks of a region whose picture changed
     recheck_interval: float = 60.0  # seconds between confirmations of an occupied, still region
     static_misses: int = 3  # failed confirmations in a row before a still region counts as empty
-    same_picture: float = (
-        0.9  # correlation with the last checked picture above which nothing changed
-    )
-    body_holds_for: float = (
-        120.0  # seconds after the last face that an upper body keeps a seat occupied
-    )
+    # Correlation with the picture at the last check above which nothing changed.
+    same_picture: float = 0.9
+    # Seconds after the last face during which an upper body alone keeps a seat occupied.
+    body_holds_for: float = 120.0
 
 
 FLAT = 2.0  # grey-level spread below which a patch shows nothing
@@ -204,11 +202,9 @@ class PresenceJudge:
         picture: np.ndarray,
         changed: bool,
     ) -> None:
-        holding = (
-            bool(state.verdict)
-            and state.face_at is not None
-            and ((at - state.face_at).total_seconds() <= self.checks.body_holds_for)
-        )
+        since_face = None if state.face_at is None else (at - state.face_at).total_seconds()
+        holding = bool(state.verdict) and since_face is not None
+        holding = holding and since_face <= self.checks.body_holds_for
         seen = self.detector.look(frame, state.region.roi, bodies=holding)
         if seen == "face":
             state.face_at = at

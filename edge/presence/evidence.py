@@ -87,6 +87,8 @@ class SnapshotStore:
         self._open.mkdir(parents=True, exist_ok=True)
         self._closed.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        for leftover in self._open.glob("*.tmp"):  # a write cut short by a power cut
+            leftover.unlink()
         self._used = sum(path.stat().st_size for path in self._all_files())
         self._removed = 0
 
@@ -104,6 +106,8 @@ class SnapshotStore:
                 path = self._open / f"{stamp}_{alert_id}_{kind}.jpg"
                 temporary = path.with_suffix(".tmp")
                 temporary.write_bytes(data)
+                if path.exists():  # saved again: count the bytes once
+                    self._used -= path.stat().st_size
                 os.replace(temporary, path)  # a reader never sees half a JPEG
                 self._used += len(data)
                 paths.append(path)
@@ -122,9 +126,10 @@ class SnapshotStore:
         """An alert's snapshots that are still stored, ROI first."""
         check_alert_id(alert_id)
         with self._lock:
-            found = self._alert_files(self._open, alert_id) + self._alert_files(
-                self._closed, alert_id
-            )
+            found = [
+                *self._alert_files(self._open, alert_id),
+                *self._alert_files(self._closed, alert_id),
+            ]
         return sorted(found, key=lambda path: not path.stem.endswith("_roi"))
 
     def usage(self) -> StoreUsage:
@@ -156,9 +161,8 @@ class SnapshotStore:
                     logger.warning(
                         "snapshot quota exceeded: removing evidence of open alert %s", alert_id
                     )
-                for path in self._alert_files(
-                    folder, alert_id
-                ):  # an alert's evidence goes as a whole
+                # An alert's evidence goes as a whole.
+                for path in self._alert_files(folder, alert_id):
                     self._used -= path.stat().st_size
                     path.unlink()
                     self._removed += 1
@@ -170,5 +174,6 @@ def check_alert_id(alert_id: str) -> None:
 
 
 def alert_of(path: Path) -> str:
-    """The alert id inside a snapshot's file name."""
-    return path.stem.split("_", 1)[1].rsplit("_", 1)[0]
+    """The alert id inside a snapshot's file name ("" for a file of some other name)."""
+    parts = path.stem.split("_")
+    return "_".join(parts[1:-1]) if len(parts) >= 3 else ""

@@ -246,7 +246,7 @@ class HallScene:
         width, height = self.size
         ramp = np.linspace(215, 175, height, dtype=np.float32)[:, None, None]
         tint = np.array([0.95, 1.0, 1.02], np.float32)
-        frame = np.broadcast_to(ramp * tint, (height, width, 3)).astype(np.uint8)
+        frame = np.ascontiguousarray(np.broadcast_to(ramp * tint, (height, width, 3)), np.uint8)
         cv2.rectangle(frame, (0, height * 3 // 4), (width, height), FLOOR, -1)
         for region in self.regions:
             x, y, w, h = region.roi.x, region.roi.y, region.roi.w, region.roi.h

@@ -132,10 +132,10 @@ class OfficeSchedule:
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    absent_after: dt.timedelta = dt.timedelta(minutes=5)  # office time absent before an alert
-    leave_grace: dt.timedelta = dt.timedelta(
-        seconds=30
-    )  # empty seat before the window turns absent
+    # Office time absent before an alert.
+    absent_after: dt.timedelta = dt.timedelta(minutes=5)
+    # An empty seat for this long turns the window absent (a missed check is not a departure).
+    leave_grace: dt.timedelta = dt.timedelta(seconds=30)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,7 @@ from click.testing import CliRunner
 
 from edge.presence.cli import analyse_video
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2])
-)  # repo root: pytest's pythonpath lacks it
+# The repo root, for tests.presence_clips: pytest's pythonpath does not include it.
 from tests.presence_clips import ROI_ARGS, Segment, make_clip
 
 START = "2026-11-02T09:00:00+08:00"  # a Monday, a workday in the official calendar

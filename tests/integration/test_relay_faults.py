@@ -8,13 +8,17 @@ sequence number), ``hub status`` and ``edge status``, the hub's ``refusals`` and
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
 import zmq
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.relay import NONCE_BLOCK, Relay, RelaySettings
 from edge.store import Store
+from hallwatch.sim import catalogue_for
+from hub.store import HubStore
 from provisioning import identity
 from standard import wire
 from standard.envelope import SIGNATURE_PREFIX, sign_document
@@ -336,3 +340,88 @@ def test_revoked_box_is_refused_and_its_records_stay(deployment):
              what="the revoked box's connection to be refused", detail=hub.refusals)
     assert hub.count(box.box_id) == made
     assert hub.status()[box.box_id]["records"] == made
+
+
+# -- config pushed down, repair pulled up ------------------------------------------------
+def config_ack(hub, box, kind: str) -> tuple[int, int] | None:
+    rows = hub.query("select doc_version, ok from config_acks where box_id = ? and kind = ?",
+                     (box.box_id, kind))
+    return rows[0] if rows else None
+
+
+def test_published_catalogue_reaches_the_box_and_a_forged_one_is_refused(deployment, tmp_path):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    box.post_events(20)
+    wait_all_arrived(hub, box)
+    catalogue_file = box.dir / "catalogue.json"
+
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"version": 1, "items": [{"item_code": "X"}]}))
+    result = run_cli("hub", "publish", "--config", hub.config_path, "--kind", "catalogue",
+                     invalid)
+    assert result.returncode == 1 and "invalid catalogue" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    catalogue = catalogue_for("440605")
+    catalogue["items"][0]["name"] = "企业设立登记（2027年版）"
+    published = tmp_path / "catalogue-2027.json"
+    published.write_text(json.dumps(catalogue, ensure_ascii=False), encoding="utf-8")
+    result = run_cli("hub", "publish", "--config", hub.config_path, "--kind", "catalogue",
+                     published)
+    assert result.returncode == 0, result.stderr
+    assert "catalogue version 1 published" in result.stdout
+    wait_for(lambda: json.loads(catalogue_file.read_text(encoding="utf-8")) == catalogue, 10,
+             what="the box's catalogue.json to change")
+    wait_for(lambda: config_ack(hub, box, "catalogue") == (1, 1), 10,
+             what="the box's config-ack", detail=lambda: config_ack(hub, box, "catalogue"))
+    assert hub.status()[box.box_id]["configs"] == {
+        "catalogue": {"doc_version": 1, "ok": True, "error": None}}
+
+    forged = dict(catalogue, items=catalogue["items"][1:])
+    store = HubStore(hub.config.db_path).open()
+    try:  # a document in the hub's table, but not signed by the hub's key
+        store.publish_config(sign_document(forged, "catalogue", 2,
+                                           Ed25519PrivateKey.generate()))
+    finally:
+        store.close()
+    wait_for(lambda: config_ack(hub, box, "catalogue") == (2, 0), 10,
+             what="the box to refuse the forged catalogue")
+    refused = hub.status()[box.box_id]["configs"]["catalogue"]
+    assert refused["ok"] is False and "signature does not verify" in refused["error"]
+    assert json.loads(catalogue_file.read_text(encoding="utf-8")) == catalogue
+    box.post_events(20)  # the box still works and relays
+    wait_all_arrived(hub, box)
+
+
+def test_resend_repairs_a_hub_restored_from_an_older_backup(deployment):
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    box.post_events(200)
+    made = wait_all_arrived(hub, box)
+    hub.stop()
+
+    keep = made // 2  # the backup holds this box's records up to `keep`, and no further
+    with sqlite3.connect(hub.config.db_path) as db:
+        (digest,) = db.execute("select hash from records where box_id = ? and seq = ?",
+                               (box.box_id, keep)).fetchone()
+        db.execute("delete from records where box_id = ? and seq > ?", (box.box_id, keep))
+        db.execute("update boxes set contiguous_seq = ?, chain_seq = ?, chain_hash = ?,"
+                   " last_seq = ? where box_id = ?", (keep, keep, digest, keep, box.box_id))
+    db.close()
+    hub.start()
+    seen = hub.query("select last_seen from boxes where box_id = ?", (box.box_id,))[0][0]
+    wait_for(lambda: hub.query("select last_seen from boxes where box_id = ?",
+                               (box.box_id,))[0][0] != seen, 15, what="the box to reconnect")
+    assert hub.count(box.box_id) == keep  # the box had them acked: it sends nothing by itself
+
+    result = run_cli("hub", "resend", "--config", hub.config_path, "nobody-01", "--from", 1)
+    assert result.returncode == 1 and "not enrolled" in result.stderr
+    result = run_cli("hub", "resend", "--config", hub.config_path, box.box_id,
+                     "--from", keep + 1)
+    assert result.returncode == 0, result.stderr
+    wait_all_arrived(hub, box, timeout=20)
+    assert_hub_holds_exactly(hub, box)
+    assert hub.query("select count(*) from commands where done_at is null") == [(0,)]

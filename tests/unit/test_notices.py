@@ -22,7 +22,7 @@ from edge.notices import render_notice_html
 from edge.rules import RuleEngine
 from edge.store import Store
 from edge.supervision import (ALLOWED_ACTIONS, ActionNotAllowed, AlertNotFound, InvalidInput,
-                              Supervision)
+                              NoticeNotFound, Supervision)
 from edge.supervision_config import CardSection, RulesSection, build_supervision
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.deadlines import LightSettings
@@ -223,14 +223,16 @@ def test_lifecycle_with_audit_trail(carded):
     closed = service.close(alert_id, "区监察室李明", "理由成立，予以办结")
     assert closed.state == "closed" and closed.allowed_actions == ()
     trail = [(e.actor, e.action, e.from_state, e.to_state) for e in service.alert(alert_id).events]
-    assert trail[:2] == [("system", "open", None, "open"), ("system", "yellow_card", "open", "open")]
+    assert trail[:2] == [("system", "open", None, "open"),
+                         ("system", "yellow_card", "open", "open")]
     assert trail[2:] == [
         ("王芳", "acknowledge", "open", "acknowledged"),
         ("张伟", "explain", "acknowledged", "explained"),
         ("张伟", "explain", "explained", "explained"),
         ("区监察室李明", "close", "explained", "closed"),
     ]
-    kinds = [r["kind"] for r in box.store.query("select kind from outbox order by seq desc limit 2")]
+    last = box.store.query("select kind from outbox order by seq desc limit 2")
+    kinds = [row["kind"] for row in last]
     assert kinds == ["alert", "alert_event"]
 
 
@@ -281,3 +283,12 @@ def test_a_yellow_warning_can_be_closed_without_explanation(box):
     filtered = box.service.alerts(state="closed", rule="临近时限", case_no="C1",
                                   dept_code="440605SCJ")
     assert [a.id for a in filtered] == [alert.id]
+
+
+def test_service_serves_notices_as_issued(carded):
+    box, alert_id = carded
+    (number,) = box.service.alert(alert_id).notices
+    notice = box.service.notice(number)
+    assert notice.kind == DEADLINE_NOTICE and notice.html.startswith("<!DOCTYPE html>")
+    with pytest.raises(NoticeNotFound, match="no notice numbered 南海电监〔2026〕99号"):
+        box.service.notice("南海电监〔2026〕99号")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import cv2
@@ -14,9 +13,7 @@ from edge.presence.detector import CheckSettings, DetectorError, HaarPersonDetec
 from edge.presence.ports import LOCAL_TZ, Roi, WindowRegion
 from edge.presence.sources import HallScene
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2])
-)  # repo root: pytest's pythonpath lacks it
+# The repo root, for tests.presence_clips: pytest's pythonpath does not include it.
 from tests.presence_clips import REGIONS, SIZE, astronaut_sprite
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=LOCAL_TZ)

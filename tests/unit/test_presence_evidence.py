@@ -90,3 +90,15 @@ def test_bad_input_is_refused(tmp_path):
         store.save("A1", dt.datetime(2026, 11, 2, 9, 0), b"", b"")
     with pytest.raises(ValueError, match="positive"):
         SnapshotStore(tmp_path, quota_bytes=0)
+
+
+def test_saving_again_counts_once_and_strays_are_harmless(tmp_path):
+    store = SnapshotStore(tmp_path, quota_bytes=10_000)
+    save(store, "A1", 0)
+    save(store, "A1", 0)
+    (tmp_path / "open" / "holiday.jpg").write_bytes(b"x")
+    (tmp_path / "open" / "cut-short.tmp").write_bytes(b"x" * 50)
+    assert store.usage().used_bytes == 2_000
+    again = SnapshotStore(tmp_path, quota_bytes=10_000)
+    assert not (tmp_path / "open" / "cut-short.tmp").exists()
+    assert again.usage().used_bytes == 2_001 and len(again.files("A1")) == 2

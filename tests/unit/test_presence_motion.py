@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,9 +10,7 @@ import numpy as np
 from edge.presence.motion import MotionGate
 from edge.presence.sources import HallScene
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2])
-)  # repo root: pytest's pythonpath lacks it
+# The repo root, for tests.presence_clips: pytest's pythonpath does not include it.
 from tests.presence_clips import REGIONS, SIZE, astronaut_sprite
 
 

@@ -7,16 +7,13 @@ break), with thresholds of a minute, so each clip is a few hundred small frames.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 from edge.presence.analyse import AnalysisResult, analyse_video
 from edge.presence.ports import LOCAL_TZ
 from edge.presence.tracker import TrackerSettings
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2])
-)  # repo root: pytest's pythonpath lacks it
+# The repo root, for tests.presence_clips: pytest's pythonpath does not include it.
 from tests.presence_clips import EVERY_DAY, MONDAY, OFFICE_HOURS, REGIONS, Segment, make_clip
 
 ONE_MINUTE = TrackerSettings(absent_after=dt.timedelta(minutes=1))
@@ -79,9 +76,8 @@ def test_a_person_sitting_still_stays_present_with_few_checks(tmp_path):
     result = analyse(clip)
     assert states(result, 1) == states(result, 2) == [("present", 0, 179)]
     assert result.windows[0].alerts == result.windows[1].alerts == []
-    assert (
-        result.person_checks <= 20
-    )  # 360 region-frames, checked only while the background settles
+    # 360 region-frames, checked only while the background settles.
+    assert result.person_checks <= 20
 
 
 def test_an_absence_shorter_than_the_threshold_is_an_interval_but_no_alert(tmp_path):

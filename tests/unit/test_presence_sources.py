@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import sys
 import threading
 from pathlib import Path
 
@@ -21,9 +20,7 @@ from edge.presence.sources import (
     redact,
 )
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2])
-)  # repo root: pytest's pythonpath lacks it
+# The repo root, for tests.presence_clips: pytest's pythonpath does not include it.
 from tests.presence_clips import MONDAY, REGIONS, SIZE, Segment, make_clip
 
 
@@ -63,9 +60,7 @@ def test_unreadable_clips_and_naive_starts_are_refused(tmp_path):
 
 def test_a_file_played_as_a_camera_loops_with_live_timestamps(tmp_path):
     clip = make_clip(tmp_path / "loop.avi", [Segment(1, present={1})], fps=5)
-    source = CaptureSource(
-        str(clip), StepClock(MONDAY, 0.2), fps=50
-    )  # 50 fps: the test waits little
+    source = CaptureSource(str(clip), StepClock(MONDAY, 0.2), fps=50)  # 50 fps: short waits
     stop = threading.Event()
     frames = []
     for at, frame in source.frames(stop):

@@ -20,10 +20,11 @@ from edge.ingest import ingest_texts
 from edge.rules import CASE_RULES, RULE_DESCRIPTIONS, RuleEngine, RuleSettings, next_run
 from edge.schedule import Scheduler
 from edge.store import Store
+from edge.supervision import Supervision
 from edge.supervision_config import RULE_NAMES, RulesSection, build_supervision
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.deadlines import LightSettings
-from standard.records import LOCAL_TZ, CatalogueItem
+from standard.records import CatalogueItem
 
 DISTRICT = "440605"
 DEPT = "440605SCJ"
@@ -299,7 +300,11 @@ def test_focus_flags_a_department_far_above_the_median(tmp_path, refused_c, inta
             if n < refused:
                 box.event(f"{dept}{n:03d}", "不予许可", "2026-11-10", codes[dept], reason="不符合条件")
     box.engine.check(at("2026-11-30"))
-    found = [a for a in box.store.query("select * from alerts where rule = '重点监察'")]
+    counts = Supervision(box.store, lambda: at("2026-11-30")).focus_counts(dt.date(2026, 11, 30))
+    row = next(c for c in counts if c.dept_code == "440605ZJJ" and c.kind == "不予许可")
+    assert (row.month, row.count, row.intake, row.median, row.flagged) == (
+        "2026-11", refused_c, intake_c, 0.1, flagged)
+    found = box.store.query("select * from alerts where rule = '重点监察'")
     assert bool(found) is flagged
     if flagged:
         (alert,) = found
@@ -343,3 +348,23 @@ def test_rule_settings_from_config(tmp_path):
     assert box.engine.settings == RuleSettings(2, ("受理", "承办", "审核", "批准"),
                                                frozenset({"即办件"}))
     box.store.close()
+
+
+def test_focus_counter_reads_only_new_events_and_uses_local_months(box):
+    from edge.focus import FocusCounter, FocusSettings, focus_counts
+
+    counter = FocusCounter(FocusSettings(kinds=("不予许可",)))
+    box.event("C1", "申请", "2026-11-03")
+    november = dt.date(2026, 11, 30)
+    with box.store.read() as db:
+        (row,) = counter.counts(db.conn, november)
+        assert (row.count, row.intake) == (0, 1)
+    box.event("C1", "不予许可", "2026-11-04", reason="不符合条件")
+    box.event("C2", "申请", "2026-11-30", occurred_at="2026-11-30T20:00:00-05:00")  # 12-01 local
+    with box.store.read() as db:
+        (row,) = counter.counts(db.conn, november)
+        assert (row.count, row.intake, row.rate) == (1, 1, 1.0)
+        assert counter.counts(db.conn, november) == focus_counts(db.conn, november,
+                                                                  counter.settings)
+        (december,) = counter.counts(db.conn, dt.date(2026, 12, 1))
+        assert (december.month, december.count, december.intake) == ("2026-12", 0, 1)

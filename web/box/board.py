@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template
 
-from edge.board import unresolved_alert_subjects
+from edge.board import active_alerts
 from web.auth import login_required
 from web.box import services
 from web.box.pages import READERS
 from web.charts import LIGHT_SERIES, donut, stacked_bars
+from web.layout import local_time
 
 bp = Blueprint("board", __name__)
 LIVE_SECTIONS = ("summary", "windows", "urgent", "departments")
@@ -29,13 +30,14 @@ def live():
     """The live sections as HTML fragments (one renderer for the page and its updates)."""
     context = board_context()
     html = {name: render_template(f"board/_{name}.html", **context) for name in LIVE_SECTIONS}
-    return jsonify({"version": 1, "at": context["at"].isoformat(), "html": html})
+    return jsonify({"version": 1, "at": context["at"].isoformat(),
+                    "at_text": local_time(context["at"], "%H:%M:%S"), "html": html})
 
 
 def board_context() -> dict[str, Any]:
     hall = services.hall()
     box = services.box()
-    subjects = unresolved_alert_subjects(box.store)
+    alert_total, alert_cases = active_alerts(box.store)
     counts = hall.light_counts()
     names = hall.departments()
     departments = sorted(hall.department_lights().items(),
@@ -45,8 +47,8 @@ def board_context() -> dict[str, Any]:
         "at": services.now(),
         "counts": counts,
         "open_total": sum(counts.values()),
-        "alert_total": len(subjects),
-        "windows": hall.windows(services.configured_windows(), subjects),
+        "alert_total": alert_total,
+        "windows": hall.windows(services.configured_windows(), alert_cases),
         "serving": services.window_service(),
         "ratings": ratings,
         "ratings_total": _ratings_total(ratings),

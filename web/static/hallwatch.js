@@ -29,8 +29,7 @@
       var section = document.querySelector('[data-live="' + name + '"]');
       if (section) { section.innerHTML = data.html[name]; }
     });
-    var at = new Date(data.at);
-    show("实时更新 · " + at.toLocaleTimeString("zh-CN", {hour12: false}), false);
+    show("实时更新 · " + data.at_text, false);  // the hall's time, as the box reckons it
   }
 
   function tick() {

@@ -1,0 +1,262 @@
+"""Complaints and suggestions from the public portal (投诉举报 / 电子建言), tracked to a reply.
+
+A citizen submits a complaint on the portal and gets a tracking number (``TS20261103K7M2QX``).
+Supervisors must decide within ``accept_working_days`` (default 5) working days whether it is
+accepted (受理) or not (不予受理, with a reason the citizen sees); an accepted complaint must be
+answered within ``reply_working_days`` more. They may forward it (转办) to a district or a
+department, which then sees it. Every step is an append-only ``complaint_events`` row.
+
+The citizen's contact details are for the supervisors only; the public lookup by tracking
+number shows the state, the deadlines and the reply, never the contact.
+
+Example::
+
+    desk = ComplaintDesk(store, calendar, clock)
+    number = desk.submit(kind="投诉", subject="窗口无人", content="...", district="440605")
+    desk.accept(complaint_id, Scope.city(), user="admin", note="已受理")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.services import NotFound, Scope
+from standard.calendar import CalendarUnknownYear, WorkCalendar
+from standard.districts import DISTRICTS
+from standard.records import LOCAL_TZ
+
+SCHEMA = """
+create table if not exists complaints (
+    id integer primary key, tracking_no text not null unique, kind text not null,
+    district_code text, dept_suffix text, subject text not null, content text not null,
+    contact_name text, contact_phone text, submitted_at text not null,
+    submitted_on text not null, state text not null, accept_due text, reply_due text,
+    accepted_on text, forwarded_to text, reply text, replied_at text, closed_at text,
+    updated_at text not null);
+create index if not exists complaints_state on complaints(state, district_code);
+create index if not exists complaints_dept on complaints(dept_suffix);
+create table if not exists complaint_events (
+    id integer primary key, complaint_id integer not null, at text not null,
+    actor text not null, action text not null, note text);
+create index if not exists complaint_events_complaint on complaint_events(complaint_id);
+create trigger if not exists complaint_events_no_update before update on complaint_events
+    begin select raise(abort, 'complaint_events is append-only'); end;
+create trigger if not exists complaint_events_no_delete before delete on complaint_events
+    begin select raise(abort, 'complaint_events is append-only'); end;
+create table if not exists captcha_used (nonce text primary key, expires_at integer not null);
+"""
+
+KINDS = ("投诉", "举报", "建言")
+STATE_NAMES = {"submitted": "待受理", "accepted": "已受理", "forwarded": "已转办",
+               "replied": "已答复", "rejected": "不予受理", "closed": "已办结"}
+ACTION_NAMES = {"submit": "提交", "accept": "受理", "reject": "不予受理", "forward": "转办",
+                "reply": "答复", "close": "办结"}
+# state -> actions allowed from it
+ALLOWED = {"submitted": ("accept", "reject", "forward"), "accepted": ("forward", "reply"),
+           "forwarded": ("forward", "reply"), "replied": ("close",), "rejected": (),
+           "closed": ()}
+# Department users act only on what was forwarded to them, and only by answering.
+DEPARTMENT_ACTIONS = ("reply",)
+_TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+LIMITS = {"subject": 100, "content": 4000, "contact_name": 50, "contact_phone": 30, "note": 2000}
+
+
+class ComplaintError(ValueError):
+    """A complaint or a step on it is not valid; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class ComplaintSettings:
+    accept_working_days: int = 5
+    reply_working_days: int = 15
+
+
+def _text(value: str | None, what: str, field: str, *, required: bool = True) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise ComplaintError(f"请填写{what}")
+        return None
+    if len(text) > LIMITS[field]:
+        raise ComplaintError(f"{what}不能超过{LIMITS[field]}字（现有{len(text)}字）")
+    return text
+
+
+class ComplaintDesk:
+    def __init__(self, store, calendar: WorkCalendar, clock: Callable[[], dt.datetime],
+                 settings: ComplaintSettings = ComplaintSettings(),
+                 known_depts: Callable[[], dict[str, str]] | None = None):
+        self.store = store
+        self.calendar = calendar
+        self.clock = clock
+        self.settings = settings
+        self.known_depts = known_depts or (lambda: {})
+
+    def _now(self) -> tuple[str, dt.date]:
+        now = self.clock()
+        return now.astimezone(dt.timezone.utc).isoformat(timespec="seconds"), \
+            now.astimezone(LOCAL_TZ).date()
+
+    def _due(self, day: dt.date, days: int) -> str | None:
+        try:
+            return self.calendar.add_workdays(day, days).isoformat()
+        except CalendarUnknownYear:
+            return None  # fail closed: no guessed deadline; the page shows "—"
+
+    # -- the public side ----------------------------------------------------------------
+    def submit(self, *, kind: str, subject: str, content: str, district: str | None = None,
+               dept: str | None = None, contact_name: str | None = None,
+               contact_phone: str | None = None, nonce: tuple[str, int] | None = None) -> str:
+        """Record a complaint; returns its tracking number. ``nonce`` is the captcha's, used once."""
+        if kind not in KINDS:
+            raise ComplaintError(f"类型须为{'、'.join(KINDS)}之一")
+        if district and district not in DISTRICTS:
+            raise ComplaintError("所选区不存在")
+        if dept and dept not in self.known_depts():
+            raise ComplaintError("所选部门不存在")
+        subject = _text(subject, "标题", "subject")
+        content = _text(content, "内容", "content")
+        name = _text(contact_name, "联系人", "contact_name", required=False)
+        phone = _text(contact_phone, "联系电话", "contact_phone", required=False)
+        at, today = self._now()
+        number = f"TS{today:%Y%m%d}" + "".join(secrets.choice(_TRACKING_ALPHABET)
+                                               for _ in range(6))
+        with self.store.transaction() as conn:
+            if nonce is not None:
+                conn.execute("delete from captcha_used where expires_at < ?",
+                             (int(self.clock().timestamp()),))
+                used = conn.execute("insert or ignore into captcha_used (nonce, expires_at)"
+                                    " values (?, ?)", nonce).rowcount
+                if not used:
+                    raise ComplaintError("验证码已使用过，请重新填写验证码")
+            cursor = conn.execute(
+                "insert into complaints (tracking_no, kind, district_code, dept_suffix, subject,"
+                " content, contact_name, contact_phone, submitted_at, submitted_on, state,"
+                " accept_due, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)",
+                (number, kind, district or None, dept or None, subject, content, name, phone, at,
+                 today.isoformat(), self._due(today, self.settings.accept_working_days), at))
+            conn.execute("insert into complaint_events (complaint_id, at, actor, action, note)"
+                         " values (?, ?, '公众', 'submit', null)", (cursor.lastrowid, at))
+        return number
+
+    def public_status(self, tracking_no: str) -> dict[str, Any] | None:
+        """What the citizen sees: no contact details, no internal notes, only the reply."""
+        rows = self.store.query(
+            "select tracking_no, kind, subject, submitted_on, state, accept_due, reply_due,"
+            " accepted_on, reply, replied_at, closed_at from complaints where tracking_no = ?",
+            ((tracking_no or "").strip().upper(),))
+        if not rows:
+            return None
+        row = rows[0]
+        row["state_name"] = STATE_NAMES[row["state"]]
+        return row
+
+    def counts_by_department(self) -> list[tuple[str, dict[str, int]]]:
+        """(department suffix, {"open", "answered", "rejected"}) for the public chart."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self.store.query("select coalesce(dept_suffix, '') as dept, state,"
+                                    " count(*) as n from complaints group by 1, 2"):
+            entry = out.setdefault(row["dept"], {"open": 0, "answered": 0, "rejected": 0})
+            key = ("answered" if row["state"] in ("replied", "closed") else
+                   "rejected" if row["state"] == "rejected" else "open")
+            entry[key] += row["n"]
+        return sorted(out.items(), key=lambda pair: -sum(pair[1].values()))
+
+    # -- the supervisors' side ----------------------------------------------------------
+    def list(self, scope: Scope, state: str | None = None, limit: int = 200) -> list[dict]:
+        where, params = scope.sql()
+        sql = f"select * from complaints where {where}"
+        if state in STATE_NAMES:
+            sql += " and state = ?"
+            params.append(state)
+        rows = self.store.query(sql + " order by id desc limit ?", (*params, limit))
+        today = self._now()[1].isoformat()
+        for row in rows:
+            row["state_name"] = STATE_NAMES[row["state"]]
+            row["overdue"] = _overdue(row, today)
+        return rows
+
+    def get(self, complaint_id: int, scope: Scope) -> dict[str, Any]:
+        where, params = scope.sql()
+        rows = self.store.query(f"select * from complaints where id = ? and {where}",
+                                (complaint_id, *params))
+        if not rows:
+            raise NotFound(f"投诉 {complaint_id} 不存在或不在您的范围内")
+        row = rows[0]
+        row["state_name"] = STATE_NAMES[row["state"]]
+        row["overdue"] = _overdue(row, self._now()[1].isoformat())
+        row["events"] = self.store.query("select * from complaint_events where complaint_id = ?"
+                                         " order by id", (complaint_id,))
+        row["actions"] = self.actions_for(row, scope)
+        return row
+
+    @staticmethod
+    def actions_for(row: dict[str, Any], scope: Scope) -> tuple[str, ...]:
+        allowed = ALLOWED[row["state"]]
+        if scope.role == "department":
+            allowed = tuple(a for a in allowed if a in DEPARTMENT_ACTIONS)
+        return allowed
+
+    def act(self, complaint_id: int, scope: Scope, action: str, *, user: str,
+            note: str | None = None, district: str | None = None,
+            dept: str | None = None) -> dict[str, Any]:
+        """Move a complaint on: accept, reject, forward, reply or close (scope-checked)."""
+        row = self.get(complaint_id, scope)
+        if action not in self.actions_for(row, scope):
+            raise ComplaintError(f"当前状态“{row['state_name']}”不能{ACTION_NAMES.get(action, action)}")
+        text = _text(note, "说明" if action != "reply" else "答复内容", "note",
+                     required=action in ("reject", "reply", "forward"))
+        at, today = self._now()
+        changes: dict[str, Any] = {"updated_at": at}
+        if action == "accept":
+            changes.update(state="accepted", accepted_on=today.isoformat(),
+                           reply_due=self._due(today, self.settings.reply_working_days))
+        elif action == "reject":
+            changes.update(state="rejected", reply=text, replied_at=at, closed_at=at)
+        elif action == "forward":
+            changes.update(self._forward_target(row, scope, district, dept))
+            changes["state"] = "forwarded"
+            if row["state"] == "submitted":  # forwarding decides acceptance too
+                changes.update(accepted_on=today.isoformat(),
+                               reply_due=self._due(today, self.settings.reply_working_days))
+        elif action == "reply":
+            changes.update(state="replied", reply=text, replied_at=at)
+        elif action == "close":
+            changes.update(state="closed", closed_at=at)
+        with self.store.transaction() as conn:
+            sets = ", ".join(f"{name} = ?" for name in changes)
+            updated = conn.execute(f"update complaints set {sets} where id = ? and state = ?",
+                                   (*changes.values(), complaint_id, row["state"])).rowcount
+            if not updated:
+                raise ComplaintError("该件状态刚被他人更改，请刷新页面后重试")
+            conn.execute("insert into complaint_events (complaint_id, at, actor, action, note)"
+                         " values (?, ?, ?, ?, ?)", (complaint_id, at, user, action, text))
+        return self.get(complaint_id, Scope.city())
+
+    def _forward_target(self, row: dict[str, Any], scope: Scope, district: str | None,
+                        dept: str | None) -> dict[str, Any]:
+        district = district or row["district_code"]
+        dept = dept or row["dept_suffix"]
+        if district and district not in DISTRICTS:
+            raise ComplaintError("转办的区不存在")
+        if dept and dept not in self.known_depts():
+            raise ComplaintError("转办的部门不存在")
+        if not district and not dept:
+            raise ComplaintError("请选择转办的区或部门")
+        if not scope.allows(district, dept):
+            raise ComplaintError("只能转办到您监察范围内的区和部门")
+        target = "".join(filter(None, (DISTRICTS.get(district or "", ""),
+                                       self.known_depts().get(dept or "", dept or ""))))
+        return {"district_code": district, "dept_suffix": dept, "forwarded_to": target}
+
+
+def _overdue(row: dict[str, Any], today: str) -> str | None:
+    if row["state"] == "submitted" and row["accept_due"] and today > row["accept_due"]:
+        return "受理决定已超期"
+    if row["state"] in ("accepted", "forwarded") and row["reply_due"] and today > row["reply_due"]:
+        return "答复已超期"
+    return None

@@ -1,0 +1,87 @@
+"""Keeping open cases' lights current: they change with the date, not only with events.
+
+:class:`LightRefresher` is a hub service: at start it rebuilds the views if the database holds
+records they have not seen (an upgrade), then every ``interval`` seconds it judges every open
+case again at the hub's clock, in small transactions, and writes only what changed. A case
+that changed meanwhile (its ``last_seq`` moved) is left to the newer write.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from hub.projections import ProjectionContext, mark_built, needs_rebuild, rebuild
+from hub.projections.cases import judged
+from standard.deadlines import CaseFacts
+
+log = logging.getLogger(__name__)
+CHUNK = 2000
+_JUDGED = ("light", "deadline", "remaining", "reasons")
+
+
+def refresh_lights(store, ctx: ProjectionContext, *, chunk: int = CHUNK,
+                   stop: threading.Event | None = None) -> int:
+    """Judge every open case again; returns how many rows changed."""
+    changed = 0
+    after = 0
+    while stop is None or not stop.is_set():
+        rows = store.query("select id, facts, last_seq, light, deadline, remaining, reasons"
+                           " from hub_cases where is_open = 1 and id > ? order by id limit ?",
+                           (after, chunk))
+        if not rows:
+            break
+        after = rows[-1]["id"]
+        updates = []
+        for row in rows:
+            values = judged(ctx, CaseFacts.from_json(row["facts"]))
+            if any(values[name] != row[name] for name in _JUDGED):
+                updates.append((values["light"], values["deadline"], values["remaining"],
+                                values["reasons"], row["id"], row["last_seq"]))
+        if updates:
+            with store.transaction() as conn:
+                cursor = conn.executemany(
+                    "update hub_cases set light = ?, deadline = ?, remaining = ?, reasons = ?"
+                    " where id = ? and last_seq = ?", updates)
+                changed += cursor.rowcount
+    return changed
+
+
+class LightRefresher:
+    """A background thread: rebuild views if needed, then refresh lights every ``interval`` s."""
+
+    def __init__(self, store, ctx: ProjectionContext, interval: float = 300.0):
+        self.store = store
+        self.ctx = ctx
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+
+    def start(self) -> None:
+        if needs_rebuild(self.store):
+            log.warning("hub views are behind the records: rebuilding them in the background")
+        else:
+            mark_built(self.store)
+        self._thread = threading.Thread(target=self._run, name="hub-lights", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        try:
+            if needs_rebuild(self.store):
+                count = rebuild(self.store)
+                log.warning("hub views rebuilt from %d records", count)
+        except Exception:  # noqa: BLE001 - the receiver must keep running
+            log.exception("rebuilding the hub views failed")
+        while not self._stop.is_set():
+            try:
+                refresh_lights(self.store, self.ctx, stop=self._stop)
+                self.passes += 1
+            except Exception:  # noqa: BLE001
+                log.exception("refreshing lights failed")
+            self._stop.wait(self.interval)

@@ -1,0 +1,127 @@
+"""Alerts, their audit trail, cards' notices, ratings and bad-review follow-ups at the hub.
+
+A box sends an ``alert`` record with the alert's whole row after every change, an
+``alert_event`` for each audit entry, a ``notice`` for each 限期办理通知书 / 整改建议书 it
+issues, and a ``rating`` / ``review_followup`` with the current state on every change. These
+appliers keep the latest state per (box, id); the history stays in ``records``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from hub.units import dept_suffix, local_date_of
+from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS
+
+YELLOW_CARD_NOTICE = "限期办理通知书"
+RED_CARD_NOTICE = "整改建议书"
+
+
+def apply_alert(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    alert = record["body"]
+    if not isinstance(alert, dict) or "id" not in alert:
+        return  # the box sends null for an alert it could not read back; nothing to show
+    district = ctx.district_of(conn, box_id)
+    conn.execute(
+        "insert into hub_alerts (box_id, alert_id, district_code, subject, rule, level, state,"
+        " detail, opened_at, opened_on, updated_at, case_no, dept_code, dept_suffix, card,"
+        " card_due, cleared_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " on conflict(box_id, alert_id) do update set subject = excluded.subject,"
+        " rule = excluded.rule, level = excluded.level, state = excluded.state,"
+        " detail = excluded.detail, updated_at = excluded.updated_at,"
+        " case_no = excluded.case_no, dept_code = excluded.dept_code,"
+        " dept_suffix = excluded.dept_suffix, card = excluded.card,"
+        " card_due = excluded.card_due, cleared_at = excluded.cleared_at"
+        " where excluded.updated_at >= hub_alerts.updated_at",
+        (box_id, alert["id"], district, alert["subject"], alert["rule"], alert["level"],
+         alert["state"], alert["detail"], alert["opened_at"], local_date_of(alert["opened_at"]),
+         alert["updated_at"], alert.get("case_no"), alert.get("dept_code"),
+         dept_suffix(alert.get("dept_code"), district) if alert.get("dept_code") else None,
+         alert.get("card"), alert.get("card_due"), alert.get("cleared_at")))
+
+
+def apply_alert_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    event = record["body"]
+    conn.execute(
+        "insert or ignore into hub_alert_events (box_id, event_id, alert_id, at, actor, action,"
+        " from_state, to_state, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (box_id, event["id"], event["alert_id"], event["at"], event["actor"], event["action"],
+         event.get("from_state"), event.get("to_state"), event.get("note")))
+
+
+def apply_notice(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    notice = record["body"]
+    district = ctx.district_of(conn, box_id)
+    conn.execute(
+        "insert or ignore into hub_notices (box_id, number, kind, district_code, alert_id,"
+        " case_no, dept_code, dept_suffix, issued_at, issued_on, due_on, content)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (box_id, notice["number"], notice["kind"], district, notice.get("alert_id"),
+         notice.get("case_no"), notice.get("dept_code"),
+         dept_suffix(notice.get("dept_code"), district) if notice.get("dept_code") else None,
+         notice["issued_at"], notice["issued_on"], notice.get("due_on"),
+         json.dumps(notice.get("content") or {}, ensure_ascii=False)))
+
+
+_RATING_COLUMNS = ("district_code", "dept_code", "dept_suffix", "rated_on", "effective", "level",
+                   "invalid")
+
+
+def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    """The rating's latest state; ``hub_rating_daily`` follows by delta (old out, new in)."""
+    rating = record["body"]
+    district = ctx.district_of(conn, box_id)
+    found = conn.execute(f"select {', '.join(_RATING_COLUMNS)} from hub_ratings"
+                         " where box_id = ? and rating_id = ?", (box_id, rating["id"])).fetchone()
+    invalid = bool(rating.get("invalid_reason"))
+    effective = bool(rating.get("counted", True)) and not invalid \
+        and rating.get("superseded_by") is None
+    dept = rating.get("dept_code") or ""
+    new = {"district_code": district, "dept_code": dept,
+           "dept_suffix": dept_suffix(dept, district), "rated_on": local_date_of(
+               rating["rated_at"]), "effective": int(effective), "level": int(rating["level"]),
+           "invalid": int(invalid)}
+    conn.execute(
+        "insert into hub_ratings (box_id, rating_id, district_code, dept_code, dept_suffix,"
+        " case_no, window_no, channel, level, effective, invalid, rated_at, rated_on)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, rating_id) do update"
+        " set dept_code = excluded.dept_code, dept_suffix = excluded.dept_suffix,"
+        " case_no = excluded.case_no, level = excluded.level, effective = excluded.effective,"
+        " invalid = excluded.invalid",
+        (box_id, rating["id"], district, dept, new["dept_suffix"], rating.get("case_no"),
+         rating.get("window_no"), rating.get("channel"), new["level"], new["effective"],
+         new["invalid"], rating["rated_at"], new["rated_on"]))
+    if found is not None:
+        _bump_rating(conn, dict(zip(_RATING_COLUMNS, found)), -1)
+    _bump_rating(conn, new, +1)
+
+
+def _bump_rating(conn: sqlite3.Connection, rating: dict[str, Any], sign: int) -> None:
+    counted = rating["effective"]
+    conn.execute(
+        "insert into hub_rating_daily (day, district_code, dept_code, dept_suffix, total,"
+        " counted, satisfied, bad, invalid) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " on conflict do update set total = total + excluded.total,"
+        " counted = counted + excluded.counted, satisfied = satisfied + excluded.satisfied,"
+        " bad = bad + excluded.bad, invalid = invalid + excluded.invalid",
+        (rating["rated_on"], rating["district_code"], rating["dept_code"] or "",
+         rating["dept_suffix"] or "", sign, sign * counted,
+         sign * (counted and rating["level"] in SATISFIED_LEVELS),
+         sign * (counted and rating["level"] in BAD_LEVELS), sign * rating["invalid"]))
+
+
+def apply_followup(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    state = record["body"].get("followup") or {}
+    if "rating_id" not in state:
+        return
+    conn.execute(
+        "insert into hub_followups (box_id, rating_id, district_code, state, opened_on,"
+        " return_call_due, rectify_due, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)"
+        " on conflict(box_id, rating_id) do update set state = excluded.state,"
+        " return_call_due = excluded.return_call_due, rectify_due = excluded.rectify_due,"
+        " updated_at = excluded.updated_at",
+        (box_id, state["rating_id"], ctx.district_of(conn, box_id), state.get("state"),
+         state.get("opened_on"), state.get("return_call_due"), state.get("rectify_due"),
+         state.get("updated_at")))

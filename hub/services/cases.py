@@ -1,0 +1,189 @@
+"""Cases at the hub: the filtered list (and its exports), one case in full, the public lookup.
+
+Example::
+
+    page = case_page(data, scope, CaseFilter(light="red"), page=1)
+    case = case_detail(data, scope, "44060500000017")   # NotFound outside the scope
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.services import HubData, NotFound, Scope
+from standard.districts import DISTRICTS
+
+PER_PAGE = 50
+STAGE_NAMES = ("申请", "受理", "承办", "审核", "批准", "办结")
+OUTCOMES = {"early": "提前办结", "on_time": "按时办结", "late": "超期办结"}
+LIST_COLUMNS = ("district_code, case_no, item_code, dept_code, dept_suffix, case_type, stage,"
+                " is_open, accepted_on, finished_on, terminal, light, deadline, remaining,"
+                " outcome, handling_days, reasons")
+_LIGHT_ORDER = ("case light when 'red' then 0 when 'unknown' then 1 when 'yellow' then 2"
+                " else 3 end")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The list's filters; None means any. ``state`` is "open", "finished" or "all"."""
+
+    district: str | None = None
+    dept: str | None = None  # department suffix (SCJ), across districts
+    item: str | None = None
+    light: str | None = None
+    stage: str | None = None
+    case_type: str | None = None
+    state: str = "open"
+    case_no: str | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for column, value in (("district_code", self.district), ("dept_suffix", self.dept),
+                              ("item_code", self.item), ("light", self.light),
+                              ("stage", self.stage), ("case_type", self.case_type)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.state == "open":
+            clauses.append("is_open = 1")
+        elif self.state == "finished":
+            clauses.append("is_open = 0")
+        if self.case_no:
+            clauses.append("case_no like ? escape '\\'")
+            params.append(self.case_no.replace("\\", "\\\\").replace("%", "\\%")
+                          .replace("_", "\\_") + "%")
+        return " and ".join(clauses) or "1", params
+
+
+@dataclass
+class CasePage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+
+
+def _shape(row: dict[str, Any], data: HubData) -> dict[str, Any]:
+    row["reasons"] = json.loads(row.get("reasons") or "[]")
+    row["district_name"] = DISTRICTS.get(row["district_code"], row["district_code"])
+    row["item_name"] = data.item_name(row["item_code"])
+    row["outcome_name"] = OUTCOMES.get(row.get("outcome") or "", "")
+    return row
+
+
+def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
+              per_page: int = PER_PAGE) -> CasePage:
+    """One page of cases in scope: red first, then by remaining working days."""
+    scope_sql, scope_params = scope.sql()
+    filter_sql, filter_params = where.sql()
+    condition = f"{scope_sql} and {filter_sql}"
+    params = [*scope_params, *filter_params]
+    total = data.query(f"select count(*) as n from hub_cases where {condition}", params)[0]["n"]
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    order = (f"{_LIGHT_ORDER}, remaining is null, remaining, case_no" if where.state == "open"
+             else "coalesce(finished_on, accepted_on) desc, case_no")
+    rows = data.query(f"select {LIST_COLUMNS} from hub_cases where {condition}"
+                      f" order by {order} limit ? offset ?",
+                      [*params, per_page, (page - 1) * per_page])
+    return CasePage([_shape(row, data) for row in rows], total, page, pages)
+
+
+def iter_cases(data: HubData, scope: Scope, where: CaseFilter,
+               chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every matching case in scope, for exports (keyset pages, so memory stays flat)."""
+    scope_sql, scope_params = scope.sql()
+    filter_sql, filter_params = where.sql()
+    after = 0
+    while True:
+        rows = data.query(f"select id, {LIST_COLUMNS} from hub_cases where {scope_sql} and"
+                          f" {filter_sql} and id > ? order by id limit ?",
+                          [*scope_params, *filter_params, after, chunk])
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        for row in rows:
+            yield _shape(row, data)
+
+
+def find_case(data: HubData, scope: Scope, case_no: str) -> dict[str, Any]:
+    """The case's row in scope; NotFound when it is missing or outside the scope."""
+    where, params = scope.sql()
+    rows = data.query(f"select id, {LIST_COLUMNS}, box_id, facts from hub_cases"
+                      f" where case_no = ? and {where} order by district_code limit 1",
+                      [case_no, *params])
+    if not rows:
+        raise NotFound(f"办件 {case_no} 不存在或不在您的监察范围内")
+    return _shape(rows[0], data)
+
+
+@dataclass
+class CaseDetail:
+    case: dict[str, Any]
+    facts: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    item: Any = None
+
+
+def case_events(data: HubData, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The case's events as the platform sent them, in the box's order."""
+    events = []
+    for row in data.query(
+            "select e.box_id, e.seq, r.body from hub_case_events e join records r"
+            " on r.box_id = e.box_id and r.seq = e.seq where e.district_code = ?"
+            " and e.case_no = ? order by e.box_id, e.seq",
+            (case["district_code"], case["case_no"])):
+        body = json.loads(row["body"])["body"]
+        body["seq"] = row["seq"]
+        events.append(body)
+    return events
+
+
+def case_detail(data: HubData, scope: Scope, case_no: str) -> CaseDetail:
+    case = find_case(data, scope, case_no)
+    facts = json.loads(case.pop("facts"))
+    key = (case["case_no"], case["district_code"])
+    alerts = data.query("select * from hub_alerts where case_no = ? and district_code = ?"
+                        " order by opened_at", key)
+    notices = data.query("select number, kind, issued_on, due_on, box_id from hub_notices"
+                         " where case_no = ? and district_code = ? order by issued_at", key)
+    return CaseDetail(case, facts, case_events(data, case), alerts, notices,
+                      data.catalogue.get(case["item_code"]))
+
+
+def public_case(data: HubData, case_no: str) -> dict[str, Any] | None:
+    """What the portal shows anyone with the case number: stages and times, nothing personal.
+
+    No staff names or ids, no citizen data, no reasons text (a refusal's reason may name
+    people): item, department, district, type, each event's kind and time, deadline, state.
+    """
+    rows = data.query("select district_code, case_no, item_code, dept_code, case_type, stage,"
+                      " is_open, accepted_on, finished_on, terminal, deadline, outcome"
+                      " from hub_cases where case_no = ? order by district_code limit 1",
+                      (case_no,))
+    if not rows:
+        return None
+    case = rows[0]
+    item = data.catalogue.get(case["item_code"])
+    events = [{"event_type": row["event_type"], "occurred_at": row["occurred_at"]}
+              for row in data.query("select event_type, occurred_at from hub_case_events"
+                                    " where district_code = ? and case_no = ?"
+                                    " order by occurred_at, seq",
+                                    (case["district_code"], case["case_no"]))]
+    return {
+        "case_no": case["case_no"],
+        "district": DISTRICTS.get(case["district_code"], case["district_code"]),
+        "item_name": item.name if item else case["item_code"],
+        "dept_name": item.dept_name if item else case["dept_code"],
+        "case_type": case["case_type"], "stage": case["stage"],
+        "state": "办理中" if case["is_open"] else (case["terminal"] or "已办结"),
+        "accepted_on": case["accepted_on"], "finished_on": case["finished_on"],
+        "deadline": case["deadline"], "outcome": OUTCOMES.get(case["outcome"] or "", ""),
+        "promised_days": item.promised_days if item else None,
+        "events": events,
+    }

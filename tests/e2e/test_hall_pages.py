@@ -1,0 +1,101 @@
+"""The hall manager's pages in a real browser against a real box process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from standard.records import LOCAL_TZ
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+NUMBERS = itertools.count(1)
+
+
+def accepted_case(case_no: str, days_ago: int, window: int = 3,
+                  staff: tuple[str, str] = ("S017", "李敏")) -> list[dict]:
+    """申请 and 受理 at a window, ``days_ago`` days back, for an item promised in 3 working
+    days: six weeks back is a red light."""
+    now = dt.datetime.now(LOCAL_TZ)
+    accepted = now - dt.timedelta(days=days_ago, minutes=2)
+    base = {"case_no": case_no, "item_code": "440605-SCJ-001", "dept_code": "440605SCJ",
+            "district_code": "440605", "actor": {"id": staff[0], "name": staff[1]},
+            "window_no": window}
+    return [{**base, "event_id": f"{case_no}-{next(NUMBERS)}", "event_type": kind,
+             "occurred_at": (accepted + dt.timedelta(minutes=n)).isoformat()}
+            for n, kind in enumerate(("申请", "受理"))]
+
+
+def test_a_red_case_appears_live_and_the_manager_acknowledges_it(hall_box, page):
+    sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
+    expect(page.locator("h1")).to_have_text("大厅实时看板")
+    urgent = page.locator("[data-live=urgent]")
+    expect(urgent).not_to_contain_text("NH-E2E-RED-1")
+    events = accepted_case("NH-E2E-RED-1", 42) + accepted_case("NH-E2E-NOW-1", 0,
+                                                                 staff=("S021", "王芳"))
+    status, answer = hall_box.post("/api/v1/platform/events",
+                                   json.dumps(events, ensure_ascii=False).encode())
+    assert status == 200 and answer["accepted"] == 4
+    expect(urgent).to_contain_text("NH-E2E-RED-1", timeout=20_000)  # polled, no reload
+    window = page.locator("[data-window='3']")
+    expect(window).to_contain_text("王芳")  # on duty at window 3 today
+    expect(window).to_contain_text("NH-E2E-NOW-1")
+    urgent.get_by_role("link", name="NH-E2E-RED-1").click()
+    expect(page.locator("h1")).to_contain_text("红灯")
+    page.get_by_role("row").filter(has_text="超期").get_by_role("link").first.click()
+    expect(page.locator("#alert-state")).to_have_text("待处理")
+    form = page.locator("form.action-acknowledge")
+    form.locator("textarea").fill("已转市场监管局承办科室，要求今日内说明")
+    form.get_by_role("button", name="签收").click()
+    expect(page.locator("#alert-state")).to_have_text("已签收")
+    expect(page.locator(".flash.success")).to_have_text("已签收")
+    expect(page.locator("ol.timeline")).to_contain_text("已转市场监管局承办科室")
+
+
+def test_a_wrong_password_is_refused(hall_box, page):
+    sign_in(page, hall_box.url, hall_box.admin, "not-the-password")
+    expect(page.locator(".flash.error")).to_have_text("用户名或密码错误")
+    expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_a_hall_manager_is_refused_a_technicians_page(hall_box, browser, page):
+    sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
+    expect(page.locator("nav.nav")).not_to_contain_text("接入异常")
+    answer = page.goto(f"{hall_box.url}/health/quarantine")
+    assert answer.status == 403
+    expect(page.locator("h1")).to_contain_text("无权访问")
+    # The administrator adds a technician, who lands on the device page and may open it.
+    page.goto(f"{hall_box.url}/users")
+    page.fill("input[name=username]", "tech01")
+    page.fill("input[name=display_name]", "技术员小张")
+    page.select_option("select[name=role]", "technician")
+    page.get_by_role("button", name="添加（自动生成密码）").click()
+    password = page.locator("code.password").inner_text()
+    other = browser.new_context(locale="zh-CN").new_page()
+    sign_in(other, hall_box.url, "tech01", password)
+    expect(other.locator("h1")).to_contain_text("设备状态")
+    assert other.goto(f"{hall_box.url}/health/quarantine").status == 200
+    assert other.goto(f"{hall_box.url}/cases").status == 403
+    other.context.close()
+
+
+def test_a_post_without_the_csrf_token_is_refused(hall_box, page):
+    sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
+    expect(page.locator("h1")).to_have_text("大厅实时看板")
+    answer = page.request.post(f"{hall_box.url}/logout", form={"x": "1"})
+    assert answer.status == 400 and "安全令牌" in answer.text()
+    page.reload()
+    expect(page.locator("h1")).to_have_text("大厅实时看板")  # still signed in
+    data = urllib.parse.urlencode({"username": hall_box.admin,
+                                   "password": hall_box.password}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{hall_box.url}/login", data=data, timeout=10)
+    assert refused.value.code == 400
