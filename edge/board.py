@@ -52,7 +52,6 @@ class BoardCase:
     row: CaseRow
     is_open: bool
     window_no: int | None
-    staff: str | None
     key: tuple  # urgency: open first, then red, unknown, yellow, green; fewest days left first
 
 
@@ -75,7 +74,9 @@ class Snapshot:
     day: dt.date
     mark: int  # every case_events row up to this rowid is included
     cases: dict[str, BoardCase]
-    ordered: list[BoardCase]
+    ordered: list[BoardCase]  # every case, most urgent first
+    open_ordered: list[BoardCase]  # the open ones (what pages show by default)
+    open_counts: Counter  # lights of the open ones
     windows: dict[int, WindowActivity]
     built_at: float  # time.monotonic()
     memo: dict = field(default_factory=dict, compare=False, repr=False)
@@ -200,8 +201,10 @@ class HallBoard:
             texts = [text for (text,) in db.conn.execute("select facts from cases")]
         cases = {c.row.case_no: c for c in (self._evaluate(text, at) for text in texts)}
         ordered = sorted(cases.values(), key=_key)
+        open_ordered = [c for c in ordered if c.is_open]
         windows = self._window_activity(max(0, mark - WINDOW_SCAN_ROWS), mark, {})
-        return Snapshot(day, mark, cases, ordered, windows, time.monotonic())
+        return Snapshot(day, mark, cases, ordered, open_ordered,
+                        Counter(c.row.light for c in open_ordered), windows, time.monotonic())
 
     def _update(self, old: Snapshot, mark: int) -> Snapshot:
         at = self.clock()
@@ -209,21 +212,30 @@ class HallBoard:
             texts = [text for (text,) in db.conn.execute(
                 "select facts from cases where case_no in (select case_no from case_events"
                 " where rowid > ? and rowid <= ?)", (old.mark, mark))]
-        fresh = [self._evaluate(text, at) for text in texts]
-        changed = {c.row.case_no for c in fresh}
         cases = dict(old.cases)
-        cases.update((c.row.case_no, c) for c in fresh)
-        ordered = [c for c in old.ordered if c.row.case_no not in changed]
-        for case in fresh:
+        ordered, open_ordered = list(old.ordered), list(old.open_ordered)
+        counts = Counter(old.open_counts)
+        for case in (self._evaluate(text, at) for text in texts):
+            previous = cases.get(case.row.case_no)
+            if previous is not None:
+                _remove(ordered, previous)
+                if previous.is_open:
+                    _remove(open_ordered, previous)
+                    counts[previous.row.light] -= 1
+            cases[case.row.case_no] = case
             bisect.insort(ordered, case, key=_key)
+            if case.is_open:
+                bisect.insort(open_ordered, case, key=_key)
+                counts[case.row.light] += 1
         windows = self._window_activity(old.mark, mark, old.windows)
-        return Snapshot(old.day, mark, cases, ordered, windows, time.monotonic())
+        return Snapshot(old.day, mark, cases, ordered, open_ordered, +counts, windows,
+                        time.monotonic())
 
     def _evaluate(self, text: str, at: dt.datetime) -> BoardCase:
         facts = CaseFacts.from_json(text)
         row = self.board._row(facts, at)
         is_open = facts.terminal is None
-        return BoardCase(row, is_open, facts.window_no, facts.staff, urgency(row, is_open))
+        return BoardCase(row, is_open, facts.window_no, urgency(row, is_open))
 
     def _window_activity(self, after: int, through: int,
                          known: dict[int, WindowActivity]) -> dict[int, WindowActivity]:
@@ -244,11 +256,10 @@ class HallBoard:
         return windows
 
     # -- what pages ask for ----------------------------------------------------------------
-    def matching(self, where: CaseFilter) -> list[BoardCase]:
+    def matching(self, where: CaseFilter, snap: Snapshot | None = None) -> list[BoardCase]:
         """Every case matching ``where``, most urgent first (the list is shared: do not edit)."""
-        snap = self.snapshot()
-        base = snap.ordered if where.include_finished else snap.view(
-            "open", lambda: [c for c in snap.ordered if c.is_open])
+        snap = snap or self.snapshot()
+        base = snap.ordered if where.include_finished else snap.open_ordered
         dept, item, stage, light = where.dept_code, where.item_code, where.stage, where.light
         if dept or item or stage:
             broad = CaseFilter(dept, item, None, stage, where.include_finished)
@@ -264,9 +275,9 @@ class HallBoard:
         broad = CaseFilter(where.dept_code, where.item_code, None, where.stage,
                            where.include_finished)
         snap = self.snapshot()
-        counts = snap.view(("counts", broad), lambda: Counter(
-            c.row.light for c in self.matching(broad)))
-        found = self.matching(where)
+        counts = snap.open_counts if broad == CaseFilter() else snap.view(
+            ("counts", broad), lambda: Counter(c.row.light for c in self.matching(broad, snap)))
+        found = self.matching(where, snap)
         pages = max(1, -(-len(found) // per_page))
         page = min(max(1, page), pages)
         start = (page - 1) * per_page
@@ -278,8 +289,9 @@ class HallBoard:
 
     def department_lights(self) -> dict[str, Counter]:
         """Open cases' lights per department code."""
-        return self.snapshot().view("departments", lambda: _regroup(Counter(
-            (c.row.dept_code, c.row.light) for c in self.matching(CaseFilter()))))
+        snap = self.snapshot()
+        return snap.view("departments", lambda: _regroup(Counter(
+            (c.row.dept_code, c.row.light) for c in self.matching(CaseFilter(), snap))))
 
     def urgent(self, limit: int = 10) -> list[BoardCase]:
         """The most urgent open red or yellow cases."""
@@ -298,7 +310,7 @@ class HallBoard:
         """Every window (the configured ones, else the ones seen) with today's activity."""
         snap = self.snapshot()
         lights = snap.view("window_lights", lambda: _regroup(Counter(
-            (c.window_no, c.row.light) for c in self.matching(CaseFilter())
+            (c.window_no, c.row.light) for c in self.matching(CaseFilter(), snap)
             if c.window_no is not None)))
         numbers = set(configured) or set(snap.windows) | set(lights)
         views = {n: WindowView(n, None) for n in numbers}
@@ -344,6 +356,15 @@ class CaseDetail:
 
 def _key(case: BoardCase) -> tuple:
     return case.key
+
+
+def _remove(ordered: list[BoardCase], case: BoardCase) -> None:
+    """Remove ``case`` from a list sorted by urgency (keys are unique: they end in case_no)."""
+    index = bisect.bisect_left(ordered, case.key, key=_key)
+    if index < len(ordered) and ordered[index] is case:
+        del ordered[index]
+    else:  # not where its key says: a bug, but never leave a stale row behind
+        ordered.remove(case)
 
 
 def _regroup(pairs: Counter) -> dict[Any, Counter]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.supervision_config import ContactSection, NotifySection, RulesSection
 from standard.configfile import Section, load_toml
@@ -58,6 +58,37 @@ class EvaluationSection(Section):
     check_interval_seconds: float = Field(default=300.0, gt=0, le=86400)
 
 
+class PresenceSection(Section):
+    """离岗 detection from the profile's cameras (docs/presence.md).
+
+    Lunch is the gap between the office periods: the profile's ``office_hours``, unless
+    ``office_hours`` here says otherwise for the cameras.
+    """
+
+    absent_after_minutes: float = Field(default=5.0, gt=0, le=480)  # office time absent -> 离岗
+    leave_grace_seconds: float = Field(default=30.0, ge=0, le=3600)  # empty seat before "absent"
+    no_frames_after: float = Field(default=15.0, gt=0, le=3600)  # seconds without a frame
+    frozen_after: float = Field(default=60.0, gt=0, le=3600)  # seconds of an identical image
+    snapshot_quota_mb: float = Field(default=512.0, gt=0)  # evidence JPEGs; closed alerts go first
+    evidence_check_seconds: float = Field(default=60.0, gt=0, le=86400)  # closed alerts -> evidence
+    office_hours: list[str] | None = None  # e.g. ["08:30-12:00", "14:00-17:30"]
+    every_day: bool = False  # count every day as a workday (demo, tests); never in a hall
+
+    @field_validator("office_hours")
+    @classmethod
+    def _periods_in_order(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            from edge.profile import parse_period
+
+            periods = sorted(parse_period(text) for text in value)
+            if not periods:
+                raise ValueError("at least one period is needed, e.g. \"08:30-12:00\"")
+            for (_, end), (start, _) in zip(periods, periods[1:]):
+                if start < end:
+                    raise ValueError(f"periods overlap around {start:%H:%M}: make them disjoint")
+        return value
+
+
 class BoxConfig(Section):
     version: Literal[1]
     base_dir: str
@@ -77,6 +108,7 @@ class BoxConfig(Section):
     rules: RulesSection = RulesSection()  # supervision rules, cards (docs/supervision.md)
     contacts: list[ContactSection] = Field(default_factory=list)  # [[contacts]]
     notify: NotifySection = NotifySection()  # notifiers: log, webhook, sms
+    presence: PresenceSection = PresenceSection()  # cameras, 离岗 (docs/presence.md)
 
     def path(self, relative: str) -> Path:
         """Resolve a path from the config against the config file's folder."""

@@ -140,6 +140,7 @@ class CameraProfile(Section):
 
     id: Code
     source: StrictInt | Annotated[str, Field(min_length=1, max_length=1000)]
+    fps: float = Field(default=5.0, gt=0, le=30)  # frames judged per second (docs/presence.md)
     windows: list[CameraWindow] = Field(min_length=1)
 
     @field_validator("source")

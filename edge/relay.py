@@ -309,6 +309,7 @@ class _Session:
 
     def _fill_window(self) -> None:
         while len(self.inflight) < self.settings.window:
+            cursors = self.live_cursor, self.backlog_cursor
             picked = self._next_rows()
             if picked is None:
                 return
@@ -320,6 +321,7 @@ class _Session:
             try:
                 self.sock.send_multipart([wire.BATCH, *frames], flags=zmq.NOBLOCK)
             except zmq.Again:
+                self.live_cursor, self.backlog_cursor = cursors  # not sent: not skipped either
                 return
             self.sent += 1
             self.inflight[rows[0][0]] = (rows[-1][0], self.sent)

@@ -47,7 +47,8 @@ create index if not exists case_events_case on case_events(case_no);
 create table if not exists cases (
     case_no text primary key, item_code text not null, dept_code text not null,
     district_code text not null, case_type text, stage text, is_open integer not null,
-    facts text not null, updated_at text not null);
+    facts text not null, updated_at text not null,
+    rev integer not null default 0);  -- bumped on every write of facts (edge/ingest.py's cache)
 create index if not exists cases_open on cases(is_open);
 create table if not exists quarantine (
     id integer primary key, received_at text not null, source text not null,
@@ -173,7 +174,6 @@ class Store:
         self._open_error: BaseException | None = None
         self.extra_schema: list[str] = []
         self.clock_problem: str | None = None
-        self._last_stamp: dt.datetime | None = None
 
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> Store:
@@ -237,7 +237,6 @@ class Store:
     def _run(self) -> None:
         try:
             db = self._connect_writer()
-            head = self._load_head(db.conn)
         except BaseException as exc:  # reported by open()
             self._open_error = exc
             self._ready.set()
@@ -253,7 +252,10 @@ class Store:
                 continue
             try:
                 conn.execute("begin immediate")
-                tx = Tx(db, head, self._stamp(conn))
+                # The chain head and last stamp are read inside the transaction, under the
+                # write lock: a CLI command writing to a running box's file extends the same
+                # chain instead of forking it.
+                tx = Tx(db, self._load_head(conn), self._stamp(conn))
                 result = fn(tx)
                 tx.flush()
                 conn.execute("commit")
@@ -262,7 +264,6 @@ class Store:
                     conn.execute("rollback")
                 future.set_exception(_translate(exc))
                 continue
-            head = tx.head
             future.set_result(result)
         conn.close()
 
@@ -273,10 +274,8 @@ class Store:
         reorder the record; the last good time is used instead and ``clock_problem`` says why.
         """
         now = self.clock()
-        if self._last_stamp is None:
-            stamped = get_meta(conn, "last_stamp")
-            self._last_stamp = dt.datetime.fromisoformat(stamped) if stamped else None
-        last = self._last_stamp
+        stamped = get_meta(conn, "last_stamp")
+        last = dt.datetime.fromisoformat(stamped) if stamped else None
         problem = None
         if now.year < EARLIEST_YEAR:
             problem = f"box clock reads {now:%Y-%m-%d}, before {EARLIEST_YEAR}"
@@ -287,7 +286,6 @@ class Store:
             return last or now
         self.clock_problem = None
         if last is None or now > last:
-            self._last_stamp = now
             set_meta(conn, "last_stamp", iso(now))
         return now
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.config import HubConfig
 from hub.receiver import Receiver
@@ -22,6 +24,7 @@ class Hub:
     store: HubStore
     receiver: Receiver
     services: list = field(default_factory=list)
+    dashboard: Any = None  # hub.wiring.Dashboard: views, desks, scores, users, web pages
 
     def start(self) -> Hub:
         self.store.open()
@@ -37,12 +40,16 @@ class Hub:
         self.store.close()
 
 
-def build_hub(config: HubConfig) -> Hub:
+def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = None) -> Hub:
     """Wire a hub from its configuration; nothing is opened until ``Hub.start()``."""
+    from hub.wiring import utc_now, wire_dashboard
+
     identity = load_hub_identity(config.path(config.identity))
     store = HubStore(config.db_path)
     receiver = Receiver(store, identity, config.bind, lambda: load_enrolled(config))
-    return Hub(config=config, store=store, receiver=receiver)
+    dashboard = wire_dashboard(config, store, clock=clock or utc_now)
+    return Hub(config=config, store=store, receiver=receiver, services=dashboard.services,
+               dashboard=dashboard)
 
 
 def run(hub: Hub, *, ready: Callable[[str], None] = print) -> None:
@@ -53,6 +60,9 @@ def run(hub: Hub, *, ready: Callable[[str], None] = print) -> None:
     hub.start()
     try:
         ready(f"hallwatch hub receiving on {hub.receiver.bound_endpoint}")
+        for service in hub.services:
+            for line in getattr(service, "ready_lines", ()):
+                ready(line)
         stop.wait()
     finally:
         for sig, handler in previous.items():

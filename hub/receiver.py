@@ -243,7 +243,6 @@ class Receiver:
         sock.send_multipart([route, *wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
                                                             "applied": [first, last]})])
 
-
     # -- once a second: enrolment, commands, config ----------------------------------------
     def _housekeeping(self) -> None:
         self.reload_boxes()
@@ -253,12 +252,16 @@ class Receiver:
         for command in self.store.pending_commands():
             if command["box_id"] not in connected:
                 continue  # sent when the box is next connected
-            if command["kind"] == "resend":
+            try:
                 body = json.loads(command["body"])
+                if command["kind"] != "resend" or not isinstance(body.get("from_seq"), int):
+                    raise ValueError(f"unknown command {command['kind']!r} {command['body']}")
+            except ValueError as exc:  # done with, not retried every second
+                log.error("command %s for box %s dropped: %s", command["id"],
+                          command["box_id"], exc)
+            else:
                 self.send_to(command["box_id"], wire.encode(wire.RESEND, body))
                 log.info("asked box %s to resend from %s", command["box_id"], body["from_seq"])
-            else:
-                log.error("unknown command %r for box %s", command["kind"], command["box_id"])
             self.store.command_done(command["id"])
         configs = self.store.latest_configs()
         for box_id in connected:
@@ -266,7 +269,12 @@ class Receiver:
 
     def _push_configs(self, box_id: str, configs: dict[str, dict]) -> None:
         """Queue each document newer than the box holds, once per document and session."""
-        held = self._configs_held.setdefault(box_id, {})
+        held = self._configs_held.get(box_id)
+        if held is None:  # no hello since the hub started: go by the box's last answers
+            held = self._configs_held[box_id] = {
+                kind: state["doc_version"]
+                for kind, state in self.store.config_states().get(box_id, {}).items()
+                if state["ok"]}
         for kind, doc in configs.items():
             version = doc["doc_version"]
             if held.get(kind, 0) < version and self._configs_sent.get((box_id, kind)) != version:

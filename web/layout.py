@@ -37,9 +37,9 @@ def install_layout(app: Flask, *, site_name: str, site_sub: str,
 
     @app.after_request
     def no_store(response):
-        # Pages show personal data and one-time passwords: never keep them in a shared cache.
-        if response.mimetype in ("text/html", "application/json"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        # Pages and exports show personal data and one-time passwords: never cache them.
+        if request.endpoint != "assets.static":
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(

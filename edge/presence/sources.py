@@ -198,7 +198,8 @@ class HallScene:
     """Draws a service-hall counter: a window with a curtain behind each seat, a chair, a desk
     and a monitor, and a person (``sprite``) in the seats that are occupied.
 
-    ``sprite`` is a BGR or BGRA image of a face and shoulders; BGR gets an oval mask.
+    ``sprite`` is a BGR or BGRA image of a face and shoulders; BGR gets an oval mask. Without
+    one, the face shipped in ``edge/presence/assets`` is drawn.
     Sensor noise (``noise``, grey levels) keeps a live scene from ever repeating exactly.
     """
 
@@ -208,6 +209,12 @@ class HallScene:
     noise: float = 2.0
     _background: np.ndarray | None = field(default=None, init=False, repr=False)
     _sprites: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sprite is None:
+            from edge.presence.assets import face_sprite
+
+            self.sprite = face_sprite()
 
     def render(self, t: float, *, present: Collection[int] = (), still: bool = False,
                light: float = 1.0, curtain: bool = False, flicker: bool = False,

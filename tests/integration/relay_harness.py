@@ -34,7 +34,7 @@ import tomli_w
 import zmq
 
 from hallwatch.sim import Platform, catalogue_for
-from hub.config import HubConfig
+from hub.config import HubConfig, load_hub_config
 from provisioning import identity
 from standard import wire
 from standard.envelope import GENESIS, Sealer, canonical_json, chain_hash
@@ -309,7 +309,11 @@ class Deployment:
         port = free_port()
         config, hub_identity = identity.init_hub(folder / "hub",
                                                  bind=f"tcp://127.0.0.1:{port}")
-        self.hub = Hub(config, hub_identity)
+        config_path = Path(config.base_dir) / "hub.toml"
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        raw.setdefault("web", {})["port"] = 0  # the dashboard too, on a port of its own
+        config_path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        self.hub = Hub(load_hub_config(config_path), hub_identity)
         self.boxes: list[Box] = []
 
     def add_box(self, district_code: str = "440605", name: str = "南海区行政服务中心",

@@ -356,3 +356,38 @@ def test_users_from_the_command_line(tmp_path):
     assert "wangfang" in listed.output and "disabled" in listed.output
     missing = runner.invoke(main, ["edge", "user", "reset", "--config", config, "nobody"])
     assert missing.exit_code == 1 and "没有用户 nobody" in missing.output
+
+
+def test_the_cached_board_agrees_with_a_full_evaluation(tmp_path):
+    """HallBoard's snapshot, refreshed incrementally and across days, equals CaseBoard.cases."""
+    from edge.board import HallBoard
+    from edge.cases import CaseFilter
+    from edge.ingest import ingest_texts
+    from tests.boxes import write_box_folder
+
+    clock = [AT]
+    box = build_box(load_box_config(write_box_folder(tmp_path)), clock=lambda: clock[0])
+    box.store.open()
+    try:
+        def send(events: list[dict]) -> None:
+            ingest_texts(box.store, [(n, json.dumps(e, ensure_ascii=False))
+                                     for n, e in enumerate(events)], source="test")
+
+        def agree() -> None:
+            expected = box.board.cases(clock[0], CaseFilter(include_finished=True))
+            found = hall.matching(CaseFilter(include_finished=True))
+            assert [(c.row.case_no, c.row.light, c.row.remaining_working_days)
+                    for c in found] == [(r.case_no, r.light, r.remaining_working_days)
+                                        for r in expected]
+
+        hall = HallBoard(box.board, clock=lambda: clock[0], refresh_seconds=0)
+        send(hall_events()[:12])
+        agree()
+        send(hall_events()[12:40] + [event("NH-YEL-0001", "承办", "2026-12-01T09:40:00")])
+        agree()
+        clock[0] = AT + dt.timedelta(days=1)  # the yellow case turns red overnight
+        agree()
+        assert hall.snapshot().cases["NH-YEL-0001"].row.light == "red"
+        assert hall.case_page(CaseFilter(light="red")).counts["red"] == 3
+    finally:
+        box.store.close()

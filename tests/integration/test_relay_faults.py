@@ -7,6 +7,7 @@ sequence number), ``hub status`` and ``edge status``, the hub's ``refusals`` and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import time
@@ -425,3 +426,32 @@ def test_resend_repairs_a_hub_restored_from_an_older_backup(deployment):
     wait_all_arrived(hub, box, timeout=20)
     assert_hub_holds_exactly(hub, box)
     assert hub.query("select count(*) from commands where done_at is null") == [(0,)]
+
+
+def test_acked_rows_are_pruned_only_after_the_retention_period(deployment):
+    box = deployment.add_box()
+    hub_public = identity.load_hub_public(box.dir / identity.BOX_HUB_PUBLIC_FILE)
+    now = dt.datetime.now(dt.timezone.utc)
+    clock = [now - dt.timedelta(days=10)]
+    store = Store(box.db_path, box_id=box.box_id, clock=lambda: clock[0]).open()
+    try:
+        def emit(count):
+            store.write(lambda tx: [tx.emit("note", {"n": n}) for n in range(count)])
+        emit(10)  # seq 1-10, ten days old
+        clock[0] = now
+        emit(10)  # seq 11-20, today
+        clock[0] = now - dt.timedelta(days=9)
+        emit(5)  # seq 21-25: the clock stepped back (a Pi without its RTC, before NTP)
+        clock[0] = now
+        relay = Relay(store, box.identity, hub_public, deployment.hub.endpoint,
+                      RelaySettings(retention_seconds=7 * 24 * 3600))
+
+        def outbox():
+            return [row["seq"] for row in store.query("select seq from outbox order by seq")]
+        relay._acked(5)
+        assert outbox() == list(range(6, 26))  # acked and old: gone; the rest kept for resend
+        relay._acked(25)
+        assert outbox() == list(range(11, 26))  # young rows, and old ones after them, kept
+        assert relay.backlog() == 0
+    finally:
+        store.close()

@@ -153,3 +153,19 @@ def test_a_clock_that_goes_back_does_not_reorder_records(tmp_path):
     assert stamps[1] == stamps[2] == stamps[0]
     assert problems[0] is None and "went back" in problems[1] and "before 2025" in problems[2]
     assert problems[3] is None
+
+
+def test_two_processes_writing_one_file_extend_one_chain(tmp_path):
+    """A CLI command writing to a running box's database must not fork the hash chain."""
+    from standard.envelope import GENESIS, chain_hash
+
+    with Store(tmp_path / "box.db", box_id="b") as first, \
+            Store(tmp_path / "box.db", box_id="b") as second:
+        for n in range(6):
+            (first if n % 2 else second).write(lambda tx, n=n: tx.emit("note", {"n": n}))
+        rows = first.query("select seq, body, hash from outbox order by seq")
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    previous = GENESIS
+    for row in rows:
+        previous = chain_hash(previous, row["body"].encode())
+        assert previous == row["hash"]

@@ -1,0 +1,165 @@
+"""The city's own 督办 notices: issued on any case in scope, numbered per city and year.
+
+Boxes issue their districts' cards (南海电监〔2026〕17号); the city supervision centre issues its
+own 督办通知 on any case it can see, numbered ``佛山电监〔2026〕3号`` without gaps (the counter is
+taken in the issuing transaction). A notice is tracked to closure: the district or department
+answers (反馈), the city closes it (办结). Every step is an append-only ``duban_events`` row.
+
+Example::
+
+    desk = DubanDesk(store, calendar, clock, city_name="佛山市")
+    notice = desk.issue(data, Scope.city(), "44060500000017", user="admin",
+                        requirement="请于期限内办结并说明超期原因")
+    notice["number"]    # '佛山电监〔2026〕1号'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from hub.services import HubData, NotFound, Scope
+from hub.services.cases import find_case
+from standard.calendar import CalendarUnknownYear, WorkCalendar
+from standard.records import LOCAL_TZ
+
+SCHEMA = """
+create table if not exists duban_counters (year integer primary key, last integer not null);
+create table if not exists dubans (
+    id integer primary key, number text not null unique, year integer not null,
+    seq integer not null, district_code text not null, case_no text not null, dept_code text,
+    dept_suffix text, item_code text, issued_at text not null, issued_on text not null,
+    issued_by text not null, due_on text, requirement text not null, state text not null,
+    closed_at text, updated_at text not null, unique (year, seq));
+create index if not exists dubans_case on dubans(case_no, district_code);
+create index if not exists dubans_state on dubans(state, district_code);
+create table if not exists duban_events (
+    id integer primary key, duban_id integer not null, at text not null, actor text not null,
+    action text not null, note text);
+create index if not exists duban_events_duban on duban_events(duban_id);
+create trigger if not exists duban_events_no_update before update on duban_events
+    begin select raise(abort, 'duban_events is append-only'); end;
+create trigger if not exists duban_events_no_delete before delete on duban_events
+    begin select raise(abort, 'duban_events is append-only'); end;
+"""
+
+STATE_NAMES = {"issued": "已发出", "answered": "已反馈", "closed": "已办结"}
+ACTION_NAMES = {"issue": "发出督办", "answer": "反馈", "close": "办结"}
+MAX_TEXT = 2000
+
+
+class DubanError(ValueError):
+    """A 督办 step that is not allowed or lacks its text."""
+
+
+def duban_number(city_name: str, word: str, year: int, seq: int) -> str:
+    """>>> duban_number("佛山市", "电监", 2026, 3)
+    '佛山电监〔2026〕3号'
+    """
+    return f"{city_name.removesuffix('市')}{word}〔{year}〕{seq}号"
+
+
+def _note(text: str | None, what: str) -> str:
+    value = (text or "").strip()
+    if not value:
+        raise DubanError(f"请填写{what}")
+    if len(value) > MAX_TEXT:
+        raise DubanError(f"{what}不能超过{MAX_TEXT}字")
+    return value
+
+
+class DubanDesk:
+    def __init__(self, store, calendar: WorkCalendar, clock: Callable[[], dt.datetime], *,
+                 city_name: str = "佛山市", word: str = "电监", due_working_days: int = 5):
+        self.store = store
+        self.calendar = calendar
+        self.clock = clock
+        self.city_name = city_name
+        self.word = word
+        self.due_working_days = due_working_days
+
+    def issue(self, data: HubData, scope: Scope, case_no: str, *, user: str,
+              requirement: str, due_working_days: int | None = None) -> dict[str, Any]:
+        """Issue a city 督办 on a case the (city) user can see; returns the notice."""
+        if not scope.is_city:
+            raise DubanError("只有市监察局可以发出市级督办")
+        case = find_case(data, scope, case_no)
+        text = _note(requirement, "督办要求")
+        now = self.clock()
+        today = now.astimezone(LOCAL_TZ).date()
+        try:
+            due = self.calendar.add_workdays(today, due_working_days or self.due_working_days)
+        except CalendarUnknownYear as exc:
+            raise DubanError(f"工作日历缺少{exc.year}年数据，无法计算督办期限") from None
+        at = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        with self.store.transaction() as conn:
+            seq = conn.execute("insert into duban_counters (year, last) values (?, 1)"
+                               " on conflict(year) do update set last = last + 1 returning last",
+                               (today.year,)).fetchone()[0]
+            number = duban_number(self.city_name, self.word, today.year, seq)
+            cursor = conn.execute(
+                "insert into dubans (number, year, seq, district_code, case_no, dept_code,"
+                " dept_suffix, item_code, issued_at, issued_on, issued_by, due_on, requirement,"
+                " state, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)",
+                (number, today.year, seq, case["district_code"], case["case_no"],
+                 case["dept_code"], case["dept_suffix"], case["item_code"], at,
+                 today.isoformat(), user, due.isoformat(), text, at))
+            conn.execute("insert into duban_events (duban_id, at, actor, action, note)"
+                         " values (?, ?, ?, 'issue', ?)", (cursor.lastrowid, at, user, text))
+        return self.get(cursor.lastrowid, scope)
+
+    def get(self, duban_id: int, scope: Scope) -> dict[str, Any]:
+        where, params = scope.sql()
+        rows = self.store.query(f"select * from dubans where id = ? and {where}",
+                                (duban_id, *params))
+        if not rows:
+            raise NotFound(f"督办 {duban_id} 不存在或不在您的监察范围内")
+        row = self._shape(rows[0])
+        row["events"] = self.store.query("select * from duban_events where duban_id = ?"
+                                         " order by id", (duban_id,))
+        row["actions"] = self.actions_for(row, scope)
+        return row
+
+    def _shape(self, row: dict[str, Any]) -> dict[str, Any]:
+        today = self.clock().astimezone(LOCAL_TZ).date().isoformat()
+        row["state_name"] = STATE_NAMES[row["state"]]
+        row["overdue"] = row["state"] != "closed" and bool(row["due_on"]) and today > row["due_on"]
+        return row
+
+    def list(self, scope: Scope, *, state: str | None = None, case_no: str | None = None,
+             limit: int = 200) -> list[dict[str, Any]]:
+        where, params = scope.sql()
+        sql = f"select * from dubans where {where}"
+        if state == "active":
+            sql += " and state != 'closed'"
+        elif state in STATE_NAMES:
+            sql += " and state = ?"
+            params.append(state)
+        if case_no:
+            sql += " and case_no = ?"
+            params.append(case_no)
+        return [self._shape(row) for row in
+                self.store.query(sql + " order by id desc limit ?", (*params, limit))]
+
+    @staticmethod
+    def actions_for(row: dict[str, Any], scope: Scope) -> tuple[str, ...]:
+        if row["state"] == "closed":
+            return ()
+        return ("answer", "close") if scope.is_city else ("answer",)
+
+    def act(self, duban_id: int, scope: Scope, action: str, *, user: str,
+            note: str | None) -> dict[str, Any]:
+        row = self.get(duban_id, scope)
+        if action not in self.actions_for(row, scope):
+            raise DubanError(f"当前状态“{row['state_name']}”不能{ACTION_NAMES.get(action, action)}")
+        text = _note(note, "反馈内容" if action == "answer" else "办结说明")
+        at = self.clock().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        state = "answered" if action == "answer" else "closed"
+        with self.store.transaction() as conn:
+            conn.execute("update dubans set state = ?, updated_at = ?,"
+                         " closed_at = case when ? = 'closed' then ? else closed_at end"
+                         " where id = ?", (state, at, state, at, duban_id))
+            conn.execute("insert into duban_events (duban_id, at, actor, action, note)"
+                         " values (?, ?, ?, ?, ?)", (duban_id, at, user, action, text))
+        return self.get(duban_id, scope)

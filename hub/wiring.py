@@ -1,0 +1,94 @@
+"""Wiring the supervisors' side of the hub: views, query layer, desks, scores, users, web.
+
+``wire_dashboard(config, store, clock)`` is called by the composition root (hub/app.py) before
+the store opens: it registers the projections and the tables of the complaint, 督办 and score
+desks on the store, and returns a :class:`Dashboard` whose ``services`` (the light refresher
+and the web server) the hub starts and stops with the receiver.
+
+Example::
+
+    dashboard = wire_dashboard(config, store, clock=utc_now)
+    dashboard.data.catalogue["440605-SCJ-001"].name
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub import complaints, dubans, scorebook
+from hub.complaints import ComplaintDesk, ComplaintSettings
+from hub.config import HubConfig
+from hub.dubans import DubanDesk
+from hub.projections import ProjectionContext, install
+from hub.projections.lights import LightRefresher
+from hub.scorebook import Scorebook
+from hub.scoring import ScoringConfig, load_scoring
+from hub.services import HubData
+from hub.users import HubUsers
+from standard.calendar import WorkCalendar, load_overrides
+from standard.catalogue import load_catalogue
+from standard.deadlines import LightSettings
+from standard.records import CatalogueItem
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class Dashboard:
+    config: HubConfig
+    data: HubData
+    complaints: ComplaintDesk
+    dubans: DubanDesk
+    scorebook: Scorebook
+    scoring: ScoringConfig
+    scoring_text: str
+    users: HubUsers
+    context: ProjectionContext
+    services: list = field(default_factory=list)
+
+
+def load_city_catalogue(config: HubConfig) -> dict[str, CatalogueItem]:
+    """The city catalogue hub.toml names; empty when it names none (lights are then unknown)."""
+    return load_catalogue(config.path(config.catalogue)) if config.catalogue else {}
+
+
+def load_city_calendar(config: HubConfig) -> WorkCalendar:
+    overrides = config.path(config.calendar_overrides) if config.calendar_overrides else None
+    return WorkCalendar(load_overrides(overrides) if overrides else None)
+
+
+def users_path(config: HubConfig) -> Path:
+    return config.path(config.data_dir) / "users.db"
+
+
+def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime] = utc_now,
+                   with_web: bool = True) -> Dashboard:
+    """Register the views on ``store`` (not open yet) and build the supervisors' services."""
+    catalogue = load_city_catalogue(config)
+    calendar = load_city_calendar(config)
+    settings = LightSettings()
+    context = ProjectionContext(catalogue, calendar, settings, clock)
+    install(store, context, extra_schema=[complaints.SCHEMA, dubans.SCHEMA, scorebook.SCHEMA])
+    data = HubData(store, catalogue, calendar, clock, settings,
+                   online_seconds=config.web.online_seconds, city_name=config.city_name)
+    scoring, scoring_text = load_scoring(config.path(config.scoring) if config.scoring else None)
+    portal = config.portal
+    desk = ComplaintDesk(store, calendar, clock,
+                         ComplaintSettings(portal.accept_working_days, portal.reply_working_days),
+                         known_depts=data.dept_names)
+    dashboard = Dashboard(
+        config, data, desk,
+        DubanDesk(store, calendar, clock, city_name=config.city_name, word=config.duban_word,
+                  due_working_days=config.duban_due_working_days),
+        Scorebook(store), scoring, scoring_text, HubUsers(users_path(config)), context)
+    dashboard.services.append(LightRefresher(store, context, config.web.light_refresh_seconds))
+    if with_web and config.web.enabled:
+        from web.hub.server import WebServer
+
+        dashboard.services.append(WebServer(dashboard, config.web.host, config.web.port))
+    return dashboard

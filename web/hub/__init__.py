@@ -1,0 +1,84 @@
+"""The hub's web application: the supervisors' dashboard (sign-in) and the public portal.
+
+``create_app(dashboard)`` builds one Flask app; the dashboard's pages need a hub role
+(``city``, ``district``, ``department``, hub/services/__init__.py), and every query they make
+goes through the scoped query layer. The portal (``/portal/``) is its own blueprint: no
+sign-in, read-only except the complaint form, rate-limited per address.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Blueprint, Flask, g, jsonify, render_template, request
+
+from hub.services import HUB_ROLES, NotFound
+from hub.users import first_login_line
+from web.auth import AuthSettings, init_auth
+from web.layout import install_layout
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+NAV = [("overview.index", "全市总览"), ("cases.index", "办件监察"),
+       ("supervision.index", "督办与红黄牌"), ("supervision.forwarded", "上报件"),
+       ("scores.index", "绩效评估"), ("complaints.index", "投诉建言"), ("hub_users.index", "用户管理")]
+hub_assets = Blueprint("hub_assets", __name__, static_folder=str(Path(__file__).parent / "static"),
+                       static_url_path="/hub-static")
+
+
+def create_app(dashboard, test_config: dict | None = None,
+               announce: Callable[[str], None] | None = None) -> Flask:
+    """Application factory: views reach the hub through ``app.extensions["dashboard"]``."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.json.ensure_ascii = False
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["dashboard"] = dashboard
+    config = dashboard.config
+    users = dashboard.users.setup()
+    first = users.ensure_first_admin()
+    if first:
+        (announce or (lambda line: print(line, flush=True)))(first_login_line(*first))
+    clock = dashboard.data.clock
+    settings = AuthSettings(session_hours=config.web.session_hours,
+                            idle_minutes=config.web.idle_minutes, home="/",
+                            clock=lambda: clock().timestamp())
+    init_auth(app, users.users, secret_file=config.path(config.data_dir) / "hub-web.secret",
+              settings=settings, announce=announce)
+    install_layout(app, site_name=f"{config.city_name}电子监察中心",
+                   site_sub="一市五区 · 行政审批电子监察", nav=NAV, footer="市级监察中心")
+    app.register_blueprint(hub_assets)
+    app.before_request(_load_scope)
+    app.jinja_env.globals.update(HUB_ROLES=HUB_ROLES)
+    from web.hub import cases, complaints, filters, overview, scores, supervision, users as pages
+
+    filters.install(app)
+    for module in (overview, cases, supervision, scores, complaints, pages):
+        app.register_blueprint(module.bp)
+    from web.portal import install_portal
+
+    install_portal(app, dashboard)
+    app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(404, _not_found)
+    return app
+
+
+def _load_scope() -> None:
+    """``g.scope``: the signed-in user's scope (None: sees nothing, and every page says so)."""
+    g.scope = None
+    user = g.get("user")
+    if user is not None:
+        from flask import current_app
+
+        g.scope = current_app.extensions["dashboard"].users.scope_of(user.username)
+
+
+def _not_found(_exc):
+    if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
+        return jsonify({"error": "没有这个地址或记录 (not found)"}), 404
+    template = "portal_error.html" if request.path.startswith("/portal") else "error.html"
+    return render_template(template, code=404, title="页面不存在",
+                           message="没有找到您要访问的页面或记录，或该记录不在您的监察范围内。"), 404

@@ -1,0 +1,34 @@
+"""Jinja filters and globals of the hub's pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from standard.districts import DISTRICTS
+
+# Where each district sits on the map-like grid of the overview (3 columns x 3 rows):
+# 三水 north-west, 南海 north and east, 禅城 in the middle, 高明 south-west, 顺德 south-east.
+MAP_AREAS = {"440607": "sanshui", "440605": "nanhai", "440604": "chancheng",
+             "440608": "gaoming", "440606": "shunde"}
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """0.934 -> '93.4%'; None -> '—'."""
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def signed(value: float) -> str:
+    return f"{value:+g}" if value else "0"
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.filters.update(pct=pct, number=number, signed=signed,
+                                 district_name=lambda code: DISTRICTS.get(code or "", code or "—"))
+    app.jinja_env.globals.update(DISTRICTS=DISTRICTS, MAP_AREAS=MAP_AREAS)

@@ -1,0 +1,62 @@
+"""全市总览 and its drill-down: district, department across districts, item."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, jsonify, render_template, request
+
+from hub.services.cases import CaseFilter, case_page
+from hub.services.departments import department_view, district_view, item_view
+from hub.services.overview import district_tiles, tamper_alerts, totals
+from web.auth import login_required
+from web.hub.common import READERS, data, month_arg, page_arg, scope
+
+bp = Blueprint("overview", __name__)
+
+
+def _overview_context() -> dict:
+    tiles = district_tiles(data(), scope())
+    return {"tiles": tiles, "total": totals(tiles), "scope": scope(),
+            "tamper": tamper_alerts(data(), scope()) if scope().sees_boxes else [],
+            "today": data().today()}
+
+
+@bp.get("/")
+@login_required(roles=READERS)
+def index():
+    return render_template("overview.html", **_overview_context())
+
+
+@bp.get("/live.json")
+@login_required(roles=READERS)
+def live():
+    """The overview's live sections (boxes online, lights), polled every few seconds."""
+    context = _overview_context()
+    return jsonify({"at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    "html": {"grid": render_template("_district_grid.html", **context),
+                             "table": render_template("_district_table.html", **context)}})
+
+
+@bp.get("/districts/<code>")
+@login_required(roles=READERS)
+def district(code: str):
+    view = district_view(data(), scope(), code, month_arg())
+    return render_template("district.html", view=view, scope=scope())
+
+
+@bp.get("/departments/<suffix>")
+@login_required(roles=READERS)
+def department(suffix: str):
+    view = department_view(data(), scope(), suffix, month_arg())
+    return render_template("department.html", view=view, scope=scope())
+
+
+@bp.get("/items/<code>")
+@login_required(roles=READERS)
+def item(code: str):
+    info = item_view(data(), scope(), code)
+    state = request.args.get("state") if request.args.get("state") in ("open", "finished",
+                                                                      "all") else "open"
+    result = case_page(data(), scope(), CaseFilter(item=code, state=state), page_arg())
+    return render_template("item.html", info=info, result=result, state=state)

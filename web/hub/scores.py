@@ -1,0 +1,148 @@
+"""绩效评估 on the dashboard: monthly ranking, each score's lines, versions, publication, reports."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from hub.scorebook import Run, ScoresNotReady
+from hub.scoring import ScoringError, compute_month
+from hub.units import previous_month
+from web.auth import login_required
+from web.hub.common import CITY, READERS, dashboard, data, month_arg, scope, user_name
+
+bp = Blueprint("scores", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _run(month: str) -> Run | None:
+    book = dashboard().scorebook
+    version = request.args.get("version", "")
+    if version.isdigit():
+        try:
+            return book.run(month, int(version))
+        except ScoresNotReady:
+            abort(404)
+    return book.current(month, published_only=False)
+
+
+def _default_month() -> str:
+    months = dashboard().scorebook.months(published_only=False)
+    return months[0] if months else previous_month(data().today())
+
+
+@bp.get("/scores")
+@login_required(roles=READERS)
+def index():
+    month = month_arg(default=_default_month())
+    book = dashboard().scorebook
+    run = _run(month)
+    rows = book.scores(run, scope()) if run else []
+    return render_template("scores.html", month=month, run=run, runs=book.runs(month),
+                           months=book.months(published_only=False),
+                           districts=[r for r in rows if r["unit_kind"] == "district"],
+                           depts=[r for r in rows if r["unit_kind"] == "dept"], scope=scope(),
+                           formula=dashboard().scoring.formula)
+
+
+@bp.get("/scores/<month>/v<int:version>/<kind>/<district>/<dept>")
+@login_required(roles=READERS)
+def unit(month: str, version: int, kind: str, district: str, dept: str):
+    book = dashboard().scorebook
+    try:
+        run = book.run(month, version)
+    except ScoresNotReady:
+        abort(404)
+    row = book.unit(run, scope(), kind, district, "" if dept == "-" else dept)
+    if row is None:
+        abort(404)
+    return render_template("score_unit.html", run=run, row=row, config_text=book.config_text(run))
+
+
+@bp.post("/scores/compute")
+@login_required(roles=CITY)
+def compute():
+    month = month_arg()
+    board = dashboard()
+    try:
+        results = compute_month(data(), board.scoring, month)
+    except ScoringError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("scores.index", month=month))
+    run = board.scorebook.save(month, results, board.scoring, board.scoring_text,
+                               user=user_name())
+    flash(f"{month} 成绩已计算：{run.label}", "success")
+    return redirect(url_for("scores.index", month=month))
+
+
+@bp.post("/scores/publish")
+@login_required(roles=CITY)
+def publish():
+    month = month_arg()
+    try:
+        run = dashboard().scorebook.publish(month, user=user_name())
+    except ScoresNotReady as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{month} 成绩已发布（{run.label}），此后不可更改，更正将作为新版本", "success")
+    return redirect(url_for("scores.index", month=month))
+
+
+def _ranking(month: str) -> tuple[Run, list[dict]]:
+    run = _run(month)
+    if run is None:
+        abort(404)
+    return run, dashboard().scorebook.scores(run, scope())
+
+
+@bp.get("/scores/<month>.xlsx")
+@login_required(roles=READERS)
+def as_xlsx(month: str):
+    from openpyxl import Workbook
+
+    run, rows = _ranking(_checked(month))
+    book = Workbook()
+    for kind, title in (("district", "各区排名"), ("dept", "部门排名")):
+        sheet = book.create_sheet(title)
+        sheet.append([f"{data().city_name}电子监察绩效评估 {month}", run.label, run.formula])
+        units = [r for r in rows if r["unit_kind"] == kind]
+        labels = [line["label"] for line in units[0]["lines"]] if units else []
+        sheet.append(["名次", "单位", "得分", *labels])
+        for r in units:
+            sheet.append([r["rank"], r["unit_name"], r["score"],
+                          *[line["points"] for line in r["lines"]]])
+        sheet.column_dimensions["B"].width = 28
+    del book[book.sheetnames[0]]
+    out = io.BytesIO()
+    book.save(out)
+    return Response(out.getvalue(), mimetype=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=scores-{month}-v{run.version}.xlsx"})
+
+
+def _checked(month: str) -> str:
+    from hub.units import BadMonth, parse_month
+
+    try:
+        return parse_month(month)
+    except BadMonth:
+        abort(404)
+
+
+@bp.get("/scores/<month>/print")
+@login_required(roles=READERS)
+def printable(month: str):
+    run, rows = _ranking(_checked(month))
+    return render_template("scores_print.html", month=month, run=run,
+                           districts=[r for r in rows if r["unit_kind"] == "district"],
+                           depts=[r for r in rows if r["unit_kind"] == "dept"])
+
+
+@bp.get("/scores/year/<int:year>")
+@login_required(roles=READERS)
+def year(year: int):
+    if not 2000 <= year <= 2100:
+        abort(404)
+    rows = dashboard().scorebook.periods(year, scope(), dashboard().scoring, published_only=False)
+    return render_template("scores_year.html", year=year, rows=rows,
+                           grades=dashboard().scoring.grades)

@@ -1,0 +1,154 @@
+"""The portal's pages (registered on ``web.portal.bp``)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, current_app, render_template, request
+
+from hub.complaints import KINDS, ComplaintError
+from hub.services import Scope
+from hub.services.cases import STAGE_NAMES, public_case
+from hub.services.public import department_rates, service_guide
+from hub.units import BadMonth, parse_month
+from standard.districts import DISTRICTS
+from web.charts import stacked_bars
+from web.portal import bp
+from web.portal.captcha import CaptchaError, check_answer, new_challenge
+
+PUBLIC = Scope.city()
+COMPLAINT_SERIES = [("open", "办理中", "#f2a900"), ("answered", "已答复", "#2e7d32"),
+                    ("rejected", "不予受理", "#9aa3b2")]
+_CASE_NO = re.compile(r"^[0-9A-Za-z._\-]{1,64}$")
+
+
+def _dashboard():
+    return current_app.extensions["dashboard"]
+
+
+def _published(month: str | None):
+    book = _dashboard().scorebook
+    months = book.months(published_only=True)
+    if month is None:
+        month = months[0] if months else None
+    run = book.current(month, published_only=True) if month else None
+    return months, month, run
+
+
+def _complaint_chart():
+    names = _dashboard().data.dept_names()
+    rows = [(names.get(dept, "未指明部门" if not dept else dept), counts)
+            for dept, counts in _dashboard().complaints.counts_by_department()]
+    return stacked_bars(rows, COMPLAINT_SERIES, title="各部门被投诉举报数量")
+
+
+@bp.get("/")
+def home():
+    months, month, run = _published(None)
+    rows = _dashboard().scorebook.scores(run, PUBLIC) if run else []
+    return render_template("portal_home.html", run=run, month=month,
+                           districts=[r for r in rows if r["unit_kind"] == "district"],
+                           depts=[r for r in rows if r["unit_kind"] == "dept"][:10],
+                           chart=_complaint_chart())
+
+
+@bp.get("/guide")
+def guide():
+    district = request.args.get("district") if request.args.get("district") in DISTRICTS else None
+    dept = (request.args.get("dept") or "").upper() or None
+    data = _dashboard().data
+    return render_template("portal_guide.html", groups=service_guide(data, district, dept),
+                           district=district, dept=dept, depts=data.dept_names())
+
+
+@bp.get("/guide/<item_code>")
+def guide_item(item_code: str):
+    item = _dashboard().data.catalogue.get(item_code)
+    if item is None:
+        abort(404)
+    return render_template("portal_item.html", item=item, stages=STAGE_NAMES,
+                           district=DISTRICTS.get(item.dept_code[:6], "市本级"))
+
+
+@bp.get("/scores")
+def scores():
+    try:
+        wanted = parse_month(request.args["month"]) if request.args.get("month") else None
+    except BadMonth:
+        abort(404)
+    months, month, run = _published(wanted)
+    book = _dashboard().scorebook
+    rows = book.scores(run, PUBLIC) if run else []
+    versions = book.runs(month, published_only=True) if month else []
+    return render_template("portal_scores.html", months=months, month=month, run=run,
+                           versions=versions,
+                           districts=[r for r in rows if r["unit_kind"] == "district"],
+                           depts=[r for r in rows if r["unit_kind"] == "dept"])
+
+
+@bp.get("/scores/year/<int:year>")
+def scores_year(year: int):
+    if not 2000 <= year <= 2100:
+        abort(404)
+    board = _dashboard()
+    rows = board.scorebook.periods(year, PUBLIC, board.scoring, published_only=True)
+    return render_template("portal_year.html", year=year, rows=rows)
+
+
+@bp.get("/rates")
+def rates():
+    data = _dashboard().data
+    try:
+        month = parse_month(request.args["month"]) if request.args.get("month") else data.month()
+    except BadMonth:
+        abort(404)
+    return render_template("portal_rates.html", month=month, rows=department_rates(data, month))
+
+
+@bp.get("/complaints")
+def complaints():
+    return render_template("portal_complaints.html", chart=_complaint_chart())
+
+
+def _form_page(status: int = 200, **context):
+    challenge = new_challenge(current_app.secret_key, _dashboard().data.clock().timestamp())
+    return render_template("portal_complaint_form.html", kinds=KINDS, districts=DISTRICTS,
+                           depts=_dashboard().data.dept_names(), challenge=challenge,
+                           **context), status
+
+
+@bp.get("/complaints/new")
+def complaint_form():
+    return _form_page()
+
+
+@bp.post("/complaints/new")
+def complaint_submit():
+    form = request.form
+    now = _dashboard().data.clock().timestamp()
+    try:
+        nonce = check_answer(current_app.secret_key, form.get("captcha_token", ""),
+                             form.get("captcha", ""), now)
+        number = _dashboard().complaints.submit(
+            kind=form.get("kind", ""), subject=form.get("subject", ""),
+            content=form.get("content", ""), district=form.get("district") or None,
+            dept=form.get("dept") or None, contact_name=form.get("contact_name"),
+            contact_phone=form.get("contact_phone"), nonce=nonce)
+    except (CaptchaError, ComplaintError) as exc:
+        return _form_page(400, error=str(exc), form=form)
+    return render_template("portal_complaint_done.html", number=number)
+
+
+@bp.get("/complaints/track")
+def complaint_track():
+    number = (request.args.get("no") or "").strip()[:40]
+    status = _dashboard().complaints.public_status(number) if number else None
+    return render_template("portal_track.html", number=number, status=status)
+
+
+@bp.get("/cases")
+def case_lookup():
+    number = (request.args.get("no") or "").strip()
+    case = public_case(_dashboard().data, number) if _CASE_NO.match(number) else None
+    return render_template("portal_case.html", number=number, case=case), \
+        404 if number and case is None else 200
