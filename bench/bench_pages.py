@@ -166,6 +166,11 @@ def main() -> None:
             first, direct = median_ms(lambda: _ok(client.get(path).status_code), args.runs)
             _, served = median_ms(lambda: opener.open(url + path).read(), args.runs)
             print(f"{path:<28}{first:>6.1f} ms{direct:>11.1f} ms{served:>9.1f} ms")
+        for path in ("/cases.csv", "/cases.xlsx"):
+            started = time.perf_counter()
+            size = len(client.get(path).get_data())
+            print(f"{path:<28}{(time.perf_counter() - started) * 1000:>6.0f} ms  (one export of "
+                  f"every open case, {size / 1e6:.1f} MB)")
         one = fill_one_more(box)
         after, _ = median_ms(lambda: _ok(client.get("/cases").status_code), 1)
         print(f"/cases right after a new event (incremental refresh of {one} case): "

@@ -39,10 +39,13 @@ def write_folder(folder: Path) -> Path:
     # Years the calendar package does not know yet: Monday to Friday (the hub's file, in a hall).
     (folder / "calendar.json").write_text(json.dumps(
         {"version": 1, "years": {"2027": {}}}), encoding="utf-8")
+    # The 4-window example hall on mock pins, with simulated citizens and drawn cameras.
+    (folder / "hall-4.toml").write_bytes((REPO / "firmware_cfg" / "hall-4.toml").read_bytes())
     (folder / "box.toml").write_text(
         f'version = 1\nbox_id = "{DISTRICT}-01"\ndistrict_code = "{DISTRICT}"\n'
         'district_name = "南海区"\ncatalogue = "catalogue.json"\n'
-        'calendar_overrides = "calendar.json"\n[web]\nport = 0\n', encoding="utf-8")
+        'calendar_overrides = "calendar.json"\nprofile = "hall-4.toml"\nsimulate = true\n'
+        '[web]\nport = 0\n', encoding="utf-8")
     return folder / "box.toml"
 
 

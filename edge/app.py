@@ -14,9 +14,11 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.board import HallBoard
 from edge.cases import CaseBoard
+from edge.clockwatch import clock_watch
 from edge.config import BoxConfig
 from edge.evaluations.wiring import Evaluations, wire_evaluations
 from edge.ingest import IngestHook
@@ -30,6 +32,9 @@ from provisioning.identity import load_box_identity, load_hub_public
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import load_catalogue
 from standard.deadlines import LightSettings
+
+if TYPE_CHECKING:
+    from edge.presence_service import PresenceService
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ class Box:
     hall: HallBoard | None = None  # the hall manager's pages' cached board
     evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
     supervision: Supervision | None = None  # alerts, cards, notices (edge/supervision.py)
+    presence: PresenceService | None = None  # cameras, 离岗 (edge/presence_service.py)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
@@ -109,13 +115,87 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box.supervision = parts.supervision
     box.services.append(parts.scheduler)
     box.services.append(parts.delivery)
+    box.services.append(clock_watch(store, clock))  # 时钟异常: a device alert (edge/clockwatch.py)
     box.hall = HallBoard(board, clock=clock)
     box.services.append(box.hall)
     box.evaluations = wire_evaluations(box, calendar, pin_factory_for)
+    box.presence = wire_presence(box, calendar)
     if config.relay is not None:
         box.relay = build_relay(config, store, board)
         box.services.append(box.relay)
     return box
+
+
+SIMULATED_FPS = 2.0  # the demo's drawn cameras: enough to see people come and go
+
+
+def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
+    """Add the profile's cameras to ``box`` (离岗, docs/presence.md); None without cameras.
+
+    One office schedule for the hall; per camera a detector, a pipeline and a worker on a real
+    capture (device index, RTSP URL, video file) or, with ``simulate = true``, on a drawn hall
+    whose staff come and go. Nothing is opened until ``box.start()``.
+    """
+    import random
+
+    from edge.presence import (CameraPipeline, CameraWorker, CaptureSource, DetectorError,
+                               HaarPersonDetector, HallScene, HealthSettings, OfficeSchedule,
+                               Roi, SnapshotStore, SyntheticSource, TrackerSettings,
+                               WindowRegion, parse_camera_target)
+    from edge.presence.simulation import SimulatedStaff
+    from edge.presence_service import PresenceService
+    from edge.presence_store import PRESENCE_SCHEMA
+    from edge.profile import parse_period
+
+    config, section = box.config, box.config.presence
+    profile = box.evaluations.profile if box.evaluations else None
+    if profile is None or not profile.cameras:
+        return None
+    hours = sorted(parse_period(text) for text in section.office_hours or profile.office_hours)
+    schedule = OfficeSchedule(hours, (lambda day: True) if section.every_day
+                              else calendar.is_workday)
+    tracker = TrackerSettings(absent_after=dt.timedelta(minutes=section.absent_after_minutes),
+                              leave_grace=dt.timedelta(seconds=section.leave_grace_seconds))
+    health = HealthSettings(no_frames_after=section.no_frames_after,
+                            frozen_after=section.frozen_after)
+    snapshots = SnapshotStore(config.path(config.data_dir) / "snapshots",
+                              max(1, round(section.snapshot_quota_mb * 2**20)))
+    presence = PresenceService(box.store, snapshots, schedule, clock=box.clock,
+                               evidence_check_seconds=section.evidence_check_seconds)
+    depts = {window.window_no: window.dept_code for window in profile.windows}
+    staff = SimulatedStaff(depts, random.Random(config.box_id),
+                           long_away=tracker.absent_after + tracker.leave_grace)
+    watched: dict[int, str] = {}
+    for camera in profile.cameras:
+        regions = []
+        for window in camera.windows:
+            where = f"camera {camera.id}, window {window.window_no}"
+            if watched.setdefault(window.window_no, camera.id) != camera.id:
+                raise SetupError(f"{where}: already watched by camera "
+                                 f"{watched[window.window_no]}; give each window one camera")
+            try:
+                regions.append(WindowRegion(window.window_no, Roi(*window.roi)))
+            except ValueError as exc:
+                raise SetupError(f"{where}: {exc}") from None
+        try:
+            detector = HaarPersonDetector()
+        except DetectorError as exc:
+            raise SetupError(str(exc)) from None
+        sink = presence.sink(camera.id, depts)
+        pipeline = CameraPipeline(regions, sink, schedule, detector, tracker=tracker)
+        if config.simulate:
+            scene = HallScene((camera.width, camera.height), regions)
+            source = SyntheticSource(scene, box.clock, fps=min(camera.fps, SIMULATED_FPS),
+                                     occupied=staff.occupied, name=f"simulated {camera.id}")
+        else:
+            target = parse_camera_target(str(camera.source))
+            if isinstance(target, str) and "://" not in target:
+                target = str(config.path(target))  # a file, relative to box.toml's folder
+            source = CaptureSource(target, box.clock, fps=camera.fps)
+        presence.add_camera(CameraWorker(camera.id, source, pipeline, sink, box.clock, health))
+    box.store.extra_schema.append(PRESENCE_SCHEMA)
+    box.services.append(presence)
+    return presence
 
 
 def pin_factory_for(name: str, host: str | None = None) -> object:
@@ -157,7 +237,8 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard) -> Relay:
             store.write(lambda tx: [open_alert(tx, f) for f in findings])
 
     return Relay(store, identity, hub, section.hub_endpoint, settings,
-                 on_config=ConfigApplier(config, store, board), on_quota=quota_alert)
+                 on_config=ConfigApplier(config, store, board), on_quota=quota_alert,
+                 identity_path=config.path(section.identity))  # rotation: reload the new keys
 
 
 def serve(box: Box, *, ready: Callable[[str], None] = print) -> None:

@@ -9,8 +9,9 @@ Evaluating one case costs about 20 µs (its JSON facts plus the deadline engine)
 - pages filter, sort and slice the snapshot in memory, and a snapshot is never changed once
   published, so readers on other threads need no lock.
 
-The box starts it as a service: ``start()`` builds the first snapshot in the background and
-keeps it fresh while pages are being read (a box nobody looks at does no page work).
+The box starts it as a service: ``start()`` builds the first snapshot in the background, builds
+each new day's there too, and keeps it fresh while pages are being read (a box nobody looks at
+does no other page work).
 
 Example::
 
@@ -137,10 +138,12 @@ class HallBoard:
         self._refresher.start()
 
     def _run(self) -> None:
-        first = True
         while True:
-            # After the first build, work only while someone has looked at a page lately.
-            if first or time.monotonic() - self._read_at < WATCHED_SECONDS:
+            # A new day's snapshot is always built here, so the morning's first page is fast;
+            # otherwise work only while someone has looked at a page lately.
+            current = self._snapshot
+            new_day = current is None or current.day != local_day(self.clock())
+            if new_day or time.monotonic() - self._read_at < WATCHED_SECONDS:
                 try:
                     self.snapshot()
                     self.case_page(CaseFilter())  # what the board and the case list show first
@@ -148,7 +151,6 @@ class HallBoard:
                     self.department_lights()
                 except Exception:  # a page will try again and show the error
                     log.exception("hall board refresh failed")
-                first = False
             if self._stop.wait(max(self.refresh_seconds, 1.0)):
                 return
 
@@ -384,54 +386,3 @@ def active_alerts(store) -> tuple[int, list[str]]:
     marks = ",".join("?" * len(ACTIVE_STATES))
     rows = store.query(f"select case_no from alerts where state in ({marks})", ACTIVE_STATES)
     return len(rows), [row["case_no"] for row in rows if row["case_no"]]
-
-
-# -- device health -----------------------------------------------------------------------
-@dataclass
-class StoreHealth:
-    db_bytes: int
-    wal_bytes: int
-    outbox_rows: int
-    outbox_unacked: int  # not yet acknowledged by the hub
-    oldest_unacked_at: str | None
-    quarantine_rows: int
-    last_event_at: str | None
-    chain_seq: int
-
-
-def store_health(store) -> StoreHealth:
-    """Sizes on disk, the outbox backlog and the intake counters; cheap at any size.
-
-    Outbox sequence numbers have no gaps (the relay prunes acknowledged rows from the front),
-    so counts come from the first and last numbers instead of a scan.
-    """
-    def size(suffix: str) -> int:
-        try:
-            return store.path.with_name(store.path.name + suffix).stat().st_size
-        except OSError:
-            return 0
-
-    one = store.query(
-        "select (select min(seq) from outbox) as first, (select max(seq) from outbox) as last,"
-        " coalesce((select cast(value as integer) from meta where key = 'relay_acked_seq'), 0)"
-        "   as acked,"
-        " (select count(*) from quarantine) as quarantine_rows,"
-        " (select received_at from case_events order by rowid desc limit 1) as last_event_at,"
-        " (select value from meta where key = 'chain_seq') as chain_seq")[0]
-    first, last, acked = one["first"], one["last"], one["acked"]
-    rows = 0 if last is None else last - first + 1
-    unacked = 0 if last is None else max(last - max(acked, first - 1), 0)
-    oldest = None
-    if unacked:
-        found = store.query("select created_at from outbox where seq = ?",
-                            (max(acked + 1, first),))
-        oldest = found[0]["created_at"] if found else None
-    return StoreHealth(size(""), size("-wal"), rows, unacked, oldest, one["quarantine_rows"],
-                       one["last_event_at"], int(one["chain_seq"] or 0))
-
-
-def quarantine_rows(store, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest records the intake refused, with the reason (for technicians)."""
-    return store.query(
-        "select id, received_at, source, position, reason, substr(raw, 1, 400) as raw"
-        " from quarantine order by id desc limit ?", (limit,))

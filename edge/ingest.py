@@ -17,9 +17,6 @@ import csv
 import io
 import json
 import sqlite3
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -33,7 +30,6 @@ from standard.records import TERMINAL_EVENTS, CaseEvent
 
 MAX_RAW_CHARS = 20_000  # one record; longer is refused before parsing
 CHUNK = 2_000  # records per transaction for large files
-CACHED_CASES = 50_000  # open cases whose folded facts the writer keeps (about 1.6 kB each)
 
 
 # Called inside the ingest transaction with the newly accepted events, so that whatever a
@@ -218,11 +214,10 @@ def _submit_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
             result.rejected.append(outcome)
         else:
             events.append(outcome)
-    cache = _cache_for(store)
 
     def apply(tx: Tx) -> None:
         quarantine(tx, result.rejected, source)
-        fresh = store_events(tx, events, result, cache)
+        fresh = store_events(tx, events, result)
         for hook in hooks:
             hook(tx, fresh)
 
@@ -245,8 +240,7 @@ def quarantine_body(store: Store, body: bytes, source: str, reason: str) -> None
                                                               "message": reason}], raw)], source))
 
 
-def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult,
-                 cache: FactsCache) -> list[CaseEvent]:
+def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> list[CaseEvent]:
     """Insert new events, fold them into their cases' facts, and queue them for the hub.
 
     Returns the events that were new (not seen before by ``event_id``).
@@ -263,7 +257,7 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult,
     if not fresh:
         return fresh
     case_nos = list(dict.fromkeys(e.case_no for e in fresh))
-    facts, revs = cache.load(conn, case_nos)
+    facts = _load_facts(conn, case_nos)
     now = iso(tx.now)
     rows = []
     for event in fresh:
@@ -275,91 +269,30 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult,
     conn.executemany(
         "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
         " values (?, ?, ?, ?, ?, ?)", rows)
-    changed = [facts[case_no] for case_no in case_nos]
-    new_revs = [revs.get(case_no, 0) + 1 for case_no in case_nos]
     conn.executemany(
         "insert into cases (case_no, item_code, dept_code, district_code, case_type, stage,"
-        " is_open, facts, updated_at, rev) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " is_open, facts, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " on conflict(case_no) do update set item_code=excluded.item_code,"
         " dept_code=excluded.dept_code, case_type=excluded.case_type, stage=excluded.stage,"
-        " is_open=excluded.is_open, facts=excluded.facts, updated_at=excluded.updated_at,"
-        " rev=excluded.rev",
+        " is_open=excluded.is_open, facts=excluded.facts, updated_at=excluded.updated_at",
         [(f.case_no, f.item_code, f.dept_code, f.district_code, f.case_type, f.stage,
-          0 if f.terminal in TERMINAL_EVENTS else 1, f.to_json(), now, rev)
-         for f, rev in zip(changed, new_revs)])
-    cache.keep(changed, new_revs)
+          0 if f.terminal in TERMINAL_EVENTS else 1, f.to_json(), now)
+         for f in (facts[case_no] for case_no in case_nos)])
     result.accepted += len(fresh)
     result.cases.update(case_nos)
     result.item_codes.update(e.item_code for e in fresh)
     return fresh
 
 
-
+# The id lists go in as one JSON array (json_each), so each lookup is one prepared statement
+# whatever the chunk size.
 def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
     return {row[0] for row in conn.execute(
         "select event_id from case_events where event_id in (select value from json_each(?))",
         (json.dumps(ids),))}
 
 
-class FactsCache:
-    """The writer's folded facts of recently changed open cases, so that a case's next event
-    does not have to parse its facts from the database again.
-
-    Every write of a case bumps ``cases.rev``, and the cache remembers the rev it wrote. Before
-    each chunk one query reads the revs of the chunk's cases; a case whose rev differs (another
-    process wrote it, or our own transaction rolled back) is read from the database again.
-    Only the writer thread uses it. Finished cases are dropped: they rarely change again.
-    """
-
-    def __init__(self, size: int = CACHED_CASES):
-        self.size = size
-        self._conn: sqlite3.Connection | None = None
-        self._entries: OrderedDict[str, tuple[int, CaseFacts]] = OrderedDict()
-
-    def load(self, conn: sqlite3.Connection, case_nos: list[str]
-             ) -> tuple[dict[str, CaseFacts], dict[str, int]]:
-        """The stored facts and revs of those of ``case_nos`` that exist."""
-        if conn is not self._conn:  # a reopened store: nothing cached can be trusted
-            self._entries.clear()
-            self._conn = conn
-        facts: dict[str, CaseFacts] = {}
-        revs: dict[str, int] = {}
-        stale: list[str] = []
-        entries = self._entries
-        for case_no, rev in conn.execute(
-                "select case_no, rev from cases where case_no in (select value from json_each(?))",
-                (json.dumps(case_nos),)):
-            revs[case_no] = rev
-            cached = entries.get(case_no)
-            if cached is not None and cached[0] == rev:
-                facts[case_no] = cached[1]
-            else:
-                stale.append(case_no)
-        if stale:
-            for case_no, text in conn.execute(
-                    "select case_no, facts from cases"
-                    " where case_no in (select value from json_each(?))", (json.dumps(stale),)):
-                facts[case_no] = CaseFacts.from_json(text)
-        return facts, revs
-
-    def keep(self, changed: list[CaseFacts], revs: list[int]) -> None:
-        """Remember facts just written with their new revs (the most recent are kept longest)."""
-        entries = self._entries
-        for facts, rev in zip(changed, revs):
-            entries.pop(facts.case_no, None)
-            if facts.terminal is None:
-                entries[facts.case_no] = (rev, facts)
-        while len(entries) > self.size:
-            entries.popitem(last=False)
-
-
-_caches: weakref.WeakKeyDictionary[Store, FactsCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def _cache_for(store: Store) -> FactsCache:
-    with _caches_lock:
-        cache = _caches.get(store)
-        if cache is None:
-            cache = _caches[store] = FactsCache()
-        return cache
+def _load_facts(conn: sqlite3.Connection, case_nos: list[str]) -> dict[str, CaseFacts]:
+    return {case_no: CaseFacts.from_json(text) for case_no, text in conn.execute(
+        "select case_no, facts from cases where case_no in (select value from json_each(?))",
+        (json.dumps(case_nos),))}

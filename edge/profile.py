@@ -23,12 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, Field, StrictInt, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, Field, StrictInt, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
 
 from standard.configfile import ConfigError, Section
 
 MAIN_BOARD = "main"
+DEFAULT_FRAME = (640, 480)  # a camera's width, height when the profile does not say
 FIRST_PIN, LAST_PIN = 2, 27  # BCM 0/1 are the HAT ID EEPROM bus, above 27 is not on the header
 FIVE_LEVELS = frozenset({1, 2, 3, 4, 5})
 THREE_LEVELS = frozenset({2, 3, 4})  # 满意/基本满意/不满意 -> 4/3/2 (see docs/profile.md)
@@ -52,7 +53,9 @@ def _on_board(pin: int) -> int:
     return pin
 
 
-Pin = Annotated[StrictInt, AfterValidator(_on_board)]
+# WithJsonSchema: the generated profile.schema.json states the range _on_board checks.
+Pin = Annotated[StrictInt, AfterValidator(_on_board),
+                WithJsonSchema({"type": "integer", "minimum": FIRST_PIN, "maximum": LAST_PIN})]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._\-]+$")]
 
 
@@ -95,7 +98,7 @@ class WindowProfile(Section):
     window_no: StrictInt = Field(ge=1, le=999)
     dept_code: Code | None = None
     evaluator: Literal["five", "three"]
-    keys: dict[int, Pin]
+    keys: dict[int, Pin] = Field(json_schema_extra={"propertyNames": {"pattern": "^[1-5]$"}})
     thanks_led: Pin | None = None
     please_rate_led: Pin | None = None
     board: str = MAIN_BOARD
@@ -141,6 +144,9 @@ class CameraProfile(Section):
     id: Code
     source: StrictInt | Annotated[str, Field(min_length=1, max_length=1000)]
     fps: float = Field(default=5.0, gt=0, le=30)  # frames judged per second (docs/presence.md)
+    # The frame size the ROIs are drawn in; every ROI must lie inside it.
+    width: StrictInt = Field(default=DEFAULT_FRAME[0], ge=16, le=7680)
+    height: StrictInt = Field(default=DEFAULT_FRAME[1], ge=16, le=4320)
     windows: list[CameraWindow] = Field(min_length=1)
 
     @field_validator("source")
@@ -158,7 +164,9 @@ class HardwareProfile(Section):
     pin_factory: Literal["mock", "lgpio", "rpigpio"]
     debounce_ms: StrictInt = Field(default=50, ge=0, le=1000)
     lockout_seconds: float = Field(default=5, ge=0, le=600)
-    office_hours: list[str] = Field(default_factory=lambda: ["08:30-12:00", "14:00-17:30"])
+    office_hours: list[str] = Field(
+        default_factory=lambda: ["08:30-12:00", "14:00-17:30"],
+        json_schema_extra={"items": {"type": "string", "pattern": r"^\d\d:\d\d-\d\d:\d\d$"}})
     boards: list[Board] = Field(default_factory=list)
     windows: list[WindowProfile] = Field(min_length=1)
     cameras: list[CameraProfile] = Field(default_factory=list)
@@ -247,7 +255,24 @@ def _cross_problems(raw: dict[str, Any]) -> list[str]:
             if isinstance(number, int) and number not in seen_windows:
                 problems.append(f"cameras.{index}.windows.{n}.window_no: 窗口 {number} 不在 "
                                 "[[windows]] 中 (the camera names a window the profile lacks)")
+            problems += _region_outside_frame(camera, region, f"cameras.{index}.windows.{n}")
     return problems
+
+
+def _region_outside_frame(camera: dict, region: Any, where: str) -> list[str]:
+    """An ROI that reaches past the camera's frame (width x height, default 640x480)."""
+    width, height = (camera.get(name, default) for name, default in
+                     zip(("width", "height"), DEFAULT_FRAME))
+    roi = region.get("roi") if isinstance(region, dict) else None
+    numbers = [width, height, *(roi if isinstance(roi, list) else [])]
+    if len(numbers) != 6 or not all(type(v) is int for v in numbers):
+        return []  # a malformed ROI or size is reported by the model
+    x, y, w, h = roi
+    if x + w <= width and y + h <= height:
+        return []
+    return [f"{where}.roi: 区域 [{x}, {y}, {w}, {h}] 超出画面 {width}x{height} (the region "
+            f"reaches x={x + w}, y={y + h}: keep x+w ≤ {width} and y+h ≤ {height}, or set the "
+            "camera's width/height)"]
 
 
 def _describe(error: ValidationError) -> list[str]:

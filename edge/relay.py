@@ -15,17 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import zmq
 
 from edge.store import Store, Tx, get_meta, iso, set_meta
-from provisioning.identity import BoxIdentity, HubPublic
+from provisioning.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
 from standard import wire
 from standard.envelope import EnvelopeError, Sealer, verify_document
 
@@ -67,7 +69,8 @@ class Relay:
 
     def __init__(self, store: Store, identity: BoxIdentity, hub: HubPublic, endpoint: str,
                  settings: RelaySettings, *, on_config: ConfigHandler | None = None,
-                 on_quota: Callable[[float], None] | None = None):
+                 on_quota: Callable[[float], None] | None = None,
+                 identity_path: Path | None = None):
         self.store = store
         self.identity = identity
         self.hub = hub
@@ -78,6 +81,10 @@ class Relay:
         self.state = RelayState()
         self._sealer = Sealer(identity.seal_private, hub.seal_public, identity.sign_private,
                               identity.box_id)
+        # Key rotation (provision rotate) replaces this file; the relay then reconnects with
+        # the new keys. The outbox is keyed by seq, not by key, so nothing queued is lost.
+        self.identity_path = identity_path
+        self._identity_stamp = self._file_stamp()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._nonce_next = 0
@@ -178,11 +185,47 @@ class Relay:
         sock.connect(self.endpoint)
         return sock
 
+    # -- key rotation -------------------------------------------------------------------
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        if self.identity_path is None:
+            return None
+        try:
+            info = os.stat(self.identity_path)
+        except OSError:
+            return None
+        return info.st_ino, info.st_mtime_ns, info.st_size
+
+    def identity_changed(self) -> bool:
+        """True when the identity file was replaced since the keys in use were read."""
+        return self.identity_path is not None and self._file_stamp() != self._identity_stamp
+
+    def reload_identity(self) -> bool:
+        """Use the keys now in the identity file (same box id); False if they are unusable."""
+        stamp = self._file_stamp()
+        try:
+            identity = load_box_identity(self.identity_path)
+        except (IdentityError, OSError) as exc:
+            log.error("new box keys not usable, keeping the old ones: %s", exc)
+            return False
+        finally:
+            self._identity_stamp = stamp
+        if identity.box_id != self.identity.box_id:
+            log.error("%s now holds box %s, not %s: keys not changed", self.identity_path,
+                      identity.box_id, self.identity.box_id)
+            return False
+        self.identity = identity
+        self._sealer = Sealer(identity.seal_private, self.hub.seal_public,
+                              identity.sign_private, identity.box_id)
+        log.warning("box keys rotated: relaying with the new keys")
+        return True
+
     def _run(self) -> None:
         context = zmq.Context()
         backoff = BACKOFF_START
         try:
             while not self._stop.is_set():
+                if self.identity_changed():
+                    self.reload_identity()
                 try:
                     heard = self._session(context)
                     self.note_link(False)
@@ -269,6 +312,8 @@ class _Session:
             now = time.monotonic()
             if now - max(self.heard_at, started) > HUB_LOST_SECONDS:
                 return self.answered
+            if now - last_ping >= HEARTBEAT_SECONDS and relay.identity_changed():
+                return True  # keys rotated: reconnect at once with the new ones
             if now - last_ping >= HEARTBEAT_SECONDS:
                 self._send_json(wire.PING, {"box_id": relay.identity.box_id,
                                             "last_seq": relay.last_seq(),
@@ -328,6 +373,12 @@ class _Session:
 
     def _handle(self, frames: list[bytes]) -> None:
         relay = self.relay
+        if frames[0] == wire.NACK and _refuses_link(frames[1:]):
+            # A refused hello/ping (revoked, or keys unknown): the hub is not answering us, so
+            # let the session time out and back off instead of pinging it every second.
+            relay.state.refused = [*relay.state.refused, _nack_reason(frames[1:])][-20:]
+            log.error("hub refused this box: %s", relay.state.refused[-1])
+            return
         if not relay.state.hub_connected or time.monotonic() - relay.noted_at > 5:
             relay.note_link(True)
         self.heard_at = time.monotonic()
@@ -385,3 +436,15 @@ class _Session:
         self.backlog_cursor = max(1, from_seq)
         self.split = max(self.split, self.live_cursor - 1)
         self.inflight.clear()
+
+
+def _refuses_link(body_frames: list[bytes]) -> bool:
+    """A nack that answers no batch (``first_seq`` null): the hub refused hello or ping."""
+    try:
+        return wire.decode_json(body_frames, wire.NACK).get("first_seq") is None
+    except wire.WireError:
+        return False
+
+
+def _nack_reason(body_frames: list[bytes]) -> str:
+    return str(wire.decode_json(body_frames, wire.NACK).get("reason"))

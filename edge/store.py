@@ -47,8 +47,7 @@ create index if not exists case_events_case on case_events(case_no);
 create table if not exists cases (
     case_no text primary key, item_code text not null, dept_code text not null,
     district_code text not null, case_type text, stage text, is_open integer not null,
-    facts text not null, updated_at text not null,
-    rev integer not null default 0);  -- bumped on every write of facts (edge/ingest.py's cache)
+    facts text not null, updated_at text not null);
 create index if not exists cases_open on cases(is_open);
 create table if not exists quarantine (
     id integer primary key, received_at text not null, source text not null,

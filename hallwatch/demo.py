@@ -1,16 +1,21 @@
-"""``hallwatch demo``: five simulated district boxes as real processes, fed by simulated platforms.
+"""``hallwatch demo``: the whole chain on one machine: a city hub and five district boxes.
 
-The demo provisions a fresh folder, starts each box with ``hallwatch edge serve`` (exactly what
-runs in a hall), posts a few weeks of history and then live events over HTTP, and prints the
-URLs. With ``--seconds N`` it stops by itself and prints a summary.
+The demo provisions a fresh folder exactly as technicians do (``provision hub-init`` and
+``provision box`` for each district: keys, enrollment, box.toml with a [relay] section), starts
+``hallwatch hub serve`` (dashboard, public portal and receiver) and the five boxes with
+``hallwatch edge serve``, posts a few weeks of history and then live events to each box over
+HTTP, and prints every URL and the first-login credentials the hub and the boxes print once.
+Once the history has reached the hub it computes last month's scores (published) and this
+month's (a draft). With ``--seconds N`` it stops by itself and prints a summary.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,9 +29,57 @@ import click
 import tomli_w
 
 from hallwatch.sim import Platform, catalogue_for
+from hallwatch.hubsim import city_catalogue
 from standard.districts import DISTRICTS
 
 BATCH = 500
+
+
+@dataclass
+class Service:
+    """A ``hallwatch ...`` child process whose output goes to a log and is watched for lines."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def start(self, *ready: str, timeout: float = 60) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen([sys.executable, "-m", "hallwatch", *self.args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, bufsize=1, env=env)
+        seen = threading.Event()
+
+        def pump() -> None:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                for line in self.process.stdout:
+                    log.write(line)
+                    log.flush()
+                    self.lines.append(line.rstrip("\n"))
+                    if any(marker in line for marker in ready):
+                        seen.set()
+
+        threading.Thread(target=pump, name=f"pump:{self.name}", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not seen.wait(0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise click.ClickException(f"{self.name} did not start; see {self.log_path}")
+
+    def line_with(self, marker: str) -> str:
+        return next((line for line in self.lines if marker in line), "")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self) -> None:
+        if self.process:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 @dataclass
@@ -35,10 +88,8 @@ class DemoBox:
     name: str
     folder: Path
     port: int
-    token: str
-    process: subprocess.Popen | None = None
+    service: Service | None = None
     url: str = ""
-    first_login: str = ""  # the box's one-time "首次登录" line (admin user and password)
     sent: int = 0
     accepted: int = 0
     platform: Platform = field(init=False)
@@ -50,59 +101,87 @@ class DemoBox:
     def config_path(self) -> Path:
         return self.folder / "box.toml"
 
-
-def write_box_folder(folder: Path, code: str, port: int) -> str:
-    """A box folder with config, catalogue and platform token; returns the token."""
-    (folder / "keys").mkdir(parents=True, exist_ok=True)
-    (folder / "keys").chmod(0o700)
-    token = secrets.token_urlsafe(32)
-    token_file = folder / "keys" / "platform.token"
-    token_file.touch(mode=0o600)
-    token_file.write_text(token)
-    (folder / "catalogue.json").write_text(
-        json.dumps(catalogue_for(code), ensure_ascii=False, indent=1), encoding="utf-8")
-    config = {"version": 1, "box_id": f"{code}-01", "district_code": code,
-              "district_name": DISTRICTS[code], "data_dir": "data",
-              "catalogue": "catalogue.json", "platform_token_file": "keys/platform.token",
-              "web": {"host": "127.0.0.1", "port": port}}
-    (folder / "box.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
-    return token
+    @property
+    def token(self) -> str:
+        return (self.folder / "keys" / "platform.token").read_text().strip()
 
 
-def start_box(box: DemoBox, timeout: float = 30) -> None:
-    """Start ``hallwatch edge serve`` and wait for its 'serving' line."""
-    box.process = subprocess.Popen(
-        [sys.executable, "-m", "hallwatch", "edge", "serve", "--config", str(box.config_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    ready = threading.Event()
+# Simulated evaluator keys and cameras (hall-4 profile): staff leave now and then, 离岗 after
+# 2 minutes away at any hour of any day, so the pages show absences whenever the demo runs.
+DEMO_HALL = {
+    "profile": str(Path(__file__).resolve().parents[1] / "firmware_cfg" / "hall-4.toml"),
+    "simulate": True,
+    "presence": {"absent_after_minutes": 2, "leave_grace_seconds": 10, "every_day": True,
+                 "office_hours": ["00:00-23:59"]},
+}
 
-    def pump() -> None:
-        for line in box.process.stdout:
-            if "首次登录" in line:
-                box.first_login = line.strip()  # shown by the demo, kept out of box.log
-                continue
-            if " serving " in line and not ready.is_set():
-                box.url = line.strip().rsplit(" ", 1)[-1]
-                ready.set()
-            (box.folder / "box.log").open("a").write(line)
 
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(timeout):
-        raise click.ClickException(f"box {box.code} did not start; see {box.folder / 'box.log'}")
+def _rewrite_toml(path: Path, **changes) -> None:
+    """Set top-level keys (or merge tables) in a config file the provisioning wrote."""
+    import tomllib
+
+    values = tomllib.loads(path.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    path.write_text(tomli_w.dumps(values), encoding="utf-8")
+
+
+def provision(folder: Path, base_port: int, hub_port: int, relay_port: int
+              ) -> tuple[Path, list[DemoBox]]:
+    """hub-init and one enrolled box per district; returns hub.toml and the boxes."""
+    from provisioning.identity import init_hub, provision_box
+
+    hub_config, _ = init_hub(folder / "hub", bind=f"tcp://127.0.0.1:{relay_port}")
+    hub_toml = folder / "hub" / "hub.toml"
+    (folder / "hub" / "catalogue.json").write_text(
+        json.dumps(city_catalogue(DISTRICTS), ensure_ascii=False, indent=1), encoding="utf-8")
+    _rewrite_toml(hub_toml, catalogue="catalogue.json",
+                  web={"host": "127.0.0.1", "port": hub_port})
+    boxes = []
+    for n, (code, name) in enumerate(DISTRICTS.items(), start=1):
+        catalogue = folder / "catalogues" / f"{code}.json"
+        catalogue.parent.mkdir(parents=True, exist_ok=True)
+        catalogue.write_text(json.dumps(catalogue_for(code), ensure_ascii=False, indent=1),
+                             encoding="utf-8")
+        box_dir = folder / "boxes" / code
+        provision_box(hub_config, box_dir, code, f"{name}行政服务中心", catalogue=catalogue)
+        _rewrite_toml(box_dir / "box.toml", web={"host": "127.0.0.1", "port": base_port + n},
+                      **DEMO_HALL)
+        boxes.append(DemoBox(code, name, box_dir, base_port + n))
+    return hub_toml, boxes
 
 
 def post_events(box: DemoBox, events: list[dict]) -> None:
+    token = box.token
     for start in range(0, len(events), BATCH):
         chunk = events[start:start + BATCH]
         request = urllib.request.Request(
             f"{box.url}/api/v1/platform/events",
             data="\n".join(json.dumps(e, ensure_ascii=False) for e in chunk).encode(),
-            headers={"Authorization": f"Bearer {box.token}",
+            headers={"Authorization": f"Bearer {token}",
                      "Content-Type": "application/x-ndjson"}, method="POST")
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
         box.sent += len(chunk)
         box.accepted += answer["accepted"]
+
+
+def wait_for_relay(hub_db: Path, boxes: list[DemoBox], timeout: float = 90) -> bool:
+    """True once every box's outbox has reached the hub (hub acked all it holds)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if hub_db.exists():
+            with sqlite3.connect(f"file:{hub_db}?mode=ro", uri=True, timeout=5) as conn:
+                try:
+                    rows = conn.execute("select box_id, backlog, contiguous_seq from boxes"
+                                        ).fetchall()
+                except sqlite3.OperationalError:
+                    rows = []
+            if len(rows) == len(boxes) and all(b == 0 and s > 0 for _, b, s in rows):
+                return True
+        pause.wait(1.0)
+    return False
 
 
 def summary(box: DemoBox, now: dt.datetime) -> str:
@@ -121,6 +200,18 @@ def summary(box: DemoBox, now: dt.datetime) -> str:
     return f"{box.name} {box.code}: sent {box.sent}, accepted {box.accepted}; open cases: {shown}"
 
 
+def _scores(hub_toml: Path, now: dt.datetime) -> None:
+    """Last month published, this month as a draft, so that every score page has content."""
+    this = f"{now:%Y-%m}"
+    first = now.replace(day=1) - dt.timedelta(days=1)
+    last = f"{first:%Y-%m}"
+    for args in (("score", "--month", last), ("publish-scores", "--month", last),
+                 ("score", "--month", this)):
+        subprocess.run([sys.executable, "-m", "hallwatch", "hub", args[0], "--config",
+                        str(hub_toml), *args[1:]], capture_output=True, text=True, timeout=120)
+    click.echo(f"scores: {last} computed and published, {this} computed as a draft")
+
+
 @click.command()
 @click.option("--seconds", type=float, help="Stop by itself after this many seconds.")
 @click.option("--dir", "folder", default=".demo", show_default=True,
@@ -128,27 +219,34 @@ def summary(box: DemoBox, now: dt.datetime) -> str:
               help="Working folder; it is wiped and provisioned afresh.")
 @click.option("--base-port", default=8100, show_default=True,
               help="Box web ports are base+1 … base+5 (127.0.0.1 only).")
-def demo(seconds: float | None, folder: Path, base_port: int) -> None:
-    """Run five simulated district boxes (禅城, 南海, 顺德, 高明, 三水) with live feeds."""
+@click.option("--hub-port", default=8000, show_default=True,
+              help="The hub's dashboard and portal (127.0.0.1 only).")
+@click.option("--relay-port", default=7700, show_default=True,
+              help="Where the hub receives the boxes' batches (127.0.0.1 only).")
+def demo(seconds: float | None, folder: Path, base_port: int, hub_port: int,
+         relay_port: int) -> None:
+    """Run the city hub and five district boxes (禅城, 南海, 顺德, 三水, 高明) with live feeds."""
     if folder.exists():
         shutil.rmtree(folder)
-    boxes = []
-    for n, (code, name) in enumerate(DISTRICTS.items(), start=1):
-        box_dir = folder / "boxes" / code
-        token = write_box_folder(box_dir, code, base_port + n)
-        boxes.append(DemoBox(code, name, box_dir, base_port + n, token))
+    folder = folder.resolve()
+    hub_toml, boxes = provision(folder, base_port, hub_port, relay_port)
+    hub = Service("hub", ["hub", "serve", "--config", str(hub_toml)], folder / "hub" / "hub.log")
     started = time.monotonic()
     try:
+        hub.start("公众门户", "集中监察页面未启动")
         for box in boxes:
-            start_box(box)
-            click.echo(f"{box.name} box: {box.url}/  (platform token in "
-                       f"{box.folder / 'keys' / 'platform.token'})")
-            if box.first_login:
-                click.echo(f"  {box.first_login}")
+            box.service = Service(box.name, ["edge", "serve", "--config", str(box.config_path)],
+                                  box.folder / "box.log")
+            box.service.start(" serving ")
+            box.url = box.service.line_with(" serving ").strip().rsplit(" ", 1)[-1]
+        _announce(hub, boxes)
         now = dt.datetime.now(dt.timezone.utc)
         for box in boxes:
-            post_events(box, list(box.platform.backlog(now - dt.timedelta(days=21), 21, 12)))
+            # Six weeks of history, so that last month has cases to score too.
+            post_events(box, list(box.platform.backlog(now - dt.timedelta(days=42), 42, 12)))
         click.echo("history loaded; live events every second. Ctrl-C to stop.")
+        if wait_for_relay(folder / "hub" / "data" / "hub.db", boxes):
+            _scores(hub_toml, dt.datetime.now(dt.timezone.utc))
         tick = threading.Event()
         while seconds is None or time.monotonic() - started < seconds:
             now = dt.datetime.now(dt.timezone.utc)
@@ -161,13 +259,36 @@ def demo(seconds: float | None, folder: Path, base_port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for box in boxes:
-            if box.process and box.process.poll() is None:
-                box.process.terminate()
-        for box in boxes:
-            if box.process:
-                box.process.wait(timeout=30)
+        services = [box.service for box in boxes if box.service] + [hub]
+        for service in services:
+            service.stop()
+        for service in services:
+            service.wait()
     now = dt.datetime.now(dt.timezone.utc)
     click.echo(f"demo ran {time.monotonic() - started:.0f} s")
     for box in boxes:
         click.echo(summary(box, now))
+    click.echo(hub_summary(folder / "hub" / "data" / "hub.db"))
+
+
+def hub_summary(hub_db: Path) -> str:
+    if not hub_db.exists():
+        return "hub: no database"
+    with sqlite3.connect(f"file:{hub_db}?mode=ro", uri=True, timeout=5) as conn:
+        records = conn.execute("select count(*) from records").fetchone()[0]
+        lights = dict(conn.execute("select light, count(*) from hub_cases where is_open = 1"
+                                   " group by light").fetchall())
+    shown = ", ".join(f"{k} {lights.get(k, 0)}" for k in ("green", "yellow", "red", "unknown"))
+    return f"hub: {records} records from the boxes; open cases: {shown}"
+
+
+def _announce(hub: Service, boxes: list[DemoBox]) -> None:
+    web = hub.line_with("hub web serving").rsplit(" ", 1)[-1] or "(未启动，见 hub.log)"
+    click.echo(f"市电子监察中心 dashboard: {web}")
+    click.echo(f"公众门户 public portal:   {web.rstrip('/')}/portal/" if web.startswith("http")
+               else hub.line_with("集中监察页面未启动"))
+    click.echo(f"  {hub.line_with('首次登录') or '（中心已有用户，沿用原密码）'}")
+    for box in boxes:
+        click.echo(f"{box.name} box: {box.url}/  (platform token in "
+                   f"{box.folder / 'keys' / 'platform.token'})")
+        click.echo(f"  {box.service.line_with('首次登录') or '（盒子未打印首次登录信息）'}")

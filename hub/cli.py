@@ -36,9 +36,11 @@ def serve(config_path: Path) -> None:
     from hub.app import build_hub, run
     from provisioning.identity import IdentityError
 
+    from standard.catalogue import CatalogueError
+
     try:
         built = build_hub(_config(config_path))
-    except IdentityError as exc:
+    except (IdentityError, CatalogueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     run(built, ready=lambda line: (click.echo(line), sys.stdout.flush()))
 
@@ -91,7 +93,8 @@ def resend(config_path: Path, box_id: str, from_seq: int) -> None:
     except IdentityError as exc:
         raise click.ClickException(str(exc)) from None
     if box_id not in enrolled:
-        raise click.ClickException(f"box {box_id!r} is not enrolled at {config.path(config.boxes_dir)}")
+        raise click.ClickException(
+            f"box {box_id!r} is not enrolled at {config.path(config.boxes_dir)}")
     store = _open_store(config)
     try:
         number = store.add_command(box_id, "resend", {"from_seq": from_seq})
@@ -120,3 +123,54 @@ def publish(config_path: Path, kind: str, document: Path) -> None:
         store.close()
     click.echo(f"{kind} version {doc['doc_version']} published; connected boxes get it "
                "within a few seconds, the others when they reconnect")
+
+
+@hub.command()
+@config_option
+@click.argument("box_id")
+def revoke(config_path: Path, box_id: str) -> None:
+    """Revoke BOX_ID: the running hub refuses its connection and batches within seconds.
+
+    Records already applied stay. To take the box back, enroll it again (provision approve
+    --force, or provision box --force).
+    """
+    from provisioning.identity import IdentityError, revoke_box
+
+    try:
+        revoked = revoke_box(_config(config_path), box_id)
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Box {revoked.box_id} revoked at {revoked.revoked_at}; the running hub refuses "
+               "it within a few seconds")
+
+
+@hub.command("enroll-rotation")
+@config_option
+@click.argument("request", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def enroll_rotation(config_path: Path, request: Path) -> None:
+    """Enroll a box's new keys from REQUEST (rotate-request.json, signed with its old key)."""
+    from provisioning.identity import IdentityError
+    from provisioning.rotate import enroll_rotation as enroll
+    from standard.envelope import fingerprint
+
+    try:
+        box, changed = enroll(_config(config_path), request)
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not changed:
+        click.echo(f"Box {box.box_id} already has these keys; nothing to do")
+        return
+    click.echo(f"Box {box.box_id}: new keys enrolled (sign-key fingerprint "
+               f"{fingerprint(box.sign_public)}); it reconnects with them within a minute")
+
+
+def _register_dashboard_commands() -> None:
+    """Users, scores and views (hub/users_cli.py, hub/scores_cli.py)."""
+    from hub.scores_cli import publish_scores, rebuild_views, score
+    from hub.users_cli import user
+
+    for command in (user, score, publish_scores, rebuild_views):
+        hub.add_command(command)
+
+
+_register_dashboard_commands()

@@ -111,7 +111,10 @@ class ComplaintDesk:
     def submit(self, *, kind: str, subject: str, content: str, district: str | None = None,
                dept: str | None = None, contact_name: str | None = None,
                contact_phone: str | None = None, nonce: tuple[str, int] | None = None) -> str:
-        """Record a complaint; returns its tracking number. ``nonce`` is the captcha's, used once."""
+        """Record a complaint; returns its tracking number.
+
+        ``nonce`` is the captcha's (nonce, expires): accepted once, in this transaction.
+        """
         if kind not in KINDS:
             raise ComplaintError(f"类型须为{'、'.join(KINDS)}之一")
         if district and district not in DISTRICTS:

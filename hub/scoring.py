@@ -173,6 +173,10 @@ def _pct(part: int, whole: int) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
+def _points(value: float) -> float:
+    return round(value, 2) + 0.0  # never show -0
+
+
 def _num(value: float) -> str:
     return f"{value:+g}"
 
@@ -303,34 +307,50 @@ def month_counts(data: HubData, config: ScoringConfig,
 
 
 def compute_month(data: HubData, config: ScoringConfig, month: str) -> list[UnitScore]:
-    """Every department's and every district's score for ``month``, ranked."""
+    """Every department's and every district's score for ``month``, ranked.
+
+    A district's score is the mean of its departments' scores, line by line, so that a
+    district with more departments is not punished for its size.
+    """
     units = month_counts(data, config, month)
     names = data.dept_code_names()
-    districts: dict[str, dict[str, Any]] = {code: _empty_counts() for code in DISTRICTS}
     results: list[UnitScore] = []
     run = config.warnings.run_working_days
     for (district, dept), counts in sorted(units.items()):
-        total = districts.setdefault(district, _empty_counts())
-        for key, value in counts.items():
-            total[key] = total[key] + value
         counts["warning_days"] = len(set(counts["warning_days_list"]))
         counts["warning_runs"] = consecutive_runs(counts["warning_days_list"], data.calendar, run)
         name = f"{DISTRICTS.get(district, district)}{names.get(dept, dept)}"
         results.append(_scored("dept", district, dept, dept_suffix(dept, district), name, config,
                                counts))
-    for district, counts in districts.items():
-        counts["warning_days"] = len(set(counts["warning_days_list"]))
-        counts["warning_runs"] = consecutive_runs(counts["warning_days_list"], data.calendar, run)
-        results.append(_scored("district", district, "", None, DISTRICTS.get(district, district),
-                               config, counts))
+    for district, district_name in DISTRICTS.items():
+        members = [unit for unit in results if unit.kind == "dept"
+                   and unit.district_code == district]
+        if members:
+            results.append(_district_mean(district, district_name, members))
     for kind in ("dept", "district"):
         _rank([unit for unit in results if unit.kind == kind])
     return results
 
 
+def _district_mean(district: str, name: str, members: list[UnitScore]) -> UnitScore:
+    count = len(members)
+    lines = []
+    for index, first in enumerate(members[0].lines):
+        points = round(sum(unit.lines[index].points for unit in members) / count, 2) + 0.0
+        lines.append(Line(first.key, first.label, f"{count} 个部门该项得分的平均值",
+                          "各部门得分的平均", points))
+    totals = {key: sum(unit.inputs.get(key, 0) for unit in members)
+              for key in members[0].inputs if isinstance(members[0].inputs[key], int)}
+    total = round(sum(unit.total for unit in members) / count, 2)
+    return UnitScore("district", district, "", None, name, total, 0, lines,
+                     {**totals, "departments": count})
+
+
 def _scored(kind: str, district: str, dept: str, suffix: str | None, name: str,
             config: ScoringConfig, counts: dict[str, Any]) -> UnitScore:
     lines = score_lines(config, counts)
+    for line in lines:
+        line.points = _points(line.points)
     inputs = {key: value for key, value in counts.items() if key != "warning_days_list"}
     return UnitScore(kind, district, dept, suffix, name,
                      round(sum(line.points for line in lines), 2), 0, lines, inputs)

@@ -59,6 +59,14 @@ catalogue_option = click.option(
     "--catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Item catalogue JSON to copy into the box folder as catalogue.json.",
 )
+profile_option = click.option(
+    "--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Hardware profile TOML (firmware_cfg/*.toml), checked and copied as profile.toml.",
+)
+calendar_option = click.option(
+    "--calendar-overrides", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Calendar override JSON (next year's days, closures), copied as calendar.json.",
+)
 hub_dir_option = click.option(
     "--hub-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="The hub folder made by hub-init (holds hub.toml).",
@@ -100,14 +108,18 @@ def hub_init(hub_dir: Path, bind: str, public_endpoint: str | None, force: bool)
               help="The new box folder.")
 @click.option("--box-id", help="Default: DISTRICT-NN, after the district's enrolled boxes.")
 @catalogue_option
+@profile_option
+@calendar_option
 @force_option
 @user_errors
 def box(hub_dir: Path, district_code: str, name: str, box_dir: Path, box_id: str | None,
-        catalogue: Path | None, force: bool) -> None:
+        catalogue: Path | None, profile: Path | None, calendar_overrides: Path | None,
+        force: bool) -> None:
     """Create a box folder and enroll the box at the hub (online path)."""
     hub_config = _load_hub(hub_dir)
     new_box, config = identity.provision_box(
-        hub_config, box_dir, district_code, name, box_id=box_id, catalogue=catalogue, force=force
+        hub_config, box_dir, district_code, name, box_id=box_id, catalogue=catalogue, force=force,
+        profile=profile, calendar_overrides=calendar_overrides,
     )
     click.echo(f"Box {new_box.box_id} ({config.district_name} {name}) enrolled at {hub_dir}")
     _echo_box_files(config.base_dir)
@@ -130,13 +142,16 @@ def _echo_box_files(base_dir: str) -> None:
               help="The box id, e.g. 440605-03: ask the hub operator (offline, it cannot "
                    "be numbered for you).")
 @catalogue_option
+@profile_option
+@calendar_option
 @force_option
 @user_errors
 def request(box_dir: Path, district_code: str, name: str, box_id: str, catalogue: Path | None,
-            force: bool) -> None:
+            profile: Path | None, calendar_overrides: Path | None, force: bool) -> None:
     """Create a box folder without the hub and write enroll-request.json (offline path)."""
     new_box = identity.new_box_identity(box_id, district_code, name)
-    config = identity.create_box_dir(box_dir, new_box, catalogue=catalogue, force=force)
+    config = identity.create_box_dir(box_dir, new_box, catalogue=catalogue, force=force,
+                                     profile=profile, calendar_overrides=calendar_overrides)
     path = identity.make_request(box_dir)
     click.echo(f"Box {new_box.box_id} created, not yet enrolled.")
     _echo_box_files(config.base_dir)
@@ -205,3 +220,8 @@ def revoke(hub_dir: Path, box_id: str) -> None:
     """Revoke a box: the hub refuses its batches from then on."""
     revoked = identity.revoke_box(_load_hub(hub_dir), box_id)
     click.echo(f"Box {revoked.box_id} revoked at {revoked.revoked_at}")
+
+
+# The technician's commands: check, bundle, install, selftest, rotate (imported last: they
+# use the group and helpers above).
+from provisioning import technician_cli as _technician_cli  # noqa: E402,F401

@@ -36,8 +36,10 @@ from pydantic import BaseModel, ValidationError
 from zmq.utils import z85
 
 from edge.config import BoxConfig, RelaySection, load_box_config
+from edge.profile import load_profile
 from hub.config import HubConfig
 from standard import envelope
+from standard.calendar import load_overrides
 from standard.configfile import ConfigError, describe_errors
 from standard.districts import district_name
 
@@ -47,6 +49,8 @@ BOX_IDENTITY_FILE = "keys/box.identity.json"
 BOX_HUB_PUBLIC_FILE = "keys/hub.public.json"
 PLATFORM_TOKEN_FILE = "keys/platform.token"
 REQUEST_FILE = "enroll-request.json"
+PROFILE_FILE = "profile.toml"
+CALENDAR_FILE = "calendar.json"
 APPROVAL_KIND = "enroll-approval"
 BOX_ID_PATTERN = re.compile(r"[0-9A-Za-z\-_.]{1,64}")  # as edge.config.BoxConfig.box_id
 
@@ -503,51 +507,77 @@ def init_hub(hub_dir: Path, *, bind: str | None = None, public_endpoint: str | N
     return config, identity
 
 
-def _box_files(box_dir: Path, catalogue: Path | None, with_hub: bool) -> list[Path]:
+def _box_files(box_dir: Path, catalogue: Path | None, with_hub: bool,
+               profile: Path | None = None, calendar: Path | None = None) -> list[Path]:
     names = [BOX_IDENTITY_FILE, PLATFORM_TOKEN_FILE, "box.toml"]
     if catalogue is not None:
         names.append("catalogue.json")
+    if profile is not None:
+        names.append(PROFILE_FILE)
+    if calendar is not None:
+        names.append(CALENDAR_FILE)
     if with_hub:
         names.append(BOX_HUB_PUBLIC_FILE)
     return [box_dir / name for name in names]
 
 
+def _check_box_inputs(profile: Path | None, calendar_overrides: Path | None) -> None:
+    """Validate the hardware profile and calendar overrides before anything is written."""
+    if profile is not None:
+        load_profile(profile)  # ProfileError lists every problem
+    if calendar_overrides is not None:
+        load_overrides(calendar_overrides)
+
+
 def create_box_dir(box_dir: Path, identity: BoxIdentity, *, catalogue: Path | None = None,
                    relay: RelaySection | None = None, hub_public_file: Path | None = None,
-                   force: bool = False) -> BoxConfig:
-    """Write a box folder: identity, platform token, box.toml, catalogue and hub keys."""
+                   force: bool = False, profile: Path | None = None,
+                   calendar_overrides: Path | None = None) -> BoxConfig:
+    """Write a box folder: identity, platform token, box.toml, catalogue and hub keys, and the
+    hardware profile (``profile.toml``) and calendar overrides (``calendar.json``) if given."""
     box_dir = Path(box_dir).resolve()
+    _check_box_inputs(profile, calendar_overrides)
     config = _validated(
         BoxConfig, version=1, base_dir=str(box_dir), box_id=identity.box_id,
         district_code=identity.district_code, district_name=district_name(identity.district_code),
         catalogue="catalogue.json", platform_token_file=PLATFORM_TOKEN_FILE, relay=relay,
+        profile=PROFILE_FILE if profile is not None else None,
+        calendar_overrides=CALENDAR_FILE if calendar_overrides is not None else None,
     )
     if not force:
-        _refuse_existing(_box_files(box_dir, catalogue, hub_public_file is not None))
+        _refuse_existing(_box_files(box_dir, catalogue, hub_public_file is not None, profile,
+                                    calendar_overrides))
     save_identity(identity, box_dir / BOX_IDENTITY_FILE, force=force)
     _write_secret(box_dir / PLATFORM_TOKEN_FILE, secrets.token_urlsafe(32).encode("ascii"), force)
     if hub_public_file is not None:
         shutil.copyfile(hub_public_file, box_dir / BOX_HUB_PUBLIC_FILE)
     if catalogue is not None:
         shutil.copyfile(catalogue, config.path(config.catalogue))
+    if profile is not None:
+        shutil.copyfile(profile, box_dir / PROFILE_FILE)
+    if calendar_overrides is not None:
+        shutil.copyfile(calendar_overrides, box_dir / CALENDAR_FILE)
     _write_config(config, box_dir / "box.toml")
     return config
 
 
 def provision_box(hub_config: HubConfig, box_dir: Path, district_code: str, name: str, *,
                   box_id: str | None = None, catalogue: Path | None = None,
-                  force: bool = False) -> tuple[BoxIdentity, BoxConfig]:
+                  force: bool = False, profile: Path | None = None,
+                  calendar_overrides: Path | None = None) -> tuple[BoxIdentity, BoxConfig]:
     """Online path: create a box folder next to the hub and enroll the box at once."""
     hub_public_file = Path(hub_config.base_dir) / HUB_PUBLIC_FILE
     load_hub_public(hub_public_file)  # a missing or damaged hub file fails before any writing
+    _check_box_inputs(profile, calendar_overrides)  # a bad profile enrolls nothing
     box_id = box_id or next_box_id(hub_config, district_code)
     identity = new_box_identity(box_id, district_code, name)
     if not force:
-        _refuse_existing(_box_files(Path(box_dir), catalogue, with_hub=True))
+        _refuse_existing(_box_files(Path(box_dir), catalogue, True, profile, calendar_overrides))
     enroll_box(hub_config, box_public_record(identity), force=force)
     config = create_box_dir(box_dir, identity, catalogue=catalogue, force=force,
                             relay=_validated(RelaySection, hub_endpoint=hub_config.public_endpoint),
-                            hub_public_file=hub_public_file)
+                            hub_public_file=hub_public_file, profile=profile,
+                            calendar_overrides=calendar_overrides)
     return identity, config
 
 

@@ -124,11 +124,9 @@ class CaseFacts:
         version = raw.pop("version", None)
         if version != FACTS_VERSION:
             raise ValueError(f"case facts version {version!r} is not supported (expected 1)")
-        accepted, finished = raw.get("accepted_on"), raw.get("finished_on")
-        if accepted is not None:
-            raw["accepted_on"] = _fromiso(accepted)
-        if finished is not None:
-            raw["finished_on"] = _fromiso(finished)
+        for name in ("accepted_on", "finished_on"):
+            if name in raw:
+                raw[name] = _fromiso(raw[name])
         return cls(**raw)
 
     def copy(self) -> CaseFacts:

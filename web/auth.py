@@ -91,9 +91,12 @@ def init_auth(app: Flask, users: UserStore, *, secret_file: Path,
     users.setup()
     app.secret_key = load_or_create_secret(secret_file)
     app.permanent_session_lifetime = dt.timedelta(hours=settings.session_hours)
-    app.config.setdefault("SESSION_COOKIE_NAME", "hallwatch_session")
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask's defaults exist already (setdefault would keep them): change the ones left default.
+    if app.config["SESSION_COOKIE_NAME"] == "session":
+        app.config["SESSION_COOKIE_NAME"] = "hallwatch_session"
+    if app.config["SESSION_COOKIE_SAMESITE"] is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.extensions["users"] = users
     app.extensions["auth"] = settings
     app.before_request(_load_user)

@@ -300,7 +300,8 @@ class UserStore:
              detail: str = "") -> None:
         tx.conn.execute(
             "insert into auth_log (at, username, remote_addr, event, actor, detail)"
-            " values (?, ?, ?, ?, ?, ?)", (self._now(), username, remote_addr, event, actor, detail))
+            " values (?, ?, ?, ?, ?, ?)",
+            (self._now(), username, remote_addr, event, actor, detail))
 
     # -- checks ---------------------------------------------------------------------------
     def _now(self) -> str:

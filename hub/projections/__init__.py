@@ -134,8 +134,9 @@ def rebuild(store, *, chunk: int = 5000, progress: Callable[[int], None] | None 
     done = 0
     cursor = ("", 0)
     while True:
-        rows = store.query("select box_id, seq, kind, body from records where (box_id, seq) > (?, ?)"
-                           " order by box_id, seq limit ?", (*cursor, chunk))
+        rows = store.query("select box_id, seq, kind, body from records"
+                           " where (box_id, seq) > (?, ?) order by box_id, seq limit ?",
+                           (*cursor, chunk))
         if not rows:
             break
         with store.transaction() as conn:

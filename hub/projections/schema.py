@@ -24,6 +24,7 @@ create table if not exists hub_cases (
 create index if not exists hub_cases_no on hub_cases(case_no);
 create index if not exists hub_cases_open on hub_cases(is_open, district_code, dept_suffix, light);
 create index if not exists hub_cases_dept on hub_cases(dept_suffix, is_open, light);
+create index if not exists hub_cases_in_district on hub_cases(district_code);  -- rows by id
 create index if not exists hub_cases_item on hub_cases(item_code, is_open);
 create index if not exists hub_cases_type on hub_cases(case_type, is_open);
 create index if not exists hub_cases_finished on hub_cases(finished_on, district_code);
@@ -66,6 +67,7 @@ create table if not exists hub_notices (
     primary key (box_id, number)) without rowid;
 create index if not exists hub_notices_issued on hub_notices(issued_on, kind);
 create index if not exists hub_notices_case on hub_notices(case_no, district_code);
+create index if not exists hub_notices_alert on hub_notices(box_id, alert_id);
 
 create table if not exists hub_ratings (
     box_id text not null, rating_id integer not null, district_code text not null,

@@ -2,11 +2,11 @@
 
 Scoping follows the seed's 两横两纵 (DESIGN.md):
 
-| role | scope | sees |
-|---|---|---|
-| ``city`` 市监察局 | — | every district, every department, boxes, publication |
-| ``district`` 区监察室 | a district code (440605) | that district only, all its departments and boxes |
-| ``department`` 市直部门 | department suffixes (``SCJ`` or ``SCJ,WJJ``) | those departments' cases, cards and ratings in every district; no boxes |
+- ``city`` 市监察局, no scope: every district, every department, boxes, publication;
+- ``district`` 区监察室, scope a district code (440605): that district only, all its
+  departments and boxes;
+- ``department`` 市直部门, scope department suffixes (``SCJ`` or ``SCJ,WJJ``): those
+  departments' cases, cards and ratings in every district; no boxes.
 
 A department suffix is the department code without its district prefix (hub/units.py): the
 department ``440605SCJ`` is ``SCJ`` in 南海区, and a city department user with scope ``SCJ``

@@ -151,10 +151,12 @@ def _copy_config(box, tmp_path):
 def test_every_page_needs_sign_in(app):
     client = app.test_client()
     samples = {"case_no": "NH-RED-0001", "alert_id": 1, "username": "auditor",
-               "action": "acknowledge", "change": "disable", "filename": "hallwatch.css"}
+               "action": "acknowledge", "change": "disable", "filename": "hallwatch.css",
+               "number": "南海电监〔2026〕1号"}
     checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(("/api/", "/static/", "/assets/", "/login")) or "GET" not in rule.methods:
+        skipped = rule.rule.startswith(("/api/", "/static/", "/assets/", "/login"))
+        if skipped or "GET" not in rule.methods:
             continue
         path = rule.build({name: samples[name] for name in rule.arguments})[1]
         answer = client.get(path)
@@ -385,9 +387,45 @@ def test_the_cached_board_agrees_with_a_full_evaluation(tmp_path):
         agree()
         send(hall_events()[12:40] + [event("NH-YEL-0001", "承办", "2026-12-01T09:40:00")])
         agree()
-        clock[0] = AT + dt.timedelta(days=1)  # the yellow case turns red overnight
+        clock[0] = AT + dt.timedelta(days=2)  # the yellow case is due on 12-02: red on 12-03
         agree()
         assert hall.snapshot().cases["NH-YEL-0001"].row.light == "red"
         assert hall.case_page(CaseFilter(light="red")).counts["red"] == 3
     finally:
         box.store.close()
+
+
+def test_camera_sections_show_what_the_presence_service_reports(app, manager, box):
+    from types import SimpleNamespace
+
+    class Presence:
+        def states(self):
+            return {1: ("absent", AT), 2: ("present", AT)}
+
+        def absence_minutes(self):
+            return {1: 12.4}
+
+        def health(self):
+            camera = SimpleNamespace(camera_id="cam-a", windows=[1, 2], ok=False,
+                                     detail="超过30秒没有画面", frames=120)
+            return SimpleNamespace(ok=False, detail="cam-a：超过30秒没有画面", cameras=[camera])
+
+    saved, box.presence = box.presence, Presence()
+    try:
+        board = manager.get("/board.json").get_json()["html"]["windows"]
+        assert "离岗" in board and "今日离岗 12 分钟" in board and "在岗</span>" in board
+        health = text(manager.get("/health"))
+        assert "摄像头 cam-a" in health and "超过30秒没有画面" in health and "异常" in health
+    finally:
+        box.presence = saved
+
+
+def test_notices_open_as_printable_pages(manager, box):
+    carded = [a for a in box.supervision.alerts(card="any") if a.notices]
+    assert carded, "the overdue case should have a yellow card and its notice"
+    number = carded[0].notices[0]
+    assert number in text(manager.get(f"/alerts/{carded[0].id}"))
+    answer = manager.get(f"/notices/{number}")
+    assert answer.status_code == 200 and number in text(answer)
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert manager.get("/notices/南海电监〔2026〕999号").status_code == 404

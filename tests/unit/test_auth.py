@@ -180,6 +180,14 @@ def test_pages_need_sign_in_and_next_stays_on_this_site(app, users):
     assert client.get("/tech").get_data(as_text=True) == "技术员页面"
 
 
+def test_the_session_cookie_is_http_only_and_same_site(app, users):
+    password = users.add("cookie", "饼干", "auditor")
+    answer = sign_in(app.test_client(), "cookie", password)
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("hallwatch_session=") and "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie and "Expires=" in cookie
+
+
 def test_the_wrong_role_gets_a_chinese_403(app, users):
     password = users.add("boss", "大厅管理员甲", "manager")
     client = app.test_client()

@@ -6,11 +6,12 @@ edge/supervision.py); these views only check the role and translate its errors.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request,
+                   url_for)
 
 from edge.board import PER_PAGE
 from edge.supervision import (ACTION_NAMES, LEVEL_NAMES, STATE_NAMES, STATES, Alert,
-                              AlertNotFound, SupervisionError)
+                              AlertNotFound, NoticeNotFound, SupervisionError)
 from web.auth import login_required
 from web.box import services
 from web.box.pages import READERS
@@ -81,3 +82,16 @@ def act(alert_id: int, action: str):
     else:
         flash(f"已{ACTION_NAMES.get(action, action)}", "success")
     return redirect(url_for("alerts.detail", alert_id=alert_id))
+
+
+@bp.get("/notices/<path:number>")
+@login_required(roles=READERS)
+def notice(number: str):
+    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/notices.py."""
+    try:
+        found = services.supervision().notice(number)
+    except NoticeNotFound:
+        abort(404)
+    # The stored page carries its own print CSS inline and loads nothing else.
+    return Response(found.html, mimetype="text/html", headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})

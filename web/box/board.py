@@ -53,6 +53,7 @@ def board_context() -> dict[str, Any]:
         "ratings": ratings,
         "ratings_total": _ratings_total(ratings),
         "presence": services.presence_now(),
+        "absent_minutes": services.absence_minutes() or {},
         "urgent": hall.urgent(12),
         "names": names,
         "light_ring": donut([(label, counts[key], colour) for key, label, colour in LIGHT_SERIES],

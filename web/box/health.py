@@ -6,7 +6,7 @@ import shutil
 
 from flask import Blueprint, render_template
 
-from edge.board import quarantine_rows, store_health
+from edge.storehealth import quarantine_rows, store_health
 from web.auth import login_required
 from web.box import services
 from web.box.pages import TECHNICIANS

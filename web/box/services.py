@@ -3,8 +3,8 @@
 Optional services appear on the ``Box`` as their modules are wired into the composition root:
 ``box.supervision`` (alert lifecycle), ``box.evaluations`` (evaluator keys and ratings),
 ``box.presence`` (cameras), ``box.relay`` (link to the hub), the hardware profile
-(``box.evaluations.profile``). Each accessor here returns None when its service is absent, and the page shows
-“未接入” for that section; a page never fails because an optional service is missing.
+(``box.evaluations.profile``). Each accessor here returns None when its service is absent,
+and the page shows “未接入” for that section; a page never fails because one is missing.
 """
 
 from __future__ import annotations
@@ -144,10 +144,27 @@ def camera_section() -> DeviceSection:
     presence = getattr(box(), "presence", None)
     if presence is None:
         return DeviceSection("摄像头（离岗监测）", False)
-    lines, ok = [], True
-    health = getattr(presence, "health", None)
-    if callable(health):
-        change = health()
-        ok = getattr(change, "ok", None)
-        lines.append(("状态", str(getattr(change, "detail", change))))
-    return DeviceSection("摄像头（离岗监测）", True, ok, lines or [("说明", "摄像头服务已接入")])
+    try:
+        health = presence.health()
+    except Exception:
+        log.exception("camera health for the health page failed")
+        return DeviceSection("摄像头（离岗监测）", True, False, [("状态", "读取摄像头状态失败")])
+    lines = [("状态", health.detail)]
+    for camera in getattr(health, "cameras", []):
+        windows = "、".join(f"{n}号" for n in camera.windows) or "—"
+        lines.append((f"摄像头 {camera.camera_id}",
+                      f"{'正常' if camera.ok else camera.detail}；窗口 {windows}；"
+                      f"已处理 {camera.frames} 帧"))
+    return DeviceSection("摄像头（离岗监测）", True, health.ok, lines)
+
+
+def absence_minutes() -> dict[int, float] | None:
+    """Today's minutes away from post per window (office hours only), or None."""
+    presence = getattr(box(), "presence", None)
+    if presence is None or not hasattr(presence, "absence_minutes"):
+        return None
+    try:
+        return presence.absence_minutes()
+    except Exception:
+        log.exception("absence minutes for the board failed")
+        return None

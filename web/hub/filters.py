@@ -6,8 +6,8 @@ from flask import Flask
 
 from standard.districts import DISTRICTS
 
-# Where each district sits on the map-like grid of the overview (3 columns x 3 rows):
-# 三水 north-west, 南海 north and east, 禅城 in the middle, 高明 south-west, 顺德 south-east.
+# Where each district sits on the map-like grid of the overview (3 columns x 2 rows):
+# 三水 north-west, 高明 south-west, 南海 the tall middle, 禅城 north-east, 顺德 south-east.
 MAP_AREAS = {"440607": "sanshui", "440605": "nanhai", "440604": "chancheng",
              "440608": "gaoming", "440606": "shunde"}
 

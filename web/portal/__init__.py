@@ -1,13 +1,15 @@
 """公众门户: the public portal. No sign-in; read-only except the complaint form; rate-limited.
 
-| page | what |
-|---|---|
-| ``/portal/`` | published ranking, complaints per department (SVG bars), links |
-| ``/portal/guide``, ``/portal/guide/<item>`` | 办事指南: the 六公开 content of each catalogue item |
-| ``/portal/scores``, ``/portal/scores/year/<year>`` | published monthly scores with their lines; quarterly grades |
-| ``/portal/rates`` | satisfaction and early-completion rates per department |
-| ``/portal/complaints/new``, ``/portal/complaints/track`` | 投诉举报/电子建言 with an offline captcha; the reply by tracking number |
-| ``/portal/cases`` | a case's stages and times by case number (no personal data) |
+- ``/portal/``: published ranking, complaints per department (SVG bars), links;
+- ``/portal/guide``, ``/portal/guide/<item>``: 办事指南, the 六公开 content of each item;
+- ``/portal/scores``, ``/portal/scores/year/<year>``: published monthly scores with their
+  lines; quarterly grades;
+- ``/portal/rates``: satisfaction and early-completion rates per department;
+- ``/portal/complaints/new``, ``/portal/complaints/track``: 投诉举报/电子建言 with an offline
+  captcha; the reply by tracking number;
+- ``/portal/cases``: a case's stages and times by case number (no personal data).
+
+docs/hub.md has the full list of routes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,64 @@
+"""What the device health page reads from the store: sizes, outbox backlog, refused records.
+
+Every query here avoids scanning the big tables (outbox, cases, events): the page is opened often.
+
+Example::
+
+    health = store_health(box.store)
+    health.outbox_unacked, health.db_bytes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class StoreHealth:
+    db_bytes: int
+    wal_bytes: int
+    outbox_rows: int
+    outbox_unacked: int  # not yet acknowledged by the hub
+    oldest_unacked_at: str | None
+    quarantine_rows: int
+    last_event_at: str | None
+    chain_seq: int
+
+
+def store_health(store) -> StoreHealth:
+    """Sizes on disk, the outbox backlog and the intake counters; cheap at any size.
+
+    Outbox sequence numbers have no gaps (the relay prunes acknowledged rows from the front),
+    so counts come from the first and last numbers instead of a scan.
+    """
+    def size(suffix: str) -> int:
+        try:
+            return store.path.with_name(store.path.name + suffix).stat().st_size
+        except OSError:
+            return 0
+
+    one = store.query(
+        "select (select min(seq) from outbox) as first, (select max(seq) from outbox) as last,"
+        " coalesce((select cast(value as integer) from meta where key = 'relay_acked_seq'), 0)"
+        "   as acked,"
+        " (select count(*) from quarantine) as quarantine_rows,"
+        " (select received_at from case_events order by rowid desc limit 1) as last_event_at,"
+        " (select value from meta where key = 'chain_seq') as chain_seq")[0]
+    first, last, acked = one["first"], one["last"], one["acked"]
+    rows = 0 if last is None else last - first + 1
+    unacked = 0 if last is None else max(last - max(acked, first - 1), 0)
+    oldest = None
+    if unacked:
+        found = store.query("select created_at from outbox where seq = ?",
+                            (max(acked + 1, first),))
+        oldest = found[0]["created_at"] if found else None
+    return StoreHealth(size(""), size("-wal"), rows, unacked, oldest, one["quarantine_rows"],
+                       one["last_event_at"], int(one["chain_seq"] or 0))
+
+
+def quarantine_rows(store, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest records the intake refused, with the reason (for technicians)."""
+    return store.query(
+        "select id, received_at, source, position, reason, substr(raw, 1, 400) as raw"
+        " from quarantine order by id desc limit ?", (limit,))

@@ -1,0 +1,137 @@
+"""The hub's dashboard and portal in a real browser against a real (waitress) server.
+
+Each role's view, the scoping refusals, a complaint from the public form to its reply, and a
+month computed, published and shown on the portal.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import sign_in
+from tests.hubkit import add_users, case_of, seeded_hub
+from web.hub.server import WebServer
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    dashboard = seeded_hub(tmp_path_factory.mktemp("hub-e2e"))
+    passwords = add_users(dashboard)
+    server = WebServer(dashboard, "127.0.0.1", 0)
+    server.start()
+    assert server.url, server.ready_lines
+    yield dashboard, server.url, passwords
+    server.stop()
+
+
+def test_each_role_sees_its_own_overview(hub, page):
+    dashboard, url, passwords = hub
+    sign_in(page, url, "chief", passwords["chief"])
+    expect(page.locator("h1")).to_have_text("全市总览")
+    expect(page.locator(".district-map [data-district]")).to_have_count(5)
+    expect(page.locator(".district-map .boxline")).to_have_count(5)
+    expect(page.locator("nav.nav")).to_contain_text("用户管理")
+    page.locator("[data-district='440606']").click()
+    expect(page.locator("h1")).to_contain_text("顺德区 · 各部门")
+    page.get_by_role("link", name="市场监督管理局").click()
+    expect(page.locator("h1")).to_contain_text("市场监督管理局 · 各区对比")
+    expect(page.locator("table.matrix tbody tr").first).to_contain_text("企业设立登记")
+    page.context.clear_cookies()
+
+    sign_in(page, url, "nanhai", passwords["nanhai"])
+    expect(page.locator("h1")).to_have_text("南海区总览")
+    expect(page.locator(".district-map [data-district]")).to_have_count(1)
+    expect(page.locator("nav.nav")).not_to_contain_text("用户管理")
+    page.goto(f"{url}/cases?state=all")
+    districts = page.locator("table tbody tr td:nth-child(2)").all_text_contents()
+    assert districts and set(districts) == {"南海区"}
+    page.context.clear_cookies()
+
+    sign_in(page, url, "scj", passwords["scj"])
+    expect(page.locator("h1")).to_contain_text("部门纵向监察总览")
+    expect(page.locator(".district-map [data-district]")).to_have_count(5)
+    expect(page.locator(".district-map .boxline")).to_have_count(0)  # boxes are not theirs
+    page.goto(f"{url}/cases?state=all")
+    expect(page.locator(".scope-note")).to_contain_text("各区 SCJ")
+
+
+def test_out_of_scope_addresses_are_refused_in_the_browser(hub, page):
+    dashboard, url, passwords = hub
+    sign_in(page, url, "nanhai", passwords["nanhai"])
+    expect(page.locator("h1")).to_have_text("南海区总览")
+    for path in (f"/cases/{case_of(dashboard, '440606')}", "/districts/440606",
+                 "/items/440606-SCJ-001"):
+        response = page.goto(url + path)
+        assert response.status == 404
+        expect(page.locator("h1")).to_contain_text("404")
+    assert page.goto(f"{url}/users").status == 403
+    expect(page.locator("h1")).to_contain_text("无权访问")
+    page.context.clear_cookies()
+    sign_in(page, url, "scj", passwords["scj"])
+    expect(page.locator("h1")).to_contain_text("部门纵向监察总览")
+    assert page.goto(f"{url}/departments/WJJ").status == 404
+
+
+def test_a_complaint_from_the_public_form_to_its_reply(hub, browser, page):
+    dashboard, url, passwords = hub
+    page.goto(f"{url}/portal/complaints/new")
+    page.select_option("select[name=kind]", "投诉")
+    page.select_option("select[name=district]", "440605")
+    page.select_option("select[name=dept]", "SCJ")
+    page.fill("input[name=subject]", "办证超时未说明原因")
+    page.fill("textarea[name=content]", "企业设立登记承诺3个工作日，已过一周仍未办结")
+    question = "".join(page.locator("svg.captcha text").all_text_contents())
+    a, op, b = re.match(r"(\d+)([+\-×])(\d+)=\?", question).groups()
+    answer = {"+": int(a) + int(b), "-": int(a) - int(b), "×": int(a) * int(b)}[op]
+    page.fill("input[name=captcha]", str(answer))
+    page.get_by_role("button", name="提交").click()
+    number = page.locator("#tracking-number").text_content()
+    assert re.fullmatch(r"TS\d{8}[A-Z0-9]{6}", number)
+
+    supervisor = browser.new_context(locale="zh-CN").new_page()
+    sign_in(supervisor, url, "nanhai", passwords["nanhai"])
+    supervisor.goto(f"{url}/complaints")
+    supervisor.get_by_role("link", name=number).click()
+    expect(supervisor.locator("h1")).to_contain_text(number)
+    supervisor.locator("form[data-action=accept] button").click()
+    expect(supervisor.locator(".flash.success")).to_have_text("已记录")
+    reply = supervisor.locator("form[data-action=reply]")
+    reply.locator("textarea").fill("经核查，该件因补正材料暂停计时，已于今日办结。")
+    reply.get_by_role("button", name="答复").click()
+    expect(supervisor.locator(".state")).to_have_text("已答复")
+    supervisor.context.close()
+
+    page.get_by_role("link", name="查询受理情况和答复").click()
+    expect(page.locator("#complaint-state")).to_have_text("已答复")
+    expect(page.locator("#complaint-reply")).to_contain_text("已于今日办结")
+
+
+def test_a_month_is_computed_published_and_shown_on_the_portal(hub, page):
+    dashboard, url, passwords = hub
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, url, "chief", passwords["chief"])
+    expect(page.locator("h1")).to_have_text("全市总览")
+    page.goto(f"{url}/scores?month=2026-10")
+    page.get_by_role("button", name="计算本月成绩").click()
+    expect(page.locator(".flash.success")).to_contain_text("草稿")
+    page.get_by_role("button", name="发布本月成绩").click()
+    expect(page.locator(".flash.success")).to_contain_text("已发布")
+    expect(page.get_by_role("button", name="计算更正版本")).to_be_visible()
+    page.get_by_role("link", name="逐项说明").first.click()
+    expect(page.locator("table.lines")).to_contain_text("提前办结率")
+
+    page.goto(f"{url}/portal/scores")
+    expect(page.locator("h1")).to_contain_text("2026-10")
+    expect(page.locator("main")).to_contain_text("第1版 · 已发布")
+    rows = page.locator("section.card").nth(1).locator("table.ranking > tbody > tr")
+    expect(rows).to_have_count(40)
+    rows.first.locator("summary").click()
+    expect(rows.first.locator("table.lines")).to_contain_text("基础分")
+    page.goto(f"{url}/portal/")
+    expect(page.locator("main")).to_contain_text("2026-10 绩效评估")
+    expect(page.locator("svg.chart")).to_contain_text("市场监督管理局")

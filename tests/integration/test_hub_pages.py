@@ -1,0 +1,324 @@
+"""The hub's dashboard and portal over HTTP (Flask client on a real SQLite file), its CLI, and
+``hallwatch hub serve`` as a real process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+import tomli_w
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from hallwatch.cli import main
+from tests.hubkit import (add_users, case_of, checkpoint, copy_hub, seeded_hub, sign_in,
+                          write_hub_folder)
+from web.hub import create_app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("seed")
+    dashboard = seeded_hub(folder)
+    passwords = add_users(dashboard)
+    checkpoint(dashboard)
+    return folder, passwords
+
+
+@pytest.fixture(scope="module")
+def hub(seeded, tmp_path_factory):
+    folder, passwords = seeded
+    dashboard = copy_hub(folder, tmp_path_factory.mktemp("pages") / "hub")
+    app = create_app(dashboard, {"TESTING": True}, announce=lambda line: None)
+    return dashboard, app, passwords
+
+
+def client_for(hub, username):
+    dashboard, app, passwords = hub
+    return sign_in(app, username, passwords[username])
+
+
+def test_every_page_answers_for_every_role(hub):
+    dashboard = hub[0]
+    for username, extra in (("chief", ["/users"]), ("viewer", []), ("nanhai", []),
+                            ("scj", [])):
+        signed = client_for(hub, username)
+        home = "440605" if username == "nanhai" else "440606"
+        case_no = case_of(dashboard, home, "SCJ")
+        urls = ["/", "/live.json", f"/districts/{home}", "/departments/SCJ",
+                f"/items/{home}-SCJ-001", "/cases", "/cases?state=all&light=red",
+                f"/cases/{case_no}", "/cases.csv", "/cases.xlsx", "/supervision", "/forwarded",
+                "/scores", "/complaints", "/scores/year/2026", *extra]
+        for url in urls:
+            response = signed.client.get(url)
+            assert response.status_code == 200, (username, url, response.status_code)
+
+
+def test_out_of_scope_urls_answer_not_found(hub):
+    dashboard = hub[0]
+    nanhai = client_for(hub, "nanhai").client
+    for url in (f"/cases/{case_of(dashboard, '440606')}", "/districts/440606",
+                "/items/440606-SCJ-001"):
+        response = nanhai.get(url)
+        assert response.status_code == 404 and "不在您的监察范围内" in response.get_data(
+            as_text=True), url
+    scj = client_for(hub, "scj").client
+    for url in ("/departments/WJJ", f"/cases/{case_of(dashboard, '440605', 'WJJ')}",
+                "/items/440605-WJJ-003"):
+        assert scj.get(url).status_code == 404, url
+    assert "共 0 件" in nanhai.get("/cases?district=440606&state=all").get_data(as_text=True)
+
+
+def test_exports_hold_only_the_scope(hub):
+    nanhai = client_for(hub, "nanhai").client
+    rows = list(csv.reader(io.StringIO(
+        nanhai.get("/cases.csv?state=all").get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "区" and len(rows) > 10 and {row[0] for row in rows[1:]} == {"南海区"}
+    scj = client_for(hub, "scj").client
+    book = load_workbook(io.BytesIO(scj.get("/cases.xlsx?state=all").data), read_only=True)
+    values = list(book["办件"].iter_rows(values_only=True))
+    assert len(values) > 10 and {row[4] for row in values[1:]} == {"市场监督管理局"}
+    assert len({row[0] for row in values[1:]}) == 5  # every district
+
+
+def test_city_only_actions_and_user_admin_are_refused_to_others(hub):
+    dashboard = hub[0]
+    signed = client_for(hub, "nanhai")
+    case_no = case_of(dashboard, "440605")
+    for url, form in (("/scores/compute", {"month": "2026-10"}),
+                      ("/scores/publish", {"month": "2026-10"}),
+                      (f"/cases/{case_no}/duban", {"requirement": "x"}),
+                      ("/users", {"username": "evil", "role": "city"})):
+        response = signed.client.post(url, data={**form, "csrf_token": signed.csrf})
+        assert response.status_code == 403, url
+    assert signed.client.get("/users").status_code == 403
+    assert client_for(hub, "viewer").client.get("/users").status_code == 403  # not an admin
+    forged = signed.client.post("/scores/compute", data={"month": "2026-10"})
+    assert forged.status_code in (400, 403)  # no CSRF token
+
+
+def test_city_issues_duban_and_the_district_answers(hub):
+    dashboard = hub[0]
+    chief = client_for(hub, "chief")
+    case_no = case_of(dashboard, "440605", open_only=True)
+    response = chief.client.post(f"/cases/{case_no}/duban",
+                                 data={"requirement": "请三日内办结", "csrf_token": chief.csrf})
+    assert response.status_code == 302
+    page = chief.client.get(response.headers["Location"]).get_data(as_text=True)
+    number = re.search(r"佛山电监〔2026〕\d+号", page).group(0)
+    duban_url = response.headers["Location"]
+    nanhai = client_for(hub, "nanhai")
+    assert number in nanhai.client.get("/supervision").get_data(as_text=True)
+    nanhai.client.post(f"{duban_url}/answer", data={"note": "已办结", "csrf_token": nanhai.csrf})
+    assert "已反馈" in nanhai.client.get(duban_url).get_data(as_text=True)
+    assert client_for(hub, "shunde").client.get(duban_url).status_code == 404
+    chief.client.post(f"{duban_url}/close", data={"note": "核实无误", "csrf_token": chief.csrf})
+    assert "已办结" in chief.client.get(duban_url).get_data(as_text=True)
+
+
+def test_scores_compute_publish_and_reports(hub):
+    chief = client_for(hub, "chief")
+    for url in ("/scores/compute", "/scores/publish"):
+        response = chief.client.post(url, data={"month": "2026-10", "csrf_token": chief.csrf})
+        assert response.status_code == 302
+    page = chief.client.get("/scores?month=2026-10").get_data(as_text=True)
+    assert "第1版 · 已发布" in page and "逐项说明" in page
+    unit = re.search(r'href="(/scores/2026-10/v1/dept/[^"]+)"', page).group(1)
+    detail = chief.client.get(unit).get_data(as_text=True)
+    assert "计算过程" in detail and "提前办结率" in detail and "[satisfaction]" in detail
+    book = load_workbook(io.BytesIO(chief.client.get("/scores/2026-10.xlsx").data))
+    ranking = list(book["部门排名"].iter_rows(values_only=True))
+    assert ranking[1][:3] == ("名次", "单位", "得分") and len(ranking) == 2 + 40
+    assert "打印" in chief.client.get("/scores/2026-10/print").get_data(as_text=True)
+    nanhai = client_for(hub, "nanhai").client.get("/scores?month=2026-10").get_data(as_text=True)
+    assert "南海区" in nanhai and "顺德区市场监督管理局" not in nanhai
+    public = hub[1].test_client().get("/portal/scores?month=2026-10").get_data(as_text=True)
+    assert "第1版 · 已发布" in public and "顺德区市场监督管理局" in public
+
+
+def solve(page: str) -> tuple[str, str]:
+    """(token, answer) of the form's captcha, read off its SVG like a person would."""
+    token = re.search(r'name="captcha_token" value="([^"]+)"', page).group(1)
+    question = "".join(re.findall(r">([^<>])</text>", page))
+    a, op, b = re.match(r"(\d+)([+\-×])(\d+)=\?", question).groups()
+    value = {"+": int(a) + int(b), "-": int(a) - int(b), "×": int(a) * int(b)}[op]
+    return token, str(value)
+
+
+def test_a_complaint_from_the_portal_to_its_reply(hub):
+    public = hub[1].test_client()
+    page = public.get("/portal/complaints/new").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token, answer = solve(page)
+    form = {"csrf_token": csrf, "captcha_token": token, "kind": "投诉", "district": "440605",
+            "dept": "SCJ", "subject": "窗口工作人员离岗", "content": "上午十点三号窗口无人",
+            "contact_name": "李四", "contact_phone": "13900000000"}
+    wrong = public.post("/portal/complaints/new", data={**form, "captcha": str(int(answer) + 1)})
+    assert wrong.status_code == 400 and "验证码错误" in wrong.get_data(as_text=True)
+    done = public.post("/portal/complaints/new", data={**form, "captcha": answer})
+    number = re.search(r'id="tracking-number">(TS\d{8}[A-Z0-9]{6})<', done.get_data(
+        as_text=True)).group(1)
+    replay = public.post("/portal/complaints/new", data={**form, "captcha": answer})
+    assert replay.status_code == 400 and "已使用" in replay.get_data(as_text=True)
+    track = public.get(f"/portal/complaints/track?no={number}").get_data(as_text=True)
+    assert "待受理" in track and "13900000000" not in track and "李四" not in track
+    nanhai = client_for(hub, "nanhai")
+    listing = nanhai.client.get("/complaints").get_data(as_text=True)
+    complaint_id = re.search(rf'href="/complaints/(\d+)">{number}<', listing).group(1)
+    assert client_for(hub, "shunde").client.get(f"/complaints/{complaint_id}").status_code == 404
+    for action, note in (("accept", "已受理"), ("reply", "已批评教育当事人并调整排班")):
+        nanhai.client.post(f"/complaints/{complaint_id}/{action}",
+                           data={"note": note, "csrf_token": nanhai.csrf})
+    track = public.get(f"/portal/complaints/track?no={number}").get_data(as_text=True)
+    assert "已答复" in track and "已批评教育当事人并调整排班" in track
+    assert "市场监督管理局" in public.get("/portal/complaints").get_data(as_text=True)
+
+
+def test_portal_pages_and_the_case_lookup_show_no_personal_data(hub):
+    dashboard, app, _ = hub
+    public = app.test_client()
+    for url in ("/portal/", "/portal/guide", "/portal/guide/440605-SCJ-001", "/portal/rates",
+                "/portal/scores", "/portal/scores/year/2026", "/portal/complaints"):
+        assert public.get(url).status_code == 200, url
+    guide = public.get("/portal/guide/440605-SCJ-001").get_data(as_text=True)
+    for heading in ("审批内容", "办事程序", "政策依据", "申报材料", "承诺时限", "收费标准"):
+        assert heading in guide
+    case_no = case_of(dashboard, "440606")
+    page = public.get(f"/portal/cases?no={case_no}").get_data(as_text=True)
+    assert "受理" in page and case_no in page
+    from hub.services.cases import case_events, find_case
+    from hub.services import Scope
+
+    events = case_events(dashboard.data, find_case(dashboard.data, Scope.city(), case_no))
+    for event in events:
+        assert event["actor"]["name"] not in page and event["actor"]["id"] not in page
+    assert public.get("/portal/cases?no=NOPE").status_code == 404
+    assert public.get("/cases").status_code == 302  # the dashboard needs a sign-in
+
+
+def test_the_portal_limits_requests_per_address(tmp_path):
+    write_hub_folder(tmp_path)
+    (tmp_path / "hub.toml").write_text((tmp_path / "hub.toml").read_text() +
+                                       "\n[portal]\nrequests_per_minute = 5\n", encoding="utf-8")
+    from tests.hubkit import open_dashboard
+
+    app = create_app(open_dashboard(tmp_path), {"TESTING": True}, announce=lambda line: None)
+    client = app.test_client()
+    codes = [client.get("/portal/guide").status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    other = app.test_client().get("/portal/guide", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200
+
+
+def test_user_commands_and_score_commands(seeded, tmp_path):
+    from tests.hubkit import open_dashboard
+
+    folder = tmp_path / "hub"
+    copy_hub(seeded[0], folder)
+    config = str(folder / "hub.toml")
+    runner = CliRunner()
+    added = runner.invoke(main, ["hub", "user", "add", "--config", config, "--name", "foshan-sc",
+                                 "--role", "department", "--scope", "SCJ"])
+    assert added.exit_code == 0, added.output
+    password = re.search(r"首次登录密码：(\S+)", added.output).group(1)
+    bad = runner.invoke(main, ["hub", "user", "add", "--config", config, "--name", "x1",
+                               "--role", "district", "--scope", "999999"])
+    assert bad.exit_code != 0 and "440605" in bad.output
+    app = create_app(open_dashboard(folder), {"TESTING": True}, announce=lambda line: None)
+    sign_in(app, "foshan-sc", password)
+    reset = runner.invoke(main, ["hub", "user", "reset", "--config", config, "--name",
+                                 "foshan-sc"])
+    new_password = re.search(r"新密码：(\S+)", reset.output).group(1)
+    sign_in(app, "foshan-sc", new_password)
+    runner.invoke(main, ["hub", "user", "disable", "--config", config, "--name", "foshan-sc"])
+    with pytest.raises(AssertionError):
+        sign_in(app, "foshan-sc", new_password)
+    scored = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-10",
+                                  "--json"])
+    assert scored.exit_code == 0, scored.output
+    lines = [line for line in scored.output.splitlines() if line.startswith("{")]
+    assert len(lines) == 45 and '"status": "draft"' in lines[0] and '"lines"' in lines[0]
+    published = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
+                                     "2026-10"])
+    assert published.exit_code == 0 and "第1版 · 已发布" in published.output
+    again = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
+                                 "2026-10"])
+    assert again.exit_code != 0 and "没有待发布的成绩" in again.output
+    wrong = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-13"])
+    assert wrong.exit_code != 0 and "YYYY-MM" in wrong.output
+
+
+def test_hub_serve_prints_the_first_login_once_and_serves_the_pages(tmp_path):
+    from provisioning.identity import init_hub
+
+    init_hub(tmp_path / "hub", bind="tcp://127.0.0.1:0")
+    toml = tmp_path / "hub" / "hub.toml"
+    values = tomllib.loads(toml.read_text(encoding="utf-8"))
+    values["web"]["port"] = 0
+    toml.write_text(tomli_w.dumps(values), encoding="utf-8")
+
+    def run() -> tuple[subprocess.Popen, list[str], str]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen([sys.executable, "-m", "hallwatch", "hub", "serve",
+                                    "--config", str(toml)], cwd=REPO, env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        lines: list[str] = []
+        ready = threading.Event()
+
+        def pump():
+            for line in process.stdout:
+                lines.append(line)
+                if "公众门户" in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        for _ in range(300):
+            if ready.wait(0.1) or process.poll() is not None:
+                break
+        assert ready.is_set(), "".join(lines)
+        url = re.search(r"hub web serving (http://\S+?)/?\s", "".join(lines)).group(1)
+        return process, lines, url
+
+    process, lines, url = run()
+    try:
+        assert sum("首次登录" in line for line in lines) == 1
+        assert re.search(r"用户名 admin 密码 \S{10,}", "".join(lines))
+        for path in ("/login", "/portal/"):
+            with urllib.request.urlopen(url + path, timeout=10) as response:
+                assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    process, lines, _ = run()  # the second start has users: nothing printed
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    assert not any("首次登录" in line for line in lines)
+
+
+def test_docs_name_every_dashboard_command_and_route(hub):
+    from hub.cli import hub as hub_group
+
+    page = (REPO / "docs" / "hub.md").read_text(encoding="utf-8")
+    for name in ("score", "publish-scores", "rebuild-views"):
+        assert f"hub {name} --config" in page, name
+        assert hub_group.commands[name].help, name
+    for name in hub_group.commands["user"].commands:
+        assert f"hub user {name} --config" in page, name
+    app = hub[1]
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in ("overview", "cases", "supervision", "scores",
+                                           "complaints", "hub_users", "portal"):
+            head = re.split(r"[<.]", rule.rule)[0].rstrip("/") or "/"
+            assert f"`{head}" in page or f"`POST {head}" in page, rule.rule
