@@ -7,7 +7,7 @@ connection under a lock (one writer); reads use per-thread read-only connections
 Example::
 
     store = HubStore(Path("data/hub.db")).open()
-    applied = store.apply_batch("440605-01", records, from_seq=1, backlog=0)
+    applied = store.apply_batch("440605-01", "440605", parsed, from_seq=1, backlog=0)
     store.box_states()
 """
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, stream_with_context
 
 from web.auth import login_required
+from web.exports import xlsx_response
 from web.box import services
 from web.box.cases import case_filter
 from web.box.pages import READERS
@@ -61,15 +62,4 @@ def as_csv():
 @bp.get("/cases.xlsx")
 @login_required(roles=READERS)
 def as_xlsx():
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("办件")
-    sheet.append(HEADER)
-    for row in export_rows():
-        sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    return Response(data.getvalue(), headers={
-        "Content-Disposition": f"attachment; filename={_filename('xlsx')}"},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return xlsx_response("办件", HEADER, export_rows(), _filename("xlsx"))

@@ -13,6 +13,7 @@ from hub.dubans import DubanError
 from hub.services.cases import STAGE_NAMES, CaseFilter, case_detail, case_page, iter_cases
 from standard.districts import DISTRICTS
 from web.auth import login_required
+from web.exports import xlsx_response
 from web.charts import stage_track
 from web.hub.common import CITY, READERS, dashboard, data, page_arg, scope, user_name
 from web.layout import LIGHTS
@@ -110,15 +111,4 @@ def as_csv():
 @bp.get("/cases.xlsx")
 @login_required(roles=READERS)
 def as_xlsx():
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("办件")
-    sheet.append(HEADER)
-    for row in export_rows():
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), headers={
-        "Content-Disposition": f"attachment; filename={_filename('xlsx')}"},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return xlsx_response("办件", HEADER, export_rows(), _filename("xlsx"))
