@@ -59,6 +59,7 @@ class Platform:
     counter: int = 0
     case_counter: int = 0
     open_cases: dict[str, dict] = field(default_factory=dict)
+    _open_order: list[str] = field(default_factory=list)  # open_cases' keys, to pick in O(1)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"{self.district_code}:{self.seed}")
@@ -91,7 +92,9 @@ class Platform:
         case = {"case_no": case_no, "item": item, "staff": self._staff(), "stage": 2,
                 "window": self.rng.randrange(1, self.windows + 1),
                 "last": at + dt.timedelta(minutes=3)}
+        case["slot"] = len(self._open_order)
         self.open_cases[case_no] = case
+        self._open_order.append(case_no)
         first = self._event(case, "申请", at, case_type=item["case_type"],
                             window_no=case["window"])
         return [first, self._event(case, "受理", at + dt.timedelta(minutes=3),
@@ -101,7 +104,7 @@ class Platform:
         """Move one open case a step on, sometimes with a pause, a fee or a mistake."""
         if not self.open_cases:
             return self.new_case(at)
-        case = self.open_cases[self.rng.choice(list(self.open_cases))]
+        case = self.open_cases[self._open_order[self.rng.randrange(len(self._open_order))]]
         roll = self.rng.random()
         events: list[dict] = []
         if case.get("pause"):
@@ -116,7 +119,7 @@ class Platform:
             amount = fee if self.rng.random() < 0.7 else "50.00"  # sometimes a wrong fee
             events.append(self._event(case, "收费", at, fee_amount=amount))
         if roll > 0.985:
-            del self.open_cases[case["case_no"]]
+            self._close(case["case_no"])
             return [self._event(case, "不予许可", at)]  # a refusal without a reason
         stage = case["stage"] + (2 if roll > 0.97 else 1)  # sometimes a stage is skipped
         names = ["申请", "受理", "承办", "审核", "批准", "办结"]
@@ -124,8 +127,16 @@ class Platform:
         case["stage"] = stage
         events.append(self._event(case, names[stage - 1], at))
         if stage == 6:
-            del self.open_cases[case["case_no"]]
+            self._close(case["case_no"])
         return events
+
+    def _close(self, case_no: str) -> None:
+        """Forget a finished case: swap the last key into its place (O(1), order not kept)."""
+        slot = self.open_cases.pop(case_no)["slot"]
+        moved = self._open_order.pop()
+        if moved != case_no:
+            self._open_order[slot] = moved
+            self.open_cases[moved]["slot"] = slot
 
     def backlog(self, start: dt.datetime, days: int, cases_per_day: int) -> Iterator[dict]:
         """History: cases accepted over ``days`` calendar days before now, at various stages."""
