@@ -2,8 +2,9 @@
 
 Run from the repository root: ``python -m bench.bench_pages [--cases N] [--runs N]``.
 It fills a fresh box (through the real ingest path, so the outbox fills too), then times the
-window board ``/``, its live JSON ``/board.json`` and the case list ``/cases`` (first page,
-a filtered page, a deep page), through the Flask test client and through waitress over HTTP.
+window board ``/``, its live JSON ``/board.json``, the case list ``/cases`` (first page,
+a filtered page, a deep page) and the charts ``/charts`` (30 and 90 days), through the Flask
+test client and through waitress over HTTP.
 "first" is the first request for that view of the snapshot (its filter is computed then and
 kept). Prints figures and the goal only; nothing here asserts.
 """
@@ -30,7 +31,8 @@ from standard.records import LOCAL_TZ
 DISTRICT = "440605"
 AT = dt.datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
 GOAL_MS = 300
-PAGES = ("/", "/board.json", "/cases", "/cases?light=red&page=3", "/cases?page=500")
+PAGES = ("/", "/board.json", "/cases", "/cases?light=red&page=3", "/cases?page=500",
+         "/charts", "/charts?days=90")
 
 
 def case_events(rng: random.Random, number: int, items: list[dict], at: dt.datetime) -> list[dict]:
@@ -171,10 +173,11 @@ def main() -> None:
             size = len(client.get(path).get_data())
             print(f"{path:<28}{(time.perf_counter() - started) * 1000:>6.0f} ms  (one export of "
                   f"every open case, {size / 1e6:.1f} MB)")
-        one = fill_one_more(box)
-        after, _ = median_ms(lambda: _ok(client.get("/cases").status_code), 1)
-        print(f"/cases right after a new event (incremental refresh of {one} case): "
-              f"{after:.1f} ms")
+        for number, path in enumerate(("/cases", "/charts"), start=1):
+            one = fill_one_more(box, f"bench-extra-{number}")
+            after, _ = median_ms(lambda: _ok(client.get(path).status_code), 1)
+            print(f"{path} right after a new event (incremental refresh of {one} case): "
+                  f"{after:.1f} ms")
         box.hall.refresh_seconds = 2.0
         next_day = AT + dt.timedelta(days=1)
         box.clock = box.hall.clock = lambda: next_day
@@ -186,10 +189,10 @@ def main() -> None:
         box.store.close()
 
 
-def fill_one_more(box) -> int:
+def fill_one_more(box, event_id: str = "bench-extra-1") -> int:
     from edge.ingest import ingest_texts
 
-    event = {"event_id": "bench-extra-1", "case_no": f"{DISTRICT}B00000001",
+    event = {"event_id": event_id, "case_no": f"{DISTRICT}B00000001",
              "item_code": f"{DISTRICT}-SCJ-001", "dept_code": f"{DISTRICT}SCJ",
              "district_code": DISTRICT, "event_type": "收费",
              "occurred_at": AT.isoformat(), "actor": {"id": "S001", "name": "李敏"},

@@ -44,6 +44,7 @@ WATCHED_SECONDS = 600  # background refreshes go on this long after the last pag
 WINDOW_SCAN_ROWS = 50_000  # a cold start reads window activity from this many recent events
 _LIGHT_ORDER = {"red": 0, "unknown": 1, "yellow": 2, "green": 3}
 STAGE_NAMES = tuple(stage.value for stage in STAGES)
+FINISHED = "finished"  # the day counts' key for the cases that ended that day
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class BoardCase:
     is_open: bool
     window_no: int | None
     key: tuple  # urgency: open first, then red, unknown, yellow, green; fewest days left first
+    accepted_on: dt.date | None = None  # the local day of 受理
+    finished_on: dt.date | None = None  # the local day the case ended (办结, 不予受理 ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Snapshot:
     ordered: list[BoardCase]  # every case, most urgent first
     open_ordered: list[BoardCase]  # the open ones (what pages show by default)
     open_counts: Counter  # lights of the open ones
+    day_counts: Counter  # (local day, day_state or FINISHED) → cases, for the charts
     windows: dict[int, WindowActivity]
     built_at: float  # time.monotonic()
     memo: dict = field(default_factory=dict, compare=False, repr=False)
@@ -98,6 +102,16 @@ class CasePage:
     page: int
     pages: int
     counts: Counter  # lights of every case matching the filter except the light itself
+
+
+@dataclass(frozen=True)
+class DayCases:
+    """One local day: the cases received (受理) that day by ``day_state``, and how many
+    cases ended that day."""
+
+    day: dt.date
+    received: Counter
+    finished: int
 
 
 @dataclass
@@ -206,7 +220,9 @@ class HallBoard:
         open_ordered = [c for c in ordered if c.is_open]
         windows = self._window_activity(max(0, mark - WINDOW_SCAN_ROWS), mark, {})
         return Snapshot(day, mark, cases, ordered, open_ordered,
-                        Counter(c.row.light for c in open_ordered), windows, time.monotonic())
+                        Counter(c.row.light for c in open_ordered),
+                        Counter(key for c in ordered for key in _day_keys(c)), windows,
+                        time.monotonic())
 
     def _update(self, old: Snapshot, mark: int) -> Snapshot:
         at = self.clock()
@@ -216,28 +232,31 @@ class HallBoard:
                 " where rowid > ? and rowid <= ?)", (old.mark, mark))]
         cases = dict(old.cases)
         ordered, open_ordered = list(old.ordered), list(old.open_ordered)
-        counts = Counter(old.open_counts)
+        counts, days = Counter(old.open_counts), Counter(old.day_counts)
         for case in (self._evaluate(text, at) for text in texts):
             previous = cases.get(case.row.case_no)
             if previous is not None:
+                days.subtract(_day_keys(previous))
                 _remove(ordered, previous)
                 if previous.is_open:
                     _remove(open_ordered, previous)
                     counts[previous.row.light] -= 1
             cases[case.row.case_no] = case
+            days.update(_day_keys(case))
             bisect.insort(ordered, case, key=_key)
             if case.is_open:
                 bisect.insort(open_ordered, case, key=_key)
                 counts[case.row.light] += 1
         windows = self._window_activity(old.mark, mark, old.windows)
-        return Snapshot(old.day, mark, cases, ordered, open_ordered, +counts, windows,
+        return Snapshot(old.day, mark, cases, ordered, open_ordered, +counts, +days, windows,
                         time.monotonic())
 
     def _evaluate(self, text: str, at: dt.datetime) -> BoardCase:
         facts = CaseFacts.from_json(text)
         row = self.board._row(facts, at)
         is_open = facts.terminal is None
-        return BoardCase(row, is_open, facts.window_no, urgency(row, is_open))
+        return BoardCase(row, is_open, facts.window_no, urgency(row, is_open),
+                         facts.accepted_on, facts.finished_on)
 
     def _window_activity(self, after: int, through: int,
                          known: dict[int, WindowActivity]) -> dict[int, WindowActivity]:
@@ -328,6 +347,19 @@ class HallBoard:
                 views[number].activity = activity
         return [views[n] for n in sorted(views)]
 
+    def daily_cases(self, days: int) -> list[DayCases]:
+        """The last ``days`` local days through today, oldest first (from the snapshot's day
+        counts, which new events update like the light counts)."""
+        snap = self.snapshot()
+        by_day = snap.view("daily", lambda: _regroup(snap.day_counts))
+        first = snap.day - dt.timedelta(days=days - 1)
+        series = []
+        for day in (first + dt.timedelta(days=n) for n in range(days)):
+            counts = by_day.get(day, Counter())
+            received = Counter({state: n for state, n in counts.items() if state != FINISHED})
+            series.append(DayCases(day, received, counts[FINISHED]))
+        return series
+
     def detail(self, case_no: str) -> CaseDetail | None:
         """One case, evaluated now, with its events, pauses, fees and catalogue item."""
         found = self.board.case(case_no, self.clock())
@@ -354,6 +386,20 @@ class CaseDetail:
     events: list[dict[str, Any]]
     facts: CaseFacts
     item: Any  # CatalogueItem | None
+
+
+def day_state(case: BoardCase) -> str:
+    """An open case's light now, else its outcome: early, on_time, late, or "other" for a case
+    that ended without one (no deadline known)."""
+    if case.is_open:
+        return case.row.light
+    return case.row.outcome or "other"
+
+
+def _day_keys(case: BoardCase) -> list[tuple[dt.date, str]]:
+    """What ``case`` adds to the day counts: its 受理 day with ``day_state``, its end day."""
+    keys = [] if case.accepted_on is None else [(case.accepted_on, day_state(case))]
+    return keys if case.finished_on is None else keys + [(case.finished_on, FINISHED)]
 
 
 def _key(case: BoardCase) -> tuple:

@@ -274,6 +274,10 @@ class PresenceService:
         """Snapshot storage against its quota (``.as_dict()`` for JSON)."""
         return self.snapshots.usage()
 
+    def oldest_snapshot_at(self) -> dt.datetime | None:
+        """When the oldest stored snapshot was taken: how far back the evidence reaches."""
+        return self.snapshots.oldest_taken_at()
+
     # -- helpers -------------------------------------------------------------------------
     def _evidence(self, row: Mapping[str, Any]) -> dict[str, Path]:
         if row["alert_id"] is None:

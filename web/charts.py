@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from markupsafe import Markup, escape
 
@@ -120,6 +121,121 @@ def meter(value: float, limit: float, *, width: int = 320, label: str = "") -> M
         f' fill="{colour}"/></svg>')
 
 
+PRESENCE_STATES: dict[str, tuple[str, str]] = {
+    "present": ("在岗", "#2e7d32"), "absent": ("离岗", "#c62828"),
+}
+NO_DATA = "#d5dae2"
+BREAK = "#7d8799"
+
+
+class TimeSpan(Protocol):
+    """A stretch of one state on a row of ``timeline`` (``edge.presence_service.Span`` fits)."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def started_at(self) -> dt.datetime: ...
+
+    @property
+    def ended_at(self) -> dt.datetime: ...
+
+    @property
+    def open(self) -> bool: ...
+
+
+def timeline(rows: Sequence[tuple[str, Sequence[TimeSpan]]], start: dt.datetime,
+             end: dt.datetime, *, breaks: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+             states: Mapping[str, tuple[str, str]] = PRESENCE_STATES, width: int = 720,
+             bar: int = 20, gap: int = 12, label_width: int = 80,
+             title: str = "") -> Markup:
+    """One bar per ``(label, spans)`` on a time axis from ``start`` to ``end`` (hour ticks in
+    ``start``'s time zone). ``states`` maps a span's state to (label, colour); grey where no
+    span is (no data); ``breaks`` are shaded (e.g. lunch); an open span ends in a dark mark.
+
+    >>> from types import SimpleNamespace
+    >>> at = lambda hour: dt.datetime(2026, 11, 2, hour, tzinfo=dt.timezone.utc)
+    >>> away = SimpleNamespace(state="absent", started_at=at(9), ended_at=at(10), open=True)
+    >>> svg = timeline([("2号窗口", [away])], at(8), at(18), breaks=[(at(12), at(14))])
+    >>> 'data-state="absent"' in svg and 'class="span-open"' in svg
+    True
+    """
+    if not rows or end <= start:
+        return Markup('<p class="muted">暂无数据</p>')
+    plot, axis, legend = width - label_width - 20, 22, 26  # 20: room for the last hour's label
+    height = axis + len(rows) * (bar + gap) + legend
+
+    def x(at: dt.datetime) -> float:
+        share = (min(max(at, start), end) - start) / (end - start)
+        return label_width + plot * share
+
+    out = [_open(width, height, title, css="timeline"),
+           *_hour_ticks(start, end, x, height - legend)]
+    for index, (label, spans) in enumerate(rows):
+        y = axis + index * (bar + gap)
+        out.append(f'<g class="timeline-row" data-row="{escape(label)}">'
+                   f'<text x="{label_width - 8}" y="{y + bar - 5}" text-anchor="end"'
+                   f' class="chart-label">{escape(_clip(label, 8))}</text>'
+                   f'<rect x="{label_width}" y="{y}" width="{plot}" height="{bar}"'
+                   f' fill="{NO_DATA}"><title>无视频</title></rect>')
+        out += [_span(span, x, y, bar, states, start.tzinfo) for span in spans
+                if span.ended_at > start and span.started_at < end]
+        out.append("</g>")
+    bottom = axis + len(rows) * (bar + gap) - gap
+    for lower, upper in breaks:
+        if upper > start and lower < end:
+            out.append(f'<rect class="timeline-break" x="{x(lower):.1f}" y="{axis - 4}"'
+                       f' width="{x(upper) - x(lower):.1f}" height="{bottom - axis + 8}"'
+                       f' fill="{BREAK}" fill-opacity="0.3"><title>午休</title></rect>')
+    keys = [*states.values(), ("无视频", NO_DATA), ("午休", BREAK)]
+    out.append(_legend(keys, label_width, height - 8))
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _span(span: TimeSpan, x: Callable[[dt.datetime], float], y: int, bar: int,
+          states: Mapping[str, tuple[str, str]], tz: dt.tzinfo | None) -> str:
+    name, colour = states.get(span.state, (span.state, NO_DATA))
+    left, right = x(span.started_at), x(span.ended_at)
+    until = "至今" if span.open else span.ended_at.astimezone(tz).strftime("%H:%M")
+    when = f"{span.started_at.astimezone(tz).strftime('%H:%M')}–{until}"
+    shape = (f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, 1):.1f}" height="{bar}"'
+             f' fill="{colour}" data-state="{escape(span.state)}"><title>{escape(name)} {when}'
+             f'</title></rect>')
+    if span.open:
+        shape += (f'<rect class="span-open" x="{right - 2:.1f}" y="{y - 3}" width="3"'
+                  f' height="{bar + 6}" fill="#1f2a3d"><title>{escape(name)}（持续中）</title>'
+                  f'</rect>')
+    return shape
+
+
+def _hour_ticks(start: dt.datetime, end: dt.datetime, x: Callable[[dt.datetime], float],
+                bottom: float) -> list[str]:
+    hours = (end - start).total_seconds() / 3600
+    step = dt.timedelta(hours=max(1, math.ceil(hours / 12)))
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    tick = start.replace(minute=0, second=0, microsecond=0)
+    if tick < start:
+        tick += dt.timedelta(hours=1)
+    out = []
+    while tick <= end:
+        left, hours = x(tick), int((tick - midnight).total_seconds() // 3600)  # the end: 24:00
+        out.append(f'<line x1="{left:.1f}" y1="16" x2="{left:.1f}" y2="{bottom}"'
+                   f' stroke="#e6e9ef"/><text x="{left:.1f}" y="12" text-anchor="middle"'
+                   f' class="chart-small">{hours:02d}:00</text>')
+        tick += step
+    return out
+
+
+def _legend(keys: Sequence[tuple[str, str]], left: float, y: float) -> str:
+    out = []
+    for name, colour in keys:
+        out.append(f'<rect x="{left}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
+                   f'<text x="{left + 16}" y="{y}" class="chart-legend">{escape(name)}</text>')
+        left += 24 + 14 * len(name)
+    return "".join(out)
+
+
 def _open(width: float, height: float, title: str, fixed: bool = False, css: str = "") -> str:
     size = f'width="{width}" height="{height}"' if fixed else 'width="100%"'
     label = f'<title>{escape(title)}</title>' if title else ""
@@ -136,3 +252,176 @@ def _short_day(day: str) -> str:
         return dt.date.fromisoformat(day[:10]).strftime("%m-%d")
     except ValueError:
         return day
+
+
+LINE_COLOUR = "#222222"
+
+
+def stacked_columns(columns: Sequence[tuple[str, Mapping[str, int]]],
+                    series: Sequence[tuple[str, str, str]], *,
+                    line: Sequence[int] | None = None, line_label: str = "",
+                    width: int = 720, plot_height: int = 180, title: str = "") -> Markup:
+    """Vertical columns (label, counts) stacked by ``series`` (key, label, colour), with a
+    legend, a y axis and x labels; ``line`` adds one value per column, drawn as a line.
+
+    Example::
+
+        >>> svg = stacked_columns([("11-30", {"green": 3}), ("12-01", {"red": 1})],
+        ...                       LIGHT_SERIES, line=[0, 2], line_label="当日办结")
+        >>> svg.count('class="chart-column"')
+        2
+    """
+    totals = [sum(counts.get(key, 0) for key, _, _ in series) for _, counts in columns]
+    line = list(line or [])
+    if not any(totals) and not any(line):
+        return _no_data()
+    left, right = 44, width - 20  # room for the last x label
+    entries = [(label, colour) for _, label, colour in series]
+    entries += [(line_label, LINE_COLOUR)] if line else []
+    top = 24  # one row of legend
+    step = _nice_step(max(totals + line))
+    highest = step * math.ceil(max(totals + line) / step)
+    scale = plot_height / highest
+    base = top + 8 + plot_height
+    parts = [_open(width, base + 22, title), _legend(entries, left, 16),
+             _y_axis(range(0, highest + 1, step), scale, base, left, right)]
+    slot = (right - left) / len(columns)
+    every = max(1, math.ceil(len(columns) * 40 / (right - left)))  # x labels 40 units apart
+    bar = min(slot * 0.72, 48)
+    for index, (name, counts) in enumerate(columns):
+        x = left + index * slot
+        parts.append(_column(name, counts, series, (x + (slot - bar) / 2, bar), base, scale))
+        if (len(columns) - 1 - index) % every == 0:  # the last column (today) always
+            parts.append(f'<text x="{x + slot / 2:.1f}" y="{base + 16}" text-anchor="middle"'
+                         f' class="chart-small">{escape(name)}</text>')
+    if line:
+        parts.append(_line([name for name, _ in columns], line, line_label,
+                           (left, slot), base, scale))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def percent_bars(rows: Sequence[tuple[str, float | None, str]], *, width: int = 640,
+                 bar: int = 18, gap: int = 10, label_width: int = 150,
+                 title: str = "") -> Markup:
+    """Horizontal bars of a share from 0 to 1 (label, share or None, note), each followed by
+    its percentage and the note.
+
+    Example::
+
+        >>> svg = percent_bars([("市场监督管理局", 0.75, "计入 4 条"), ("民政局", None, "计入 0 条")])
+        >>> "75.0%（计入 4 条）" in svg and "—（计入 0 条）" in svg
+        True
+    """
+    if not rows:
+        return _no_data()
+    plot = width - label_width - 150
+    parts = [_open(width, len(rows) * (bar + gap) + gap, title)]
+    for index, (name, share, note) in enumerate(rows):
+        y = gap + index * (bar + gap)
+        value = "—" if share is None else f"{share:.1%}"
+        parts.append(f'<text x="{label_width - 8}" y="{y + bar - 4}" text-anchor="end"'
+                     f' class="chart-label">{escape(_clip(name, 10))}</text>'
+                     f'<rect x="{label_width}" y="{y}" width="{plot}" height="{bar}"'
+                     f' fill="#e6e9ef"/>')
+        if share:
+            parts.append(f'<rect x="{label_width}" y="{y}" width="{plot * share:.1f}"'
+                         f' height="{bar}" fill="#1f4e8c" class="chart-share"><title>'
+                         f'{escape(name)} {value}</title></rect>')
+        parts.append(f'<text x="{label_width + plot + 6}" y="{y + bar - 4}"'
+                     f' class="chart-value">{value}（{escape(note)}）</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def heat_grid(rows: Sequence[tuple[str, Sequence[float | None]]], columns: Sequence[str], *,
+              width: int = 640, cell_height: int = 26, label_width: int = 90,
+              title: str = "") -> Markup:
+    """Rows (label, one value per column, None for no data) as shaded cells: the larger the
+    value, the darker the red; each cell shows its value rounded.
+
+    Example::
+
+        >>> svg = heat_grid([("1号窗口", [0, 12.4]), ("2号窗口", [None, 3])], ["11-30", "12-01"])
+        >>> svg.count('class="chart-cell"'), ">12<" in svg
+        (4, True)
+    """
+    if not rows or not columns:
+        return _no_data()
+    biggest = max((value for _, values in rows for value in values if value), default=1)
+    cell = (width - label_width) / len(columns)
+    parts = [_open(width, 22 + len(rows) * cell_height, title)]
+    for index, name in enumerate(columns):
+        parts.append(f'<text x="{label_width + (index + 0.5) * cell:.1f}" y="15"'
+                     f' text-anchor="middle" class="chart-small">{escape(name)}</text>')
+    for row, (name, values) in enumerate(rows):
+        y = 22 + row * cell_height
+        parts.append(f'<text x="{label_width - 8}" y="{y + cell_height - 8}" text-anchor="end"'
+                     f' class="chart-label">{escape(_clip(name, 7))}</text>')
+        for index, value in enumerate(values):
+            share = (value or 0) / biggest
+            text = "—" if value is None else f"{value:.0f}"
+            x = label_width + index * cell
+            parts.append(f'<rect x="{x + 1:.1f}" y="{y + 1}" width="{cell - 2:.1f}"'
+                         f' height="{cell_height - 2}" fill="{_shade(share)}" class="chart-cell">'
+                         f'<title>{escape(name)} {escape(columns[index])} {text}</title></rect>'
+                         f'<text x="{x + cell / 2:.1f}" y="{y + cell_height - 8}"'
+                         f' text-anchor="middle" class="chart-cell-text'
+                         f'{" dark" if share > 0.5 else ""}">{text}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _no_data() -> Markup:
+    return Markup('<p class="muted">暂无数据</p>')
+
+
+def _nice_step(biggest: float, ticks: int = 4) -> int:
+    """A whole step, 1, 2 or 5 times a power of ten, that covers ``biggest`` in ``ticks``."""
+    raw = max(biggest, 1) / ticks
+    power = 10 ** max(0, math.floor(math.log10(raw)))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def _y_axis(values: range, scale: float, base: float, left: float, right: float) -> str:
+    """A grid line with its label at each of ``values``."""
+    return "".join(f'<line x1="{left}" y1="{base - v * scale:.1f}" x2="{right}"'
+                   f' y2="{base - v * scale:.1f}" stroke="#e6e9ef"/>'
+                   f'<text x="{left - 6}" y="{base - v * scale + 4:.1f}" text-anchor="end"'
+                   f' class="chart-small">{v}</text>' for v in values)
+
+
+def _column(name: str, counts: Mapping[str, int], series: Sequence[tuple[str, str, str]],
+            span: tuple[float, float], base: float, scale: float) -> str:
+    """One column (x, width in ``span``) stacked from ``base`` upwards in series order."""
+    x, width = span
+    parts, y = ['<g class="chart-column">'], base
+    for key, label, colour in series:
+        count = counts.get(key, 0)
+        if count:
+            y -= count * scale
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}"'
+                         f' height="{count * scale:.1f}" fill="{colour}"><title>{escape(name)}'
+                         f' {escape(label)} {count}</title></rect>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _line(names: Sequence[str], values: Sequence[int], label: str, grid: tuple[float, float],
+          base: float, scale: float) -> str:
+    """``values`` as a line with a dot at each column's centre (left, slot width in ``grid``)."""
+    left, slot = grid
+    points = [(left + (i + 0.5) * slot, base - v * scale) for i, v in enumerate(values)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    radius = min(2.5, slot / 4)  # small dots when the columns are narrow
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{LINE_COLOUR}">'
+                   f'<title>{escape(name)} {escape(label)} {value}</title></circle>'
+                   for (x, y), name, value in zip(points, names, values))
+    return (f'<g class="chart-line"><polyline points="{path}" fill="none"'
+            f' stroke="{LINE_COLOUR}" stroke-width="1.5"/>{dots}</g>')
+
+
+def _shade(share: float) -> str:
+    """From a pale grey (0) to the red light's colour (1)."""
+    pale, red = (0xF3, 0xF5, 0xF8), (0xC6, 0x28, 0x28)
+    return "#" + "".join(f"{round(a + (b - a) * share):02x}" for a, b in zip(pale, red))

@@ -12,6 +12,7 @@ Example::
     followups.record_return_call(17, by="王主任", note="已电话联系，群众反映排队时间长")
     followups.record_rectification(17, by="王主任", note="高峰期增开两个窗口")
     followups.check_overdue(datetime.now(timezone.utc))   # opens 差评回访超期 / 差评整改超期 alerts
+    followups.worklist(date(2026, 11, 1), date(2026, 12, 1))   # the 差评整改 list: open + November
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from edge.config import EvaluationSection
-from edge.evaluations.rows import emit_rating, fetch_one, local_date
+from edge.evaluations.rows import emit_rating, fetch_one, local_date, rated_between
 from edge.rules import Finding, open_alert
 from edge.store import Store, Tx, iso
 from standard.calendar import CalendarUnknownYear, WorkCalendar
@@ -39,6 +40,13 @@ INVALIDATED = "已撤销"  # an appeal found the review 恶意 or 误评
 VERDICTS = ("恶意", "误评")
 RULE_CALL_OVERDUE = "差评回访超期"
 RULE_RECTIFY_OVERDUE = "差评整改超期"
+OPEN_STATES = (AWAITING_CALL, RECTIFYING)
+# The audit trail's actions, as the pages name them.
+ACTION_NAMES = {"opened": "生成差评任务", "return_call": "回访", "rectification": "整改",
+                "extension": "延期", "follow_up_review": "追评", "appeal": "申诉复核"}
+# What the to-do list shows of a rating: never the citizen's name or phone.
+LISTED_RATING_COLUMNS = ("level", "channel", "case_no", "window_no", "staff_id", "staff_name",
+                         "dept_code", "rated_at")
 
 
 class FollowUpError(Exception):
@@ -104,13 +112,25 @@ class FollowUp:
         day = today.isoformat()
         if self.state == AWAITING_CALL and self.return_call_due and day > self.return_call_due:
             late.append(RULE_CALL_OVERDUE)
-        open_work = self.state in (AWAITING_CALL, RECTIFYING)
+        open_work = self.state in OPEN_STATES
         if open_work and self.rectify_due and day > self.rectify_due:
             late.append(RULE_RECTIFY_OVERDUE)
         return late
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        """The steps the workflow allows now, as audit actions: ``return_call`` while 待回访,
+        ``rectification`` while 整改中, one ``extension`` before 已整改, and ``appeal`` until
+        an appeal succeeded. Who may take them is the caller's business."""
+        if self.state == INVALIDATED:
+            return ()
+        steps = {AWAITING_CALL: ["return_call"], RECTIFYING: ["rectification"]}.get(self.state, [])
+        if self.state != RECTIFIED and not self.extension_days:
+            steps.append("extension")
+        return (*steps, "appeal")
 
 
 def _text(value: str | None, what: str) -> str:
@@ -174,6 +194,26 @@ class FollowUpService:
         if state:
             sql, params = sql + " where state = ?", (state,)
         return [FollowUp.from_row(r) for r in self.store.query(sql + " order by rating_id", params)]
+
+    def worklist(self, since: dt.date, until: dt.date, *, state: str | None = None,
+                 overdue_on: dt.date | None = None) -> list[tuple[dict[str, Any], FollowUp]]:
+        """The bad reviews a hall works on: every open one (待回访, 整改中) whatever its date,
+        and the closed ones rated on local days ``since`` up to, not including, ``until``.
+        Open ones first, oldest first. Optionally only one ``state``, or only those overdue on
+        ``overdue_on``. Each comes as (the rating's listed columns, its follow-up)."""
+        clauses, params = rated_between(since, until)
+        columns = ", ".join(f"r.{column}" for column in LISTED_RATING_COLUMNS)
+        marks = ", ".join("?" for _ in OPEN_STATES)
+        rows = self.store.query(
+            f"select f.*, {columns}, f.state in ({marks}) as is_open"
+            " from review_followups f join ratings r on r.id = f.rating_id"
+            f" where f.state in ({marks}) or ({' and '.join(clauses)})"
+            " order by is_open desc, r.rated_at, f.rating_id",
+            [*OPEN_STATES, *OPEN_STATES, *params])
+        found = [({c: row[c] for c in LISTED_RATING_COLUMNS}, FollowUp.from_row(row))
+                 for row in rows]
+        return [(rating, item) for rating, item in found
+                if state in (None, item.state) and (overdue_on is None or item.overdue(overdue_on))]
 
     def audit(self, rating_id: int) -> list[dict[str, Any]]:
         """The audit trail of one review, oldest first."""

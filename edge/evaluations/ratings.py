@@ -27,13 +27,14 @@ from typing import Any
 
 from edge.config import EvaluationSection
 from edge.evaluations.followups import open_followup
-from edge.evaluations.rows import emit_rating, fetch_one, local_date, present_rating
+from edge.evaluations.rows import (day_start, emit_rating, fetch_one, local_date,
+                                   present_rating)
 from edge.ingest import Rejection, quarantine
 from edge.store import Store, Tx, iso
 from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.deadlines import CaseFacts
 from standard.evaluations import BAD_LEVELS, Channel, Evaluation
-from standard.records import LOCAL_TZ, CaseEvent, EventType
+from standard.records import CaseEvent, EventType
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class Ratings:
         clauses, params = [], []
         if since:
             clauses.append("rated_at >= ?")
-            params.append(iso(dt.datetime.combine(since, dt.time(), LOCAL_TZ)))
+            params.append(day_start(since))
         for column, value in (("window_no", window_no), ("case_no", case_no)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -271,6 +272,13 @@ class Ratings:
     def window_service(self) -> list[dict[str, Any]]:
         """Each window's armed case and staff on duty, for the live board."""
         return self.store.query("select * from window_service order by window_no")
+
+    def last_key_presses(self) -> dict[int, dt.datetime]:
+        """Window → when its evaluator's keys were last pressed (device health)."""
+        rows = self.store.query("select window_no, max(rated_at) as at from ratings"
+                                " where channel = ? and window_no is not null group by window_no",
+                                (Channel.WINDOW.value,))
+        return {row["window_no"]: dt.datetime.fromisoformat(row["at"]) for row in rows}
 
     # -- the one insert -----------------------------------------------------------------
     def _known(self, tx: Tx, uid: str) -> RatingOutcome | None:

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
-from edge.store import Tx
+from edge.store import Tx, iso
 from standard.records import LOCAL_TZ
 
 # Personal data stays on the box: the hub gets ratings for counting, never names or phones.
@@ -23,6 +23,23 @@ PERSONAL_COLUMNS = ("citizen_name", "citizen_phone")
 def local_date(moment: dt.datetime) -> dt.date:
     """The hall's calendar day (+08:00) of an aware moment."""
     return moment.astimezone(LOCAL_TZ).date()
+
+
+def day_start(day: dt.date) -> str:
+    """The stored (UTC) timestamp at which the hall's local ``day`` begins, for ``rated_at``
+    comparisons: ``day_start(dt.date(2026, 12, 1))`` is ``"2026-11-30T16:00:00.000+00:00"``."""
+    return iso(dt.datetime.combine(day, dt.time(), LOCAL_TZ))
+
+
+def rated_between(since: dt.date | None, until: dt.date | None) -> tuple[list[str], list[str]]:
+    """SQL conditions on ``r.rated_at`` (ratings aliased ``r``) and their parameters: rated on
+    local days from ``since`` up to, not including, ``until``; a None bound is left open."""
+    clauses, params = [], []
+    for bound, operator in ((since, ">="), (until, "<")):
+        if bound:
+            clauses.append(f"r.rated_at {operator} ?")
+            params.append(day_start(bound))
+    return clauses, params
 
 
 def fetch_all(conn: sqlite3.Connection, sql: str,

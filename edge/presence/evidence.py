@@ -34,6 +34,7 @@ from edge.presence.ports import Roi
 logger = logging.getLogger(__name__)
 
 ALERT_ID = re.compile(r"^[0-9A-Za-z.\-]{1,64}$")
+STAMP = "%Y%m%dT%H%M%S%fZ"  # a snapshot's name starts with the UTC time it was taken
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
@@ -99,7 +100,7 @@ class SnapshotStore:
         check_alert_id(alert_id)
         if taken_at.tzinfo is None:
             raise ValueError("taken_at must be timezone-aware")
-        stamp = taken_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = taken_at.astimezone(dt.UTC).strftime(STAMP)
         paths = []
         with self._lock:
             for kind, data in (("roi", roi_jpeg), ("frame", frame_jpeg)):
@@ -139,6 +140,17 @@ class SnapshotStore:
             return StoreUsage(
                 self._used, self.quota_bytes, len(files), len(open_alerts), self._removed
             )
+
+    def oldest_taken_at(self) -> dt.datetime | None:
+        """When the oldest stored snapshot was taken (its name says), or None without any."""
+        with self._lock:
+            names = sorted(path.name for path in self._all_files())
+        for name in names:
+            try:
+                return dt.datetime.strptime(name.split("_", 1)[0], STAMP).replace(tzinfo=dt.UTC)
+            except ValueError:  # not one of ours; the next name may be
+                continue
+        return None
 
     def _all_files(self) -> list[Path]:
         return [*self._open.glob("*.jpg"), *self._closed.glob("*.jpg")]

@@ -16,7 +16,7 @@ from edge.evaluations.followups import (AWAITING_CALL, INVALIDATED, RECTIFIED, R
                                         ReviewNotFound, StepAlreadyDone, StepOutOfOrder)
 from edge.evaluations.intake import parse_evaluations
 from edge.evaluations.ratings import KeyPress
-from edge.evaluations.report import rating_report
+from edge.evaluations.report import rating_report, rating_rows, uncounted_reason
 from edge.evaluations.tables import SCHEMA_SCRIPT
 from edge.evaluations.wiring import build_evaluations
 from edge.ingest import ingest_texts
@@ -311,3 +311,85 @@ def test_press_and_ratings_commands(tmp_path):
     assert "== 窗口 window ==" in text and "50.0%" in text
     bad = runner.invoke(edge, ["press", "--db", str(db), "--window", "2", "--level", "6"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_report_counts_local_days_up_to_until_and_the_whole_hall(hall, clock):
+    store, evaluations = hall
+    for day, hour, minute, level in ((dt.date(2026, 10, 31), 23, 59, 1),
+                                     (dt.date(2026, 11, 2), 0, 0, 5),
+                                     (dt.date(2026, 11, 30), 23, 59, 2),
+                                     (dt.date(2026, 12, 1), 0, 0, 4)):
+        clock.now = dt.datetime.combine(day, dt.time(hour, minute), LOCAL_TZ)
+        press(evaluations, clock, 3, level)
+    report = rating_report(store, since=dt.date(2026, 11, 1), until=dt.date(2026, 12, 1),
+                           today=dt.date(2026, 12, 1))
+    assert (report["since"], report["until"]) == ("2026-11-01", "2026-12-01")
+    hall_entry = report["hall"]
+    assert (hall_entry["counted"], hall_entry["bad"], hall_entry["satisfaction"]) == (2, 1, 0.5)
+    assert hall_entry["levels"] == {"5": 1, "4": 0, "3": 0, "2": 1, "1": 0}
+    assert hall_entry["followups"]["待回访"] == 1
+    [window] = report["windows"]
+    assert (window["key"], window["counted"]) == (3, 2)
+    everything = rating_report(store, today=dt.date(2026, 12, 1))
+    assert everything["hall"]["counted"] == 4 and everything["until"] is None
+
+
+def test_rating_rows_say_why_a_rating_is_not_counted(hall, clock):
+    store, evaluations = hall
+    serve(store, evaluations, event(1, "NH7", "受理", FRIDAY - dt.timedelta(minutes=5)))
+    first = press(evaluations, clock, 3, 1)
+    [(_, repeat)] = evaluations.ratings.record_evaluations([channel(
+        1, "NH7", 5, citizen_name="张三丰", citizen_phone="13800138000")])
+    evaluations.followups.appeal(first.rating_id, verdict="恶意", reason="辱骂工作人员",
+                                 approved_by="李局", by="王主任")
+    rows = rating_rows(store, since=FRIDAY.date(), until=FRIDAY.date() + dt.timedelta(days=1))
+    assert [(r["id"], r["state"], r["case_no"]) for r in rows] == [
+        (first.rating_id, "已撤销", "NH7"), (repeat.rating_id, None, "NH7")]
+    assert [uncounted_reason(r) for r in rows] == [
+        "申诉撤销（恶意）", f"重复评价（首次评价 #{first.rating_id}）"]
+    assert not {"citizen_name", "citizen_phone", "text"} & set(rows[1])
+    assert rows[0]["return_call_due"] == "2026-11-09"
+    assert rating_rows(store, since=dt.date(2026, 11, 7), until=dt.date(2026, 12, 1)) == []
+    replaced = {"invalid_reason": None, "superseded_by": 9, "repeat_of": None}
+    assert uncounted_reason(replaced) == "默认好评被替换（被评价 #9 取代）"
+    assert uncounted_reason({**replaced, "superseded_by": None}) == ""
+
+
+def test_worklist_keeps_open_reviews_and_the_periods_closed_ones(hall, clock):
+    store, evaluations = hall
+    followups = evaluations.followups
+    old_open = press(evaluations, clock, 3, 1).rating_id            # Friday 6 Nov, never called
+    old_done = press(evaluations, clock, 3, 2).rating_id
+    followups.record_return_call(old_done, by="王主任", note="已回访")
+    followups.record_rectification(old_done, by="王主任", note="已整改")
+    clock.to_day(dt.date(2026, 12, 2))
+    new_open = press(evaluations, clock, 2, 2).rating_id
+    new_done = press(evaluations, clock, 2, 1).rating_id
+    followups.appeal(new_done, verdict="误评", reason="按错键", approved_by="李局", by="王主任")
+    press(evaluations, clock, 2, 5)                                 # not a bad review
+    december = (dt.date(2026, 12, 1), dt.date(2027, 1, 1))
+    listed = followups.worklist(*december)
+    assert [item.rating_id for _, item in listed] == [old_open, new_open, new_done]
+    rating, item = listed[1]
+    assert (rating["window_no"], rating["level"], item.state) == (2, 2, AWAITING_CALL)
+    assert "citizen_phone" not in rating
+    november = followups.worklist(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+    assert [item.rating_id for _, item in november] == [old_open, new_open, old_done]
+    assert [i.rating_id for _, i in followups.worklist(*december, state=INVALIDATED)] == [new_done]
+    late = followups.worklist(*december, overdue_on=dt.date(2026, 12, 2))
+    assert [item.rating_id for _, item in late] == [old_open]  # due 9 Nov; the new one is not
+
+
+def test_next_steps_follow_the_workflow(hall, clock):
+    _, evaluations = hall
+    followups = evaluations.followups
+    rating_id = press(evaluations, clock, 3, 1).rating_id
+    assert followups.get(rating_id).next_steps == ("return_call", "extension", "appeal")
+    followups.extend(rating_id, by="王主任", days=3, reason="需协调部门")
+    assert followups.get(rating_id).next_steps == ("return_call", "appeal")
+    followups.record_return_call(rating_id, by="王主任", note="已回访")
+    assert followups.get(rating_id).next_steps == ("rectification", "appeal")
+    followups.record_rectification(rating_id, by="王主任", note="已整改")
+    assert followups.get(rating_id).next_steps == ("appeal",)
+    followups.appeal(rating_id, verdict="恶意", reason="辱骂", approved_by="李局", by="李局")
+    assert followups.get(rating_id).next_steps == ()

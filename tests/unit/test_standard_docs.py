@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from edge.filefeed import file_records
 from standard.catalogue import load_catalogue

@@ -10,7 +10,7 @@ from flask import (Blueprint, Response, abort, flash, g, redirect, render_templa
                    url_for)
 
 from edge.board import PER_PAGE
-from edge.supervision import (ACTION_NAMES, LEVEL_NAMES, STATE_NAMES, STATES, Alert,
+from edge.supervision import (ACTION_NAMES, LEVEL_NAMES, STATES, Alert,
                               AlertNotFound, NoticeNotFound, SupervisionError)
 from web.auth import login_required
 from web.box import services

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint
 
 from web.auth import login_required
-from web.exports import xlsx_response
+from web.exports import csv_response, xlsx_response
 from web.box import services
 from web.box.cases import case_filter
 from web.box.pages import READERS
@@ -42,21 +40,7 @@ def _filename(extension: str) -> str:
 @bp.get("/cases.csv")
 @login_required(roles=READERS)
 def as_csv():
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # a BOM, so that Excel opens the UTF-8 file as Chinese text
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(HEADER)
-        for number, row in enumerate(export_rows(), start=1):
-            writer.writerow(row)
-            if number % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(stream_with_context(stream()), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename={_filename('csv')}"})
+    return csv_response(HEADER, export_rows(), _filename("csv"))
 
 
 @bp.get("/cases.xlsx")

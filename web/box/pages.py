@@ -1,16 +1,8 @@
 """The hall manager's pages on the box: sign-in, layout and one blueprint a concern.
 
 ``install(app, box)`` is called by ``create_app``: it needs the box's store open (the users
-table lives in the box database). Roles (``web/userstore.py``):
-
-| page | manager 大厅管理员 | supervisor 区监察室 | auditor 只读审计 | technician 技术员 |
-|---|---|---|---|---|
-| 实时看板 ``/``, 办件 ``/cases``, 导出, 预警 ``/alerts`` | ✓ | ✓ | ✓ | – |
-| 预警操作: 签收、说明理由 | ✓ | – | – | – |
-| 预警操作: 办结、上报 | – | ✓ | – | – |
-| 设备状态 ``/health`` | ✓ | ✓ | ✓ | ✓ |
-| 接入异常记录 ``/health/quarantine`` | – | – | – | ✓ |
-| 用户管理 ``/users`` | administrators (``is_admin``) of any role | | | |
+table lives in the box database). Which role may open which page and take which action is
+listed in docs/box.md (角色 / Roles); each view says it with ``login_required(roles=...)``.
 """
 
 from __future__ import annotations
@@ -19,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, render_template, request
 
+from edge.supervision import STATE_NAMES
 from web.auth import AuthSettings, UserStore, init_auth
 from web.layout import install_layout
 
@@ -28,6 +21,7 @@ if TYPE_CHECKING:
 READERS = ("manager", "supervisor", "auditor")
 TECHNICIANS = ("technician",)
 NAV = [("board.index", "实时看板"), ("cases.index", "办件监察"), ("alerts.index", "预警纠错"),
+       ("evaluations.index", "好差评"), ("presence.index", "离岗监测"), ("stats.index", "统计图表"),
        ("health.index", "设备状态"), ("health.quarantine", "接入异常"),
        ("users.index", "用户管理")]
 
@@ -35,7 +29,7 @@ NAV = [("board.index", "实时看板"), ("cases.index", "办件监察"), ("alert
 def install(app: Flask, box: Box) -> None:
     """Sign-in, layout and the pages, on the box's app."""
     from web import users
-    from web.box import alerts, board, cases, exports, health
+    from web.box import alerts, board, cases, evaluations, exports, health, presence, stats
 
     config = box.config
     settings = AuthSettings(session_hours=config.web.session_hours,
@@ -47,8 +41,9 @@ def install(app: Flask, box: Box) -> None:
     hall_name = f"{config.district_name}行政服务中心" if config.district_name else config.box_id
     install_layout(app, site_name=hall_name, site_sub="政务服务电子监察系统 · 大厅管理",
                    nav=NAV, footer=f"监察盒子 {config.box_id}")
-    app.jinja_env.globals.update(STATE_NAMES=alerts.STATE_NAMES)
-    for module in (board, cases, exports, alerts, health, users):
+    app.jinja_env.globals.update(STATE_NAMES=STATE_NAMES)
+    for module in (board, cases, exports, alerts, evaluations, presence, stats, health,
+                   users):
         app.register_blueprint(module.bp)
     app.register_error_handler(404, _not_found)
 
