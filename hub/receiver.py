@@ -3,8 +3,10 @@
 Each batch is checked in order: the CURVE key that carried it belongs to an enrolled box that
 is not revoked (ZAP, then again per batch), the batch claims that same box, its Ed25519
 signature verifies, it decrypts; then its records are applied by (box, seq) in one
-transaction and only then acknowledged. Anything refused is logged and answered with a nack;
-no bad batch can stop the loop or disturb another box.
+transaction and only then acknowledged. Anything refused is answered with a nack and counted
+in ``refusals``, one row per sender, reason and episode (hub/store.py), and logged at most
+once a minute per row: a revoked box retrying ten times a second fills neither the disk nor
+the log. No bad batch can stop the loop or disturb another box.
 
 Once a second the receiver also re-reads the enrolled boxes (a revocation takes effect without
 a restart), sends the commands that ``hub resend`` queued in the store, and pushes config
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
-from hub.store import HubStore
+from hub.store import REFUSAL_WINDOW_SECONDS, HubStore
 from provisioning.identity import EnrolledBox, HubIdentity
 from standard import wire
 from standard.envelope import EnvelopeError, Opener
@@ -46,14 +48,16 @@ class _Credentials:
             reason = (f"connection refused: box {box.box_id} is revoked" if box else
                       f"connection refused: CURVE key {key[:8].decode(errors='replace')}… "
                       "is not enrolled")
-            log.warning(reason)
-            self.receiver.store.refuse(box.box_id if box else None, reason)
+            source = box.box_id if box else _key_source(key)
+            self.receiver.note_refusal(box.box_id if box else None, source, reason)
             return False
         return True
 
 
 @dataclass
 class ReceiverStats:
+    """What the receiver did since it started (``refused`` counts every refusal)."""
+
     batches: int = 0
     records: int = 0
     refused: int = 0
@@ -81,6 +85,7 @@ class Receiver:
         self._heard: dict[str, float] = {}  # box_id -> monotonic time last heard from
         self._configs_held: dict[str, dict[str, int]] = {}  # box_id -> kind -> doc_version
         self._configs_sent: dict[tuple[str, str], int] = {}  # (box_id, kind) -> doc_version
+        self._refusal_log = LogThrottle(REFUSAL_WINDOW_SECONDS)
 
     # -- enrolled boxes -----------------------------------------------------------------
     def reload_boxes(self) -> None:
@@ -174,7 +179,8 @@ class Receiver:
         body = [frame.bytes for frame in frames[2:]]
         sender = self.box_by_curve(curve_key)
         if sender is None:
-            self._refuse(sock, route, None, f"box key {curve_key[:8]!r} is not enrolled")
+            self._refuse(sock, route, None, f"box key {curve_key[:8]!r} is not enrolled",
+                         source=_key_source(curve_key))
             return
         if sender.revoked:
             self._refuse(sock, route, sender.box_id,
@@ -192,11 +198,20 @@ class Receiver:
         else:
             self._refuse(sock, route, sender.box_id, f"unknown message type {kind[:20]!r}")
 
-    def _refuse(self, sock, route, box_id: str | None, reason: str, first=None, last=None):
-        log.warning("refused from %s: %s", box_id or "unknown box", reason)
-        self.stats.refused += 1
-        self.stats.last_refusal = reason
-        self.store.refuse(box_id, reason)
+    def note_refusal(self, box_id: str | None, source: str, reason: str) -> None:
+        """Count a refusal in the stats and in ``refusals``; log it at most once a window."""
+        with self._lock:
+            self.stats.refused += 1
+            self.stats.last_refusal = reason
+        refusal = self.store.refuse(box_id, reason, source=source)
+        if self._refusal_log.due(refusal.id):
+            repeats = (f" ({refusal.count} times since {refusal.first_at})"
+                       if refusal.count > 1 else "")
+            log.warning("refused from %s: %s%s", box_id or source, reason, repeats)
+
+    def _refuse(self, sock, route, box_id: str | None, reason: str, first=None, last=None,
+                source: str = ""):
+        self.note_refusal(box_id, source or box_id or "", reason)
         sock.send_multipart([route, *wire.encode(wire.NACK, {"first_seq": first,
                                                              "last_seq": last,
                                                              "reason": reason})])
@@ -207,9 +222,15 @@ class Receiver:
         except wire.WireError as exc:
             self._refuse(sock, route, sender.box_id, str(exc))
             return
+        box_acked = _int(message.get("acked_seq")) if kind == wire.HELLO else None
         acked = self.store.touch_box(sender.box_id, sender.district_code,
-                                     backlog=_int(message.get("backlog")))
+                                     backlog=_int(message.get("backlog")), box_acked=box_acked)
         sock.send_multipart([route, *wire.encode(wire.PONG, {"acked_seq": acked})])
+        if box_acked is not None and box_acked > acked:
+            log.warning("box %s says this hub acknowledged its records up to %d, but the hub"
+                        " holds them up to %d: restored from a backup? 'hub resend %s --from"
+                        " %d' fetches what the box still has", sender.box_id, box_acked, acked,
+                        sender.box_id, acked + 1)
         if kind == wire.HELLO:
             known = message.get("configs") if isinstance(message.get("configs"), dict) else {}
             self._configs_held[sender.box_id] = {k: v for k, v in known.items()
@@ -306,6 +327,31 @@ def parse_records(items: list[tuple[str, bytes]], from_seq: int,
         previous = seq
         parsed.append((record, text, digest))
     return parsed
+
+
+class LogThrottle:
+    """Says whether a key is due a log line: the first time, then once per ``seconds``."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self._last: dict[object, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key: object) -> bool:
+        now = self.clock()
+        with self._lock:
+            if now - self._last.get(key, -self.seconds) < self.seconds:
+                return False
+            if len(self._last) > 1000:  # forget keys long quiet, so the map stays small
+                self._last = {k: t for k, t in self._last.items() if now - t < self.seconds}
+            self._last[key] = now
+            return True
+
+
+def _key_source(curve_key: bytes) -> str:
+    """A refusal's source when no enrolled box owns the CURVE key: the key itself (Z85)."""
+    return "key:" + curve_key.decode(errors="replace")
 
 
 def _int(value) -> int | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -25,6 +26,8 @@ from typing import Any
 
 from standard.envelope import GENESIS, chain_hash
 
+log = logging.getLogger(__name__)
+
 SCHEMA = """
 create table if not exists records (
     box_id text not null, seq integer not null, kind text not null, at text not null,
@@ -34,14 +37,17 @@ create table if not exists boxes (
     box_id text primary key, district_code text not null, last_seen text,
     last_seq integer not null default 0, backlog integer not null default 0,
     contiguous_seq integer not null default 0, chain_seq integer not null default 0,
-    chain_hash blob, chain_state text not null default 'ok');
+    chain_hash blob, chain_state text not null default 'ok',
+    box_acked_seq integer not null default 0);
 create table if not exists missing (
-    box_id text not null, seq integer not null, primary key (box_id, seq)) without rowid;
+    box_id text not null, seq integer not null, reason text not null default 'gap',
+    primary key (box_id, seq)) without rowid;
 create table if not exists tamper_alerts (
     id integer primary key, box_id text not null, first_seq integer not null,
     last_seq integer not null, kind text not null, detail text not null, raised_at text not null);
 create table if not exists refusals (
-    id integer primary key, at text not null, box_id text, reason text not null);
+    id integer primary key, at text not null, box_id text, reason text not null,
+    source text not null default '', count integer not null default 1, last_at text);
 create table if not exists config_docs (
     kind text not null, doc_version integer not null, doc text not null, published_at text not null,
     primary key (kind, doc_version));
@@ -53,12 +59,32 @@ create table if not exists commands (
     created_at text not null, done_at text);
 """
 
+# Columns added since the first release: (table, column, definition), added to older files.
+ADDED_COLUMNS = (
+    ("boxes", "box_acked_seq", "integer not null default 0"),
+    ("missing", "reason", "text not null default 'gap'"),
+    ("refusals", "source", "text not null default ''"),
+    ("refusals", "count", "integer not null default 1"),
+    ("refusals", "last_at", "text"),
+)
+INDEXES = "create index if not exists refusals_episode on refusals(source, reason, id);"
+REFUSAL_WINDOW_SECONDS = 60.0
+
 # Projections: per record kind, functions that build the hub's views in the same transaction.
 Applier = Callable[[sqlite3.Connection, str, dict[str, Any]], None]
 
 
 def utc_iso(now: dt.datetime | None = None) -> str:
     return (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The refusals row a refusal was counted in: its id, count so far and first time."""
+
+    id: int
+    count: int
+    first_at: str
 
 
 @dataclass
@@ -85,6 +111,8 @@ class HubStore:
         conn.execute("pragma synchronous=normal")
         conn.execute("pragma busy_timeout=5000")
         conn.executescript(SCHEMA)
+        _add_columns(conn)
+        conn.executescript(INDEXES)
         for script in self.extra_schema:
             conn.executescript(script)
         self._conn = conn
@@ -121,12 +149,18 @@ class HubStore:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     # -- boxes --------------------------------------------------------------------------
-    def touch_box(self, box_id: str, district_code: str, *, backlog: int | None = None) -> int:
-        """Note that a box was heard from; returns its cumulative acked sequence."""
+    def touch_box(self, box_id: str, district_code: str, *, backlog: int | None = None,
+                  box_acked: int | None = None) -> int:
+        """Note that a box was heard from; returns its cumulative acked sequence.
+
+        ``box_acked`` is what the box says this hub acknowledged (its hello): ahead of the
+        hub's own mark only when the hub was restored from a backup (see ``_note_gaps``).
+        """
         with self.transaction() as conn:
             self._ensure_box(conn, box_id, district_code)
-            conn.execute("update boxes set last_seen = ?, backlog = coalesce(?, backlog)"
-                         " where box_id = ?", (utc_iso(), backlog, box_id))
+            conn.execute("update boxes set last_seen = ?, backlog = coalesce(?, backlog),"
+                         " box_acked_seq = coalesce(?, box_acked_seq) where box_id = ?",
+                         (utc_iso(), backlog, box_acked, box_id))
             return conn.execute("select contiguous_seq from boxes where box_id = ?",
                                 (box_id,)).fetchone()[0]
 
@@ -142,10 +176,35 @@ class HubStore:
             " (select count(*) from records r where r.box_id = b.box_id) as records"
             " from boxes b order by b.box_id")
 
-    def refuse(self, box_id: str | None, reason: str) -> None:
+    def refuse(self, box_id: str | None, reason: str, *, source: str = "",
+               window_seconds: float = REFUSAL_WINDOW_SECONDS,
+               now: dt.datetime | None = None) -> Refusal:
+        """Record a refused handshake or message, one row per episode.
+
+        The same ``source`` (a box id, or the CURVE key of an unknown sender) refused for the
+        same reason within ``window_seconds`` of the row's last refusal only bumps that row's
+        ``count`` and ``last_at``: a box retrying ten times a second must not fill the disk.
+
+        >>> store.refuse(None, "connection refused: CURVE key abc… is not enrolled",
+        ...              source="key:abc…").count  # doctest: +SKIP
+        1
+        """
+        moment = now or dt.datetime.now(dt.timezone.utc)
+        at, since = utc_iso(moment), utc_iso(moment - dt.timedelta(seconds=window_seconds))
+        source = source or box_id or ""
         with self.transaction() as conn:
-            conn.execute("insert into refusals (at, box_id, reason) values (?, ?, ?)",
-                         (utc_iso(), box_id, reason))
+            row = conn.execute(
+                "select id, at, count from refusals where source = ? and reason = ?"
+                " and coalesce(last_at, at) >= ? order by id desc limit 1",
+                (source, reason, since)).fetchone()
+            if row is None:
+                cursor = conn.execute(
+                    "insert into refusals (at, box_id, reason, source, count, last_at)"
+                    " values (?, ?, ?, ?, 1, ?)", (at, box_id, reason, source, at))
+                return Refusal(cursor.lastrowid, 1, at)
+            conn.execute("update refusals set count = count + 1, last_at = ? where id = ?",
+                         (at, row[0]))
+            return Refusal(row[0], row[2] + 1, row[1])
 
     # -- batches ------------------------------------------------------------------------
     def apply_batch(self, box_id: str, district_code: str,
@@ -179,8 +238,8 @@ class HubStore:
                     apply(conn, box_id, record)
             new = len(fresh)
             if parsed:
-                tamper += self._note_gaps(conn, box_id, from_seq, [r["seq"] for r, _, _ in parsed],
-                                          now)
+                tamper += self._note_gaps(conn, box_id, from_seq,
+                                          [r["seq"] for r, _, _ in parsed], now)
             acked = self._advance(conn, box_id, now, tamper)
             last = parsed[-1][0]["seq"] if parsed else 0
             conn.execute("update boxes set last_seen = ?, backlog = coalesce(?, backlog),"
@@ -190,22 +249,49 @@ class HubStore:
 
     def _note_gaps(self, conn: sqlite3.Connection, box_id: str, from_seq: int,
                    seqs: list[int], now: str) -> list[str]:
-        """Sequence numbers the box skipped inside [from_seq, last] were removed on the box."""
-        present = set(seqs)
-        wanted = range(from_seq, seqs[-1] + 1)
-        # A hole already reported (the same batch sent again) is not a new alert.
-        holes = [s for s in wanted if s not in present and not conn.execute(
-            "select 1 from records where box_id = ? and seq = ? union all"
-            " select 1 from missing where box_id = ? and seq = ?",
-            (box_id, s, box_id, s)).fetchone()]
+        """Sequence numbers the box skipped inside [from_seq, last] are gone from the box.
+
+        Only what lies beyond what this hub has acknowledged can be a gap: at or below its
+        own mark every number was received (or reported missing) already, so a resend that
+        starts below it is duplicates, however much the box has pruned since. Beyond it, a
+        hole the box says was acknowledged before (its hello's ``acked_seq``; ahead of the
+        hub's mark only after the hub was restored from a backup) was pruned on the box after
+        its retention period: lost with the backup, not deleted on the box, so it is noted as
+        ``missing`` (reason ``pruned``) without a tamper alert. Any other hole is a gap.
+        """
+        acked, box_acked = conn.execute(
+            "select contiguous_seq, box_acked_seq from boxes where box_id = ?",
+            (box_id,)).fetchone()
+        first, last = max(from_seq, acked + 1), seqs[-1]
+        if first > last:
+            return []
+        known = set(seqs)
+        for table in ("records", "missing"):  # a hole reported once is not a new alert
+            known.update(row[0] for row in conn.execute(
+                f"select seq from {table} where box_id = ? and seq between ? and ?",
+                (box_id, first, last)))
+        holes = [s for s in range(first, last + 1) if s not in known]
         messages = []
-        for first, last in _runs(holes):
-            conn.executemany("insert or ignore into missing (box_id, seq) values (?, ?)",
-                             [(box_id, s) for s in range(first, last + 1)])
-            detail = f"箱体 {box_id} 的记录 {first}–{last} 缺失（链断裂），疑似被删除"
-            self._tamper(conn, box_id, first, last, "gap", detail, now)
-            messages.append(detail)
+        for start, end in _runs(holes):
+            pruned_end = min(end, box_acked)
+            if start <= pruned_end:
+                self._missing(conn, box_id, start, pruned_end, "pruned")
+                log.warning("box %s no longer holds records %d-%d: acknowledged before this"
+                            " hub's database was restored, then pruned on the box; they are"
+                            " lost with the backup", box_id, start, pruned_end)
+            if end > box_acked:
+                start = max(start, box_acked + 1)
+                self._missing(conn, box_id, start, end, "gap")
+                detail = f"箱体 {box_id} 的记录 {start}–{end} 缺失（链断裂），疑似被删除"
+                self._tamper(conn, box_id, start, end, "gap", detail, now)
+                messages.append(detail)
         return messages
+
+    @staticmethod
+    def _missing(conn: sqlite3.Connection, box_id: str, first: int, last: int,
+                 reason: str) -> None:
+        conn.executemany("insert or ignore into missing (box_id, seq, reason) values (?, ?, ?)",
+                         [(box_id, s, reason) for s in range(first, last + 1)])
 
     def _tamper(self, conn, box_id, first, last, kind, detail, now) -> None:
         conn.execute("insert into tamper_alerts (box_id, first_seq, last_seq, kind, detail,"
@@ -304,6 +390,14 @@ class HubStore:
     def command_done(self, command_id: int) -> None:
         with self.transaction() as conn:
             conn.execute("update commands set done_at = ? where id = ?", (utc_iso(), command_id))
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a hub database made by an older release up to the current columns."""
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"pragma table_info({table})")}
+        if column not in present:
+            conn.execute(f"alter table {table} add column {column} {definition}")
 
 
 def _runs(numbers: list[int]) -> list[tuple[int, int]]:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.projections import cases, supervision
+from hub.projections import cases, halls, supervision
 from hub.projections.schema import PROJECTION_VERSION, SCHEMA
 from standard.calendar import WorkCalendar
 from standard.deadlines import LightSettings
@@ -75,6 +75,9 @@ APPLIERS: dict[str, Callable] = {
     "notice": supervision.apply_notice,
     "rating": supervision.apply_rating,
     "review_followup": supervision.apply_followup,
+    "presence": halls.apply_presence,
+    "camera_health": halls.apply_camera_health,
+    "selftest": halls.apply_selftest,
 }
 
 
@@ -119,8 +122,8 @@ def needs_rebuild(store) -> bool:
 
 
 VIEW_TABLES = ("hub_cases", "hub_case_events", "hub_case_daily", "hub_alerts", "hub_alert_events",
-               "hub_notices", "hub_ratings", "hub_rating_daily", "hub_followups",
-               "hub_projection_errors")
+               "hub_notices", "hub_ratings", "hub_rating_daily", "hub_followups", "hub_absences",
+               "hub_cameras", "hub_selftests", "hub_projection_errors")
 
 
 def rebuild(store, *, chunk: int = 5000, progress: Callable[[int], None] | None = None) -> int:

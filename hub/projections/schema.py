@@ -7,7 +7,7 @@ ending ``_on`` are local (+08:00) ISO dates; ``_at`` are UTC timestamps.
 
 from __future__ import annotations
 
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2  # 2: absences, cameras, self-tests
 
 SCHEMA = """
 create table if not exists hub_meta (key text primary key, value text not null);
@@ -89,6 +89,23 @@ create table if not exists hub_followups (
     box_id text not null, rating_id integer not null, district_code text not null,
     state text, opened_on text, return_call_due text, rectify_due text, updated_at text,
     primary key (box_id, rating_id)) without rowid;
+
+create table if not exists hub_absences (
+    box_id text not null, absence_id integer not null, district_code text not null,
+    window_no integer not null, camera_id text not null, alert_id integer,
+    started_at text, started_on text, taken_at text, ended_at text,
+    primary key (box_id, absence_id)) without rowid;
+create index if not exists hub_absences_day on hub_absences(started_on, district_code);
+
+create table if not exists hub_cameras (
+    box_id text not null, camera_id text not null, district_code text not null,
+    ok integer not null, detail text not null, last_frame_at text, changed_at text not null,
+    seq integer not null, primary key (box_id, camera_id)) without rowid;
+
+create table if not exists hub_selftests (
+    box_id text primary key, district_code text not null, seq integer not null,
+    ok integer not null, started_at text, finished_at text not null, counts text not null,
+    problems text not null) without rowid;
 
 create table if not exists hub_projection_errors (
     id integer primary key, box_id text not null, seq integer not null, kind text not null,

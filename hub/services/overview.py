@@ -1,8 +1,9 @@
-"""The city overview: each district's boxes, open cases by light, cards, today's ratings, absences.
+"""The city overview: each district's boxes, open cases by light, cards, today's ratings,
+absences and cameras not OK.
 
 Every number comes from an indexed aggregate (``hub_cases`` by light, ``hub_rating_daily``,
-``hub_alerts``), never from a scan of ``records``, so the page stays fast at millions of
-records.
+``hub_alerts``, ``hub_absences``, ``hub_cameras``), never from a scan of ``records``, so the
+page stays fast at millions of records.
 
 Example::
 
@@ -18,10 +19,8 @@ from dataclasses import dataclass, field
 from hub.services import HubData, Scope
 
 ACTIVE_STATES = ("open", "acknowledged", "explained", "escalated")
-ABSENCE_RULES = ("离岗",)
 LIGHT_KEYS = ("red", "yellow", "green", "unknown")
 _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
-_ABSENCE = "(" + ", ".join(f"'{rule}'" for rule in ABSENCE_RULES) + ")"
 
 
 @dataclass
@@ -46,6 +45,7 @@ class DistrictTile:
     ratings: dict[str, int] = field(default_factory=lambda: {"counted": 0, "satisfied": 0,
                                                              "bad": 0})
     absences: int = 0
+    cameras_down: int = 0
 
     @property
     def open_cases(self) -> int:
@@ -116,13 +116,23 @@ def district_tiles(data: HubData, scope: Scope) -> list[DistrictTile]:
         tile = tiles.get(row["district_code"])
         if tile is not None:
             tile.ratings = {key: row[key] or 0 for key in ("counted", "satisfied", "bad")}
-    for row in data.query(
-            "select district_code, count(*) as n from hub_alerts where opened_on = ?"
-            f" and rule in {_ABSENCE} and {where} group by district_code", [today, *params]):
-        tile = tiles.get(row["district_code"])
-        if tile is not None:
-            tile.absences = row["n"]
+    if scope.sees_boxes:
+        _count_halls(data, scope, tiles)
     return list(tiles.values())
+
+
+def _count_halls(data: HubData, scope: Scope, tiles: dict[str, DistrictTile]) -> None:
+    """Today's absences (presence records) and the cameras not OK, per district."""
+    where, params = scope.sql(dept_col=None)
+    for row in data.query(
+            "select district_code, count(*) as n from hub_absences where started_on = ?"
+            f" and {where} group by district_code", [data.today().isoformat(), *params]):
+        if row["district_code"] in tiles:
+            tiles[row["district_code"]].absences = row["n"]
+    for row in data.query("select district_code, count(*) as n from hub_cameras"
+                          f" where ok = 0 and {where} group by district_code", params):
+        if row["district_code"] in tiles:
+            tiles[row["district_code"]].cameras_down = row["n"]
 
 
 def totals(tiles: list[DistrictTile]) -> DistrictTile:
@@ -136,6 +146,7 @@ def totals(tiles: list[DistrictTile]) -> DistrictTile:
         for key in total.ratings:
             total.ratings[key] += tile.ratings[key]
         total.absences += tile.absences
+        total.cameras_down += tile.cameras_down
         total.boxes += tile.boxes
     return total
 

@@ -135,3 +135,28 @@ def test_a_month_is_computed_published_and_shown_on_the_portal(hub, page):
     page.goto(f"{url}/portal/")
     expect(page.locator("main")).to_contain_text("2026-10 绩效评估")
     expect(page.locator("svg.chart")).to_contain_text("市场监督管理局")
+
+
+def test_a_district_user_added_on_the_shared_page_sees_its_own_hall(hub, page):
+    dashboard, url, passwords = hub
+    sign_in(page, url, "chief", passwords["chief"])
+    expect(page.locator("h1")).to_have_text("全市总览")
+    page.get_by_role("link", name="用户管理").click()
+    page.fill("input[name=username]", "gaoming")
+    page.fill("input[name=display_name]", "高明区监察室")
+    page.select_option("select[name=role]", "district")
+    page.fill("input[name=scope]", "440608")
+    page.get_by_role("button", name="添加（自动生成密码）").click()
+    password = page.locator("code.password").text_content()
+    listed = page.locator("section.card", has_text="全部用户").locator("tr", has_text="gaoming")
+    expect(listed).to_contain_text("高明区")
+    page.context.clear_cookies()
+
+    sign_in(page, url, "gaoming", password)
+    expect(page.locator(".who")).to_contain_text("区监察室 · 高明区")
+    expect(page.locator(".district-map")).to_have_css("display", "grid")  # hub.css is loaded
+    page.get_by_role("link", name="现场与设备").click()
+    expect(page.locator("h1")).to_have_text("现场与设备")
+    expect(page.locator("#hall-summary tbody tr")).to_have_count(1)
+    expect(page.locator("#hall-summary")).to_contain_text("高明区")
+    expect(page.locator("nav.nav .portal-link")).to_have_text("公众门户 ↗")

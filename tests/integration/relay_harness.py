@@ -428,3 +428,24 @@ def sealed_batch(box: Box, hub: Hub, rows: list[tuple[str, bytes]], counter: int
     header = {"first_seq": first, "last_seq": last, "from_seq": from_seq or first,
               "count": len(rows), "backlog": 0}
     return [wire.BATCH, *sealer.seal(header, wire.batch_plaintext(rows), counter)]
+
+
+@contextmanager
+def in_process_receiver(tmp: Path) -> Iterator[Any]:
+    """A hub receiver in this process on 127.0.0.1 with one provisioned box (南海区)."""
+    from types import SimpleNamespace
+
+    from hub.receiver import Receiver
+    from hub.store import HubStore
+
+    config, hub_identity = identity.init_hub(tmp / "hub", bind="tcp://127.0.0.1:0")
+    store = HubStore(config.db_path).open()
+    receiver = Receiver(store, hub_identity, config.bind, lambda: identity.load_enrolled(config))
+    box, _ = identity.provision_box(config, tmp / "box", "440605", "南海区行政服务中心")
+    receiver.start()
+    try:
+        yield SimpleNamespace(config=config, identity=hub_identity, store=store,
+                              receiver=receiver, box=box, box_dir=tmp / "box", tmp=tmp)
+    finally:
+        receiver.stop()
+        store.close()

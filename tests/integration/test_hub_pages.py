@@ -52,8 +52,8 @@ def client_for(hub, username):
 
 def test_every_page_answers_for_every_role(hub):
     dashboard = hub[0]
-    for username, extra in (("chief", ["/users"]), ("viewer", []), ("nanhai", []),
-                            ("scj", [])):
+    for username, extra in (("chief", ["/users", "/halls"]), ("viewer", ["/halls"]),
+                            ("nanhai", ["/halls"]), ("scj", [])):
         signed = client_for(hub, username)
         home = "440605" if username == "nanhai" else "440606"
         case_no = case_of(dashboard, home, "SCJ")
@@ -107,6 +107,25 @@ def test_city_only_actions_and_user_admin_are_refused_to_others(hub):
     assert client_for(hub, "viewer").client.get("/users").status_code == 403  # not an admin
     forged = signed.client.post("/scores/compute", data={"month": "2026-10"})
     assert forged.status_code in (400, 403)  # no CSRF token
+
+
+def test_user_admin_adds_users_with_a_scope_on_the_shared_pages(hub):
+    chief = client_for(hub, "chief")
+    page = chief.client.get("/users").get_data(as_text=True)
+    assert "范围（区代码或部门代码）" in page and '<option value="440605">南海区</option>' in page
+    assert "可管理用户（仅市监察局）" in page and "公众门户" in page
+    form = {"username": "sanshui", "display_name": "三水区监察室", "role": "district",
+            "csrf_token": chief.csrf}
+    bad = chief.client.post("/users", data={**form, "scope": "999999"})
+    assert bad.status_code == 400 and "区监察室用户须指定所属区的代码" in bad.get_data(as_text=True)
+    added = chief.client.post("/users", data={**form, "scope": "440607"}).get_data(as_text=True)
+    password = re.search(r'<code class="password">([^<]+)</code>', added).group(1)
+    assert re.search(r"<td>sanshui</td><td>三水区监察室</td>\s*<td>区监察室</td>\s*<td>三水区</td>",
+                     added)
+    sanshui = sign_in(hub[1], "sanshui", password)
+    home = sanshui.client.get("/").get_data(as_text=True)
+    assert "区监察室 · 三水区" in home and 'href="/hub-static/hub.css' in home
+    assert sanshui.client.get("/districts/440605").status_code == 404
 
 
 def test_city_issues_duban_and_the_district_answers(hub):
@@ -318,7 +337,7 @@ def test_docs_name_every_dashboard_command_and_route(hub):
         assert f"hub user {name} --config" in page, name
     app = hub[1]
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in ("overview", "cases", "supervision", "scores",
-                                           "complaints", "hub_users", "portal"):
+        if rule.endpoint.split(".")[0] in ("overview", "cases", "supervision", "halls",
+                                           "scores", "complaints", "users", "portal"):
             head = re.split(r"[<.]", rule.rule)[0].rstrip("/") or "/"
             assert f"`{head}" in page or f"`POST {head}" in page, rule.rule

@@ -1,14 +1,16 @@
 """The relay under faults, with real ``hub serve`` and ``edge serve`` processes on 127.0.0.1.
 
 What each test asserts is what an operator would see: the hub's records (once per box and
-sequence number), ``hub status`` and ``edge status``, the hub's ``refusals`` and
-``tamper_alerts`` tables, and the files a pushed config changes on the box.
+sequence number), ``hub status`` and ``edge status``, the hub's ``refusals`` (one row per
+sender, reason and episode, with a count) and ``tamper_alerts`` tables, and the files a
+pushed config changes on the box.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 import sqlite3
 import time
 
@@ -218,8 +220,9 @@ def test_tampered_batches_are_refused_and_other_boxes_keep_flowing(deployment):
         assert f"signature does not verify for box {victim.box_id}" in reasons[part], reasons
     assert f"ciphertext does not decrypt for box {victim.box_id}" in \
         reasons["re-signed ciphertext"]
-    logged = [reason for box_id, reason in hub.refusals() if box_id == victim.box_id]
-    assert logged == list(reasons.values())
+    logged = [(reason, count) for box_id, reason, count in hub.query(
+        "select box_id, reason, count from refusals order by id") if box_id == victim.box_id]
+    assert logged == list(Counter(reasons.values()).items())  # a repeated reason is counted
     assert hub.count(victim.box_id) == 0
 
     other.post_events(100)
@@ -396,6 +399,17 @@ def test_published_catalogue_reaches_the_box_and_a_forged_one_is_refused(deploym
     wait_all_arrived(hub, box)
 
 
+def restore_backup(hub, box_id: str, keep: int) -> None:
+    """The stopped hub's database as a backup would have it: the box's records up to ``keep``."""
+    with sqlite3.connect(hub.config.db_path) as db:
+        (digest,) = db.execute("select hash from records where box_id = ? and seq = ?",
+                               (box_id, keep)).fetchone()
+        db.execute("delete from records where box_id = ? and seq > ?", (box_id, keep))
+        db.execute("update boxes set contiguous_seq = ?, chain_seq = ?, chain_hash = ?,"
+                   " last_seq = ? where box_id = ?", (keep, keep, digest, keep, box_id))
+    db.close()
+
+
 def test_resend_repairs_a_hub_restored_from_an_older_backup(deployment):
     hub, box = deployment.hub, deployment.add_box()
     hub.start()
@@ -404,14 +418,8 @@ def test_resend_repairs_a_hub_restored_from_an_older_backup(deployment):
     made = wait_all_arrived(hub, box)
     hub.stop()
 
-    keep = made // 2  # the backup holds this box's records up to `keep`, and no further
-    with sqlite3.connect(hub.config.db_path) as db:
-        (digest,) = db.execute("select hash from records where box_id = ? and seq = ?",
-                               (box.box_id, keep)).fetchone()
-        db.execute("delete from records where box_id = ? and seq > ?", (box.box_id, keep))
-        db.execute("update boxes set contiguous_seq = ?, chain_seq = ?, chain_hash = ?,"
-                   " last_seq = ? where box_id = ?", (keep, keep, digest, keep, box.box_id))
-    db.close()
+    keep = made // 2
+    restore_backup(hub, box.box_id, keep)
     hub.start()
     seen = hub.query("select last_seen from boxes where box_id = ?", (box.box_id,))[0][0]
     wait_for(lambda: hub.query("select last_seen from boxes where box_id = ?",
@@ -455,3 +463,36 @@ def test_acked_rows_are_pruned_only_after_the_retention_period(deployment):
         assert relay.backlog() == 0
     finally:
         store.close()
+
+
+def test_a_restored_hub_takes_what_the_box_pruned_without_a_false_gap(deployment):
+    hub, box = deployment.hub, deployment.add_box()  # a FakeBox speaks with the box's keys
+    hub.start()
+    rows, head = make_records(1, 60)
+    fake = FakeBox.as_box(hub, box)
+    try:
+        assert fake.hello(box.box_id)[0] == wire.PONG
+        fake.send(sealed_batch(box, hub, rows[:50], counter=1))
+        assert fake.receive_kind({wire.ACK})[1]["acked_seq"] == 50
+    finally:
+        fake.close()
+    hub.stop()
+    restore_backup(hub, box.box_id, 20)
+    hub.start()
+    fake = FakeBox.as_box(hub, box)
+    try:  # the box had 1-50 acked and has pruned 1-30 (older than its retention) since
+        fake.send(wire.encode(wire.HELLO, {"box_id": box.box_id, "last_seq": 60,
+                                           "acked_seq": 50, "backlog": 10, "configs": {}}))
+        assert fake.receive_kind({wire.PONG})[1]["acked_seq"] == 20
+        fake.send(sealed_batch(box, hub, rows[30:], counter=2, from_seq=21))  # resend from 21
+        assert fake.receive_kind({wire.ACK})[1]["acked_seq"] == 60
+        assert hub.tamper_alerts() == []
+        assert hub.status()[box.box_id]["chain"] == "ok"
+        later, _ = make_records(61, 10, head)
+        fake.send(sealed_batch(box, hub, later[3:], counter=3, from_seq=61))  # 61-63 deleted
+        assert fake.receive_kind({wire.ACK})[1]["acked_seq"] == 70
+    finally:
+        fake.close()
+    assert hub.tamper_alerts() == [(box.box_id, 61, 63, "gap")]
+    assert hub.query("select reason, min(seq), max(seq) from missing group by reason"
+                     " order by 2") == [("pruned", 21, 30), ("gap", 61, 63)]

@@ -8,21 +8,18 @@ import os
 import stat
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from hub.cli import hub as hub_cli
-from hub.receiver import Receiver
-from hub.store import HubStore
 from provisioning import identity
 from provisioning.cli import provision
 from provisioning.rotate import RotationError, enroll_rotation, rotate_box, rotation_request
 from standard import wire
 from standard.envelope import Sealer, fingerprint, key_to_text
-from tests.integration.relay_harness import (Deployment, FakeBox, make_records, wait_all_arrived,
-                                             wait_for)
+from tests.integration.relay_harness import (Deployment, FakeBox, in_process_receiver,
+                                             make_records, wait_all_arrived, wait_for)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -30,15 +27,8 @@ pytestmark = pytest.mark.timeout(90)
 # -- an in-process hub receiver on 127.0.0.1 -------------------------------------------------
 @pytest.fixture
 def hub(tmp_path):
-    config, hub_identity = identity.init_hub(tmp_path / "hub", bind="tcp://127.0.0.1:0")
-    store = HubStore(config.db_path).open()
-    receiver = Receiver(store, hub_identity, config.bind, lambda: identity.load_enrolled(config))
-    box, _ = identity.provision_box(config, tmp_path / "box", "440605", "南海区行政服务中心")
-    receiver.start()
-    yield SimpleNamespace(config=config, identity=hub_identity, store=store, receiver=receiver,
-                          box=box, box_dir=tmp_path / "box", tmp=tmp_path)
-    receiver.stop()
-    store.close()
+    with in_process_receiver(tmp_path) as running:
+        yield running
 
 
 def connect(hub, box: identity.BoxIdentity) -> FakeBox:

@@ -1,8 +1,9 @@
-"""HubStore.apply_batch: exactly once per (box, seq), cumulative acks, the hash chain checked."""
+"""HubStore: exactly once per (box, seq), cumulative acks, the hash chain, resends, refusals."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -196,3 +197,77 @@ def test_config_versions_and_acks(store):
                              "error": "signature does not verify"})
     assert store.config_states() == {BOX: {"catalogue": {
         "doc_version": 2, "ok": False, "error": "signature does not verify"}}}
+
+
+# -- resends of what the hub acknowledged already -------------------------------------------
+def missing(store) -> dict[int, str]:
+    return {r["seq"]: r["reason"] for r in store.query("select seq, reason from missing")}
+
+
+def test_a_resend_below_the_ack_is_duplicates_even_where_the_hub_holds_no_rows(store, rows):
+    apply(store, rows, range(1, 41))
+    pruned_box = apply(store, rows, range(31, 41), from_seq=1)  # the box pruned 1-30
+    assert (pruned_box.new, pruned_box.duplicates, pruned_box.acked_seq) == (0, 10, 40)
+    with store.transaction() as conn:  # rows the hub itself no longer keeps
+        conn.execute("delete from records where seq <= 30")
+    again = apply(store, rows, range(31, 41), from_seq=1)
+    assert (again.duplicates, again.acked_seq, again.tamper) == (10, 40, [])
+    assert (alerts(store), missing(store), state(store)["chain"]) == ([], {}, "ok")
+
+
+@pytest.fixture
+def restored(store):
+    """A hub restored from a backup holding 1-20, whose box had 1-40 acknowledged since."""
+    rows = box_chain(60)
+    apply(store, rows, range(1, 21))
+    store.touch_box(BOX, DISTRICT, box_acked=40)  # the box's hello after the restore
+    return rows
+
+
+def test_after_a_restore_what_the_box_pruned_is_not_a_gap(store, restored):
+    resent = apply(store, restored, range(31, 46), from_seq=21)  # `hub resend --from 21`
+    assert (resent.new, resent.acked_seq, resent.tamper) == (15, 45, [])
+    assert alerts(store) == [] and state(store)["chain"] == "ok"
+    assert missing(store) == dict.fromkeys(range(21, 31), "pruned")
+
+
+def test_after_a_restore_a_jump_forward_is_still_a_gap(store, restored):
+    apply(store, restored, range(31, 46), from_seq=21)
+    jump = apply(store, restored, range(49, 51), from_seq=46)
+    assert jump.acked_seq == 50 and len(jump.tamper) == 1
+    assert alerts(store) == [(BOX, 46, 48, "gap")]
+
+
+def test_after_a_restore_a_hole_beyond_what_the_box_had_acked_is_a_gap(store, restored):
+    resent = apply(store, restored, range(46, 51), from_seq=21)  # 41-45 were never acked
+    assert resent.acked_seq == 50
+    assert alerts(store) == [(BOX, 41, 45, "gap")]
+    assert missing(store) == {**dict.fromkeys(range(21, 41), "pruned"),
+                              **dict.fromkeys(range(41, 46), "gap")}
+
+
+def test_a_database_from_the_first_release_gets_the_new_columns(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "create table boxes (box_id text primary key, district_code text not null,"
+            " last_seen text, last_seq integer not null default 0, backlog integer not null"
+            " default 0, contiguous_seq integer not null default 0, chain_seq integer not null"
+            " default 0, chain_hash blob, chain_state text not null default 'ok');"
+            "create table missing (box_id text not null, seq integer not null,"
+            " primary key (box_id, seq)) without rowid;"
+            "create table refusals (id integer primary key, at text not null, box_id text,"
+            " reason text not null);"
+            "insert into missing values ('440605-01', 7);"
+            "insert into refusals (at, box_id, reason) values ('2026-11-01', null, 'old');")
+    old.close()
+    store = HubStore(path).open()
+    try:
+        assert store.refuse(BOX, "revoked").count == 1
+        assert store.refuse(BOX, "revoked").count == 2
+        assert [(r["reason"], r["count"]) for r in store.query(
+            "select reason, count from refusals order by id")] == [("old", 1), ("revoked", 2)]
+        assert missing(store) == {7: "gap"}
+        assert store.touch_box(BOX, DISTRICT, box_acked=5) == 0
+    finally:
+        store.close()

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 NAV = [("overview.index", "全市总览"), ("cases.index", "办件监察"),
        ("supervision.index", "督办与红黄牌"), ("supervision.forwarded", "上报件"),
-       ("scores.index", "绩效评估"), ("complaints.index", "投诉建言"), ("hub_users.index", "用户管理")]
+       ("halls.index", "现场与设备"), ("scores.index", "绩效评估"), ("complaints.index", "投诉建言"),
+       ("users.index", "用户管理")]
 hub_assets = Blueprint("hub_assets", __name__, static_folder=str(Path(__file__).parent / "static"),
                        static_url_path="/hub-static")
 
@@ -52,11 +53,16 @@ def create_app(dashboard, test_config: dict | None = None,
                    site_sub="一市五区 · 行政审批电子监察", nav=NAV, footer="市级监察中心")
     app.register_blueprint(hub_assets)
     app.before_request(_load_scope)
-    app.jinja_env.globals.update(HUB_ROLES=HUB_ROLES)
-    from web.hub import cases, complaints, filters, overview, scores, supervision, users as pages
+    app.context_processor(lambda: {"who_note": _scope_note()})
+    app.jinja_env.globals.update(HUB_ROLES=HUB_ROLES, public_link=("portal.home", "公众门户"),
+                                 extra_styles=[("hub_assets.static", "hub.css")])
+    from web import users as user_pages
+    from web.hub import cases, complaints, filters, halls, overview, scores, supervision
+    from web.hub.users import hub_user_admin
 
     filters.install(app)
-    for module in (overview, cases, supervision, scores, complaints, pages):
+    user_pages.configure(app, hub_user_admin(dashboard))
+    for module in (overview, cases, supervision, halls, scores, complaints, user_pages):
         app.register_blueprint(module.bp)
     from web.portal import install_portal
 
@@ -74,6 +80,12 @@ def _load_scope() -> None:
         from flask import current_app
 
         g.scope = current_app.extensions["dashboard"].users.scope_of(user.username)
+
+
+def _scope_note() -> str:
+    """Next to the signed-in user's role: the districts or departments it supervises."""
+    scope = g.get("scope")
+    return scope.describe() if scope is not None and not scope.is_city else ""
 
 
 def _not_found(_exc):

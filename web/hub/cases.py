@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 
-from flask import (Blueprint, Response, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (Blueprint, flash, redirect, render_template, request,
+                   url_for)
 
 from hub.dubans import DubanError
 from hub.services.cases import STAGE_NAMES, CaseFilter, case_detail, case_page, iter_cases
 from standard.districts import DISTRICTS
 from web.auth import login_required
-from web.exports import xlsx_response
+from web.exports import csv_response, xlsx_response
 from web.charts import stage_track
 from web.hub.common import CITY, READERS, dashboard, data, page_arg, scope, user_name
 from web.layout import LIGHTS
@@ -89,23 +87,7 @@ def _filename(extension: str) -> str:
 @bp.get("/cases.csv")
 @login_required(roles=READERS)
 def as_csv():
-    rows = export_rows()  # scope is read now, inside the request
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # a BOM, so that Excel opens the UTF-8 file as Chinese text
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(HEADER)
-        for number, row in enumerate(rows, start=1):
-            writer.writerow(row)
-            if number % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(stream_with_context(stream()), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={_filename('csv')}"})
+    return csv_response(HEADER, export_rows(), _filename("csv"))
 
 
 @bp.get("/cases.xlsx")

@@ -1,0 +1,87 @@
+"""The halls at the hub: absences from the windows, the cameras' health, each box's self-test.
+
+A box sends ``presence`` records (``interval`` for each present or absent span of a window,
+``absence_started`` when an absence becomes a 离岗 alert, ``absence_ended`` when it ends),
+``camera_health`` when a camera's state changes, and ``selftest`` with a technician's whole
+report (provisioning/selftest.py). These appliers keep:
+
+- ``hub_absences``: one row per absence, its start and its end from whichever record comes
+  first (live records may overtake a resent backlog);
+- ``hub_cameras``: each camera's latest state, the box's order (``seq``) deciding;
+- ``hub_selftests``: each box's latest self-test, likewise.
+
+Intervals stay in ``records``: their office-time minutes depend on the hall's office hours,
+which only the box knows. An absence is already counted in office time: it starts when the
+box starts counting and ends at the return, at the office's close or when the video stops.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from hub.units import local_date_of
+
+PROBLEM_STATUSES = ("fail", "warn")
+
+
+def apply_presence(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    body = record["body"]
+    if body.get("type") == "absence_started":
+        _absence_started(ctx, conn, box_id, body)
+    elif body.get("type") == "absence_ended":
+        _absence_ended(ctx, conn, box_id, body)
+
+
+def _absence_started(ctx, conn: sqlite3.Connection, box_id: str, body: dict[str, Any]) -> None:
+    conn.execute(
+        "insert into hub_absences (box_id, absence_id, district_code, window_no, camera_id,"
+        " alert_id, started_at, started_on, taken_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " on conflict(box_id, absence_id) do update set window_no = excluded.window_no,"
+        " camera_id = excluded.camera_id, alert_id = excluded.alert_id,"
+        " started_at = excluded.started_at, started_on = excluded.started_on,"
+        " taken_at = excluded.taken_at",
+        (box_id, int(body["absence_id"]), ctx.district_of(conn, box_id), int(body["window_no"]),
+         str(body["camera_id"]), body.get("alert_id"), body["started_at"],
+         local_date_of(body["started_at"]), body.get("taken_at")))
+
+
+def _absence_ended(ctx, conn: sqlite3.Connection, box_id: str, body: dict[str, Any]) -> None:
+    conn.execute(
+        "insert into hub_absences (box_id, absence_id, district_code, window_no, camera_id,"
+        " alert_id, ended_at) values (?, ?, ?, ?, ?, ?, ?)"
+        " on conflict(box_id, absence_id) do update set ended_at = excluded.ended_at",
+        (box_id, int(body["absence_id"]), ctx.district_of(conn, box_id), int(body["window_no"]),
+         str(body["camera_id"]), body.get("alert_id"), body["ended_at"]))
+
+
+def apply_camera_health(ctx, conn: sqlite3.Connection, box_id: str,
+                        record: dict[str, Any]) -> None:
+    body = record["body"]
+    conn.execute(
+        "insert into hub_cameras (box_id, camera_id, district_code, ok, detail, last_frame_at,"
+        " changed_at, seq) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, camera_id)"
+        " do update set ok = excluded.ok, detail = excluded.detail,"
+        " last_frame_at = excluded.last_frame_at, changed_at = excluded.changed_at,"
+        " seq = excluded.seq where excluded.seq > hub_cameras.seq",
+        (box_id, str(body["camera_id"]), ctx.district_of(conn, box_id), int(bool(body["ok"])),
+         str(body.get("detail") or ""), body.get("last_frame_at"), record["at"],
+         record["seq"]))
+
+
+def apply_selftest(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    report = record["body"]
+    problems = [{"status": check.get("status"), "title": str(check.get("title", ""))[:100],
+                 "detail": str(check.get("detail", ""))[:300]}
+                for check in report.get("checks") or ()
+                if isinstance(check, dict) and check.get("status") in PROBLEM_STATUSES]
+    conn.execute(
+        "insert into hub_selftests (box_id, district_code, seq, ok, started_at, finished_at,"
+        " counts, problems) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id) do update set"
+        " seq = excluded.seq, ok = excluded.ok, started_at = excluded.started_at,"
+        " finished_at = excluded.finished_at, counts = excluded.counts,"
+        " problems = excluded.problems where excluded.seq > hub_selftests.seq",
+        (box_id, ctx.district_of(conn, box_id), record["seq"], int(bool(report["ok"])),
+         report.get("started_at"), report.get("finished_at") or record["at"],
+         json.dumps(report.get("counts") or {}), json.dumps(problems, ensure_ascii=False)))
