@@ -19,7 +19,8 @@ from typing import Any
 
 from edge.store import Store
 from standard.calendar import WorkCalendar
-from standard.deadlines import CaseFacts, CaseStatus, LightSettings, evaluate
+from standard.deadlines import (CaseFacts, CaseStatus, LightSettings, evaluate_on,
+                                 local_day)
 from standard.records import CatalogueItem
 
 LIGHT_NAMES = {"green": "绿灯", "yellow": "黄灯", "red": "红灯", "unknown": "无法判断"}
@@ -67,8 +68,13 @@ class CaseBoard:
         self.settings = settings
 
     def evaluate(self, facts: CaseFacts, at: dt.datetime) -> CaseStatus:
+        """The case judged at the aware moment ``at``."""
+        return self.status(facts, local_day(at))
+
+    def status(self, facts: CaseFacts, day: dt.date) -> CaseStatus:
+        """The case judged on the hall's local ``day`` (passes over many cases use this)."""
         item = self.catalogue.get(facts.item_code)
-        return evaluate(facts, item, self.calendar, at, self.settings)
+        return evaluate_on(facts, item, self.calendar, day, self.settings)
 
     def cases(self, at: dt.datetime, where: CaseFilter = CaseFilter()) -> list[CaseRow]:
         """Cases matching ``where`` (open ones unless include_finished), most urgent first."""

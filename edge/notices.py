@@ -110,6 +110,21 @@ class CardDesk:
     def __init__(self, board: CaseBoard, settings: CardSettings):
         self.board = board
         self.settings = settings
+        self._gap_logged: tuple[dt.date, int] | None = None  # (day, year) last logged
+
+    def _due_on(self, today: dt.date, working_days: int) -> dt.date | None:
+        """``working_days`` after ``today``; None when the calendar lacks the year.
+
+        Fail closed: an official notice never carries a guessed date. Every case waiting for
+        a card hits the same gap, so it is logged once a day, not once per case and pass.
+        """
+        try:
+            return self.board.calendar.add_workdays(today, working_days)
+        except CalendarUnknownYear as exc:
+            if self._gap_logged != (today, exc.year):
+                self._gap_logged = (today, exc.year)
+                log.warning("cards due on %s wait for the calendar override: %s", today, exc)
+            return None
 
     def issuer(self, district_code: str) -> str:
         return self.settings.issuer or f"{district_label(district_code)}行政服务中心电子监察室"
@@ -168,13 +183,11 @@ class CardDesk:
 
     def issue_yellow(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
         """黄牌 + 限期办理通知书 on ``alert``; None when the calendar cannot give a due date."""
-        facts = self._case(tx, alert["case_no"])
         today = local_day(at)
-        try:
-            due = self.board.calendar.add_workdays(today, self.settings.notice_due_working_days)
-        except CalendarUnknownYear as exc:  # fail closed: no guessed date on an official notice
-            log.warning("no yellow card for %s yet: %s", facts.case_no, exc)
+        due = self._due_on(today, self.settings.notice_due_working_days)
+        if due is None:
             return None
+        facts = self._case(tx, alert["case_no"])
         issuer = self.issuer(facts.district_code)
         content = {
             "version": 1, "kind": DEADLINE_NOTICE, "title": DEADLINE_NOTICE,
@@ -195,13 +208,11 @@ class CardDesk:
 
     def issue_red(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
         """红牌 + 整改建议书 on an alert whose yellow card's date has passed."""
-        facts = self._case(tx, alert["case_no"])
         today = local_day(at)
-        try:
-            due = self.board.calendar.add_workdays(today, self.settings.rectify_working_days)
-        except CalendarUnknownYear as exc:
-            log.warning("no red card for %s yet: %s", facts.case_no, exc)
+        due = self._due_on(today, self.settings.rectify_working_days)
+        if due is None:
             return None
+        facts = self._case(tx, alert["case_no"])
         previous = tx.conn.execute(
             "select number from notices where alert_id = ? and kind = ? order by id desc limit 1",
             (alert["id"], DEADLINE_NOTICE)).fetchone()
@@ -245,7 +256,8 @@ class CardDesk:
             (number, notice.kind, notice.district_code, notice.year, seq, notice.alert_id,
              notice.case_no, notice.dept_code, notice.issued_at, notice.issued_on, notice.due_on,
              json.dumps(content, ensure_ascii=False), notice.html, notice.text))
-        tx.emit("notice", dataclasses.asdict(notice))  # all of it: the hub can reprint it too
+        # All of it, so the hub can reprint it too (a shallow dict: asdict would deep-copy).
+        tx.emit("notice", {f.name: getattr(notice, f.name) for f in dataclasses.fields(notice)})
         return notice
 
 

@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edge.cases import CaseBoard
 from edge.focus import FOCUS_RULE, FocusCounter, FocusSettings, focus_findings
@@ -35,6 +36,7 @@ from edge.store import Store, Tx, iso
 from edge.supervision import (ACTIVE_STATES, SYSTEM, Finding, alert_row, change_alert,
                               open_alert)
 from edge.supervision_config import RULE_NAMES
+from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, CaseStatus, local_day
 from standard.records import LOCAL_TZ, STAGE_RANK, CatalogueItem
 
@@ -51,11 +53,53 @@ class RuleSettings:
     skip_check_exempt_case_types: frozenset[str] = frozenset({"即办件"})
 
 
-@dataclass(frozen=True)
-class CaseView:
+class CaseView(NamedTuple):
+    """What a rule sees: a case's facts, its status on the pass's day, its catalogue item.
+
+    Rules depend on the day only through ``status``, and on ``remaining_working_days`` only
+    within ``near_deadline_working_days``: the engine re-judges a case when either can change.
+    """
+
     facts: CaseFacts
     status: CaseStatus
     item: CatalogueItem | None
+
+
+class _Judged(NamedTuple):
+    """A case as the engine last judged it; valid for days judged_on <= day < until."""
+
+    digest: int  # hash of the facts JSON it was judged from
+    findings: tuple[Finding, ...]
+    labels: tuple[str, str] | None  # (district, item name) for notification texts
+    judged_on: int  # ordinal of the local day
+    until: int
+
+
+_NEVER = dt.date.max.toordinal() + 1
+
+
+def _recheck_on(case: CaseView, today: dt.date, board: CaseBoard,
+                within: int) -> dt.date | None:
+    """The first later day on which the case's findings can change without a new event.
+
+    That is the day its status can change (``CaseStatus.changes_on``), which covers 临近时限
+    while its window (``within`` working days) is no wider than the yellow light's; a wider
+    window can bring the day forward. None: only a new event can change them.
+    """
+    status = case.status
+    left, changes_on = status.remaining_working_days, status.changes_on
+    if (changes_on is None or left is None or left < 0
+            or within <= max(board.settings.yellow_within_working_days, 0)):
+        return changes_on
+    calendar = board.calendar
+    try:
+        if left > within:
+            start = calendar.subtract_workdays_ordinal(status.deadline.toordinal(), within)
+        else:  # its text counts the days
+            start = calendar.add_workdays_ordinal(today.toordinal(), 1)
+    except CalendarUnknownYear:
+        start = today.toordinal() + 1
+    return min(changes_on, dt.date.fromordinal(start))
 
 
 @dataclass(frozen=True)
@@ -67,8 +111,10 @@ class CaseRule:
 
 
 def _reasons(case: CaseView, prefix: str) -> list[str]:
-    return [reason.removeprefix(prefix) for reason in case.status.reasons
-            if reason.startswith(prefix)]
+    reasons = case.status.reasons
+    if not reasons:  # most cases: no need to build anything
+        return []
+    return [reason.removeprefix(prefix) for reason in reasons if reason.startswith(prefix)]
 
 
 def near_deadline(case: CaseView, settings: RuleSettings) -> str | None:
@@ -215,10 +261,11 @@ class RuleEngine:
         self.day_start = day_start
         self._focus = FocusCounter(focus) if focus is not None else None
         self._lock = threading.Lock()  # one pass at a time: a pass reads, decides, then writes
-        # case_no -> (hash of its facts JSON, findings, labels) for the day and catalogue in
-        # _memo_key: unchanged cases are not parsed or judged again within a day.
-        self._memo: dict[str, tuple[int, tuple[Finding, ...], tuple[str, str] | None]] = {}
-        self._memo_key: tuple = ()
+        # case_no -> how it was judged, for the catalogue, calendar and light settings in
+        # _memo_basis: a case whose facts are unchanged is not parsed or judged again until the
+        # day its findings can change.
+        self._memo: dict[str, _Judged] = {}
+        self._memo_basis: tuple = (None, None, None)
 
     @property
     def dept_names(self) -> dict[str, str]:
@@ -241,7 +288,7 @@ class RuleEngine:
         findings: dict[tuple[str, str], Finding] = {}
         with self.store.read() as db:
             conn = db.conn
-            evaluated = self._judge_all(conn, case_nos, at, plan, findings)
+            evaluated = self._judge_all(conn, case_nos, today, plan, findings)
             if case_nos is None and self._focus is not None:
                 counts = self._focus.counts(conn, today)
                 for finding in focus_findings(counts, self._focus.settings, self.dept_names):
@@ -252,41 +299,43 @@ class RuleEngine:
         if plan or card_work:
             self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
 
-    def _judge_all(self, conn, case_nos: set[str] | None, at: dt.datetime, plan: _Plan,
+    def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
                    findings: dict[tuple[str, str], Finding]) -> set[str]:
         """Run the rules on every case in scope; returns the case numbers judged."""
-        key = (local_day(at), id(self.board.catalogue), id(self.board.calendar),
-               id(self.board.settings))
-        if key != self._memo_key:
-            self._memo, self._memo_key = {}, key
+        board = self.board
+        basis = (board.catalogue, board.calendar, board.settings)
+        if any(new is not old for new, old in zip(basis, self._memo_basis)):
+            self._memo, self._memo_basis = {}, basis
+        day = today.toordinal()
         memo = self._memo if case_nos is not None else {}  # a full pass drops finished cases
         for case_no, text in self._rows(conn, case_nos):
             digest = hash(text)
             known = self._memo.get(case_no)
-            if known is None or known[0] != digest:
-                known = (digest, *self._judge(CaseFacts.from_json(text), at))
+            if (known is None or known.digest != digest
+                    or not known.judged_on <= day < known.until):
+                known = self._judge(CaseFacts.from_json(text), today, digest)
             memo[case_no] = known
-            for finding in known[1]:
+            for finding in known.findings:
                 findings[(finding.subject, finding.rule)] = finding
-            if known[2]:
-                plan.labels[case_no] = known[2]
+            if known.labels:
+                plan.labels[case_no] = known.labels
         if case_nos is None:
             self._memo = memo
         return set(memo) if case_nos is None else {c for c in case_nos if c in memo}
 
-    def _judge(self, facts: CaseFacts, at: dt.datetime
-               ) -> tuple[tuple[Finding, ...], tuple[str, str] | None]:
+    def _judge(self, facts: CaseFacts, today: dt.date, digest: int) -> _Judged:
         item = self.board.catalogue.get(facts.item_code)
-        case = CaseView(facts, self.board.evaluate(facts, at), item)
+        case = CaseView(facts, self.board.status(facts, today), item)
         found = []
         for rule in self.rules:
             detail = rule.check(case, self.settings)
             if detail:
                 found.append(Finding(f"case:{facts.case_no}", rule.name, rule.level, detail,
                                      facts.case_no, facts.dept_code))
-        if not found:
-            return (), None
-        return tuple(found), (facts.district_code, item.name if item else facts.item_code)
+        labels = (facts.district_code, item.name if item else facts.item_code) if found else None
+        until = _recheck_on(case, today, self.board, self.settings.near_deadline_working_days)
+        return _Judged(digest, tuple(found), labels, today.toordinal(),
+                       until.toordinal() if until else _NEVER)
 
     def _rows(self, conn, case_nos: set[str] | None):
         if case_nos is None:

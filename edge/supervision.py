@@ -177,16 +177,17 @@ def alert_row(conn, alert_id: int) -> dict[str, Any] | None:
     return dict(zip(_ALERT_COLUMNS, row)) if row else None
 
 
-def record_event(tx: Tx, alert_id: int, at: str, actor: str, action: str,
-                 from_state: str | None, to_state: str | None, note: str | None) -> None:
-    """Append an audit entry and queue it (and the alert as it now is) for the hub."""
+def record_event(tx: Tx, alert: dict[str, Any], at: str, actor: str, action: str,
+                 from_state: str | None, note: str | None) -> None:
+    """Append an audit entry and queue it (and ``alert``, the row as it now is) for the hub."""
+    alert_id, to_state = alert["id"], alert["state"]
     cursor = tx.conn.execute(
         "insert into alert_events (alert_id, at, actor, action, from_state, to_state, note)"
         " values (?, ?, ?, ?, ?, ?, ?)", (alert_id, at, actor, action, from_state, to_state, note))
     tx.emit("alert_event", {"id": cursor.lastrowid, "alert_id": alert_id, "at": at,
                             "actor": actor, "action": action, "from_state": from_state,
                             "to_state": to_state, "note": note})
-    tx.emit("alert", alert_row(tx.conn, alert_id))
+    tx.emit("alert", alert)
 
 
 def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int | None:
@@ -199,18 +200,24 @@ def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int |
          finding.dept_code))
     if not cursor.rowcount:
         return None
-    record_event(tx, cursor.lastrowid, now, SYSTEM, "open", None, "open", finding.detail)
+    alert = {"id": cursor.lastrowid, "subject": finding.subject, "rule": finding.rule,
+             "level": finding.level, "state": "open", "detail": finding.detail, "opened_at": now,
+             "updated_at": now, "case_no": finding.case_no, "dept_code": finding.dept_code,
+             "card": None, "card_due": None, "cleared_at": None}
+    record_event(tx, alert, now, SYSTEM, "open", None, finding.detail)
     return cursor.lastrowid
 
 
 def change_alert(tx: Tx, alert: dict[str, Any], *, at: str, actor: str, action: str,
                  note: str | None = None, **columns: Any) -> None:
-    """Update an alert's columns (state, card, cleared_at ...) and record who did it."""
+    """Update an alert's columns (state, card, cleared_at ...) and record who did it.
+
+    ``alert`` is the row as read in this transaction (``alert_row``).
+    """
     columns["updated_at"] = at
     sets = ", ".join(f"{name} = ?" for name in columns)
     tx.conn.execute(f"update alerts set {sets} where id = ?", (*columns.values(), alert["id"]))
-    record_event(tx, alert["id"], at, actor, action, alert["state"],
-                 columns.get("state", alert["state"]), note)
+    record_event(tx, {**alert, **columns}, at, actor, action, alert["state"], note)
 
 
 def raise_condition(tx: Tx, finding: Finding, at: dt.datetime) -> int | None:

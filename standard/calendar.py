@@ -13,14 +13,16 @@ Example::
     datetime.date(2026, 10, 8)
     >>> calendar.count_workdays(dt.date(2026, 9, 30), dt.date(2026, 10, 10))   # 10-10 is 调休
     3
+    >>> calendar.subtract_workdays(dt.date(2026, 10, 8), 1)
+    datetime.date(2026, 9, 30)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Literal
 
@@ -99,18 +101,42 @@ def _package_knows(year: int) -> bool:
     return True
 
 
+class _Span:
+    """The working days of consecutive known years: their ordinals and a running count.
+
+    ``counts[k]`` is the number of working days d with ``zero < d <= zero + k``. So the working
+    days in (a, b] number ``counts[b - zero] - counts[a - zero]``, and the working day with
+    running count k is ``days[k - 1]``.
+    """
+
+    __slots__ = ("first_year", "last_year", "zero", "end", "counts", "days")
+
+    def __init__(self, first_year: int, last_year: int, days: list[int]) -> None:
+        self.first_year, self.last_year = first_year, last_year
+        self.zero = dt.date(first_year, 1, 1).toordinal() - 1
+        self.end = dt.date(last_year, 12, 31).toordinal()
+        self.days = days
+        marks = bytearray(self.end - self.zero + 1)
+        for ordinal in days:
+            marks[ordinal - self.zero] = 1
+        self.counts = list(accumulate(marks))
+
+
 class WorkCalendar:
     """Answers working-day questions for the years it knows; raises CalendarUnknownYear otherwise.
 
-    Each year is computed once, on first use, as a sorted list of working-day ordinals, so
-    every question is a bisect.
+    Each year is computed once, on first use. The years in use are joined into one span with
+    a running count of working days, so counting is two lookups and adding one. Methods ending
+    in ``_ordinal`` take and return ``date.toordinal()`` numbers (the deadline engine's inner
+    loop); the others take dates.
     """
 
     def __init__(self, overrides: CalendarOverrides | None = None) -> None:
         self._overrides = overrides
         self._closures = frozenset(overrides.closures) if overrides else frozenset()
         self._ordinals: dict[int, list[int]] = {}
-        self._sets: dict[int, frozenset[int]] = {}
+        self._unknown: set[int] = set()
+        self._span: _Span | None = None
 
     def known_years(self) -> set[int]:
         """Years this calendar can answer for."""
@@ -119,17 +145,21 @@ class WorkCalendar:
             years |= set(self._overrides.years)
         return years
 
-    # -- per-year tables ------------------------------------------------------------------
+    # -- per-year tables and the span -----------------------------------------------------
 
     def _year(self, year: int) -> list[int]:
+        """The working-day ordinals of ``year``, built on first use."""
         days = self._ordinals.get(year)
         if days is None:
+            if year in self._unknown:
+                raise CalendarUnknownYear(year)
             days = self._build(year)
         return days
 
     def _build(self, year: int) -> list[int]:
         spec = self._overrides.years.get(year) if self._overrides else None
         if spec is None and not _package_knows(year):
+            self._unknown.add(year)
             raise CalendarUnknownYear(year)
         first = dt.date(year, 1, 1).toordinal()
         last = dt.date(year, 12, 31).toordinal()
@@ -144,44 +174,73 @@ class WorkCalendar:
             if working and day not in self._closures:
                 days.append(ordinal)
         self._ordinals[year] = days
-        self._sets[year] = frozenset(days)
         return days
+
+    def _cover(self, first: int, last: int) -> _Span:
+        """A span over the years ``first..last`` (and the current span when they touch).
+
+        Raises CalendarUnknownYear for the earliest of those years the calendar does not know.
+        """
+        span = self._span
+        if span is not None and first <= span.last_year + 1 and last >= span.first_year - 1:
+            first, last = min(first, span.first_year), max(last, span.last_year)
+        years = [self._year(year) for year in range(first, last + 1)]  # raises before copying
+        span = _Span(first, last, [ordinal for days in years for ordinal in days])
+        self._span = span
+        return span
+
+    def _span_for(self, ordinal: int) -> _Span:
+        """The current span when it holds ``ordinal``'s year, else one made for that year."""
+        span = self._span
+        if span is None or not span.zero < ordinal <= span.end:
+            year = dt.date.fromordinal(ordinal).year
+            span = self._cover(year, year)
+        return span
 
     # -- ordinal core (the deadline engine calls these directly) --------------------------
 
-    def _add_ord(self, ordinal: int, year: int, n: int) -> int:
-        """Ordinal of the n-th working day strictly after ``ordinal`` (n >= 1)."""
-        days = self._year(year)
-        index = bisect_right(days, ordinal) + n - 1
-        while index >= len(days):
-            index -= len(days)
-            year += 1
-            days = self._year(year)
-        return days[index]
+    def add_workdays_ordinal(self, ordinal: int, n: int) -> int:
+        """``add_workdays`` on ordinals: the n-th working day after ``ordinal`` (n >= 0)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        # n == 0: the day itself or the next working day, i.e. the first one not before it.
+        index, step = (ordinal, n) if n > 0 else (ordinal - 1, 1)
+        span = self._span_for(ordinal)
+        while True:
+            rank = span.counts[index - span.zero] + step
+            if rank <= len(span.days):
+                return span.days[rank - 1]
+            span = self._cover(span.first_year, span.last_year + 1)
 
-    def _count_ord(self, after: int, through: int) -> int:
-        """Working days d with after < d <= through, by ordinal."""
+    def subtract_workdays_ordinal(self, ordinal: int, n: int) -> int:
+        """``subtract_workdays`` on ordinals (n >= 0)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        span = self._span_for(ordinal)
+        while True:
+            rank = span.counts[ordinal - span.zero] - n
+            if rank >= 1:
+                return span.days[rank - 1]
+            span = self._cover(span.first_year - 1, span.last_year)
+
+    def count_workdays_ordinal(self, after: int, through: int) -> int:
+        """``count_workdays`` on ordinals: working days d with after < d <= through."""
         if through <= after:
             return 0
-        first_year = dt.date.fromordinal(after + 1).year
-        last_year = dt.date.fromordinal(through).year
-        if first_year == last_year:
-            days = self._year(first_year)
-            return bisect_right(days, through) - bisect_right(days, after)
-        total = 0
-        for year in range(first_year, last_year + 1):
-            days = self._year(year)
-            total += bisect_right(days, through) - bisect_right(days, after)
-        return total
+        span = self._span
+        if span is None or after < span.zero or through > span.end:
+            first = dt.date.fromordinal(after + 1).year
+            span = self._cover(first, dt.date.fromordinal(through).year)
+        return span.counts[through - span.zero] - span.counts[after - span.zero]
 
     # -- public API -----------------------------------------------------------------------
 
     def is_workday(self, day: dt.date) -> bool:
         """True when ``day`` is a working day (调休 Saturdays included, closures excluded)."""
-        year = day.year
-        if year not in self._sets:
-            self._build(year)
-        return day.toordinal() in self._sets[year]
+        ordinal = day.toordinal()
+        span = self._span_for(ordinal)
+        index = ordinal - span.zero
+        return span.counts[index] != span.counts[index - 1]
 
     def add_workdays(self, day: dt.date, n: int) -> dt.date:
         """The n-th working day strictly after ``day``; for n == 0, ``day`` or the next working day.
@@ -189,24 +248,23 @@ class WorkCalendar:
         >>> WorkCalendar().add_workdays(dt.date(2026, 2, 13), 1)   # Spring Festival: 02-14 is 调休
         datetime.date(2026, 2, 14)
         """
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        if n == 0:
-            return self.next_workday_on_or_after(day)
-        return dt.date.fromordinal(self._add_ord(day.toordinal(), day.year, n))
+        return dt.date.fromordinal(self.add_workdays_ordinal(day.toordinal(), n))
+
+    def subtract_workdays(self, day: dt.date, n: int) -> dt.date:
+        """The working day followed by exactly n working days up to and including ``day``.
+
+        For n == 0, ``day`` itself or the last working day before it. It is the first day from
+        which at most n working days remain until ``day``, and undoes ``add_workdays``:
+
+        >>> WorkCalendar().subtract_workdays(dt.date(2026, 10, 8), 1)   # 10-01..10-07 off
+        datetime.date(2026, 9, 30)
+        """
+        return dt.date.fromordinal(self.subtract_workdays_ordinal(day.toordinal(), n))
 
     def count_workdays(self, after: dt.date, through: dt.date) -> int:
         """Number of working days d with after < d <= through (0 when through <= after)."""
-        return self._count_ord(after.toordinal(), through.toordinal())
+        return self.count_workdays_ordinal(after.toordinal(), through.toordinal())
 
     def next_workday_on_or_after(self, day: dt.date) -> dt.date:
         """``day`` itself when it is a working day, else the next working day."""
-        ordinal = day.toordinal()
-        year = day.year
-        days = self._year(year)
-        index = bisect_left(days, ordinal)
-        while index >= len(days):
-            year += 1
-            days = self._year(year)
-            index = 0
-        return dt.date.fromordinal(days[index])
+        return dt.date.fromordinal(self.add_workdays_ordinal(day.toordinal(), 0))

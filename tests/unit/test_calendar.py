@@ -12,8 +12,10 @@ The package knows 2004-2026 only.
 from __future__ import annotations
 
 import json
-from datetime import date
+import random
+from datetime import date, timedelta
 
+import chinese_calendar
 import pytest
 
 from standard.calendar import (
@@ -184,3 +186,76 @@ def test_bad_override_file(tmp_path, content, expected):
 def test_missing_override_file(tmp_path):
     with pytest.raises(ValueError, match="file not found"):
         load_overrides(tmp_path / "absent.json")
+
+
+# -- counting backwards, and the arithmetic against a day-by-day walk ---------------------
+
+
+def test_subtract_workdays_over_holidays_and_adjusted_days(calendar):
+    assert calendar.subtract_workdays(date(2026, 10, 8), 1) == date(2026, 9, 30)   # 国庆
+    assert calendar.subtract_workdays(date(2026, 10, 12), 1) == date(2026, 10, 10)  # 调休 Sat
+    assert calendar.subtract_workdays(date(2026, 10, 12), 2) == date(2026, 10, 9)
+    assert calendar.subtract_workdays(date(2026, 2, 24), 1) == date(2026, 2, 14)   # 春节 调休
+    assert calendar.subtract_workdays(date(2026, 11, 9), 0) == date(2026, 11, 9)
+    assert calendar.subtract_workdays(date(2026, 10, 3), 0) == date(2026, 9, 30)   # a day off
+    with pytest.raises(ValueError):
+        calendar.subtract_workdays(date(2026, 11, 9), -1)
+
+
+def test_subtract_workdays_across_new_year_and_into_unknown_years(calendar):
+    # 2026-01-04 is a 调休 Sunday; 01-01..01-03 are off.
+    assert calendar.subtract_workdays(date(2026, 1, 5), 1) == date(2026, 1, 4)
+    assert calendar.subtract_workdays(date(2026, 1, 5), 2) == date(2025, 12, 31)
+    with pytest.raises(CalendarUnknownYear) as caught:
+        calendar.subtract_workdays(date(2004, 1, 5), 5)
+    assert caught.value.year == 2003
+    with pytest.raises(CalendarUnknownYear) as caught:
+        calendar.subtract_workdays(date(2027, 1, 4), 0)
+    assert caught.value.year == 2027
+
+
+def test_subtract_undoes_add(calendar):
+    day = date(2025, 9, 1)
+    while day < date(2026, 12, 1):
+        if calendar.is_workday(day):
+            for n in (1, 2, 5, 20):
+                later = calendar.add_workdays(day, n)
+                assert calendar.subtract_workdays(later, n) == day
+                assert calendar.count_workdays(day, later) == n
+        day += timedelta(days=3)
+
+
+def test_arithmetic_matches_a_day_by_day_walk_of_the_package():
+    calendar = WorkCalendar()
+    first, last = date(2024, 12, 1).toordinal(), date(2026, 12, 31).toordinal()
+    working = [o for o in range(first, last + 1)
+               if chinese_calendar.is_workday(date.fromordinal(o))]
+    rng = random.Random(4)
+    for _ in range(3000):
+        after = rng.randint(first, last - 40)
+        through = after + rng.randint(-3, 40)
+        expected = sum(1 for o in working if after < o <= through)
+        assert calendar.count_workdays_ordinal(after, through) == expected
+        n = rng.randint(0, 15)
+        later = [o for o in working if (o > after if n else o >= after)]
+        if len(later) > max(n - 1, 0):
+            assert calendar.add_workdays_ordinal(after, n) == later[max(n - 1, 0)]
+        earlier = [o for o in working if o <= through]
+        if len(earlier) > n and through <= last:
+            assert calendar.subtract_workdays_ordinal(through, n) == earlier[-1 - n]
+
+
+def test_a_year_known_alone_is_answered_and_gaps_still_raise():
+    # The hub could ship 2028 before 2027: 2028 works on its own, spans over 2027 fail closed.
+    calendar = WorkCalendar(CalendarOverrides(version=1, years={2028: {"holidays": []}}))
+    assert calendar.is_workday(date(2028, 1, 3))
+    assert calendar.count_workdays(date(2028, 1, 3), date(2028, 1, 10)) == 5
+    assert calendar.add_workdays(date(2026, 12, 30), 1) == date(2026, 12, 31)
+    for question in (lambda: calendar.count_workdays(date(2026, 12, 30), date(2028, 1, 5)),
+                     lambda: calendar.add_workdays(date(2026, 12, 31), 1),
+                     lambda: calendar.subtract_workdays(date(2028, 1, 3), 1)):
+        with pytest.raises(CalendarUnknownYear) as caught:
+            question()
+        assert caught.value.year == 2027
+    assert calendar.subtract_workdays(date(2028, 1, 4), 1) == date(2028, 1, 3)
+    assert calendar.is_workday(date(2026, 10, 10))   # back to the package's years

@@ -147,18 +147,36 @@ def test_numbers_restart_with_the_local_year_and_have_no_gaps(tmp_path):
     box.store.close()
 
 
-def test_no_card_when_the_due_date_needs_an_unknown_year(tmp_path):
-    store = Store(tmp_path / "box.db", box_id="440605-01")
+def make_box_without_2027(folder: Path) -> Box:
+    store = Store(folder / "box.db", box_id="440605-01")
     board = CaseBoard(store, {CODE: ITEM}, WorkCalendar(), LightSettings())   # no 2027
     parts = build_supervision(store, board, lambda: at("2026-12-30"), rules=RulesSection(),
-                              contacts=[], notify=None, box_id="x", data_dir=tmp_path)
+                              contacts=[], notify=None, box_id="x", data_dir=folder)
     store.open()
-    box = Box(store, parts.rules, parts.supervision)
+    return Box(store, parts.rules, parts.supervision)
+
+
+def test_no_card_when_the_due_date_needs_an_unknown_year(tmp_path):
+    box = make_box_without_2027(tmp_path)
     box.accept("C1", "2026-12-24")
     result = box.engine.check(at("2026-12-30"))
     assert [f.rule for f in result.opened] == ["超期"] and result.notices == []
     assert box.count("notices") == 0 and box.count("notice_counters") == 0
-    store.close()
+    box.store.close()
+
+
+def test_a_calendar_gap_is_logged_once_a_day_not_per_case(tmp_path, caplog):
+    box = make_box_without_2027(tmp_path)
+    for case_no in ("C1", "C2", "C3"):
+        box.accept(case_no, "2026-12-24")
+    caplog.set_level("WARNING", logger="edge.notices")
+    for moment in (at("2026-12-30"), at("2026-12-30", "10:00"), at("2026-12-30", "11:00")):
+        assert box.engine.check(moment).notices == []
+    gaps = [r for r in caplog.records if "calendar has no data for 2027" in r.getMessage()]
+    assert len(gaps) == 1 and "2026-12-30" in gaps[0].getMessage()
+    box.engine.check(at("2026-12-31"))
+    assert len([r for r in caplog.records if "2027" in r.getMessage()]) == 2
+    box.store.close()
 
 
 def test_notice_is_kept_exactly_as_issued(box):

@@ -368,3 +368,59 @@ def test_focus_counter_reads_only_new_events_and_uses_local_months(box):
                                                                   counter.settings)
         (december,) = counter.counts(db.conn, dt.date(2026, 12, 1))
         assert (december.month, december.count, december.intake) == ("2026-12", 0, 1)
+
+
+# -- remembered judgements: a case is judged again only when its findings can change -------
+
+STORY = {  # day -> (case, event type, item, extra) happening that morning
+    "2026-09-29": [("C1", "受理", "440605-SCJ-001", {}), ("C2", "受理", "440605-SCJ-002", {}),
+                   ("C2", "承办", "440605-SCJ-002", {}), ("C4", "受理", "440605-MZJ-001", {})],
+    "2026-09-30": [("C2", "审核", "440605-SCJ-002", {}), ("C5", "受理", "440605-SCJ-002", {})],
+    "2026-10-09": [("C5", "补正开始", "440605-SCJ-002", {}),
+                   ("C6", "受理", "440605-SCJ-001", {})],
+    "2026-10-12": [("C6", "延期", "440605-SCJ-001", {"extension_days": 2})],
+    "2026-10-16": [("C5", "补正结束", "440605-SCJ-002", {}), ("C1", "办结", "440605-SCJ-001", {})],
+}
+
+
+def alert_states(box: Box) -> list[tuple]:
+    return [tuple(row.values()) for row in box.store.query(
+        "select subject, rule, state, detail, card, card_due, cleared_at from alerts"
+        " order by subject, rule")]
+
+
+@pytest.mark.parametrize("near", [1, 3])                 # 3: wider than the yellow light's 1
+def test_remembered_judgements_match_a_fresh_engine_every_day(tmp_path, near):
+    rules = RulesSection(near_deadline_working_days=near)
+    kept, fresh = (make_box(tmp_path / name, rules=rules) for name in ("kept", "fresh"))
+    day = dt.date(2026, 9, 29)
+    while day <= dt.date(2026, 11, 6):                   # over National Day and its 调休
+        for box in (kept, fresh):
+            for case_no, kind, code, extra in STORY.get(day.isoformat(), []):
+                box.event(case_no, kind, day.isoformat(), code, **extra)
+        for hour in ("09:00", "18:00"):
+            kept.engine.check(at(day.isoformat(), hour))
+            engine = RuleEngine(fresh.store, fresh.engine.board, cards=fresh.engine.cards,
+                                settings=fresh.engine.settings)
+            engine.check(at(day.isoformat(), hour))
+            assert alert_states(kept) == alert_states(fresh), (day, hour)
+        day += dt.timedelta(days=1)
+    assert {rule for _s, rule, *_rest in alert_states(kept)} >= {"临近时限", "超期", "环节超时"}
+    kept.store.close()
+    fresh.store.close()
+
+
+def test_the_next_day_judges_only_cases_whose_findings_can_change(box):
+    box.accept("C1")                                     # due 10-09
+    box.accept("C2", item_code="440605-SCJ-002")         # due 10-19
+    judged = set()
+    status = box.engine.board.status
+    box.engine.board.status = lambda facts, day: judged.add(facts.case_no) or status(facts, day)
+    for day, expected in (("2026-10-08", {"C1", "C2"}),  # C1: 1 day left; C2: 8
+                          ("2026-10-09", {"C1"}),        # C2 waits for 10-16 (1 day left)
+                          ("2026-10-15", {"C1"}),
+                          ("2026-10-16", {"C1", "C2"})):
+        judged.clear()
+        box.engine.check(at(day))
+        assert judged == expected, day
+    assert "临近时限" in box.alerts("C2")
