@@ -85,9 +85,12 @@ def canonical_json(obj: Any) -> bytes:
     >>> canonical_json({"b": 1, "a": "南海"})
     b'{"a":"\\xe5\\x8d\\x97\\xe6\\xb5\\xb7","b":1}'
     """
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
+
+
+# One encoder for every call: json.dumps with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
 
 
 def chain_hash(prev_hash: bytes, record_bytes: bytes) -> bytes:
