@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from edge.board import HallBoard
 from edge.cases import CaseBoard
+from edge.checker import RuleChecker
 from edge.clockwatch import clock_watch
 from edge.config import BoxConfig
 from edge.evaluations.wiring import Evaluations, wire_evaluations
@@ -65,6 +66,7 @@ class Box:
     rules: RuleEngine
     platform_token: str
     clock: Callable[[], dt.datetime]
+    checker: RuleChecker  # the rule check after ingest, in the background
     services: list = field(default_factory=list)  # things with start()/stop(), in start order
     ingest_hooks: list[IngestHook] = field(default_factory=list)
     relay: Relay | None = None
@@ -75,8 +77,11 @@ class Box:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
-        """Re-check the cases that just changed (called after their events are committed)."""
-        self.rules.check(self.clock(), case_nos=set(case_nos))
+        """Have the rules re-check the cases that just changed (their events are committed).
+
+        The check runs in the background (edge/checker.py): the caller does not wait for it.
+        """
+        self.checker.submit(case_nos)
 
     def refusing(self) -> str | None:
         """Why new platform records must wait (outbox or disk full), or None."""
@@ -111,10 +116,11 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     rules = parts.rules
     token = read_secret(config.path(config.platform_token_file))
     box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
-              clock=clock)
+              clock=clock, checker=RuleChecker(rules, clock))
     box.supervision = parts.supervision
     box.services.append(parts.scheduler)
     box.services.append(parts.delivery)
+    box.services.append(box.checker)  # stopped before delivery: its last alerts still go out
     box.services.append(clock_watch(store, clock))  # 时钟异常: a device alert (edge/clockwatch.py)
     box.hall = HallBoard(board, clock=clock)
     box.services.append(box.hall)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -34,9 +36,32 @@ def file_records(path: Path) -> Iterator[tuple[int, str]]:
                 yield index, line
 
 
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a bulk load, then let it run again.
+
+    Ingest makes no reference cycles (its objects go by reference counting), but the collector
+    keeps walking the thousands of events and case facts alive in each chunk: about a tenth of
+    a bulk load's CPU time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def ingest_files(store: Store, files: tuple[Path, ...] | list[Path], *,
                  show_progress: bool = False) -> IngestResult:
     """Ingest every file; a file that cannot be parsed at all is one rejection, not a crash."""
+    with cycle_collector_paused():
+        return _ingest_files(store, files, show_progress)
+
+
+def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path],
+                  show_progress: bool) -> IngestResult:
     total = IngestResult()
     for path in files:
         records = file_records(path)

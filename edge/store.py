@@ -4,7 +4,8 @@ Every write goes through :meth:`Store.write`, which runs a function inside one t
 the writer thread (the Datasette model). Anything the box makes that the hub must see is added
 to the outbox *in that same transaction* with :meth:`Tx.emit`, which assigns the next sequence
 number and extends the hash chain. So a record is either committed with its outbox row, or
-neither exists.
+neither exists. WAL checkpoints run on their own thread (edge/checkpointer.py), so a commit
+never waits for one.
 
 Example::
 
@@ -22,7 +23,7 @@ import datetime as dt
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
+from edge.checkpointer import Checkpointer
 from standard.envelope import GENESIS, canonical_json, chain_hash
 
 T = TypeVar("T")
@@ -38,6 +40,9 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1
 EARLIEST_YEAR = 2025  # no real record predates this build; an earlier clock is wrong
 CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a problem
+# The writer checkpoints by itself only when the WAL passes this many pages (64 MiB with 4 KiB
+# pages): when the checkpointer cannot keep up with a bulk load.
+WAL_BACKSTOP_PAGES = 16_384
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists case_events (
@@ -117,14 +122,21 @@ class Tx:
         The record text is what the hash chain covers; the hub stores and re-hashes exactly
         these bytes, so it only has to be valid JSON, not sorted.
         """
-        seq = self.head.seq + 1
+        self.emit_json_many(kind, [body_json])
+        return self.head.seq
+
+    def emit_json_many(self, kind: str, bodies: Iterable[str]) -> None:
+        """``emit_json`` for many records of one kind, in order (one loop, no call per record)."""
+        seq, digest = self.head.seq, self.head.hash
         created = self._created or iso(self.now)
         self._created = created
-        record = f'{{"seq":{seq},"kind":"{kind}","at":"{created}","body":{body_json}}}'
-        digest = chain_hash(self.head.hash, record.encode("utf-8"))
-        self._pending.append((seq, kind, record, digest, created))
+        pending = self._pending
+        for body_json in bodies:
+            seq += 1
+            record = f'{{"seq":{seq},"kind":"{kind}","at":"{created}","body":{body_json}}}'
+            digest = chain_hash(digest, record.encode("utf-8"))
+            pending.append((seq, kind, record, digest, created))
         self.head = ChainHead(seq, digest)
-        return seq
 
     def flush(self) -> None:
         if self._pending:
@@ -168,6 +180,7 @@ class Store:
         self.clock = clock
         self._jobs: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._checkpointer: Checkpointer | None = None
         self._local = threading.local()
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
@@ -180,18 +193,22 @@ class Store:
         if self._writer is not None and self._writer.is_alive():
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._checkpointer = Checkpointer(self.path)
         self._writer = threading.Thread(target=self._run, name=f"store-writer:{self.path.name}",
                                         daemon=True)
         self._writer.start()
         self._ready.wait(timeout=30)
         if self._open_error:
             raise StoreError(f"cannot open {self.path}: {self._open_error}")
+        self._checkpointer.start()
         return self
 
     def close(self) -> None:
         if self._writer and self._writer.is_alive():
             self._jobs.put(_STOP)
             self._writer.join(timeout=30)
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -220,6 +237,7 @@ class Store:
         conn.execute("pragma journal_mode=wal")
         conn.execute("pragma synchronous=normal")  # WAL + normal: durable across app crashes
         conn.execute("pragma busy_timeout=5000")
+        conn.execute(f"pragma wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         conn.executescript(SCHEMA)
         for script in self.extra_schema:
             conn.executescript(script)
@@ -263,6 +281,7 @@ class Store:
                     conn.execute("rollback")
                 future.set_exception(_translate(exc))
                 continue
+            self._checkpointer.wanted()
             future.set_result(result)
         conn.close()
 

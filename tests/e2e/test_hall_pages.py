@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 
 from standard.records import LOCAL_TZ
 from tests.e2e.conftest import sign_in
+from tests.integration.relay_harness import wait_for
 
 pytestmark = pytest.mark.browser
 NUMBERS = itertools.count(1)
@@ -34,6 +36,12 @@ def accepted_case(case_no: str, days_ago: int, window: int = 3,
             for n, kind in enumerate(("申请", "受理"))]
 
 
+def overdue_alert(box, case_no: str) -> bool:
+    with sqlite3.connect(f"file:{box.db}?mode=ro", uri=True) as db:
+        return db.execute("select 1 from alerts where case_no = ? and rule = '超期'",
+                          (case_no,)).fetchone() is not None
+
+
 def test_a_red_case_appears_live_and_the_manager_acknowledges_it(hall_box, page):
     sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
     expect(page.locator("h1")).to_have_text("大厅实时看板")
@@ -45,6 +53,8 @@ def test_a_red_case_appears_live_and_the_manager_acknowledges_it(hall_box, page)
                                    json.dumps(events, ensure_ascii=False).encode())
     assert status == 200 and answer["accepted"] == 4
     expect(urgent).to_contain_text("NH-E2E-RED-1", timeout=20_000)  # polled, no reload
+    wait_for(lambda: overdue_alert(hall_box, "NH-E2E-RED-1"), 20,  # the rules run just after
+             what="the 超期 alert of NH-E2E-RED-1")
     window = page.locator("[data-window='3']")
     expect(window).to_contain_text("王芳")  # on duty at window 3 today
     expect(window).to_contain_text("NH-E2E-NOW-1")

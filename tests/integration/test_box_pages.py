@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import re
+import threading
 
 import pytest
 from openpyxl import load_workbook
@@ -92,6 +93,7 @@ def app(box):
         json.dumps(e, ensure_ascii=False) for e in hall_events()).encode(),
         headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200, answer.get_json()
+    assert box.checker.wait_idle(timeout=60)  # the alerts of the hall's red cases are open
     return app
 
 
@@ -300,6 +302,27 @@ def test_a_new_event_shows_on_the_list(app, manager):
         headers={"Authorization": f"Bearer {TOKEN}"})
     assert "NH-NEW-0001" in text(manager.get("/cases?light=red"))
     assert "5号窗口" in text(manager.get("/board.json"))
+
+
+def test_the_answer_does_not_wait_for_the_rules_and_the_alert_follows(app, box, monkeypatch):
+    held, release = threading.Event(), threading.Event()
+    check = box.rules.check
+
+    def slow_check(at, case_nos=None):
+        held.set()
+        release.wait(timeout=30)
+        return check(at, case_nos=case_nos)
+
+    monkeypatch.setattr(box.rules, "check", slow_check)
+    answer = app.test_client().post("/api/v1/platform/events", data=json.dumps(event(
+        "NH-LATE-0001", "受理", "2026-10-08T09:00:00")).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200 and answer.get_json()["accepted"] == 1
+    assert held.wait(timeout=10)  # the platform has its answer while the rules still run
+    assert not box.supervision.alerts(case_no="NH-LATE-0001")
+    release.set()
+    assert box.checker.wait_idle(timeout=30)
+    assert "超期" in {alert.rule for alert in box.supervision.alerts(case_no="NH-LATE-0001")}
 
 
 def test_users_are_managed_by_administrators_only(app, manager):

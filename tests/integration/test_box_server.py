@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import sqlite3
@@ -10,7 +11,9 @@ import sys
 
 import pytest
 
+from standard.records import LOCAL_TZ
 from tests.boxes import REPO, start_box, write_box_folder
+from tests.integration.relay_harness import wait_for
 
 ITEM = "440605-SCJ-002"  # 食品经营许可: promised 10, legal 20 working days
 
@@ -101,9 +104,25 @@ def test_unknown_calendar_year_shows_in_the_row_and_raises_an_alert(box):
     assert rows["C-2027"]["error"] == "calendar has no data for 2027"
     # The other cases are still evaluated: C-OK (受理 11-20) was due 12-04.
     assert (rows["C-OK"]["deadline"], rows["C-OK"]["light"]) == ("2026-12-04", "red")
-    with sqlite3.connect(box.db) as db:
-        alerts = db.execute("select rule, level from alerts where subject = 'case:C-2027'").fetchall()
-    assert ("日历缺失", "red") in alerts
+    assert ("日历缺失", "red") in wait_for_alerts(box, "C-2027")
+
+
+def wait_for_alerts(box, case_no: str) -> list[tuple[str, str]]:
+    """(rule, level) of the case's alerts, once the box's background rule check raised any."""
+    def alerts() -> list[tuple[str, str]]:
+        with sqlite3.connect(f"file:{box.db}?mode=ro", uri=True) as db:
+            return db.execute("select rule, level from alerts where case_no = ?",
+                              (case_no,)).fetchall()
+    return wait_for(alerts, 10, what=f"an alert for {case_no}")
+
+
+def test_a_red_case_posted_over_http_gets_its_alert_just_after_the_answer(box):
+    # Accepted six weeks ago, promised in 10 working days: overdue whatever today is.
+    accepted = dt.datetime.now(LOCAL_TZ) - dt.timedelta(weeks=6)
+    body = [event(1, "C-LATE", "受理", accepted.isoformat(timespec="seconds"))]
+    status, answer = box.post("/api/v1/platform/events", json.dumps(body).encode())
+    assert (status, answer["accepted"]) == (200, 1)
+    assert "red" in {level for _, level in wait_for_alerts(box, "C-LATE")}
 
 
 def test_nothing_accepted_is_lost_when_the_box_is_killed(tmp_path):

@@ -1,0 +1,52 @@
+"""The box store's writer: the hash chain of batched emits, checkpoints off the writer."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from edge.store import Store
+from standard.envelope import GENESIS, chain_hash
+from tests.integration.relay_harness import wait_for
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "box.db", box_id="440605-01") as opened:
+        yield opened
+
+
+def test_records_emitted_together_chain_like_records_emitted_one_by_one(store):
+    store.write(lambda tx: tx.emit("note", {"n": 0}))
+    store.write(lambda tx: tx.emit_json_many("note", ['{"n":1}', '{"n":2}']))
+    rows = store.query("select seq, body, hash from outbox order by seq")
+    assert [row["seq"] for row in rows] == [1, 2, 3]
+    previous = GENESIS
+    for n, row in enumerate(rows):
+        assert row["body"].endswith(f'"body":{{"n":{n}}}}}')
+        previous = chain_hash(previous, row["body"].encode())
+        assert row["hash"] == previous
+
+
+def test_commits_reach_the_database_file_soon_after(store):
+    """The checkpointer copies the WAL into the file (and syncs it) without the writer."""
+    store.write(lambda tx: tx.emit("note", {"n": 1}))
+
+    def in_the_file() -> bool:  # immutable: the database file alone, without the WAL
+        uri = f"file:{store.path}?immutable=1"
+        with sqlite3.connect(uri, uri=True) as conn:
+            try:
+                return conn.execute("select count(*) from outbox").fetchone()[0] == 1
+            except sqlite3.OperationalError:  # the table itself is not in the file yet
+                return False
+
+    wait_for(in_the_file, 10, what="the outbox row in the database file")
+
+
+def test_closing_the_store_ends_its_threads(tmp_path):
+    with Store(tmp_path / "closing.db", box_id="440605-01") as store:
+        store.write(lambda tx: tx.emit("note", {"n": 1}))
+    names = {thread.name for thread in threading.enumerate()}
+    assert not {"store-writer:closing.db", "checkpoint:closing.db"} & names
