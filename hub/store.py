@@ -256,8 +256,11 @@ class HubStore:
         starts below it is duplicates, however much the box has pruned since. Beyond it, a
         hole the box says was acknowledged before (its hello's ``acked_seq``; ahead of the
         hub's mark only after the hub was restored from a backup) was pruned on the box after
-        its retention period: lost with the backup, not deleted on the box, so it is noted as
-        ``missing`` (reason ``pruned``) without a tamper alert. Any other hole is a gap.
+        its retention period: lost with the backup rather than deleted on the box, so it is
+        noted as ``missing`` (reason ``pruned``) and shown to the supervisors as a ``pruned``
+        integrity alert that says so, without marking the chain broken (the box's claim is
+        what makes it so; a hub that was never restored should have it checked). Any other
+        hole is a gap.
         """
         acked, box_acked = conn.execute(
             "select contiguous_seq, box_acked_seq from boxes where box_id = ?",
@@ -279,6 +282,10 @@ class HubStore:
                 log.warning("box %s no longer holds records %d-%d: acknowledged before this"
                             " hub's database was restored, then pruned on the box; they are"
                             " lost with the backup", box_id, start, pruned_end)
+                self._tamper(conn, box_id, start, pruned_end, "pruned",
+                             f"箱体 {box_id} 的记录 {start}–{pruned_end} 此前已被中心确认，箱体已按"
+                             "保留期清理，无法补发（中心数据库从备份恢复后随备份丢失）；"
+                             "如中心未做过恢复，请核查该箱体", now, chain=False)
             if end > box_acked:
                 start = max(start, box_acked + 1)
                 self._missing(conn, box_id, start, end, "gap")
@@ -293,12 +300,14 @@ class HubStore:
         conn.executemany("insert or ignore into missing (box_id, seq, reason) values (?, ?, ?)",
                          [(box_id, s, reason) for s in range(first, last + 1)])
 
-    def _tamper(self, conn, box_id, first, last, kind, detail, now) -> None:
+    def _tamper(self, conn, box_id, first, last, kind, detail, now, chain: bool = True) -> None:
+        """An integrity alert for the supervisors; ``chain``: the box's chain is marked broken."""
         conn.execute("insert into tamper_alerts (box_id, first_seq, last_seq, kind, detail,"
                      " raised_at) values (?, ?, ?, ?, ?, ?)",
                      (box_id, first, last, kind, detail, now))
-        conn.execute("update boxes set chain_state = ? where box_id = ?",
-                     (f"{kind} {first}-{last}", box_id))
+        if chain:
+            conn.execute("update boxes set chain_state = ? where box_id = ?",
+                         (f"{kind} {first}-{last}", box_id))
 
     def _advance(self, conn: sqlite3.Connection, box_id: str, now: str,
                  tamper: list[str]) -> int:

@@ -486,13 +486,13 @@ def test_a_restored_hub_takes_what_the_box_pruned_without_a_false_gap(deployment
         assert fake.receive_kind({wire.PONG})[1]["acked_seq"] == 20
         fake.send(sealed_batch(box, hub, rows[30:], counter=2, from_seq=21))  # resend from 21
         assert fake.receive_kind({wire.ACK})[1]["acked_seq"] == 60
-        assert hub.tamper_alerts() == []
+        assert hub.tamper_alerts() == [(box.box_id, 21, 30, "pruned")]  # lost with the backup
         assert hub.status()[box.box_id]["chain"] == "ok"
         later, _ = make_records(61, 10, head)
         fake.send(sealed_batch(box, hub, later[3:], counter=3, from_seq=61))  # 61-63 deleted
         assert fake.receive_kind({wire.ACK})[1]["acked_seq"] == 70
     finally:
         fake.close()
-    assert hub.tamper_alerts() == [(box.box_id, 61, 63, "gap")]
+    assert hub.tamper_alerts() == [(box.box_id, 21, 30, "pruned"), (box.box_id, 61, 63, "gap")]
     assert hub.query("select reason, min(seq), max(seq) from missing group by reason"
                      " order by 2") == [("pruned", 21, 30), ("gap", 61, 63)]

@@ -227,7 +227,10 @@ def restored(store):
 def test_after_a_restore_what_the_box_pruned_is_not_a_gap(store, restored):
     resent = apply(store, restored, range(31, 46), from_seq=21)  # `hub resend --from 21`
     assert (resent.new, resent.acked_seq, resent.tamper) == (15, 45, [])
-    assert alerts(store) == [] and state(store)["chain"] == "ok"
+    # Shown to the supervisors as lost with the backup, not as a deletion; the chain holds.
+    assert alerts(store) == [(BOX, 21, 30, "pruned")] and state(store)["chain"] == "ok"
+    [detail] = [r["detail"] for r in store.query("select detail from tamper_alerts")]
+    assert "21–30" in detail and "备份" in detail
     assert missing(store) == dict.fromkeys(range(21, 31), "pruned")
 
 
@@ -235,13 +238,13 @@ def test_after_a_restore_a_jump_forward_is_still_a_gap(store, restored):
     apply(store, restored, range(31, 46), from_seq=21)
     jump = apply(store, restored, range(49, 51), from_seq=46)
     assert jump.acked_seq == 50 and len(jump.tamper) == 1
-    assert alerts(store) == [(BOX, 46, 48, "gap")]
+    assert alerts(store) == [(BOX, 21, 30, "pruned"), (BOX, 46, 48, "gap")]
 
 
 def test_after_a_restore_a_hole_beyond_what_the_box_had_acked_is_a_gap(store, restored):
     resent = apply(store, restored, range(46, 51), from_seq=21)  # 41-45 were never acked
     assert resent.acked_seq == 50
-    assert alerts(store) == [(BOX, 41, 45, "gap")]
+    assert alerts(store) == [(BOX, 21, 40, "pruned"), (BOX, 41, 45, "gap")]
     assert missing(store) == {**dict.fromkeys(range(21, 41), "pruned"),
                               **dict.fromkeys(range(41, 46), "gap")}
 
