@@ -49,7 +49,11 @@ def serve(config_path: Path) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per box.")
 def status(config_path: Path, as_json: bool) -> None:
-    """Each box: last seen, last sequence applied, records held, backlog, chain state."""
+    """Each box: last seen, last sequence applied, records held, backlog, chain state.
+
+    Without --json, the latest refused handshakes and messages follow, each counted once per
+    sender, reason and episode.
+    """
     config = _config(config_path)
     if not config.db_path.exists():
         raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
@@ -66,6 +70,12 @@ def status(config_path: Path, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['box_id']:<14}{row['district']:<10}{row['last_seen'] or '':<31}"
                    f"{row['last_seq']:>9}{row['records']:>9}{row['backlog']:>9}  {row['chain']}")
+    refused = store.recent_refusals()
+    if refused:
+        click.echo("\nrefused (latest first):")
+    for row in refused:
+        sender = row["sender"] if len(row["sender"]) <= 24 else row["sender"][:23] + "…"
+        click.echo(f"  {row['last_at']:<31}{sender:<25}x{row['count']:<6}{row['reason']}")
 
 
 def _open_store(config: HubConfig) -> HubStore:

@@ -176,6 +176,13 @@ class HubStore:
             " (select count(*) from records r where r.box_id = b.box_id) as records"
             " from boxes b order by b.box_id")
 
+    def recent_refusals(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest refusal episodes, newest first: who (box or key), how often, why."""
+        return self.query(
+            "select coalesce(last_at, at) as last_at, coalesce(box_id, source) as sender,"
+            " count, reason from refusals order by coalesce(last_at, at) desc, id desc limit ?",
+            (limit,))
+
     def refuse(self, box_id: str | None, reason: str, *, source: str = "",
                window_seconds: float = REFUSAL_WINDOW_SECONDS,
                now: dt.datetime | None = None) -> Refusal:

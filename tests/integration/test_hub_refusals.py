@@ -11,7 +11,9 @@ import json
 
 import pytest
 import zmq
+from click.testing import CliRunner
 
+from hallwatch.cli import main
 from hub.store import HubStore
 from standard import wire
 from standard.envelope import Sealer
@@ -83,6 +85,12 @@ def test_a_burst_of_refused_handshakes_is_one_row_and_the_box_is_served(hub):
                                                             BURST)
     assert "is not enrolled" in row["reason"] and row["last_at"] >= row["at"]
     assert hub.store.query("select count(*) as n from records")[0]["n"] == 20
+    # The technician sees the same episode, counted, in `hub status`.
+    shown = CliRunner().invoke(main, ["hub", "status", "--config",
+                                      str(hub.config.path("hub.toml"))])
+    assert shown.exit_code == 0, shown.output
+    [line] = [text for text in shown.output.splitlines() if "is not enrolled" in text]
+    assert f"x{BURST} " in line and "key:" in line
 
 
 def test_each_reason_gets_its_own_row_with_its_count(hub):
