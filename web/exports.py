@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
-from flask import Response, stream_with_context
+from flask import Blueprint, Response, stream_with_context
+
+from web.auth import login_required
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CHUNK_ROWS = 1000
@@ -45,3 +47,23 @@ def xlsx_response(sheet_name: str, header: Sequence[str], rows: Iterable[Sequenc
     book.save(data)
     return Response(data.getvalue(), mimetype=XLSX_MIMETYPE,
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def register_downloads(bp: Blueprint, path: str, *, sheet: str, header: Sequence[str],
+                       rows: Callable[[], Iterable[Sequence]], filename: Callable[[str], str],
+                       roles: Sequence[str]) -> None:
+    """``path.csv`` and ``path.xlsx`` on ``bp`` (endpoints ``as_csv`` and ``as_xlsx``).
+
+    ``rows()`` and ``filename(extension)`` are called inside the request, so they may read
+    its arguments and the signed-in user's scope.
+    """
+
+    @bp.get(f"{path}.csv", endpoint="as_csv")
+    @login_required(roles=tuple(roles))
+    def as_csv() -> Response:
+        return csv_response(header, rows(), filename("csv"))
+
+    @bp.get(f"{path}.xlsx", endpoint="as_xlsx")
+    @login_required(roles=tuple(roles))
+    def as_xlsx() -> Response:
+        return xlsx_response(sheet, header, rows(), filename("xlsx"))

@@ -26,7 +26,7 @@ from standard.evaluations import LEVEL_NAMES
 from web.auth import login_required
 from web.box import services
 from web.box.pages import READERS
-from web.exports import csv_response, xlsx_response
+from web.exports import register_downloads
 from web.layout import local_time
 
 bp = Blueprint("evaluations", __name__)
@@ -254,15 +254,13 @@ def _filename(period: Period, extension: str) -> str:
     return f"ratings-{services.box().config.box_id}-{period.since:%Y%m}.{extension}"
 
 
-@bp.get("/evaluations.csv")
-@login_required(roles=READERS)
-def as_csv():
-    period = month_period(request.args.get("month"))
-    return csv_response(HEADER, export_rows(period), _filename(period, "csv"))
+def _month_rows() -> Iterator[list]:
+    return export_rows(month_period(request.args.get("month")))
 
 
-@bp.get("/evaluations.xlsx")
-@login_required(roles=READERS)
-def as_xlsx():
-    period = month_period(request.args.get("month"))
-    return xlsx_response("评价明细", HEADER, export_rows(period), _filename(period, "xlsx"))
+def _month_filename(extension: str) -> str:
+    return _filename(month_period(request.args.get("month")), extension)
+
+
+register_downloads(bp, "/evaluations", sheet="评价明细", header=HEADER, rows=_month_rows,
+                   filename=_month_filename, roles=READERS)

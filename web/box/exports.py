@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint
 
-from web.auth import login_required
-from web.exports import csv_response, xlsx_response
+from web.exports import register_downloads
 from web.box import services
 from web.box.cases import case_filter
 from web.box.pages import READERS
@@ -37,13 +36,5 @@ def _filename(extension: str) -> str:
     return f"cases-{services.box().config.box_id}-{services.today():%Y%m%d}.{extension}"
 
 
-@bp.get("/cases.csv")
-@login_required(roles=READERS)
-def as_csv():
-    return csv_response(HEADER, export_rows(), _filename("csv"))
-
-
-@bp.get("/cases.xlsx")
-@login_required(roles=READERS)
-def as_xlsx():
-    return xlsx_response("办件", HEADER, export_rows(), _filename("xlsx"))
+register_downloads(bp, "/cases", sheet="办件", header=HEADER, rows=export_rows,
+                   filename=_filename, roles=READERS)

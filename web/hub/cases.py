@@ -11,7 +11,7 @@ from hub.dubans import DubanError
 from hub.services.cases import STAGE_NAMES, CaseFilter, case_detail, case_page, iter_cases
 from standard.districts import DISTRICTS
 from web.auth import login_required
-from web.exports import csv_response, xlsx_response
+from web.exports import register_downloads
 from web.charts import stage_track
 from web.hub.common import CITY, READERS, dashboard, data, page_arg, scope, user_name
 from web.layout import LIGHTS
@@ -84,13 +84,5 @@ def _filename(extension: str) -> str:
     return f"hub-cases-{scope().role}-{data().today():%Y%m%d}.{extension}"
 
 
-@bp.get("/cases.csv")
-@login_required(roles=READERS)
-def as_csv():
-    return csv_response(HEADER, export_rows(), _filename("csv"))
-
-
-@bp.get("/cases.xlsx")
-@login_required(roles=READERS)
-def as_xlsx():
-    return xlsx_response("办件", HEADER, export_rows(), _filename("xlsx"))
+register_downloads(bp, "/cases", sheet="办件", header=HEADER, rows=export_rows,
+                   filename=_filename, roles=READERS)
