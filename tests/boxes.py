@@ -6,13 +6,17 @@ import json
 import os
 import queue
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -93,3 +97,28 @@ def start_box(folder: Path, timeout: float = 30) -> RunningBox:
         process.kill()
         raise AssertionError("box did not start:\n" + "".join(lines)) from None
     return RunningBox(folder, process, url, lines)
+
+
+@contextmanager
+def keyed_box_in_process(folder: Path) -> Iterator[tuple[Any, str]]:
+    """A box with the 4-window example profile on gpiozero's mock pins, started in this
+    process and served by waitress on 127.0.0.1: (box, its URL). Tests press
+    its keys by driving the mock pins (``box.evaluations.keys.factories["main"].pin(n)``)."""
+    from waitress import create_server
+
+    from edge.app import build_box
+    from edge.config import load_box_config
+    from web.box import create_app
+
+    shutil.copy(REPO / "firmware_cfg" / "hall-4.toml", folder / "hall-4.toml")
+    box = build_box(load_box_config(write_box_folder(folder, profile="hall-4.toml")))
+    box.start()
+    server = create_server(create_app(box), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield box, f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(10)
+        box.stop()

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import threading
 import urllib.request
 
 import pytest
 from playwright.sync_api import expect
-from waitress import create_server
 
-from edge.app import build_box
-from edge.config import load_box_config
-from tests.boxes import REPO, write_box_folder
+from tests.boxes import keyed_box_in_process
 from tests.e2e.conftest import sign_in
 from web.auth import UserStore
-from web.box import create_app
 
 pytestmark = pytest.mark.browser
 WAIT = 10
@@ -32,19 +26,9 @@ KEY_5_OF_WINDOW_2 = 2  # hall-4.toml: window 2's 非常满意 key is on GPIO 2
 
 @pytest.fixture(scope="module")
 def keyed_box(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("keys")
-    shutil.copy(REPO / "firmware_cfg" / "hall-4.toml", folder / "hall-4.toml")
-    box = build_box(load_box_config(write_box_folder(folder, profile="hall-4.toml")))
-    box.start()
-    app = create_app(box)
-    UserStore(box.store).add("wangfang", "王芳", "manager", password=PASSWORD)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield box, f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(WAIT)
-    box.stop()
+    with keyed_box_in_process(tmp_path_factory.mktemp("keys")) as (box, url):
+        UserStore(box.store).add("wangfang", "王芳", "manager", password=PASSWORD)
+        yield box, url
 
 
 def serve_case_at_window_2(box, url: str) -> None:

@@ -5,39 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import queue
-import shutil
 import sqlite3
-import threading
 import urllib.error
 import urllib.request
 
 import pytest
-from waitress import create_server
 
 from edge.app import build_box
 from edge.config import load_box_config
 from standard.configfile import ConfigError
-from tests.boxes import REPO, write_box_folder
-from web.box import create_app
+from tests.boxes import REPO, keyed_box_in_process, write_box_folder
 
 WAIT = 10
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("box")
-    shutil.copy(REPO / "firmware_cfg" / "hall-4.toml", folder / "hall-4.toml")
-    box = build_box(load_box_config(write_box_folder(folder, profile="hall-4.toml")))
-    box.start()
-    server = create_server(create_app(box), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    recorded: queue.Queue = queue.Queue()
-    box.evaluations.keys.listeners.append(lambda press, outcome: recorded.put(outcome))
-    yield box, f"http://127.0.0.1:{server.effective_port}", recorded
-    server.close()
-    thread.join(WAIT)
-    box.stop()
+    with keyed_box_in_process(tmp_path_factory.mktemp("box")) as (box, url):
+        recorded: queue.Queue = queue.Queue()
+        box.evaluations.keys.listeners.append(lambda press, outcome: recorded.put(outcome))
+        yield box, url, recorded
 
 
 def post(url: str, path: str, body: bytes, token: str | None) -> tuple[int, dict]:
