@@ -108,14 +108,8 @@ class FollowUp:
 
     def overdue(self, today: dt.date) -> list[str]:
         """The overdue rules (差评回访超期, 差评整改超期) that apply on ``today``."""
-        late = []
-        day = today.isoformat()
-        if self.state == AWAITING_CALL and self.return_call_due and day > self.return_call_due:
-            late.append(RULE_CALL_OVERDUE)
-        open_work = self.state in OPEN_STATES
-        if open_work and self.rectify_due and day > self.rectify_due:
-            late.append(RULE_RECTIFY_OVERDUE)
-        return late
+        return overdue_rules(self.state, self.return_call_due, self.rectify_due,
+                             today.isoformat())
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -131,6 +125,18 @@ class FollowUp:
         if self.state != RECTIFIED and not self.extension_days:
             steps.append("extension")
         return (*steps, "appeal")
+
+
+def overdue_rules(state: str, return_call_due: str | None, rectify_due: str | None,
+                  day: str) -> list[str]:
+    """The overdue rules that apply on ``day`` (ISO) to a follow-up in ``state`` with these
+    due days: 差评回访超期 while still 待回访, 差评整改超期 while the work is open."""
+    late = []
+    if state == AWAITING_CALL and return_call_due and day > return_call_due:
+        late.append(RULE_CALL_OVERDUE)
+    if state in OPEN_STATES and rectify_due and day > rectify_due:
+        late.append(RULE_RECTIFY_OVERDUE)
+    return late
 
 
 def _text(value: str | None, what: str) -> str:

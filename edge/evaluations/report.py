@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from edge.evaluations.followups import AWAITING_CALL, INVALIDATED, RECTIFIED, RECTIFYING
+from edge.evaluations.followups import (AWAITING_CALL, INVALIDATED, RECTIFIED, RECTIFYING,
+                                        overdue_rules)
 from edge.evaluations.rows import rated_between
 from edge.store import Store
 from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS
@@ -35,14 +36,6 @@ def _empty(key: Any, label: str | None) -> dict[str, Any]:
             "levels": {str(level): 0 for level in range(5, 0, -1)}, "satisfaction": None,
             "bad": 0, "repeats": 0, "invalid": 0, "defaulted": 0,
             "followups": {**{state: 0 for state in STATES}, "overdue": 0}}
-
-
-def _overdue(row: dict[str, Any], today: str) -> bool:
-    state = row["state"]
-    if state == AWAITING_CALL and row["return_call_due"] and today > row["return_call_due"]:
-        return True
-    return state in (AWAITING_CALL, RECTIFYING) and bool(row["rectify_due"]) and \
-        today > row["rectify_due"]
 
 
 def rating_report(store: Store, *, since: dt.date | None = None, until: dt.date | None = None,
@@ -98,7 +91,8 @@ def _add(entry: dict[str, Any], row: dict[str, Any], today: str) -> None:
         entry["bad"] += row["level"] in BAD_LEVELS
     if row["state"]:
         entry["followups"][row["state"]] += 1
-        entry["followups"]["overdue"] += _overdue(row, today)
+        entry["followups"]["overdue"] += bool(overdue_rules(
+            row["state"], row["return_call_due"], row["rectify_due"], today))
 
 
 def rating_rows(store: Store, *, since: dt.date, until: dt.date) -> list[dict[str, Any]]:

@@ -430,7 +430,7 @@ def test_camera_sections_show_what_the_presence_service_reports(app, manager, bo
 
         def health(self):
             camera = SimpleNamespace(camera_id="cam-a", windows=[1, 2], ok=False,
-                                     detail="超过30秒没有画面", frames=120)
+                                     detail="超过30秒没有画面", frames=120, last_frame_at=None)
             return SimpleNamespace(ok=False, detail="cam-a：超过30秒没有画面", cameras=[camera])
 
     saved, box.presence = box.presence, Presence()

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from standard.records import LOCAL_TZ
+from web.layout import local_time
 
 if TYPE_CHECKING:
     from edge.app import Box
     from edge.board import HallBoard
 
 log = logging.getLogger(__name__)
+MOMENT = "%Y-%m-%d %H:%M:%S"  # device times on the health page
 
 
 def box() -> Box:
@@ -135,6 +137,10 @@ def evaluator_section() -> DeviceSection:
              ("按键评价器", "已启用" if getattr(evaluations, "keys", None) else "未启用")]
     lines += [(f"{w.window_no}号窗口", f"{kinds.get(w.evaluator, w.evaluator)}评价器")
               for w in profile.windows]
+    pressed = evaluations.ratings.last_key_presses()
+    lines.append(("最近按键", "；".join(
+        f"{w.window_no}号 {local_time(pressed.get(w.window_no), MOMENT)}"
+        for w in profile.windows)))
     if getattr(evaluations, "simulator", None) is not None:
         lines.append(("模拟评价", "已开启（演示用）"))
     return DeviceSection("评价器", True, getattr(evaluations, "keys", None) is not None, lines)
@@ -155,6 +161,8 @@ def camera_section() -> DeviceSection:
         lines.append((f"摄像头 {camera.camera_id}",
                       f"{'正常' if camera.ok else camera.detail}；窗口 {windows}；"
                       f"已处理 {camera.frames} 帧"))
+        lines.append((f"摄像头 {camera.camera_id} 最近画面",
+                      local_time(camera.last_frame_at, MOMENT)))
     return DeviceSection("摄像头（离岗监测）", True, health.ok, lines)
 
 
