@@ -52,6 +52,10 @@ class EventType(str, Enum):
     REFUSE_PERMIT = "不予许可"
     WITHDRAW = "退回"
     FEE = "收费"
+    # Joint cases (联办件, additive to version 1): the lead department sends the case to a
+    # participating department (分送), which returns its opinion (反馈).
+    DISPATCH = "分送"
+    FEEDBACK = "反馈"
 
 
 # The main stages in their statutory order: a platform may skip some but never go back.
@@ -141,6 +145,9 @@ class CaseEvent(Strict):
         description="For 收费: yuan, two decimals.",
     )
     case_type: CaseType | None = Field(default=None, description="Optional, on the first event.")
+    to_dept_code: Code | None = Field(
+        default=None, description="Required for 分送: the participating department (联办件)."
+    )
 
     @field_validator("occurred_at")
     @classmethod
@@ -166,6 +173,9 @@ class CaseEvent(Strict):
         if (kind == "收费") != (self.fee_amount is not None):
             raise ValueError("fee_amount is required for 收费" if kind == "收费"
                              else f"fee_amount is only for 收费, not {kind}")
+        if (kind == "分送") != (self.to_dept_code is not None):
+            raise ValueError("to_dept_code is required for 分送" if kind == "分送"
+                             else f"to_dept_code is only for 分送, not {kind}")
         return self
 
     @property
@@ -177,6 +187,14 @@ class CaseEvent(Strict):
     def local_date(self) -> dt.date:
         """The day this happened in the hall's time zone (+08:00)."""
         return self.occurred_at.astimezone(LOCAL_TZ).date()
+
+
+class JointDept(Strict):
+    """A participating department of a 联办件 item and its own limit."""
+
+    dept_code: Code
+    dept_name: ShortText
+    days: int = Field(ge=1, le=365, description="This department's limit, working days")
 
 
 class CatalogueItem(Strict):
@@ -197,11 +215,23 @@ class CatalogueItem(Strict):
     case_type: CaseType
     materials: list[LongText] = Field(default_factory=list)
     legal_basis: LongText
+    joint_depts: list[JointDept] = Field(
+        default_factory=list, max_length=50,
+        description="联办件 only: the participating departments; dept_code is the lead (牵头部门).",
+    )
 
     @model_validator(mode="after")
     def _promise_within_law(self) -> CatalogueItem:
         if self.promised_days > self.legal_days:
             raise ValueError("promised_days must not exceed legal_days")
+        if self.joint_depts:
+            if self.case_type != CaseType.JOINT.value:
+                raise ValueError(f"joint_depts is only for 联办件, not {self.case_type}")
+            codes = [dept.dept_code for dept in self.joint_depts]
+            if len(set(codes)) != len(codes):
+                raise ValueError("joint_depts lists a dept_code twice")
+            if self.dept_code in codes:
+                raise ValueError(f"joint_depts must not list the lead department {self.dept_code}")
         return self
 
     @property

@@ -26,7 +26,7 @@ def test_case_event_schema_forbids_unknown_fields_and_lists_event_types():
 
 def test_every_example_is_valid():
     assert len(load_catalogue(EXAMPLES / "catalogue.json")) == 10
-    for name in ("events.ndjson", "events.json", "events.csv"):
+    for name in ("events.ndjson", "events.json", "events.csv", "joint.ndjson"):
         for _, text in file_records(EXAMPLES / name):
             CaseEvent.model_validate_json(text, strict=True)
 
