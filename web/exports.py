@@ -1,4 +1,10 @@
-"""Spreadsheet downloads shared by the box and hub pages."""
+"""Spreadsheet downloads shared by the box and hub pages.
+
+Every text cell goes through :func:`spreadsheet_safe` first: a cell that a spreadsheet would
+read as a formula (``=HYPERLINK(...)`` typed into an actor's name, a department's name from a
+platform) gets a leading ``'``, as OWASP advises for CSV injection, in CSV and XLSX alike.
+Numbers stay numbers (``-3`` remaining days is a value, not a formula).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,27 @@ from web.auth import login_required
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CHUNK_ROWS = 1000
+# What starts a formula in Excel, LibreOffice or WPS (OWASP "CSV Injection"): = + - @, and a
+# tab or carriage return, which some of them skip before looking for one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """``value`` as a spreadsheet shows it, never run: formula-like text gets a leading ``'``.
+
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("@SUM(A1)")
+    ("'=1+2", "'@SUM(A1)")
+    >>> spreadsheet_safe(-3), spreadsheet_safe("王芳")
+    (-3, '王芳')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_row(row: Iterable) -> list:
+    """A row with every cell made :func:`spreadsheet_safe`."""
+    return [spreadsheet_safe(value) for value in row]
 
 
 def csv_response(header: Sequence[str], rows: Iterable[Sequence], filename: str) -> Response:
@@ -25,12 +52,12 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]
     """The BOM, then CSV text a chunk of rows at a time (large exports are never all in memory)."""
     yield "\ufeff"
     rows = iter(rows)
-    chunk = [list(header)]
+    chunk = [safe_row(header)]
     while chunk:
         buffer = io.StringIO()
         csv.writer(buffer).writerows(chunk)
         yield buffer.getvalue()
-        chunk = list(islice(rows, CSV_CHUNK_ROWS))
+        chunk = [safe_row(row) for row in islice(rows, CSV_CHUNK_ROWS)]
 
 
 def xlsx_response(sheet_name: str, header: Sequence[str], rows: Iterable[Sequence],
@@ -40,9 +67,9 @@ def xlsx_response(sheet_name: str, header: Sequence[str], rows: Iterable[Sequenc
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_name)
-    sheet.append(list(header))
+    sheet.append(safe_row(header))
     for row in rows:
-        sheet.append(row)
+        sheet.append(safe_row(row))
     data = io.BytesIO()
     book.save(data)
     return Response(data.getvalue(), mimetype=XLSX_MIMETYPE,

@@ -10,10 +10,10 @@ from hub.scorebook import Run, ScoresNotReady
 from hub.scoring import ScoringError, compute_month
 from hub.units import previous_month
 from web.auth import login_required
+from web.exports import XLSX_MIMETYPE, safe_row
 from web.hub.common import CITY, READERS, dashboard, data, month_arg, scope, user_name
 
 bp = Blueprint("scores", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _run(month: str) -> Run | None:
@@ -105,18 +105,19 @@ def as_xlsx(month: str):
     book = Workbook()
     for kind, title in (("district", "各区排名"), ("dept", "部门排名")):
         sheet = book.create_sheet(title)
-        sheet.append([f"{data().city_name}电子监察绩效评估 {month}", run.label, run.formula])
+        sheet.append(safe_row([f"{data().city_name}电子监察绩效评估 {month}", run.label,
+                               run.formula]))
         units = [r for r in rows if r["unit_kind"] == kind]
         labels = [line["label"] for line in units[0]["lines"]] if units else []
-        sheet.append(["名次", "单位", "得分", *labels])
+        sheet.append(safe_row(["名次", "单位", "得分", *labels]))
         for r in units:
-            sheet.append([r["rank"], r["unit_name"], r["score"],
-                          *[line["points"] for line in r["lines"]]])
+            sheet.append(safe_row([r["rank"], r["unit_name"], r["score"],
+                                   *[line["points"] for line in r["lines"]]]))
         sheet.column_dimensions["B"].width = 28
     del book[book.sheetnames[0]]
     out = io.BytesIO()
     book.save(out)
-    return Response(out.getvalue(), mimetype=XLSX, headers={
+    return Response(out.getvalue(), mimetype=XLSX_MIMETYPE, headers={
         "Content-Disposition": f"attachment; filename=scores-{month}-v{run.version}.xlsx"})
 
 
