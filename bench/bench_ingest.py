@@ -8,7 +8,7 @@ the raw executemany rate; ≥ 10,000 events/s over HTTP in batches of 500.
 The file figure is ``edge ingest``'s own path (``ingest_files``). The HTTP box runs as ``serve``
 runs it (waitress, 8 threads) with its clock fixed an hour after the last event posted, so that
 the figures do not drift with the date of the run. The platform's answer does not wait for the
-rule check (edge/checker.py), but the check runs alongside in the same interpreter; the HTTP
+rule check (edge/supervision/checker.py), but the check runs alongside in the same interpreter; the HTTP
 line says how long after the last answer the rules had checked every posted case, and the rate
 of a second box whose rule check is switched off (the request path alone). The generated
 history is mostly overdue, so nearly every case opens alerts and cards: a worst case for the

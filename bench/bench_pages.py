@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from hallwatch.sim import SURNAMES, GIVEN, catalogue_for
+from hallwatch.sim import GIVEN, SURNAMES, catalogue_for
 from standard.records import LOCAL_TZ
 
 DISTRICT = "440605"

@@ -26,7 +26,7 @@ import tomli_w
 from edge.app import build_box
 from edge.config import load_box_config
 from edge.ingest import ingest_texts
-from edge.rules import Scheduler
+from edge.supervision.rules import Scheduler
 from hallwatch.sim import Platform, catalogue_for
 
 PRESSES = 10_000

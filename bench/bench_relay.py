@@ -35,11 +35,22 @@ from edge.store import Store
 from hallwatch.sim import Platform
 from hub.receiver import Receiver
 from hub.store import HubStore
-from provisioning.identity import (BoxIdentity, EnrolledBox, HubIdentity, HubPublic,
-                                   new_box_identity, new_hub_identity)
 from standard import wire
-from standard.envelope import (ed25519_private_from_text, ed25519_public_from_text, key_to_text,
-                               x25519_private_from_text, x25519_public_from_text)
+from standard.envelope import (
+    ed25519_private_from_text,
+    ed25519_public_from_text,
+    key_to_text,
+    x25519_private_from_text,
+    x25519_public_from_text,
+)
+from standard.identity import (
+    BoxIdentity,
+    EnrolledBox,
+    HubIdentity,
+    HubPublic,
+    new_box_identity,
+    new_hub_identity,
+)
 
 BOX_ID, DISTRICT = "440605-01", "440605"
 BATCH = 500

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from edge.cases import CaseBoard
 from edge.store import Store, iso
-from edge.supervision_config import ContactSection, NotifySection, RulesSection, build_supervision
+from edge.supervision.config import ContactSection, NotifySection, RulesSection
+from edge.supervision.wiring import build_supervision
 from hallwatch.sim import catalogue_for
 from standard.calendar import WorkCalendar
 from standard.deadlines import CaseFacts, LightSettings, evaluate

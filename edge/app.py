@@ -18,24 +18,28 @@ from typing import TYPE_CHECKING
 
 from edge.board import HallBoard
 from edge.cases import CaseBoard
-from edge.checker import RuleChecker
-from edge.clockwatch import clock_watch
 from edge.config import BoxConfig
+from edge.configsync import ConfigApplier
 from edge.evaluations.wiring import Evaluations, wire_evaluations
 from edge.ingest import IngestHook
-from edge.configsync import ConfigApplier
 from edge.relay import Relay, RelaySettings
-from edge.rules import Finding, RuleEngine, open_alert
 from edge.store import Store, utc_now
-from edge.supervision import Supervision
-from edge.supervision_config import build_supervision
-from provisioning.identity import load_box_identity, load_hub_public
+from edge.supervision import (
+    Finding,
+    RuleChecker,
+    RuleEngine,
+    Supervision,
+    build_supervision,
+    clock_watch,
+    open_alert,
+)
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import load_catalogue
 from standard.deadlines import LightSettings
+from standard.identity import load_box_identity, load_hub_public
 
 if TYPE_CHECKING:
-    from edge.presence_service import PresenceService
+    from edge.presence.service import PresenceService
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +76,14 @@ class Box:
     relay: Relay | None = None
     hall: HallBoard | None = None  # the hall manager's pages' cached board
     evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
-    supervision: Supervision | None = None  # alerts, cards, notices (edge/supervision.py)
-    presence: PresenceService | None = None  # cameras, 离岗 (edge/presence_service.py)
+    supervision: Supervision | None = None  # alerts, cards, notices (edge/supervision/alerts.py)
+    presence: PresenceService | None = None  # cameras, 离岗 (edge/presence/service.py)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
         """Have the rules re-check the cases that just changed (their events are committed).
 
-        The check runs in the background (edge/checker.py): the caller does not wait for it.
+        The check runs in the background (edge/supervision/checker.py): the caller does not wait for it.
         """
         self.checker.submit(case_nos)
 
@@ -121,7 +125,7 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box.services.append(parts.scheduler)
     box.services.append(parts.delivery)
     box.services.append(box.checker)  # stopped before delivery: its last alerts still go out
-    box.services.append(clock_watch(store, clock))  # 时钟异常: a device alert (edge/clockwatch.py)
+    box.services.append(clock_watch(store, clock))  # 时钟异常: a device alert (edge/supervision/clockwatch.py)
     box.hall = HallBoard(board, clock=clock)
     box.services.append(box.hall)
     box.evaluations = wire_evaluations(box, calendar, pin_factory_for)
@@ -144,13 +148,25 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
     """
     import random
 
-    from edge.presence import (CameraPipeline, CameraWorker, CaptureSource, DetectorError,
-                               HaarPersonDetector, HallScene, HealthSettings, OfficeSchedule,
-                               Roi, SnapshotStore, SyntheticSource, TrackerSettings,
-                               WindowRegion, parse_camera_target)
+    from edge.presence import (
+        CameraPipeline,
+        CameraWorker,
+        CaptureSource,
+        DetectorError,
+        HaarPersonDetector,
+        HallScene,
+        HealthSettings,
+        OfficeSchedule,
+        Roi,
+        SnapshotStore,
+        SyntheticSource,
+        TrackerSettings,
+        WindowRegion,
+        parse_camera_target,
+    )
+    from edge.presence.service import PresenceService
     from edge.presence.simulation import SimulatedStaff
-    from edge.presence_service import PresenceService
-    from edge.presence_store import PRESENCE_SCHEMA
+    from edge.presence.store import PRESENCE_SCHEMA
     from edge.profile import parse_period
 
     config, section = box.config, box.config.presence

@@ -423,7 +423,7 @@ def _regroup(pairs: Counter) -> dict[Any, Counter]:
     return result
 
 
-# -- alerts (the lifecycle is edge/supervision.py's; the board only counts them) -------------
+# -- alerts (the lifecycle is edge/supervision/alerts.py's; the board only counts them) -------------
 def active_alerts(store) -> tuple[int, list[str]]:
     """How many alerts are active (not closed or resolved), and the case number of each one
     that is on a case."""

@@ -19,8 +19,7 @@ from typing import Any
 
 from edge.store import Store
 from standard.calendar import WorkCalendar
-from standard.deadlines import (CaseFacts, CaseStatus, LightSettings, evaluate_on,
-                                 local_day)
+from standard.deadlines import CaseFacts, CaseStatus, LightSettings, evaluate_on, local_day
 from standard.records import CatalogueItem
 
 LIGHT_NAMES = {"green": "绿灯", "yellow": "黄灯", "red": "红灯", "unknown": "无法判断"}

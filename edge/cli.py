@@ -7,19 +7,19 @@ Commands are thin: parse options, call one library function, turn its errors int
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import sys
-import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from edge.config import BoxConfig, load_box_config
-from edge.store import Store, StoreError
-from standard.calendar import WorkCalendar, load_overrides
-from standard.catalogue import CatalogueError, load_catalogue
+from edge.config import load_box_config
+from edge.evaluations.cli import COMMANDS as EVALUATION_COMMANDS
+from edge.options import Target, columns, parse_at, target_options
+from edge.presence.cli import analyse_video
+from edge.supervision.cli import COMMANDS as SUPERVISION_COMMANDS
+from edge.users_cli import user
+from standard.catalogue import CatalogueError
 from standard.configfile import ConfigError
 
 
@@ -28,90 +28,13 @@ def edge() -> None:
     """The edge box in a district service hall (区行政服务中心)."""
 
 
-@dataclass
-class Target:
-    """What a command works on: from ``--config`` or from ``--db``/``--catalogue``."""
-
-    db: Path
-    catalogue_path: Path | None
-    overrides: Path | None
-    config: BoxConfig | None
-
-    @property
-    def box_id(self) -> str:
-        return self.config.box_id if self.config else "unprovisioned"
-
-    def store(self) -> Store:
-        try:
-            return Store(self.db, box_id=self.box_id).open()
-        except StoreError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    def catalogue(self):
-        if self.catalogue_path is None:
-            raise click.UsageError("give --catalogue FILE or --config box.toml")
-        try:
-            return load_catalogue(self.catalogue_path)
-        except CatalogueError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    def calendar(self) -> WorkCalendar:
-        try:
-            return WorkCalendar(load_overrides(self.overrides) if self.overrides else None)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-def target_options(command):
-    """``--config`` or ``--db``/``--catalogue``/``--calendar-overrides``, resolved to a Target."""
-
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                  help="box.toml; the database, catalogue and calendar are found there.")
-    @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                  help="The box's SQLite file.")
-    @click.option("--catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Item catalogue JSON (事项目录).")
-    @click.option("--calendar-overrides", type=click.Path(exists=True, dir_okay=False,
-                                                          path_type=Path),
-                  help="Calendar override JSON (next year's days, local closures).")
-    @functools.wraps(command)
-    def wrapped(config_path, db, catalogue, calendar_overrides, **kwargs):
-        config = None
-        if config_path:
-            try:
-                config = load_box_config(config_path)
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-            db = db or config.db_path
-            catalogue = catalogue or config.path(config.catalogue)
-            if config.calendar_overrides and not calendar_overrides:
-                calendar_overrides = config.path(config.calendar_overrides)
-        if db is None:
-            raise click.UsageError("give --db PATH or --config box.toml")
-        return command(Target(db, catalogue, calendar_overrides, config), **kwargs)
-
-    return wrapped
-
-
-def parse_at(value: str | None) -> dt.datetime:
-    """``--at`` as an aware datetime; now when absent. A naive value is local time (+08:00)."""
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc)
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO date-time: {value!r}", param_hint="--at") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    return moment
-
-
 @edge.command()
 @click.option("--config", "config_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def serve(config_path: Path) -> None:
     """Run the box: web server, store, rules and relay, until Ctrl-C or SIGTERM."""
-    from edge.app import SetupError, build_box, serve as run
+    from edge.app import SetupError, build_box
+    from edge.app import serve as run
 
     try:
         box = build_box(load_box_config(config_path))
@@ -181,17 +104,6 @@ def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -
                             light, "；".join(row.reasons)), widths))
 
 
-def columns(values: tuple[str, ...], widths: tuple[int, ...]) -> str:
-    """Left-aligned columns that stay aligned with Chinese text (2 cells per CJK character)."""
-    cells = []
-    for value, width in zip(values, widths):
-        shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
-        cells.append(value + " " * max(width - shown, 1))
-    cells.extend(values[len(widths):])
-    return "".join(cells).rstrip()
-
-
-
 @edge.command()
 @click.option("--config", "config_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -218,17 +130,6 @@ def status(config_path: Path, as_json: bool) -> None:
             click.echo(f"{key:<14}{value}")
 
 
-# Registers ``press`` and ``ratings`` on the group (imported last: it uses the helpers above).
-from edge import evaluations_cli as _evaluations_cli  # noqa: E402,F401
-
-# Registers ``check``, ``alerts`` and ``notice`` with edge.add_command (supervision; imported
-# last: it uses the helpers above, and this way either module may be imported first).
-from edge import supervision_cli as _supervision_cli  # noqa: E402,F401
-
-from edge.presence.cli import analyse_video  # noqa: E402
-
-edge.add_command(analyse_video)
-
-from edge.users_cli import user  # noqa: E402  (the pages' users: add, reset, disable)
-
-edge.add_command(user)
+# Each capability's commands, and the pages' users (add, reset, disable).
+for _command in (*EVALUATION_COMMANDS, *SUPERVISION_COMMANDS, analyse_video, user):
+    edge.add_command(_command)

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edge.supervision_config import ContactSection, NotifySection, RulesSection
+from edge.supervision.config import ContactSection, NotifySection, RulesSection
 from standard.configfile import Section, load_toml
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import zmq
 
 from edge.store import Store, Tx, get_meta, iso, set_meta
-from provisioning.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
 from standard import wire
 from standard.envelope import EnvelopeError, Sealer, verify_document
+from standard.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import click
 import tomli_w
 
-from hallwatch.sim import Platform, catalogue_for
 from hallwatch.hubsim import city_catalogue
+from hallwatch.sim import Platform, catalogue_for
 from standard.districts import DISTRICTS
 
 BATCH = 500
@@ -129,7 +129,7 @@ def _rewrite_toml(path: Path, **changes) -> None:
 def provision(folder: Path, base_port: int, hub_port: int, relay_port: int
               ) -> tuple[Path, list[DemoBox]]:
     """hub-init and one enrolled box per district; returns hub.toml and the boxes."""
-    from provisioning.identity import init_hub, provision_box
+    from provisioning.enrollment import init_hub, provision_box
 
     hub_config, _ = init_hub(folder / "hub", bind=f"tcp://127.0.0.1:{relay_port}")
     hub_toml = folder / "hub" / "hub.toml"

@@ -13,7 +13,7 @@ from typing import Any
 from hub.config import HubConfig
 from hub.receiver import Receiver
 from hub.store import HubStore
-from provisioning.identity import load_enrolled, load_hub_identity
+from standard.identity import load_enrolled, load_hub_identity
 
 log = logging.getLogger(__name__)
 

@@ -8,20 +8,16 @@ from pathlib import Path
 
 import click
 
-from hub.config import HubConfig, load_hub_config
+from hub.config import HubConfig
+from hub.options import command_config as _config
+from hub.scores_cli import publish_scores, rebuild_views, score
 from hub.store import HubStore
+from hub.users_cli import user
 from standard.configfile import ConfigError
 
 config_option = click.option(
     "--config", "config_path", required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="hub.toml")
-
-
-def _config(path: Path) -> HubConfig:
-    try:
-        return load_hub_config(path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -34,9 +30,8 @@ def hub() -> None:
 def serve(config_path: Path) -> None:
     """Run the hub: the receiver for boxes (and the web pages), until Ctrl-C or SIGTERM."""
     from hub.app import build_hub, run
-    from provisioning.identity import IdentityError
-
     from standard.catalogue import CatalogueError
+    from standard.identity import IdentityError
 
     try:
         built = build_hub(_config(config_path))
@@ -95,7 +90,7 @@ def resend(config_path: Path, box_id: str, from_seq: int) -> None:
     The running hub sends the request when the box is next connected; records the hub
     already holds are not applied twice.
     """
-    from provisioning.identity import IdentityError, load_enrolled
+    from standard.identity import IdentityError, load_enrolled
 
     config = _config(config_path)
     try:
@@ -144,7 +139,7 @@ def revoke(config_path: Path, box_id: str) -> None:
     Records already applied stay. To take the box back, enroll it again (provision approve
     --force, or provision box --force).
     """
-    from provisioning.identity import IdentityError, revoke_box
+    from standard.identity import IdentityError, revoke_box
 
     try:
         revoked = revoke_box(_config(config_path), box_id)
@@ -159,9 +154,9 @@ def revoke(config_path: Path, box_id: str) -> None:
 @click.argument("request", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def enroll_rotation(config_path: Path, request: Path) -> None:
     """Enroll a box's new keys from REQUEST (rotate-request.json, signed with its old key)."""
-    from provisioning.identity import IdentityError
-    from provisioning.rotate import enroll_rotation as enroll
     from standard.envelope import fingerprint
+    from standard.identity import IdentityError
+    from standard.rotation import enroll_rotation as enroll
 
     try:
         box, changed = enroll(_config(config_path), request)
@@ -174,13 +169,6 @@ def enroll_rotation(config_path: Path, request: Path) -> None:
                f"{fingerprint(box.sign_public)}); it reconnects with them within a minute")
 
 
-def _register_dashboard_commands() -> None:
-    """Users, scores and views (hub/users_cli.py, hub/scores_cli.py)."""
-    from hub.scores_cli import publish_scores, rebuild_views, score
-    from hub.users_cli import user
-
-    for command in (user, score, publish_scores, rebuild_views):
-        hub.add_command(command)
-
-
-_register_dashboard_commands()
+# Users, scores and views (hub/users_cli.py, hub/scores_cli.py).
+for _command in (user, score, publish_scores, rebuild_views):
+    hub.add_command(_command)

@@ -23,11 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from hub.config import HubConfig
 from hub.store import HubStore
-from provisioning.identity import IdentityError, load_hub_identity
 from standard.calendar import CalendarOverrides
 from standard.configfile import describe_errors
 from standard.deadlines import LightSettings
 from standard.envelope import sign_document
+from standard.identity import IdentityError, load_hub_identity
 from standard.records import Catalogue
 
 KINDS = ("catalogue", "calendar", "lights")

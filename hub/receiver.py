@@ -26,9 +26,9 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
 from hub.store import REFUSAL_WINDOW_SECONDS, HubStore
-from provisioning.identity import EnrolledBox, HubIdentity
 from standard import wire
 from standard.envelope import EnvelopeError, Opener
+from standard.identity import EnrolledBox, HubIdentity
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hub.options import command_config
 from hub.scorebook import ScoresNotReady
 from hub.scoring import ScoringError, compute_month
 from hub.units import BadMonth, parse_month
@@ -30,12 +31,11 @@ month_option = click.option("--month", required=True, callback=_month,
 
 def open_dashboard(config_path: Path):
     """The hub's store and desks, opened without the receiver or the web server."""
-    from hub.cli import _config
     from hub.store import HubStore
     from hub.wiring import wire_dashboard
     from standard.catalogue import CatalogueError
 
-    config = _config(config_path)
+    config = command_config(config_path)
     if not config.db_path.exists():
         raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
     store = HubStore(config.db_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from hub.options import command_config
 from hub.services import HUB_ROLES
 from hub.users import HubUsers
 from hub.wiring import users_path
@@ -16,9 +17,8 @@ from web.userstore import UserError
 
 
 def _users(config_path: Path) -> HubUsers:
-    from hub.cli import _config
 
-    return HubUsers(users_path(_config(config_path))).setup()
+    return HubUsers(users_path(command_config(config_path))).setup()
 
 
 config_option = click.option(

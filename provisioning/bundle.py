@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from edge.config import load_box_config
-from provisioning import identity
+from standard import identity
 from standard.configfile import ConfigError
 from standard.envelope import canonical_json
 

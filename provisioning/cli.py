@@ -1,6 +1,6 @@
 """``hallwatch provision``: create hub and box identities and enroll boxes.
 
-Each command parses its options, calls one function of ``provisioning.identity`` and turns
+Each command parses its options, calls one function of ``standard.identity`` and turns
 its errors into a one-line message. Online (the hub folder is reachable)::
 
     hallwatch provision hub-init --dir /srv/hub
@@ -22,12 +22,12 @@ from typing import Callable
 import click
 
 from hub.config import HubConfig, load_hub_config
-from provisioning import identity
-from standard.configfile import ConfigError
-from standard.districts import DISTRICTS, UnknownDistrict
-from standard.envelope import EnvelopeError, fingerprint
-
-USER_ERRORS = (identity.IdentityError, EnvelopeError, ConfigError, UnknownDistrict)
+from provisioning import enrollment
+from provisioning.options import USER_ERRORS, force_option
+from provisioning.technician_cli import COMMANDS as TECHNICIAN_COMMANDS
+from standard import identity
+from standard.districts import DISTRICTS
+from standard.envelope import fingerprint
 
 
 def user_errors(command: Callable) -> Callable:
@@ -47,9 +47,6 @@ def _load_hub(hub_dir: Path) -> HubConfig:
     return load_hub_config(hub_dir / "hub.toml")
 
 
-force_option = click.option(
-    "--force", is_flag=True, help="Overwrite existing key and config files."
-)
 district_option = click.option(
     "--district", "district_code", required=True, metavar="CODE",
     help="District code: " + ", ".join(f"{code} {name}" for code, name in DISTRICTS.items()),
@@ -89,7 +86,7 @@ def provision() -> None:
 @user_errors
 def hub_init(hub_dir: Path, bind: str, public_endpoint: str | None, force: bool) -> None:
     """Create the hub's identity, hub.public.json, boxes/ and hub.toml."""
-    config, hub = identity.init_hub(
+    config, hub = enrollment.init_hub(
         hub_dir, bind=bind, public_endpoint=public_endpoint, force=force
     )
     click.echo(f"Hub keys:       {config.path(config.identity)} (secret, mode 0600)")
@@ -117,7 +114,7 @@ def box(hub_dir: Path, district_code: str, name: str, box_dir: Path, box_id: str
         force: bool) -> None:
     """Create a box folder and enroll the box at the hub (online path)."""
     hub_config = _load_hub(hub_dir)
-    new_box, config = identity.provision_box(
+    new_box, config = enrollment.provision_box(
         hub_config, box_dir, district_code, name, box_id=box_id, catalogue=catalogue, force=force,
         profile=profile, calendar_overrides=calendar_overrides,
     )
@@ -150,9 +147,9 @@ def request(box_dir: Path, district_code: str, name: str, box_id: str, catalogue
             profile: Path | None, calendar_overrides: Path | None, force: bool) -> None:
     """Create a box folder without the hub and write enroll-request.json (offline path)."""
     new_box = identity.new_box_identity(box_id, district_code, name)
-    config = identity.create_box_dir(box_dir, new_box, catalogue=catalogue, force=force,
+    config = enrollment.create_box_dir(box_dir, new_box, catalogue=catalogue, force=force,
                                      profile=profile, calendar_overrides=calendar_overrides)
-    path = identity.make_request(box_dir)
+    path = enrollment.make_request(box_dir)
     click.echo(f"Box {new_box.box_id} created, not yet enrolled.")
     _echo_box_files(config.base_dir)
     click.echo(f"Enrollment request: {path}  (take it to the hub operator: provision approve)")
@@ -167,7 +164,7 @@ def request(box_dir: Path, district_code: str, name: str, box_id: str, catalogue
 @user_errors
 def approve(hub_dir: Path, request_file: Path, out_file: Path, force: bool) -> None:
     """Enroll a box from its enroll-request.json and write a signed approval."""
-    enrolled, hub_fingerprint = identity.approve_request(
+    enrolled, hub_fingerprint = enrollment.approve_request(
         _load_hub(hub_dir), request_file, out_file, force=force
     )
     click.echo(f"Box {enrolled.box_id} enrolled; approval written to {out_file}")
@@ -188,7 +185,7 @@ def approve(hub_dir: Path, request_file: Path, out_file: Path, force: bool) -> N
 def accept(box_dir: Path, approval_file: Path, endpoint: str | None, expected: str | None,
            force: bool) -> None:
     """Install the hub keys from a signed approval and point the box's relay at the hub."""
-    hub = identity.check_approval(box_dir, approval_file)
+    hub = enrollment.check_approval(box_dir, approval_file)
     click.echo(f"Hub sign-key fingerprint: {hub.fingerprint}")
     if expected is None:
         click.confirm("Is this the fingerprint hub-init printed?", abort=True)
@@ -196,7 +193,7 @@ def accept(box_dir: Path, approval_file: Path, endpoint: str | None, expected: s
         raise click.ClickException(
             f"fingerprint does not match {expected!r}: do not trust this approval"
         )
-    hub = identity.accept_approval(box_dir, approval_file, endpoint=endpoint, force=force)
+    hub = enrollment.accept_approval(box_dir, approval_file, endpoint=endpoint, force=force)
     click.echo(f"Hub keys installed in {box_dir / identity.BOX_HUB_PUBLIC_FILE}")
     click.echo(f"Relays to: {endpoint or hub.endpoint}")
 
@@ -222,6 +219,6 @@ def revoke(hub_dir: Path, box_id: str) -> None:
     click.echo(f"Box {revoked.box_id} revoked at {revoked.revoked_at}")
 
 
-# The technician's commands: check, bundle, install, selftest, rotate (imported last: they
-# use the group and helpers above).
-from provisioning import technician_cli as _technician_cli  # noqa: E402,F401
+# The technician's commands: check, bundle, install, selftest, rotate.
+for _command in TECHNICIAN_COMMANDS:
+    provision.add_command(_command)

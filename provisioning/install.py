@@ -37,8 +37,8 @@ from pathlib import Path, PurePosixPath
 import tomli_w
 
 from edge.config import BoxConfig
-from provisioning import identity
 from provisioning.bundle import Bundle, BundleError, open_bundle
+from standard import identity
 
 ETC_DIR = PurePosixPath("/etc/hallwatch")
 DATA_DIR = PurePosixPath("/var/lib/hallwatch")

@@ -28,8 +28,8 @@ from typing import Literal
 from gpiozero import LED
 from pydantic import StrictInt, ValidationError
 
+from edge.evaluations.evaluators.keys import WindowKeys
 from edge.evaluations.ratings import KeyPress
-from edge.evaluators.keys import WindowKeys
 from edge.profile import HardwareProfile, WindowProfile
 from provisioning.checks import Check
 from standard.configfile import ConfigError, Section, describe_errors

@@ -35,17 +35,11 @@ from pathlib import Path
 
 from edge.config import BoxConfig, load_box_config
 from edge.store import get_meta
-from hub.config import HubConfig, load_hub_config
-from provisioning import identity
-from standard import envelope
+from hub.config import load_hub_config
+from standard import envelope, identity
+from standard.rotation import RotationError, enroll_rotation, request_payload, rotation_request
 
-ROTATION_KIND = "box-key-rotation"
 REQUEST_FILE = "rotate-request.json"
-ROTATIONS_DIR = "rotations"  # at the hub: every accepted request, for the audit
-
-
-class RotationError(identity.IdentityError):
-    """A rotation request is malformed, not signed by the enrolled keys, or not allowed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,68 +49,6 @@ class RotationResult:
     new_fingerprint: str
     request_file: Path | None  # offline: what to take to the hub
     enrolled: bool  # online: the hub already has the new keys
-
-
-def rotation_request(old: identity.BoxIdentity, new: identity.BoxIdentity,
-                     now: dt.datetime | None = None) -> dict:
-    """The signed request: new public keys, vouched for by the old sign key."""
-    payload = {"box_id": old.box_id, "requested_at": identity._utc_now(now),
-               "old": identity.box_public_record(old), "new": identity.box_public_record(new)}
-    return envelope.sign_document(payload, ROTATION_KIND, 1, old.sign_private)
-
-
-# --- at the hub --------------------------------------------------------------------------
-
-
-def _payload(doc: object, where: str) -> dict:
-    payload = doc.get("payload") if isinstance(doc, dict) else None
-    if not isinstance(payload, dict) or doc.get("kind") != ROTATION_KIND \
-            or not all(isinstance(payload.get(k), dict) for k in ("old", "new")):
-        raise RotationError(f"{where}: not a box key rotation request")
-    return payload
-
-
-def enroll_rotation(hub_config: HubConfig, request: dict | Path, *,
-                    now: dt.datetime | None = None) -> tuple[identity.EnrolledBox, bool]:
-    """Verify a rotation request and enroll the new keys; returns (box, changed).
-
-    Enrolling the same request again is a no-op (changed False).
-    """
-    where = str(request) if isinstance(request, Path) else "rotation request"
-    doc = identity._read_json(request) if isinstance(request, Path) else request
-    payload = _payload(doc, where)
-    box_id = payload.get("box_id")
-    if not isinstance(box_id, str) or not identity.BOX_ID_PATTERN.fullmatch(box_id):
-        raise RotationError(f"{where}: box id {box_id!r} is not valid")
-    path = identity._boxes_dir(hub_config) / f"{box_id}.json"
-    if not path.exists():
-        raise identity.NotEnrolled(f"box {box_id!r} is not enrolled at "
-                                   f"{identity._boxes_dir(hub_config)}")
-    enrolled = identity._load_enrolled_file(path)
-    if enrolled.revoked:
-        raise identity.EnrollmentConflict(f"box {box_id} is revoked: a revoked box cannot "
-                                          "rotate its keys (enroll it again instead)")
-    new = identity._box_public_from(payload["new"], f"{where}: new")
-    if new.box_id != box_id or new.district_code != enrolled.district_code:
-        raise RotationError(f"{where}: the new keys are for box {new.box_id} in district "
-                            f"{new.district_code}; a rotation keeps box {box_id} in "
-                            f"{enrolled.district_code}")
-    if identity._same_keys(enrolled, new):
-        return enrolled, False  # already rotated by this very request
-    try:
-        envelope.verify_document(doc, enrolled.sign_public, kind=ROTATION_KIND)
-    except envelope.EnvelopeError:
-        raise RotationError(f"{where}: not signed by the keys box {box_id} is enrolled with "
-                            "(a request made before another rotation, or forged)") from None
-    if payload["old"] != identity.box_public_record(enrolled):
-        raise RotationError(f"{where}: its old keys are not the ones box {box_id} is "
-                            "enrolled with")
-    rotated = identity.EnrolledBox(**vars(new), enrolled_at=enrolled.enrolled_at, revoked=False)
-    stamp = identity._utc_now(now).replace(":", "").replace("+0000", "Z")
-    identity._write_public(Path(hub_config.base_dir) / ROTATIONS_DIR / f"{box_id}-{stamp}.json",
-                           doc)
-    identity._save_enrolled(hub_config, rotated)
-    return rotated, True
 
 
 # --- on the box --------------------------------------------------------------------------
@@ -130,7 +62,7 @@ def _earlier_request_waits(config: BoxConfig, request_file: Path) -> bool:
     """True if an offline request exists and the hub has not answered since it was made."""
     if not request_file.exists():
         return False
-    requested_at = _payload(identity._read_json(request_file), str(request_file)).get(
+    requested_at = request_payload(identity._read_json(request_file), str(request_file)).get(
         "requested_at", "1970-01-01T00:00:00+00:00")
     heard_at = None
     if config.db_path.exists():

@@ -39,11 +39,10 @@ from edge.presence.detector import HaarPersonDetector, PersonDetector
 from edge.presence.sources import CaptureSource, FrameSource
 from edge.profile import CameraProfile, HardwareProfile, load_profile
 from edge.store import CLOCK_SLACK, EARLIEST_YEAR, ChainHead, Tx, get_meta, iso, set_meta, utc_now
-from provisioning import identity
 from provisioning.camtest import CameraTest
 from provisioning.checks import Check, check_calendar, check_clock, check_disk, last_record_time
 from provisioning.keytest import KeyWalk, ScriptedPresser, load_script
-from standard import wire
+from standard import identity, wire
 from standard.calendar import WorkCalendar, load_overrides
 from standard.configfile import ConfigError
 from standard.envelope import GENESIS

@@ -1,6 +1,6 @@
 """The technician's commands: ``provision check / bundle / install / selftest / rotate``.
 
-Registered on the ``provision`` group by ``provisioning/cli.py``. Each command parses its
+``provisioning/cli.py`` adds ``COMMANDS`` to the ``provision`` group. Each command parses its
 options, calls one library function and turns the errors a technician can cause into a
 one-line message (exit 1). The path from bare hardware to an enrolled hall::
 
@@ -24,8 +24,8 @@ from edge.config import load_box_config
 from edge.profile import ProfileError
 from provisioning import bundle as bundles
 from provisioning import profilecheck
-from provisioning.cli import USER_ERRORS, force_option, provision
 from provisioning.install import install_bundle
+from provisioning.options import USER_ERRORS, force_option
 from provisioning.rotate import rotate_box
 from provisioning.selftest import SelftestError, SelftestOptions, perform_selftest, selftest_parts
 
@@ -50,7 +50,7 @@ config_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The box's box.toml.")
 
 
-@provision.command("check")
+@click.command("check")
 @click.argument("profile", type=click.Path(dir_okay=False, path_type=Path))
 def check(profile: Path) -> None:
     """Check a hardware profile: every problem at once (exit 1), or OK and a summary."""
@@ -66,7 +66,7 @@ def check(profile: Path) -> None:
         click.echo(f"  {line}")
 
 
-@provision.command("bundle")
+@click.command("bundle")
 @click.argument("box_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
@@ -89,7 +89,7 @@ def bundle(box_dir: Path, out_file: Path, force: bool) -> None:
                "it is needed by 'provision install'.")
 
 
-@provision.command("install")
+@click.command("install")
 @click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"),
               show_default=True,
@@ -121,7 +121,7 @@ def install(bundle_file: Path, root: Path, code: str | None, hallwatch_bin: Pure
         click.echo(f"  {command}")
 
 
-@provision.command("selftest")
+@click.command("selftest")
 @config_option
 @click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Press the keys from this JSON script on mock pins (tests, rehearsals) "
@@ -156,7 +156,7 @@ def selftest(config_path: Path, script: Path | None, report_path: Path | None,
         sys.exit(1)
 
 
-@provision.command("rotate")
+@click.command("rotate")
 @config_option
 @click.option("--hub-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The hub folder: enroll the new keys at once (online). Without it a "
@@ -177,3 +177,6 @@ def rotate(config_path: Path, hub_dir: Path | None, force: bool) -> None:
         click.echo("Take it to the hub operator: hallwatch hub enroll-rotation --config hub.toml "
                    f"{result.request_file.name}")
         click.echo("Until then the hub refuses this box; its records wait in the outbox.")
+
+
+COMMANDS = (check, bundle, install, selftest, rotate)

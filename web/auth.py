@@ -35,11 +35,30 @@ from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect,
-                   render_template, request, session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from web.userstore import (BOX_ROLES, LoginFailed, LoginLocked, User, UserError, UserStore,
-                           generate_password)
+from web.userstore import (
+    BOX_ROLES,
+    LoginFailed,
+    LoginLocked,
+    User,
+    UserError,
+    UserStore,
+    generate_password,
+)
 
 __all__ = [
     "BOX_ROLES", "AuthSettings", "LoginFailed", "LoginLocked", "User", "UserError", "UserStore",

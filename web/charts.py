@@ -129,7 +129,7 @@ BREAK = "#7d8799"
 
 
 class TimeSpan(Protocol):
-    """A stretch of one state on a row of ``timeline`` (``edge.presence_service.Span`` fits)."""
+    """A stretch of one state on a row of ``timeline`` (``edge.presence.service.Span`` fits)."""
 
     @property
     def state(self) -> str: ...

@@ -27,8 +27,7 @@ from typing import Any
 
 from edge.config import EvaluationSection
 from edge.evaluations.followups import open_followup
-from edge.evaluations.rows import (day_start, emit_rating, fetch_one, local_date,
-                                   present_rating)
+from edge.evaluations.rows import day_start, emit_rating, fetch_one, local_date, present_rating
 from edge.ingest import Rejection, quarantine
 from edge.store import Store, Tx, iso
 from standard.calendar import CalendarUnknownYear, WorkCalendar

@@ -19,8 +19,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from edge.evaluations.followups import (AWAITING_CALL, INVALIDATED, RECTIFIED, RECTIFYING,
-                                        overdue_rules)
+from edge.evaluations.followups import (
+    AWAITING_CALL,
+    INVALIDATED,
+    RECTIFIED,
+    RECTIFYING,
+    overdue_rules,
+)
 from edge.evaluations.rows import rated_between
 from edge.store import Store
 from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS

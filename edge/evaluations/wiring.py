@@ -25,14 +25,14 @@ from edge.evaluations.followups import FollowUpService
 from edge.evaluations.ratings import Ratings
 from edge.evaluations.tables import SCHEMA_SCRIPT
 from edge.profile import HardwareProfile, load_profile
-from edge.rules import Scheduler
 from edge.store import Store
+from edge.supervision import Scheduler
 from standard.calendar import WorkCalendar
 from standard.configfile import ConfigError
 
 if TYPE_CHECKING:
     from edge.app import Box
-    from edge.evaluators import CitizenSimulator, EvaluatorService
+    from edge.evaluations.evaluators import CitizenSimulator, EvaluatorService
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def wire_evaluations(box: Box, calendar: WorkCalendar,
 
 def _wire_keys(box: Box, evaluations: Evaluations, profile: HardwareProfile,
                make_pin_factory: PinFactoryMaker, policy: EvaluationSection) -> None:
-    from edge.evaluators import CitizenSimulator, EvaluatorService
+    from edge.evaluations.evaluators import CitizenSimulator, EvaluatorService
 
     boards = {window.board for window in profile.windows}
 

@@ -38,6 +38,7 @@ from edge.presence.ports import (
     State,
     WindowRegion,
 )
+from edge.presence.service import PresenceService
 from edge.presence.sources import (
     CaptureSource,
     FileSource,
@@ -74,6 +75,7 @@ __all__ = [
     "OfficeSchedule",
     "PersonDetector",
     "PresenceJudge",
+    "PresenceService",
     "PresenceSink",
     "Roi",
     "SnapshotStore",

@@ -14,10 +14,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from standard.records import LOCAL_TZ
 from tests.boxes import start_box, write_box_folder
 from tests.e2e.conftest import sign_in
 from tests.integration.test_presence_box import profile_text
-from standard.records import LOCAL_TZ
 from tests.presence_clips import REGIONS, Segment, make_clip
 
 pytestmark = pytest.mark.browser

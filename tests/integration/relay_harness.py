@@ -35,8 +35,8 @@ import zmq
 
 from hallwatch.sim import Platform, catalogue_for
 from hub.config import HubConfig, load_hub_config
-from provisioning import identity
-from standard import wire
+from provisioning import enrollment
+from standard import identity, wire
 from standard.envelope import GENESIS, Sealer, canonical_json, chain_hash
 
 T = TypeVar("T")
@@ -307,7 +307,7 @@ class Deployment:
     def __init__(self, folder: Path):
         self.folder = folder
         port = free_port()
-        config, hub_identity = identity.init_hub(folder / "hub",
+        config, hub_identity = enrollment.init_hub(folder / "hub",
                                                  bind=f"tcp://127.0.0.1:{port}")
         config_path = Path(config.base_dir) / "hub.toml"
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
@@ -323,7 +323,7 @@ class Deployment:
         catalogue = self.folder / f"catalogue-{district_code}.json"
         catalogue.write_text(json.dumps(catalogue_for(district_code), ensure_ascii=False),
                              encoding="utf-8")
-        box_identity, config = identity.provision_box(
+        box_identity, config = enrollment.provision_box(
             self.hub.config, self.folder / f"box{number}", district_code, name,
             catalogue=catalogue)
         config_path = Path(config.base_dir) / "box.toml"
@@ -438,10 +438,10 @@ def in_process_receiver(tmp: Path) -> Iterator[Any]:
     from hub.receiver import Receiver
     from hub.store import HubStore
 
-    config, hub_identity = identity.init_hub(tmp / "hub", bind="tcp://127.0.0.1:0")
+    config, hub_identity = enrollment.init_hub(tmp / "hub", bind="tcp://127.0.0.1:0")
     store = HubStore(config.db_path).open()
     receiver = Receiver(store, hub_identity, config.bind, lambda: identity.load_enrolled(config))
-    box, _ = identity.provision_box(config, tmp / "box", "440605", "南海区行政服务中心")
+    box, _ = enrollment.provision_box(config, tmp / "box", "440605", "南海区行政服务中心")
     receiver.start()
     try:
         yield SimpleNamespace(config=config, identity=hub_identity, store=store,

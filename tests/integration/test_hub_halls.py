@@ -14,7 +14,7 @@ import datetime as dt
 import pytest
 
 from edge.presence.evidence import SnapshotStore
-from edge.presence_store import PRESENCE_SCHEMA, StorePresenceSink
+from edge.presence.store import PRESENCE_SCHEMA, StorePresenceSink
 from edge.store import Store
 from hub.projections import rebuild
 from hub.receiver import parse_records

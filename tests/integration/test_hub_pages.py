@@ -21,8 +21,15 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from hallwatch.cli import main
-from tests.hubkit import (add_users, case_of, checkpoint, copy_hub, seeded_hub, sign_in,
-                          write_hub_folder)
+from tests.hubkit import (
+    add_users,
+    case_of,
+    checkpoint,
+    copy_hub,
+    seeded_hub,
+    sign_in,
+    write_hub_folder,
+)
 from web.hub import create_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,8 +224,8 @@ def test_portal_pages_and_the_case_lookup_show_no_personal_data(hub):
     case_no = case_of(dashboard, "440606")
     page = public.get(f"/portal/cases?no={case_no}").get_data(as_text=True)
     assert "受理" in page and case_no in page
-    from hub.services.cases import case_events, find_case
     from hub.services import Scope
+    from hub.services.cases import case_events, find_case
 
     events = case_events(dashboard.data, find_case(dashboard.data, Scope.city(), case_no))
     for event in events:
@@ -280,7 +287,7 @@ def test_user_commands_and_score_commands(seeded, tmp_path):
 
 
 def test_hub_serve_prints_the_first_login_once_and_serves_the_pages(tmp_path):
-    from provisioning.identity import init_hub
+    from provisioning.enrollment import init_hub
 
     init_hub(tmp_path / "hub", bind="tcp://127.0.0.1:0")
     toml = tmp_path / "hub" / "hub.toml"

@@ -17,8 +17,7 @@ from hallwatch.cli import main
 from hub.store import HubStore
 from standard import wire
 from standard.envelope import Sealer
-from tests.integration.relay_harness import (FakeBox, in_process_receiver, make_records,
-                                             wait_for)
+from tests.integration.relay_harness import FakeBox, in_process_receiver, make_records, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 BURST = 12

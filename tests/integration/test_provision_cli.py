@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from edge.config import load_box_config
 from hub.config import load_hub_config
-from provisioning import identity
 from provisioning.cli import provision
+from standard import identity
 from standard.envelope import fingerprint
 
 REPO = Path(__file__).resolve().parents[2]

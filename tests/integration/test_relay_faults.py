@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
 import sqlite3
 import time
+from collections import Counter
 
 import pytest
 import zmq
@@ -22,12 +22,17 @@ from edge.relay import NONCE_BLOCK, Relay, RelaySettings
 from edge.store import Store
 from hallwatch.sim import catalogue_for
 from hub.store import HubStore
-from provisioning import identity
-from standard import wire
+from standard import identity, wire
 from standard.envelope import SIGNATURE_PREFIX, sign_document
 from tests.integration.relay_harness import (
-    Deployment, FakeBox, make_records, run_cli, sealed_batch, wait_all_arrived,
-    wait_for)
+    Deployment,
+    FakeBox,
+    make_records,
+    run_cli,
+    sealed_batch,
+    wait_all_arrived,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -13,13 +13,18 @@ import pytest
 from click.testing import CliRunner
 
 from hub.cli import hub as hub_cli
-from provisioning import identity
 from provisioning.cli import provision
 from provisioning.rotate import RotationError, enroll_rotation, rotate_box, rotation_request
-from standard import wire
+from standard import identity, wire
 from standard.envelope import Sealer, fingerprint, key_to_text
-from tests.integration.relay_harness import (Deployment, FakeBox, in_process_receiver,
-                                             make_records, wait_all_arrived, wait_for)
+from tests.integration.relay_harness import (
+    Deployment,
+    FakeBox,
+    in_process_receiver,
+    make_records,
+    wait_all_arrived,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(90)
 

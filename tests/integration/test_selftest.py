@@ -12,15 +12,16 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from edge.clockwatch import check_clock as watch_clock
 from edge.store import Store, get_meta
+from edge.supervision.clockwatch import check_clock as watch_clock
 from hallwatch.sim import catalogue_for
 from hub.receiver import Receiver
 from hub.store import HubStore
-from provisioning import identity
+from provisioning import enrollment
 from provisioning.checks import check_calendar, check_clock, check_disk
 from provisioning.cli import provision
 from provisioning.selftest import SelftestOptions, perform_selftest, selftest_parts
+from standard import identity
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.envelope import chain_hash
 from tests.presence_clips import Segment, make_clip
@@ -64,7 +65,7 @@ def clip(tmp_path_factory) -> Path:
 @pytest.fixture
 def hall(tmp_path, clip):
     """A hub receiver on 127.0.0.1 and an enrolled box whose profile has the clip as camera."""
-    hub_config, hub_identity = identity.init_hub(tmp_path / "hub", bind="tcp://127.0.0.1:0")
+    hub_config, hub_identity = enrollment.init_hub(tmp_path / "hub", bind="tcp://127.0.0.1:0")
     store = HubStore(hub_config.db_path).open()
     receiver = Receiver(store, hub_identity, hub_config.bind,
                         lambda: identity.load_enrolled(hub_config))
@@ -73,7 +74,7 @@ def hall(tmp_path, clip):
     (tmp_path / "catalogue.json").write_text(json.dumps(catalogue_for("440605")),
                                              encoding="utf-8")
     dialled = hub_config.model_copy(update={"public_endpoint": receiver.bound_endpoint})
-    _, config = identity.provision_box(dialled, tmp_path / "box", "440605", "南海",
+    _, config = enrollment.provision_box(dialled, tmp_path / "box", "440605", "南海",
                                        catalogue=tmp_path / "catalogue.json",
                                        profile=tmp_path / "profile.toml")
     yield SimpleNamespace(hub_config=hub_config, receiver=receiver, hub_store=store,

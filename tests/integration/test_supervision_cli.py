@@ -131,7 +131,7 @@ def test_a_running_box_texts_the_contact_when_a_light_turns_yellow(tmp_path):
     from edge.app import build_box
     from edge.config import load_box_config
     from edge.ingest import ingest_texts
-    from edge.notify.fakemodem import FakeModem
+    from edge.supervision.notify.fakemodem import FakeModem
     from standard.records import LOCAL_TZ
 
     moment = dt.datetime(2026, 11, 4, 9, 0, tzinfo=LOCAL_TZ)
@@ -158,8 +158,15 @@ def test_a_running_box_texts_the_contact_when_a_light_turns_yellow(tmp_path):
 
 
 def test_commands_and_config_keys_are_documented():
-    from edge.supervision_config import (CardSection, ContactSection, FocusSection, NotifySection,
-                                         RulesSection, SmsSection, WebhookSection)
+    from edge.supervision.config import (
+        CardSection,
+        ContactSection,
+        FocusSection,
+        NotifySection,
+        RulesSection,
+        SmsSection,
+        WebhookSection,
+    )
 
     page = (REPO / "docs" / "supervision.md").read_text(encoding="utf-8")
     for name in ("check", "alerts", "notice"):

@@ -10,8 +10,15 @@ import stat
 import pytest
 from flask import Flask
 
-from web.auth import (AuthSettings, LoginFailed, LoginLocked, UserError, UserStore, init_auth,
-                      login_required)
+from web.auth import (
+    AuthSettings,
+    LoginFailed,
+    LoginLocked,
+    UserError,
+    UserStore,
+    init_auth,
+    login_required,
+)
 from web.layout import install_layout
 from web.userstore import FAILURE_WINDOW, MAX_FAILURES
 

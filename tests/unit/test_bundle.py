@@ -17,11 +17,17 @@ from click.testing import CliRunner
 from edge.config import load_box_config
 from edge.store import Store
 from hallwatch.sim import catalogue_for
-from provisioning import identity
-from provisioning.bundle import (BundleError, WrongInstallCode, make_bundle, normalize_code,
-                                 open_bundle)
+from provisioning import enrollment
+from provisioning.bundle import (
+    BundleError,
+    WrongInstallCode,
+    make_bundle,
+    normalize_code,
+    open_bundle,
+)
 from provisioning.cli import provision
 from provisioning.install import InstallError, install_bundle, service_user
+from standard import identity
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = {"version": 1, "years": {"2027": {"holidays": ["2027-01-01"], "workdays": []}}}
@@ -162,7 +168,7 @@ def test_install_refuses_to_overwrite_and_another_boxs_data(tmp_path, box_dir):
 
 def test_bundle_refuses_an_unenrolled_box_and_an_existing_file(tmp_path):
     box = identity.new_box_identity("440605-07", "440605", "x")
-    identity.create_box_dir(tmp_path / "box", box)
+    enrollment.create_box_dir(tmp_path / "box", box)
     with pytest.raises(BundleError, match="not enrolled yet"):
         make_bundle(tmp_path / "box", tmp_path / "b.hwb")
     (tmp_path / "b.hwb").write_text("x")

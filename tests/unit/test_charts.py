@@ -7,7 +7,7 @@ import doctest
 import re
 
 import web.charts
-from edge.presence_service import Span
+from edge.presence.service import Span
 from web.charts import timeline
 
 LOCAL = dt.timezone(dt.timedelta(hours=8))

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from edge.checker import RuleChecker
+from edge.supervision.checker import RuleChecker
 
 AT = dt.datetime(2026, 11, 4, 1, 0, tzinfo=dt.UTC)
 

@@ -11,9 +11,18 @@ from click.testing import CliRunner
 
 from edge.cli import edge
 from edge.config import EvaluationSection
-from edge.evaluations.followups import (AWAITING_CALL, INVALIDATED, RECTIFIED, RECTIFYING,
-                                        ExtensionRefused, MissingField, ReviewInvalidated,
-                                        ReviewNotFound, StepAlreadyDone, StepOutOfOrder)
+from edge.evaluations.followups import (
+    AWAITING_CALL,
+    INVALIDATED,
+    RECTIFIED,
+    RECTIFYING,
+    ExtensionRefused,
+    MissingField,
+    ReviewInvalidated,
+    ReviewNotFound,
+    StepAlreadyDone,
+    StepOutOfOrder,
+)
 from edge.evaluations.intake import parse_evaluations
 from edge.evaluations.ratings import KeyPress
 from edge.evaluations.report import rating_report, rating_rows, uncounted_reason

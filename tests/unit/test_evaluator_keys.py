@@ -13,9 +13,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from edge.config import EvaluationSection
+from edge.evaluations.evaluators import CitizenSimulator, Debouncer, EvaluatorService
 from edge.evaluations.ratings import Ratings
 from edge.evaluations.tables import SCHEMA_SCRIPT
-from edge.evaluators import CitizenSimulator, Debouncer, EvaluatorService
 from edge.ingest import ingest_texts
 from edge.profile import parse_profile
 from edge.store import Store
@@ -151,7 +151,7 @@ def test_held_key_counts_once(rig):
 
 
 def test_lockout_one_citizen_one_rating(rig, caplog):
-    caplog.set_level(logging.INFO, logger="edge.evaluators.keys")
+    caplog.set_level(logging.INFO, logger="edge.evaluations.evaluators.keys")
     tap(rig, 5)
     tap(rig, 26)  # 0.3 s later: the same citizen presses again
     tap(rig, 19, hold=0.1)
@@ -222,7 +222,7 @@ def test_press_waits_for_a_busy_store_and_is_recorded_once(rig, caplog):
                 busy_logged.set()
 
     watcher = Watch()
-    logging.getLogger("edge.evaluators.service").addHandler(watcher)
+    logging.getLogger("edge.evaluations.evaluators.service").addHandler(watcher)
     release = threading.Event()
     blocker = threading.Thread(target=rig.store.write, args=(lambda tx: release.wait(WAIT),))
     blocker.start()
@@ -233,7 +233,7 @@ def test_press_waits_for_a_busy_store_and_is_recorded_once(rig, caplog):
     finally:
         release.set()
         blocker.join(WAIT)
-        logging.getLogger("edge.evaluators.service").removeHandler(watcher)
+        logging.getLogger("edge.evaluations.evaluators.service").removeHandler(watcher)
     _, outcome = rig.recorded.get(timeout=WAIT)
     assert rig.service.flush(WAIT)
     assert len(rows(rig)) == 1 and rows(rig)[0]["id"] == outcome.rating_id

@@ -7,8 +7,11 @@ import pytest
 
 from edge.config import load_box_config
 from hub.config import load_hub_config
-from provisioning import identity
-from provisioning.identity import (
+from provisioning import enrollment
+from standard import identity
+from standard.districts import UnknownDistrict
+from standard.envelope import Opener, Sealer, fingerprint, key_to_text
+from standard.identity import (
     BadApproval,
     EnrollmentConflict,
     IdentityError,
@@ -16,8 +19,6 @@ from provisioning.identity import (
     InsecureKeyFile,
     NotEnrolled,
 )
-from standard.districts import UnknownDistrict
-from standard.envelope import Opener, Sealer, fingerprint, key_to_text
 
 
 def mode(path):
@@ -26,7 +27,7 @@ def mode(path):
 
 @pytest.fixture
 def hub(tmp_path):
-    config, hub_identity = identity.init_hub(tmp_path / "hub")
+    config, hub_identity = enrollment.init_hub(tmp_path / "hub")
     return config, hub_identity
 
 
@@ -61,21 +62,21 @@ def test_hub_init_writes_secret_public_and_config_files(tmp_path, hub):
 
 
 def test_hub_init_endpoints(tmp_path):
-    config, _ = identity.init_hub(tmp_path / "a", bind="tcp://0.0.0.0:7701")
+    config, _ = enrollment.init_hub(tmp_path / "a", bind="tcp://0.0.0.0:7701")
     assert config.public_endpoint == "tcp://0.0.0.0:7701"
-    config, _ = identity.init_hub(tmp_path / "b", bind="tcp://0.0.0.0:7701",
+    config, _ = enrollment.init_hub(tmp_path / "b", bind="tcp://0.0.0.0:7701",
                                   public_endpoint="tcp://hub.example:7701")
     assert load_hub_config(tmp_path / "b" / "hub.toml").public_endpoint == "tcp://hub.example:7701"
-    with pytest.raises(identity.ConfigError, match="bind"):
-        identity.init_hub(tmp_path / "c", bind="http://nope")
+    with pytest.raises(enrollment.ConfigError, match="bind"):
+        enrollment.init_hub(tmp_path / "c", bind="http://nope")
     assert not (tmp_path / "c").exists()
 
 
 def test_hub_init_refuses_to_overwrite_unless_forced(tmp_path, hub):
     old_key = key_to_text(hub[1].sign_public)
     with pytest.raises(IdentityExists, match="hub.identity.json already exists; use --force"):
-        identity.init_hub(tmp_path / "hub")
-    _, replaced = identity.init_hub(tmp_path / "hub", force=True)
+        enrollment.init_hub(tmp_path / "hub")
+    _, replaced = enrollment.init_hub(tmp_path / "hub", force=True)
     assert key_to_text(replaced.sign_public) != old_key
     assert mode(tmp_path / "hub" / "keys" / "hub.identity.json") == 0o600
 
@@ -221,7 +222,7 @@ def test_next_box_id_counts_per_district_and_skips_taken_ids(hub_config):
 def test_provision_box_writes_a_loadable_box_folder(tmp_path, hub_config):
     catalogue = tmp_path / "items.json"
     catalogue.write_text('{"items": []}', encoding="utf-8")
-    box, config = identity.provision_box(
+    box, config = enrollment.provision_box(
         hub_config, tmp_path / "box1", "440605", "南海区行政服务中心", catalogue=catalogue
     )
     assert box.box_id == "440605-01"
@@ -238,14 +239,14 @@ def test_provision_box_writes_a_loadable_box_folder(tmp_path, hub_config):
     assert loaded.path(loaded.catalogue).read_text(encoding="utf-8") == '{"items": []}'
     assert identity.load_enrolled(hub_config)["440605-01"].seal_public is not None
 
-    second, _ = identity.provision_box(hub_config, tmp_path / "box2", "440605", "二号")
+    second, _ = enrollment.provision_box(hub_config, tmp_path / "box2", "440605", "二号")
     assert second.box_id == "440605-02"
 
 
 def test_provision_box_refuses_an_existing_folder_before_enrolling(tmp_path, hub_config):
-    identity.provision_box(hub_config, tmp_path / "box1", "440605", "一号")
+    enrollment.provision_box(hub_config, tmp_path / "box1", "440605", "一号")
     with pytest.raises(IdentityExists, match="use --force"):
-        identity.provision_box(hub_config, tmp_path / "box1", "440605", "一号")
+        enrollment.provision_box(hub_config, tmp_path / "box1", "440605", "一号")
     assert list(identity.load_enrolled(hub_config)) == ["440605-01"]
 
 
@@ -253,20 +254,20 @@ def test_offline_request_approve_accept(tmp_path, hub):
     hub_config, hub_identity = hub
     box = new_box("440605-07")
     box_dir = tmp_path / "box"
-    identity.create_box_dir(box_dir, box)
+    enrollment.create_box_dir(box_dir, box)
     assert load_box_config(box_dir / "box.toml").relay is None
 
-    request = identity.make_request(box_dir)
+    request = enrollment.make_request(box_dir)
     assert request == box_dir / "enroll-request.json"
     assert "private" not in request.read_text() and "secret" not in request.read_text()
 
     approval = tmp_path / "approval.json"
-    enrolled, hub_fingerprint = identity.approve_request(hub_config, request, approval)
+    enrolled, hub_fingerprint = enrollment.approve_request(hub_config, request, approval)
     assert enrolled.box_id == "440605-07"
     assert hub_fingerprint == fingerprint(hub_identity.sign_public)
 
-    assert identity.check_approval(box_dir, approval).fingerprint == hub_fingerprint
-    hub_public = identity.accept_approval(box_dir, approval, endpoint="tcp://10.0.0.5:7700")
+    assert enrollment.check_approval(box_dir, approval).fingerprint == hub_fingerprint
+    hub_public = enrollment.accept_approval(box_dir, approval, endpoint="tcp://10.0.0.5:7700")
     config = load_box_config(box_dir / "box.toml")
     assert config.relay.hub_endpoint == "tcp://10.0.0.5:7700"
     assert identity.load_hub_public(config.path(config.relay.hub_public)) == hub_public
@@ -277,14 +278,14 @@ def test_offline_request_approve_accept(tmp_path, hub):
 def test_accept_refuses_a_tampered_approval(tmp_path, hub):
     hub_config, _ = hub
     box_dir = tmp_path / "box"
-    identity.create_box_dir(box_dir, new_box("440605-07"))
+    enrollment.create_box_dir(box_dir, new_box("440605-07"))
     approval = tmp_path / "approval.json"
-    identity.approve_request(hub_config, identity.make_request(box_dir), approval)
+    enrollment.approve_request(hub_config, enrollment.make_request(box_dir), approval)
     doc = json.loads(approval.read_text())
     doc["payload"]["hub"]["endpoint"] = "tcp://evil:7700"
     approval.write_text(json.dumps(doc))
     with pytest.raises(BadApproval, match="signature does not verify"):
-        identity.accept_approval(box_dir, approval)
+        enrollment.accept_approval(box_dir, approval)
     assert load_box_config(box_dir / "box.toml").relay is None
     assert not (box_dir / "keys" / "hub.public.json").exists()
 
@@ -292,26 +293,26 @@ def test_accept_refuses_a_tampered_approval(tmp_path, hub):
 def test_accept_refuses_an_approval_for_another_box(tmp_path, hub):
     hub_config, _ = hub
     for name in ("box", "other"):
-        identity.create_box_dir(tmp_path / name, new_box(f"440605-{name}"))
+        enrollment.create_box_dir(tmp_path / name, new_box(f"440605-{name}"))
     approval = tmp_path / "approval.json"
-    identity.approve_request(hub_config, identity.make_request(tmp_path / "other"), approval)
+    enrollment.approve_request(hub_config, enrollment.make_request(tmp_path / "other"), approval)
     with pytest.raises(BadApproval, match="not 440605-box"):
-        identity.accept_approval(tmp_path / "box", approval)
+        enrollment.accept_approval(tmp_path / "box", approval)
 
 
 def test_accept_refuses_to_replace_other_hub_keys_unless_forced(tmp_path, hub):
     hub_config, _ = hub
     box_dir = tmp_path / "box"
-    identity.create_box_dir(box_dir, new_box())
-    request = identity.make_request(box_dir)
-    identity.approve_request(hub_config, request, tmp_path / "a1.json")
-    identity.accept_approval(box_dir, tmp_path / "a1.json")
-    identity.accept_approval(box_dir, tmp_path / "a1.json")  # same hub again: fine
+    enrollment.create_box_dir(box_dir, new_box())
+    request = enrollment.make_request(box_dir)
+    enrollment.approve_request(hub_config, request, tmp_path / "a1.json")
+    enrollment.accept_approval(box_dir, tmp_path / "a1.json")
+    enrollment.accept_approval(box_dir, tmp_path / "a1.json")  # same hub again: fine
 
-    other_config, other_hub = identity.init_hub(tmp_path / "other-hub")
-    identity.approve_request(other_config, request, tmp_path / "a2.json")
+    other_config, other_hub = enrollment.init_hub(tmp_path / "other-hub")
+    enrollment.approve_request(other_config, request, tmp_path / "a2.json")
     with pytest.raises(IdentityExists, match="other hub keys"):
-        identity.accept_approval(box_dir, tmp_path / "a2.json")
-    identity.accept_approval(box_dir, tmp_path / "a2.json", force=True)
+        enrollment.accept_approval(box_dir, tmp_path / "a2.json")
+    enrollment.accept_approval(box_dir, tmp_path / "a2.json", force=True)
     installed = identity.load_hub_public(box_dir / "keys" / "hub.public.json")
     assert installed.curve_public == other_hub.curve_public

@@ -17,13 +17,26 @@ import pytest
 
 from edge.cases import CaseBoard
 from edge.ingest import ingest_texts
-from edge.notices import DEADLINE_NOTICE, RECTIFY_NOTICE, format_number, load_notice, next_seq
-from edge.notices import render_notice_html
-from edge.rules import RuleEngine
 from edge.store import Store
-from edge.supervision import (ALLOWED_ACTIONS, ActionNotAllowed, AlertNotFound, InvalidInput,
-                              NoticeNotFound, Supervision)
-from edge.supervision_config import CardSection, RulesSection, build_supervision
+from edge.supervision.alerts import (
+    ALLOWED_ACTIONS,
+    ActionNotAllowed,
+    AlertNotFound,
+    InvalidInput,
+    NoticeNotFound,
+)
+from edge.supervision.config import CardSection, RulesSection
+from edge.supervision.notices import (
+    DEADLINE_NOTICE,
+    RECTIFY_NOTICE,
+    format_number,
+    load_notice,
+    next_seq,
+    render_notice_html,
+)
+from edge.supervision.rules import RuleEngine
+from edge.supervision.service import Supervision
+from edge.supervision.wiring import build_supervision
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.deadlines import LightSettings
 from standard.records import CatalogueItem
@@ -169,7 +182,7 @@ def test_a_calendar_gap_is_logged_once_a_day_not_per_case(tmp_path, caplog):
     box = make_box_without_2027(tmp_path)
     for case_no in ("C1", "C2", "C3"):
         box.accept(case_no, "2026-12-24")
-    caplog.set_level("WARNING", logger="edge.notices")
+    caplog.set_level("WARNING", logger="edge.supervision.notices")
     for moment in (at("2026-12-30"), at("2026-12-30", "10:00"), at("2026-12-30", "11:00")):
         assert box.engine.check(moment).notices == []
     gaps = [r for r in caplog.records if "calendar has no data for 2027" in r.getMessage()]

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from edge.notify import Contact, ContactBook, Message, NotificationQueue, NotifyError
-from edge.notify.fakemodem import FakeModem
-from edge.notify.log import LogNotifier
-from edge.notify.modem import ModemNotifier, split_sms, ucs2_hex
-from edge.notify.webhook import WebhookNotifier
-from edge.notify.worker import DeliveryService, DeliveryWorker, RetryPolicy
 from edge.store import Store
-from edge.supervision import SUPERVISION_SCHEMA, Finding, open_alert
-from edge.supervision_config import NotifySection, SmsSection, WebhookSection
-from edge.supervision_config import make_notifiers
+from edge.supervision.alerts import SUPERVISION_SCHEMA, Finding, open_alert
+from edge.supervision.config import NotifySection, SmsSection, WebhookSection
+from edge.supervision.notify import Contact, ContactBook, Message, NotificationQueue, NotifyError
+from edge.supervision.notify.fakemodem import FakeModem
+from edge.supervision.notify.log import LogNotifier
+from edge.supervision.notify.modem import ModemNotifier, split_sms, ucs2_hex
+from edge.supervision.notify.webhook import WebhookNotifier
+from edge.supervision.notify.worker import DeliveryService, DeliveryWorker, RetryPolicy
+from edge.supervision.wiring import make_notifiers
 
 NOW = dt.datetime(2026, 11, 6, 1, 0, tzinfo=dt.timezone.utc)
 TEXT = "【南海区电子监察】区市场监督管理局：办件C1已亮红灯，请于2026年11月11日前办结。"

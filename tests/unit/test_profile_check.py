@@ -12,8 +12,15 @@ import pytest
 import tomli_w
 from click.testing import CliRunner
 
-from edge.profile import Board, CameraProfile, CameraWindow, HardwareProfile, WindowProfile
-from edge.profile import ProfileError, parse_profile
+from edge.profile import (
+    Board,
+    CameraProfile,
+    CameraWindow,
+    HardwareProfile,
+    ProfileError,
+    WindowProfile,
+    parse_profile,
+)
 from provisioning.cli import provision
 from provisioning.profilecheck import SCHEMA_PATH, profile_schema, render_schema, summary
 

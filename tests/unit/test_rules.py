@@ -17,11 +17,12 @@ import pytest
 
 from edge.cases import CaseBoard
 from edge.ingest import ingest_texts
-from edge.rules import CASE_RULES, RULE_DESCRIPTIONS, RuleEngine, RuleSettings, next_run
-from edge.schedule import Scheduler
 from edge.store import Store
-from edge.supervision import Supervision
-from edge.supervision_config import RULE_NAMES, RulesSection, build_supervision
+from edge.supervision.config import RULE_NAMES, RulesSection
+from edge.supervision.rules import CASE_RULES, RULE_DESCRIPTIONS, RuleEngine, RuleSettings, next_run
+from edge.supervision.schedule import Scheduler
+from edge.supervision.service import Supervision
+from edge.supervision.wiring import build_supervision
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.deadlines import LightSettings
 from standard.records import CatalogueItem
@@ -351,7 +352,7 @@ def test_rule_settings_from_config(tmp_path):
 
 
 def test_focus_counter_reads_only_new_events_and_uses_local_months(box):
-    from edge.focus import FocusCounter, FocusSettings, focus_counts
+    from edge.supervision.focus import FocusCounter, FocusSettings, focus_counts
 
     counter = FocusCounter(FocusSettings(kinds=("不予许可",)))
     box.event("C1", "申请", "2026-11-03")

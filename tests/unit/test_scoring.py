@@ -10,8 +10,14 @@ import pytest
 
 from hallwatch.hubsim import SimBox, feed
 from hub.scorebook import Scorebook, ScoresNotReady
-from hub.scoring import (DEFAULT_FILE, ScoringConfig, compute_month, consecutive_runs,
-                         load_scoring, score_lines)
+from hub.scoring import (
+    DEFAULT_FILE,
+    ScoringConfig,
+    compute_month,
+    consecutive_runs,
+    load_scoring,
+    score_lines,
+)
 from hub.services import Scope
 from standard.calendar import WorkCalendar
 from standard.configfile import ConfigError

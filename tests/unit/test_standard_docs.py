@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from edge.filefeed import file_records
 from standard.catalogue import load_catalogue
 from standard.records import CaseEvent

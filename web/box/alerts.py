@@ -1,20 +1,26 @@
 """预警纠错: alerts and their lifecycle (签收, 说明理由, 办结, 上报), allowed by role.
 
 The lifecycle and its audit trail belong to the supervision service (``box.supervision``,
-edge/supervision.py); these views only check the role and translate its errors.
+edge/supervision/alerts.py); these views only check the role and translate its errors.
 """
 
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from edge.board import PER_PAGE
-from edge.supervision import (ACTION_NAMES, LEVEL_NAMES, STATES, Alert,
-                              AlertNotFound, NoticeNotFound, SupervisionError)
+from edge.supervision import (
+    ACTION_NAMES,
+    LEVEL_NAMES,
+    STATES,
+    Alert,
+    AlertNotFound,
+    NoticeNotFound,
+    SupervisionError,
+)
 from web.auth import login_required
 from web.box import services
-from web.box.pages import READERS
+from web.box.roles import READERS
 
 bp = Blueprint("alerts", __name__)
 
@@ -87,7 +93,7 @@ def act(alert_id: int, action: str):
 @bp.get("/notices/<path:number>")
 @login_required(roles=READERS)
 def notice(number: str):
-    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/notices.py."""
+    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/supervision/notices.py."""
     try:
         found = services.supervision().notice(number)
     except NoticeNotFound:

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, render_template
 from edge.board import active_alerts
 from web.auth import login_required
 from web.box import services
-from web.box.pages import READERS
+from web.box.roles import READERS
 from web.charts import LIGHT_SERIES, donut, stacked_bars
 from web.layout import local_time
 

@@ -9,7 +9,7 @@ from edge.cases import CaseFilter
 from web.auth import login_required
 from web.box import services
 from web.box.alerts import alerts_for_case
-from web.box.pages import READERS
+from web.box.roles import READERS
 from web.charts import stage_track
 from web.layout import LIGHTS
 

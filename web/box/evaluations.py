@@ -15,17 +15,31 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from edge.evaluations import Evaluations
-from edge.evaluations.followups import (ACTION_NAMES, AWAITING_CALL, INVALIDATED, RECTIFIED,
-                                        RECTIFYING, RULE_CALL_OVERDUE, RULE_RECTIFY_OVERDUE,
-                                        VERDICTS, ExtensionRefused, FollowUp, FollowUpError,
-                                        FollowUpService, ReviewNotFound)
-from edge.evaluations.report import (STATES, UNKNOWN, rating_report, rating_rows,
-                                     uncounted_reason)
+from edge.evaluations import (
+    ACTION_NAMES,
+    AWAITING_CALL,
+    INVALIDATED,
+    RECTIFIED,
+    RECTIFYING,
+    RULE_CALL_OVERDUE,
+    RULE_RECTIFY_OVERDUE,
+    STATES,
+    UNKNOWN,
+    VERDICTS,
+    Evaluations,
+    ExtensionRefused,
+    FollowUp,
+    FollowUpError,
+    FollowUpService,
+    ReviewNotFound,
+    rating_report,
+    rating_rows,
+    uncounted_reason,
+)
 from standard.evaluations import LEVEL_NAMES
 from web.auth import login_required
 from web.box import services
-from web.box.pages import READERS
+from web.box.roles import READERS
 from web.exports import register_downloads
 from web.layout import local_time
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from edge.evaluations.intake import BodyError, parse_evaluations
+from edge.evaluations import BodyError, parse_evaluations
 from edge.ingest import quarantine_body
 from edge.store import StoreFull
 from web.box.api import error, platform_token_required

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from flask import Blueprint
 
-from web.exports import register_downloads
 from web.box import services
 from web.box.cases import case_filter
-from web.box.pages import READERS
+from web.box.roles import READERS
+from web.exports import register_downloads
 from web.layout import LIGHTS
 
 bp = Blueprint("exports", __name__)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from flask import Blueprint, render_template
 from markupsafe import Markup
 
-from edge.presence.evidence import StoreUsage
+from edge.presence import StoreUsage
 from edge.storehealth import quarantine_rows, store_health
 from web.auth import login_required
 from web.box import services
-from web.box.pages import TECHNICIANS
+from web.box.roles import TECHNICIANS
 from web.charts import meter
 
 bp = Blueprint("health", __name__)

@@ -18,8 +18,6 @@ from web.layout import install_layout
 if TYPE_CHECKING:
     from edge.app import Box
 
-READERS = ("manager", "supervisor", "auditor")
-TECHNICIANS = ("technician",)
 NAV = [("board.index", "实时看板"), ("cases.index", "办件监察"), ("alerts.index", "预警纠错"),
        ("evaluations.index", "好差评"), ("presence.index", "离岗监测"), ("stats.index", "统计图表"),
        ("health.index", "设备状态"), ("health.quarantine", "接入异常"),

@@ -1,7 +1,7 @@
 """离岗监测: each window's presence on a day as a timeline, the day's absence alerts with their
 snapshots, and the snapshot JPEGs themselves (personal data: signed-in readers only).
 
-Everything comes from ``box.presence`` (edge/presence_service.py); a box without cameras shows
+Everything comes from ``box.presence`` (edge/presence/service.py); a box without cameras shows
 未接入. ``absence_snapshots(alert)``, a template global, lets the alert detail page show an
 absence alert's snapshots too.
 """
@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, send_file
 
-from edge.presence_service import PresenceService
+from edge.presence import PresenceService
 from standard.records import LOCAL_TZ
 from web.auth import login_required
 from web.box import services
-from web.box.pages import READERS
+from web.box.roles import READERS
 from web.charts import timeline
 
 bp = Blueprint("presence", __name__)

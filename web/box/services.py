@@ -44,7 +44,7 @@ def today() -> dt.date:
 
 
 def supervision() -> Any | None:
-    """The alert lifecycle service (edge/supervision.py), when the box has one."""
+    """The alert lifecycle service (edge/supervision/alerts.py), when the box has one."""
     return getattr(box(), "supervision", None)
 
 
@@ -64,7 +64,7 @@ def window_ratings() -> dict[int, dict[str, Any]] | None:
     if _evaluations() is None:
         return None
     try:
-        from edge.evaluations.report import rating_report
+        from edge.evaluations import rating_report
 
         report = rating_report(box().store, since=today(), today=today())
     except Exception:  # a broken optional section must not break the board

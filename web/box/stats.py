@@ -19,11 +19,11 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from edge.cases import OUTCOME_NAMES
-from edge.evaluations.report import rating_report
+from edge.evaluations import rating_report
 from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS
 from web.auth import login_required
 from web.box import services
-from web.box.pages import READERS
+from web.box.roles import READERS
 from web.charts import LIGHT_SERIES, heat_grid, percent_bars, stacked_columns
 
 log = logging.getLogger(__name__)

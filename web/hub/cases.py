@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import (Blueprint, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.dubans import DubanError
 from hub.services.cases import STAGE_NAMES, CaseFilter, case_detail, case_page, iter_cases
 from standard.districts import DISTRICTS
 from web.auth import login_required
-from web.exports import register_downloads
 from web.charts import stage_track
+from web.exports import register_downloads
 from web.hub.common import CITY, READERS, dashboard, data, page_arg, scope, user_name
 from web.layout import LIGHTS
 

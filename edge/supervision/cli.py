@@ -1,8 +1,8 @@
 """``hallwatch edge check | alerts | notice``: supervision from a shell.
 
 Thin commands: each parses its options, calls one library function and turns the library's
-errors into ``click.ClickException``. They are added to the ``edge`` group below; edge/cli.py
-imports this module at its end.
+errors into ``click.ClickException``. edge/cli.py adds ``COMMANDS`` to the ``edge``
+group.
 
 Example::
 
@@ -18,10 +18,12 @@ from pathlib import Path
 
 import click
 
-from edge.cli import Target, edge, parse_at, target_options
+from edge.options import Target, parse_at, target_options
 from edge.store import Store, StoreError, utc_now
-from edge.supervision import STATES, SUPERVISION_SCHEMA, Supervision
-from edge.supervision_config import NotifySection, RulesSection, build_supervision
+from edge.supervision.alerts import STATES, SUPERVISION_SCHEMA
+from edge.supervision.config import NotifySection, RulesSection
+from edge.supervision.service import Supervision
+from edge.supervision.wiring import build_supervision
 from standard.deadlines import LightSettings
 
 
@@ -98,7 +100,7 @@ def alerts(target: Target, state: str | None, level: str | None, case_no: str | 
 @click.argument("number")
 def notice(target: Target, number: str) -> None:
     """Print one notice, as issued, e.g. 南海电监〔2026〕17号."""
-    from edge.notices import load_notice
+    from edge.supervision.notices import load_notice
 
     with open_store(target) as store, store.read() as db:
         found = load_notice(db.conn, number.strip())
@@ -108,5 +110,4 @@ def notice(target: Target, number: str) -> None:
     click.echo(found.text, nl=False)
 
 
-for _command in (check, alerts, notice):
-    edge.add_command(_command)
+COMMANDS = (check, alerts, notice)

@@ -4,7 +4,7 @@ The platform's answer waits for the commit, not for the rules. Ingest hands the 
 cases it changed to :meth:`RuleChecker.submit`; a thread runs ``rules.check`` for the union of
 everything submitted since its last pass, so the batches that arrive while a pass runs share
 the next one. An alert follows its event within a pass (well under a second on a quiet box).
-The scheduled passes (edge/schedule.py) still check every open case each minute, so a pass
+The scheduled passes (edge/supervision/schedule.py) still check every open case each minute, so a pass
 lost to an error is made good there; ``stop`` checks what is still waiting.
 
 Example::
@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from edge.rules import RuleEngine
+from edge.supervision.rules import RuleEngine
 
 log = logging.getLogger(__name__)
 

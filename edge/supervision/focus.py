@@ -19,7 +19,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from edge.supervision import Finding
+from edge.supervision.alerts import Finding
 
 FOCUS_RULE = "重点监察"
 # The event each kind counts; 补正 is counted when it starts.

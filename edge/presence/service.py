@@ -4,7 +4,7 @@
 releases the evidence of absence alerts that people closed, so that the snapshot quota
 removes it first, and answers the hall pages: each window's state now, today's absence
 minutes, absences with their snapshots, the day's timeline per window, camera health and
-snapshot storage. The rows come from ``edge/presence_store.py``.
+snapshot storage. The rows come from ``edge/presence/store.py``.
 
 Example::
 
@@ -32,8 +32,8 @@ from typing import Any
 from edge.presence.camera import CameraWorker
 from edge.presence.evidence import SnapshotStore, StoreUsage
 from edge.presence.ports import State
+from edge.presence.store import SNAPSHOT_KINDS, StorePresenceSink, chinese_detail
 from edge.presence.tracker import OfficeSchedule
-from edge.presence_store import SNAPSHOT_KINDS, StorePresenceSink, chinese_detail
 from edge.store import Store, Tx, iso
 from standard.records import LOCAL_TZ
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from edge.schedule import Scheduler
 from edge.store import Store, Tx
-from edge.supervision import Finding, raise_condition, resolve_condition
+from edge.supervision.alerts import Finding, raise_condition, resolve_condition
+from edge.supervision.schedule import Scheduler
 
 SUBJECT = "device:clock"
 RULE = "时钟异常"

@@ -19,9 +19,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from edge.notify import Message, Notifier, NotifyError
 from edge.store import Store, Tx, iso
-from edge.supervision import Finding, raise_condition, resolve_condition
+from edge.supervision.alerts import Finding, raise_condition, resolve_condition
+from edge.supervision.notify import Message, Notifier, NotifyError
 
 log = logging.getLogger(__name__)
 DEVICE_RULE = "通知发送失败"

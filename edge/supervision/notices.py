@@ -26,7 +26,7 @@ from typing import Any
 
 from edge.cases import CaseBoard
 from edge.store import Tx, iso
-from edge.supervision import ACTIVE_STATES, alert_row, change_alert
+from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, local_day
 from standard.districts import UnknownDistrict, district_name
@@ -40,7 +40,7 @@ _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 
 @dataclass(frozen=True)
 class CardSettings:
-    """The ``[rules.cards]`` numbers (see edge/supervision_config.py)."""
+    """The ``[rules.cards]`` numbers (see edge/supervision/config.py)."""
 
     notice_due_working_days: int = 3
     rectify_working_days: int = 5

@@ -8,11 +8,13 @@ sealing) and Ed25519 (signing). Files are JSON with ``"version": 1``:
 - ``<boxes_dir>/<box_id>.json`` at the hub: an enrolled box's public record;
 - ``enroll-request.json`` / an approval: the offline enrollment path.
 
-Example (writes files, so not a doctest)::
+The running box and hub load their keys from here; creating hub and box folders is the
+technicians' job (``provisioning/enrollment.py``).
 
-    hub_config, hub = init_hub(Path("/srv/hub"))
-    box, box_config = provision_box(hub_config, Path("/srv/box1"), "440605", "南海大厅")
-    box.box_id  # '440605-01'
+Example (reads files, so not a doctest)::
+
+    identity = load_box_identity(Path("/srv/box1/keys/box.identity.json"))
+    identity.box_id  # '440605-01'
 """
 
 from __future__ import annotations
@@ -23,24 +25,16 @@ import json
 import os
 import re
 import secrets
-import shutil
 import stat
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
-import tomli_w
 import zmq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from pydantic import BaseModel, ValidationError
 from zmq.utils import z85
 
-from edge.config import BoxConfig, RelaySection, load_box_config
-from edge.profile import load_profile
-from hub.config import HubConfig
 from standard import envelope
-from standard.calendar import load_overrides
-from standard.configfile import ConfigError, describe_errors
 from standard.districts import district_name
 
 FILE_VERSION = 1
@@ -54,8 +48,15 @@ CALENDAR_FILE = "calendar.json"
 APPROVAL_KIND = "enroll-approval"
 BOX_ID_PATTERN = re.compile(r"[0-9A-Za-z\-_.]{1,64}")  # as edge.config.BoxConfig.box_id
 
-M = TypeVar("M", bound=BaseModel)
 K = TypeVar("K")
+
+
+class BoxRegistry(Protocol):
+    """Where the hub keeps enrolled boxes (the hub's config): ``path(boxes_dir)``."""
+
+    boxes_dir: str
+
+    def path(self, value: str) -> Path: ...
 
 
 class IdentityError(Exception):
@@ -211,20 +212,6 @@ def _write_secret(path: Path, data: bytes, force: bool) -> None:
 
 def _write_public(path: Path, doc: dict) -> None:
     _atomic_write(path, _json_bytes(doc), 0o644)
-
-
-def _validated(model: type[M], **values: Any) -> M:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        problems = "\n  ".join(describe_errors(exc))
-        raise ConfigError(f"invalid configuration:\n  {problems}") from None
-
-
-def _write_config(config: BaseModel, path: Path) -> None:
-    # base_dir is injected when the file is loaded, never stored.
-    values = config.model_dump(mode="json", exclude={"base_dir"}, exclude_none=True)
-    _atomic_write(path, tomli_w.dumps(values).encode("utf-8"), 0o644)
 
 
 # --- identities --------------------------------------------------------------------------
@@ -398,7 +385,7 @@ def _load_enrolled_file(path: Path) -> EnrolledBox:
                        revoked=doc.get("revoked") is True, revoked_at=doc.get("revoked_at"))
 
 
-def _save_enrolled(hub_config: HubConfig, box: EnrolledBox) -> None:
+def _save_enrolled(hub_config: BoxRegistry, box: EnrolledBox) -> None:
     doc = box_public_record(box) | {"enrolled_at": box.enrolled_at, "revoked": box.revoked}
     if box.revoked_at:
         doc["revoked_at"] = box.revoked_at
@@ -408,7 +395,7 @@ def _save_enrolled(hub_config: HubConfig, box: EnrolledBox) -> None:
 # --- enrollment at the hub ---------------------------------------------------------------
 
 
-def _boxes_dir(hub_config: HubConfig) -> Path:
+def _boxes_dir(hub_config: BoxRegistry) -> Path:
     return hub_config.path(hub_config.boxes_dir)
 
 
@@ -421,7 +408,7 @@ def _same_keys(a: BoxPublic, b: BoxPublic) -> bool:
     return box_public_record(a) == box_public_record(b)
 
 
-def enroll_box(hub_config: HubConfig, record: dict, *, force: bool = False,
+def enroll_box(hub_config: BoxRegistry, record: dict, *, force: bool = False,
                now: dt.datetime | None = None) -> EnrolledBox:
     """Enroll a box's public record; enrolling the same keys again is a no-op.
 
@@ -444,7 +431,7 @@ def enroll_box(hub_config: HubConfig, record: dict, *, force: bool = False,
     return enrolled
 
 
-def load_enrolled(hub_config: HubConfig) -> dict[str, EnrolledBox]:
+def load_enrolled(hub_config: BoxRegistry) -> dict[str, EnrolledBox]:
     """Every enrolled box by id, revoked ones included (check ``.revoked``)."""
     folder = _boxes_dir(hub_config)
     if not folder.is_dir():
@@ -453,12 +440,12 @@ def load_enrolled(hub_config: HubConfig) -> dict[str, EnrolledBox]:
     return {box.box_id: box for box in boxes}
 
 
-def list_enrolled(hub_config: HubConfig) -> list[EnrolledBox]:
+def list_enrolled(hub_config: BoxRegistry) -> list[EnrolledBox]:
     return list(load_enrolled(hub_config).values())
 
 
 def revoke_box(
-    hub_config: HubConfig, box_id: str, *, now: dt.datetime | None = None
+    hub_config: BoxRegistry, box_id: str, *, now: dt.datetime | None = None
 ) -> EnrolledBox:
     """Mark a box revoked: the hub then refuses its batches."""
     path = _boxes_dir(hub_config) / f"{box_id}.json"
@@ -471,181 +458,10 @@ def revoke_box(
     return box
 
 
-def next_box_id(hub_config: HubConfig, district_code: str) -> str:
+def next_box_id(hub_config: BoxRegistry, district_code: str) -> str:
     """``<district>-NN``: one more than the boxes already enrolled for the district."""
     enrolled = load_enrolled(hub_config)
     number = sum(box.district_code == district_code for box in enrolled.values()) + 1
     while f"{district_code}-{number:02d}" in enrolled:
         number += 1
     return f"{district_code}-{number:02d}"
-
-
-# --- creating hub and box folders --------------------------------------------------------
-
-
-def init_hub(hub_dir: Path, *, bind: str | None = None, public_endpoint: str | None = None,
-             force: bool = False) -> tuple[HubConfig, HubIdentity]:
-    """Create the hub's identity, ``hub.public.json``, ``boxes/`` and ``hub.toml``.
-
-    ``bind`` and ``public_endpoint`` default to HubConfig's; the endpoint defaults to ``bind``.
-    """
-    hub_dir = Path(hub_dir).resolve()
-    values: dict[str, Any] = {"version": 1, "base_dir": str(hub_dir)}
-    if bind:
-        values["bind"] = bind
-    if public_endpoint or bind:
-        values["public_endpoint"] = public_endpoint or bind
-    config = _validated(HubConfig, **values)
-    if not force:
-        paths = [config.path(config.identity), hub_dir / HUB_PUBLIC_FILE, hub_dir / "hub.toml"]
-        _refuse_existing(paths)
-    identity = new_hub_identity()
-    save_identity(identity, config.path(config.identity), force=force)
-    _write_public(hub_dir / HUB_PUBLIC_FILE, hub_public_record(identity, config.public_endpoint))
-    _boxes_dir(config).mkdir(parents=True, exist_ok=True)
-    _write_config(config, hub_dir / "hub.toml")
-    return config, identity
-
-
-def _box_files(box_dir: Path, catalogue: Path | None, with_hub: bool,
-               profile: Path | None = None, calendar: Path | None = None) -> list[Path]:
-    names = [BOX_IDENTITY_FILE, PLATFORM_TOKEN_FILE, "box.toml"]
-    if catalogue is not None:
-        names.append("catalogue.json")
-    if profile is not None:
-        names.append(PROFILE_FILE)
-    if calendar is not None:
-        names.append(CALENDAR_FILE)
-    if with_hub:
-        names.append(BOX_HUB_PUBLIC_FILE)
-    return [box_dir / name for name in names]
-
-
-def _check_box_inputs(profile: Path | None, calendar_overrides: Path | None) -> None:
-    """Validate the hardware profile and calendar overrides before anything is written."""
-    if profile is not None:
-        load_profile(profile)  # ProfileError lists every problem
-    if calendar_overrides is not None:
-        load_overrides(calendar_overrides)
-
-
-def create_box_dir(box_dir: Path, identity: BoxIdentity, *, catalogue: Path | None = None,
-                   relay: RelaySection | None = None, hub_public_file: Path | None = None,
-                   force: bool = False, profile: Path | None = None,
-                   calendar_overrides: Path | None = None) -> BoxConfig:
-    """Write a box folder: identity, platform token, box.toml, catalogue and hub keys, and the
-    hardware profile (``profile.toml``) and calendar overrides (``calendar.json``) if given."""
-    box_dir = Path(box_dir).resolve()
-    _check_box_inputs(profile, calendar_overrides)
-    config = _validated(
-        BoxConfig, version=1, base_dir=str(box_dir), box_id=identity.box_id,
-        district_code=identity.district_code, district_name=district_name(identity.district_code),
-        catalogue="catalogue.json", platform_token_file=PLATFORM_TOKEN_FILE, relay=relay,
-        profile=PROFILE_FILE if profile is not None else None,
-        calendar_overrides=CALENDAR_FILE if calendar_overrides is not None else None,
-    )
-    if not force:
-        _refuse_existing(_box_files(box_dir, catalogue, hub_public_file is not None, profile,
-                                    calendar_overrides))
-    save_identity(identity, box_dir / BOX_IDENTITY_FILE, force=force)
-    _write_secret(box_dir / PLATFORM_TOKEN_FILE, secrets.token_urlsafe(32).encode("ascii"), force)
-    if hub_public_file is not None:
-        shutil.copyfile(hub_public_file, box_dir / BOX_HUB_PUBLIC_FILE)
-    if catalogue is not None:
-        shutil.copyfile(catalogue, config.path(config.catalogue))
-    if profile is not None:
-        shutil.copyfile(profile, box_dir / PROFILE_FILE)
-    if calendar_overrides is not None:
-        shutil.copyfile(calendar_overrides, box_dir / CALENDAR_FILE)
-    _write_config(config, box_dir / "box.toml")
-    return config
-
-
-def provision_box(hub_config: HubConfig, box_dir: Path, district_code: str, name: str, *,
-                  box_id: str | None = None, catalogue: Path | None = None,
-                  force: bool = False, profile: Path | None = None,
-                  calendar_overrides: Path | None = None) -> tuple[BoxIdentity, BoxConfig]:
-    """Online path: create a box folder next to the hub and enroll the box at once."""
-    hub_public_file = Path(hub_config.base_dir) / HUB_PUBLIC_FILE
-    load_hub_public(hub_public_file)  # a missing or damaged hub file fails before any writing
-    _check_box_inputs(profile, calendar_overrides)  # a bad profile enrolls nothing
-    box_id = box_id or next_box_id(hub_config, district_code)
-    identity = new_box_identity(box_id, district_code, name)
-    if not force:
-        _refuse_existing(_box_files(Path(box_dir), catalogue, True, profile, calendar_overrides))
-    enroll_box(hub_config, box_public_record(identity), force=force)
-    config = create_box_dir(box_dir, identity, catalogue=catalogue, force=force,
-                            relay=_validated(RelaySection, hub_endpoint=hub_config.public_endpoint),
-                            hub_public_file=hub_public_file, profile=profile,
-                            calendar_overrides=calendar_overrides)
-    return identity, config
-
-
-# --- offline enrollment ------------------------------------------------------------------
-
-
-def make_request(box_dir: Path) -> Path:
-    """Write ``BOXDIR/enroll-request.json``: the box's public record, for the hub operator."""
-    identity = load_box_identity(Path(box_dir) / BOX_IDENTITY_FILE)
-    path = Path(box_dir) / REQUEST_FILE
-    _write_public(path, box_public_record(identity))
-    return path
-
-
-def approve_request(hub_config: HubConfig, request_file: Path, out_file: Path, *,
-                    force: bool = False) -> tuple[EnrolledBox, str]:
-    """Enroll a request and write an approval signed by the hub; returns the box and the
-    hub's sign-key fingerprint (to be read to the technician)."""
-    hub = load_hub_identity(hub_config.path(hub_config.identity))
-    box = enroll_box(hub_config, _read_json(request_file), force=force)
-    payload = {
-        "hub": hub_public_record(hub, hub_config.public_endpoint),
-        "box": box_public_record(box),
-    }
-    approval = envelope.sign_document(payload, APPROVAL_KIND, 1, hub.sign_private)
-    _write_public(Path(out_file), approval)
-    return box, envelope.fingerprint(hub.sign_public)
-
-
-def _verified_approval(box_dir: Path, approval_file: Path) -> tuple[HubPublic, dict]:
-    doc = _read_json(approval_file)
-    payload = doc.get("payload")
-    if not isinstance(payload, dict) or not isinstance(payload.get("hub"), dict):
-        raise BadApproval(f"{approval_file}: not an enrollment approval")
-    hub = _hub_public_from(payload["hub"], approval_file)
-    # Self-signed: this proves the file is whole; the fingerprint check proves whose it is.
-    try:
-        envelope.verify_document(doc, hub.sign_public, kind=APPROVAL_KIND)
-    except envelope.EnvelopeError as exc:
-        raise BadApproval(f"{approval_file}: {exc}") from None
-    identity = load_box_identity(Path(box_dir) / BOX_IDENTITY_FILE)
-    if payload.get("box") != box_public_record(identity):
-        raise BadApproval(
-            f"{approval_file}: approves another box or other keys, not {identity.box_id}"
-        )
-    return hub, payload["hub"]
-
-
-def check_approval(box_dir: Path, approval_file: Path) -> HubPublic:
-    """Verify an approval and that it is for this box; writes nothing.
-
-    The technician must compare ``HubPublic.fingerprint`` with the one hub-init printed.
-    """
-    return _verified_approval(box_dir, approval_file)[0]
-
-
-def accept_approval(box_dir: Path, approval_file: Path, *, endpoint: str | None = None,
-                    force: bool = False) -> HubPublic:
-    """Install the approved hub keys in ``keys/hub.public.json`` and set box.toml's [relay]."""
-    hub, hub_doc = _verified_approval(box_dir, approval_file)
-    box_dir = Path(box_dir)
-    config = load_box_config(box_dir / "box.toml")
-    target = box_dir / BOX_HUB_PUBLIC_FILE
-    if target.exists() and not force and _read_json(target) != hub_doc:
-        raise IdentityExists(f"{target} already holds other hub keys; use --force to replace them")
-    relay_values = (config.relay.model_dump() if config.relay else {}) | {
-        "hub_endpoint": endpoint or hub.endpoint, "hub_public": BOX_HUB_PUBLIC_FILE}
-    relay = _validated(RelaySection, **relay_values)
-    _write_public(target, hub_doc)
-    _write_config(config.model_copy(update={"relay": relay}), box_dir / "box.toml")
-    return hub

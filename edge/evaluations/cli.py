@@ -17,13 +17,13 @@ import json
 
 import click
 
-from edge.cli import Target, columns, edge, parse_at, target_options
 from edge.config import EvaluationSection
 from edge.evaluations.followups import AWAITING_CALL, INVALIDATED, RECTIFIED, RECTIFYING
 from edge.evaluations.ratings import KeyPress
 from edge.evaluations.report import GROUPS, rating_report
 from edge.evaluations.tables import ensure_schema
 from edge.evaluations.wiring import build_evaluations
+from edge.options import Target, columns, parse_at, target_options
 from edge.profile import THREE_LEVELS, HardwareProfile, ProfileError, load_profile
 from edge.store import Store
 from standard.evaluations import LEVEL_NAMES
@@ -45,7 +45,7 @@ def _open(target: Target) -> Store:
     return store
 
 
-@edge.command()
+@click.command()
 @target_options
 @click.option("--window", "window_no", type=click.IntRange(1, 999), required=True,
               help="Window number (窗口号).")
@@ -87,7 +87,7 @@ def press(target: Target, window_no: int, level: int, at_text: str | None) -> No
         click.echo("  差评：已生成回访整改任务")
 
 
-@edge.command()
+@click.command()
 @target_options
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Only ratings from this local date on (YYYY-MM-DD).")
@@ -124,3 +124,5 @@ def ratings(target: Target, since: dt.datetime | None, as_json: bool) -> None:
         if not report[name]:
             click.echo("（无评价 no ratings）")
 
+
+COMMANDS = (press, ratings)

@@ -14,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from edge.notify import Message, NotifyError
+from edge.supervision.notify import Message, NotifyError
 
 
 class LogNotifier:

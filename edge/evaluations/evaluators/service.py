@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 
 from gpiozero import LED
 
+from edge.evaluations.evaluators.keys import IgnoredListener, Monotonic, WindowKeys
 from edge.evaluations.ratings import KeyPress, RatingOutcome, Ratings
-from edge.evaluators.keys import IgnoredListener, Monotonic, WindowKeys
 from edge.profile import HardwareProfile
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from edge.notify import Message, NotifyError
+from edge.supervision.notify import Message, NotifyError
 
 
 class WebhookNotifier:

@@ -1,6 +1,6 @@
 """Presence results into the box store: one camera's ``PresenceSink`` and the tables it fills.
 
-Each call is one ``Store.write``: the row, the alert (edge/supervision.py) and the outbox
+Each call is one ``Store.write``: the row, the alert (edge/supervision/alerts.py) and the outbox
 records (``presence``, ``camera_health``) commit together or not at all. Camera threads call
 it; the store's single writer puts them in order, so the sink itself holds no lock.
 
@@ -32,8 +32,16 @@ from typing import Any
 from edge.presence.evidence import SnapshotStore
 from edge.presence.ports import State
 from edge.store import Store, Tx, iso
-from edge.supervision import (ACTIVE_STATES, SYSTEM, Finding, alert_row, change_alert,
-                              open_alert, raise_condition, resolve_condition)
+from edge.supervision.alerts import (
+    ACTIVE_STATES,
+    SYSTEM,
+    Finding,
+    alert_row,
+    change_alert,
+    open_alert,
+    raise_condition,
+    resolve_condition,
+)
 from standard.records import LOCAL_TZ
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ detail text, or None. The engine runs the enabled rules after every ingest (touc
 on a schedule (every open case, plus the 重点监察 monthly counts), against the same deadline
 engine that computes the lights. It keeps one alert per (subject, rule): a second pass over
 unchanged data writes nothing. In the same transaction it issues the cards that are due
-(edge/notices.py) and queues the notifications (edge/notify/).
+(edge/supervision/notices.py) and queues the notifications (edge/supervision/notify/).
 
 When a condition no longer holds, its alert is marked: a yellow warning still open or
 acknowledged is resolved by "system"; anything else (red, or already explained or escalated)
@@ -28,14 +28,26 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from edge.cases import CaseBoard
-from edge.focus import FOCUS_RULE, FocusCounter, FocusSettings, focus_findings
-from edge.notices import DEADLINE_NOTICE, CardDesk, Notice, district_label, notice_sms_text
-from edge.notify import NotificationQueue
-from edge.schedule import Scheduler, next_run
 from edge.store import Store, Tx, iso
-from edge.supervision import (ACTIVE_STATES, SYSTEM, Finding, alert_row, change_alert,
-                              open_alert)
-from edge.supervision_config import RULE_NAMES
+from edge.supervision.alerts import (
+    ACTIVE_STATES,
+    SYSTEM,
+    Finding,
+    alert_row,
+    change_alert,
+    open_alert,
+)
+from edge.supervision.config import RULE_NAMES
+from edge.supervision.focus import FOCUS_RULE, FocusCounter, FocusSettings, focus_findings
+from edge.supervision.notices import (
+    DEADLINE_NOTICE,
+    CardDesk,
+    Notice,
+    district_label,
+    notice_sms_text,
+)
+from edge.supervision.notify import NotificationQueue
+from edge.supervision.schedule import Scheduler, next_run
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, CaseStatus, local_day
 from standard.records import LOCAL_TZ, STAGE_RANK, CatalogueItem
@@ -46,7 +58,7 @@ _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """Thresholds from ``[rules]`` (see edge/supervision_config.py)."""
+    """Thresholds from ``[rules]`` (see edge/supervision/config.py)."""
 
     near_deadline_working_days: int = 1
     required_stages: tuple[str, ...] = ("受理", "承办", "审核", "批准")
@@ -197,7 +209,7 @@ CASE_RULES: dict[str, CaseRule] = {rule.name: rule for rule in (
 )}
 RULE_DESCRIPTIONS = {name: rule.description for name, rule in CASE_RULES.items()}
 RULE_DESCRIPTIONS[FOCUS_RULE] = "部门当月不予许可、不予受理、补正比率远高于全区中位数（黄灯预警）"
-assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "update RULE_NAMES in edge/supervision_config.py"
+assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "update RULE_NAMES in edge/supervision/config.py"
 
 
 @dataclass

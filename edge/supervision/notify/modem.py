@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import serial
 
-from edge.notify import Message, NotifyError
+from edge.supervision.notify import Message, NotifyError
 
 CTRL_Z = b"\x1a"
 SMS_UCS2_CHARS = 70

@@ -2,7 +2,7 @@
 
 Notices are queued durably in the ``notifications`` table, one row per notifier channel, in the
 same transaction as the alert or card that caused them. A worker per channel delivers them
-later (edge/notify/worker.py), so a slow or broken notifier never delays or loses an alert.
+later (edge/supervision/notify/worker.py), so a slow or broken notifier never delays or loses an alert.
 
 Notifiers share one small interface: ``name``, ``needs_phone`` and ``send(message)``, which
 raises ``NotifyError`` on failure. Shipped: log file, HTTP webhook, GSM modem (SMS).
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from edge.store import Tx, iso
-from edge.supervision import Finding, raise_condition
+from edge.supervision.alerts import Finding, raise_condition
 
 
 class NotifyError(Exception):

@@ -1,0 +1,57 @@
+"""Supervision (电子监察) on the box: rules judge every case, alerts record what they find,
+cards and numbered notices escalate what is not put right, notifiers tell the people in charge.
+
+The rest of the box and the pages use only the names below. The modules:
+
+- ``alerts``: alert records, their audit trail and cards, written inside store transactions;
+- ``rules``: the rule pass over changed cases (``RuleEngine``) and the rule functions;
+- ``checker``: the background checker that takes the cases the platform just changed;
+- ``notices``: yellow/red cards and their numbered notices (限期办理通知书, 整改建议书);
+- ``focus``: 重点监察 counts per department;
+- ``schedule``: the periodic pass and the day-start pass;
+- ``clockwatch``: the box clock's sanity alert;
+- ``notify/``: notifiers (log, webhook, GSM modem) and their delivery queue;
+- ``service``: what the pages call (list, acknowledge, explain, close, escalate);
+- ``config`` and ``wiring``: the box.toml sections and building the parts from them;
+- ``cli``: ``hallwatch edge check | alerts | notice``.
+
+Example::
+
+    parts = build_supervision(store, board, clock, rules=RulesSection(), contacts=[],
+                              notify=None, box_id="440605-01", data_dir=Path("data"))
+    parts.rules.check(now)
+    parts.supervision.alerts(state="open")
+"""
+
+from edge.supervision.alerts import (
+                                     ACTION_NAMES,
+                                     ACTIVE_STATES,
+                                     LEVEL_NAMES,
+                                     STATE_NAMES,
+                                     STATES,
+                                     SUPERVISION_SCHEMA,
+                                     SYSTEM,
+                                     Alert,
+                                     AlertNotFound,
+                                     Finding,
+                                     NoticeNotFound,
+                                     SupervisionError,
+                                     open_alert,
+                                     raise_condition,
+                                     resolve_condition,
+)
+from edge.supervision.checker import RuleChecker
+from edge.supervision.clockwatch import clock_watch
+from edge.supervision.config import ContactSection, NotifySection, RulesSection
+from edge.supervision.rules import RuleEngine
+from edge.supervision.schedule import Scheduler
+from edge.supervision.service import Supervision
+from edge.supervision.wiring import SupervisionParts, build_supervision
+
+__all__ = [
+    "ACTION_NAMES", "ACTIVE_STATES", "LEVEL_NAMES", "STATE_NAMES", "STATES", "SUPERVISION_SCHEMA",
+    "SYSTEM", "Alert", "AlertNotFound", "ContactSection", "Finding", "NoticeNotFound",
+    "NotifySection", "RuleChecker", "RuleEngine", "RulesSection", "Scheduler", "Supervision",
+    "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "open_alert",
+    "raise_condition", "resolve_condition",
+]

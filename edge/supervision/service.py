@@ -1,0 +1,175 @@
+"""The service the web pages and commands call: list alerts, move them along, read notices.
+
+Role checks belong to the web layer; this service checks that the alert exists, that the
+action is allowed from its state, and that the text is non-empty and not too long.
+
+Example::
+
+    service = Supervision(store, clock=utc_now)
+    alert = service.alerts(state="open")[0]
+    service.acknowledge(alert.id, user="王芳", note="已转承办科室处理")
+    service.alert(alert.id).events[-1].action    # 'acknowledge'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from edge.store import Store, Tx, iso
+from edge.supervision.alerts import (
+    ACTION_NAMES,
+    ACTION_TARGETS,
+    ACTIVE_STATES,
+    MAX_TEXT,
+    MAX_USER,
+    STATE_NAMES,
+    STATES,
+    ActionNotAllowed,
+    Alert,
+    AlertEvent,
+    AlertNotFound,
+    InvalidInput,
+    NoticeNotFound,
+    alert_row,
+    allowed_actions,
+    change_alert,
+)
+from edge.supervision.focus import FocusSettings, focus_counts
+from edge.supervision.notices import load_notice
+
+_FIELD_NAMES = {"用户": "user", "说明": "note", "理由说明": "explanation"}
+
+
+def _clean(value: str | None, what: str, limit: int) -> str:
+    """``value`` stripped; InvalidInput naming the field when it is empty or too long."""
+    text = (value or "").strip()
+    english = _FIELD_NAMES.get(what, what)
+    if not text:
+        raise InvalidInput(f"{what}不能为空 ({english} must not be empty)")
+    if len(text) > limit:
+        raise InvalidInput(f"{what}不能超过{limit}字 ({english} is {len(text)} characters; "
+                           f"at most {limit})")
+    return text
+
+
+_LIST_SQL = (
+    "select a.*, (select group_concat(number, ',') from (select number from notices n"
+    " where n.alert_id = a.id order by n.id)) as notice_numbers,"
+    " exists(select 1 from alert_events e where e.alert_id = a.id and e.action = 'explain')"
+    " as explained from alerts a")
+
+
+class Supervision:
+    """List alerts and move them along their lifecycle; every change is audited.
+
+    Role checks belong to the web layer; this service checks that the alert exists, that the
+    action is allowed from its state, and that the text is non-empty and at most 2000 chars.
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], dt.datetime]):
+        self.store = store
+        self.clock = clock
+
+    def alerts(self, *, state: str | None = None, level: str | None = None,
+               rule: str | None = None, case_no: str | None = None,
+               dept_code: str | None = None, card: str | None = None,
+               limit: int = 1000, offset: int = 0) -> list[Alert]:
+        """Alerts matching every filter given, newest first. ``card="any"`` means carded."""
+        if state is not None and state not in STATES:
+            raise InvalidInput(f"未知状态 {state} (unknown state; one of {', '.join(STATES)})")
+        clauses, params = [], []
+        for column, value in (("state", state), ("level", level), ("rule", rule),
+                              ("case_no", case_no), ("dept_code", dept_code)):
+            if value is not None:
+                clauses.append(f"a.{column} = ?")
+                params.append(value)
+        if card == "any":
+            clauses.append("a.card is not null")
+        elif card is not None:
+            clauses.append("a.card = ?")
+            params.append(card)
+        sql = _LIST_SQL + (" where " + " and ".join(clauses) if clauses else "")
+        sql += " order by a.id desc limit ? offset ?"
+        return [_alert(row) for row in self.store.query(sql, (*params, limit, offset))]
+
+    def alert(self, alert_id: int) -> Alert:
+        """One alert with its full audit trail, oldest entry first."""
+        rows = self.store.query(_LIST_SQL + " where a.id = ?", (alert_id,))
+        if not rows:
+            raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
+        alert = _alert(rows[0])
+        alert.events = [AlertEvent(**row) for row in self.store.query(
+            "select * from alert_events where alert_id = ? order by id", (alert_id,))]
+        return alert
+
+    def notice(self, number: str):
+        """One notice as issued (``edge.supervision.notices.Notice``; serve its ``html`` to print)."""
+
+        with self.store.read() as db:
+            found = load_notice(db.conn, number.strip())
+        if found is None:
+            raise NoticeNotFound(f"通知书不存在 (no notice numbered {number})")
+        return found
+
+    def focus_counts(self, day: dt.date, kinds: tuple[str, ...] = ("不予许可", "不予受理", "补正"),
+                     factor: float = 2.0, min_count: int = 5) -> list:
+        """重点监察 counts per department for the month of ``day`` (``edge.supervision.focus.FocusCount``)."""
+
+        with self.store.read() as db:
+            return focus_counts(db.conn, day, FocusSettings(kinds, factor, min_count))
+
+    def acknowledge(self, alert_id: int, user: str, note: str) -> Alert:
+        """签收: the department or hall manager has seen the alert."""
+        return self._act(alert_id, "acknowledge", user, note, "说明")
+
+    def explain(self, alert_id: int, user: str, text: str) -> Alert:
+        """说明理由: the department's written explanation (a later one corrects, never replaces)."""
+        return self._act(alert_id, "explain", user, text, "理由说明")
+
+    def close(self, alert_id: int, user: str, note: str) -> Alert:
+        """办结: the supervisor closes it; red alerts and cards need an explanation first."""
+        return self._act(alert_id, "close", user, note, "说明")
+
+    def escalate(self, alert_id: int, user: str, note: str) -> Alert:
+        """上报: refer the alert to the city supervision centre."""
+        return self._act(alert_id, "escalate", user, note, "说明")
+
+    def _act(self, alert_id: int, action: str, user: str, text: str, what: str) -> Alert:
+        user = _clean(user, "用户", MAX_USER)
+        text = _clean(text, what, MAX_TEXT)
+        at = iso(self.clock())
+
+        def apply(tx: Tx) -> None:
+            alert = alert_row(tx.conn, alert_id)
+            if alert is None:
+                raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
+            explained = tx.conn.execute(
+                "select 1 from alert_events where alert_id = ? and action = 'explain' limit 1",
+                (alert_id,)).fetchone() is not None
+            allowed = allowed_actions(alert["state"], alert["level"], alert["case_no"], explained)
+            if action not in allowed:
+                raise ActionNotAllowed(_refusal(action, alert, explained))
+            change_alert(tx, alert, at=at, actor=user, action=action, note=text,
+                         state=ACTION_TARGETS[action])
+
+        self.store.write(apply)
+        return self.alert(alert_id)
+
+
+def _refusal(action: str, alert: dict[str, Any], explained: bool) -> str:
+    state = alert["state"]
+    if action == "close" and state in ACTIVE_STATES and not explained:
+        return (f"须先说明理由才能办结 (alert {alert['id']} is red and needs an explanation "
+                f"before it can be closed)")
+    return (f"当前状态“{STATE_NAMES.get(state, state)}”不能{ACTION_NAMES[action]} "
+            f"(cannot {action} alert {alert['id']} in state {state})")
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    numbers = row.pop("notice_numbers")
+    explained = bool(row.pop("explained"))
+    alert = Alert(**row, notices=numbers.split(",") if numbers else [], explained=explained)
+    alert.allowed_actions = allowed_actions(alert.state, alert.level, alert.case_no, explained)
+    return alert
