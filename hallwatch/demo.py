@@ -92,6 +92,8 @@ class DemoBox:
     url: str = ""
     sent: int = 0
     accepted: int = 0
+    online: bool = True
+    pending: list[dict] = field(default_factory=list)  # what the platform still has to send
     platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
@@ -152,18 +154,35 @@ def provision(folder: Path, base_port: int, hub_port: int, relay_port: int
 
 
 def post_events(box: DemoBox, events: list[dict]) -> None:
-    token = box.token
-    for start in range(0, len(events), BATCH):
-        chunk = events[start:start + BATCH]
+    """Send ``events`` as the district platform would: in order, keeping what a box refused.
+
+    A box that does not answer (stopped, restarting, or busy with 503) is marked offline and
+    its events wait, as a real platform's do; the demo goes on with the other districts and
+    sends the backlog once the box answers again.
+    """
+    box.pending.extend(events)
+    while box.pending:
+        chunk = box.pending[:BATCH]
         request = urllib.request.Request(
             f"{box.url}/api/v1/platform/events",
             data="\n".join(json.dumps(e, ensure_ascii=False) for e in chunk).encode(),
-            headers={"Authorization": f"Bearer {token}",
+            headers={"Authorization": f"Bearer {box.token}",
                      "Content-Type": "application/x-ndjson"}, method="POST")
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answer = json.loads(response.read())
+        except (OSError, ValueError) as exc:  # URLError, HTTPError, refused, reset, bad JSON
+            if box.online:
+                click.echo(f"{box.name} box offline ({exc}); its platform events wait "
+                           f"({len(box.pending)} so far)", err=True)
+            box.online = False
+            return
+        if not box.online:
+            click.echo(f"{box.name} box back online; sending what waited", err=True)
+            box.online = True
+        del box.pending[:len(chunk)]
         box.sent += len(chunk)
-        box.accepted += answer["accepted"]
+        box.accepted += answer.get("accepted", 0)
 
 
 def wait_for_relay(hub_db: Path, boxes: list[DemoBox], timeout: float = 90) -> bool:

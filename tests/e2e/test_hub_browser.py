@@ -60,6 +60,15 @@ def test_each_role_sees_its_own_overview(hub, page):
     expect(page.locator(".scope-note")).to_contain_text("各区 SCJ")
 
 
+def test_the_overview_header_shows_the_time_of_its_last_update(hub, page):
+    _, url, passwords = hub
+    sign_in(page, url, "chief", passwords["chief"])
+    # The overview polls /live.json every 5 s; after the first poll the header names its time.
+    expect(page.locator("#live-status")).to_have_text(
+        re.compile(r"^实时更新 · \d{2}:\d{2}:\d{2}$"), timeout=15_000)
+    page.context.clear_cookies()
+
+
 def test_out_of_scope_addresses_are_refused_in_the_browser(hub, page):
     dashboard, url, passwords = hub
     sign_in(page, url, "nanhai", passwords["nanhai"])

@@ -10,6 +10,7 @@ from hub.services.cases import CaseFilter, case_page
 from hub.services.departments import department_view, district_view, item_view
 from hub.services.overview import district_tiles, tamper_alerts, totals
 from web.auth import login_required
+from web.layout import local_time
 from web.hub.common import READERS, data, month_arg, page_arg, scope
 
 bp = Blueprint("overview", __name__)
@@ -33,7 +34,8 @@ def index():
 def live():
     """The overview's live sections (boxes online, lights), polled every few seconds."""
     context = _overview_context()
-    return jsonify({"at": dt.datetime.now(dt.timezone.utc).isoformat(),
+    at = dt.datetime.now(dt.timezone.utc)
+    return jsonify({"at": at.isoformat(), "at_text": local_time(at, "%H:%M:%S"),
                     "html": {"grid": render_template("_district_grid.html", **context),
                              "table": render_template("_district_table.html", **context)}})
 
