@@ -102,6 +102,12 @@ class StorePresenceSink:
         self.depts = dict(depts)
         self._on_change = on_change
 
+    @property
+    def label(self) -> str:
+        """The camera as people know it: by the windows it watches (1、2号窗口摄像头)."""
+        windows = "、".join(str(n) for n in sorted(self.depts))
+        return f"{windows}号窗口摄像头" if windows else f"摄像头{self.camera_id}"
+
     def _write(self, fn: Callable[[Tx], Any]) -> Any:
         try:
             return self.store.write(fn)
@@ -138,7 +144,7 @@ class StorePresenceSink:
             who = f"工作人员{staff_name}（{staff_id}）" if staff_name else "工作人员"
             detail = (f"{window_no}号窗口{who}自{_local(started_at):%H:%M}起离开岗位，"
                       f"至{_local(taken_at):%H:%M}仍未返回，办公时间内离岗超过规定时限，"
-                      f"请核实（摄像头{self.camera_id}已抓拍留证）")
+                      f"请核实（{self.label}已抓拍留证）")
             alert_id = open_alert(tx, Finding(f"window:{window_no}:absence:{absence_id}",
                                               ABSENCE_RULE, ABSENCE_LEVEL, detail,
                                               dept_code=self.depts.get(window_no)), taken_at)
@@ -198,11 +204,10 @@ class StorePresenceSink:
                                                       iso(tx.now)))
             subject = f"device:camera:{camera_id}"
             if ok:
-                resolve_condition(tx, subject, CAMERA_RULE, tx.now,
-                                  f"摄像头{camera_id}画面已恢复 ({detail})")
+                resolve_condition(tx, subject, CAMERA_RULE, tx.now, f"{self.label}画面已恢复")
             else:
                 raise_condition(tx, Finding(subject, CAMERA_RULE, CAMERA_LEVEL,
-                                            f"摄像头{camera_id}{chinese_detail(detail)}，"
+                                            f"{self.label}{chinese_detail(detail)}，"
                                             "相关窗口暂无法监测离岗"), tx.now)
             tx.emit("camera_health", {"version": RECORD_VERSION, "camera_id": camera_id,
                                       "ok": ok, "detail": detail, "last_frame_at": last})

@@ -39,6 +39,7 @@ from edge.supervision.alerts import (
                                      open_alert,
                                      raise_condition,
                                      resolve_condition,
+                                     subject_label,
 )
 from edge.supervision.checker import RuleChecker
 from edge.supervision.clockwatch import clock_watch
@@ -53,5 +54,5 @@ __all__ = [
     "SYSTEM", "Alert", "AlertNotFound", "ContactSection", "Finding", "NoticeNotFound",
     "NotifySection", "RuleChecker", "RuleEngine", "RulesSection", "Scheduler", "Supervision",
     "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "open_alert",
-    "raise_condition", "resolve_condition",
+    "raise_condition", "resolve_condition", "subject_label",
 ]

@@ -147,6 +147,36 @@ class Alert:
         return data
 
 
+_DEVICE_NAMES = {"clock": "本机时钟", "outbox": "上报队列", "calendar": "工作日历"}
+
+
+def subject_label(subject: str) -> str:
+    """What an alert is about, in words a hall manager reads (never the internal id).
+
+    >>> subject_label("window:3:absence:17")
+    '3号窗口 离岗'
+    >>> subject_label("device:notifier:sms")
+    '通知渠道 sms'
+    """
+    kind, _, rest = subject.partition(":")
+    parts = rest.split(":")
+    if kind == "case":
+        return f"办件 {rest}"
+    if kind == "window" and parts[0].isdigit():
+        return f"{parts[0]}号窗口 离岗" if "absence" in parts else f"{parts[0]}号窗口"
+    if kind == "review":
+        return "差评回访整改"
+    if kind == "dept" and len(parts) >= 3:
+        return f"部门 {parts[0]} {parts[1]} {parts[2]}"
+    if kind == "device":
+        if parts[0] == "camera":
+            return "摄像头"
+        if parts[0] == "notifier":
+            return f"通知渠道 {rest.partition(':')[2]}"
+        return _DEVICE_NAMES.get(parts[0], "本机设备")
+    return subject
+
+
 def needs_explanation(level: str, case_no: str | None) -> bool:
     """Red alerts on cases (and so every card) must be explained before they are closed."""
     return level == "red" and case_no is not None

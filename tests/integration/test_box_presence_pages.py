@@ -125,6 +125,10 @@ def test_absence_alerts_are_listed_with_thumbnails_that_are_jpegs(manager, absen
 def test_the_alert_page_shows_the_snapshots(manager, absent):
     page = text(manager.get(f"/alerts/{absent.alert_id}"))
     assert "离岗抓拍" in page
+    # The alert names the window in words: no internal subject or camera id reaches the page.
+    shown = re.sub(r"<[^>]+>", " ", page)  # what a reader sees, markup aside
+    assert "2号窗口 离岗" in shown and "window:" not in shown and "cam-1" not in shown
+    assert "window:" not in re.sub(r"<[^>]+>", " ", text(manager.get("/alerts")))
     for kind in ("roi", "frame"):
         assert f'src="/presence/snapshots/{absent.alert_id}/{kind}.jpg"' in page
     case_alert = text(manager.get("/alerts"))  # other alerts have no snapshot block
@@ -184,6 +188,7 @@ def test_health_shows_the_snapshot_quota_cameras_and_last_keys(manager, box):
     assert frames and int(frames[1]) > 0
     assert re.search(r"<dt>摄像头 cam-1 最近画面</dt><dd>2026-11-02 10:\d\d:\d\d</dd>", page)
     assert f"1号 {pressed_at:%Y-%m-%d %H:%M:%S}；2号 —" in page
+    assert "模拟按键（演示、测试用" in page and "引脚驱动 mock" not in page
 
 
 def test_a_box_without_cameras_says_not_connected(tmp_path):

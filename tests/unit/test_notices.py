@@ -323,3 +323,15 @@ def test_service_serves_notices_as_issued(carded):
     assert notice.kind == DEADLINE_NOTICE and notice.html.startswith("<!DOCTYPE html>")
     with pytest.raises(NoticeNotFound, match="no notice numbered 南海电监〔2026〕99号"):
         box.service.notice("南海电监〔2026〕99号")
+
+
+@pytest.mark.parametrize("subject, label", [
+    ("case:NH1", "办件 NH1"), ("window:3:absence:17", "3号窗口 离岗"),
+    ("device:camera:cam-a", "摄像头"), ("device:clock", "本机时钟"),
+    ("device:notifier:sms", "通知渠道 sms"), ("review:12", "差评回访整改"),
+    ("dept:440605SCJ:2026-11:不予许可", "部门 440605SCJ 2026-11 不予许可"),
+])
+def test_alert_subjects_are_named_in_words(subject, label):
+    from edge.supervision import subject_label
+
+    assert subject_label(subject) == label

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, render_template, request
 
-from edge.supervision import STATE_NAMES
+from edge.supervision import STATE_NAMES, subject_label
 from web.auth import AuthSettings, UserStore, init_auth
 from web.layout import install_layout
 
@@ -40,6 +40,7 @@ def install(app: Flask, box: Box) -> None:
     install_layout(app, site_name=hall_name, site_sub="政务服务电子监察系统 · 大厅管理",
                    nav=NAV, footer=f"监察盒子 {config.box_id}")
     app.jinja_env.globals.update(STATE_NAMES=STATE_NAMES)
+    app.jinja_env.filters.update(subject=subject_label)
     for module in (board, cases, exports, alerts, evaluations, presence, stats, health,
                    users):
         app.register_blueprint(module.bp)

@@ -99,6 +99,10 @@ def presence_now() -> dict[int, str] | None:
         return None
 
 
+PIN_FACTORY_NAMES = {"mock": "模拟按键（演示、测试用，未接真实评价器）",
+                     "lgpio": "树莓派 GPIO 接口", "rpigpio": "树莓派 GPIO 接口（旧版驱动）"}
+
+
 @dataclass
 class DeviceSection:
     """One block of the device health page: a title, a state and lines of detail."""
@@ -117,7 +121,7 @@ def relay_section() -> DeviceSection:
     refusing = relay.full()
     lines = [("连接状态", "已连接" if state.hub_connected else "未连接"),
              ("中心已确认序号", str(state.acked_seq)),
-             ("最近确认时间", state.last_ack_at or "—"),
+             ("最近确认时间", local_time(state.last_ack_at, MOMENT)),
              ("重连次数", str(state.reconnects))]
     if refusing:
         lines.append(("拒收原因", refusing))
@@ -133,7 +137,8 @@ def evaluator_section() -> DeviceSection:
         return DeviceSection("评价器", True, None, [
             ("硬件档案", "未配置（本机只接收扫码、网上等渠道的评价）")])
     kinds = {"five": "五键", "three": "三键"}
-    lines = [("硬件档案", f"{len(profile.windows)} 个窗口，引脚驱动 {profile.pin_factory}"),
+    lines = [("硬件档案", f"{len(profile.windows)} 个窗口，"
+                          f"{PIN_FACTORY_NAMES.get(profile.pin_factory, profile.pin_factory)}"),
              ("按键评价器", "已启用" if getattr(evaluations, "keys", None) else "未启用")]
     lines += [(f"{w.window_no}号窗口", f"{kinds.get(w.evaluator, w.evaluator)}评价器")
               for w in profile.windows]
