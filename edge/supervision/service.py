@@ -77,22 +77,16 @@ class Supervision:
                dept_code: str | None = None, card: str | None = None,
                limit: int = 1000, offset: int = 0) -> list[Alert]:
         """Alerts matching every filter given, newest first. ``card="any"`` means carded."""
-        if state is not None and state not in STATES:
-            raise InvalidInput(f"未知状态 {state} (unknown state; one of {', '.join(STATES)})")
-        clauses, params = [], []
-        for column, value in (("state", state), ("level", level), ("rule", rule),
-                              ("case_no", case_no), ("dept_code", dept_code)):
-            if value is not None:
-                clauses.append(f"a.{column} = ?")
-                params.append(value)
-        if card == "any":
-            clauses.append("a.card is not null")
-        elif card is not None:
-            clauses.append("a.card = ?")
-            params.append(card)
-        sql = _LIST_SQL + (" where " + " and ".join(clauses) if clauses else "")
-        sql += " order by a.id desc limit ? offset ?"
+        where, params = _filters(state, level, rule, case_no, dept_code, card)
+        sql = _LIST_SQL + where + " order by a.id desc limit ? offset ?"
         return [_alert(row) for row in self.store.query(sql, (*params, limit, offset))]
+
+    def count(self, *, state: str | None = None, level: str | None = None,
+              rule: str | None = None, case_no: str | None = None,
+              dept_code: str | None = None, card: str | None = None) -> int:
+        """How many alerts :meth:`alerts` would list with the same filters and no limit."""
+        where, params = _filters(state, level, rule, case_no, dept_code, card)
+        return self.store.query("select count(*) as n from alerts a" + where, params)[0]["n"]
 
     def alert(self, alert_id: int) -> Alert:
         """One alert with its full audit trail, oldest entry first."""
@@ -156,6 +150,25 @@ class Supervision:
 
         self.store.write(apply)
         return self.alert(alert_id)
+
+
+def _filters(state: str | None, level: str | None, rule: str | None, case_no: str | None,
+             dept_code: str | None, card: str | None) -> tuple[str, list[Any]]:
+    """The ``where`` clause (with its leading space, or empty) and parameters of a listing."""
+    if state is not None and state not in STATES:
+        raise InvalidInput(f"未知状态 {state} (unknown state; one of {', '.join(STATES)})")
+    clauses, params = [], []
+    for column, value in (("state", state), ("level", level), ("rule", rule),
+                          ("case_no", case_no), ("dept_code", dept_code)):
+        if value is not None:
+            clauses.append(f"a.{column} = ?")
+            params.append(value)
+    if card == "any":
+        clauses.append("a.card is not null")
+    elif card is not None:
+        clauses.append("a.card = ?")
+        params.append(card)
+    return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
 def _refusal(action: str, alert: dict[str, Any], explained: bool) -> str:

@@ -261,10 +261,14 @@ def test_alert_actions_follow_the_roles(app, manager, box):
     assert "不能" in text(empty)  # refused by the service, shown as a message
 
 
-def test_auditors_read_and_technicians_do_not(app):
+def test_auditors_read_and_technicians_do_not(app, box):
     auditor = signed_in(app, "auditor")
     page = text(auditor.get("/alerts"))
     assert "预警纠错" in page and "超期" in page
+    listed = len(re.findall(r'<tr data-alert="', page))
+    assert f"共 {box.supervision.count()} 条" in page and 0 < listed <= box.supervision.count()
+    red = box.supervision.count(level="red")
+    assert f"共 {red} 条" in text(auditor.get("/alerts?level=red"))
     alert_id = re.search(r'href="/alerts/(\d+)"', page)[1]
     assert "<textarea" not in text(auditor.get(f"/alerts/{alert_id}"))
     assert auditor.post(f"/alerts/{alert_id}/acknowledge", data={

@@ -57,11 +57,13 @@ def index():
     state = args.get("state") if args.get("state") in STATES else None
     level = args.get("level") if args.get("level") in LEVEL_NAMES else None
     page = max(int(args["page"]) if args.get("page", "").isdigit() else 1, 1)
-    found = services.supervision().alerts(state=state, level=level, limit=PER_PAGE + 1,
-                                          offset=(page - 1) * PER_PAGE)
-    return render_template("alerts.html", alerts=found[:PER_PAGE], more=len(found) > PER_PAGE,
-                           state=state, level=level, page=page, states=STATES,
-                           levels=LEVEL_NAMES)
+    supervision = services.supervision()
+    total = supervision.count(state=state, level=level)
+    found = supervision.alerts(state=state, level=level, limit=PER_PAGE,
+                               offset=(page - 1) * PER_PAGE)
+    return render_template("alerts.html", alerts=found, total=total, page=page,
+                           pages=max(-(-total // PER_PAGE), 1), state=state, level=level,
+                           states=STATES, levels=LEVEL_NAMES)
 
 
 @bp.get("/alerts/<int:alert_id>")
