@@ -47,6 +47,9 @@ create trigger if not exists complaint_events_no_update before update on complai
     begin select raise(abort, 'complaint_events is append-only'); end;
 create trigger if not exists complaint_events_no_delete before delete on complaint_events
     begin select raise(abort, 'complaint_events is append-only'); end;
+create table if not exists complaint_findings (
+    complaint_id integer primary key, finding text not null, found_on text not null,
+    found_by text not null);
 create table if not exists captcha_used (nonce text primary key, expires_at integer not null);
 """
 
@@ -62,6 +65,8 @@ ALLOWED = {"submitted": ("accept", "reject", "forward"), "accepted": ("forward",
 # Department users act only on what was forwarded to them, and only by answering.
 DEPARTMENT_ACTIONS = ("reply",)
 _TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# 核查结论, recorded with the reply or at closing; 属实 and 部分属实 count in the scores.
+FINDINGS = ("属实", "部分属实", "不属实")
 LIMITS = {"subject": 100, "content": 4000, "contact_name": 50, "contact_phone": 30, "note": 2000}
 
 
@@ -194,6 +199,9 @@ class ComplaintDesk:
         row["overdue"] = _overdue(row, self._now()[1].isoformat())
         row["events"] = self.store.query("select * from complaint_events where complaint_id = ?"
                                          " order by id", (complaint_id,))
+        found = self.store.query("select finding, found_on, found_by from complaint_findings"
+                                 " where complaint_id = ?", (complaint_id,))
+        row["finding"] = found[0] if found else None
         row["actions"] = self.actions_for(row, scope)
         return row
 
@@ -206,9 +214,14 @@ class ComplaintDesk:
 
     def act(self, complaint_id: int, scope: Scope, action: str, *, user: str,
             note: str | None = None, district: str | None = None,
-            dept: str | None = None) -> dict[str, Any]:
-        """Move a complaint on: accept, reject, forward, reply or close (scope-checked)."""
+            dept: str | None = None, finding: str | None = None) -> dict[str, Any]:
+        """Move a complaint on: accept, reject, forward, reply or close (scope-checked).
+
+        ``finding`` (属实 / 部分属实 / 不属实) is the 核查结论 given with a reply or at closing.
+        """
         row = self.get(complaint_id, scope)
+        if finding and (finding not in FINDINGS or action not in ("reply", "close")):
+            raise ComplaintError(f"核查结论须为{'、'.join(FINDINGS)}之一，且在答复或办结时填写")
         if action not in self.actions_for(row, scope):
             raise ComplaintError(f"当前状态“{row['state_name']}”不能{ACTION_NAMES.get(action, action)}")
         text = _text(note, "说明" if action != "reply" else "答复内容", "note",
@@ -238,6 +251,12 @@ class ComplaintDesk:
                 raise ComplaintError("该件状态刚被他人更改，请刷新页面后重试")
             conn.execute("insert into complaint_events (complaint_id, at, actor, action, note)"
                          " values (?, ?, ?, ?, ?)", (complaint_id, at, user, action, text))
+            if finding:
+                conn.execute("insert into complaint_findings (complaint_id, finding, found_on,"
+                             " found_by) values (?, ?, ?, ?) on conflict (complaint_id) do update"
+                             " set finding = excluded.finding, found_on = excluded.found_on,"
+                             " found_by = excluded.found_by",
+                             (complaint_id, finding, today.isoformat(), user))
         return self.get(complaint_id, Scope.city())
 
     def _forward_target(self, row: dict[str, Any], scope: Scope, district: str | None,

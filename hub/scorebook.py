@@ -1,17 +1,22 @@
-"""Stored monthly scores: versions, publication (which freezes a version) and period means.
+"""Stored monthly scores: versions, publication (which freezes a version), corrections, periods.
 
-A month's scores are kept as numbered versions. Computing a month writes a draft: version 1 the
-first time; the same draft again while it is unpublished; version n+1 (a correction, 更正) once
-version n is published. Publishing freezes the draft: triggers refuse any change to a published
-version's rows, so a correction can only ever be a new version, shown as such.
+A month's scores are numbered versions. Computing a month writes a draft: version 1 the first
+time, the same draft again while it is unpublished. Publishing freezes the draft; a correction
+(更正) is then a new version that must give its reason, and every version stays readable.
+Every version stores the formula file's text and fingerprint it was computed with, so a
+published month keeps its formula even after the file changes.
 
-Half-year and year scores are the mean of the months' scores, quarterly grades the band of the
-quarter's mean (``ScoringConfig.grades``).
+A month is published only once it has ended and its draft was computed after its end, unless
+the operator forces it with a reason; the forced publication is recorded on the version.
+
+All the SQL of the score tables is in this module and is portable. The triggers that make a
+published version's rows immutable are SQLite's (:data:`SQLITE_TRIGGERS`); the code itself
+never writes a published version either, whatever the database.
 
 Example::
 
-    book = Scorebook(store)
-    run = book.save("2026-10", compute_month(data, config, "2026-10"), config, text, user="cli")
+    book = Scorebook(store, clock)
+    book.save("2026-10", compute_month(data, config, "2026-10"), config, text, user="(自动)")
     book.publish("2026-10", user="admin")
 """
 
@@ -19,49 +24,66 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from hub.scoring import ScoringConfig, UnitScore
+from hub.scoring import UnitScore
+from hub.scoring_config import ScoringConfig, digest, parse_scoring
 from hub.services import Scope
-from hub.units import months_of, parse_month
+from hub.units import local_date_of, month_bounds, month_is_over, parse_month
+from standard.records import LOCAL_TZ
 
 SCHEMA = """
-create table if not exists score_runs (
+create table if not exists score_versions (
     month text not null, version integer not null,
     status text not null check (status in ('draft', 'published')),
-    formula text not null, config_text text not null, computed_at text not null,
-    computed_by text not null, published_at text, published_by text,
-    primary key (month, version));
-create table if not exists scores (
+    formula text not null, formula_digest text not null, config_text text not null,
+    computed_at text not null, computed_by text not null, reason text,
+    published_at text, published_by text, forced integer not null default 0,
+    forced_reason text, primary key (month, version));
+create table if not exists unit_scores (
     month text not null, version integer not null, unit_kind text not null,
     district_code text not null, dept_code text not null, dept_suffix text,
-    unit_name text not null, score real not null, rank integer not null,
-    lines text not null, inputs text not null,
+    unit_name text not null, cases integer not null, score real, base real, bonus real,
+    rank integer, lines text not null, inputs text not null, members text not null,
     primary key (month, version, unit_kind, district_code, dept_code));
-create trigger if not exists score_runs_frozen before update on score_runs
+"""
+
+SQLITE_TRIGGERS = """
+create trigger if not exists score_versions_frozen before update on score_versions
     when old.status = 'published'
     begin select raise(abort, 'a published score version is frozen; compute a new version'); end;
-create trigger if not exists score_runs_kept before delete on score_runs
+create trigger if not exists score_versions_kept before delete on score_versions
     when old.status = 'published'
     begin select raise(abort, 'a published score version is kept'); end;
-create trigger if not exists scores_frozen before update on scores
-    when (select status from score_runs r where r.month = old.month
+create trigger if not exists unit_scores_frozen before update on unit_scores
+    when (select status from score_versions r where r.month = old.month
           and r.version = old.version) = 'published'
     begin select raise(abort, 'a published score version is frozen'); end;
-create trigger if not exists scores_kept before delete on scores
-    when (select status from score_runs r where r.month = old.month
+create trigger if not exists unit_scores_kept before delete on unit_scores
+    when (select status from score_versions r where r.month = old.month
           and r.version = old.version) = 'published'
     begin select raise(abort, 'a published score version is kept'); end;
-create trigger if not exists scores_closed before insert on scores
-    when (select status from score_runs r where r.month = new.month
+create trigger if not exists unit_scores_closed before insert on unit_scores
+    when (select status from score_versions r where r.month = new.month
           and r.version = new.version) = 'published'
     begin select raise(abort, 'a published score version is frozen'); end;
 """
 
+AUTOMATIC = "(自动)"  # computed_by of the hub's own drafts
+
 
 class ScoresNotReady(LookupError):
     """There is nothing to publish or show for that month."""
+
+
+class PublishRefused(ValueError):
+    """The month cannot be published now (not over, or a stale draft) without forcing."""
+
+
+class CorrectionNeedsReason(ValueError):
+    """A published month changes only by a correction, and a correction states its reason."""
 
 
 @dataclass
@@ -70,10 +92,14 @@ class Run:
     version: int
     status: str
     formula: str
+    formula_digest: str
     computed_at: str
     computed_by: str
+    reason: str | None
     published_at: str | None
     published_by: str | None
+    forced: int
+    forced_reason: str | None
 
     @property
     def published(self) -> bool:
@@ -85,74 +111,117 @@ class Run:
         return f"第{self.version}版{'（更正）' if self.version > 1 else ''} · {state}"
 
 
-_RUN_COLUMNS = ("month, version, status, formula, computed_at, computed_by, published_at,"
-                " published_by")
+_RUN_COLUMNS = ("month, version, status, formula, formula_digest, computed_at, computed_by,"
+                " reason, published_at, published_by, forced, forced_reason")
+_SCORE_COLUMNS = ("month", "version", "unit_kind", "district_code", "dept_code", "dept_suffix",
+                  "unit_name", "cases", "score", "base", "bonus", "rank", "lines", "inputs",
+                  "members")
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value[:500] or None
 
 
 class Scorebook:
-    def __init__(self, store):
+    def __init__(self, store, clock: Callable[[], dt.datetime] | None = None):
         self.store = store
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def _now(self) -> str:
+        return self.clock().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+    def today(self) -> dt.date:
+        return self.clock().astimezone(LOCAL_TZ).date()
 
     # -- writing ------------------------------------------------------------------------
     def save(self, month: str, results: list[UnitScore], config: ScoringConfig,
-             config_text: str, *, user: str) -> Run:
-        """Store ``results`` as the month's draft (a new version after a publication)."""
+             config_text: str, *, user: str, reason: str | None = None,
+             unless_published: bool = False) -> Run | None:
+        """Store ``results`` as the month's draft; after a publication, as a correction.
+
+        A correction needs ``reason`` (:class:`CorrectionNeedsReason`). With
+        ``unless_published`` (the hub's own drafts) a published month is left alone: None.
+        """
         month = parse_month(month)
+        reason = _text(reason)
         with self.store.transaction() as conn:
-            row = conn.execute("select version, status from score_runs where month = ?"
-                               " order by version desc limit 1", (month,)).fetchone()
+            row = conn.execute("select version, status, reason from score_versions"
+                               " where month = ? order by version desc limit 1",
+                               (month,)).fetchone()
+            values = (config.formula, digest(config_text), config_text, self._now(), user)
             if row and row[1] == "draft":
                 version = row[0]
-                conn.execute("delete from scores where month = ? and version = ?",
+                conn.execute("delete from unit_scores where month = ? and version = ?",
                              (month, version))
-                conn.execute("update score_runs set formula = ?, config_text = ?,"
-                             " computed_at = ?, computed_by = ? where month = ? and version = ?",
-                             (config.formula, config_text, _now(), user, month, version))
+                conn.execute("update score_versions set formula = ?, formula_digest = ?,"
+                             " config_text = ?, computed_at = ?, computed_by = ?, reason = ?"
+                             " where month = ? and version = ? and status = 'draft'",
+                             (*values, reason or row[2], month, version))
             else:
+                if row and unless_published:
+                    return None
+                if row and not reason:
+                    raise CorrectionNeedsReason(
+                        f"{month} 已发布第{row[0]}版，如需更正请写明更正原因"
+                        f"（将作为第{row[0] + 1}版）"
+                        f" ({month} is published; a correction needs a reason)")
                 version = (row[0] + 1) if row else 1
-                conn.execute("insert into score_runs (month, version, status, formula,"
-                             " config_text, computed_at, computed_by) values"
-                             " (?, ?, 'draft', ?, ?, ?, ?)",
-                             (month, version, config.formula, config_text, _now(), user))
+                conn.execute("insert into score_versions (month, version, status, formula,"
+                             " formula_digest, config_text, computed_at, computed_by, reason)"
+                             " values (?, ?, 'draft', ?, ?, ?, ?, ?, ?)",
+                             (month, version, *values, reason if row else None))
             conn.executemany(
-                "insert into scores (month, version, unit_kind, district_code, dept_code,"
-                " dept_suffix, unit_name, score, rank, lines, inputs)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(month, version, unit.kind, unit.district_code, unit.dept_code,
-                  unit.dept_suffix, unit.name, unit.total, unit.rank,
-                  json.dumps([line.__dict__ for line in unit.lines], ensure_ascii=False),
-                  json.dumps(unit.inputs, ensure_ascii=False)) for unit in results])
+                f"insert into unit_scores ({', '.join(_SCORE_COLUMNS)})"
+                f" values ({', '.join('?' * len(_SCORE_COLUMNS))})",
+                [_score_row(month, version, unit) for unit in results])
         return self.run(month, version)
 
-    def publish(self, month: str, *, user: str) -> Run:
-        """Publish the month's draft; it is frozen from then on."""
+    def publish(self, month: str, *, user: str, force: bool = False,
+                reason: str | None = None) -> Run:
+        """Publish the month's draft; frozen from then on.
+
+        Refused (:class:`PublishRefused`) while the month has not ended, or when its draft was
+        computed before the month ended, unless ``force`` with a ``reason``, which is recorded.
+        """
         month = parse_month(month)
+        reason = _text(reason)
+        if force and not reason:
+            raise PublishRefused("强制发布须写明原因 (a forced publication needs a reason)")
+        run = self.current(month, published_only=False)
+        if run is None or run.published:
+            raise ScoresNotReady(f"{month} 没有待发布的成绩，请先计算 (hallwatch hub score"
+                                 f" --month {month}) (no draft scores for {month})")
+        last = month_bounds(month)[1]
+        if not force and not month_is_over(month, self.today()):
+            raise PublishRefused(
+                f"{month} 尚未结束（月末为 {last}），不能发布；确需提前发布，请选择强制发布并写明"
+                f"原因 ({month} has not ended; force it with a reason)")
+        if not force and (local_date_of(run.computed_at) or "") <= last.isoformat():
+            raise PublishRefused(
+                f"{month} 的草稿计算于月末之前（{local_date_of(run.computed_at)}），请先重新计算"
+                f"再发布 (the draft predates the month's end; compute it again)")
         with self.store.transaction() as conn:
-            row = conn.execute("select version from score_runs where month = ? and"
-                               " status = 'draft' order by version desc limit 1",
-                               (month,)).fetchone()
-            if row is None:
-                raise ScoresNotReady(f"{month} 没有待发布的成绩，请先计算 (hallwatch hub score"
-                                     f" --month {month}) (no draft scores for {month})")
-            conn.execute("update score_runs set status = 'published', published_at = ?,"
-                         " published_by = ? where month = ? and version = ?",
-                         (_now(), user, month, row[0]))
-        return self.run(month, row[0])
+            done = conn.execute(
+                "update score_versions set status = 'published', published_at = ?,"
+                " published_by = ?, forced = ?, forced_reason = ?"
+                " where month = ? and version = ? and status = 'draft'",
+                (self._now(), user, 1 if force else 0, reason if force else None, month,
+                 run.version)).rowcount
+        if not done:
+            raise ScoresNotReady(f"{month} 第{run.version}版刚被他人发布")
+        return self.run(month, run.version)
 
     # -- reading ------------------------------------------------------------------------
     def run(self, month: str, version: int) -> Run:
-        rows = self.store.query(f"select {_RUN_COLUMNS} from score_runs where month = ?"
+        rows = self.store.query(f"select {_RUN_COLUMNS} from score_versions where month = ?"
                                 " and version = ?", (month, version))
         if not rows:
             raise ScoresNotReady(f"{month} 第{version}版成绩不存在")
         return Run(**rows[0])
 
     def runs(self, month: str | None = None, *, published_only: bool = False) -> list[Run]:
-        sql = f"select {_RUN_COLUMNS} from score_runs where 1"
+        sql = f"select {_RUN_COLUMNS} from score_versions where 1 = 1"
         params: list[Any] = []
         if month:
             sql += " and month = ?"
@@ -163,7 +232,7 @@ class Scorebook:
                                                        tuple(params))]
 
     def current(self, month: str, *, published_only: bool) -> Run | None:
-        """The version to show: the newest (published only, for the public)."""
+        """The version to show: the newest (the newest published, for the public)."""
         runs = self.runs(month, published_only=published_only)
         return runs[0] if runs else None
 
@@ -172,19 +241,20 @@ class Scorebook:
                       reverse=True)
 
     def scores(self, run: Run, scope: Scope, kind: str | None = None) -> list[dict[str, Any]]:
-        """The run's rows the scope may see, best first, lines decoded."""
+        """The run's rows the scope may see: ranked first, 无办件 last; JSON decoded."""
         where, params = scope.sql()
-        sql = ("select unit_kind, district_code, dept_code, dept_suffix, unit_name, score, rank,"
-               f" lines, inputs from scores where month = ? and version = ? and {where}")
+        sql = (f"select {', '.join(_SCORE_COLUMNS[2:])} from unit_scores"
+               f" where month = ? and version = ? and {where}")
         args: list[Any] = [run.month, run.version, *params]
         if kind:
             sql += " and unit_kind = ?"
             args.append(kind)
-        rows = self.store.query(sql + " order by unit_kind desc, rank, unit_name", tuple(args))
+        rows = self.store.query(sql, tuple(args))
         for row in rows:
-            row["lines"] = json.loads(row["lines"])
-            row["inputs"] = json.loads(row["inputs"])
-        return rows
+            for name in ("lines", "inputs", "members"):
+                row[name] = json.loads(row[name])
+        return sorted(rows, key=lambda r: (r["unit_kind"] != "district", r["rank"] is None,
+                                           r["rank"] or 0, r["unit_name"]))
 
     def unit(self, run: Run, scope: Scope, kind: str, district: str,
              dept: str) -> dict[str, Any] | None:
@@ -192,31 +262,25 @@ class Scorebook:
                      if row["district_code"] == district and row["dept_code"] == dept), None)
 
     def config_text(self, run: Run) -> str:
-        rows = self.store.query("select config_text from score_runs where month = ?"
+        rows = self.store.query("select config_text from score_versions where month = ?"
                                 " and version = ?", (run.month, run.version))
         return rows[0]["config_text"] if rows else ""
 
-    def periods(self, year: int, scope: Scope, config: ScoringConfig, *,
-                published_only: bool) -> list[dict[str, Any]]:
-        """Per unit: each month's score, Q1–Q4 means with grades, H1, H2 and the year's mean."""
-        units: dict[tuple, dict[str, Any]] = {}
-        for month in months_of(year, "Y"):
-            run = self.current(month, published_only=published_only)
-            if run is None:
-                continue
-            for row in self.scores(run, scope):
-                key = (row["unit_kind"], row["district_code"], row["dept_code"])
-                unit = units.setdefault(key, {"kind": row["unit_kind"],
-                                              "district_code": row["district_code"],
-                                              "dept_code": row["dept_code"],
-                                              "name": row["unit_name"], "months": {}})
-                unit["months"][month] = row["score"]
-        for unit in units.values():
-            for period in ("Q1", "Q2", "Q3", "Q4", "H1", "H2", "Y"):
-                values = [unit["months"][m] for m in months_of(year, period) if m in unit["months"]]
-                mean = round(sum(values) / len(values), 2) if values else None
-                unit[period] = mean
-                unit[f"{period}_months"] = len(values)
-                if period.startswith("Q"):
-                    unit[f"{period}_grade"] = config.grade(mean)
-        return sorted(units.values(), key=lambda u: (u["kind"] != "district", u["name"]))
+    def formula(self, run: Run) -> ScoringConfig:
+        """The formula a version was computed with (its stored file text)."""
+        text = self.config_text(run)
+        return parse_scoring(text, f"{run.month} 第{run.version}版的公式") if text \
+            else ScoringConfig()
+
+    def unpublished_months(self) -> list[str]:
+        """Months that have drafts but no published version (the hub keeps these updated)."""
+        published = set(self.months(published_only=True))
+        return [month for month in self.months(published_only=False) if month not in published]
+
+
+def _score_row(month: str, version: int, unit: UnitScore) -> tuple:
+    return (month, version, unit.kind, unit.district_code, unit.dept_code, unit.dept_suffix,
+            unit.name, unit.cases, unit.score, unit.base, unit.bonus, unit.rank,
+            json.dumps([asdict(line) for line in unit.lines], ensure_ascii=False),
+            json.dumps(unit.inputs, ensure_ascii=False),
+            json.dumps(unit.members, ensure_ascii=False))

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from hub.options import command_config
-from hub.scorebook import ScoresNotReady
+from hub.scorebook import CorrectionNeedsReason, PublishRefused, ScoresNotReady
 from hub.scoring import ScoringError, compute_month
+from hub.services import Scope
 from hub.units import BadMonth, parse_month
 from standard.configfile import ConfigError
 
@@ -47,43 +48,75 @@ def open_dashboard(config_path: Path):
     return dashboard
 
 
+def unit_row(run, row: dict) -> dict:
+    """One unit of a stored version as ``hub score --json`` prints it."""
+    return {"month": run.month, "version": run.version, "status": run.status,
+            "kind": row["unit_kind"], "unit": row["dept_code"] or row["district_code"],
+            "name": row["unit_name"], "district": row["district_code"], "cases": row["cases"],
+            "score": row["score"], "rank": row["rank"],
+            "lines": [{"key": line["key"], "indicator": line["label"], "inputs": line["inputs"],
+                       "rate": line["rate"], "rate_text": line["rate_text"],
+                       "points": line["points"], "rule": line["rule"]}
+                      for line in row["lines"]]}
+
+
 @click.command("score")
 @config_option
 @month_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per unit, with its lines.")
-def score(config_path: Path, month: str, as_json: bool) -> None:
-    """Compute and store a month's performance scores (a draft until published)."""
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per unit: unit, name, cases, score (null: 无办件), lines.")
+@click.option("--reason", help="Correct a published month: the new version's reason (更正原因).")
+def score(config_path: Path, month: str, as_json: bool, reason: str | None) -> None:
+    """Compute and store a month's scores (a draft until published) and print them.
+
+    A published month is frozen: without --reason this prints the published version; with
+    --reason it computes a correction, a new draft version.
+    """
     dashboard = open_dashboard(config_path)
-    try:
-        results = compute_month(dashboard.data, dashboard.scoring, month)
-    except ScoringError as exc:
-        raise click.ClickException(str(exc)) from None
-    run = dashboard.scorebook.save(month, results, dashboard.scoring, dashboard.scoring_text,
-                                   user="(cli)")
+    book = dashboard.scorebook
+    current = book.current(month, published_only=False)
+    if current is not None and current.published and not reason:
+        click.echo(f"{month} 已发布（{current.label}），以下为已发布的成绩；更正请加 --reason",
+                   err=True)
+        run = current
+    else:
+        try:
+            results = compute_month(dashboard.data, dashboard.scoring, month)
+            run = book.save(month, results, dashboard.scoring, dashboard.scoring_text,
+                            user="(cli)", reason=reason)
+        except (ScoringError, CorrectionNeedsReason) as exc:
+            raise click.ClickException(str(exc)) from None
+    rows = book.scores(run, Scope.city())
     if as_json:
-        for unit in results:
-            click.echo(json.dumps({"month": month, "version": run.version, "status": run.status,
-                                   **unit.as_dict()}, ensure_ascii=False))
+        for row in rows:
+            click.echo(json.dumps(unit_row(run, row), ensure_ascii=False))
         return
     click.echo(f"{month} 绩效评估 · {run.label} · {run.formula}")
-    for kind, title in (("district", "各区"), ("dept", "各部门")):
+    for kind, title in (("district", "各单位（按经办件数加权）"), ("dept", "各部门")):
         click.echo(f"\n{title}")
-        for unit in sorted((u for u in results if u.kind == kind), key=lambda u: u.rank):
-            terms = "  ".join(f"{line.label} {line.points:+g}" for line in unit.lines[1:])
-            click.echo(f"{unit.rank:>3}  {unit.name:<20}{unit.total:>8.2f}   {terms}")
+        for row in (r for r in rows if r["unit_kind"] == kind):
+            shown = "  无办件" if row["score"] is None else f"{row['score']:>8.2f}"
+            rank = row["rank"] or "—"
+            terms = "  ".join(f"{line['label']} {line['points']:g}" for line in row["lines"])
+            click.echo(f"{rank:>3}  {row['dept_code'] or row['district_code']:<12}"
+                       f"{row['unit_name']:<20}{row['cases']:>6} 件{shown}   {terms}")
 
 
 @click.command("publish-scores")
 @config_option
 @month_option
-def publish_scores(config_path: Path, month: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Publish before the month has ended (or a draft older than its end); "
+                   "needs --reason and is recorded on the version.")
+@click.option("--reason", help="Why the publication is forced.")
+def publish_scores(config_path: Path, month: str, force: bool, reason: str | None) -> None:
     """Publish a month's draft scores; the published version is frozen from then on."""
     dashboard = open_dashboard(config_path)
     try:
-        run = dashboard.scorebook.publish(month, user="(cli)")
-    except ScoresNotReady as exc:
+        run = dashboard.scorebook.publish(month, user="(cli)", force=force, reason=reason)
+    except (ScoresNotReady, PublishRefused) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{month} 成绩已发布：{run.label}")
+    click.echo(f"{month} 成绩已发布：{run.label}{'（强制提前发布）' if run.forced else ''}")
 
 
 @click.command("rebuild-views")

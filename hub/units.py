@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from standard.districts import DISTRICTS
 from standard.records import LOCAL_TZ, CatalogueItem
 
 MONTH_PATTERN = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
@@ -73,6 +74,30 @@ def months_of(year: int, period: str) -> list[str]:
         raise BadMonth(f"未知期间 {period} (period must be one of {', '.join(spans)})")
     first, last = spans[period]
     return [f"{year}-{m:02d}" for m in range(first, last + 1)]
+
+
+def unit_registry() -> dict[str, str]:
+    """The city's units (各区, and 市本级 once registered): code → name.
+
+    Scores, rankings and the portal list units from here, so a unit added to the registry
+    appears everywhere without further changes.
+    """
+    return dict(DISTRICTS)
+
+
+def unit_of_dept(dept_code: str | None) -> str:
+    """The unit (district) code a full department code starts with; "" when it has none.
+
+    >>> unit_of_dept("440605SCJ"), unit_of_dept("SCJ")
+    ('440605', '')
+    """
+    code = dept_code or ""
+    return code[:6] if len(code) > 6 and code[:6].isdigit() else ""
+
+
+def month_is_over(month: str, today: dt.date) -> bool:
+    """True once the month's last (local) day has passed."""
+    return today > month_bounds(month)[1]
 
 
 def previous_month(today: dt.date) -> str:

@@ -73,7 +73,8 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
     calendar = load_city_calendar(config)
     settings = LightSettings()
     context = ProjectionContext(catalogue, calendar, settings, clock)
-    install(store, context, extra_schema=[complaints.SCHEMA, dubans.SCHEMA, scorebook.SCHEMA])
+    install(store, context, extra_schema=[complaints.SCHEMA, dubans.SCHEMA, scorebook.SCHEMA,
+                                           scorebook.SQLITE_TRIGGERS])
     data = HubData(store, catalogue, calendar, clock, settings,
                    online_seconds=config.web.online_seconds, city_name=config.city_name)
     scoring, scoring_text = load_scoring(config.path(config.scoring) if config.scoring else None)
@@ -85,7 +86,7 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
         config, data, desk,
         DubanDesk(store, calendar, clock, city_name=config.city_name, word=config.duban_word,
                   due_working_days=config.duban_due_working_days),
-        Scorebook(store), scoring, scoring_text, HubUsers(users_path(config)), context)
+        Scorebook(store, clock), scoring, scoring_text, HubUsers(users_path(config)), context)
     dashboard.services.append(LightRefresher(store, context, config.web.light_refresh_seconds))
     if with_web and config.web.enabled:
         from web.hub.server import WebServer

@@ -140,7 +140,7 @@ def test_a_month_is_computed_published_and_shown_on_the_portal(hub, page):
     rows = page.locator("section.card").nth(1).locator("table.ranking > tbody > tr")
     expect(rows).to_have_count(40)
     rows.first.locator("summary").click()
-    expect(rows.first.locator("table.lines")).to_contain_text("基础分")
+    expect(rows.first.locator("table.lines")).to_contain_text("按时办结率")
     page.goto(f"{url}/portal/")
     expect(page.locator("main")).to_contain_text("2026-10 绩效评估")
     expect(page.locator("svg.chart")).to_contain_text("市场监督管理局")

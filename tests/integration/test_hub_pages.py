@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import json
 import os
 import re
 import signal
@@ -154,24 +156,56 @@ def test_city_issues_duban_and_the_district_answers(hub):
     assert "已办结" in chief.client.get(duban_url).get_data(as_text=True)
 
 
-def test_scores_compute_publish_and_reports(hub):
+def test_scores_compute_publish_explain_and_report(hub):
     chief = client_for(hub, "chief")
     for url in ("/scores/compute", "/scores/publish"):
         response = chief.client.post(url, data={"month": "2026-10", "csrf_token": chief.csrf})
         assert response.status_code == 302
     page = chief.client.get("/scores?month=2026-10").get_data(as_text=True)
-    assert "第1版 · 已发布" in page and "逐项说明" in page
+    assert "第1版 · 已发布" in page and "逐项说明" in page and "经办件数" in page
     unit = re.search(r'href="(/scores/2026-10/v1/dept/[^"]+)"', page).group(1)
     detail = chief.client.get(unit).get_data(as_text=True)
-    assert "计算过程" in detail and "提前办结率" in detail and "[satisfaction]" in detail
+    assert "计算过程" in detail and "提前办结率" in detail
+    assert re.search(r"按时办结 \d+ / 本月到期 \d+ 件", detail)
+    assert "达到100%时得30分，每低1个百分点扣1分" in detail and "[satisfaction]" not in detail
+    formula = chief.client.get("/scores/formula?month=2026-10&version=1").get_data(as_text=True)
+    assert "按时办结率" in formula and "满意度等级分" in formula and "基本满意" in formula
+    assert "per_point" not in formula and "[on_time]" not in formula
+    assert chief.client.get("/scores/formula").status_code == 200
+    assert chief.client.get("/scores/formula?month=2026-10&version=9").status_code == 404
+
     book = load_workbook(io.BytesIO(chief.client.get("/scores/2026-10.xlsx").data))
     ranking = list(book["部门排名"].iter_rows(values_only=True))
-    assert ranking[1][:3] == ("名次", "单位", "得分") and len(ranking) == 2 + 40
+    assert ranking[1][:4] == ("名次", "单位", "经办件数", "得分") and len(ranking) == 2 + 40
     assert "打印" in chief.client.get("/scores/2026-10/print").get_data(as_text=True)
     nanhai = client_for(hub, "nanhai").client.get("/scores?month=2026-10").get_data(as_text=True)
     assert "南海区" in nanhai and "顺德区市场监督管理局" not in nanhai
-    public = hub[1].test_client().get("/portal/scores?month=2026-10").get_data(as_text=True)
-    assert "第1版 · 已发布" in public and "顺德区市场监督管理局" in public
+
+    # The hub's clock is 2026-11-20: November cannot be published yet, except by force.
+    post = {"month": "2026-11", "csrf_token": chief.csrf}
+    chief.client.post("/scores/compute", data=post)
+    refused = chief.client.post("/scores/publish", data=post, follow_redirects=True)
+    assert "尚未结束（月末为 2026-11-30）" in refused.get_data(as_text=True)
+    forced = chief.client.post("/scores/publish", data={**post, "force": "1",
+                                                        "reason": "市政府常务会议需要"},
+                               follow_redirects=True).get_data(as_text=True)
+    assert "强制提前发布" in forced and "市政府常务会议需要" in forced
+
+    # A correction of October needs its reason; both versions stay listed.
+    post = {"month": "2026-10", "csrf_token": chief.csrf}
+    no_reason = chief.client.post("/scores/compute", data=post, follow_redirects=True)
+    assert "如需更正请写明更正原因" in no_reason.get_data(as_text=True)
+    corrected = chief.client.post("/scores/compute", data={**post, "reason": "补录漏报记录"},
+                                  follow_redirects=True).get_data(as_text=True)
+    assert "第2版（更正） · 草稿（未发布）" in corrected and "更正原因：补录漏报记录" in corrected
+    assert "第1版 · 已发布" in corrected
+
+    public = hub[1].test_client()
+    shown = public.get("/portal/scores?month=2026-10").get_data(as_text=True)
+    assert "第1版 · 已发布" in shown and "顺德区市场监督管理局" in shown
+    assert "更正" not in shown and "chief" not in shown  # drafts and names stay inside
+    assert "按时办结率" in public.get("/portal/scores/formula").get_data(as_text=True)
+    assert public.get("/portal/scores?month=2026-10&version=2").status_code == 404
 
 
 def solve(page: str) -> tuple[str, str]:
@@ -274,14 +308,35 @@ def test_user_commands_and_score_commands(seeded, tmp_path):
     scored = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-10",
                                   "--json"])
     assert scored.exit_code == 0, scored.output
-    lines = [line for line in scored.output.splitlines() if line.startswith("{")]
-    assert len(lines) == 45 and '"status": "draft"' in lines[0] and '"lines"' in lines[0]
+    rows = [json.loads(line) for line in scored.output.splitlines() if line.startswith("{")]
+    assert len(rows) == 45 and {row["status"] for row in rows} == {"draft"}
+    districts = [row for row in rows if row["kind"] == "district"]
+    assert [row["unit"] for row in districts] and len(districts) == 5
+    for row in rows:
+        assert {"unit", "name", "cases", "score", "lines"} <= set(row)
+        assert row["cases"] > 0 and 0 <= row["score"] <= 105
+        assert {"indicator", "inputs", "rate", "points"} <= set(row["lines"][0])
+    assert rows[0]["lines"][0]["indicator"] == "按时办结率"
     published = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
                                      "2026-10"])
     assert published.exit_code == 0 and "第1版 · 已发布" in published.output
     again = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
                                  "2026-10"])
     assert again.exit_code != 0 and "没有待发布的成绩" in again.output
+    frozen = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-10",
+                                  "--json"])
+    assert frozen.exit_code == 0 and "更正请加 --reason" in frozen.output
+    assert [json.loads(line) for line in frozen.output.splitlines()
+            if line.startswith("{")] == [{**row, "status": "published"} for row in rows]
+    this_month = f"{dt.date.today():%Y-%m}"  # the CLI runs on the real clock
+    early = runner.invoke(main, ["hub", "score", "--config", config, "--month", this_month])
+    assert early.exit_code == 0 and "各部门" in early.output
+    refused = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
+                                   this_month])
+    assert refused.exit_code != 0 and "尚未结束" in refused.output
+    forced = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
+                                  this_month, "--force", "--reason", "演示"])
+    assert forced.exit_code == 0 and "强制提前发布" in forced.output
     wrong = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-13"])
     assert wrong.exit_code != 0 and "YYYY-MM" in wrong.output
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from hub.complaints import STATE_NAMES, ComplaintError
+from hub.complaints import FINDINGS, STATE_NAMES, ComplaintError
 from web.auth import login_required
 from web.hub.common import READERS, dashboard, data, scope, user_name
 
@@ -24,7 +24,7 @@ def index():
 def detail(complaint_id: int):
     return render_template("complaint.html",
                            row=dashboard().complaints.get(complaint_id, scope()),
-                           depts=data().dept_names(), scope=scope(),
+                           depts=data().dept_names(), scope=scope(), findings=FINDINGS,
                            districts=scope().visible_districts())
 
 
@@ -35,7 +35,8 @@ def act(complaint_id: int, action: str):
     try:
         dashboard().complaints.act(complaint_id, scope(), action, user=user_name(),
                                    note=form.get("note"), district=form.get("district") or None,
-                                   dept=form.get("dept") or None)
+                                   dept=form.get("dept") or None,
+                                   finding=form.get("finding") or None)
     except ComplaintError as exc:
         flash(str(exc), "error")
     else:

@@ -1,4 +1,4 @@
-"""绩效评估 on the dashboard: monthly ranking, each score's lines, versions, publication, reports."""
+"""绩效评估 on the dashboard: ranking, each score's lines, the formula, versions, publication."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from hub.scorebook import Run, ScoresNotReady
+from hub.score_periods import period_scores
+from hub.scorebook import CorrectionNeedsReason, PublishRefused, Run, ScoresNotReady
 from hub.scoring import ScoringError, compute_month
+from hub.scoring_config import describe
 from hub.units import previous_month
 from web.auth import login_required
 from web.exports import XLSX_MIMETYPE, safe_row
@@ -51,13 +53,28 @@ def index():
 def unit(month: str, version: int, kind: str, district: str, dept: str):
     book = dashboard().scorebook
     try:
-        run = book.run(month, version)
+        run = book.run(_checked(month), version)
     except ScoresNotReady:
         abort(404)
     row = book.unit(run, scope(), kind, district, "" if dept == "-" else dept)
     if row is None:
         abort(404)
-    return render_template("score_unit.html", run=run, row=row, config_text=book.config_text(run))
+    return render_template("score_unit.html", run=run, row=row,
+                           total_rule=book.formula(run).total)
+
+
+@bp.get("/scores/formula")
+@login_required(roles=READERS)
+def formula():
+    """The formula as a table: the current file, or the one a month's version used."""
+    board = dashboard()
+    run = None
+    if request.args.get("month"):
+        run = _run(month_arg())
+        if run is None:
+            abort(404)
+    config = board.scorebook.formula(run) if run else board.scoring
+    return render_template("scores_formula.html", run=run, **describe(config))
 
 
 @bp.post("/scores/compute")
@@ -67,11 +84,11 @@ def compute():
     board = dashboard()
     try:
         results = compute_month(data(), board.scoring, month)
-    except ScoringError as exc:
+        run = board.scorebook.save(month, results, board.scoring, board.scoring_text,
+                                   user=user_name(), reason=request.form.get("reason"))
+    except (ScoringError, CorrectionNeedsReason) as exc:
         flash(str(exc), "error")
         return redirect(url_for("scores.index", month=month))
-    run = board.scorebook.save(month, results, board.scoring, board.scoring_text,
-                               user=user_name())
     flash(f"{month} 成绩已计算：{run.label}", "success")
     return redirect(url_for("scores.index", month=month))
 
@@ -81,11 +98,15 @@ def compute():
 def publish():
     month = month_arg()
     try:
-        run = dashboard().scorebook.publish(month, user=user_name())
-    except ScoresNotReady as exc:
+        run = dashboard().scorebook.publish(month, user=user_name(),
+                                            force=request.form.get("force") == "1",
+                                            reason=request.form.get("reason"))
+    except (ScoresNotReady, PublishRefused) as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{month} 成绩已发布（{run.label}），此后不可更改，更正将作为新版本", "success")
+        forced = "（强制提前发布，已记录原因）" if run.forced else ""
+        flash(f"{month} 成绩已发布（{run.label}）{forced}，此后不可更改，更正将作为新版本",
+              "success")
     return redirect(url_for("scores.index", month=month))
 
 
@@ -109,9 +130,10 @@ def as_xlsx(month: str):
                                run.formula]))
         units = [r for r in rows if r["unit_kind"] == kind]
         labels = [line["label"] for line in units[0]["lines"]] if units else []
-        sheet.append(safe_row(["名次", "单位", "得分", *labels]))
+        sheet.append(safe_row(["名次", "单位", "经办件数", "得分", *labels]))
         for r in units:
-            sheet.append(safe_row([r["rank"], r["unit_name"], r["score"],
+            sheet.append(safe_row([r["rank"], r["unit_name"], r["cases"],
+                                   "无办件" if r["score"] is None else r["score"],
                                    *[line["points"] for line in r["lines"]]]))
         sheet.column_dimensions["B"].width = 28
     del book[book.sheetnames[0]]
@@ -144,6 +166,6 @@ def printable(month: str):
 def year(year: int):
     if not 2000 <= year <= 2100:
         abort(404)
-    rows = dashboard().scorebook.periods(year, scope(), dashboard().scoring, published_only=False)
+    rows = period_scores(dashboard().scorebook, year, scope(), dashboard().scoring)
     return render_template("scores_year.html", year=year, rows=rows,
                            grades=dashboard().scoring.grades)

@@ -7,6 +7,8 @@ import re
 from flask import abort, current_app, render_template, request
 
 from hub.complaints import KINDS, ComplaintError
+from hub.score_periods import period_scores
+from hub.scoring_config import describe
 from hub.services import Scope
 from hub.services.cases import STAGE_NAMES, public_case
 from hub.services.public import department_rates, service_guide
@@ -26,12 +28,17 @@ def _dashboard():
     return current_app.extensions["dashboard"]
 
 
-def _published(month: str | None):
+def _published(month: str | None, version: str = ""):
+    """(published months, the month shown, its version: the newest, or ``version``)."""
     book = _dashboard().scorebook
     months = book.months(published_only=True)
     if month is None:
         month = months[0] if months else None
-    run = book.current(month, published_only=True) if month else None
+    runs = book.runs(month, published_only=True) if month else []
+    run = next((r for r in runs if str(r.version) == version), None) if version else \
+        (runs[0] if runs else None)
+    if version and run is None:
+        abort(404)
     return months, month, run
 
 
@@ -45,8 +52,10 @@ def _complaint_chart():
 @bp.get("/")
 def home():
     months, month, run = _published(None)
-    rows = _dashboard().scorebook.scores(run, PUBLIC) if run else []
+    book = _dashboard().scorebook
+    rows = book.scores(run, PUBLIC) if run else []
     return render_template("portal_home.html", run=run, month=month,
+                           total_rule=book.formula(run).total if run else None,
                            districts=[r for r in rows if r["unit_kind"] == "district"],
                            depts=[r for r in rows if r["unit_kind"] == "dept"][:10],
                            chart=_complaint_chart())
@@ -76,14 +85,31 @@ def scores():
         wanted = parse_month(request.args["month"]) if request.args.get("month") else None
     except BadMonth:
         abort(404)
-    months, month, run = _published(wanted)
+    months, month, run = _published(wanted, request.args.get("version", ""))
     book = _dashboard().scorebook
     rows = book.scores(run, PUBLIC) if run else []
     versions = book.runs(month, published_only=True) if month else []
     return render_template("portal_scores.html", months=months, month=month, run=run,
-                           versions=versions,
+                           versions=versions, total_rule=book.formula(run).total if run else None,
                            districts=[r for r in rows if r["unit_kind"] == "district"],
                            depts=[r for r in rows if r["unit_kind"] == "dept"])
+
+
+@bp.get("/scores/formula")
+def formula():
+    """The formula as a table: the current one, or the one a published version used."""
+    board = _dashboard()
+    run = None
+    if request.args.get("month"):
+        try:
+            wanted = parse_month(request.args["month"])
+        except BadMonth:
+            abort(404)
+        _, _, run = _published(wanted, request.args.get("version", ""))
+        if run is None:
+            abort(404)
+    config = board.scorebook.formula(run) if run else board.scoring
+    return render_template("portal_formula.html", run=run, **describe(config))
 
 
 @bp.get("/scores/year/<int:year>")
@@ -91,7 +117,7 @@ def scores_year(year: int):
     if not 2000 <= year <= 2100:
         abort(404)
     board = _dashboard()
-    rows = board.scorebook.periods(year, PUBLIC, board.scoring, published_only=True)
+    rows = period_scores(board.scorebook, year, PUBLIC, board.scoring)
     return render_template("portal_year.html", year=year, rows=rows)
 
 
