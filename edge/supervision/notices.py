@@ -306,6 +306,16 @@ table { width: 100%; border-collapse: collapse; margin: 8pt 0 12pt; font-size: 1
 th, td { border: 1px solid #000; padding: 3pt 6pt; vertical-align: top; text-align: left; }
 th { width: 8em; white-space: nowrap; font-weight: normal; }
 .signature { margin-top: 36pt; text-align: right; padding-right: 2em; }
+/* One A4 sheet: the signature and date never fall alone onto a second page. */
+@media print {
+  body { font-size: 14pt; line-height: 22pt; }
+  .org { font-size: 22pt; line-height: 32pt; }
+  h1 { font-size: 18pt; line-height: 28pt; margin-bottom: 10pt; }
+  .rule { margin-bottom: 12pt; }
+  table { font-size: 12pt; line-height: 17pt; margin: 6pt 0 8pt; }
+  th, td { padding: 2pt 5pt; }
+  .signature { margin-top: 18pt; break-inside: avoid; break-before: avoid; }
+}
 @media screen { body { background: #eee; padding: 12mm 0; }
   .notice { background: #fff; padding: 20mm 20mm; box-shadow: 0 0 4px #999; max-width: 210mm; } }
 """
