@@ -26,9 +26,10 @@ from pydantic import ValidationError
 
 from edge.store import Store, Tx, iso
 from standard.deadlines import CaseFacts, apply_event
-from standard.records import TERMINAL_EVENTS, CaseEvent
+from standard.problems import field_problems
+from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent
 
-MAX_RAW_CHARS = 20_000  # one record; longer is refused before parsing
+MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing
 CHUNK = 5_000  # records per transaction: fewer commits and case rewrites, a short write lock
 
 
@@ -139,31 +140,19 @@ _dump_json = CaseEvent.__pydantic_serializer__.to_json  # model_dump_json, likew
 
 def validate(index: int, raw: str) -> CaseEvent | Rejection:
     """Validate one raw record, returning the event or a Rejection naming each bad field."""
+    return judge_record(index, raw, _validate_json)
+
+
+def judge_record(index: int, raw: str, validate_json: Callable[..., Any]) -> Any:
+    """``validate_json(raw, strict=True)``, or a Rejection for a record too long or invalid."""
     if len(raw) > MAX_RAW_CHARS:
         return Rejection(index, [{"field": "(record)", "message":
                                   f"记录过长 (longer than {MAX_RAW_CHARS} characters)"}],
                          raw[:MAX_RAW_CHARS])
     try:
-        return _validate_json(raw, strict=True)
+        return validate_json(raw, strict=True)
     except ValidationError as exc:
-        return Rejection(index, _field_errors(exc), raw)
-
-
-def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    errors = []
-    for item in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "(record)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "未知字段 (unknown field; check the spelling against the standard)"
-        elif item["type"] == "missing":
-            message = "缺少必填字段 (field required)"
-        elif item["type"] == "json_invalid":
-            message = f"不是有效的 JSON (invalid JSON: {item.get('ctx', {}).get('error', '')})"
-        elif item["type"] == "model_type":
-            message = "记录必须是 JSON 对象 (record must be a JSON object)"
-        errors.append({"field": where, "message": message})
-    return errors
+        return Rejection(index, field_problems(exc), raw)
 
 
 # -- storing ------------------------------------------------------------------------------

@@ -19,13 +19,13 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from standard.records import Code, LongText, ShortText, Strict
+from standard.fields import Code, LongText, ShortText, Timestamp, Version, whole_between
+from standard.records import Strict
 
 LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})  # 差评
@@ -55,14 +55,15 @@ Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9\-]{4,19}$",
 class Evaluation(Strict):
     """好差评记录: one citizen rating of one service, from a channel other than the window keys."""
 
-    version: Literal[1] = 1
+    version: Version = 1
     evaluation_id: Code = Field(
         description="Unique per channel; re-sending the same id is harmless.")
     channel: Literal["二维码", "网上", "短信", "12345", "自助终端"] = Field(
         description="二维码, 网上, 短信, 12345 or 自助终端.")
     case_no: Code = Field(description="办件编号 of the service being rated.")
-    level: int = Field(ge=1, le=5, description="5 非常满意 … 1 非常不满意; 1–2 are 差评.")
-    rated_at: dt.datetime = Field(description="ISO 8601 with an offset, e.g. +08:00.")
+    level: whole_between(1, 5) = Field(
+        description="5 非常满意 … 1 非常不满意; 1–2 are 差评.")
+    rated_at: Timestamp
     tags: list[Tag] = Field(default_factory=list, max_length=10,
                             description="Reasons picked from the channel's list.")
     text: LongText | None = Field(default=None, description="The citizen's own words.")
@@ -70,15 +71,6 @@ class Evaluation(Strict):
         default=None, description="Only when the citizen gives it; shown to follow-up roles only.")
     citizen_phone: Phone | None = Field(
         default=None, description="For the 回访 call; shown to follow-up roles only.")
-
-    @field_validator("rated_at")
-    @classmethod
-    def _needs_offset(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("timestamp needs an offset, e.g. 2026-11-02T10:05:00+08:00")
-        if not (2000 <= value.year <= 2100):
-            raise ValueError("timestamp is outside 2000-2100")
-        return value
 
     @property
     def is_bad(self) -> bool:

@@ -20,18 +20,23 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
+
+from standard.fields import (Code, DistrictCode, FeeAmount, LongText, ShortText, Timestamp,
+                             Version, WholeNumber,
+                             whole_between)
 
 STANDARD_VERSION = 1
+# Transport limits of the standard (the box's web app and ingest take them from here).
+MAX_BODY_BYTES = 32 * 1024 * 1024  # one request
+# One record's JSON text, checked before parsing: any schema-valid record written without
+# whitespace outside strings fits, even with every character \u-escaped.
+MAX_RECORD_CHARS = 64_000
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
-
-# Text limits: generous for real names and reasons, small enough that a runaway
-# field cannot fill the box's disk.
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._\-]+$")]
-ShortText = Annotated[str, Field(min_length=1, max_length=100)]
-LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class EventType(str, Enum):
@@ -76,9 +81,6 @@ TERMINAL_EVENTS = frozenset(
 )
 
 
-_SPECIAL_EVENTS = frozenset({EventType.SPECIAL_START.value, EventType.SPECIAL_END.value})
-
-
 class ProcedureKind(str, Enum):
     """特别程序 kinds."""
 
@@ -103,6 +105,16 @@ class CaseType(str, Enum):
     ANSWER = "答复件"
 
 
+# A field that some event types need and no other type may carry (an explicit null counts as
+# absent). The box checks this table and the published schema states it as if/then rules.
+FIELDS_FOR_EVENTS: dict[str, tuple[str, ...]] = {
+    "procedure_kind": (EventType.SPECIAL_START.value, EventType.SPECIAL_END.value),
+    "extension_days": (EventType.EXTENSION.value,),
+    "fee_amount": (EventType.FEE.value,),
+    "to_dept_code": (EventType.DISPATCH.value,),
+}
+
+
 class Strict(BaseModel):
     """Base for every standard model: unknown fields and loose types are errors.
 
@@ -123,60 +135,48 @@ class Actor(Strict):
 class CaseEvent(Strict):
     """办件过程记录: one stage or side event of a case, as the district platform reports it."""
 
-    version: Literal[1] = 1
+    version: Version = 1
     event_id: Code = Field(description="Unique per platform; re-sending the same id is harmless.")
     case_no: Code = Field(description="办件编号")
     item_code: Code = Field(description="事项编码, from the item catalogue")
     dept_code: Code
-    district_code: Annotated[str, Field(pattern=r"^\d{6}$", description="e.g. 440605 南海区")]
+    district_code: DistrictCode = Field(description="e.g. 440605 南海区")
     event_type: EventType
     procedure_kind: ProcedureKind | None = Field(
-        default=None, description="Required for 特别程序开始/结束."
+        default=None, validate_default=True, description="Required for 特别程序开始/结束."
     )
-    extension_days: int | None = Field(
-        default=None, ge=1, le=365, description="Required for 延期: working days added."
+    extension_days: whole_between(1, 365) | None = Field(
+        default=None, validate_default=True, description="Required for 延期: working days added."
     )
-    occurred_at: dt.datetime = Field(description="ISO 8601 with an offset, e.g. +08:00.")
+    occurred_at: Timestamp
     actor: Actor
-    window_no: int | None = Field(default=None, ge=1, le=999)
-    reason: LongText | None = Field(default=None, description="Required for 不予受理/不予许可.")
-    fee_amount: Decimal | None = Field(
-        default=None, ge=0, le=Decimal("100000000"), decimal_places=2,
-        description="For 收费: yuan, two decimals.",
-    )
+    window_no: whole_between(1, 999) | None = None
+    reason: LongText | None = Field(
+        default=None, description="Expected for 不予受理/不予许可; without it the case is flagged.")
+    fee_amount: FeeAmount | None = Field(
+        default=None, validate_default=True, description="Required for 收费.")
     case_type: CaseType | None = Field(default=None, description="Optional, on the first event.")
     to_dept_code: Code | None = Field(
-        default=None, description="Required for 分送: the participating department (联办件)."
+        default=None, validate_default=True,
+        description="Required for 分送: the participating department (联办件).",
     )
 
-    @field_validator("occurred_at")
+    @field_validator(*FIELDS_FOR_EVENTS)
     @classmethod
-    def _needs_offset(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("timestamp needs an offset, e.g. 2026-11-02T09:15:00+08:00")
-        if not (2000 <= value.year <= 2100):
-            raise ValueError("timestamp is outside 2000-2100")
+    def _only_for_its_events(cls, value: object, info: ValidationInfo) -> object:
+        # Fields are declared after event_type, so it is in info.data once it is valid.
+        kind = info.data.get("event_type")
+        if kind is None:
+            return value
+        kinds = FIELDS_FOR_EVENTS[info.field_name]
+        if value is None and kind in kinds:
+            raise PydanticCustomError("required_for_event", "{field} is required for {kind}",
+                                      {"field": info.field_name, "kind": kind})
+        if value is not None and kind not in kinds:
+            raise PydanticCustomError("only_for_event", "{field} is only for {kinds}, not {kind}",
+                                      {"field": info.field_name, "kind": kind,
+                                       "kinds": "/".join(kinds)})
         return value
-
-    @model_validator(mode="after")
-    def _fields_for_type(self) -> CaseEvent:
-        # Plain strings, not Enum attribute lookups: this runs for every ingested record.
-        kind = self.event_type
-        special = kind in _SPECIAL_EVENTS
-        if special and self.procedure_kind is None:
-            raise ValueError(f"procedure_kind is required for {kind}")
-        if not special and self.procedure_kind is not None:
-            raise ValueError(f"procedure_kind is only for 特别程序开始/结束, not {kind}")
-        if (kind == "延期") != (self.extension_days is not None):
-            raise ValueError("extension_days is required for 延期" if kind == "延期"
-                             else f"extension_days is only for 延期, not {kind}")
-        if (kind == "收费") != (self.fee_amount is not None):
-            raise ValueError("fee_amount is required for 收费" if kind == "收费"
-                             else f"fee_amount is only for 收费, not {kind}")
-        if (kind == "分送") != (self.to_dept_code is not None):
-            raise ValueError("to_dept_code is required for 分送" if kind == "分送"
-                             else f"to_dept_code is only for 分送, not {kind}")
-        return self
 
     @property
     def stage_rank(self) -> int | None:
@@ -194,7 +194,8 @@ class JointDept(Strict):
 
     dept_code: Code
     dept_name: ShortText
-    days: int = Field(ge=1, le=365, description="This department's limit, working days")
+    days: whole_between(1, 365) = Field(
+        description="This department's limit, working days")
 
 
 class CatalogueItem(Strict):
@@ -204,12 +205,14 @@ class CatalogueItem(Strict):
     name: ShortText
     dept_code: Code
     dept_name: ShortText
-    legal_days: int = Field(ge=0, le=365, description="法定时限, working days")
-    promised_days: int = Field(ge=0, le=365, description="承诺时限, working days")
-    stage_days: dict[EventType, int] = Field(
+    legal_days: whole_between(0, 365) = Field(
+        description="法定时限, working days")
+    promised_days: whole_between(0, 365) = Field(
+        description="承诺时限, working days")
+    stage_days: dict[EventType, WholeNumber] = Field(
         default_factory=dict, description="Per-stage limit in working days."
     )
-    fee_yuan: Annotated[str, Field(pattern=r"^\d{1,9}\.\d{2}$")] = Field(
+    fee_yuan: Annotated[str, Field(pattern=r"^[0-9]{1,9}\.[0-9]{2}$")] = Field(
         description='Standard fee, a decimal string; "0.00" when free.'
     )
     case_type: CaseType
@@ -242,7 +245,7 @@ class CatalogueItem(Strict):
 class Catalogue(Strict):
     """The item catalogue file: ``{"version": 1, "items": [...]}``."""
 
-    version: Literal[1]
+    version: Version
     items: list[CatalogueItem]
 
     @model_validator(mode="after")

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import ValidationError
-
-from edge.ingest import MAX_RAW_CHARS, BodyError, Rejection, split_body
-from edge.ingest import _field_errors as field_errors  # one wording for every record type
+from edge.ingest import BodyError, Rejection, judge_record, split_body
 from standard.evaluations import Evaluation
 
 
@@ -36,14 +33,7 @@ def split_evaluations(body: bytes) -> list[tuple[int, str]]:
 
 
 def validate_evaluation(index: int, raw: str) -> Evaluation | Rejection:
-    if len(raw) > MAX_RAW_CHARS:
-        return Rejection(index, [{"field": "(record)", "message":
-                                  f"记录过长 (longer than {MAX_RAW_CHARS} characters)"}],
-                         raw[:MAX_RAW_CHARS])
-    try:
-        return Evaluation.model_validate_json(raw, strict=True)
-    except ValidationError as exc:
-        return Rejection(index, field_errors(exc), raw)
+    return judge_record(index, raw, Evaluation.model_validate_json)
 
 
 def parse_evaluations(body: bytes, source: str = "evaluations-http"

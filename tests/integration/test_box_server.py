@@ -89,6 +89,26 @@ def test_not_json_is_400_with_a_clear_message(box):
     assert status == 400 and "NDJSON" in answer["error"]
 
 
+def test_the_box_serves_its_openapi_and_answers_in_its_shape(box):
+    import urllib.request
+
+    import jsonschema
+
+    from standard.schema import DEFAULT_DIR
+
+    with urllib.request.urlopen(box.url + "/api/v1/openapi.json", timeout=30) as response:
+        served = json.loads(response.read())  # no token needed
+    assert served == json.loads((DEFAULT_DIR / "openapi.json").read_text(encoding="utf-8"))
+    status, answer = box.post("/api/v1/platform/events", json.dumps(
+        [event(1, "C-OAS", "收费", "2026-11-02T09:00:00+08:00", fee_amount="12.345")],
+        ensure_ascii=False).encode())
+    assert status == 422
+    schema = {**served["components"]["schemas"]["IngestAnswer"],
+              "components": served["components"]}
+    jsonschema.Draft202012Validator(schema).validate(answer)
+    assert answer["rejected"][0]["errors"][0]["field"] == "fee_amount"
+
+
 @pytest.mark.parametrize("token", [False, "wrong-token-0123456789"])
 def test_platform_token_is_required(box, token):
     status, answer = box.post("/api/v1/platform/events", b"[]", token=token)

@@ -44,17 +44,40 @@ def count(store, table: str) -> int:
 BAD_RECORDS = [
     ("unknown field", raw(evnet_type="受理"), "evnet_type", "未知字段"),
     ("missing field", raw(case_no=None), "case_no", "缺少必填字段"),
-    ("number as text", raw(window_no="3"), "window_no", "valid integer"),
-    ("number as time", raw(occurred_at=1700000000), "occurred_at", "valid datetime"),
-    ("impossible date", raw(occurred_at="2026-02-30T09:00:00+08:00"), "occurred_at", ""),
+    ("number as text", raw(window_no="3"), "window_no", "必须是整数"),
+    ("number as time", raw(occurred_at=1700000000), "occurred_at", "RFC 3339"),
+    ("impossible date", raw(occurred_at="2026-02-30T09:00:00+08:00"), "occurred_at", "真实"),
     ("no offset", raw(occurred_at="2026-11-02T09:12:00"), "occurred_at", "offset"),
-    ("value outside list", raw(event_type="受理了"), "event_type", ""),
+    ("year 1999", raw(occurred_at="1999-12-31T09:12:00+08:00"), "occurred_at", "2000"),
+    ("value outside list", raw(event_type="受理了"), "event_type", "标准列出的范围"),
+    ("empty code", raw(case_no=""), "case_no", "不能为空"),
+    ("code with a space", raw(case_no="NH 1"), "case_no", "格式不符合标准"),
     ("reason too long", raw(event_type="不予受理", reason="很" * 2001), "reason", "2000"),
-    ("fee on a stage", raw(fee_amount="5.00"), "(record)", "fee_amount is only for 收费"),
-    ("fee with 3 decimals", raw(event_type="收费", fee_amount=1.234), "fee_amount", "decimal"),
-    ("extension without days", raw(event_type="延期"), "(record)", "extension_days is required"),
-    ("special without kind", raw(event_type="特别程序开始"), "(record)", "procedure_kind"),
+    ("window 0", raw(window_no=0), "window_no", "不能小于 1"),
+    ("window 2.5", raw(window_no=2.5), "window_no", "整数"),
+    ("actor not an object", raw(actor="S017"), "actor", "JSON 对象"),
+    ("actor without a name", raw(actor={"id": "S017"}), "actor.name", "缺少必填字段"),
+    ("version 2", raw(version=2), "version", "1"),
+    ("version true", raw(version=True), "version", "1"),
+    ("fee on a stage", raw(fee_amount="5.00"), "fee_amount", "只用于收费"),
+    ("fee with 3 decimals", raw(event_type="收费", fee_amount=1.234), "fee_amount", "两位小数"),
+    ("fee text with 3 decimals", raw(event_type="收费", fee_amount="12.345"), "fee_amount",
+     "两位小数"),
+    ("fee not a number", raw(event_type="收费", fee_amount="abc"), "fee_amount", "两位小数"),
+    ("fee in exponent form", raw(event_type="收费", fee_amount="1e2"), "fee_amount", "两位小数"),
+    ("fee negative", raw(event_type="收费", fee_amount=-1), "fee_amount", "不能小于 0"),
+    ("fee missing", raw(event_type="收费"), "fee_amount", "收费事件必须填写 fee_amount"),
+    ("fee null", raw(event_type="收费", fee_amount=None) [:-1] + ', "fee_amount": null}',
+     "fee_amount", "必须填写"),
+    ("extension without days", raw(event_type="延期"), "extension_days", "必须填写"),
+    ("extension of 0 days", raw(event_type="延期", extension_days=0), "extension_days", "1"),
+    ("days on a stage", raw(extension_days=5), "extension_days", "只用于延期"),
+    ("special without kind", raw(event_type="特别程序开始"), "procedure_kind", "必须填写"),
+    ("kind on a stage", raw(procedure_kind="听证"), "procedure_kind", "只用于特别程序"),
+    ("kind outside list", raw(event_type="特别程序结束", procedure_kind="开会"),
+     "procedure_kind", "范围"),
     ("bad district", raw(district_code="4406"), "district_code", ""),
+    ("district in full-width digits", raw(district_code="４４０６０５"), "district_code", ""),
     ("not an object", "[1, 2]", "(record)", "JSON 对象"),
     ("broken JSON", '{"event_id": "E-1",', "(record)", "不是有效的 JSON"),
 ]
@@ -75,7 +98,7 @@ def test_bad_record_is_refused_named_and_quarantined(store, label, text, field, 
 
 
 def test_oversized_record_is_refused_before_parsing(store):
-    result = ingest(store, raw(reason="x" * 30_000))
+    result = ingest(store, raw(reason="x" * 70_000))
     assert result.rejected[0].errors[0]["message"].startswith("记录过长")
     assert count(store, "quarantine") == 1
 

@@ -46,12 +46,15 @@ def test_a_joint_case_is_accepted_stored_and_queued_for_the_hub(store):
     assert case["dept_code"] == "440605FGJ" and case["is_open"] == 0  # the lead's case, 办结
 
 
-@pytest.mark.parametrize("text, message", [
+MALFORMED_DISPATCH = [
     (raw(event_type="分送"), "to_dept_code is required for 分送"),
     (raw(event_type="分送", to_dept_code=""), "at least 1 character"),
     (raw(event_type="受理", to_dept_code="440605ZJJ"), "to_dept_code is only for 分送"),
     (raw(event_type="反馈", to_dept_code="440605ZJJ"), "to_dept_code is only for 分送"),
-])
+]
+
+
+@pytest.mark.parametrize("text, message", MALFORMED_DISPATCH)
 def test_malformed_dispatch_is_refused_with_the_field_named(store, text, message):
     result = ingest_texts(store, [(0, text)], source="test")
     [rejection] = result.rejected

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
+from standard.records import MAX_BODY_BYTES
+
 if TYPE_CHECKING:
     from edge.app import Box
-
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def create_app(box: Box, test_config: dict | None = None) -> Flask:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-from functools import wraps
+from functools import cache, wraps
 
 from flask import Blueprint, current_app, jsonify, request
 
 from edge.ingest import BodyError, ingest_texts, quarantine_body, split_body
 from edge.store import StoreFull
+from standard.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -62,6 +63,15 @@ def platform_events():
     nothing_taken = result.rejected and not (result.accepted or result.duplicates)
     status = 422 if nothing_taken else 200
     return jsonify(result.as_dict()), status
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API (docs/standard/openapi.json); no token needed."""
+    return jsonify(_openapi())
+
+
+_openapi = cache(openapi_document)  # built once from the models, then the same every call
 
 
 @bp.errorhandler(413)
