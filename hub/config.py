@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +37,15 @@ class HubPortalSection(Section):
     reply_working_days: int = Field(default=15, ge=1, le=120)
 
 
+class HubScoresSection(Section):
+    """绩效评估 drafts the hub computes by itself (hub/score_scheduler.py)."""
+
+    # Draft last month on the 1st from this local time, then refresh it until it is published.
+    auto_draft: bool = True
+    draft_time: dt.time = dt.time(2, 0)
+    refresh_minutes: float = Field(default=60.0, ge=1, le=24 * 60)
+
+
 class HubConfig(Section):
     version: Literal[1]
     base_dir: str
@@ -49,6 +59,7 @@ class HubConfig(Section):
     boxes_dir: str = "boxes"
     web: HubWebSection = HubWebSection()
     portal: HubPortalSection = HubPortalSection()
+    scores: HubScoresSection = HubScoresSection()
     # The city's item catalogue (事项目录: the union of the districts'); relative to hub.toml.
     catalogue: str | None = None
     calendar_overrides: str | None = None

@@ -25,11 +25,13 @@ from hub.dubans import DubanDesk
 from hub.projections import ProjectionContext, install
 from hub.projections.lights import LightRefresher
 from hub.scorebook import Scorebook
-from hub.scoring import ScoringConfig, load_scoring
+from hub.score_scheduler import ScoreScheduler
+from hub.scoring import ScoringConfig, compute_month, load_scoring
 from hub.services import HubData
 from hub.users import HubUsers
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import load_catalogue
+from standard.configfile import ConfigError
 from standard.deadlines import LightSettings
 from standard.records import CatalogueItem
 
@@ -50,6 +52,18 @@ class Dashboard:
     users: HubUsers
     context: ProjectionContext
     services: list = field(default_factory=list)
+
+    def formula(self) -> tuple[ScoringConfig, str]:
+        """The formula file as it is now (read again: an edit needs no restart)."""
+        return load_scoring(self.config.path(self.config.scoring) if self.config.scoring
+                            else None)
+
+    def shown_formula(self) -> ScoringConfig:
+        """The formula to show: the file as it is now, or the last valid one if it is broken."""
+        try:
+            return self.formula()[0]
+        except ConfigError:
+            return self.scoring
 
 
 def load_city_catalogue(config: HubConfig) -> dict[str, CatalogueItem]:
@@ -88,6 +102,11 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
                   due_working_days=config.duban_due_working_days),
         Scorebook(store, clock), scoring, scoring_text, HubUsers(users_path(config)), context)
     dashboard.services.append(LightRefresher(store, context, config.web.light_refresh_seconds))
+    if config.scores.auto_draft:
+        dashboard.services.append(ScoreScheduler(
+            dashboard.scorebook, lambda month, formula: compute_month(data, formula, month),
+            dashboard.formula, clock, draft_time=config.scores.draft_time,
+            refresh_minutes=config.scores.refresh_minutes))
     if with_web and config.web.enabled:
         from web.hub.server import WebServer
 

@@ -11,6 +11,7 @@ from hub.scorebook import CorrectionNeedsReason, PublishRefused, Run, ScoresNotR
 from hub.scoring import ScoringError, compute_month
 from hub.scoring_config import describe
 from hub.units import previous_month
+from standard.configfile import ConfigError
 from web.auth import login_required
 from web.exports import XLSX_MIMETYPE, safe_row
 from web.hub.common import CITY, READERS, dashboard, data, month_arg, scope, user_name
@@ -45,7 +46,7 @@ def index():
                            months=book.months(published_only=False),
                            districts=[r for r in rows if r["unit_kind"] == "district"],
                            depts=[r for r in rows if r["unit_kind"] == "dept"], scope=scope(),
-                           formula=dashboard().scoring.formula)
+                           formula=dashboard().shown_formula().formula)
 
 
 @bp.get("/scores/<month>/v<int:version>/<kind>/<district>/<dept>")
@@ -73,7 +74,7 @@ def formula():
         run = _run(month_arg())
         if run is None:
             abort(404)
-    config = board.scorebook.formula(run) if run else board.scoring
+    config = board.scorebook.formula(run) if run else board.shown_formula()
     return render_template("scores_formula.html", run=run, **describe(config))
 
 
@@ -83,10 +84,11 @@ def compute():
     month = month_arg()
     board = dashboard()
     try:
-        results = compute_month(data(), board.scoring, month)
-        run = board.scorebook.save(month, results, board.scoring, board.scoring_text,
-                                   user=user_name(), reason=request.form.get("reason"))
-    except (ScoringError, CorrectionNeedsReason) as exc:
+        formula, text = board.formula()
+        results = compute_month(data(), formula, month)
+        run = board.scorebook.save(month, results, formula, text, user=user_name(),
+                                   reason=request.form.get("reason"))
+    except (ScoringError, CorrectionNeedsReason, ConfigError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("scores.index", month=month))
     flash(f"{month} 成绩已计算：{run.label}", "success")
@@ -166,6 +168,7 @@ def printable(month: str):
 def year(year: int):
     if not 2000 <= year <= 2100:
         abort(404)
-    rows = period_scores(dashboard().scorebook, year, scope(), dashboard().scoring)
+    formula = dashboard().shown_formula()
+    rows = period_scores(dashboard().scorebook, year, scope(), formula)
     return render_template("scores_year.html", year=year, rows=rows,
-                           grades=dashboard().scoring.grades)
+                           grades=formula.grades)

@@ -108,7 +108,7 @@ def formula():
         _, _, run = _published(wanted, request.args.get("version", ""))
         if run is None:
             abort(404)
-    config = board.scorebook.formula(run) if run else board.scoring
+    config = board.scorebook.formula(run) if run else board.shown_formula()
     return render_template("portal_formula.html", run=run, **describe(config))
 
 
@@ -117,7 +117,7 @@ def scores_year(year: int):
     if not 2000 <= year <= 2100:
         abort(404)
     board = _dashboard()
-    rows = period_scores(board.scorebook, year, PUBLIC, board.scoring)
+    rows = period_scores(board.scorebook, year, PUBLIC, board.shown_formula())
     return render_template("portal_year.html", year=year, rows=rows)
 
 
