@@ -109,3 +109,20 @@ def test_a_post_without_the_csrf_token_is_refused(hall_box, page):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{hall_box.url}/login", data=data, timeout=10)
     assert refused.value.code == 400
+
+
+def test_the_wall_display_has_large_type_no_navigation_and_panels_in_turn(hall_box, page):
+    sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
+    normal = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    page.click("text=大屏模式")
+    expect(page).to_have_url(re.compile(r"screen=wall"))
+    page.goto(f"{hall_box.url}/?screen=wall&rotate=2")
+    expect(page.locator("nav.nav")).to_have_count(0)
+    expect(page.locator(".wall-title")).to_contain_text("大厅实时看板")
+    assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") > 1.3 * normal
+    expect(page.locator(".wall-panel.active")).to_have_attribute("data-panel", "windows")
+    expect(page.locator(".wall-panel.active")).to_have_attribute("data-panel", "urgent",
+                                                                  timeout=10_000)
+    expect(page.locator(".wall-panel.active")).to_have_attribute("data-panel", "departments",
+                                                                  timeout=10_000)
+    expect(page.locator("#live-status")).to_have_text(re.compile(r"实时更新 · \d\d:\d\d:\d\d"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 
 from edge.board import active_alerts
 from web.auth import login_required
@@ -16,12 +16,19 @@ from web.layout import local_time
 bp = Blueprint("board", __name__)
 LIVE_SECTIONS = ("summary", "windows", "urgent", "departments")
 POLL_SECONDS = 3
+ROTATE_SECONDS = 15  # the wall display shows one panel at a time
 
 
 @bp.get("/")
 @login_required(roles=READERS)
 def index():
-    return render_template("board.html", poll_seconds=POLL_SECONDS, **board_context())
+    """The board; ``?screen=wall`` is the hall's wall display (大屏): no navigation, large
+    type, the panels in turn (every ``?rotate=`` seconds, default 15)."""
+    template = "board_wall.html" if request.args.get("screen") == "wall" else "board.html"
+    rotate = request.args.get("rotate", "")
+    rotate_seconds = min(max(int(rotate), 2), 600) if rotate.isdigit() else ROTATE_SECONDS
+    return render_template(template, poll_seconds=POLL_SECONDS, rotate_seconds=rotate_seconds,
+                           **board_context())
 
 
 @bp.get("/board.json")

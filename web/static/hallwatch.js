@@ -10,6 +10,20 @@
     }
   });
 
+  // The wall display (data-rotate="SECONDS"): one panel at a time, in turn.
+  var panels = document.querySelector("[data-rotate]");
+  if (panels) {
+    var shown = 0;
+    var named = document.querySelector("[data-panel-name]");
+    window.setInterval(function () {
+      var all = panels.querySelectorAll(".wall-panel");
+      all[shown].classList.remove("active");
+      shown = (shown + 1) % all.length;
+      all[shown].classList.add("active");
+      if (named) { named.textContent = all[shown].querySelector("h2").textContent; }
+    }, Math.max(parseInt(panels.getAttribute("data-rotate"), 10), 2) * 1000);
+  }
+
   // An element with data-poll="URL" refreshes every [data-live] section from that JSON URL.
   var live = document.querySelector("[data-poll]");
   if (!live) {
