@@ -29,6 +29,8 @@ class WebSection(Section):
     # Page sign-in: a session ends this long after sign-in, or after this long without a click.
     session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # Behind a TLS proxy (HTTPS): the sign-in cookie is marked Secure, never sent over HTTP.
+    secure_cookies: bool = False
 
 
 class LightSection(Section):

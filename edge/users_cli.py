@@ -62,7 +62,7 @@ def refused() -> Iterator[None]:
 
 def announce(username: str, password: str) -> None:
     click.echo(f"用户 {username} 的密码：{password}")
-    click.echo("（只显示这一次，请以安全方式交给本人，并提醒其登录后修改 / shown once)")
+    click.echo("（只显示这一次，请以安全方式交给本人；这是一次性密码，首次登录时须设置自己的密码 / shown once)")
 
 
 @user.command("add")

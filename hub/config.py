@@ -19,6 +19,8 @@ class HubWebSection(Section):
     # Sign-in: a session ends this long after sign-in, or after this long without a click.
     session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # Behind a TLS proxy (HTTPS): the sign-in cookie is marked Secure, never sent over HTTP.
+    secure_cookies: bool = False
     # A box counts as online when it was heard from within this many seconds.
     online_seconds: float = Field(default=10.0, gt=0, le=3600)
     # How often open cases' lights are recomputed (they change with the date, not only events).

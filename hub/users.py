@@ -34,15 +34,20 @@ class HubUsers:
         return self
 
     def add(self, username: str, role: str, scope_text: str | None = None, *,
-            display_name: str = "", is_admin: bool = False, actor: str = "") -> str:
-        """Add a user with a role and scope; returns the generated password (shown once)."""
+            display_name: str = "", is_admin: bool = False, password: str | None = None,
+            actor: str = "") -> str:
+        """Add a user with a role and scope; returns the password (generated unless given).
+
+        A generated password is a one-time one, changed at the first sign-in (``UserStore.add``).
+        """
         try:
             scope = Scope.for_user(role, scope_text)
         except ScopeError as exc:
             raise UserError(str(exc)) from None
         if is_admin and role != "city":
             raise UserError("只有市监察局用户可以管理用户 (only city users can be administrators)")
-        password = self.users.add(username, display_name, role, is_admin=is_admin, actor=actor)
+        password = self.users.add(username, display_name, role, is_admin=is_admin,
+                                  password=password, actor=actor)
         self._set_scope(username, scope.text)
         return password
 
@@ -84,8 +89,3 @@ class HubUsers:
     def disable(self, username: str, disabled: bool = True, *, actor: str = "") -> None:
         self.users.set_disabled(username, disabled, actor=actor)
 
-
-def first_login_line(username: str, password: str) -> str:
-    """The line printed once at first start (the demo looks for "首次登录")."""
-    return (f"首次登录（市电子监察中心）：用户名 {username} 密码 {password} "
-            "（只显示这一次，请登录后在“修改密码”中改为自己的密码）")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import tomli_w
 from hallwatch.sim import catalogue_for
 
 REPO = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "hall-admin-password-1"
 
 
 def write_box_folder(folder: Path, district: str = "440605", **config) -> Path:
@@ -73,6 +75,35 @@ class RunningBox:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+    def one_time_password(self, username: str = "admin") -> str:
+        """``hallwatch edge user reset USERNAME`` as a technician runs it: the password it prints.
+
+        The box never prints the first administrator's password into its output (a pipe here,
+        the journal under systemd); this is how one gets it.
+        """
+        return self._user_command("reset", username)
+
+    def add_user(self, username: str, role: str) -> str:
+        """``hallwatch edge user add USERNAME --role ROLE``: the one-time password it prints."""
+        return self._user_command("add", username, "--role", role)
+
+    def _user_command(self, *args: str) -> str:
+        answer = subprocess.run(
+            [sys.executable, "-m", "hallwatch", "edge", "user", *args, "--config",
+             str(self.folder / "box.toml")], capture_output=True, text=True, cwd=REPO,
+            timeout=60, check=True)
+        return re.search(r"的密码：(\S+)", answer.stdout)[1]
+
+    def admin_password(self, chosen: str = ADMIN_PASSWORD) -> tuple[str, str]:
+        """("admin", ``chosen``): the first administrator after its forced first password change."""
+        from tests.webclient import WebClient
+
+        one_time = self.one_time_password("admin")
+        web = WebClient(self.url)
+        assert web.sign_in("admin", one_time).location == "/account/password"
+        assert web.change_password(one_time, chosen).status == 302
+        return "admin", chosen
 
 
 def start_box(folder: Path, timeout: float = 30) -> RunningBox:

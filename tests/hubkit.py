@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +82,11 @@ def seeded_hub(folder: Path, *, cases_per_day: int = 3) -> Dashboard:
 def add_users(dashboard: Dashboard) -> dict[str, str]:
     """The USERS plus a city administrator; username → password."""
     users = dashboard.users.setup()
-    passwords = {name: users.add(name, role, scope) for name, (role, scope) in USERS.items()}
-    passwords["chief"] = users.add("chief", "city", None, is_admin=True)
+    # Chosen passwords, as a user has after the first sign-in (generated ones are one-time).
+    passwords = {name: users.add(name, role, scope, password=f"{name}-password-1")
+                 for name, (role, scope) in USERS.items()}
+    passwords["chief"] = users.add("chief", "city", None, is_admin=True,
+                                   password="chief-password-1")
     return passwords
 
 
@@ -108,7 +117,7 @@ def sign_in(app, username: str, password: str) -> Signed:
     response = client.post("/login", data={"username": username, "password": password,
                                            "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)  # or 修改密码 first
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     return Signed(client, token)
 
@@ -124,3 +133,68 @@ def case_of(dashboard: Dashboard, district: str, dept: str | None = None,
         sql += " and is_open = 1"
     rows = dashboard.data.store.query(sql + " order by case_no limit 1", tuple(params))
     return rows[0]["case_no"]
+
+
+# -- a real hub process ---------------------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+def init_hub_folder(folder: Path) -> Path:
+    """``hallwatch provision hub-init`` into ``folder`` (loopback, any free ports); hub.toml."""
+    from click.testing import CliRunner
+
+    from hallwatch.cli import main
+
+    made = CliRunner().invoke(main, ["provision", "hub-init", "--dir", str(folder),
+                                     "--bind", "tcp://127.0.0.1:0"])
+    assert made.exit_code == 0, made.output
+    toml = folder / "hub.toml"
+    values = tomllib.loads(toml.read_text(encoding="utf-8"))
+    values.setdefault("web", {})["port"] = 0
+    toml.write_text(tomli_w.dumps(values), encoding="utf-8")
+    return toml
+
+
+@dataclass
+class RunningHub:
+    config: Path
+    process: subprocess.Popen
+    lines: list[str]
+    url: str
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def one_time_password(self, username: str = "admin") -> str:
+        """``hallwatch hub user reset`` as the deployer runs it on a terminal: the password."""
+        answer = subprocess.run(
+            [sys.executable, "-m", "hallwatch", "hub", "user", "reset", "--name", username,
+             "--config", str(self.config)], capture_output=True, text=True, cwd=REPO,
+            timeout=60, check=True)
+        return re.search(r"新密码：(\S+)", answer.stdout)[1]
+
+
+def start_hub(config: Path, timeout: float = 30) -> RunningHub:
+    """Run ``hallwatch hub serve`` and wait until its pages are served (stdout is kept)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "hallwatch", "hub", "serve", "--config",
+                                str(config)], cwd=REPO, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if "公众门户" in line:
+                ready.set()
+        ready.set()  # the process ended
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(timeout) or process.poll() is not None:
+        process.kill()
+        raise AssertionError("hub did not start:\n" + "".join(lines))
+    url = re.search(r"hub web serving (http://\S+?)/?\s", "".join(lines))[1]
+    return RunningHub(config, process, lines, url)

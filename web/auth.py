@@ -1,15 +1,25 @@
-"""Sign-in for hallwatch's web pages (the box's now, the hub's later): users, sessions, CSRF.
+"""Sign-in for hallwatch's web pages (box and hub): users, sessions, CSRF.
 
 - :class:`UserStore` (``web/userstore.py``) keeps users and a sign-in log in SQLite: its own
   file (give a path) or the box's store. Neither module imports ``edge``.
-- :func:`init_auth` installs it on a Flask app: the secret key (a 0600 file, made once), session
-  expiry (absolute and idle), the CSRF check on every form post, ``g.user``, the sign-in pages,
-  and the first administrator when there are no users yet.
-- :func:`login_required` guards a view, optionally by role.
+- :func:`init_auth` installs it on a Flask app: server-side sessions (``web/sessions.py``: the
+  cookie holds a random id only, so logout, a password change and a disabled account really
+  end a session), session expiry (absolute and idle), ``Secure`` cookies behind TLS, the CSRF
+  check on every form post, ``g.user``, the sign-in pages, and the first administrator when
+  there are no users yet.
+- :func:`login_required` guards a view, optionally by role, and sends a user whose password
+  is a one-time one (first sign-in, after a reset) to 修改密码 before any other page.
 
 Passwords are scrypt hashes (werkzeug). There is no default password: the first administrator
-gets a random one, printed once. Failed sign-ins are logged and rate-limited per user and
-address.
+gets a random one, shown on the terminal only (:func:`first_login_announcer`), never in a log.
+Failed sign-ins are logged and counted per account, atomically (``web/lockout.py``).
+
+Why hand-written and not Flask-Login / Flask-WTF? Flask-Login keeps the user id in Flask's
+cookie session (it would not end a copied cookie) and brings ``remember me`` cookies we do not
+want; the role checks, both expiries and the forced password change would still be ours. The
+forms are plain HTML posted with one hidden token; Flask-WTF's CSRFProtect would do the same
+check as :func:`_check_csrf` with WTForms as an extra dependency. Both are small enough here to
+read in one sitting, and both work on the one SQLite writer the box already has.
 
 Example::
 
@@ -28,6 +38,7 @@ import hmac
 import logging
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,6 +61,7 @@ from flask import (
     url_for,
 )
 
+from web.sessions import ServerSessions, renew
 from web.userstore import (
     BOX_ROLES,
     LoginFailed,
@@ -62,7 +74,8 @@ from web.userstore import (
 
 __all__ = [
     "BOX_ROLES", "AuthSettings", "LoginFailed", "LoginLocked", "User", "UserError", "UserStore",
-    "can_visit", "csrf_token", "generate_password", "init_auth", "login_required",
+    "can_visit", "csrf_token", "first_login_announcer", "generate_password", "init_auth",
+    "login_required",
 ]
 log = logging.getLogger(__name__)
 
@@ -98,24 +111,58 @@ class AuthSettings:
     home: str = "/"  # where a sign-in without ``next`` lands
     clock: Callable[[], float] = time.time
     homes: dict[str, str] | None = None  # a different landing page per role
+    secure_cookies: bool = False  # behind TLS: the browser sends the cookie over HTTPS only
+    # What to run for a one-time password of the first administrator (said when stdout is
+    # not a terminal, so the password itself is never written to a log).
+    reset_command: str = "hallwatch edge user reset admin --config box.toml"
 
 
 POLL_HEADER = "X-Hallwatch-Poll"  # live-update requests: they do not count as activity
+SEEN_EVERY = 60.0  # seconds: how often a session's last activity is written back
+FIRST_LOGIN = "首次登录"  # what the first-start line begins with (the demo looks for it)
+
+
+def first_login_announcer(reset_command: str) -> Callable[[str, str], None]:
+    """Say the first administrator's password on a terminal only, never into a log.
+
+    Under systemd, a pipe or ``> box.log`` the password is left out and the line says which
+    command gives a one-time password instead.
+    """
+
+    def announce(username: str, password: str) -> None:
+        if sys.stdout.isatty():
+            line = (f"{FIRST_LOGIN}：用户名 {username} 密码 {password} "
+                    "（只在终端上显示这一次；首次登录后须设置自己的密码）")
+        else:
+            line = (f"{FIRST_LOGIN}：已创建管理员账户 {username}；初始密码只在终端上显示，不写入"
+                    f"日志。请在本机终端运行 {reset_command} 取得一次性密码，登录后须设置自己的"
+                    f"密码 (first administrator {username!r} created; its password is never "
+                    f"logged: run {reset_command} on a terminal)")
+        print(line, flush=True)
+
+    return announce
 
 
 def init_auth(app: Flask, users: UserStore, *, secret_file: Path,
               settings: AuthSettings = AuthSettings(),
-              announce: Callable[[str], None] | None = None) -> None:
-    """Install sign-in on ``app``; announce the first administrator's password if one is made."""
+              announce: Callable[[str, str], None] | None = None) -> None:
+    """Install sign-in on ``app``; announce the first administrator if one is made.
+
+    ``announce(username, password)`` defaults to :func:`first_login_announcer`.
+    """
     users.setup()
     app.secret_key = load_or_create_secret(secret_file)
     app.permanent_session_lifetime = dt.timedelta(hours=settings.session_hours)
+    app.session_interface = ServerSessions(users.db, clock=settings.clock,
+                                           lifetime=settings.session_hours * 3600)
     # Flask's defaults exist already (setdefault would keep them): change the ones left default.
     if app.config["SESSION_COOKIE_NAME"] == "session":
         app.config["SESSION_COOKIE_NAME"] = "hallwatch_session"
     if app.config["SESSION_COOKIE_SAMESITE"] is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if settings.secure_cookies:
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.extensions["users"] = users
     app.extensions["auth"] = settings
     app.before_request(_load_user)
@@ -126,9 +173,7 @@ def init_auth(app: Flask, users: UserStore, *, secret_file: Path,
     app.register_blueprint(bp)
     first = users.ensure_first_admin()
     if first:
-        line = (f"首次登录：用户名 {first[0]} 密码 {first[1]} "
-                "（只显示这一次，请登录后在“修改密码”中改为自己的密码）")
-        (announce or (lambda text: print(text, flush=True)))(line)
+        (announce or first_login_announcer(settings.reset_command))(*first)
 
 
 def _settings() -> AuthSettings:
@@ -157,11 +202,12 @@ def _load_user() -> None:
                or now - session.get("seen", 0) > settings.idle_minutes * 60)
     user = None if expired else _users().get_by_id(uid)
     if user is None or user.disabled or user.session_epoch != session.get("epoch"):
-        session.clear()
+        renew(session)
         if expired:
             flash("登录已超时，请重新登录", "info")
         return
-    if not request.headers.get(POLL_HEADER):
+    # Activity is written back once a minute at most: a page's every click is not a write.
+    if not request.headers.get(POLL_HEADER) and now - session.get("seen", 0) >= SEEN_EVERY:
         session["seen"] = now
     g.user = user
 
@@ -195,8 +241,12 @@ def _wants_json() -> bool:
 
 
 def login_required(view: Callable | None = None, *, roles: Iterable[str] | None = None,
-                   admin: bool = False) -> Callable:
-    """Send anonymous visitors to the sign-in page; 403 for a role not in ``roles``."""
+                   admin: bool = False, own_password: bool = False) -> Callable:
+    """Send anonymous visitors to the sign-in page; 403 for a role not in ``roles``.
+
+    A user who must change a one-time password is sent to 修改密码 first, from every view but
+    the one with ``own_password=True`` (修改密码 itself).
+    """
     allowed = frozenset(roles) if roles else None
 
     def decorate(view: Callable) -> Callable:
@@ -207,6 +257,10 @@ def login_required(view: Callable | None = None, *, roles: Iterable[str] | None 
                 if _wants_json():
                     return jsonify({"error": "登录已过期，请重新登录"}), 401
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if user.must_change_password and not own_password:
+                if _wants_json():
+                    return jsonify({"error": "请先修改初始密码"}), 403
+                return redirect(url_for("auth.change_password"))
             if not _allowed(user, allowed, admin):
                 log.warning("refused %s to %s (%s)", request.path, user.username, user.role)
                 abort(403)
@@ -235,7 +289,8 @@ def can_visit(endpoint: str) -> bool:
 
 
 def start_session(user: User) -> None:
-    session.clear()
+    """A new session (a new id: the old one, if any, ends) for ``user``."""
+    renew(session)
     now = _settings().clock()
     session.permanent = True
     session.update(uid=user.id, epoch=user.session_epoch, login_at=now, seen=now)
@@ -273,6 +328,8 @@ def login():
             error, status = str(exc), 401
         else:
             start_session(user)
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password"))
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("login.html", error=error,
                            username=request.form.get("username", "")), status
@@ -283,13 +340,13 @@ def logout():
     user = g.get("user")
     if user is not None:
         _users().record("logout", user.username, request.remote_addr or "")
-    session.clear()
+    renew(session)  # the row goes: a copy of the cookie opens nothing any more
     flash("已退出登录", "info")
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=("GET", "POST"))
-@login_required
+@login_required(own_password=True)
 def change_password():
     error = None
     if request.method == "POST":
@@ -304,4 +361,5 @@ def change_password():
             start_session(_users().get(g.user.username))
             flash("密码已修改", "success")
             return redirect(home_for(g.user))
-    return render_template("password.html", error=error), 400 if error else 200
+    return (render_template("password.html", error=error, forced=g.user.must_change_password),
+            400 if error else 200)

@@ -1,8 +1,14 @@
-"""Web users in SQLite: roles, scrypt password hashes, the sign-in log and its rate limit.
+"""Web users in SQLite: roles, scrypt password hashes, the sign-in log, lockout and sessions.
 
 ``UserStore`` works on its own SQLite file (give a path) or inside the box's store (give any
 object with ``write(fn(tx))`` running ``fn`` in one transaction with ``tx.conn``, and
-``query(sql, params)`` returning dicts). It does not import ``edge``, so the hub can use it.
+``query(sql, params)`` returning dicts). It does not import ``edge``, so the hub can use it. The same database holds the server-side
+sessions (``web/sessions.py``) and the per-account lockout (``web/lockout.py``): a password
+change, reset or a disabled account ends the user's sessions in the same transaction.
+
+A generated password (the first administrator's, a new user's, a reset) is a one-time
+password: someone else has seen it, so the user must choose a new one at the first sign-in
+(``must_change_password``; ``web/auth.py`` sends them to 修改密码 before any other page).
 
 Example::
 
@@ -25,6 +31,9 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from web import lockout, sessions
+from web.lockout import FAILURE_WINDOW, MAX_FAILURES, locked_message
+
 log = logging.getLogger(__name__)
 
 BOX_ROLES: dict[str, str] = {
@@ -34,8 +43,6 @@ BOX_ROLES: dict[str, str] = {
     "auditor": "只读审计",
 }
 FIRST_ADMIN = "admin"
-MAX_FAILURES = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
 # Letters and digits that cannot be misread off a screen (no 0/O, 1/l/I).
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
@@ -47,12 +54,17 @@ SCHEMA = (
     " id integer primary key, username text not null unique, display_name text not null,"
     " role text not null, is_admin integer not null default 0, password_hash text not null,"
     " disabled integer not null default 0, session_epoch integer not null default 0,"
-    " created_at text not null, updated_at text not null, last_login_at text)",
+    " created_at text not null, updated_at text not null, last_login_at text,"
+    " must_change_password integer not null default 0)",
     "create table if not exists auth_log ("
     " id integer primary key, at text not null, username text not null,"
     " remote_addr text not null, event text not null, actor text, detail text)",
     "create index if not exists auth_log_by_user on auth_log(username, remote_addr, event, at)",
+    *sessions.SCHEMA,
+    *lockout.SCHEMA,
 )
+# Columns added after the first release: (table, column, definition) for older files.
+ADDED_COLUMNS = (("users", "must_change_password", "integer not null default 0"),)
 
 
 class UserError(ValueError):
@@ -64,7 +76,7 @@ class LoginFailed(Exception):
 
 
 class LoginLocked(LoginFailed):
-    """Too many failures for this user from this address; try again later."""
+    """Too many failed attempts for this account; try again later."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class User:
     created_at: str
     last_login_at: str | None
     role_name: str = ""
+    must_change_password: bool = False
 
 
 def generate_password(length: int = 14) -> str:
@@ -145,7 +158,15 @@ class UserStore:
 
     def setup(self) -> UserStore:
         """Create the tables if they are missing (safe to call at every start)."""
-        self.db.write(lambda tx: [tx.conn.execute(statement) for statement in SCHEMA])
+        def create(tx) -> None:
+            for statement in SCHEMA:
+                tx.conn.execute(statement)
+            for table, column, definition in ADDED_COLUMNS:
+                have = {row[1] for row in tx.conn.execute(f"pragma table_info({table})")}
+                if column not in have:
+                    tx.conn.execute(f"alter table {table} add column {column} {definition}")
+
+        self.db.write(create)
         return self
 
     # -- reading --------------------------------------------------------------------------
@@ -155,7 +176,8 @@ class UserStore:
         return User(row["id"], row["username"], row["display_name"], row["role"],
                     bool(row["is_admin"]), bool(row["disabled"]), row["session_epoch"],
                     row["created_at"], row["last_login_at"],
-                    self.roles.get(row["role"], row["role"]))
+                    self.roles.get(row["role"], row["role"]),
+                    bool(row.get("must_change_password")))
 
     def get(self, username: str) -> User | None:
         rows = self.db.query("select * from users where username = ?", (username.lower(),))
@@ -173,8 +195,14 @@ class UserStore:
 
     # -- changing -------------------------------------------------------------------------
     def add(self, username: str, display_name: str, role: str, *, is_admin: bool = False,
-            password: str | None = None, actor: str = "") -> str:
-        """Add a user; returns the password (generated unless given)."""
+            password: str | None = None, must_change: bool | None = None,
+            actor: str = "") -> str:
+        """Add a user; returns the password (generated unless given).
+
+        A generated password must be changed at the first sign-in (``must_change`` says
+        otherwise); a given one was chosen by the caller and need not be.
+        """
+        must_change = password is None if must_change is None else must_change
         username = self._check_username(username)
         display_name = display_name.strip() or username
         if len(display_name) > 40:
@@ -189,8 +217,9 @@ class UserStore:
             now = self._now()
             tx.conn.execute(
                 "insert into users (username, display_name, role, is_admin, password_hash,"
-                " created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
-                (username, display_name, role, int(is_admin), _hash(password), now, now))
+                " created_at, updated_at, must_change_password) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                (username, display_name, role, int(is_admin), _hash(password), now, now,
+                 int(must_change)))
             self._log(tx, "user_added", username, actor=actor,
                       detail=f"{role}{' admin' if is_admin else ''}")
 
@@ -210,7 +239,8 @@ class UserStore:
             now = self._now()
             tx.conn.execute(
                 "insert into users (username, display_name, role, is_admin, password_hash,"
-                " created_at, updated_at) values (?, '系统管理员', 'manager', 1, ?, ?, ?)",
+                " created_at, updated_at, must_change_password)"
+                " values (?, '系统管理员', 'manager', 1, ?, ?, ?, 1)",
                 (FIRST_ADMIN, _hash(password), now, now))
             self._log(tx, "user_added", FIRST_ADMIN, actor="(first start)", detail="manager admin")
             return True
@@ -218,10 +248,10 @@ class UserStore:
         return (FIRST_ADMIN, password) if self.db.write(create) else None
 
     def reset_password(self, username: str, *, actor: str = "") -> str:
-        """Give the user a new random password (ending their sessions); returns it."""
+        """Give the user a new one-time password (ending their sessions and any lockout)."""
         password = generate_password()
         self._update(username, "password_reset", actor,
-                     "password_hash = ?, session_epoch = session_epoch + 1", (_hash(password),))
+                     "password_hash = ?, must_change_password = 1", (_hash(password),))
         return password
 
     def change_password(self, username: str, current: str, new: str) -> None:
@@ -231,24 +261,30 @@ class UserStore:
         if not rows or not check_password_hash(rows[0]["password_hash"], current):
             raise UserError("当前密码不正确")
         self._check_password(new)
+        if check_password_hash(rows[0]["password_hash"], new):
+            raise UserError("新密码不能与当前密码相同")
         self._update(username, "password_changed", username,
-                     "password_hash = ?, session_epoch = session_epoch + 1", (_hash(new),))
+                     "password_hash = ?, must_change_password = 0", (_hash(new),))
 
     def set_disabled(self, username: str, disabled: bool, *, actor: str = "") -> None:
         event = "user_disabled" if disabled else "user_enabled"
-        self._update(username, event, actor, "disabled = ?, session_epoch = session_epoch + 1",
-                     (int(disabled),))
+        self._update(username, event, actor, "disabled = ?", (int(disabled),))
 
     def _update(self, username: str, event: str, actor: str, assignments: str,
                 params: tuple) -> None:
+        """Change a user and end every session of theirs, in one transaction."""
         username = username.strip().lower()
 
         def change(tx) -> None:
-            cursor = tx.conn.execute(
-                f"update users set {assignments}, updated_at = ? where username = ?",
-                (*params, self._now(), username))
-            if not cursor.rowcount:
+            row = tx.conn.execute(
+                f"update users set {assignments}, session_epoch = session_epoch + 1,"
+                " updated_at = ? where username = ? returning id",
+                (*params, self._now(), username)).fetchone()
+            if row is None:
                 raise UserError(f"没有用户 {username}")
+            sessions.end_sessions_of(tx, row[0])
+            if event == "password_reset":
+                lockout.clear(tx, username)
             self._log(tx, event, username, actor=actor)
 
         self.db.write(change)
@@ -257,37 +293,46 @@ class UserStore:
     def authenticate(self, username: str, password: str, remote_addr: str) -> User:
         """The user, when the password is right and the user is neither disabled nor locked.
 
-        Raises LoginLocked after MAX_FAILURES failures for this user from this address within
-        FAILURE_WINDOW (even with the right password), LoginFailed otherwise.
+        The attempt is counted for the account before the password is checked
+        (``web/lockout.py``): past MAX_FAILURES within FAILURE_WINDOW it raises LoginLocked
+        without a check (even for the right password); a wrong password raises LoginFailed,
+        or LoginLocked when it was the last one allowed.
         """
         username = username.strip().lower()[:64]
-        since = _stamp(self.clock() - FAILURE_WINDOW)
-        failures = self.db.query(
-            "select count(*) as n from auth_log where username = ? and remote_addr = ?"
-            " and event = 'login_failed' and at >= ?", (username, remote_addr, since))[0]["n"]
-        if failures >= MAX_FAILURES:
-            self._record("login_locked", username, remote_addr)
-            log.warning("sign-in locked: %s from %s", username, remote_addr)
-            raise LoginLocked(_locked_message())
+        attempt = self.db.write(lambda tx: self._count_attempt(tx, username, remote_addr))
+        if attempt > MAX_FAILURES:
+            log.warning("sign-in locked: %s from %s (attempt %d)", username, remote_addr, attempt)
+            raise LoginLocked(locked_message())
         rows = self.db.query("select * from users where username = ?", (username,))
         stored = rows[0]["password_hash"] if rows else _DUMMY_HASH  # same time either way
         ok = check_password_hash(stored, password) and bool(rows) and not rows[0]["disabled"]
         if not ok:
             self._record("login_failed", username, remote_addr)
             log.warning("sign-in failed: %s from %s (%d recent failures)", username,
-                        remote_addr, failures + 1)
-            if failures + 1 >= MAX_FAILURES:
-                raise LoginLocked(_locked_message())
+                        remote_addr, attempt)
+            if attempt >= MAX_FAILURES:
+                raise LoginLocked(locked_message())
             raise LoginFailed("用户名或密码错误")
         now = self._now()
 
         def succeed(tx) -> None:
             tx.conn.execute("update users set last_login_at = ? where id = ?", (now, rows[0]["id"]))
+            lockout.clear(tx, username)
             self._log(tx, "login_ok", username, remote_addr)
 
         self.db.write(succeed)
         log.info("signed in: %s from %s", username, remote_addr)
         return self._user({**rows[0], "last_login_at": now})
+
+    def _count_attempt(self, tx, username: str, remote_addr: str) -> int:
+        attempt = lockout.count_attempt(tx, username, self.clock())
+        if attempt > MAX_FAILURES:
+            self._log(tx, "login_locked", username, remote_addr)
+        return attempt
+
+    def failures(self, username: str) -> int:
+        """Sign-in attempts counted against ``username`` now (those refused as locked included)."""
+        return lockout.failures(self.db, username.strip().lower(), self.clock())
 
     def record(self, event: str, username: str, remote_addr: str = "", **extra: str) -> None:
         """Add a line to the sign-in log (e.g. logout)."""
@@ -331,8 +376,3 @@ def _stamp(moment: dt.datetime) -> str:
 
 def _hash(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
-
-
-def _locked_message() -> str:
-    minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-    return f"登录失败次数过多，该账户在本机已被锁定{minutes}分钟，请稍后再试或联系管理员"

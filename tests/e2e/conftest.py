@@ -7,7 +7,6 @@ Playwright's ``expect`` waits for what the page shows, with a timeout.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,7 @@ def pytest_collection_modifyitems(items):
 
 
 class HallBox(RunningBox):
-    """A running box plus the first administrator's credentials from its stdout."""
+    """A running box plus its first administrator, with a password of its own."""
 
     admin: str
     password: str
@@ -52,9 +51,8 @@ def hall_box(tmp_path_factory) -> HallBox:
     write_box_folder(folder, district_name="南海区", calendar_overrides="calendar.json")
     box = start_box(folder)
     box.__class__ = HallBox
-    found = re.search(r"首次登录：用户名 (\S+) 密码 (\S+)", "".join(box.lines))
-    assert found, "no first-login line in:\n" + "".join(box.lines)
-    box.admin, box.password = found[1], found[2]
+    assert "首次登录：已创建管理员账户 admin" in "".join(box.lines)
+    box.admin, box.password = box.admin_password()
     yield box
     box.stop()
 

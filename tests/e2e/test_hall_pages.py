@@ -82,7 +82,8 @@ def test_a_hall_manager_is_refused_a_technicians_page(hall_box, browser, page):
     answer = page.goto(f"{hall_box.url}/health/quarantine")
     assert answer.status == 403
     expect(page.locator("h1")).to_contain_text("无权访问")
-    # The administrator adds a technician, who lands on the device page and may open it.
+    # The administrator adds a technician. The generated password is a one-time one: the
+    # technician sets their own before any other page, then lands on the device page.
     page.goto(f"{hall_box.url}/users")
     page.fill("input[name=username]", "tech01")
     page.fill("input[name=display_name]", "技术员小张")
@@ -91,6 +92,15 @@ def test_a_hall_manager_is_refused_a_technicians_page(hall_box, browser, page):
     password = page.locator("code.password").inner_text()
     other = browser.new_context(locale="zh-CN").new_page()
     sign_in(other, hall_box.url, "tech01", password)
+    expect(other.locator("h1")).to_have_text("修改密码")
+    expect(other.locator("#forced-change")).to_contain_text("请先设置自己的密码")
+    expect(other.locator("nav.nav")).to_have_count(0)
+    other.goto(f"{hall_box.url}/health")
+    expect(other).to_have_url(f"{hall_box.url}/account/password")
+    other.fill("input[name=current]", password)
+    other.fill("input[name=new]", "tech01-own-password")
+    other.fill("input[name=repeat]", "tech01-own-password")
+    other.get_by_role("button", name="保存").click()
     expect(other.locator("h1")).to_contain_text("设备状态")
     assert other.goto(f"{hall_box.url}/health/quarantine").status == 200
     assert other.goto(f"{hall_box.url}/cases").status == 403

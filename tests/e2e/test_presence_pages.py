@@ -47,9 +47,7 @@ def camera_box(tmp_path_factory):
                                       encoding="utf-8")
     write_box_folder(folder, district_name="南海区", profile="hall.toml", presence=PRESENCE)
     box = start_box(folder)
-    login = re.search(r"首次登录：用户名 (\S+) 密码 (\S+)", "".join(box.lines))
-    assert login, "no first-login line in:\n" + "".join(box.lines)
-    yield box, login[1], login[2]
+    yield box, *box.admin_password()
     box.stop()
 
 

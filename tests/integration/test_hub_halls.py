@@ -140,7 +140,7 @@ def test_each_district_sees_only_its_own_halls_and_departments_none(hub):
 
 def test_the_page_and_the_overview_show_them_in_scope(hub):
     passwords = add_users(hub)
-    app = create_app(hub, {"TESTING": True}, announce=lambda line: None)
+    app = create_app(hub, {"TESTING": True}, announce=lambda *first: None)
     city = sign_in(app, "chief", passwords["chief"]).client.get("/halls").get_data(as_text=True)
     for text in ("南海区", "顺德区", "2号窗口", "离岗中", "画面冻结", "未通过", "摄像头 cam-b",
                  "未登记的密钥 Zz9abcdefghi…", "box 440605-01 is revoked"):

@@ -33,7 +33,10 @@ def install(app: Flask, box: Box) -> None:
     settings = AuthSettings(session_hours=config.web.session_hours,
                             idle_minutes=config.web.idle_minutes, home="/",
                             homes={"technician": "/health"},
-                            clock=lambda: box.clock().timestamp())
+                            clock=lambda: box.clock().timestamp(),
+                            secure_cookies=config.web.secure_cookies,
+                            reset_command=("hallwatch edge user reset admin --config "
+                                           f"{config.path('box.toml')}"))
     init_auth(app, UserStore(box.store), secret_file=config.path(config.data_dir) / "web.secret",
               settings=settings)
     hall_name = f"{config.district_name}行政服务中心" if config.district_name else config.box_id

@@ -15,8 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, g, jsonify, render_template, request
 
 from hub.services import HUB_ROLES, NotFound
-from hub.users import first_login_line
-from web.auth import AuthSettings, init_auth
+from web.auth import AuthSettings, first_login_announcer, init_auth
 from web.layout import install_layout
 
 log = logging.getLogger(__name__)
@@ -30,8 +29,12 @@ hub_assets = Blueprint("hub_assets", __name__, static_folder=str(Path(__file__).
 
 
 def create_app(dashboard, test_config: dict | None = None,
-               announce: Callable[[str], None] | None = None) -> Flask:
-    """Application factory: views reach the hub through ``app.extensions["dashboard"]``."""
+               announce: Callable[[str, str], None] | None = None) -> Flask:
+    """Application factory: views reach the hub through ``app.extensions["dashboard"]``.
+
+    ``announce(username, password)`` tells the first administrator's password; by default on
+    a terminal only (``web.auth.first_login_announcer``), never into a log.
+    """
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.ensure_ascii = False
@@ -40,13 +43,16 @@ def create_app(dashboard, test_config: dict | None = None,
     app.extensions["dashboard"] = dashboard
     config = dashboard.config
     users = dashboard.users.setup()
-    first = users.ensure_first_admin()
-    if first:
-        (announce or (lambda line: print(line, flush=True)))(first_login_line(*first))
     clock = dashboard.data.clock
     settings = AuthSettings(session_hours=config.web.session_hours,
                             idle_minutes=config.web.idle_minutes, home="/",
-                            clock=lambda: clock().timestamp())
+                            clock=lambda: clock().timestamp(),
+                            secure_cookies=config.web.secure_cookies,
+                            reset_command=("hallwatch hub user reset --name admin --config "
+                                           f"{config.path('hub.toml')}"))
+    first = users.ensure_first_admin()  # a city administrator, with its scope
+    if first:
+        (announce or first_login_announcer(settings.reset_command))(*first)
     init_auth(app, users.users, secret_file=config.path(config.data_dir) / "hub-web.secret",
               settings=settings, announce=announce)
     install_layout(app, site_name=f"{config.city_name}电子监察中心",

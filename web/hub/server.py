@@ -28,7 +28,7 @@ class WebServer:
 
         from web.hub import create_app
 
-        app = create_app(self.dashboard, announce=self._announce)
+        app = create_app(self.dashboard)
         try:
             self._server = create_server(app, host=self.host, port=self.port,
                                          threads=self.threads, ident="hallwatch-hub")
@@ -43,9 +43,6 @@ class WebServer:
                              f"公众门户 (public portal): {self.url}/portal/"]
         self._thread = threading.Thread(target=self._run, name="hub-web", daemon=True)
         self._thread.start()
-
-    def _announce(self, line: str) -> None:
-        print(line, flush=True)
 
     def _run(self) -> None:
         try:
