@@ -29,7 +29,7 @@ from edge.store import Tx, iso
 from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, local_day
-from standard.districts import UnknownDistrict, district_name
+from standard.districts import hall_name, short_name
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,8 @@ class Notice:
 
 
 def district_label(code: str) -> str:
-    """南海区 for 440605; the code itself for a district the city list does not know."""
-    try:
-        return district_name(code)
-    except UnknownDistrict:
-        return code
+    """南海区 for 440605, 佛山市 for the city level; the code itself for an unknown unit."""
+    return hall_name(code)
 
 
 def format_number(district_code: str, year: int, seq: int, word: str = "电监") -> str:
@@ -82,8 +79,7 @@ def format_number(district_code: str, year: int, seq: int, word: str = "电监")
     >>> format_number("440605", 2026, 17)
     '南海电监〔2026〕17号'
     """
-    short = district_label(district_code).removesuffix("区")
-    return f"{short}{word}〔{year}〕{seq}号"
+    return f"{short_name(district_code)}{word}〔{year}〕{seq}号"
 
 
 def chinese_date(day: dt.date | str) -> str:
@@ -127,7 +123,7 @@ class CardDesk:
             return None
 
     def issuer(self, district_code: str) -> str:
-        return self.settings.issuer or f"{district_label(district_code)}行政服务中心电子监察室"
+        return self.settings.issuer or f"{hall_name(district_code)}行政服务中心电子监察室"
 
     def work(self, conn, today: dt.date, case_nos: set[str] | None = None
              ) -> tuple[list[dict], list[dict]]:
@@ -326,7 +322,7 @@ def render_notice_html(notice: Notice) -> str:
     c, e = notice.content, html.escape
     rows = "".join(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in c["lines"])
     requirements = "".join(f"<p>{e(line)}</p>" for line in c["requirements"])
-    org = f"{district_label(notice.district_code)}行政审批电子监察"
+    org = f"{hall_name(notice.district_code)}行政审批电子监察"
     return (
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
         f"<title>{e(c['number'])} {e(c['title'])}</title><style>{_CSS}</style></head><body>"
@@ -341,7 +337,7 @@ def render_notice_html(notice: Notice) -> str:
 def render_notice_text(notice: Notice) -> str:
     """The notice as plain text for a terminal."""
     c = notice.content
-    lines = [f"{district_label(notice.district_code)}行政审批电子监察", c["number"], "",
+    lines = [f"{hall_name(notice.district_code)}行政审批电子监察", c["number"], "",
              c["title"], "", f"{c['recipient']}：", f"    {c['opening']}"]
     lines += [f"    {name}：{value}" for name, value in c["lines"]]
     lines += [f"    {line}" for line in c["requirements"]]

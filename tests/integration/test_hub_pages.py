@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from hallwatch.cli import main
+from standard.districts import DISTRICTS
 from tests.hubkit import (
     add_users,
     case_of,
@@ -94,7 +95,7 @@ def test_exports_hold_only_the_scope(hub):
     book = load_workbook(io.BytesIO(scj.get("/cases.xlsx?state=all").data), read_only=True)
     values = list(book["办件"].iter_rows(values_only=True))
     assert len(values) > 10 and {row[4] for row in values[1:]} == {"市场监督管理局"}
-    assert len({row[0] for row in values[1:]}) == 5  # every district
+    assert len({row[0] for row in values[1:]}) == len(DISTRICTS)  # every unit
 
 
 def test_city_only_actions_and_user_admin_are_refused_to_others(hub):
@@ -174,7 +175,8 @@ def test_scores_compute_publish_explain_and_report(hub):
 
     book = load_workbook(io.BytesIO(chief.client.get("/scores/2026-10.xlsx").data))
     ranking = list(book["部门排名"].iter_rows(values_only=True))
-    assert ranking[1][:4] == ("名次", "单位", "经办件数", "得分") and len(ranking) == 2 + 40
+    assert ranking[1][:4] == ("名次", "单位", "经办件数", "得分")
+    assert len(ranking) == 2 + 8 * len(DISTRICTS)
     assert "打印" in chief.client.get("/scores/2026-10/print").get_data(as_text=True)
     nanhai = client_for(hub, "nanhai").client.get("/scores?month=2026-10").get_data(as_text=True)
     assert "南海区" in nanhai and "顺德区市场监督管理局" not in nanhai
@@ -309,9 +311,9 @@ def test_user_commands_and_score_commands(seeded, tmp_path):
                                   "--json"])
     assert scored.exit_code == 0, scored.output
     rows = [json.loads(line) for line in scored.output.splitlines() if line.startswith("{")]
-    assert len(rows) == 45 and {row["status"] for row in rows} == {"draft"}
+    assert len(rows) == 9 * len(DISTRICTS) and {row["status"] for row in rows} == {"draft"}
     districts = [row for row in rows if row["kind"] == "district"]
-    assert [row["unit"] for row in districts] and len(districts) == 5
+    assert [row["unit"] for row in districts] and len(districts) == len(DISTRICTS)
     for row in rows:
         assert {"unit", "name", "cases", "score", "lines"} <= set(row)
         assert row["cases"] > 0 and 0 <= row["score"] <= 105

@@ -61,6 +61,14 @@ def test_hub_init_refuses_a_bad_endpoint(tmp_path):
     assert result.exit_code == 1 and "bind" in result.output
 
 
+def test_the_city_level_is_a_unit_with_its_own_box(tmp_path, hub_dir):
+    output = ok("box", "--hub-dir", hub_dir, "--district", "440600", "--name",
+                "佛山市行政服务中心", "--out", tmp_path / "city")
+    assert "Box 440600-01 (佛山市本级 佛山市行政服务中心) enrolled" in output
+    config = load_box_config(tmp_path / "city" / "box.toml")
+    assert (config.district_code, config.district_name) == ("440600", "佛山市本级")
+
+
 def test_box_numbers_boxes_per_district(tmp_path, hub_dir):
     output = ok("box", "--hub-dir", hub_dir, "--district", "440605", "--name", "南海区行政服务中心",
                 "--out", tmp_path / "b1")

@@ -37,6 +37,7 @@ def hub(tmp_path_factory):
 def test_scope_from_role_and_scope_text():
     assert Scope.for_user("city", None) == CITY
     assert Scope.for_user("district", "440605") == NANHAI
+    assert Scope.for_user("district", "440600") == Scope.district("440600")  # 市本级
     assert Scope.for_user("department", "scj, wjj") == Scope.department("SCJ", "WJJ")
     for role, text in (("district", None), ("district", "440699"), ("department", ""),
                        ("city", "440605"), ("mayor", None), ("department", "SC J")):
@@ -53,7 +54,7 @@ def test_overview_tiles_and_boxes(hub):
     (nanhai,) = district_tiles(data, NANHAI)
     assert nanhai.code == "440605" and nanhai.lights == city["440605"].lights
     assert [b.box_id for b in box_states(data, NANHAI)] == ["440605-01"]
-    assert len(box_states(data, CITY)) == 5 and box_states(data, SCJ) == []
+    assert len(box_states(data, CITY)) == len(DISTRICTS) and box_states(data, SCJ) == []
     scj = {t.code: t for t in district_tiles(data, SCJ)}
     assert set(scj) == set(DISTRICTS) and all(not t.boxes for t in scj.values())
     open_scj = data.query("select district_code, count(*) as n from hub_cases"
@@ -100,6 +101,8 @@ def test_drill_down_pages_refuse_what_the_scope_does_not_cover(hub):
     assert [d["suffix"] for d in view.departments] == ["SCJ"]
     scj = department_view(data, SCJ, "SCJ", month)
     assert set(scj.per_district) == set(DISTRICTS) and scj.items
+    # The city's own 市场监督管理局 sits next to its district counterparts (两纵).
+    assert "440600" in scj.per_district and any("440600" in i["codes"] for i in scj.items)
     assert set(department_view(data, NANHAI, "SCJ", month).per_district) == {"440605"}
     with pytest.raises(NotFound):
         department_view(data, SCJ, "WJJ", month)
@@ -194,7 +197,7 @@ def test_scores_are_scoped(hub):
     assert {r["district_code"] for r in book.scores(run, NANHAI)} == {"440605"}
     scj = book.scores(run, SCJ)
     assert {r["unit_kind"] for r in scj} == {"dept"} and {r["dept_suffix"] for r in scj} == {"SCJ"}
-    assert len(scj) == 5
+    assert len(scj) == len(DISTRICTS)  # the city level and the five districts
 
 
 def test_projections_are_idempotent_refold_out_of_order_and_refuse_other_districts(tmp_path):

@@ -229,6 +229,7 @@ def test_card_settings_from_config(tmp_path):
     assert (notice.number, notice.due_on) == ("南海监察〔2026〕1号", "2026-11-09")
     assert notice.content["issuer"] == "南海区电子监察室"
     assert format_number("440699", 2026, 3) == "440699电监〔2026〕3号"   # unknown district
+    assert format_number("440600", 2026, 4) == "佛山电监〔2026〕4号"     # the city level
     box.store.close()
 
 

@@ -6,9 +6,10 @@ from flask import Flask
 
 from standard.districts import DISTRICTS
 
-# Where each district sits on the map-like grid of the overview (3 columns x 2 rows):
-# 三水 north-west, 高明 south-west, 南海 the tall middle, 禅城 north-east, 顺德 south-east.
-MAP_AREAS = {"440607": "sanshui", "440605": "nanhai", "440604": "chancheng",
+# Where each unit sits on the map-like grid of the overview (3 columns x 3 rows): the city
+# level (市本级) across the top; 三水 north-west, 高明 south-west, 南海 the tall middle,
+# 禅城 north-east, 顺德 south-east.
+MAP_AREAS = {"440600": "city", "440607": "sanshui", "440605": "nanhai", "440604": "chancheng",
              "440608": "gaoming", "440606": "shunde"}
 
 
