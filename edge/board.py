@@ -57,6 +57,7 @@ class BoardCase:
     key: tuple  # urgency: open first, then red, unknown, yellow, green; fewest days left first
     accepted_on: dt.date | None = None  # the local day of 受理
     finished_on: dt.date | None = None  # the local day the case ended (办结, 不予受理 ...)
+    staff: str | None = None  # the staff id of the case's latest event
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +257,7 @@ class HallBoard:
         row = self.board._row(facts, at)
         is_open = facts.terminal is None
         return BoardCase(row, is_open, facts.window_no, urgency(row, is_open),
-                         facts.accepted_on, facts.finished_on)
+                         facts.accepted_on, facts.finished_on, facts.staff)
 
     def _window_activity(self, after: int, through: int,
                          known: dict[int, WindowActivity]) -> dict[int, WindowActivity]:
@@ -287,14 +288,37 @@ class HallBoard:
             base = snap.view(("cases", broad), lambda: [
                 c for c in base if (not dept or c.row.dept_code == dept)
                 and (not item or c.row.item_code == item) and (not stage or c.row.stage == stage)])
+        if where.text:
+            base = snap.view(("search", where.text, dept, item, stage, where.include_finished),
+                             lambda: self._search(base, where.text))
         if not light:
             return base
         return snap.view(("cases", where), lambda: [c for c in base if c.row.light == light])
 
+    def _search(self, cases: list[BoardCase], text: str) -> list[BoardCase]:
+        """Cases whose number or item (code or name) contains ``text``, or whose latest event
+        was by the staff member with that id or a name containing it."""
+        needle = text.strip().casefold()
+        staff = {needle} | self.staff_ids_named(text.strip())
+        return [c for c in cases if needle in c.row.case_no.casefold()
+                or needle in c.row.item_code.casefold()
+                or needle in (c.row.item_name or "").casefold()
+                or (c.staff or "").casefold() in staff]
+
+    def staff_ids_named(self, name: str) -> set[str]:
+        """Staff ids (case-folded) that platform events gave with a name containing ``name``."""
+        if not name:
+            return set()
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.store.read() as db:
+            rows = db.conn.execute(
+                "select distinct json_extract(body, '$.actor.id') from case_events"
+                " where json_extract(body, '$.actor.name') like ? escape '\\'", (pattern,))
+            return {str(staff_id).casefold() for (staff_id,) in rows if staff_id is not None}
+
     def case_page(self, where: CaseFilter, page: int = 1, per_page: int = PER_PAGE) -> CasePage:
         """One page of matching cases, with the light counts of the filter without its light."""
-        broad = CaseFilter(where.dept_code, where.item_code, None, where.stage,
-                           where.include_finished)
+        broad = dataclasses.replace(where, light=None)
         snap = self.snapshot()
         counts = snap.open_counts if broad == CaseFilter() else snap.view(
             ("counts", broad), lambda: Counter(c.row.light for c in self.matching(broad, snap)))

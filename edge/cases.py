@@ -33,6 +33,7 @@ class CaseFilter:
     light: str | None = None
     stage: str | None = None
     include_finished: bool = False
+    text: str | None = None  # search: part of a case number or item, or a staff id or name
 
 
 @dataclass

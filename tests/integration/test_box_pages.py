@@ -215,6 +215,21 @@ def test_case_list_is_most_urgent_first_with_filters_and_pages(manager):
     assert len(re.findall(r'data-case="', ignored)) == 100
 
 
+def test_cases_are_found_by_number_item_or_staff(manager):
+    def found(query: str) -> list[str]:
+        page = text(manager.get("/cases", query_string={"q": query, "finished": "1"}))
+        return sorted(re.findall(r'data-case="([^"]+)"', page))
+
+    assert found("fee-0001") == ["NH-FEE-0001"]              # part of the number, any case
+    assert found("婚姻") == found("440605-MZJ-006") == ["NH-FEE-0001"]  # item name or code
+    assert found("王芳") == found("S002") == ["NH-GRN-0001"]  # staff name or id
+    many = text(manager.get("/cases", query_string={"q": "黄强"}))  # a page of 100 of them
+    assert f"共 <b id=\"case-total\">{BULK}</b> 件" in many
+    assert found("没有这个人") == []
+    page = text(manager.get("/cases", query_string={"q": "王芳"}))
+    assert 'value="王芳"' in page and "共 <b id=\"case-total\">1</b> 件" in page
+
+
 def test_case_page_has_the_timeline_pauses_fees_and_alerts(manager):
     page = text(manager.get("/cases/NH-PAU-0001"))
     for expected in ("补正开始", "申请材料不齐全，需补充营业场所证明", "暂停计时", "2026-11-26",

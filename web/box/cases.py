@@ -27,7 +27,9 @@ def case_filter() -> CaseFilter:
     item = args.get("item") if args.get("item") in hall.board.catalogue else None
     light = args.get("light") if args.get("light") in LIGHTS else None
     stage = args.get("stage") if args.get("stage") in STAGE_NAMES else None
-    return CaseFilter(dept, item, light, stage, include_finished=args.get("finished") == "1")
+    text = (args.get("q") or "").strip()[:50] or None
+    return CaseFilter(dept, item, light, stage, include_finished=args.get("finished") == "1",
+                      text=text)
 
 
 @bp.get("/cases")
