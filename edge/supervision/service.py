@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.store import Store, Tx, iso
@@ -38,6 +39,8 @@ from edge.supervision.alerts import (
 )
 from edge.supervision.focus import FocusSettings, focus_counts
 from edge.supervision.notices import load_notice
+
+MAX_BULK = 500  # alerts one bulk action may change (one page of the list is 100)
 
 _FIELD_NAMES = {"用户": "user", "说明": "note", "理由说明": "explanation"}
 
@@ -130,26 +133,65 @@ class Supervision:
         """上报: refer the alert to the city supervision centre."""
         return self._act(alert_id, "escalate", user, note, "说明")
 
+    def acknowledge_many(self, alert_ids: list[int], user: str, note: str) -> BulkResult:
+        """签收 many alerts at once (批量签收): one audit entry per alert, in one transaction.
+
+        An alert that cannot be signed (not found, or not in a state that allows it) is left
+        as it is and reported in ``refused``; the others are signed all the same.
+        """
+        return self._act_many(alert_ids, "acknowledge", user, note, "说明")
+
     def _act(self, alert_id: int, action: str, user: str, text: str, what: str) -> Alert:
         user = _clean(user, "用户", MAX_USER)
         text = _clean(text, what, MAX_TEXT)
         at = iso(self.clock())
+        self.store.write(lambda tx: _apply(tx, alert_id, action, user, text, at))
+        return self.alert(alert_id)
+
+    def _act_many(self, alert_ids: list[int], action: str, user: str, text: str,
+                  what: str) -> BulkResult:
+        user = _clean(user, "用户", MAX_USER)
+        text = _clean(text, what, MAX_TEXT)
+        if len(alert_ids) > MAX_BULK:
+            raise InvalidInput(f"一次最多处理 {MAX_BULK} 条预警 (at most {MAX_BULK} alerts "
+                               f"at once; {len(alert_ids)} given)")
+        at = iso(self.clock())
+        result = BulkResult()
 
         def apply(tx: Tx) -> None:
-            alert = alert_row(tx.conn, alert_id)
-            if alert is None:
-                raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
-            explained = tx.conn.execute(
-                "select 1 from alert_events where alert_id = ? and action = 'explain' limit 1",
-                (alert_id,)).fetchone() is not None
-            allowed = allowed_actions(alert["state"], alert["level"], alert["case_no"], explained)
-            if action not in allowed:
-                raise ActionNotAllowed(_refusal(action, alert, explained))
-            change_alert(tx, alert, at=at, actor=user, action=action, note=text,
-                         state=ACTION_TARGETS[action])
+            for alert_id in dict.fromkeys(alert_ids):  # once each, in the order given
+                try:
+                    _apply(tx, alert_id, action, user, text, at)
+                except (AlertNotFound, ActionNotAllowed) as exc:
+                    result.refused[alert_id] = str(exc)
+                else:
+                    result.done.append(alert_id)
 
         self.store.write(apply)
-        return self.alert(alert_id)
+        return result
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: the alerts changed, and why each other one was not."""
+
+    done: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def _apply(tx: Tx, alert_id: int, action: str, user: str, text: str, at: str) -> None:
+    """One lifecycle step on one alert, with its audit entry, inside ``tx``."""
+    alert = alert_row(tx.conn, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
+    explained = tx.conn.execute(
+        "select 1 from alert_events where alert_id = ? and action = 'explain' limit 1",
+        (alert_id,)).fetchone() is not None
+    allowed = allowed_actions(alert["state"], alert["level"], alert["case_no"], explained)
+    if action not in allowed:
+        raise ActionNotAllowed(_refusal(action, alert, explained))
+    change_alert(tx, alert, at=at, actor=user, action=action, note=text,
+                 state=ACTION_TARGETS[action])
 
 
 def _filters(state: str | None, level: str | None, rule: str | None, case_no: str | None,

@@ -136,3 +136,28 @@ def test_the_wall_display_has_large_type_no_navigation_and_panels_in_turn(hall_b
     expect(page.locator(".wall-panel.active")).to_have_attribute("data-panel", "departments",
                                                                   timeout=10_000)
     expect(page.locator("#live-status")).to_have_text(re.compile(r"实时更新 · \d\d:\d\d:\d\d"))
+
+
+def test_the_manager_signs_many_alerts_at_once_with_one_audit_entry_each(hall_box, page):
+    cases = [f"NH-E2E-BULK-{n}" for n in range(1, 4)]
+    events = [event for case_no in cases for event in accepted_case(case_no, 42)]
+    status, _ = hall_box.post("/api/v1/platform/events",
+                              json.dumps(events, ensure_ascii=False).encode())
+    assert status == 200
+    for case_no in cases:
+        wait_for(lambda case_no=case_no: overdue_alert(hall_box, case_no), 20,
+                 what=f"the 超期 alert of {case_no}")
+    sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
+    page.goto(f"{hall_box.url}/alerts?state=open")
+    page.locator("[data-select-all=ids]").check()
+    ticked = page.locator("input[name=ids]:checked").count()
+    assert ticked >= 3
+    page.get_by_role("button", name="签收选中的预警").click()
+    expect(page.locator(".flash.success")).to_have_text(f"已签收 {ticked} 条")
+    with sqlite3.connect(f"file:{hall_box.db}?mode=ro", uri=True) as db:
+        signed = db.execute(
+            "select a.case_no, a.state, count(e.id) from alerts a join alert_events e"
+            " on e.alert_id = a.id and e.action = 'acknowledge'"
+            f" where a.case_no in ({', '.join('?' * len(cases))}) and a.rule = '超期'"
+            " group by a.id", cases).fetchall()
+    assert sorted(signed) == [(case_no, "acknowledged", 1) for case_no in cases]

@@ -336,3 +336,18 @@ def test_alert_subjects_are_named_in_words(subject, label):
     from edge.supervision import subject_label
 
     assert subject_label(subject) == label
+
+
+def test_bulk_sign_off_signs_each_alert_once_and_reports_the_rest(box):
+    box.accept("C1", "2026-11-02")
+    box.accept("C2", "2026-11-02")
+    box.engine.check(at("2026-11-06"))
+    first, second = (a.id for a in box.service.alerts(state="open", rule="超期"))
+    box.service.acknowledge(second, user="王芳", note="已阅")
+    result = box.service.acknowledge_many([first, second, first, 999], "李敏", "批量签收")
+    assert result.done == [first]
+    assert set(result.refused) == {second, 999} and "不能签收" in result.refused[second]
+    assert [e.action for e in box.service.alert(first).events].count("acknowledge") == 1
+    assert [e.actor for e in box.service.alert(second).events][-1] == "王芳"
+    with pytest.raises(InvalidInput):
+        box.service.acknowledge_many([first], "李敏", " ")

@@ -62,6 +62,7 @@ def index():
     found = supervision.alerts(state=state, level=level, limit=PER_PAGE,
                                offset=(page - 1) * PER_PAGE)
     return render_template("alerts.html", alerts=found, total=total, page=page,
+                           can_sign=g.user.role in ACTION_ROLES["acknowledge"],
                            pages=max(-(-total // PER_PAGE), 1), state=state, level=level,
                            states=STATES, levels=LEVEL_NAMES)
 
@@ -72,6 +73,28 @@ def detail(alert_id: int):
     alert = get_alert(alert_id)
     return render_template("alert.html", alert=alert, actions=my_actions(alert),
                            action_names=ACTION_NAMES, levels=LEVEL_NAMES)
+
+
+@bp.post("/alerts/bulk/acknowledge")
+@login_required(roles=ACTION_ROLES["acknowledge"])
+def acknowledge_many():
+    """批量签收: the alerts ticked on the list, each with its own audit entry."""
+    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    if not ids:
+        flash("请先勾选要签收的预警", "error")
+        return redirect(request.referrer or url_for("alerts.index"))
+    actor = f"{g.user.display_name}（{g.user.username}）"
+    try:
+        result = services.supervision().acknowledge_many(ids, actor, request.form.get("note", ""))
+    except SupervisionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"已签收 {len(result.done)} 条", "success")
+        if result.refused:
+            flash(f"{len(result.refused)} 条未签收："
+                  + "；".join(f"#{n} {why}" for n, why in list(result.refused.items())[:5]),
+                  "error")
+    return redirect(request.referrer or url_for("alerts.index"))
 
 
 @bp.post("/alerts/<int:alert_id>/<action>")

@@ -10,6 +10,15 @@
     }
   });
 
+  // A [data-select-all="NAME"] checkbox ticks every checkbox named NAME on the page.
+  document.addEventListener("change", function (event) {
+    var name = event.target.getAttribute && event.target.getAttribute("data-select-all");
+    if (!name) { return; }
+    document.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (box) {
+      box.checked = event.target.checked;
+    });
+  });
+
   // The wall display (data-rotate="SECONDS"): one panel at a time, in turn.
   var panels = document.querySelector("[data-rotate]");
   if (panels) {
