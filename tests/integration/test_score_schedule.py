@@ -108,6 +108,6 @@ def test_a_demo_month_is_drafted_updated_published_and_frozen(hub):
     with pytest.raises(sqlite3.IntegrityError, match="published score version"):
         conn.execute("update unit_scores set score = 100 where month = '2026-11'")
     conn.close()
-    page = create_app(board, {"TESTING": True}, announce=lambda line: None).test_client()
+    page = create_app(board, {"TESTING": True}, announce=lambda *first: None).test_client()
     shown = page.get("/portal/scores?month=2026-11").get_data(as_text=True)
     assert "第1版 · 已发布" in shown and "南海区" in shown
