@@ -8,6 +8,7 @@ import click
 
 from edge.cli import edge
 from hallwatch.demo import demo
+from hallwatch.standard_cli import standard
 from hub.cli import hub
 from provisioning.cli import provision
 
@@ -24,3 +25,4 @@ main.add_command(edge)
 main.add_command(hub)
 main.add_command(provision)
 main.add_command(demo)
+main.add_command(standard)

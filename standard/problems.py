@@ -29,7 +29,11 @@ def field_problems(exc: ValidationError) -> list[dict[str, str]]:
     """``[{"field": "fee_amount", "message": "中文 (English)"}, ...]`` for a refused record."""
     problems = []
     for item in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or RECORD
+        loc = item["loc"]
+        named = (item.get("ctx") or {}).get("field")
+        if named and item["type"] == "item_rule":  # a rule across fields names its own field
+            loc = (*loc, named)
+        where = ".".join(str(part) for part in loc) or RECORD
         problems.append({"field": where, "message": describe(item)})
     return problems
 
@@ -103,6 +107,7 @@ _WORDING: dict[str, Callable[[dict[str, Any], str], str]] = {
     "required_for_event": _chinese("{kind}事件必须填写 {field}"),
     "only_for_event": _chinese("{field} 只用于{kinds}事件，{kind}事件不得填写"),
     "value_error": _value_error,
+    "item_rule": lambda ctx, msg: f"{ctx['chinese']} ({msg})",
     "datetime_type": _chinese("必须是时间字符串"),
     "datetime_parsing": _chinese("不是有效的时间"),
     "datetime_from_date_parsing": _chinese("不是有效的时间"),

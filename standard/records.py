@@ -189,6 +189,11 @@ class CaseEvent(Strict):
         return self.occurred_at.astimezone(LOCAL_TZ).date()
 
 
+def _rule(field: str, chinese: str, english: str) -> PydanticCustomError:
+    """A rule across fields of one item; ``field`` names where the fix goes."""
+    return PydanticCustomError("item_rule", english, {"field": field, "chinese": chinese})
+
+
 class JointDept(Strict):
     """A participating department of a 联办件 item and its own limit."""
 
@@ -226,15 +231,18 @@ class CatalogueItem(Strict):
     @model_validator(mode="after")
     def _promise_within_law(self) -> CatalogueItem:
         if self.promised_days > self.legal_days:
-            raise ValueError("promised_days must not exceed legal_days")
+            raise _rule("promised_days", "承诺时限不得超过法定时限",
+                        "promised_days must not exceed legal_days")
         if self.joint_depts:
             if self.case_type != CaseType.JOINT.value:
-                raise ValueError(f"joint_depts is only for 联办件, not {self.case_type}")
+                raise _rule("joint_depts", "只有联办件可以列出协办部门",
+                            f"joint_depts is only for 联办件, not {self.case_type}")
             codes = [dept.dept_code for dept in self.joint_depts]
             if len(set(codes)) != len(codes):
-                raise ValueError("joint_depts lists a dept_code twice")
+                raise _rule("joint_depts", "协办部门编码重复", "joint_depts lists a dept_code twice")
             if self.dept_code in codes:
-                raise ValueError(f"joint_depts must not list the lead department {self.dept_code}")
+                raise _rule("joint_depts", "协办部门不得包括牵头部门",
+                            f"joint_depts must not list the lead department {self.dept_code}")
         return self
 
     @property

@@ -68,6 +68,12 @@ def assert_same_verdict(schema_name: str, text: str, box_accepts: bool) -> None:
 
 
 # -- the records ---------------------------------------------------------------------------
+def kit_files(prefix: str) -> list:
+    """The conformance kit's data files (not its .expected.txt answers) of one kind."""
+    return sorted(path for path in CONFORMANCE.glob(f"*/{prefix}*")
+                  if path.suffix in (".ndjson", ".json", ".csv"))
+
+
 def event(**changes: object) -> str:
     record = {**EVENT, **changes}
     return json.dumps({k: v for k, v in record.items() if v is not DROP}, ensure_ascii=False)
@@ -113,7 +119,7 @@ def event_records() -> Iterator[str]:
     for name in ("events.ndjson", "events.json", "events.csv", "joint.ndjson"):
         for _, text in file_records(DEFAULT_DIR / "examples" / name):
             yield text
-    for path in sorted(CONFORMANCE.glob("*/events*")):
+    for path in kit_files("events"):
         for _, text in file_records(path):
             yield text
     for value in TIMESTAMPS:
@@ -169,7 +175,7 @@ def evaluation_records() -> Iterator[str]:
     yield evaluation(level=9, channel="评价器", stars=5)
     yield json.dumps({"evaluation_id": "QR-5", "channel": "短信", "level": 3})
     yield evaluation(version=1, tags=["等候时间长"], text="排队一个小时", citizen_phone="13800138000")
-    for path in sorted(CONFORMANCE.glob("*/evaluations*")):
+    for path in kit_files("evaluations"):
         for _, text in file_records(path):
             yield text
     for value in TIMESTAMPS:
@@ -234,7 +240,7 @@ def breaks_a_box_check(catalogue: object) -> bool:
 
 def catalogues() -> Iterator[dict]:
     yield json.loads((DEFAULT_DIR / "examples" / "catalogue.json").read_text(encoding="utf-8"))
-    for path in sorted(CONFORMANCE.glob("*/catalogue*")):
+    for path in kit_files("catalogue"):
         yield json.loads(path.read_text(encoding="utf-8"))
     changes: list[dict] = [
         {}, {"joint_depts": DROP}, {"joint_depts": []}, {"case_type": "承诺件"},
