@@ -197,9 +197,21 @@ class PresenceService:
         return found
 
     def absence_minutes(self, day: dt.date | None = None) -> dict[int, float]:
-        """Office-time minutes each window was absent on ``day`` (today), lunch excluded."""
-        return {window_no: sum(self._office_seconds(s) for s in spans if s.state == "absent") / 60
-                for window_no, spans in self.timeline(day).items()}
+        """Minutes of 离岗 per window on ``day`` (today): the absences that lasted past the
+        threshold and became alerts, each from its start to its end (an ongoing one until
+        now), office time only. Shorter absences are not 离岗. The hub counts the same
+        absences from the same records (hub/services/halls.py), so both show one figure."""
+        start, end = self._day_bounds(day)
+        now = self.clock()
+        minutes = {window_no: 0.0 for window_no in self.states()}
+        for row in self.store.query(
+                "select window_no, started_at, ended_at from absences"
+                " where started_at >= ? and started_at < ?", (iso(start), iso(end))):
+            until = _parse(row["ended_at"]) if row["ended_at"] else min(now, end)
+            span = Span("absent", _parse(row["started_at"]), until)
+            minutes[row["window_no"]] = (minutes.get(row["window_no"], 0.0)
+                                         + self._office_seconds(span) / 60)
+        return dict(sorted(minutes.items()))
 
     def timeline(self, day: dt.date | None = None) -> dict[int, list[Span]]:
         """Each window's present/absent spans on ``day``, clipped to it; gaps had no video."""
