@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from functools import lru_cache
 from itertools import accumulate
@@ -137,6 +138,16 @@ class WorkCalendar:
         self._ordinals: dict[int, list[int]] = {}
         self._unknown: set[int] = set()
         self._span: _Span | None = None
+
+    def fingerprint(self) -> str:
+        """A short digest of the overrides in use: it changes when the calendar's answers can.
+
+        >>> WorkCalendar().fingerprint()
+        'package'
+        """
+        if self._overrides is None:
+            return "package"
+        return hashlib.sha256(self._overrides.model_dump_json().encode()).hexdigest()[:16]
 
     def known_years(self) -> set[int]:
         """Years this calendar can answer for."""

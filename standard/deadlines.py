@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pydantic_core
 
 from standard.calendar import CalendarUnknownYear, WorkCalendar
+from standard.counting import pause_grows, pause_intervals, paused_between
 from standard.records import (
     LOCAL_TZ,
     STAGE_RANK,
@@ -38,9 +39,17 @@ from standard.records import (
     CatalogueItem,
     EventType,
 )
+from standard.shares import (
+    ShareStatus,
+    copy_shares,
+    fold_dispatch,
+    fold_share_event,
+    judge_shares,
+)
 
 FACTS_VERSION = 1
 CORRECTION = "补正"
+UNKNOWN_ITEM = "事项目录中没有该事项："  # the reason's prefix; the code follows
 # Fallback limits (working days) when a case's item is missing from the catalogue.
 FALLBACK_DAYS = {CaseType.JOINT.value: 45, CaseType.FORWARDED.value: 20}
 NO_LIMIT_TYPES = frozenset({CaseType.SUPPLEMENT.value, CaseType.ANSWER.value})
@@ -49,6 +58,9 @@ _TERMINAL = frozenset(EventType(event).value for event in TERMINAL_EVENTS)
 _ACCEPT_RANK = STAGE_RANK[EventType.ACCEPT.value]
 _IMMEDIATE = CaseType.IMMEDIATE.value
 _REFUSALS = frozenset({EventType.REFUSE_INTAKE.value, EventType.REFUSE_PERMIT.value})
+_DISPATCH = EventType.DISPATCH.value
+_FEEDBACK = EventType.FEEDBACK.value
+_JOINT = CaseType.JOINT.value
 _fromiso = dt.date.fromisoformat
 _fromordinal = dt.date.fromordinal
 
@@ -59,6 +71,8 @@ class CaseFacts:
 
     Dates in ``stage_started`` and ``pauses`` are ISO local date strings; a pause is
     ``[kind, start, end or None]`` with kind "补正" or the 特别程序 kind (e.g. "听证").
+    ``shares`` holds a joint case's participating departments' shares by dept_code
+    (standard/shares.py); everything else is the lead department's.
     """
 
     case_no: str
@@ -79,6 +93,7 @@ class CaseFacts:
     window_no: int | None = None
     staff: str | None = None
     event_count: int = 0
+    shares: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Compact JSON with a version field; empty and default fields are left out.
@@ -118,6 +133,8 @@ class CaseFacts:
             out["staff"] = self.staff
         if self.event_count:
             out["event_count"] = self.event_count
+        if self.shares:
+            out["shares"] = self.shares
         return _dumps(out)
 
     @classmethod
@@ -140,6 +157,7 @@ class CaseFacts:
             [pause.copy() for pause in self.pauses] if self.pauses else [],
             self.extension_days, self.fees.copy(), self.terminal, self.finished_on,
             self.anomalies.copy(), self.window_no, self.staff, self.event_count,
+            copy_shares(self.shares) if self.shares else {},
         )
 
 
@@ -162,11 +180,28 @@ def _open_pause(facts: CaseFacts, kind: str) -> list[str | None] | None:
     return None
 
 
-def apply_event(facts: CaseFacts | None, event: CaseEvent) -> CaseFacts:
+def _is_share_event(facts: CaseFacts, event: CaseEvent, kind: str,
+                    joint: Collection[str]) -> bool:
+    """True when the event belongs to a participating department's share of a joint case.
+
+    That is an event of another department than the lead's, which the catalogue lists for the
+    item (``joint``), or which the lead sent the case to, or which answers (反馈), or any other
+    department's event on a case reported as 联办件.
+    """
+    dept = event.dept_code
+    return dept != facts.dept_code and (
+        dept in joint or dept in facts.shares or kind == _FEEDBACK
+        or facts.case_type == _JOINT)
+
+
+def apply_event(facts: CaseFacts | None, event: CaseEvent,
+                joint: Collection[str] = ()) -> CaseFacts:
     """Fold one event into a copy of ``facts`` (None for a case's first event).
 
     Events are taken in the order the platform sent them. Anomalies are recorded, never
-    rejected; fees are judged later, by ``evaluate``, against the catalogue.
+    rejected; fees are judged later, by ``evaluate``, against the catalogue. ``joint`` is the
+    item's participating department codes (``standard.shares.participants``): their events go
+    to their own shares, in parallel with the lead's stages.
     """
     if facts is None:
         facts = CaseFacts(event.case_no, event.item_code, event.dept_code, event.district_code)
@@ -177,13 +212,18 @@ def apply_event(facts: CaseFacts | None, event: CaseEvent) -> CaseFacts:
     kind = str(event.event_type)
     day = event.local_date
     facts.event_count += 1
-    facts.staff = event.actor.id
-    if event.window_no is not None:
-        facts.window_no = event.window_no
     if facts.case_type is None and event.case_type is not None:
         facts.case_type = str(event.case_type)
     if kind == EventType.FEE.value:
         facts.fees.append(str(event.fee_amount))
+    if (facts.shares or joint or facts.case_type == _JOINT or kind == _FEEDBACK) and \
+            _is_share_event(facts, event, kind, joint):
+        fold_share_event(facts.shares, event, kind, day.isoformat(),
+                         facts.accepted_on is not None)
+        return facts
+    facts.staff = event.actor.id
+    if event.window_no is not None:
+        facts.window_no = event.window_no
     if facts.terminal is not None:
         _flag(facts, f"程序异常：办结后仍有{kind}")
         return facts
@@ -214,6 +254,8 @@ def apply_event(facts: CaseFacts | None, event: CaseEvent) -> CaseFacts:
         facts.extension_days += event.extension_days or 0
     elif kind in _REFUSALS and not event.reason:
         _flag(facts, f"无理由拒绝：{kind}未说明理由")
+    elif kind == _DISPATCH and event.to_dept_code != facts.dept_code:
+        fold_dispatch(facts.shares, event.to_dept_code, day.isoformat())
 
     if kind in _TERMINAL:
         facts.terminal = kind
@@ -246,10 +288,13 @@ class CaseStatus:
     # event (None: only an event can change them). remaining_working_days still counts down
     # every working day while it is above the yellow window.
     changes_on: dt.date | None = None
+    # A joint case's participating departments (standard/shares.py); empty for other cases.
+    # The fields above are the lead department's own.
+    departments: list[ShareStatus] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: dates as ISO strings."""
-        return {
+        """JSON-ready: dates as ISO strings; ``departments`` only for a joint case."""
+        out: dict[str, object] = {
             "case_no": self.case_no,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "legal_deadline": self.legal_deadline.isoformat() if self.legal_deadline else None,
@@ -260,6 +305,9 @@ class CaseStatus:
             "outcome": self.outcome,
             "stage": self.stage,
         }
+        if self.departments:
+            out["departments"] = [share.to_dict() for share in self.departments]
+        return out
 
 
 class _UnknownLimit(Exception):
@@ -281,43 +329,6 @@ def _limits_for(case_type: str | None, item: CatalogueItem | None) -> tuple[int,
     if case_type in FALLBACK_DAYS:
         return FALLBACK_DAYS[case_type], FALLBACK_DAYS[case_type]
     raise _UnknownLimit
-
-
-def _pause_intervals(facts: CaseFacts, today: int) -> list[tuple[int, int]]:
-    """Pauses as merged (start, end] ordinal intervals, open ones ending ``today``."""
-    spans = []
-    for _kind, start, end in facts.pauses:
-        start_ord = _fromiso(start).toordinal()
-        end_ord = today if end is None else min(_fromiso(end).toordinal(), today)
-        if end_ord > start_ord:
-            spans.append((start_ord, end_ord))
-    if len(spans) < 2:
-        return spans
-    spans.sort()
-    merged = [spans[0]]
-    for start, end in spans[1:]:
-        last_start, last_end = merged[-1]
-        if start <= last_end:
-            merged[-1] = (last_start, max(last_end, end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _paused_between(calendar: WorkCalendar, spans: list[tuple[int, int]], after: int, through: int) -> int:
-    """Working days in (after, through] that fall inside a pause."""
-    total = 0
-    for start, end in spans:
-        low, high = max(start, after), min(end, through)
-        if high > low:
-            total += calendar.count_workdays_ordinal(low, high)
-    return total
-
-
-def _pause_grows(facts: CaseFacts, today: int) -> bool:
-    """True when a pause is still open (or ends later), so the deadline moves day by day."""
-    return bool(facts.pauses) and any(end is None or _fromiso(end).toordinal() > today
-                                      for _kind, _start, end in facts.pauses)
 
 
 def _fee_reason(facts: CaseFacts, item: CatalogueItem) -> str | None:
@@ -347,7 +358,7 @@ def _stage_reasons(
         current = index + 1 == len(started)
         begin = _fromiso(start).toordinal()
         end = day if current else _fromiso(started[index + 1][2]).toordinal()
-        paused = _paused_between(calendar, spans, begin, end) if spans else 0
+        paused = paused_between(calendar, spans, begin, end) if spans else 0
         used = calendar.count_workdays_ordinal(begin, end) - paused
         warn_at = limit - settings.stage_yellow_within_working_days
         if used > limit:
@@ -366,7 +377,7 @@ def _deadlines(facts: CaseFacts, limits: tuple[int, int], calendar: WorkCalendar
                spans: list[tuple[int, int]], day: int) -> tuple[int, int | None]:
     """(promised, legal) deadline ordinals as of ``day``; legal is None in an unknown year."""
     accepted = facts.accepted_on.toordinal()
-    paused = _paused_between(calendar, spans, accepted, day) if spans else 0
+    paused = paused_between(calendar, spans, accepted, day) if spans else 0
     added = facts.extension_days + paused
     due = calendar.add_workdays_ordinal(accepted, limits[0] + added)
     # The legal limit only matters once the (shorter) promised one has passed, so a legal
@@ -394,7 +405,7 @@ def _next_change(
         return _fromordinal(today + 1)
     window = max(settings.yellow_within_working_days, 0)
     try:
-        if _pause_grows(facts, today) or (left is not None and left <= window):
+        if (facts.pauses and pause_grows(facts.pauses, today)) or (left is not None and left <= window):
             return _fromordinal(calendar.add_workdays_ordinal(today, 1))
         wakes = [calendar.add_workdays_ordinal(*stage_wake)] if stage_wake else []
         if due is not None:
@@ -415,17 +426,19 @@ def evaluate_on(
     is_open = facts.terminal is None
     day = (today if is_open else (facts.finished_on or today)).toordinal()
     case_type = facts.case_type or (item.case_type if item is not None else None)
+    if item is None:  # fail closed: whatever the fallback limits say, the case is not judged
+        unknown.append(f"{UNKNOWN_ITEM}{facts.item_code}")
     try:
         limits = _limits_for(case_type, item)
     except _UnknownLimit:
         limits = None
-        unknown.append(f"事项目录中没有该事项：{facts.item_code}")
 
     deadline = legal_deadline = remaining = outcome = error = changes_on = None
+    departments: list[ShareStatus] = []
     try:
         time_red: list[str] = []
         time_yellow: list[str] = []
-        spans = _pause_intervals(facts, day) if facts.pauses else []
+        spans = pause_intervals(facts.pauses, day) if facts.pauses else []
         due = legal_due = stage_wake = None
         if facts.accepted_on is not None and limits is not None:
             due, legal_due = _deadlines(facts, limits, calendar, spans, day)
@@ -457,6 +470,13 @@ def evaluate_on(
         error = str(exc)
         unknown.append(f"工作日历缺少{exc.year}年数据，无法计算时限")
         changes_on = _fromordinal(day + 1) if is_open else None
+    if facts.shares or (item is not None and item.joint_depts):
+        departments, share_wake = judge_shares(
+            facts.shares, facts.pauses, facts.accepted_on, None if is_open else facts.finished_on,
+            item, calendar, today.toordinal(), settings.yellow_within_working_days)
+        if is_open and share_wake is not None:
+            wake_on = _fromordinal(share_wake)
+            changes_on = wake_on if changes_on is None else min(changes_on, wake_on)
 
     if item is not None and facts.fees:
         fee_reason = _fee_reason(facts, item)
@@ -475,6 +495,7 @@ def evaluate_on(
     return CaseStatus(
         facts.case_no, deadline, legal_deadline, remaining, light,
         red + unknown + (yellow if is_open else []), error, outcome, facts.stage, changes_on,
+        departments,
     )
 
 

@@ -42,7 +42,7 @@ class HubEvent:
 
     __slots__ = ("event_id", "case_no", "item_code", "dept_code", "district_code", "event_type",
                  "procedure_kind", "extension_days", "occurred_at", "actor", "window_no",
-                 "reason", "fee_amount", "case_type", "local_date")
+                 "reason", "fee_amount", "case_type", "to_dept_code", "local_date")
 
     def __init__(self, body: dict[str, Any]):
         self.event_id = body["event_id"]
@@ -59,6 +59,7 @@ class HubEvent:
         self.reason = body.get("reason")
         self.fee_amount = body.get("fee_amount")
         self.case_type = body.get("case_type")
+        self.to_dept_code = body.get("to_dept_code")
         self.local_date = _fromiso(self.occurred_at).astimezone(LOCAL_TZ).date()
 
 

@@ -389,7 +389,9 @@ def test_fallback_limits_without_item(calendar):
     forwarded = judge(make_facts(case_type="上报件"), None, calendar, date(2026, 11, 3))
     assert forwarded.deadline == date(2026, 11, 30)  # 20 working days
     answer = judge(make_facts(case_type="答复件"), None, calendar, date(2026, 12, 30))
-    assert (answer.deadline, answer.light) == (None, "green")
+    assert (answer.deadline, answer.light) == (None, "unknown")  # fails closed, no limit needed
+    # The fallback gives a deadline, but the case still says its item is unknown.
+    assert joint.light == "unknown" and joint.reasons == ["事项目录中没有该事项：440605-JY-001"]
 
 
 def test_case_without_limit_type(calendar):
