@@ -50,7 +50,11 @@ def write_folder(folder: Path) -> Path:
 
 
 def start(config: Path) -> tuple[subprocess.Popen, str, str, str]:
-    """The box process, its URL and the first administrator's user name and password."""
+    """The box process, its URL and the first administrator's name and one-time password.
+
+    The box never prints that password into a pipe; ``edge user reset`` gives one, as it
+    gives the technician one on a terminal.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "hallwatch", "edge", "serve", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
@@ -58,14 +62,15 @@ def start(config: Path) -> tuple[subprocess.Popen, str, str, str]:
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
                      daemon=True).start()
-    user = password = None
     while True:
         line = lines.get(timeout=60)
-        found = re.search(r"首次登录：用户名 (\S+) 密码 (\S+)", line)
-        if found:
-            user, password = found[1], found[2]
         if " serving http" in line:
-            return process, line.strip().rsplit(" ", 1)[-1], user, password
+            break
+    reset = subprocess.run([sys.executable, "-m", "hallwatch", "edge", "user", "reset", "admin",
+                            "--config", str(config)], capture_output=True, text=True, cwd=REPO,
+                           check=True)
+    password = re.search(r"的密码：(\S+)", reset.stdout)[1]
+    return process, line.strip().rsplit(" ", 1)[-1], "admin", password
 
 
 def post(url: str, path: str, records: list[dict]) -> dict:
@@ -112,6 +117,11 @@ def shoot(url: str, user: str, password: str, out: Path) -> list[Path]:
         save("login", full=False)
         page.fill("input[name=username]", user)
         page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        # A one-time password: the first sign-in sets the administrator's own.
+        page.fill("input[name=current]", password)
+        page.fill("input[name=new]", "screenshot-admin-password")
+        page.fill("input[name=repeat]", "screenshot-admin-password")
         page.click("button[type=submit]")
         expect(page.locator("[data-window]").first).to_be_visible()
         save("board")

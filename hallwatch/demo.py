@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -258,7 +259,7 @@ def demo(seconds: float | None, folder: Path, base_port: int, hub_port: int,
                                   box.folder / "box.log")
             box.service.start(" serving ")
             box.url = box.service.line_with(" serving ").strip().rsplit(" ", 1)[-1]
-        _announce(hub, boxes)
+        _announce(hub, hub_toml, boxes)
         now = dt.datetime.now(dt.timezone.utc)
         for box in boxes:
             # Six weeks of history, so that last month has cases to score too.
@@ -301,13 +302,33 @@ def hub_summary(hub_db: Path) -> str:
     return f"hub: {records} records from the boxes; open cases: {shown}"
 
 
-def _announce(hub: Service, boxes: list[DemoBox]) -> None:
+def _announce(hub: Service, hub_toml: Path, boxes: list[DemoBox]) -> None:
     web = hub.line_with("hub web serving").rsplit(" ", 1)[-1] or "(未启动，见 hub.log)"
     click.echo(f"市电子监察中心 dashboard: {web}")
     click.echo(f"公众门户 public portal:   {web.rstrip('/')}/portal/" if web.startswith("http")
                else hub.line_with("集中监察页面未启动"))
-    click.echo(f"  {hub.line_with('首次登录') or '（中心已有用户，沿用原密码）'}")
+    hub_reset = ["hub", "user", "reset", "--name", "admin", "--config", str(hub_toml)]
+    click.echo(f"  {_admin_login(hub_reset)}")
     for box in boxes:
         click.echo(f"{box.name} box: {box.url}/  (platform token in "
                    f"{box.folder / 'keys' / 'platform.token'})")
-        click.echo(f"  {box.service.line_with('首次登录') or '（盒子未打印首次登录信息）'}")
+        box_reset = ["edge", "user", "reset", "admin", "--config", str(box.config_path)]
+        click.echo(f"  {_admin_login(box_reset)}")
+
+
+def _admin_login(reset: list[str]) -> str:
+    """The administrator's one-time password, for this terminal only (never a log file).
+
+    The services print no password into their logs; ``user reset`` gives one, as it does a
+    technician. When the demo's own output is not a terminal the line names the command.
+    """
+    command = "hallwatch " + " ".join(reset)
+    if not sys.stdout.isatty():
+        return f"管理员 admin：一次性密码只在终端上显示，请运行 {command}"
+    answer = subprocess.run([sys.executable, "-m", "hallwatch", *reset], capture_output=True,
+                            text=True, timeout=60)
+    found = re.search(r"密码：(\S+)", answer.stdout)
+    if answer.returncode or not found:
+        problem = answer.stderr.strip()[:200]
+        return f"管理员 admin：未能取得一次性密码（{problem}），请运行 {command}"
+    return f"管理员 admin 一次性密码 {found[1]}（只在终端上显示；首次登录后须设置自己的密码）"

@@ -198,3 +198,20 @@ def start_hub(config: Path, timeout: float = 30) -> RunningHub:
         raise AssertionError("hub did not start:\n" + "".join(lines))
     url = re.search(r"hub web serving (http://\S+?)/?\s", "".join(lines))[1]
     return RunningHub(config, process, lines, url)
+
+
+def captcha_answer(secret: bytes, token: str) -> str:
+    """The answer to a portal captcha. It is only in the image; a test that holds the app's
+    secret finds it from the token's MAC (there are a few hundred possible answers)."""
+    from web.portal.captcha import _mac
+
+    expires, nonce, mac = token.split(".")
+    (value,) = [value for value in range(-20, 400)
+                if _mac(secret, int(expires), nonce, value) == mac]
+    return str(value)
+
+
+def web_secret(dashboard: Dashboard) -> bytes:
+    """The hub web app's secret key, as ``init_auth`` keeps it in the data folder."""
+    config = dashboard.config
+    return bytes.fromhex((config.path(config.data_dir) / "hub-web.secret").read_text().strip())

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
-from web.portal.ratelimit import RateLimiter
+from web.portal.ratelimit import PortalLimits
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
 
+LIMITS_FILE = "portal-limits.db"  # in the hub's data folder: counts survive a restart
+
+
 def install_portal(app: Flask, dashboard) -> None:
-    portal = dashboard.config.portal
+    config = dashboard.config
+    portal = config.portal
+    limits = PortalLimits(config.path(config.data_dir) / LIMITS_FILE,
+                          clock=lambda: dashboard.data.clock().timestamp())
     app.extensions["portal_limits"] = {
-        "pages": RateLimiter(portal.requests_per_minute, 60.0),
-        "forms": RateLimiter(portal.submissions_per_hour, 3600.0)}
+        "pages": limits.limiter("pages", portal.requests_per_minute, 60.0),
+        "forms": limits.limiter("forms", portal.submissions_per_hour, 3600.0)}
     from web.portal import pages  # noqa: F401 - registers the views on bp
 
     app.register_blueprint(bp)
@@ -35,7 +41,8 @@ def install_portal(app: Flask, dashboard) -> None:
 def _rate_limit():
     limits = current_app.extensions["portal_limits"]
     address = request.remote_addr or "?"
-    form_post = request.method == "POST"
+    # A new captcha image (看不清？换一张) posts the form back but submits nothing.
+    form_post = request.method == "POST" and not request.form.get("refresh")
     if not limits["pages"].allow(address) or (form_post and not limits["forms"].allow(address)):
         message = ("您提交得太频繁了，请一小时后再试。" if form_post else
                    "您的访问过于频繁，请稍后再试。")

@@ -151,6 +151,8 @@ def complaint_form():
 @bp.post("/complaints/new")
 def complaint_submit():
     form = request.form
+    if form.get("refresh"):  # 看不清？换一张: a new image, the text typed so far kept
+        return _form_page(form=form)
     now = _dashboard().data.clock().timestamp()
     try:
         nonce = check_answer(current_app.secret_key, form.get("captcha_token", ""),
