@@ -12,6 +12,7 @@ import pytest
 from hallwatch.hubsim import SimBox, feed
 from hub.score_scheduler import ScoreScheduler, months_to_draft
 from hub.scorebook import AUTOMATIC
+from hub.scoring_config import DEFAULT_FILE
 from hub.services import Scope
 from standard.records import LOCAL_TZ
 from tests.hubkit import Clock, open_dashboard, write_hub_folder
@@ -111,3 +112,26 @@ def test_a_demo_month_is_drafted_updated_published_and_frozen(hub):
     page = create_app(board, {"TESTING": True}, announce=lambda *first: None).test_client()
     shown = page.get("/portal/scores?month=2026-11").get_data(as_text=True)
     assert "第1版 · 已发布" in shown and "南海区" in shown
+
+
+def test_an_edited_formula_file_is_used_without_a_restart_and_a_broken_one_drafts_nothing(
+        tmp_path, caplog):
+    toml = write_hub_folder(tmp_path)
+    formula = tmp_path / "scoring.toml"
+    shipped = DEFAULT_FILE.read_text(encoding="utf-8")
+    formula.write_text(shipped, encoding="utf-8")
+    toml.write_text('scoring = "scoring.toml"\n' + toml.read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    clock = Clock(_at("2026-12-01", 3))
+    board = open_dashboard(tmp_path, clock)
+    scheduler = next(s for s in board.services if isinstance(s, ScoreScheduler))
+    (first,) = scheduler.tick()
+    assert first.formula == "佛山市电子监察绩效评估办法 2026 第2版"
+    formula.write_text(shipped.replace("2026 第2版", "2026 第3版"), encoding="utf-8")
+    (second,) = scheduler.tick()
+    assert second.formula == "佛山市电子监察绩效评估办法 2026 第3版"
+    formula.write_text(shipped.replace("[complaints]", "[complaints]\nwieght = 1"),
+                       encoding="utf-8")
+    assert scheduler.tick() == []
+    assert "complaints.wieght: unknown key" in caplog.text
+    assert board.scorebook.current("2026-11", published_only=False).formula.endswith("第3版")
