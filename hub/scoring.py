@@ -92,7 +92,8 @@ def measured(key: str, c: Counts, config: ScoringConfig) -> tuple[float | None, 
         return _pct(c.early, c.finished), f"提前办结 {c.early} / 办结 {c.finished} 件"
     if key in ("yellow_cards", "red_cards"):
         count = getattr(c, key)
-        return _pct(count, c.cases), f"{MEASURES[key].label[:2]} {count} 张 / 经办 {c.cases} 件"
+        card = "黄牌" if key == "yellow_cards" else "红牌"
+        return _pct(count, c.cases), f"{card} {count} 张 / 经办 {c.cases} 件"
     if key == "warnings":
         return _pct(c.warned_cases, c.cases), (f"预警{config.warnings.repeats}次及以上的办件 "
                                                f"{c.warned_cases} / 经办 {c.cases} 件")
