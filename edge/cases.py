@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edge.store import Store
 from standard.calendar import WorkCalendar
 from standard.deadlines import CaseFacts, CaseStatus, LightSettings, evaluate_on, local_day
 from standard.records import CatalogueItem
+from standard.shares import ShareStatus
 
 LIGHT_NAMES = {"green": "绿灯", "yellow": "黄灯", "red": "红灯", "unknown": "无法判断"}
 OUTCOME_NAMES = {"early": "提前办结", "on_time": "按时办结", "late": "超期办结"}
@@ -50,10 +51,18 @@ class CaseRow:
     reasons: list[str]
     error: str | None
     outcome: str | None
+    # A joint case's participating departments (standard/shares.py ShareStatus), each with its
+    # own deadline, remaining days, light and state; the fields above are the lead's own.
+    departments: list[ShareStatus] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``departments`` (dept_code, deadline, remaining_working_days, light,
+        state ...) only for a joint case."""
         data = asdict(self)
         data["deadline"] = self.deadline.isoformat() if self.deadline else None
+        data.pop("departments")
+        if self.departments:
+            data["departments"] = [share.to_dict() for share in self.departments]
         return data
 
 
@@ -117,7 +126,8 @@ class CaseBoard:
             case_type=facts.case_type or (item.case_type if item else None),
             stage=facts.stage, deadline=status.deadline,
             remaining_working_days=status.remaining_working_days, light=status.light,
-            reasons=status.reasons, error=status.error, outcome=status.outcome)
+            reasons=status.reasons, error=status.error, outcome=status.outcome,
+            departments=status.departments)
 
 
 _LIGHT_ORDER = {"red": 0, "unknown": 1, "yellow": 2, "green": 3}

@@ -57,10 +57,14 @@ def ingest(target: Target, files: tuple[Path, ...]) -> None:
 
     catalogue = target.catalogue()
     with target.store() as store:
-        result = ingest_files(store, files, show_progress=sys.stderr.isatty())
+        result = ingest_files(store, files, show_progress=sys.stderr.isatty(),
+                              catalogue=catalogue)
     unknown = sorted({c for c in result.item_codes if c not in catalogue})
     click.echo(f"accepted {result.accepted}, duplicates {result.duplicates}, "
                f"rejected {len(result.rejected)}")
+    if result.cases:
+        click.echo(f"{len(result.cases)} cases wait to be judged: run `hallwatch edge check` "
+                   "(a running box judges them by itself)")
     for rejection in result.rejected[:20]:
         click.echo(f"  {rejection.source} #{rejection.index}: {rejection.reason}", err=True)
     if len(result.rejected) > 20:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import click
 
 from edge.ingest import IngestResult, Rejection, csv_records, ingest_texts, quarantine_body
 from edge.store import Store
+from standard.records import CatalogueItem
 
 
 def file_records(path: Path) -> Iterator[tuple[int, str]]:
@@ -54,14 +55,18 @@ def cycle_collector_paused() -> Iterator[None]:
 
 
 def ingest_files(store: Store, files: tuple[Path, ...] | list[Path], *,
-                 show_progress: bool = False) -> IngestResult:
-    """Ingest every file; a file that cannot be parsed at all is one rejection, not a crash."""
+                 show_progress: bool = False,
+                 catalogue: Mapping[str, CatalogueItem] | None = None) -> IngestResult:
+    """Ingest every file; a file that cannot be parsed at all is one rejection, not a crash.
+
+    The cases are marked to be judged (``edge check`` or the running box does that).
+    """
     with cycle_collector_paused():
-        return _ingest_files(store, files, show_progress)
+        return _ingest_files(store, files, show_progress, catalogue)
 
 
-def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path],
-                  show_progress: bool) -> IngestResult:
+def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path], show_progress: bool,
+                  catalogue: Mapping[str, CatalogueItem] | None) -> IngestResult:
     total = IngestResult()
     for path in files:
         records = file_records(path)
@@ -69,9 +74,9 @@ def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path],
             if show_progress:
                 with click.progressbar(records, label=str(path), file=None,
                                        show_pos=True) as bar:
-                    result = ingest_texts(store, bar, source=str(path))
+                    result = ingest_texts(store, bar, source=str(path), catalogue=catalogue)
             else:
-                result = ingest_texts(store, records, source=str(path))
+                result = ingest_texts(store, records, source=str(path), catalogue=catalogue)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             reason = f"文件无法解析 (cannot parse the file: {exc})"
             quarantine_body(store, path.read_bytes(), str(path), reason)

@@ -17,17 +17,19 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from edge import backlog
 from edge.store import Store, Tx, iso
 from standard.deadlines import CaseFacts, apply_event
 from standard.problems import field_problems
-from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent
+from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent, CatalogueItem
+from standard.shares import participants
 
 MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing
 CHUNK = 5_000  # records per transaction: fewer commits and case rewrites, a short write lock
@@ -157,11 +159,13 @@ def judge_record(index: int, raw: str, validate_json: Callable[..., Any]) -> Any
 
 # -- storing ------------------------------------------------------------------------------
 def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: str,
-                 hooks: Sequence[IngestHook] = ()) -> IngestResult:
+                 hooks: Sequence[IngestHook] = (),
+                 catalogue: Mapping[str, CatalogueItem] | None = None) -> IngestResult:
     """Validate and store records in chunks; every chunk is one transaction.
 
     The next chunk is validated while the writer commits the previous one, so parsing and
-    SQLite overlap; at most two chunks are held in memory.
+    SQLite overlap; at most two chunks are held in memory. ``catalogue`` tells which
+    departments take part in a joint case (their events fold into their own shares).
     """
     total = IngestResult()
     pending: tuple[IngestResult, Future] | None = None
@@ -169,7 +173,7 @@ def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: st
 
     def flush(chunk: list[tuple[int, str]]) -> None:
         nonlocal pending
-        submitted = _submit_chunk(store, chunk, source, hooks)
+        submitted = _submit_chunk(store, chunk, source, hooks, catalogue)
         if pending is not None:
             _collect(total, pending)
         pending = submitted
@@ -193,7 +197,8 @@ def _collect(total: IngestResult, pending: tuple[IngestResult, Future]) -> None:
 
 
 def _submit_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
-                  hooks: Sequence[IngestHook]) -> tuple[IngestResult, Future]:
+                  hooks: Sequence[IngestHook], catalogue: Mapping[str, CatalogueItem] | None
+                  ) -> tuple[IngestResult, Future]:
     events: list[CaseEvent] = []
     result = IngestResult()
     for index, raw in chunk:
@@ -206,7 +211,7 @@ def _submit_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
 
     def apply(tx: Tx) -> None:
         quarantine(tx, result.rejected, source)
-        fresh = store_events(tx, events, result)
+        fresh = store_events(tx, events, result, catalogue)
         for hook in hooks:
             hook(tx, fresh)
 
@@ -229,8 +234,10 @@ def quarantine_body(store: Store, body: bytes, source: str, reason: str) -> None
                                                               "message": reason}], raw)], source))
 
 
-def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> list[CaseEvent]:
-    """Insert new events, fold them into their cases' facts, and queue them for the hub.
+def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult,
+                 catalogue: Mapping[str, CatalogueItem] | None = None) -> list[CaseEvent]:
+    """Insert new events, fold them into their cases' facts, queue them for the hub and mark
+    their cases to be judged (edge/backlog.py), all in the caller's transaction.
 
     Returns the events that were new (not seen before by ``event_id``).
     """
@@ -249,8 +256,10 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> list[
     facts = _load_facts(conn, case_nos)
     now = iso(tx.now)
     bodies = [_dump_json(event, exclude_none=True).decode() for event in fresh]
+    joint = _joint_lookup(catalogue)
     for event in fresh:
-        facts[event.case_no] = apply_event(facts.get(event.case_no), event)
+        facts[event.case_no] = apply_event(facts.get(event.case_no), event,
+                                           joint(event.item_code))
     conn.executemany(
         "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
         " values (?, ?, ?, ?, ?, ?)",
@@ -266,10 +275,48 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult) -> list[
         [(f.case_no, f.item_code, f.dept_code, f.district_code, f.case_type, f.stage,
           0 if f.terminal in TERMINAL_EVENTS else 1, f.to_json(), now)
          for f in (facts[case_no] for case_no in case_nos)])
+    backlog.mark(conn, case_nos)
     result.accepted += len(fresh)
     result.cases.update(case_nos)
     result.item_codes.update(e.item_code for e in fresh)
     return fresh
+
+
+def _joint_lookup(catalogue: Mapping[str, CatalogueItem] | None
+                  ) -> Callable[[str], frozenset[str]]:
+    """item_code -> its participating departments, each item looked up once per chunk."""
+    if not catalogue:
+        return lambda code: frozenset()
+    cache: dict[str, frozenset[str]] = {}
+
+    def joint(code: str) -> frozenset[str]:
+        found = cache.get(code)
+        if found is None:
+            found = cache[code] = participants(catalogue.get(code))
+        return found
+    return joint
+
+
+def refold_cases(tx: Tx, case_nos: list[str], catalogue: Mapping[str, CatalogueItem]) -> None:
+    """Fold these cases' facts again from their stored events, in the order they arrived.
+
+    For when the catalogue changes which departments take part in an item: their events move
+    between the lead's stages and the shares. The cases are marked to be judged.
+    """
+    joint = _joint_lookup(catalogue)
+    rows = []
+    for case_no in case_nos:
+        facts = None
+        for (body,) in tx.conn.execute(
+                "select body from case_events where case_no = ? order by rowid", (case_no,)):
+            event = _validate_json(body, strict=True)
+            facts = apply_event(facts, event, joint(event.item_code))
+        if facts is not None:
+            is_open = 0 if facts.terminal in TERMINAL_EVENTS else 1
+            rows.append((facts.stage, is_open, facts.to_json(), case_no))
+    tx.conn.executemany("update cases set stage = ?, is_open = ?, facts = ? where case_no = ?",
+                        rows)
+    backlog.mark(tx.conn, case_nos)
 
 
 # The id lists go in as one JSON array (json_each), so each lookup is one prepared statement

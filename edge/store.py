@@ -54,6 +54,11 @@ create table if not exists cases (
     district_code text not null, case_type text, stage text, is_open integer not null,
     facts text not null, updated_at text not null);
 create index if not exists cases_open on cases(is_open);
+create index if not exists cases_item on cases(item_code);
+create table if not exists cases_to_judge (
+    id integer primary key autoincrement, case_no text not null unique);
+create table if not exists judged_items (
+    item_code text primary key, digest text not null, joint text not null);
 create table if not exists quarantine (
     id integer primary key, received_at text not null, source text not null,
     position integer, reason text not null, raw text not null);
@@ -238,7 +243,12 @@ class Store:
         conn.execute("pragma synchronous=normal")  # WAL + normal: durable across app crashes
         conn.execute("pragma busy_timeout=5000")
         conn.execute(f"pragma wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
+        upgrading = conn.execute("select 1 from sqlite_master where name = 'cases'").fetchone() \
+            and not conn.execute("select 1 from sqlite_master where name = 'cases_to_judge'"
+                                 ).fetchone()
         conn.executescript(SCHEMA)
+        if upgrading:  # a store from before edge/backlog.py: judge every case once
+            conn.execute("insert into cases_to_judge (case_no) select case_no from cases")
         for script in self.extra_schema:
             conn.executescript(script)
         if get_meta(conn, "box_id") is None:

@@ -3,9 +3,12 @@
 The platform's answer waits for the commit, not for the rules. Ingest hands the numbers of the
 cases it changed to :meth:`RuleChecker.submit`; a thread runs ``rules.check`` for the union of
 everything submitted since its last pass, so the batches that arrive while a pass runs share
-the next one. An alert follows its event within a pass (well under a second on a quiet box).
-The scheduled passes (edge/supervision/schedule.py) still check every open case each minute, so a pass
-lost to an error is made good there; ``stop`` checks what is still waiting.
+the next one, then judges whatever else waits on disk (edge/backlog.py: cases loaded while the
+box was down, by ``edge ingest``, or left by a crash). An alert follows its event within a pass
+(well under a second on a quiet box). Fresh cases go before a long backlog: the backlog is
+taken a chunk at a time and gives way when new cases arrive. The scheduled passes
+(edge/supervision/schedule.py) judge the waiting cases and every open case too, so a pass lost
+to an error is made good there; ``stop`` checks what was submitted and leaves the rest marked.
 
 Example::
 
@@ -35,6 +38,7 @@ class RuleChecker:
         self.rules = rules
         self.clock = clock
         self._changed: set[str] = set()
+        self._backlog = True  # at start: whatever waits on disk
         self._busy = False
         self._stopping = False
         self._cond = threading.Condition()
@@ -43,18 +47,19 @@ class RuleChecker:
     def submit(self, case_nos: Iterable[str]) -> None:
         """Check these cases soon (their events are committed)."""
         with self._cond:
-            before = len(self._changed)
             self._changed.update(case_nos)
-            if len(self._changed) != before:
-                self._cond.notify_all()
+            self._backlog = True
+            self._cond.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until everything submitted so far has been checked; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: not (self._changed or self._busy), timeout)
+            return self._cond.wait_for(
+                lambda: not (self._changed or self._backlog or self._busy), timeout)
 
     def start(self) -> None:
         self._stopping = False
+        self._backlog = True
         self._thread = threading.Thread(target=self._run, name="rule-checker", daemon=True)
         self._thread.start()
 
@@ -69,16 +74,30 @@ class RuleChecker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._changed or self._stopping)
-                if not self._changed:
+                self._cond.wait_for(lambda: self._changed or self._backlog or self._stopping)
+                if self._stopping and not self._changed:
+                    self._backlog = False  # the marks stay on disk for the next start
+                    self._cond.notify_all()
                     return
                 case_nos, self._changed = self._changed, set()
+                backlog, self._backlog = self._backlog and not self._stopping, False
                 self._busy = True
             try:
-                self.rules.check(self.clock(), case_nos=case_nos)
-            except Exception:  # the next scheduled pass checks every open case again
+                if case_nos:
+                    self.rules.check(self.clock(), case_nos=case_nos)
+                if backlog:
+                    self.rules.drain(self.clock(), give_way=self._fresh_waiting)
+            except Exception:  # the cases stay marked: the next pass judges them
                 log.exception("rule check of %d changed cases failed", len(case_nos))
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def _fresh_waiting(self) -> bool:
+        """True when new cases (or stop) should go before the rest of a long backlog."""
+        with self._cond:
+            if self._changed or self._stopping:
+                self._backlog = True  # resume after them
+                return True
+            return False

@@ -14,6 +14,10 @@ Example::
 from __future__ import annotations
 
 import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -41,11 +45,16 @@ def open_store(target: Target) -> Store:
 @target_options
 @click.option("--at", "at_text", help="Run as of this ISO date-time (default: now); "
               "a time without an offset is local (+08:00).")
-def check(target: Target, at_text: str | None) -> None:
+@click.option("--list-limit", default=200, show_default=True, type=click.IntRange(min=0),
+              help="Print at most this many opened, cleared and carded lines (a first check "
+              "of a large history can find many thousands); the summary line counts them all.")
+def check(target: Target, at_text: str | None, list_limit: int) -> None:
     """Run one pass of the supervision rules, exactly as the schedule does, and print what it
     opened, cleared and carded.
 
-    Notifications are queued (for the notifiers in --config) and sent by the running box.
+    It judges every case waiting to be judged (loaded by `edge ingest`, or changed while the
+    box was stopped), open or finished, then every open case. A terminal sees its progress on
+    stderr. Notifications are queued (for the notifiers in --config) and sent by the running box.
     """
     from edge.cases import CaseBoard
 
@@ -62,9 +71,29 @@ def check(target: Target, at_text: str | None) -> None:
             contacts=config.contacts if config else [],
             notify=config.notify if config else NotifySection(log=False),
             box_id=target.box_id, data_dir=data_dir)
-        result = parts.rules.check(at)
-    for line in result.lines():
+        with progress_line() as progress:
+            result = parts.rules.check(at, progress=progress)
+    for line in result.lines(limit=list_limit):
         click.echo(line)
+
+
+@contextmanager
+def progress_line() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback that redraws one line on stderr; None when stderr is no terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6)
+        click.echo(f"\r判定办件 judged {done:,} / {total:,} cases ({rate:,.0f}/s)", err=True,
+                   nl=False)
+
+    try:
+        yield show
+    finally:
+        click.echo("", err=True)
 
 
 @click.command()

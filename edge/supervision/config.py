@@ -29,10 +29,11 @@ from pydantic import Field, field_validator
 
 from standard.configfile import Section
 
-# The rule names a box knows, in the order they run. edge/supervision/rules.py registers one function each.
+# The rule names a box knows, in the order they run. edge/supervision/verdicts.py has one
+# function each.
 RULE_NAMES: tuple[str, ...] = (
-    "临近时限", "环节临近时限", "超期", "超法定时限", "环节超时", "违规收费", "程序异常",
-    "无理由拒绝", "日历缺失", "重点监察",
+    "临近时限", "环节临近时限", "超期", "超期办结", "超法定时限", "环节超时", "违规收费", "程序异常",
+    "无理由拒绝", "日历缺失", "事项缺失", "重点监察",
 )
 FOCUS_KINDS = ("不予许可", "不予受理", "补正")
 StageName = Literal["申请", "受理", "承办", "审核", "批准", "办结"]

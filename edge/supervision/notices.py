@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 DEADLINE_NOTICE = "限期办理通知书"
 RECTIFY_NOTICE = "整改建议书"
 _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
+# Configuration gaps, not a department's fault: they draw no card, and they resolve themselves
+# once the catalogue knows the item (edge/supervision/rules.py).
+CARDLESS_RULES = frozenset({"事项缺失"})
+_CARDLESS = "(" + ", ".join(f"'{rule}'" for rule in sorted(CARDLESS_RULES)) + ")"
 
 
 @dataclass(frozen=True)
@@ -132,35 +136,54 @@ class CardDesk:
         if case_nos is not None:
             only = f" and a.case_no in ({','.join('?' * len(case_nos))})"
             params = list(case_nos)
+        # One card at a time per case and department: a joint case's participating department
+        # gets its own card for its own share, whatever the lead's.
         need_yellow = conn.execute(
-            "select a.id, a.case_no from alerts a join cases c on c.case_no = a.case_no"
-            f" where a.level = 'red' and a.card is null and a.cleared_at is null"
+            "select a.id, a.case_no, a.dept_code from alerts a join cases c"
+            " on c.case_no = a.case_no where a.level = 'red' and a.card is null"
+            f" and a.cleared_at is null and a.rule not in {_CARDLESS}"
             f" and a.state in {_ACTIVE} and c.is_open = 1{only} and not exists (select 1 from"
-            " alerts b where b.case_no = a.case_no and b.card is not null and b.state != 'closed')"
-            " order by a.id", params).fetchall()
-        first: dict[str, int] = {}
-        for alert_id, case_no in need_yellow:
-            first.setdefault(case_no, alert_id)
+            " alerts b where b.case_no = a.case_no and b.dept_code is a.dept_code"
+            " and b.card is not null and b.state != 'closed') order by a.id", params).fetchall()
+        first: dict[tuple[str, str | None], int] = {}
+        for alert_id, case_no, dept_code in need_yellow:
+            first.setdefault((case_no, dept_code), alert_id)
         need_red = conn.execute(
-            "select a.id from alerts a join cases c on c.case_no = a.case_no"
-            " where a.card = 'yellow' and a.state != 'closed' and a.card_due < ?"
-            f" and c.is_open = 1{only} order by a.id", [today.isoformat(), *params]).fetchall()
+            "select a.id, a.dept_code, c.dept_code, c.facts from alerts a join cases c"
+            " on c.case_no = a.case_no where a.card = 'yellow' and a.state != 'closed'"
+            f" and a.card_due < ? and c.is_open = 1{only} order by a.id",
+            [today.isoformat(), *params]).fetchall()
         return ([alert_row(conn, i) for i in first.values()],
-                [alert_row(conn, i) for (i,) in need_red])
+                [alert_row(conn, i) for i, dept, lead, facts in need_red
+                 if dept in (None, lead) or not _fed_back(facts, dept)])
 
     def _case(self, tx: Tx, case_no: str) -> CaseFacts:
         (text,) = tx.conn.execute("select facts from cases where case_no = ?",
                                   (case_no,)).fetchone()
         return CaseFacts.from_json(text)
 
-    def _case_lines(self, tx: Tx, facts: CaseFacts, at: dt.datetime) -> list[list[str]]:
+    def _case_lines(self, tx: Tx, facts: CaseFacts, at: dt.datetime,
+                    dept_code: str) -> list[list[str]]:
+        """The notice's table; for a participating department, its own share of the case."""
         status = self.board.evaluate(facts, at)
         item = self.board.catalogue.get(facts.item_code)
         reasons = [f"{rule}：{detail}" for rule, detail in tx.conn.execute(
-            f"select rule, detail from alerts where case_no = ? and level = 'red'"
-            f" and state in {_ACTIVE} and cleared_at is null order by id", (facts.case_no,))]
+            f"select rule, detail from alerts where case_no = ? and dept_code is ?"
+            f" and level = 'red' and state in {_ACTIVE} and cleared_at is null order by id",
+            (facts.case_no, dept_code))]
         lines = [["办件编号", facts.case_no],
                  ["事项名称", f"{item.name}（{facts.item_code}）" if item else facts.item_code]]
+        share = next((d for d in status.departments if d.dept_code == dept_code), None)
+        if dept_code != facts.dept_code and share is not None:
+            lines.append(["牵头部门", self.dept_name(facts.dept_code)])
+            if share.started_on:
+                lines.append(["分送日期", chinese_date(share.started_on)])
+            if share.deadline:
+                lines.append(["本部门办理期限", f"{chinese_date(share.deadline)}"
+                                                f"（{share.days}个工作日）"])
+            lines.append(["办理情况", "已反馈" if share.back_on else "未反馈"])
+            lines.append(["异常情形", "；".join(reasons) or "；".join(share.reasons)])
+            return lines
         if facts.accepted_on:
             lines.append(["受理日期", chinese_date(facts.accepted_on)])
         if status.deadline:
@@ -171,11 +194,16 @@ class CardDesk:
         lines.append(["异常情形", "；".join(reasons) or "；".join(status.reasons)])
         return lines
 
-    def _recipient(self, facts: CaseFacts) -> str:
+    def dept_name(self, dept_code: str) -> str:
+        """The department's name from the catalogue (as an item's or a participating one)."""
         for item in self.board.catalogue.values():
-            if item.dept_code == facts.dept_code:
+            if item.dept_code == dept_code:
                 return item.dept_name
-        return facts.dept_code
+        for item in self.board.catalogue.values():
+            for joint in item.joint_depts:
+                if joint.dept_code == dept_code:
+                    return joint.dept_name
+        return dept_code
 
     def issue_yellow(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
         """黄牌 + 限期办理通知书 on ``alert``; None when the calendar cannot give a due date."""
@@ -184,16 +212,21 @@ class CardDesk:
         if due is None:
             return None
         facts = self._case(tx, alert["case_no"])
+        dept = alert["dept_code"] or facts.dept_code
         issuer = self.issuer(facts.district_code)
+        share = dept != facts.dept_code
+        what = "你单位协办的下列联办件已超过本部门办理时限" if share else "你单位办理的下列办件已亮红灯"
+        finish, verb = ("向牵头部门反馈办理意见", "反馈") if share else ("依法办结该件", "办结")
         content = {
             "version": 1, "kind": DEADLINE_NOTICE, "title": DEADLINE_NOTICE,
-            "recipient": self._recipient(facts),
-            "opening": "经行政审批电子监察系统监测，你单位办理的下列办件已亮红灯，现发出黄牌督办：",
-            "lines": self._case_lines(tx, facts, at),
+            "recipient": self.dept_name(dept),
+            "opening": f"经行政审批电子监察系统监测，{what}，现发出黄牌督办：",
+            "lines": self._case_lines(tx, facts, at, dept),
+            "joint_share": share,
             "requirements": [
-                f"请你单位于{chinese_date(due)}前依法办结该件，并在电子监察系统中书面说明理由"
+                f"请你单位于{chinese_date(due)}前{finish}，并在电子监察系统中书面说明理由"
                 "（原因及整改措施）。",
-                "逾期仍未办结的，将升级为红牌督办并发出整改建议书。",
+                f"逾期仍未{verb}的，将升级为红牌督办并发出整改建议书。",
                 "特此通知。"],
             "issuer": issuer, "issued_on": today.isoformat(), "due_on": due.isoformat(),
         }
@@ -209,6 +242,9 @@ class CardDesk:
         if due is None:
             return None
         facts = self._case(tx, alert["case_no"])
+        dept = alert["dept_code"] or facts.dept_code
+        finish, verb = (("向牵头部门反馈办理意见", "反馈") if dept != facts.dept_code
+                        else ("依法办结该件", "办结"))
         previous = tx.conn.execute(
             "select number from notices where alert_id = ? and kind = ? order by id desc limit 1",
             (alert["id"], DEADLINE_NOTICE)).fetchone()
@@ -216,12 +252,13 @@ class CardDesk:
         earlier = f"《{DEADLINE_NOTICE}》（{previous[0]}）" if previous else f"《{DEADLINE_NOTICE}》"
         content = {
             "version": 1, "kind": RECTIFY_NOTICE, "title": RECTIFY_NOTICE,
-            "recipient": self._recipient(facts),
+            "recipient": self.dept_name(dept),
             "opening": (f"你单位办理的下列办件经{earlier}督办，至{chinese_date(alert['card_due'])}"
-                        "仍未办结，现升级为红牌督办，并提出以下整改建议："),
-            "lines": self._case_lines(tx, facts, at),
+                        f"仍未{verb}，现升级为红牌督办，并提出以下整改建议："),
+            "lines": self._case_lines(tx, facts, at, dept),
+            "joint_share": dept != facts.dept_code,
             "requirements": [
-                "一、立即依法办结该件，并书面说明逾期未办结的原因；",
+                f"一、立即{finish}，并书面说明逾期未{verb}的原因；",
                 "二、查明责任，对相关责任人依规处理；",
                 "三、查找制度和流程上的问题，落实整改措施，防止类似问题再次发生。",
                 f"请于{chinese_date(due)}前将整改情况书面报送{issuer}。"],
@@ -241,7 +278,7 @@ class CardDesk:
                                self.settings.document_word)
         content["number"] = number
         notice = Notice(number, content["kind"], facts.district_code, issued_on.year, seq,
-                        alert["id"], facts.case_no, facts.dept_code, iso(at),
+                        alert["id"], facts.case_no, alert["dept_code"] or facts.dept_code, iso(at),
                         content["issued_on"], content["due_on"], content)
         notice = dataclasses.replace(notice, html=render_notice_html(notice),
                                      text=render_notice_text(notice))
@@ -257,14 +294,22 @@ class CardDesk:
         return notice
 
 
+def _fed_back(facts_json: str, dept_code: str) -> bool:
+    """True when the participating department has sent its 反馈 (its card stops there)."""
+    return "back_on" in CaseFacts.from_json(facts_json).shares.get(dept_code, {})
+
+
 def notice_sms_text(notice: Notice) -> str:
     """The short message to the department's contact person about a notice."""
     short = district_label(notice.district_code)
     due = chinese_date(notice.due_on) if notice.due_on else ""
+    share = notice.content.get("joint_share")
+    what, verb = ("联办件", "反馈") if share else ("办件", "办结")
     if notice.kind == DEADLINE_NOTICE:
-        return (f"【{short}电子监察】{notice.content['recipient']}：办件{notice.case_no}已亮红灯，"
-                f"已发出黄牌及限期办理通知书{notice.number}，请于{due}前办结并说明理由。")
-    return (f"【{short}电子监察】{notice.content['recipient']}：办件{notice.case_no}逾期未办结，"
+        late = "已超过本部门办理时限" if share else "已亮红灯"
+        return (f"【{short}电子监察】{notice.content['recipient']}：{what}{notice.case_no}{late}，"
+                f"已发出黄牌及限期办理通知书{notice.number}，请于{due}前{verb}并说明理由。")
+    return (f"【{short}电子监察】{notice.content['recipient']}：{what}{notice.case_no}逾期未{verb}，"
             f"已升级红牌并发出整改建议书{notice.number}，请于{due}前报送整改情况。")
 
 

@@ -1,15 +1,18 @@
 """Supervision rules (预警纠错): case lights become alerts, cards and notifications.
 
-A rule is a small named function from a case (facts, evaluated status, catalogue item) to a
-detail text, or None. The engine runs the enabled rules after every ingest (touched cases) and
-on a schedule (every open case, plus the 重点监察 monthly counts), against the same deadline
-engine that computes the lights. It keeps one alert per (subject, rule): a second pass over
-unchanged data writes nothing. In the same transaction it issues the cards that are due
-(edge/supervision/notices.py) and queues the notifications (edge/supervision/notify/).
+The rules themselves are in edge/supervision/verdicts.py. The engine runs the enabled rules on
+the cases waiting to be judged (edge/backlog.py: every case whose events changed, however they
+came, open or finished, and the cases of a catalogue item or calendar that changed), then on
+every open case (time moves their deadlines), plus the 重点监察 monthly counts, against the same
+deadline engine that computes the lights. It keeps one alert per (subject, rule): a second pass
+over unchanged data writes nothing. In the same transaction it issues the cards that are due
+(edge/supervision/notices.py), queues the notifications (edge/supervision/notify/) and removes
+the judged cases from the waiting list.
 
 When a condition no longer holds, its alert is marked: a yellow warning still open or
-acknowledged is resolved by "system"; anything else (red, or already explained or escalated)
-only gets ``cleared_at`` and an audit entry, because people still have to explain and close it.
+acknowledged (or a 事项缺失, once the catalogue knows the item) is resolved by "system";
+anything else (red, or already explained or escalated) only gets ``cleared_at`` and an audit
+entry, because people still have to explain and close it.
 
 Example::
 
@@ -21,12 +24,14 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from edge import backlog
 from edge.cases import CaseBoard
 from edge.store import Store, Tx, iso
 from edge.supervision.alerts import (
@@ -37,9 +42,10 @@ from edge.supervision.alerts import (
     change_alert,
     open_alert,
 )
-from edge.supervision.config import RULE_NAMES
-from edge.supervision.focus import FOCUS_RULE, FocusCounter, FocusSettings, focus_findings
+from edge.supervision.basis import JudgedBasis
+from edge.supervision.focus import FocusCounter, FocusSettings, focus_findings
 from edge.supervision.notices import (
+    CARDLESS_RULES,
     DEADLINE_NOTICE,
     CardDesk,
     Notice,
@@ -48,33 +54,21 @@ from edge.supervision.notices import (
 )
 from edge.supervision.notify import NotificationQueue
 from edge.supervision.schedule import Scheduler, next_run
-from standard.calendar import CalendarUnknownYear
-from standard.deadlines import CaseFacts, CaseStatus, local_day
-from standard.records import LOCAL_TZ, STAGE_RANK, CatalogueItem
+from edge.supervision.verdicts import (
+    CASE_RULES,
+    RULE_DESCRIPTIONS,
+    CaseRule,
+    CaseView,
+    RuleSettings,
+    case_findings,
+    recheck_on,
+)
+from standard.deadlines import CaseFacts, local_day
+from standard.records import LOCAL_TZ
 
+Progress = Callable[[int, int], None]  # (cases judged so far, cases in this pass)
 log = logging.getLogger(__name__)
 _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
-
-
-@dataclass(frozen=True)
-class RuleSettings:
-    """Thresholds from ``[rules]`` (see edge/supervision/config.py)."""
-
-    near_deadline_working_days: int = 1
-    required_stages: tuple[str, ...] = ("受理", "承办", "审核", "批准")
-    skip_check_exempt_case_types: frozenset[str] = frozenset({"即办件"})
-
-
-class CaseView(NamedTuple):
-    """What a rule sees: a case's facts, its status on the pass's day, its catalogue item.
-
-    Rules depend on the day only through ``status``, and on ``remaining_working_days`` only
-    within ``near_deadline_working_days``: the engine re-judges a case when either can change.
-    """
-
-    facts: CaseFacts
-    status: CaseStatus
-    item: CatalogueItem | None
 
 
 class _Judged(NamedTuple):
@@ -88,128 +82,7 @@ class _Judged(NamedTuple):
 
 
 _NEVER = dt.date.max.toordinal() + 1
-
-
-def _recheck_on(case: CaseView, today: dt.date, board: CaseBoard,
-                within: int) -> dt.date | None:
-    """The first later day on which the case's findings can change without a new event.
-
-    That is the day its status can change (``CaseStatus.changes_on``), which covers 临近时限
-    while its window (``within`` working days) is no wider than the yellow light's; a wider
-    window can bring the day forward. None: only a new event can change them.
-    """
-    status = case.status
-    left, changes_on = status.remaining_working_days, status.changes_on
-    if (changes_on is None or left is None or left < 0
-            or within <= max(board.settings.yellow_within_working_days, 0)):
-        return changes_on
-    calendar = board.calendar
-    try:
-        if left > within:
-            start = calendar.subtract_workdays_ordinal(status.deadline.toordinal(), within)
-        else:  # its text counts the days
-            start = calendar.add_workdays_ordinal(today.toordinal(), 1)
-    except CalendarUnknownYear:
-        start = today.toordinal() + 1
-    return min(changes_on, dt.date.fromordinal(start))
-
-
-@dataclass(frozen=True)
-class CaseRule:
-    name: str
-    level: str  # yellow | red
-    description: str  # Chinese, shown to supervisors
-    check: Callable[[CaseView, RuleSettings], str | None]
-
-
-def _reasons(case: CaseView, prefix: str) -> list[str]:
-    reasons = case.status.reasons
-    if not reasons:  # most cases: no need to build anything
-        return []
-    return [reason.removeprefix(prefix) for reason in reasons if reason.startswith(prefix)]
-
-
-def near_deadline(case: CaseView, settings: RuleSettings) -> str | None:
-    """临近时限: an open case with 0..N working days left before its promised deadline."""
-    left = case.status.remaining_working_days
-    within = settings.near_deadline_working_days
-    if case.facts.terminal is None and left is not None and 0 <= left <= within:
-        return f"距承诺办结日期{case.status.deadline}还剩{left}个工作日"
-    return None
-
-
-def stage_near_limit(case: CaseView, settings: RuleSettings) -> str | None:
-    """环节临近时限: the current stage is about to pass its own limit."""
-    return "；".join(_reasons(case, "环节临近时限：")) or None
-
-
-def overdue(case: CaseView, settings: RuleSettings) -> str | None:
-    """超期: past the promised deadline (承诺时限)."""
-    late = [r for r in case.status.reasons if r.startswith("已超过承诺时限")]
-    return f"{late[0]}（承诺办结日期{case.status.deadline}）" if late else None
-
-
-def over_legal_limit(case: CaseView, settings: RuleSettings) -> str | None:
-    """超法定时限: past the legal limit (法定时限), graver than 超期."""
-    if "已超过法定时限" in case.status.reasons:
-        return f"已超过法定时限（法定办结日期{case.status.legal_deadline}）"
-    return None
-
-
-def stage_overtime(case: CaseView, settings: RuleSettings) -> str | None:
-    """环节超时: a stage past its own limit, even when the case as a whole is on time."""
-    return "；".join(_reasons(case, "环节超时：")) or None
-
-
-def fee_mismatch(case: CaseView, settings: RuleSettings) -> str | None:
-    """违规收费: fees differ from the catalogue standard (or any fee on a free item)."""
-    return "；".join(_reasons(case, "违规收费：")) or None
-
-
-def skipped_stages(case: CaseView, settings: RuleSettings) -> list[str]:
-    """Required stages the case went past without reporting them (受理 → 批准 skips 审核)."""
-    facts = case.facts
-    case_type = facts.case_type or (case.item.case_type if case.item else None)
-    if case_type in settings.skip_check_exempt_case_types:
-        return []
-    return [stage for stage in settings.required_stages
-            if STAGE_RANK[stage] < facts.stage_rank and stage not in facts.stage_started]
-
-
-def procedure_anomaly(case: CaseView, settings: RuleSettings) -> str | None:
-    """程序异常: a stage out of order, skipped, reported after the end, or 办结 without 受理."""
-    found = _reasons(case, "程序异常：")
-    found += [f"跳过{stage}环节" for stage in skipped_stages(case, settings)]
-    return "；".join(found) or None
-
-
-def refusal_without_reason(case: CaseView, settings: RuleSettings) -> str | None:
-    """无理由拒绝: 不予受理 or 不予许可 without a written reason."""
-    return "；".join(_reasons(case, "无理由拒绝：")) or None
-
-
-def calendar_gap(case: CaseView, settings: RuleSettings) -> str | None:
-    """日历缺失: the deadline falls in a year the working-day calendar does not know."""
-    if case.status.error and "calendar" in case.status.error:
-        gaps = [r for r in case.status.reasons if r.startswith("工作日历缺少")]
-        return "；".join(gaps) or case.status.error
-    return None
-
-
-CASE_RULES: dict[str, CaseRule] = {rule.name: rule for rule in (
-    CaseRule("临近时限", "yellow", "承诺办结日期前不超过规定工作日仍未办结（黄灯预警）", near_deadline),
-    CaseRule("环节临近时限", "yellow", "当前环节即将超过该环节时限（黄灯预警）", stage_near_limit),
-    CaseRule("超期", "red", "超过承诺时限仍未办结或超期办结（红灯）", overdue),
-    CaseRule("超法定时限", "red", "超过法定时限（红灯，较超期更为严重）", over_legal_limit),
-    CaseRule("环节超时", "red", "某一环节超过该环节时限，即使办件总体未超期（红灯）", stage_overtime),
-    CaseRule("违规收费", "red", "收费金额与事项目录标准不符，或对不收费事项收费（红灯）", fee_mismatch),
-    CaseRule("程序异常", "red", "环节缺失、顺序颠倒、办结后仍有操作或未受理即办结（红灯）", procedure_anomaly),
-    CaseRule("无理由拒绝", "red", "不予受理或不予许可未说明理由（红灯）", refusal_without_reason),
-    CaseRule("日历缺失", "red", "时限落在工作日历未覆盖的年份，无法计算（红灯）", calendar_gap),
-)}
-RULE_DESCRIPTIONS = {name: rule.description for name, rule in CASE_RULES.items()}
-RULE_DESCRIPTIONS[FOCUS_RULE] = "部门当月不予许可、不予受理、补正比率远高于全区中位数（黄灯预警）"
-assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "update RULE_NAMES in edge/supervision/config.py"
+CHUNK = 5_000  # cases judged per read and write of a pass over the cases waiting
 
 
 @dataclass
@@ -223,17 +96,23 @@ class PassResult:
     cleared: list[tuple[str, str]] = field(default_factory=list)  # (subject, rule)
     notices: list[Notice] = field(default_factory=list)
     notifications: int = 0
+    # Open cases this pass judged already (so the pass over open cases counts them once).
+    judged_open: set[str] = field(default_factory=set, repr=False)
 
     @property
     def created(self) -> int:
         return len(self.opened) + len(self.reopened) + len(self.notices)
 
-    def lines(self) -> list[str]:
+    def lines(self, limit: int | None = None) -> list[str]:
+        """One line per change, then a summary; with ``limit``, at most that many change lines."""
         out = [f"opened  {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.opened]
         out += [f"reopened {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.reopened]
         out += [f"card    {'yellow' if n.kind == DEADLINE_NOTICE else 'red':<6} {n.number}  "
                 f"case:{n.case_no}  {n.kind} due {n.due_on}" for n in self.notices]
         out += [f"cleared {rule:<8} {subject}" for subject, rule in self.cleared]
+        if limit is not None and len(out) > limit:
+            more = len(out) - limit
+            out = out[:limit] + [f"... and {more} more (list them: hallwatch edge alerts)"]
         out.append(f"checked {self.checked} cases at {self.at.astimezone(LOCAL_TZ).isoformat()}: "
                    f"opened {len(self.opened)}, reopened {len(self.reopened)}, cards "
                    f"{len(self.notices)}, cleared {len(self.cleared)}, notifications queued "
@@ -248,6 +127,7 @@ class _Plan:
     recur: list[int] = field(default_factory=list)
     clear: list[int] = field(default_factory=list)
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # case_no -> (district, item)
+    marks: list[int] = field(default_factory=list)  # the waiting marks this pass judges
 
     def __bool__(self) -> bool:
         return bool(self.open or self.reopen or self.recur or self.clear)
@@ -278,21 +158,66 @@ class RuleEngine:
         # day its findings can change.
         self._memo: dict[str, _Judged] = {}
         self._memo_basis: tuple = (None, None, None)
+        self.basis = JudgedBasis(store)
+        self.chunk = CHUNK
 
     @property
     def dept_names(self) -> dict[str, str]:
         return {item.dept_code: item.dept_name for item in self.board.catalogue.values()}
 
-    def check(self, at: dt.datetime, case_nos: set[str] | None = None) -> PassResult:
-        """One pass over open cases (or just ``case_nos``) as of the aware moment ``at``."""
+    def check(self, at: dt.datetime, case_nos: set[str] | None = None,
+              progress: Progress | None = None) -> PassResult:
+        """One pass as of the aware moment ``at``: the cases waiting to be judged, then every
+        open case; or just ``case_nos``. ``progress`` hears how far a long pass has got."""
         result = PassResult(at)
-        if case_nos is not None and not case_nos:
-            return result
-        with self._lock:
-            self._check(at, case_nos, result)
+        if case_nos is not None:
+            if case_nos:
+                with self._lock:
+                    self._check(at, case_nos, result)
+        else:
+            self.basis.sync(self.board.catalogue, self.board.calendar)
+            self._drain(at, result, progress, also_open=True)
         if result.notifications and self.on_queued:
             self.on_queued()
         return result
+
+    def drain(self, at: dt.datetime, progress: Progress | None = None,
+              give_way: Callable[[], bool] | None = None) -> PassResult:
+        """Judge the cases waiting to be judged (edge/backlog.py), a chunk at a time, until
+        none is left or ``give_way()`` says to stop between chunks."""
+        result = PassResult(at)
+        self._drain(at, result, progress, also_open=False, give_way=give_way)
+        if result.notifications and self.on_queued:
+            self.on_queued()
+        return result
+
+    def _drain(self, at: dt.datetime, result: PassResult, progress: Progress | None,
+               also_open: bool, give_way: Callable[[], bool] | None = None) -> None:
+        with self.store.read() as db:
+            total = backlog.waiting(db.conn)
+            if also_open:
+                total += db.conn.execute("select count(*) from cases where is_open = 1"
+                                         ).fetchone()[0]
+        after = judged = 0
+        while not (give_way is not None and give_way()):
+            with self._lock:  # one chunk at a time: the checker and the schedule take turns
+                with self.store.read() as db:
+                    marks = backlog.take(db.conn, self.chunk, after)
+                if not marks:
+                    break
+                after = marks[-1][0]
+                before = result.checked
+                self._check(at, {case_no for _id, case_no in marks}, result)
+            judged += result.checked - before
+            if progress is not None:
+                progress(judged, max(total, judged))
+        if also_open:
+            with self._lock:
+                before = result.checked
+                self._check(at, None, result)
+            judged += result.checked - before
+            if progress is not None:
+                progress(judged, max(total, judged))
 
     def _check(self, at: dt.datetime, case_nos: set[str] | None, result: PassResult) -> None:
         today = local_day(at)
@@ -300,6 +225,8 @@ class RuleEngine:
         findings: dict[tuple[str, str], Finding] = {}
         with self.store.read() as db:
             conn = db.conn
+            # The marks first, the facts after: a case marked again in between keeps its mark.
+            plan.marks = backlog.marks_for(conn, case_nos) if case_nos is not None else []
             evaluated = self._judge_all(conn, case_nos, today, plan, findings)
             if case_nos is None and self._focus is not None:
                 counts = self._focus.counts(conn, today)
@@ -307,8 +234,12 @@ class RuleEngine:
                     findings[(finding.subject, finding.rule)] = finding
             _diff(plan, findings, self._existing(conn, case_nos), evaluated)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
-        result.checked = len(evaluated)
-        if plan or card_work:
+        if case_nos is None:
+            result.checked += len(evaluated - result.judged_open)
+        else:
+            result.checked += len(evaluated)
+            result.judged_open.update(case_no for case_no in evaluated if case_no in self._memo)
+        if plan or card_work or plan.marks:
             self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
 
     def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
@@ -319,54 +250,55 @@ class RuleEngine:
         if any(new is not old for new, old in zip(basis, self._memo_basis)):
             self._memo, self._memo_basis = {}, basis
         day = today.toordinal()
-        memo = self._memo if case_nos is not None else {}  # a full pass drops finished cases
-        for case_no, text in self._rows(conn, case_nos):
+        # Only open cases are remembered: finished ones are judged again only when marked.
+        memo = self._memo if case_nos is not None else {}
+        judged = set()
+        for case_no, text, is_open in self._rows(conn, case_nos):
             digest = hash(text)
             known = self._memo.get(case_no)
             if (known is None or known.digest != digest
                     or not known.judged_on <= day < known.until):
                 known = self._judge(CaseFacts.from_json(text), today, digest)
-            memo[case_no] = known
+            judged.add(case_no)
+            if is_open:
+                memo[case_no] = known
+            else:
+                memo.pop(case_no, None)
             for finding in known.findings:
                 findings[(finding.subject, finding.rule)] = finding
             if known.labels:
                 plan.labels[case_no] = known.labels
         if case_nos is None:
             self._memo = memo
-        return set(memo) if case_nos is None else {c for c in case_nos if c in memo}
+        return judged
 
     def _judge(self, facts: CaseFacts, today: dt.date, digest: int) -> _Judged:
         item = self.board.catalogue.get(facts.item_code)
         case = CaseView(facts, self.board.status(facts, today), item)
-        found = []
-        for rule in self.rules:
-            detail = rule.check(case, self.settings)
-            if detail:
-                found.append(Finding(f"case:{facts.case_no}", rule.name, rule.level, detail,
-                                     facts.case_no, facts.dept_code))
+        found = case_findings(case, self.rules, self.settings)
         labels = (facts.district_code, item.name if item else facts.item_code) if found else None
-        until = _recheck_on(case, today, self.board, self.settings.near_deadline_working_days)
+        until = recheck_on(case, today, self.board.calendar,
+                           self.board.settings.yellow_within_working_days,
+                           self.settings.near_deadline_working_days)
         return _Judged(digest, tuple(found), labels, today.toordinal(),
                        until.toordinal() if until else _NEVER)
 
     def _rows(self, conn, case_nos: set[str] | None):
         if case_nos is None:
-            # Open cases, and finished ones whose alerts may still clear or persist.
-            return conn.execute(
-                "select case_no, facts from cases where is_open = 1 or case_no in (select case_no"
-                " from alerts where case_no is not null and cleared_at is null"
-                f" and state in {_ACTIVE})")
-        marks = ",".join("?" * len(case_nos))
-        return conn.execute(f"select case_no, facts from cases where case_no in ({marks})",
-                            list(case_nos))
+            # Open cases: time moves their deadlines. A finished case's verdict changes only
+            # with its facts or its basis, and then it is marked (edge/backlog.py).
+            return conn.execute("select case_no, facts, is_open from cases where is_open = 1")
+        return conn.execute(
+            "select case_no, facts, is_open from cases where case_no in"
+            " (select value from json_each(?))", (json.dumps(sorted(case_nos)),))
 
     def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
         sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
         if case_nos is None:
             rows = conn.execute(sql + " where subject like 'case:%' or subject like 'dept:%'")
         else:
-            marks = ",".join("?" * len(case_nos))
-            rows = conn.execute(sql + f" where case_no in ({marks})", list(case_nos))
+            rows = conn.execute(sql + " where case_no in (select value from json_each(?))",
+                                (json.dumps(sorted(case_nos)),))
         return {(s, r): (i, state, cleared, case_no) for s, r, i, state, cleared, case_no in rows}
 
     def _apply(self, tx: Tx, plan: _Plan, at: dt.datetime, today: dt.date,
@@ -393,13 +325,15 @@ class RuleEngine:
             alert = alert_row(tx.conn, alert_id)
             if alert["state"] not in ACTIVE_STATES or alert["cleared_at"]:
                 continue
-            if alert["level"] == "yellow" and alert["state"] in ("open", "acknowledged"):
+            if (alert["level"] == "yellow" or alert["rule"] in CARDLESS_RULES) \
+                    and alert["state"] in ("open", "acknowledged"):
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="resolve",
                              note="预警情形已消除", state="resolved", cleared_at=now)
             else:  # people still have to explain and close it
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="clear",
                              note="情形已消除，仍需说明理由并办结", cleared_at=now)
             result.cleared.append((alert["subject"], alert["rule"]))
+        backlog.done(tx.conn, plan.marks)
         if self.cards is not None:
             self._issue_cards(tx, at, today, case_nos, result)
 
@@ -461,5 +395,5 @@ def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str]) -> N
             plan.clear.append(alert_id)
 
 
-__all__ = ["CASE_RULES", "CaseRule", "Finding", "PassResult", "RuleEngine", "RuleSettings",
-           "Scheduler", "next_run", "open_alert"]
+__all__ = ["CASE_RULES", "RULE_DESCRIPTIONS", "CaseRule", "CaseView", "Finding", "PassResult",
+           "RuleEngine", "RuleSettings", "Scheduler", "next_run", "open_alert"]

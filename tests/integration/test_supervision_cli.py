@@ -50,8 +50,9 @@ def test_check_opens_alerts_and_cards_once(folder):
     config = folder / "box.toml"
     output = run("check", "--config", config, "--at", "2026-11-04T09:00")
     assert "opened  yellow 临近时限" in output and "case:C1" in output
-    assert "checked 1 cases" in output
+    assert "checked 2 cases" in output   # the finished C2 too: loaded, so judged once
     output = run("check", "--config", config, "--at", "2026-11-06T09:00+08:00")
+    assert "checked 1 cases" in output   # then only the open C1
     assert "opened  red    超期" in output
     assert "card    yellow 南海电监〔2026〕1号  case:C1  限期办理通知书 due 2026-11-11" in output
     assert "cleared 临近时限" in output

@@ -1,4 +1,5 @@
-"""The background rule check: bursts coalesce into one pass, nothing submitted is left out."""
+"""The background rule check: bursts coalesce into one pass, nothing submitted is left out, and
+what waits on disk (edge/backlog.py) is judged at start and after each pass."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ class FakeRules:
         self.release = threading.Event()
         self.release.set()
         self.fail_first = fail_first
+        self.drains = 0
+        self.drained = threading.Event()
+
+    def drain(self, at: dt.datetime, give_way=None) -> None:
+        assert at == AT
+        self.drains += 1
+        self.drained.set()
 
     def check(self, at: dt.datetime, case_nos: set[str] | None = None) -> None:
         assert at == AT
@@ -89,3 +97,37 @@ def test_nothing_submitted_means_no_pass(checker, rules):
     checker.submit([])
     assert checker.wait_idle(timeout=10)
     assert rules.passes == []
+
+
+def test_the_backlog_on_disk_is_judged_at_start_and_after_each_pass(checker, rules):
+    assert rules.drained.wait(timeout=10)     # a restart: whatever was left marked
+    assert checker.wait_idle(timeout=10)
+    assert rules.drains == 1
+    checker.submit(["C1"])
+    assert checker.wait_idle(timeout=10)
+    assert (rules.passes, rules.drains) == ([{"C1"}], 2)
+
+
+def test_new_cases_go_before_the_rest_of_a_long_backlog():
+    submitted = threading.Event()
+    answers: list[bool] = []
+
+    class LongBacklog(FakeRules):
+        def drain(self, at, give_way=None):
+            super().drain(at)
+            if not answers:       # the first drain is long: new cases arrive meanwhile
+                assert submitted.wait(timeout=10)
+            answers.append(give_way())
+
+    rules = LongBacklog()
+    checker = RuleChecker(rules, lambda: AT)
+    checker.start()
+    try:
+        assert rules.drained.wait(timeout=10)
+        checker.submit(["C1"])
+        submitted.set()
+        assert checker.wait_idle(timeout=10)
+    finally:
+        checker.stop()
+    # The backlog gave way to C1, which was checked, and then the backlog went on.
+    assert (answers, rules.passes, rules.drains) == ([True, False], [{"C1"}], 2)

@@ -55,7 +55,8 @@ def platform_events():
         quarantine_body(box.store, body, "http", str(exc))
         return error(400, str(exc))
     try:
-        result = ingest_texts(box.store, records, source="http", hooks=box.ingest_hooks)
+        result = ingest_texts(box.store, records, source="http", hooks=box.ingest_hooks,
+                              catalogue=box.board.catalogue)
     except StoreFull as exc:
         return error(507, str(exc))
     box.after_ingest(result.cases)
