@@ -51,7 +51,7 @@ def open_hub(folder: Path):
         (folder / "hub.toml").write_text(tomli_w.dumps(
             {"version": 1, "catalogue": "catalogue.json", "web": {"port": 0}}), encoding="utf-8")
     config = load_hub_config(folder / "hub.toml")
-    store = HubStore(config.db_path)
+    store = HubStore(config.store_target)
     dashboard = wire_dashboard(config, store, clock=lambda: AT, with_web=False)
     store.open()
     return dashboard

@@ -45,7 +45,7 @@ def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = No
     from hub.wiring import utc_now, wire_dashboard
 
     identity = load_hub_identity(config.path(config.identity))
-    store = HubStore(config.db_path)
+    store = HubStore(config.store_target)
     receiver = Receiver(store, identity, config.bind, lambda: load_enrolled(config))
     dashboard = wire_dashboard(config, store, clock=clock or utc_now)
     return Hub(config=config, store=store, receiver=receiver, services=dashboard.services,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from hub.config import HubConfig
 from hub.options import command_config as _config
+from hub.options import open_store
 from hub.scores_cli import publish_scores, rebuild_views, score
-from hub.store import HubStore
+from hub.store import HubStore, StorageError
 from hub.users_cli import user
 from standard.configfile import ConfigError
 
@@ -49,10 +49,7 @@ def status(config_path: Path, as_json: bool) -> None:
     Without --json, the latest refused handshakes and messages follow, each counted once per
     sender, reason and episode.
     """
-    config = _config(config_path)
-    if not config.db_path.exists():
-        raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
-    store = HubStore(config.db_path)
+    store = open_store(_config(config_path))
     rows = store.box_states()
     if as_json:
         configs = store.config_states()
@@ -73,10 +70,27 @@ def status(config_path: Path, as_json: bool) -> None:
         click.echo(f"  {row['last_at']:<31}{sender:<25}x{row['count']:<6}{row['reason']}")
 
 
-def _open_store(config: HubConfig) -> HubStore:
-    if not config.db_path.exists():
-        raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
-    return HubStore(config.db_path).open()
+@hub.command()
+@config_option
+def migrate(config_path: Path) -> None:
+    """Bring the hub's database schema up to date (hub serve also does it at start-up).
+
+    Creates the database's tables on first use. On PostgreSQL, run it once before starting
+    several receivers, and as the role that owns the tables.
+    """
+    from hub.storage.migrations import LATEST, migrate as run_migrations
+
+    config = _config(config_path)
+    store = HubStore(config.store_target)
+    try:
+        store.open(migrate_schema=False)
+        applied = run_migrations(store.engine)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    done = ", ".join(map(str, applied)) if applied else "none (already up to date)"
+    click.echo(f"{store.engine.description}: schema version {LATEST}; migrations applied: {done}")
 
 
 @hub.command()
@@ -100,7 +114,7 @@ def resend(config_path: Path, box_id: str, from_seq: int) -> None:
     if box_id not in enrolled:
         raise click.ClickException(
             f"box {box_id!r} is not enrolled at {config.path(config.boxes_dir)}")
-    store = _open_store(config)
+    store = open_store(config)
     try:
         number = store.add_command(box_id, "resend", {"from_seq": from_seq})
     finally:
@@ -119,7 +133,7 @@ def publish(config_path: Path, kind: str, document: Path) -> None:
     from hub.publish import PublishError, publish_document
 
     config = _config(config_path)
-    store = _open_store(config)
+    store = open_store(config)
     try:
         doc = publish_document(config, store, kind, document)
     except PublishError as exc:

@@ -29,6 +29,7 @@ from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.districts import DISTRICTS
 from standard.records import LOCAL_TZ
 
+# Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
 SCHEMA = """
 create table if not exists complaints (
     id integer primary key, tracking_no text not null unique, kind text not null,
@@ -137,18 +138,20 @@ class ComplaintDesk:
             if nonce is not None:
                 conn.execute("delete from captcha_used where expires_at < ?",
                              (int(self.clock().timestamp()),))
-                used = conn.execute("insert or ignore into captcha_used (nonce, expires_at)"
-                                    " values (?, ?)", nonce).rowcount
+                used = conn.execute("insert into captcha_used (nonce, expires_at)"
+                                    " values (?, ?) on conflict do nothing", nonce).rowcount
                 if not used:
                     raise ComplaintError("验证码已使用过，请重新填写验证码")
-            cursor = conn.execute(
+            complaint_id = conn.execute(
                 "insert into complaints (tracking_no, kind, district_code, dept_suffix, subject,"
                 " content, contact_name, contact_phone, submitted_at, submitted_on, state,"
-                " accept_due, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)",
+                " accept_due, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)"
+                " returning id",
                 (number, kind, district or None, dept or None, subject, content, name, phone, at,
-                 today.isoformat(), self._due(today, self.settings.accept_working_days), at))
+                 today.isoformat(), self._due(today, self.settings.accept_working_days), at)
+            ).fetchone()[0]
             conn.execute("insert into complaint_events (complaint_id, at, actor, action, note)"
-                         " values (?, ?, '公众', 'submit', null)", (cursor.lastrowid, at))
+                         " values (?, ?, '公众', 'submit', null)", (complaint_id, at))
         return number
 
     def public_status(self, tracking_no: str) -> dict[str, Any] | None:

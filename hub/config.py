@@ -48,6 +48,21 @@ class HubScoresSection(Section):
     refresh_minutes: float = Field(default=60.0, ge=1, le=24 * 60)
 
 
+class HubDatabaseSection(Section):
+    """Where the hub stores (hub/store.py): SQLite in data/hub.db unless ``url`` says else."""
+
+    # "postgresql://hallwatch@db.internal/hallwatch" for PostgreSQL; empty: SQLite. A password
+    # belongs in ~/.pgpass (or PGPASSFILE), not here.
+    url: str = Field(default="", pattern=r"^(postgres(ql)?://.*)?$")
+    # The public portal's connection (hub portal): a role that reads published data and writes
+    # only complaints (docs/hub.md). Empty: the same as url (SQLite: a read-only connection).
+    portal_url: str = Field(default="", pattern=r"^(postgres(ql)?://.*)?$")
+    # PostgreSQL: monthly partitions of records older than this many months are dropped or
+    # archived (detached as archived_records_YYYY_MM); 0 keeps every month.
+    retention_months: int = Field(default=0, ge=0, le=1200)
+    retention_action: Literal["drop", "archive"] = "archive"
+
+
 class HubConfig(Section):
     version: Literal[1]
     base_dir: str
@@ -59,6 +74,7 @@ class HubConfig(Section):
     data_dir: str = "data"
     identity: str = "keys/hub.identity.json"
     boxes_dir: str = "boxes"
+    database: HubDatabaseSection = HubDatabaseSection()
     web: HubWebSection = HubWebSection()
     portal: HubPortalSection = HubPortalSection()
     scores: HubScoresSection = HubScoresSection()
@@ -77,6 +93,11 @@ class HubConfig(Section):
     @property
     def db_path(self) -> Path:
         return self.path(self.data_dir) / "hub.db"
+
+    @property
+    def store_target(self) -> Path | str:
+        """What HubStore opens: the PostgreSQL URL, or the SQLite file."""
+        return self.database.url or self.db_path
 
 
 def load_hub_config(path: Path) -> HubConfig:

@@ -24,6 +24,7 @@ from hub.services.cases import find_case
 from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.records import LOCAL_TZ
 
+# Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
 SCHEMA = """
 create table if not exists duban_counters (year integer primary key, last integer not null);
 create table if not exists dubans (
@@ -95,19 +96,21 @@ class DubanDesk:
         at = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
         with self.store.transaction() as conn:
             seq = conn.execute("insert into duban_counters (year, last) values (?, 1)"
-                               " on conflict(year) do update set last = last + 1 returning last",
+                               " on conflict(year) do update set last = duban_counters.last + 1"
+                               " returning last",
                                (today.year,)).fetchone()[0]
             number = duban_number(self.city_name, self.word, today.year, seq)
-            cursor = conn.execute(
+            duban_id = conn.execute(
                 "insert into dubans (number, year, seq, district_code, case_no, dept_code,"
                 " dept_suffix, item_code, issued_at, issued_on, issued_by, due_on, requirement,"
-                " state, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)",
+                " state, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)"
+                " returning id",
                 (number, today.year, seq, case["district_code"], case["case_no"],
                  case["dept_code"], case["dept_suffix"], case["item_code"], at,
-                 today.isoformat(), user, due.isoformat(), text, at))
+                 today.isoformat(), user, due.isoformat(), text, at)).fetchone()[0]
             conn.execute("insert into duban_events (duban_id, at, actor, action, note)"
-                         " values (?, ?, ?, 'issue', ?)", (cursor.lastrowid, at, user, text))
-        return self.get(cursor.lastrowid, scope)
+                         " values (?, ?, ?, 'issue', ?)", (duban_id, at, user, text))
+        return self.get(duban_id, scope)
 
     def get(self, duban_id: int, scope: Scope) -> dict[str, Any]:
         where, params = scope.sql()

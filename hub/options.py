@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from hub.config import HubConfig, load_hub_config
+from hub.store import HubStore, StorageError
 from standard.configfile import ConfigError
 
 
@@ -19,4 +20,15 @@ def command_config(path: Path) -> HubConfig:
     try:
         return load_hub_config(path)
     except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_store(config: HubConfig, store: HubStore | None = None) -> HubStore:
+    """The hub's store, opened (and migrated); a clear error when there is none to open."""
+    if not config.database.url and not config.db_path.exists():
+        raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
+    store = store or HubStore(config.store_target)
+    try:
+        return store.open()
+    except StorageError as exc:
         raise click.ClickException(str(exc)) from None

@@ -6,7 +6,7 @@ answers with a config-ack, which lands in the ``config_acks`` table.
 
 Example::
 
-    doc = publish_document(config, HubStore(config.db_path).open(), "catalogue",
+    doc = publish_document(config, HubStore(config.store_target).open(), "catalogue",
                            Path("catalogue-2027.json"))
     doc["doc_version"]  # one more than the last catalogue published
 """
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from hub.config import HubConfig
-from hub.store import HubStore
+from hub.store import ConfigVersionTaken, HubStore
 from standard.calendar import CalendarOverrides
 from standard.configfile import describe_errors
 from standard.deadlines import LightSettings
@@ -76,7 +75,7 @@ def publish_document(config: HubConfig, store: HubStore, kind: str, path: Path) 
     doc = sign_document(payload, kind, store.next_config_version(kind), hub.sign_private)
     try:
         store.publish_config(doc)
-    except sqlite3.IntegrityError:
+    except ConfigVersionTaken:
         raise PublishError(f"{kind} version {doc['doc_version']} was published meanwhile by "
                            "someone else; run the command again") from None
     return doc

@@ -10,8 +10,10 @@ A month is published only once it has ended and its draft was computed after its
 the operator forces it with a reason; the forced publication is recorded on the version.
 
 All the SQL of the score tables is in this module and is portable. The triggers that make a
-published version's rows immutable are SQLite's (:data:`SQLITE_TRIGGERS`); the code itself
-never writes a published version either, whatever the database.
+published version's rows immutable are written in SQLite's spelling (:data:`SQLITE_TRIGGERS`)
+and made PL/pgSQL for PostgreSQL by hub/storage/dialect.py; the code itself never writes a
+published version either, whatever the database. The tables and triggers are created by
+migration 1 (hub/storage/migrations.py): a change to them needs a new migration there.
 
 Example::
 

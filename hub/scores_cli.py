@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hub.options import command_config
+from hub.options import command_config, open_store
 from hub.scorebook import CorrectionNeedsReason, PublishRefused, ScoresNotReady
 from hub.scoring import ScoringError, compute_month
 from hub.services import Scope
@@ -37,14 +37,12 @@ def open_dashboard(config_path: Path):
     from standard.catalogue import CatalogueError
 
     config = command_config(config_path)
-    if not config.db_path.exists():
-        raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
-    store = HubStore(config.db_path)
+    store = HubStore(config.store_target)
     try:
         dashboard = wire_dashboard(config, store, with_web=False)
     except (CatalogueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    store.open()
+    open_store(config, store)
     return dashboard
 
 

@@ -29,6 +29,7 @@ from standard.records import STAGE_RANK
 
 Key = tuple[str, str]  # (district_code, dept_code)
 # What the month's reads need beyond the views' own indexes: cases by deadline.
+# Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
 SCHEMA = "create index if not exists hub_cases_deadline on hub_cases(deadline);"
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub import complaints, dubans, scorebook, scoring_inputs
 from hub.complaints import ComplaintDesk, ComplaintSettings
 from hub.config import HubConfig
 from hub.dubans import DubanDesk
@@ -87,8 +86,7 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
     calendar = load_city_calendar(config)
     settings = LightSettings()
     context = ProjectionContext(catalogue, calendar, settings, clock)
-    install(store, context, extra_schema=[complaints.SCHEMA, dubans.SCHEMA, scorebook.SCHEMA,
-                                           scorebook.SQLITE_TRIGGERS, scoring_inputs.SCHEMA])
+    install(store, context)
     data = HubData(store, catalogue, calendar, clock, settings,
                    online_seconds=config.web.online_seconds, city_name=config.city_name)
     scoring, scoring_text = load_scoring(config.path(config.scoring) if config.scoring else None)

@@ -17,8 +17,8 @@ PostgreSQL
         with psycopg.connect(pg_url) as conn: ...
 
 ``pg_module_url`` is the same, shared by one test module (for slow set-ups).
-``hub_database`` is parametrized over both hub engines: a ``[database] url`` value
-(``"sqlite"`` for the embedded default, or a PostgreSQL URL), for tests that must hold on both.
+``hub_database`` is parametrized over both hub engines, for tests that must hold on both: a
+SQLite file path or a PostgreSQL URL, either one what ``HubStore(...)`` takes.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,6 +52,7 @@ def pg_server() -> Iterator[str]:
     url = os.environ.get(PG_URL_ENV)
     if url:
         yield url
+        _drop_test_databases(url)  # copies the tests made (tests/hubkit.py clone_database)
         return
     if server_bin_dir() is None:
         _unavailable(f"{PG_URL_ENV} is unset and no PostgreSQL server binaries are installed "
@@ -63,6 +65,27 @@ def pg_server() -> Iterator[str]:
         yield cluster.url
     finally:
         cluster.destroy()
+
+
+def _drop_test_databases(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        names = [row[0] for row in conn.execute(
+            "select datname from pg_database where datname like 't\\_%'")]
+        for name in names:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def hub_module_database(request) -> Iterator[str | None]:
+    """Module-scoped, over both engines: None (SQLite in the hub's folder) or the URL of a
+    fresh PostgreSQL database, for tests/hubkit.py's ``database=``."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_database(request.getfixturevalue("pg_server")) as url:
+        yield url
 
 
 def _with_database(server_url: str, name: str) -> str:
@@ -100,8 +123,14 @@ def pg_module_url(pg_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def hub_database(request) -> str:
-    """``"sqlite"`` or the URL of a fresh PostgreSQL database: the hub's ``[database] url``."""
+def hub_database(request, tmp_path) -> Path | str:
+    """Where a test's hub stores: a SQLite file in tmp_path, or a fresh PostgreSQL database's
+    URL. ``HubStore(hub_database)`` opens either; ``hub_database_toml`` makes hub.toml say so."""
     if request.param == "sqlite":
-        return "sqlite"
+        return tmp_path / "hub.db"
     return request.getfixturevalue("pg_url")
+
+
+def hub_database_toml(target: Path | str) -> dict:
+    """hub.toml's settings for ``target``: nothing for SQLite, ``[database] url`` else."""
+    return {} if isinstance(target, Path) else {"database": {"url": target}}

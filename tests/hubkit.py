@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import tomllib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +50,15 @@ class Clock:
         return self.at
 
 
-def write_hub_folder(folder: Path, **web) -> Path:
+def write_hub_folder(folder: Path, database: str | None = None, **web) -> Path:
+    """hub.toml and the city catalogue; ``database``: a PostgreSQL URL, None for SQLite."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "catalogue.json").write_text(
         json.dumps(city_catalogue(DISTRICTS), ensure_ascii=False), encoding="utf-8")
     settings = {"version": 1, "catalogue": "catalogue.json",
                 "web": {"host": "127.0.0.1", "port": 0, **web}}
+    if database:
+        settings["database"] = {"url": database}
     path = folder / "hub.toml"
     path.write_text(tomli_w.dumps(settings), encoding="utf-8")
     return path
@@ -62,15 +66,16 @@ def write_hub_folder(folder: Path, **web) -> Path:
 
 def open_dashboard(folder: Path, clock=None, *, with_web: bool = False) -> Dashboard:
     config = load_hub_config(folder / "hub.toml")
-    store = HubStore(config.db_path)
+    store = HubStore(config.store_target)
     dashboard = wire_dashboard(config, store, clock=clock or Clock(), with_web=with_web)
     store.open()
     return dashboard
 
 
-def seeded_hub(folder: Path, *, cases_per_day: int = 3) -> Dashboard:
+def seeded_hub(folder: Path, *, cases_per_day: int = 3, database: str | None = None
+               ) -> Dashboard:
     """A hub folder whose store holds ~6 weeks of five boxes' records, plus test users."""
-    write_hub_folder(folder)
+    write_hub_folder(folder, database)
     dashboard = open_dashboard(folder)
     for code in DISTRICTS:
         box = SimBox(f"{code}-01", code)
@@ -91,8 +96,13 @@ def add_users(dashboard: Dashboard) -> dict[str, str]:
 
 
 def checkpoint(dashboard: Dashboard) -> None:
-    """Fold the WAL into the database file, so that copying the folder copies everything."""
-    conn = sqlite3.connect(dashboard.data.store.path)
+    """Make the store copyable: SQLite's WAL folded into the file; PostgreSQL's connections
+    closed (a database with sessions cannot be a template)."""
+    store = dashboard.data.store
+    if store.is_postgres:
+        store.close()
+        return
+    conn = sqlite3.connect(store.path)
     try:
         conn.execute("pragma wal_checkpoint(truncate)")
     finally:
@@ -100,8 +110,26 @@ def checkpoint(dashboard: Dashboard) -> None:
 
 
 def copy_hub(source: Path, target: Path, clock=None) -> Dashboard:
+    """A copy of a checkpointed hub folder and of its database (PostgreSQL: a new database
+    made from the source as template)."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.db-shm"))
+    url = load_hub_config(target / "hub.toml").database.url
+    if url:
+        settings = tomllib.loads((target / "hub.toml").read_text(encoding="utf-8"))
+        settings["database"]["url"] = clone_database(url)
+        (target / "hub.toml").write_text(tomli_w.dumps(settings), encoding="utf-8")
     return open_dashboard(target, clock)
+
+
+def clone_database(url: str) -> str:
+    """A new database copied from the one at ``url`` (which must have no sessions)."""
+    import psycopg
+
+    source = url.rsplit("/", 1)[1].split("?")[0]
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url.replace(f"/{source}", "/postgres", 1), autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template "{source}"')
+    return url.replace(f"/{source}", f"/{name}", 1)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The hub's projections: per record kind, functions that build the dashboard's tables.
 
-``install(store, ctx)`` registers them on a :class:`hub.store.HubStore` (``store.appliers`` and
-``store.extra_schema``) before the store opens; the store calls them inside the transaction
-that applies a batch, once per new (box, seq). Each applier runs under its own SAVEPOINT: a
+``install(store, ctx)`` registers them on a :class:`hub.store.HubStore` (``store.appliers``;
+their tables come with the store's migrations, hub/storage/migrations.py); the store calls
+them inside the transaction that applies a batch, once per new (box, seq). Each applier runs under its own SAVEPOINT: a
 record the hub cannot project is logged in ``hub_projection_errors`` and skipped, and the
 batch is still applied and acknowledged (the raw record is kept, a bad body must never stall a
 box's relay).
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.projections import cases, halls, supervision
-from hub.projections.schema import PROJECTION_VERSION, SCHEMA
+from hub.projections.schema import PROJECTION_VERSION
 from standard.calendar import WorkCalendar
 from standard.deadlines import LightSettings
 from standard.records import CatalogueItem
@@ -101,13 +101,8 @@ def guarded(ctx: ProjectionContext, kind: str, apply: Callable):
     return run
 
 
-def install(store, ctx: ProjectionContext, extra_schema: list[str] | None = None) -> None:
-    """Register the schema and the appliers on a HubStore that is not open yet."""
-    if SCHEMA not in store.extra_schema:
-        store.extra_schema.append(SCHEMA)
-    for script in extra_schema or ():
-        if script not in store.extra_schema:
-            store.extra_schema.append(script)
+def install(store, ctx: ProjectionContext) -> None:
+    """Register the appliers on a HubStore (their tables come with its migrations)."""
     for kind, apply in APPLIERS.items():
         store.appliers.setdefault(kind, []).append(guarded(ctx, kind, apply))
     store.projection_context = ctx

@@ -108,8 +108,8 @@ def apply_case_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[st
     event = HubEvent(body)
     district, case_no, seq = event.district_code, event.case_no, record["seq"]
     fresh = conn.execute(
-        "insert or ignore into hub_case_events (district_code, case_no, box_id, seq,"
-        " event_type, occurred_at) values (?, ?, ?, ?, ?, ?)",
+        "insert into hub_case_events (district_code, case_no, box_id, seq,"
+        " event_type, occurred_at) values (?, ?, ?, ?, ?, ?) on conflict do nothing",
         (district, case_no, box_id, seq, event.event_type, event.occurred_at)).rowcount
     if not fresh:
         return  # already folded (a replay while the views were being rebuilt)
@@ -175,14 +175,15 @@ def bump_daily(conn: sqlite3.Connection, case: dict[str, Any] | None, sign: int)
     outcome = case.get("outcome")
     handling = case.get("handling_days")
     conn.execute(
-        "insert into hub_case_daily (day, district_code, dept_code, dept_suffix, item_code,"
+        "insert into hub_case_daily as d (day, district_code, dept_code, dept_suffix, item_code,"
         " finished, with_deadline, early, on_time, late, handling_days, handling_n)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do update set"
-        " finished = finished + excluded.finished,"
-        " with_deadline = with_deadline + excluded.with_deadline,"
-        " early = early + excluded.early, on_time = on_time + excluded.on_time,"
-        " late = late + excluded.late, handling_days = handling_days + excluded.handling_days,"
-        " handling_n = handling_n + excluded.handling_n",
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " on conflict (day, district_code, dept_code, item_code) do update set"
+        " finished = d.finished + excluded.finished,"
+        " with_deadline = d.with_deadline + excluded.with_deadline,"
+        " early = d.early + excluded.early, on_time = d.on_time + excluded.on_time,"
+        " late = d.late + excluded.late, handling_days = d.handling_days + excluded.handling_days,"
+        " handling_n = d.handling_n + excluded.handling_n",
         (case["finished_on"], case["district_code"], case["dept_code"], case["dept_suffix"],
          case["item_code"], sign, sign * (outcome is not None), sign * (outcome == "early"),
          sign * (outcome == "on_time"), sign * (outcome == "late"),

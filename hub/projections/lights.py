@@ -82,10 +82,7 @@ class LightRefresher:
             try:
                 refresh_lights(self.store, self.ctx, stop=self._stop)
                 self.passes += 1
-                with self.store.transaction() as conn:
-                    # Keep the query planner's statistics fresh (bounded work per table).
-                    conn.execute("pragma analysis_limit = 1000")
-                    conn.execute("pragma optimize")
+                self.store.optimize()
             except Exception:  # noqa: BLE001
                 log.exception("refreshing lights failed")
             self._stop.wait(self.interval)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 PROJECTION_VERSION = 2  # 2: absences, cameras, self-tests
 
+# Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
 SCHEMA = """
 create table if not exists hub_meta (key text primary key, value text not null);
 

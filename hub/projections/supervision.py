@@ -45,8 +45,8 @@ def apply_alert(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, An
 def apply_alert_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
     event = record["body"]
     conn.execute(
-        "insert or ignore into hub_alert_events (box_id, event_id, alert_id, at, actor, action,"
-        " from_state, to_state, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into hub_alert_events (box_id, event_id, alert_id, at, actor, action,"
+        " from_state, to_state, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
         (box_id, event["id"], event["alert_id"], event["at"], event["actor"], event["action"],
          event.get("from_state"), event.get("to_state"), event.get("note")))
 
@@ -55,9 +55,9 @@ def apply_notice(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
     notice = record["body"]
     district = ctx.district_of(conn, box_id)
     conn.execute(
-        "insert or ignore into hub_notices (box_id, number, kind, district_code, alert_id,"
+        "insert into hub_notices (box_id, number, kind, district_code, alert_id,"
         " case_no, dept_code, dept_suffix, issued_at, issued_on, due_on, content)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
         (box_id, notice["number"], notice["kind"], district, notice.get("alert_id"),
          notice.get("case_no"), notice.get("dept_code"),
          dept_suffix(notice.get("dept_code"), district) if notice.get("dept_code") else None,
@@ -101,11 +101,12 @@ def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
 def _bump_rating(conn: sqlite3.Connection, rating: dict[str, Any], sign: int) -> None:
     counted = rating["effective"]
     conn.execute(
-        "insert into hub_rating_daily (day, district_code, dept_code, dept_suffix, total,"
+        "insert into hub_rating_daily as d (day, district_code, dept_code, dept_suffix, total,"
         " counted, satisfied, bad, invalid) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " on conflict do update set total = total + excluded.total,"
-        " counted = counted + excluded.counted, satisfied = satisfied + excluded.satisfied,"
-        " bad = bad + excluded.bad, invalid = invalid + excluded.invalid",
+        " on conflict (day, district_code, dept_code) do update set"
+        " total = d.total + excluded.total,"
+        " counted = d.counted + excluded.counted, satisfied = d.satisfied + excluded.satisfied,"
+        " bad = d.bad + excluded.bad, invalid = d.invalid + excluded.invalid",
         (rating["rated_on"], rating["district_code"], rating["dept_code"] or "",
          rating["dept_suffix"] or "", sign, sign * counted,
          sign * (counted and rating["level"] in SATISFIED_LEVELS),

@@ -110,10 +110,10 @@ class Scope:
             params += self.districts
         if self.depts:
             if dept_col is None:
-                return "0", []
+                return "1 = 0", []
             clauses.append(f"{dept_col} in ({', '.join('?' * len(self.depts))})")
             params += self.depts
-        return (" and ".join(clauses) or "1"), params
+        return (" and ".join(clauses) or "1 = 1"), params
 
     def allows(self, district: str | None, dept: str | None = None) -> bool:
         """The same rule as :meth:`sql`, for one row already in hand."""
@@ -147,6 +147,11 @@ class HubData:
 
     def query(self, sql: str, params: tuple | list = ()) -> list[dict]:
         return self.store.query(sql, tuple(params))
+
+    @property
+    def dialect(self):
+        """SQL fragments that differ between the engines (hub/storage/dialect.py)."""
+        return self.store.dialect
 
     def today(self) -> dt.date:
         return self.clock().astimezone(LOCAL_TZ).date()

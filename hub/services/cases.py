@@ -55,7 +55,7 @@ class CaseFilter:
             clauses.append("case_no like ? escape '\\'")
             params.append(self.case_no.replace("\\", "\\\\").replace("%", "\\%")
                           .replace("_", "\\_") + "%")
-        return " and ".join(clauses) or "1", params
+        return " and ".join(clauses) or "1 = 1", params
 
 
 @dataclass

@@ -57,7 +57,8 @@ def _cards_by(data: HubData, where: str, params: list, key: str) -> dict[str, di
     today = data.today().isoformat()
     out: dict[str, dict[str, int]] = {}
     for row in data.query(
-            f"select {key} as k, card, count(*) as n, sum(card_due < ?) as overdue"
+            f"select {key} as k, card, count(*) as n,"
+            " sum(case when card_due < ? then 1 else 0 end) as overdue"
             f" from hub_alerts where card is not null and state in {_ACTIVE} and {where}"
             f" group by {key}, card", [today, *params]):
         cards = out.setdefault(row["k"], {"yellow": 0, "red": 0, "overdue": 0})
@@ -177,7 +178,8 @@ def _item_matrix(data: HubData, scope: Scope, suffix: str, month: str,
     where, params = scope.sql("r.district_code", "r.dept_suffix")
     for row in data.query(
             "select c.item_code, r.district_code, sum(r.effective) as counted,"
-            " sum(r.effective and r.level >= 4) as satisfied from hub_ratings r"
+            " sum(case when r.effective = 1 and r.level >= 4 then 1 else 0 end) as satisfied"
+            " from hub_ratings r"
             " join hub_cases c on c.district_code = r.district_code and c.case_no = r.case_no"
             f" where r.rated_on between ? and ? and r.dept_suffix = ? and {where}"
             " group by c.item_code, r.district_code", [first, last, suffix, *params]):

@@ -102,7 +102,8 @@ def district_tiles(data: HubData, scope: Scope) -> list[DistrictTile]:
             tile.lights[row["light"] if row["light"] in LIGHT_KEYS else "unknown"] += row["n"]
     today = data.today().isoformat()
     for row in data.query(
-            "select district_code, card, count(*) as n, sum(card_due < ?) as overdue"
+            "select district_code, card, count(*) as n,"
+            " sum(case when card_due < ? then 1 else 0 end) as overdue"
             f" from hub_alerts where card is not null and state in {_ACTIVE} and {where}"
             " group by district_code, card", [today, *params]):
         tile = tiles.get(row["district_code"])

@@ -33,8 +33,9 @@ def cards(data: HubData, scope: Scope, *, limit: int = 500) -> list[dict[str, An
     """Active carded alerts in scope, overdue first, then red before yellow."""
     where, params = scope.sql()
     today = data.today().isoformat()
+    numbers = data.dialect.group_concat("number", "'，'")
     rows = data.query(
-        "select a.*, a.card_due < ? as overdue, (select group_concat(number, '，') from"
+        f"select a.*, a.card_due < ? as overdue, (select {numbers} from"
         " hub_notices n where n.box_id = a.box_id and n.alert_id = a.alert_id) as notices"
         f" from hub_alerts a where card is not null and state in {_ACTIVE} and {where}"
         " order by overdue desc, card = 'red' desc, card_due limit ?",
@@ -53,11 +54,14 @@ def forwarded_cases(data: HubData, scope: Scope, *, limit: int = 300) -> list[di
     """上报件 in scope: the district part's state and light, and the city's 督办 on it."""
     # The unary + keeps the planner on the case-type index: 上报件 are few, a district or a
     # department has many cases of other types.
-    where, params = scope.sql("+c.district_code", "+c.dept_suffix")
+    dialect = data.dialect
+    where, params = scope.sql(dialect.no_index("c.district_code"),
+                              dialect.no_index("c.dept_suffix"))
+    dubans = dialect.group_concat("d.number || '|' || d.state", "';'")
     rows = data.query(
         "select c.district_code, c.case_no, c.item_code, c.dept_code, c.stage, c.is_open,"
         " c.accepted_on, c.finished_on, c.light, c.deadline, c.remaining, c.outcome, c.reasons,"
-        " (select group_concat(d.number || '|' || d.state, ';') from dubans d"
+        f" (select {dubans} from dubans d"
         "  where d.case_no = c.case_no and d.district_code = c.district_code) as dubans"
         f" from hub_cases c where c.case_type = '上报件' and {where}"
         " order by c.is_open desc, c.light = 'red' desc, c.accepted_on desc limit ?",

@@ -1,5 +1,5 @@
-"""The hub's dashboard and portal over HTTP (Flask client on a real SQLite file), its CLI, and
-``hallwatch hub serve`` as a real process."""
+"""The hub's dashboard and portal over HTTP (Flask client on a real SQLite file, and on a
+PostgreSQL database), its CLI, and ``hallwatch hub serve`` as a real process."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
+def seeded(tmp_path_factory, hub_module_database):
     folder = tmp_path_factory.mktemp("seed")
-    dashboard = seeded_hub(folder)
+    dashboard = seeded_hub(folder, database=hub_module_database)
     passwords = add_users(dashboard)
     checkpoint(dashboard)
     return folder, passwords
@@ -49,7 +49,8 @@ def hub(seeded, tmp_path_factory):
     folder, passwords = seeded
     dashboard = copy_hub(folder, tmp_path_factory.mktemp("pages") / "hub")
     app = create_app(dashboard, {"TESTING": True}, announce=lambda *first: None)
-    return dashboard, app, passwords
+    yield dashboard, app, passwords
+    dashboard.data.store.close()
 
 
 def client_for(hub, username):

@@ -30,8 +30,10 @@ START_DAY = dt.date(2026, 11, 2)
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    return seeded_hub(tmp_path_factory.mktemp("hub"))
+def hub(tmp_path_factory, hub_module_database):
+    dashboard = seeded_hub(tmp_path_factory.mktemp("hub"), database=hub_module_database)
+    yield dashboard
+    dashboard.data.store.close()
 
 
 def test_scope_from_role_and_scope_text():
@@ -44,7 +46,7 @@ def test_scope_from_role_and_scope_text():
         with pytest.raises(ScopeError):
             Scope.for_user(role, text)
     assert NANHAI.sql() == ("district_code in (?)", ["440605"])
-    assert SCJ.sql(dept_col=None) == ("0", [])  # no department column: nothing
+    assert SCJ.sql(dept_col=None) == ("1 = 0", [])  # no department column: nothing
 
 
 def test_overview_tiles_and_boxes(hub):

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -233,8 +234,8 @@ def _scenario(box: SimBox):
 
 
 @pytest.fixture
-def dashboard(tmp_path):
-    write_hub_folder(tmp_path)
+def dashboard(tmp_path, hub_database):
+    write_hub_folder(tmp_path, None if isinstance(hub_database, Path) else hub_database)
     clock = Clock(_at("2026-10-13"))
     board = open_dashboard(tmp_path, clock)
     box = SimBox("440605-01", "440605")

@@ -1,0 +1,197 @@
+"""The hub's schema, as one list of numbered migrations for both engines.
+
+Each migration runs once per database, in order, in one transaction with the others pending
+(PostgreSQL's DDL is transactional, and so is SQLite's), and is recorded in
+``schema_migrations``. They run when a hub process opens its store and by
+``hallwatch hub migrate``; on PostgreSQL an advisory lock lets only one of several starting
+receivers migrate. A database newer than the code is refused rather than written to.
+
+Rules: never edit a migration that has shipped; add the next number. Write DDL in SQLite's
+spelling: hub/storage/dialect.py translates ids, blobs, reals and refusing triggers for
+PostgreSQL. Where the engines need different DDL (the monthly partitions of ``records``), a
+step says so with ``db.postgres``.
+
+Example::
+
+    applied = migrate(engine)     # [1, 2, 3] on a new database, [] on an up-to-date one
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.storage.engines import Engine, StorageError
+
+MIGRATION_LOCK = 0x68776D67  # "hwmg": the advisory lock held while migrating (PostgreSQL)
+
+BASE = """
+create table if not exists boxes (
+    box_id text primary key, district_code text not null, last_seen text,
+    last_seq bigint not null default 0, backlog bigint not null default 0,
+    contiguous_seq bigint not null default 0, chain_seq bigint not null default 0,
+    chain_hash blob, chain_state text not null default 'ok',
+    box_acked_seq bigint not null default 0);
+create table if not exists missing (
+    box_id text not null, seq bigint not null, reason text not null default 'gap',
+    primary key (box_id, seq)) without rowid;
+create table if not exists tamper_alerts (
+    id integer primary key, box_id text not null, first_seq bigint not null,
+    last_seq bigint not null, kind text not null, detail text not null, raised_at text not null);
+create table if not exists refusals (
+    id integer primary key, at text not null, box_id text, reason text not null,
+    source text not null default '', count integer not null default 1, last_at text);
+create table if not exists config_docs (
+    kind text not null, doc_version integer not null, doc text not null, published_at text not null,
+    primary key (kind, doc_version));
+create table if not exists config_acks (
+    box_id text not null, kind text not null, doc_version integer not null, ok integer not null,
+    error text, at text not null, primary key (box_id, kind));
+create table if not exists commands (
+    id integer primary key, box_id text not null, kind text not null, body text not null,
+    created_at text not null, done_at text);
+"""
+
+SQLITE_RECORDS = """
+create table if not exists records (
+    box_id text not null, seq integer not null, kind text not null, at text not null,
+    body text not null, hash blob not null, received_at text not null,
+    primary key (box_id, seq)) without rowid;
+"""
+
+# Partitioned by the month of the record's own time. A unique key on a partitioned table must
+# hold the partition key, so it is (box_id, seq, at); exactly-once per (box_id, seq) rests on
+# the per-box advisory lock under which a batch's held rows are read and the rest inserted.
+# ``at`` sorts bytewise ("C") so that the month bounds are plain string ranges.
+POSTGRES_RECORDS = """
+create table if not exists records (
+    box_id text not null, seq bigint not null, kind text not null,
+    at text collate "C" not null, body text not null, hash bytea not null,
+    received_at text not null, primary key (box_id, seq, at)) partition by range (at);
+create table if not exists records_default partition of records default;
+"""
+
+# Columns added since the first release: (table, column, definition), added to older files.
+ADDED_COLUMNS = (
+    ("boxes", "box_acked_seq", "integer not null default 0"),
+    ("missing", "reason", "text not null default 'gap'"),
+    ("refusals", "source", "text not null default ''"),
+    ("refusals", "count", "integer not null default 1"),
+    ("refusals", "last_at", "text"),
+)
+INDEXES = "create index if not exists refusals_episode on refusals(source, reason, id);"
+
+
+@dataclass
+class Migrating:
+    """What a migration step gets: the engine and the open transaction's connection."""
+
+    engine: Engine
+    conn: Any
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.name == "postgresql"
+
+    def run(self, ddl: str) -> None:
+        """DDL in the project's (SQLite) spelling, translated for the engine."""
+        self.engine.script(self.conn, self.engine.dialect.ddl(ddl))
+
+    def add_columns(self, added: tuple[tuple[str, str, str], ...]) -> None:
+        for table, column, definition in added:
+            if column not in self.engine.columns(self.conn, table):
+                self.conn.execute(f"alter table {table} add column {column} {definition}")
+
+
+def baseline(db: Migrating) -> None:
+    """Every table as the last release before versioned migrations left it."""
+    from hub import complaints, dubans, scorebook, scoring_inputs
+    from hub.projections.schema import SCHEMA as PROJECTIONS
+
+    db.run(BASE)
+    if db.postgres:
+        db.engine.script(db.conn, POSTGRES_RECORDS)
+    else:
+        db.run(SQLITE_RECORDS)
+    db.add_columns(ADDED_COLUMNS)
+    for script in (INDEXES, PROJECTIONS, complaints.SCHEMA, dubans.SCHEMA, scorebook.SCHEMA,
+                   scorebook.SQLITE_TRIGGERS, scoring_inputs.SCHEMA):
+        db.run(script)
+
+
+def missing_as_ranges(db: Migrating) -> None:
+    """Issue 15: a gap is one row per missing range, not one per missing record."""
+    db.run("""
+create table missing_ranges (
+    box_id text not null, first_seq bigint not null, last_seq bigint not null,
+    reason text not null default 'gap', primary key (box_id, first_seq));
+insert into missing_ranges (box_id, first_seq, last_seq, reason)
+    select box_id, min(seq), max(seq), reason from (
+        select box_id, seq, reason,
+               seq - row_number() over (partition by box_id, reason order by seq) as run
+        from missing) numbered
+    group by box_id, reason, run;
+drop table missing;
+""")
+
+
+def records_counted(db: Migrating) -> None:
+    """Each box's record count kept on its row: count(*) over billions of rows is no page."""
+    db.add_columns((("boxes", "record_count", "bigint not null default 0"),))
+    db.conn.execute("update boxes set record_count ="
+                    " (select count(*) from records r where r.box_id = boxes.box_id)")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    step: Callable[[Migrating], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "baseline: boxes, records, views, complaints, 督办, scores", baseline),
+    Migration(2, "missing records as ranges", missing_as_ranges),
+    Migration(3, "record count per box", records_counted),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer hallwatch than this one."""
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply the pending migrations; returns the versions applied now."""
+    applied: list[int] = []
+    with engine.transaction() as conn:
+        if engine.name == "postgresql":
+            conn.execute("select pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+        engine.script(conn, engine.dialect.ddl(
+            "create table if not exists schema_migrations (version integer primary key,"
+            " name text not null, applied_at text not null);"))
+        done = {row[0] for row in conn.execute("select version from schema_migrations")}
+        if done and max(done) > LATEST:
+            raise SchemaTooNew(
+                f"{engine.description}: the database is at schema version {max(done)}, newer "
+                f"than this hallwatch knows ({LATEST}); upgrade hallwatch on this machine")
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            migration.step(Migrating(engine, conn))
+            conn.execute("insert into schema_migrations (version, name, applied_at)"
+                         " values (?, ?, ?)", (migration.version, migration.name,
+                                               dt.datetime.now(dt.timezone.utc).isoformat()))
+            applied.append(migration.version)
+    return applied
+
+
+def schema_version(engine: Engine) -> int:
+    """The newest migration applied to the database (0 for a new or pre-migration one)."""
+    try:
+        rows = engine.query("select max(version) as v from schema_migrations")
+    except Exception:  # noqa: BLE001 - no such table yet, on either engine
+        return 0
+    return rows[0]["v"] or 0
