@@ -131,7 +131,7 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box.evaluations = wire_evaluations(box, calendar, pin_factory_for)
     box.presence = wire_presence(box, calendar)
     if config.relay is not None:
-        box.relay = build_relay(config, store, board)
+        box.relay = build_relay(config, store, board, on_config_applied=box.checker.wake)
         box.services.append(box.relay)
     return box
 
@@ -244,7 +244,8 @@ def pin_factory_for(name: str, host: str | None = None) -> object:
     raise SetupError(f"unknown pin_factory {name!r} (use mock, lgpio or rpigpio)")
 
 
-def build_relay(config: BoxConfig, store: Store, board: CaseBoard) -> Relay:
+def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
+                on_config_applied: Callable[[], None] | None = None) -> Relay:
     section = config.relay
     identity = load_box_identity(config.path(section.identity))
     hub = load_hub_public(config.path(section.hub_public))
@@ -259,7 +260,8 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard) -> Relay:
             store.write(lambda tx: [open_alert(tx, f) for f in findings])
 
     return Relay(store, identity, hub, section.hub_endpoint, settings,
-                 on_config=ConfigApplier(config, store, board), on_quota=quota_alert,
+                 on_config=ConfigApplier(config, store, board, on_config_applied),
+                 on_quota=quota_alert,
                  identity_path=config.path(section.identity))  # rotation: reload the new keys
 
 

@@ -3,13 +3,16 @@
 Kinds: ``catalogue`` (the item catalogue), ``calendar`` (working-day overrides) and
 ``lights`` (yellow thresholds). Each is validated with the same models as the local files,
 written atomically where the box config points, and swapped into the running box; the applied
-version is kept so the next hello tells the hub what the box has.
+version is kept so the next hello tells the hub what the box has. ``on_applied`` then wakes the
+rules: the cases whose verdict depends on what changed are judged again (an item that arrives
+clears its cases' 事项缺失; edge/supervision/basis.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.cases import CaseBoard
@@ -31,10 +34,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 class ConfigApplier:
-    def __init__(self, config: BoxConfig, store: Store, board: CaseBoard):
+    def __init__(self, config: BoxConfig, store: Store, board: CaseBoard,
+                 on_applied: Callable[[], None] | None = None):
         self.config = config
         self.store = store
         self.board = board
+        self.on_applied = on_applied
 
     def __call__(self, kind: str, version: int, payload: dict) -> None:
         text = json.dumps(payload, ensure_ascii=False, indent=1)
@@ -61,6 +66,8 @@ class ConfigApplier:
             set_meta(tx.conn, "config_versions", json.dumps(versions))
             tx.emit("config_applied", {"kind": kind, "doc_version": version})
         self.store.write(remember)
+        if self.on_applied is not None:
+            self.on_applied()
 
 
 def _validated(model, text: str, kind: str):

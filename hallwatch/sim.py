@@ -27,6 +27,8 @@ ITEM_TEMPLATES = [
     ("RSJ", "人力资源和社会保障局", "劳务派遣经营许可", 20, 12, "0.00", "承诺件", {}),
     ("FGJ", "发展和改革局", "企业投资项目核准", 45, 20, "0.00", "联办件", {"审核": 10}),
 ]
+# 联办件 items: the participating departments and their own limits (working days).
+JOINT_DEPTS = {"FGJ": [("ZJJ", "住房和城乡建设局", 15), ("JTJ", "交通运输局", 10)]}
 
 SURNAMES = "李王张刘陈杨黄赵吴周徐孙马朱胡郭何林罗梁"
 GIVEN = "敏伟芳娜秀英丽强磊军洋勇艳杰娟涛明超霞平刚"
@@ -37,6 +39,8 @@ def catalogue_for(district_code: str) -> dict:
     items = []
     for n, (dept, dept_name, name, legal, promised, fee, kind, stages) in enumerate(
             ITEM_TEMPLATES, start=1):
+        joint = [{"dept_code": f"{district_code}{code}", "dept_name": joint_name, "days": days}
+                 for code, joint_name, days in JOINT_DEPTS.get(dept, ())]
         items.append({
             "item_code": f"{district_code}-{dept}-{n:03d}", "name": name,
             "dept_code": f"{district_code}{dept}", "dept_name": dept_name,
@@ -44,6 +48,7 @@ def catalogue_for(district_code: str) -> dict:
             "fee_yuan": fee, "case_type": kind,
             "materials": ["申请书", "申请人身份证明"],
             "legal_basis": "《中华人民共和国行政许可法》及相关法规",
+            **({"joint_depts": joint} if joint else {}),
         })
     return {"version": 1, "items": items}
 
@@ -97,8 +102,13 @@ class Platform:
         self._open_order.append(case_no)
         first = self._event(case, "申请", at, case_type=item["case_type"],
                             window_no=case["window"])
-        return [first, self._event(case, "受理", at + dt.timedelta(minutes=3),
-                                   window_no=case["window"])]
+        events = [first, self._event(case, "受理", at + dt.timedelta(minutes=3),
+                                     window_no=case["window"])]
+        # A joint case goes to its participating departments, which answer later (反馈).
+        case["waiting"] = [joint["dept_code"] for joint in item.get("joint_depts", ())]
+        events += [self._event(case, "分送", at + dt.timedelta(minutes=5), to_dept_code=dept)
+                   for dept in case["waiting"]]
+        return events
 
     def advance(self, at: dt.datetime) -> list[dict]:
         """Move one open case a step on, sometimes with a pause, a fee or a mistake."""
@@ -111,6 +121,9 @@ class Platform:
             events.append(self._event(case, "补正结束", at))
             case["pause"] = False
             return events
+        if case["waiting"] and roll < 0.4:
+            return [self._event(case, "反馈", at, dept_code=case["waiting"].pop(0),
+                                reason="同意")]
         if roll < 0.06:
             case["pause"] = True
             return [self._event(case, "补正开始", at, reason="申请材料不齐全，需补充营业场所证明")]

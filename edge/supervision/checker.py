@@ -51,6 +51,10 @@ class RuleChecker:
             self._backlog = True
             self._cond.notify_all()
 
+    def wake(self) -> None:
+        """Judge what waits on disk soon (a new catalogue or calendar may have marked cases)."""
+        self.submit(())
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until everything submitted so far has been checked; False on timeout."""
         with self._cond:

@@ -186,6 +186,7 @@ class RuleEngine:
         """Judge the cases waiting to be judged (edge/backlog.py), a chunk at a time, until
         none is left or ``give_way()`` says to stop between chunks."""
         result = PassResult(at)
+        self.basis.sync(self.board.catalogue, self.board.calendar)
         self._drain(at, result, progress, also_open=False, give_way=give_way)
         if result.notifications and self.on_queued:
             self.on_queued()

@@ -196,3 +196,23 @@ def test_a_catalogue_that_names_the_departments_refolds_their_events(box):
 def _all():
     from edge.cases import CaseFilter
     return CaseFilter(include_finished=True)
+
+
+def test_a_catalogue_pushed_by_the_hub_clears_the_missing_item(tmp_path):
+    from edge.config import load_box_config
+    from edge.configsync import ConfigApplier
+    from tests.boxes import write_box_folder
+
+    config = load_box_config(write_box_folder(tmp_path))
+    box = make_box(tmp_path / "box.db", catalogue={})
+    box.load("U2", ("11-02", "申请"), ("11-02", "受理"), item_code=PLAIN.item_code)
+    box.engine.drain(at("11-03"))
+    assert box.alerts("U2")[(SCJ, "事项缺失")]["state"] == "open"
+    woken = []
+    apply = ConfigApplier(config, box.store, box.board, on_applied=lambda: woken.append(True))
+    apply("catalogue", 7, {"version": 1, "items": [json.loads(PLAIN.model_dump_json())]})
+    assert woken == [True]                       # the running box's checker is woken ...
+    box.engine.drain(at("11-04"))                # ... and judges what the new item concerns
+    assert box.alerts("U2")[(SCJ, "事项缺失")]["state"] == "resolved"
+    assert box.alerts("U2")[(SCJ, "临近时限")]["detail"].startswith("距承诺办结日期2026-11-05")
+    box.store.close()

@@ -50,3 +50,22 @@ def test_closing_the_store_ends_its_threads(tmp_path):
         store.write(lambda tx: tx.emit("note", {"n": 1}))
     names = {thread.name for thread in threading.enumerate()}
     assert not {"store-writer:closing.db", "checkpoint:closing.db"} & names
+
+
+def test_a_store_from_before_the_backlog_judges_every_case_once(tmp_path):
+    """Cases loaded by an older box were never judged if they had finished: all are marked."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table cases (case_no text primary key, item_code text not null,"
+                     " dept_code text not null, district_code text not null, case_type text,"
+                     " stage text, is_open integer not null, facts text not null,"
+                     " updated_at text not null)")
+        conn.executemany("insert into cases values (?, 'I', 'D', '440605', null, '办结', 0,"
+                         " '{}', '2026-11-01')", [("C1",), ("C2",)])
+    with Store(path, box_id="440605-01") as store:
+        marked = {row["case_no"] for row in store.query("select case_no from cases_to_judge")}
+    assert marked == {"C1", "C2"}
+    with Store(path, box_id="440605-01") as store:  # once only: judging removes the marks
+        store.write(lambda tx: tx.conn.execute("delete from cases_to_judge"))
+    with Store(path, box_id="440605-01") as store:
+        assert store.query("select count(*) as n from cases_to_judge")[0]["n"] == 0
