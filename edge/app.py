@@ -21,9 +21,10 @@ from edge.cases import CaseBoard
 from edge.config import BoxConfig
 from edge.configsync import ConfigApplier
 from edge.evaluations.wiring import Evaluations, wire_evaluations
-from edge.ingest import IngestHook
+from edge.ingest import ConflictHook, IngestHook
 from edge.relay import Relay, RelaySettings
 from edge.store import Store, utc_now
+from edge.storecheck import StoreWatch
 from edge.supervision import (
     Finding,
     RuleChecker,
@@ -31,7 +32,9 @@ from edge.supervision import (
     Supervision,
     build_supervision,
     clock_watch,
+    conflict_alert,
     open_alert,
+    store_alert,
 )
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import load_catalogue
@@ -62,6 +65,14 @@ def load_calendar(path: Path | None) -> WorkCalendar:
     return WorkCalendar(load_overrides(path) if path else None)
 
 
+@dataclass(frozen=True)
+class Refusing:
+    """Why the box refuses new records for now: the HTTP status and the message."""
+
+    status: int
+    message: str
+
+
 @dataclass
 class Box:
     config: BoxConfig
@@ -73,6 +84,8 @@ class Box:
     checker: RuleChecker  # the rule check after ingest, in the background
     services: list = field(default_factory=list)  # things with start()/stop(), in start order
     ingest_hooks: list[IngestHook] = field(default_factory=list)
+    conflict_hooks: list[ConflictHook] = field(default_factory=list)  # data-quality alerts
+    store_watch: StoreWatch | None = None  # quick_check at start and periodically
     relay: Relay | None = None
     hall: HallBoard | None = None  # the hall manager's pages' cached board
     evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
@@ -87,9 +100,14 @@ class Box:
         """
         self.checker.submit(case_nos)
 
-    def refusing(self) -> str | None:
-        """Why new platform records must wait (outbox or disk full), or None."""
-        return self.relay.full() if self.relay else None
+    def refusing(self) -> Refusing | None:
+        """Why new platform records must wait (damaged database, outbox or disk full), or None."""
+        damaged = self.store_watch.problem if self.store_watch else None
+        if damaged:
+            return Refusing(503, f"本机数据库损坏，暂不接收新记录，请稍后重试（已通知技术员）"
+                                 f" (the box database is damaged: {damaged})")
+        full = self.relay.full() if self.relay else None
+        return Refusing(507, full) if full else None
 
     def start(self) -> Box:
         self.store.open()
@@ -122,6 +140,9 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
               clock=clock, checker=RuleChecker(rules, clock))
     box.supervision = parts.supervision
+    box.conflict_hooks.append(conflict_alert)
+    box.store_watch = StoreWatch(store.path, on_change=store_alert(store))
+    box.services.append(box.store_watch)
     box.services.append(parts.scheduler)
     box.services.append(parts.delivery)
     box.services.append(box.checker)  # stopped before delivery: its last alerts still go out
@@ -251,6 +272,7 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
     hub = load_hub_public(config.path(section.hub_public))
     settings = RelaySettings(batch_size=section.batch_size, window=section.window,
                              quota_bytes=section.outbox_quota_mb * 1024 * 1024)
+    store.outbox_quota = settings.quota_bytes  # refused before the write that would pass it
 
     def quota_alert(fraction: float) -> None:
         findings = [Finding("device:outbox", f"发件队列已用{level}%", "yellow" if level < 90

@@ -50,21 +50,25 @@ def serve(config_path: Path) -> None:
 def ingest(target: Target, files: tuple[Path, ...]) -> None:
     """Load case events from JSON, NDJSON or CSV files (backfill, platform exports).
 
-    Exits with status 1 if any record was rejected; rejected records are kept in the
-    quarantine table with the reason.
+    Exits with status 1 if any record was rejected or conflicts with one already held; those
+    records are kept in the quarantine table with the reason (a conflict also opens the
+    数据冲突 alert). Loading the same file again is harmless.
     """
     from edge.filefeed import ingest_files
+    from edge.supervision import conflict_alert
 
     catalogue = target.catalogue()
     with target.store() as store:
         result = ingest_files(store, files, show_progress=sys.stderr.isatty(),
-                              catalogue=catalogue)
+                              catalogue=catalogue, on_conflicts=[conflict_alert])
     unknown = sorted({c for c in result.item_codes if c not in catalogue})
     click.echo(f"accepted {result.accepted}, duplicates {result.duplicates}, "
-               f"rejected {len(result.rejected)}")
+               f"conflicts {len(result.conflicts)}, rejected {len(result.rejected)}")
     if result.cases:
         click.echo(f"{len(result.cases)} cases wait to be judged: run `hallwatch edge check` "
                    "(a running box judges them by itself)")
+    for conflict in result.conflicts[:20]:
+        click.echo(f"  #{conflict.index}: {conflict.rejection().reason}", err=True)
     for rejection in result.rejected[:20]:
         click.echo(f"  {rejection.source} #{rejection.index}: {rejection.reason}", err=True)
     if len(result.rejected) > 20:
@@ -72,7 +76,7 @@ def ingest(target: Target, files: tuple[Path, ...]) -> None:
                    err=True)
     if unknown:
         click.echo(f"warning: items not in the catalogue: {', '.join(unknown[:10])}", err=True)
-    if result.rejected:
+    if result.rejected or result.conflicts:
         sys.exit(1)
 
 

@@ -1,40 +1,24 @@
-"""Ingest from files: JSON arrays, NDJSON and CSV exports of a district platform."""
+"""Ingest from files: JSON arrays, NDJSON and CSV exports of a district platform.
+
+Each record is judged on its own, as over HTTP (edge/ingest.py); a file is committed in chunks
+of ``edge.ingest.CHUNK`` records, and running the same file again is harmless (what was
+committed comes back as identical duplicates).
+"""
 
 from __future__ import annotations
 
 import gc
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from edge.ingest import IngestResult, Rejection, csv_records, ingest_texts, quarantine_body
+from edge.bodies import BodyError, file_records
+from edge.ingest import ConflictHook, IngestResult, ingest_texts
+from edge.quarantine import Rejection, quarantine_body
 from edge.store import Store
 from standard.records import CatalogueItem
-
-
-def file_records(path: Path) -> Iterator[tuple[int, str]]:
-    """(index, raw JSON text) for each record in ``path``, by its format.
-
-    ``.csv`` is CSV; a file whose first non-blank character is ``[`` is a JSON array;
-    anything else is NDJSON, read line by line so that a large export is never held whole.
-    """
-    if path.suffix.lower() == ".csv":
-        yield from csv_records(path.read_text(encoding="utf-8-sig"))
-        return
-    with path.open(encoding="utf-8-sig") as handle:
-        head = handle.read(4096)
-        if head.lstrip().startswith("["):
-            items = json.loads(head + handle.read())
-            for index, item in enumerate(items):
-                yield index, json.dumps(item, ensure_ascii=False)
-            return
-        handle.seek(0)
-        for index, line in enumerate(handle):
-            if line.strip():
-                yield index, line
 
 
 @contextmanager
@@ -56,17 +40,19 @@ def cycle_collector_paused() -> Iterator[None]:
 
 def ingest_files(store: Store, files: tuple[Path, ...] | list[Path], *,
                  show_progress: bool = False,
-                 catalogue: Mapping[str, CatalogueItem] | None = None) -> IngestResult:
+                 catalogue: Mapping[str, CatalogueItem] | None = None,
+                 on_conflicts: Sequence[ConflictHook] = ()) -> IngestResult:
     """Ingest every file; a file that cannot be parsed at all is one rejection, not a crash.
 
     The cases are marked to be judged (``edge check`` or the running box does that).
     """
     with cycle_collector_paused():
-        return _ingest_files(store, files, show_progress, catalogue)
+        return _ingest_files(store, files, show_progress, catalogue, on_conflicts)
 
 
 def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path], show_progress: bool,
-                  catalogue: Mapping[str, CatalogueItem] | None) -> IngestResult:
+                  catalogue: Mapping[str, CatalogueItem] | None,
+                  on_conflicts: Sequence[ConflictHook]) -> IngestResult:
     total = IngestResult()
     for path in files:
         records = file_records(path)
@@ -74,10 +60,12 @@ def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path], show_progr
             if show_progress:
                 with click.progressbar(records, label=str(path), file=None,
                                        show_pos=True) as bar:
-                    result = ingest_texts(store, bar, source=str(path), catalogue=catalogue)
+                    result = ingest_texts(store, bar, source=str(path), catalogue=catalogue,
+                                          on_conflicts=on_conflicts)
             else:
-                result = ingest_texts(store, records, source=str(path), catalogue=catalogue)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                result = ingest_texts(store, records, source=str(path), catalogue=catalogue,
+                                      on_conflicts=on_conflicts)
+        except BodyError as exc:
             reason = f"文件无法解析 (cannot parse the file: {exc})"
             quarantine_body(store, path.read_bytes(), str(path), reason)
             result = IngestResult(rejected=[Rejection(-1, [{"field": "(file)", "message": reason}],

@@ -1,23 +1,31 @@
-"""Platform ingest: parse what a district platform sends, validate it, keep every byte.
+"""Platform ingest: judge each record on its own, keep every byte, commit a request whole.
 
-Valid records are committed (with their outbox rows) before anyone is told they were
-accepted; invalid ones go to the ``quarantine`` table with the reason and the raw text.
-Well-formed but anomalous records (a stage out of order, a refusal without a reason) are
-accepted and flagged by the deadline engine, because they are what happened.
+A body is cut into records (``edge/bodies.py``); each record is validated and encoded on its
+own, so one bad record is one rejection, named by its index, never a failed request. Valid
+records are committed (with their outbox rows) before anyone is told they were accepted;
+refused ones go to the ``quarantine`` table with the reason and the raw bytes
+(``edge/quarantine.py``), in the same transaction. A request is one transaction: wholly
+committed or wholly refused (a full disk or outbox), so a platform's retry of the same body is
+harmless. Files are committed in chunks; running the same file again is harmless too.
+
+A record whose ``event_id`` was received before is an identical duplicate (harmless, counted)
+or, when its content differs, a *conflict*: quarantined with the reason "与已接收记录内容不同",
+counted apart, and handed to the conflict hooks (a data-quality alert). Well-formed but
+anomalous records (a stage out of order, a refusal without a reason) are accepted and flagged
+by the deadline engine, because they are what happened.
 
 Example::
 
-    result = ingest_texts(store, [(0, '{"event_id": ...}')], source="http")
-    result.accepted, [r.as_dict() for r in result.rejected]
+    result = ingest_texts(store, [(0, '{"event_id": ...}')], source="http", whole=True)
+    result.accepted, result.conflicts, [r.as_dict() for r in result.rejected]
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,38 +33,50 @@ from typing import Any
 from pydantic import ValidationError
 
 from edge import backlog
+from edge.bodies import BodyError, RawRecord, csv_records, split_body
+from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
 from standard.deadlines import CaseFacts, apply_event
 from standard.problems import field_problems
 from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent, CatalogueItem
 from standard.shares import participants
 
-MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing
-CHUNK = 5_000  # records per transaction: fewer commits and case rewrites, a short write lock
+log = logging.getLogger(__name__)
 
+MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing
+CHUNK = 5_000  # records per transaction for files: fewer commits and case rewrites
+CONFLICT_REASON = "与已接收记录内容不同"
+
+__all__ = [
+    "CONFLICT_REASON", "BodyError", "Conflict", "ConflictHook", "IngestHook", "IngestResult",
+    "Rejection", "csv_records", "ingest_texts", "quarantine", "quarantine_body", "refold_cases",
+    "split_body", "validate",
+]
 
 # Called inside the ingest transaction with the newly accepted events, so that whatever a
 # module derives from them (a window armed for rating, say) commits with the events or not at all.
 IngestHook = Callable[[Tx, list[CaseEvent]], None]
 
 
-class BodyError(ValueError):
-    """The request body is not JSON or NDJSON at all."""
-
-
 @dataclass
-class Rejection:
+class Conflict:
+    """A record re-sent under a known ``event_id`` with different content."""
+
     index: int
-    errors: list[dict[str, str]]
+    event_id: str
+    fields: list[str]
     raw: str
-    source: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "errors": self.errors}
+        return {"index": self.index, "event_id": self.event_id, "fields": self.fields}
 
-    @property
-    def reason(self) -> str:
-        return "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+    def rejection(self) -> Rejection:
+        return Rejection(self.index, [{"field": "event_id", "message":
+                                       f"{CONFLICT_REASON}：{', '.join(self.fields)}"}], self.raw)
+
+
+# Called in the same transaction with the conflicts found (a data-quality alert, say).
+ConflictHook = Callable[[Tx, list[Conflict]], None]
 
 
 @dataclass
@@ -64,6 +84,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
     cases: set[str] = field(default_factory=set)
     item_codes: set[str] = field(default_factory=set)
 
@@ -71,6 +92,7 @@ class IngestResult:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.conflicts.extend(other.conflicts)
         self.cases |= other.cases
         self.item_codes |= other.item_codes
 
@@ -78,102 +100,94 @@ class IngestResult:
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
+            "conflicts": len(self.conflicts),
+            "conflicting": [c.as_dict() for c in self.conflicts],
             "rejected": [r.as_dict() for r in self.rejected],
         }
 
 
-# -- parsing ------------------------------------------------------------------------------
-def split_body(body: bytes) -> list[tuple[int, str]]:
-    """Split a JSON array or NDJSON body into (index, raw JSON text) pairs.
-
-    Raises BodyError when the body is not JSON in either form.
-    """
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BodyError(f"请求体不是 UTF-8 编码的 JSON (body is not UTF-8: {exc})") from None
-    stripped = text.lstrip()
-    if not stripped:
-        raise BodyError("请求体为空 (empty body: send a JSON array or NDJSON)")
-    if stripped.startswith("["):
-        try:
-            items = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise BodyError(f"请求体不是有效的 JSON (body is not valid JSON: {exc})") from None
-        return [(i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items)]
-    lines = [(i, line) for i, line in enumerate(stripped.splitlines()) if line.strip()]
-    if not any(_looks_like_json(line) for _, line in lines):
-        raise BodyError("请求体不是 JSON 数组或 NDJSON (body is neither a JSON array nor NDJSON)")
-    return lines
-
-
-def _looks_like_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
-def csv_records(text: str) -> Iterator[tuple[int, str]]:
-    """Turn CSV rows (header = field names; actor as actor_id, actor_name) into JSON text."""
-    reader = csv.DictReader(io.StringIO(text))
-    for index, row in enumerate(reader):
-        record: dict[str, Any] = {}
-        for key, value in row.items():
-            if key is None:
-                record["(extra columns)"] = value
-            elif value not in (None, ""):
-                record[key] = value
-        actor = {k: record.pop(f"actor_{k}") for k in ("id", "name") if f"actor_{k}" in record}
-        if actor:
-            record["actor"] = actor
-        for name in ("window_no", "extension_days", "version"):
-            if name in record and record[name].strip().lstrip("-").isdigit():
-                record[name] = int(record[name])
-        yield index, json.dumps(record, ensure_ascii=False)
-
-
+# -- judging one record ---------------------------------------------------------------------
 # CaseEvent.model_validate_json without its Python wrapper: the same strict schema, about 15%
 # less time a record.
 _validate_json = CaseEvent.__pydantic_validator__.validate_json
 _dump_json = CaseEvent.__pydantic_serializer__.to_json  # model_dump_json, likewise
 
 
-def validate(index: int, raw: str) -> CaseEvent | Rejection:
+@dataclass
+class Judged:
+    """A record that passed: the event, the JSON text stored and relayed, the raw text."""
+
+    index: int
+    event: CaseEvent
+    body: str
+    raw: str
+
+
+def validate(index: int, raw: str | bytes) -> CaseEvent | Rejection:
     """Validate one raw record, returning the event or a Rejection naming each bad field."""
     return judge_record(index, raw, _validate_json)
 
 
-def judge_record(index: int, raw: str, validate_json: Callable[..., Any]) -> Any:
-    """``validate_json(raw, strict=True)``, or a Rejection for a record too long or invalid."""
+def judge_record(index: int, raw: str | bytes, validate_json: Callable[..., Any]) -> Any:
+    """``validate_json(raw, strict=True)``, or a Rejection saying why the record is refused.
+
+    Never raises for anything a sender can put in a record.
+    """
+    if isinstance(raw, bytes):
+        return _refused(index, raw, "不是 UTF-8 编码的文本，原始字节已保存 "
+                                    "(not UTF-8 text; the raw bytes are kept)")
     if len(raw) > MAX_RAW_CHARS:
-        return Rejection(index, [{"field": "(record)", "message":
-                                  f"记录过长 (longer than {MAX_RAW_CHARS} characters)"}],
-                         raw[:MAX_RAW_CHARS])
+        return _refused(index, raw, f"记录过长 (longer than {MAX_RAW_CHARS} characters)")
     try:
         return validate_json(raw, strict=True)
     except ValidationError as exc:
         return Rejection(index, field_problems(exc), raw)
+    except Exception as exc:  # a bug in a validator: refuse this record, keep the others
+        log.exception("record %s could not be validated", index)
+        return _refused(index, raw, f"记录无法处理 (cannot be processed: {type(exc).__name__})")
 
 
-# -- storing ------------------------------------------------------------------------------
-def ingest_texts(store: Store, records: Iterable[tuple[int, str]], *, source: str,
-                 hooks: Sequence[IngestHook] = (),
-                 catalogue: Mapping[str, CatalogueItem] | None = None) -> IngestResult:
-    """Validate and store records in chunks; every chunk is one transaction.
+def _refused(index: int, raw: str | bytes, message: str) -> Rejection:
+    return Rejection(index, [{"field": "(record)", "message": message}], raw)
 
-    The next chunk is validated while the writer commits the previous one, so parsing and
-    SQLite overlap; at most two chunks are held in memory. ``catalogue`` tells which
-    departments take part in a joint case (their events fold into their own shares).
+
+def judge(index: int, raw: str | bytes) -> Judged | Rejection:
+    """Validate and encode one record (the encoding is what is stored, so it is checked here)."""
+    outcome = validate(index, raw)
+    if isinstance(outcome, Rejection):
+        return outcome
+    try:
+        body = _dump_json(outcome, exclude_none=True).decode("utf-8")
+    except Exception as exc:  # noqa: BLE001 - whatever it is, this record cannot be kept
+        return _refused(index, raw, f"记录无法编码 (cannot be encoded: {exc})")
+    return Judged(index, outcome, body, raw)  # type: ignore[arg-type]
+
+
+# -- storing --------------------------------------------------------------------------------
+def ingest_texts(store: Store, records: Iterable[RawRecord], *, source: str,
+                 hooks: Sequence[IngestHook] = (), on_conflicts: Sequence[ConflictHook] = (),
+                 catalogue: Mapping[str, CatalogueItem] | None = None,
+                 whole: bool = False, limit_outbox: bool = False) -> IngestResult:
+    """Judge and store records; returns what was accepted, duplicated, conflicting, refused.
+
+    ``whole``: all of them in one transaction (a request). Otherwise in chunks of ``CHUNK``,
+    each one transaction, the next chunk judged while the writer commits the previous one (at
+    most two chunks in memory). ``catalogue`` tells which departments take part in a joint
+    case (their events fold into their own shares). ``limit_outbox``: refuse (StoreFull)
+    rather than let the outbox pass its quota.
     """
     total = IngestResult()
+    options = _Options(source, hooks, on_conflicts, catalogue, limit_outbox)
+    if whole:
+        result, future = _submit_chunk(store, list(records), options)
+        _collect(total, (result, future))
+        return total
     pending: tuple[IngestResult, Future] | None = None
-    chunk: list[tuple[int, str]] = []
+    chunk: list[RawRecord] = []
 
-    def flush(chunk: list[tuple[int, str]]) -> None:
+    def flush(chunk: list[RawRecord]) -> None:
         nonlocal pending
-        submitted = _submit_chunk(store, chunk, source, hooks, catalogue)
+        submitted = _submit_chunk(store, chunk, options)
         if pending is not None:
             _collect(total, pending)
         pending = submitted
@@ -196,76 +210,88 @@ def _collect(total: IngestResult, pending: tuple[IngestResult, Future]) -> None:
     total.add(result)
 
 
-def _submit_chunk(store: Store, chunk: list[tuple[int, str]], source: str,
-                  hooks: Sequence[IngestHook], catalogue: Mapping[str, CatalogueItem] | None
+@dataclass(frozen=True)
+class _Options:
+    source: str
+    hooks: Sequence[IngestHook]
+    on_conflicts: Sequence[ConflictHook]
+    catalogue: Mapping[str, CatalogueItem] | None
+    limit_outbox: bool
+
+
+def _submit_chunk(store: Store, chunk: list[RawRecord], options: _Options
                   ) -> tuple[IngestResult, Future]:
-    events: list[CaseEvent] = []
+    judged: list[Judged] = []
     result = IngestResult()
     for index, raw in chunk:
-        outcome = validate(index, raw)
+        outcome = judge(index, raw)
         if isinstance(outcome, Rejection):
-            outcome.source = source
+            outcome.source = options.source
             result.rejected.append(outcome)
         else:
-            events.append(outcome)
+            judged.append(outcome)
 
     def apply(tx: Tx) -> None:
-        quarantine(tx, result.rejected, source)
-        fresh = store_events(tx, events, result, catalogue)
-        for hook in hooks:
+        if options.limit_outbox:
+            tx.limit_outbox()
+        fresh = store_events(tx, judged, result, options.catalogue)
+        quarantine(tx, result.rejected + [c.rejection() for c in result.conflicts],
+                   options.source)
+        for hook in options.hooks:
             hook(tx, fresh)
+        if result.conflicts:
+            for conflict_hook in options.on_conflicts:
+                conflict_hook(tx, result.conflicts)
 
     return result, store.submit(apply)
 
 
-def quarantine(tx: Tx, rejected: list[Rejection], source: str) -> None:
-    if rejected:
-        tx.conn.executemany(
-            "insert into quarantine (received_at, source, position, reason, raw) "
-            "values (?, ?, ?, ?, ?)",
-            [(iso(tx.now), source, r.index, r.reason, r.raw) for r in rejected],
-        )
-
-
-def quarantine_body(store: Store, body: bytes, source: str, reason: str) -> None:
-    """Keep a body that could not be parsed at all."""
-    raw = body.decode("utf-8", errors="replace")[:1_000_000]
-    store.write(lambda tx: quarantine(tx, [Rejection(-1, [{"field": "(body)",
-                                                              "message": reason}], raw)], source))
-
-
-def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult,
+def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
                  catalogue: Mapping[str, CatalogueItem] | None = None) -> list[CaseEvent]:
     """Insert new events, fold them into their cases' facts, queue them for the hub and mark
     their cases to be judged (edge/backlog.py), all in the caller's transaction.
 
-    Returns the events that were new (not seen before by ``event_id``).
+    Returns the events that were new (not seen before by ``event_id``). A known ``event_id``
+    is a duplicate when the content is the same, a conflict in ``result`` when it is not.
     """
     conn = tx.conn
-    seen = _existing_ids(conn, [e.event_id for e in events])
-    fresh: list[CaseEvent] = []
-    for event in events:
-        if event.event_id in seen:
-            result.duplicates += 1
+    known = _known_bodies(conn, [j.event.event_id for j in judged])
+    fresh: list[Judged] = []
+    for item in judged:
+        event_id = item.event.event_id
+        if event_id not in known:
+            known[event_id] = item.body
+            fresh.append(item)
+            continue
+        differing = _differing_fields(known[event_id], item)
+        if differing:
+            result.conflicts.append(Conflict(item.index, event_id, differing, item.raw))
         else:
-            seen.add(event.event_id)
-            fresh.append(event)
+            result.duplicates += 1
     if not fresh:
-        return fresh
-    case_nos = list(dict.fromkeys(e.case_no for e in fresh))
+        return []
+    case_nos = list(dict.fromkeys(j.event.case_no for j in fresh))
     facts = _load_facts(conn, case_nos)
-    now = iso(tx.now)
-    bodies = [_dump_json(event, exclude_none=True).decode() for event in fresh]
+    stored: list[Judged] = []
     joint = _joint_lookup(catalogue)
-    for event in fresh:
-        facts[event.case_no] = apply_event(facts.get(event.case_no), event,
-                                           joint(event.item_code))
+    for item in fresh:
+        try:
+            facts[item.event.case_no] = apply_event(facts.get(item.event.case_no), item.event,
+                                                    joint(item.event.item_code))
+        except Exception as exc:  # a bug in the fold: refuse this record, keep the others
+            log.exception("event %s could not be folded into its case", item.event.event_id)
+            result.rejected.append(_refused(item.index, item.raw,
+                                            f"记录无法存储 (cannot be stored: {exc})"))
+            continue
+        stored.append(item)
+    now = iso(tx.now)
     conn.executemany(
         "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
         " values (?, ?, ?, ?, ?, ?)",
-        [(event.event_id, event.case_no, event.event_type, event.occurred_at.isoformat(), now,
-          body) for event, body in zip(fresh, bodies)])
-    tx.emit_json_many("case_event", bodies)
+        [(j.event.event_id, j.event.case_no, j.event.event_type,
+          j.event.occurred_at.isoformat(), now, j.body) for j in stored])
+    tx.emit_json_many("case_event", [j.body for j in stored])
+    touched = list(dict.fromkeys(j.event.case_no for j in stored))
     conn.executemany(
         "insert into cases (case_no, item_code, dept_code, district_code, case_type, stage,"
         " is_open, facts, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -274,12 +300,12 @@ def store_events(tx: Tx, events: list[CaseEvent], result: IngestResult,
         " is_open=excluded.is_open, facts=excluded.facts, updated_at=excluded.updated_at",
         [(f.case_no, f.item_code, f.dept_code, f.district_code, f.case_type, f.stage,
           0 if f.terminal in TERMINAL_EVENTS else 1, f.to_json(), now)
-         for f in (facts[case_no] for case_no in case_nos)])
-    backlog.mark(conn, case_nos)
-    result.accepted += len(fresh)
-    result.cases.update(case_nos)
-    result.item_codes.update(e.item_code for e in fresh)
-    return fresh
+         for f in (facts[case_no] for case_no in touched)])
+    backlog.mark(conn, touched)
+    result.accepted += len(stored)
+    result.cases.update(touched)
+    result.item_codes.update(j.event.item_code for j in stored)
+    return [j.event for j in stored]
 
 
 def _joint_lookup(catalogue: Mapping[str, CatalogueItem] | None
@@ -319,12 +345,32 @@ def refold_cases(tx: Tx, case_nos: list[str], catalogue: Mapping[str, CatalogueI
     backlog.mark(tx.conn, case_nos)
 
 
+def _differing_fields(known_body: str, item: Judged) -> list[str]:
+    """The top-level fields in which a re-sent record differs from the one kept; [] if none.
+
+    Compared as parsed values, so a record kept by an older release (field order, defaults)
+    is not a conflict for being written differently.
+    """
+    if known_body == item.body:
+        return []
+    before, after = json.loads(known_body), json.loads(item.body)
+    if before == after:
+        return []
+    try:
+        if _validate_json(known_body, strict=True) == item.event:
+            return []
+    except ValidationError:
+        pass
+    return sorted(name for name in before.keys() | after.keys()
+                  if before.get(name) != after.get(name)) or ["(record)"]
+
+
 # The id lists go in as one JSON array (json_each), so each lookup is one prepared statement
 # whatever the chunk size.
-def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
-    return {row[0] for row in conn.execute(
-        "select event_id from case_events where event_id in (select value from json_each(?))",
-        (json.dumps(ids),))}
+def _known_bodies(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+    return dict(conn.execute(
+        "select event_id, body from case_events"
+        " where event_id in (select value from json_each(?))", (json.dumps(ids),)))
 
 
 def _load_facts(conn: sqlite3.Connection, case_nos: list[str]) -> dict[str, CaseFacts]:

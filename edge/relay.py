@@ -26,7 +26,7 @@ from pathlib import Path
 
 import zmq
 
-from edge.store import Store, Tx, get_meta, iso, set_meta
+from edge.store import OUTBOX_BYTES, Store, Tx, get_meta, iso, senders_limit, set_meta
 from standard import wire
 from standard.envelope import EnvelopeError, Sealer, verify_document
 from standard.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
@@ -127,18 +127,24 @@ class Relay:
             return db.conn.execute(sql, params).fetchall()
 
     def full(self) -> str | None:
-        """Why new platform records must be refused now, or None (business rows never drop)."""
-        if self.state.outbox_bytes >= self.settings.quota_bytes:
+        """Why new platform records must be refused now, or None (business rows never drop).
+
+        This is the quick answer before reading a request; the exact one is the ingest
+        transaction's own (``Tx.limit_outbox``), which refuses a write that would pass the quota.
+        """
+        self.state.outbox_bytes = self.outbox_bytes()
+        if self.state.outbox_bytes >= senders_limit(self.settings.quota_bytes):
             return "发件队列已满（中心长时间未确认），请稍后重试 (outbox quota reached)"
         if shutil.disk_usage(self.store.path.parent).free < MIN_FREE_DISK:
             return "磁盘空间不足，请稍后重试 (disk almost full)"
         return None
 
+    def outbox_bytes(self) -> int:
+        """UTF-8 bytes of the outbox rows the hub has not acknowledged (kept by the store)."""
+        return int(self._meta(OUTBOX_BYTES, "0"))
+
     def _measure(self) -> None:
-        with self.store.read() as db:
-            row = db.conn.execute("select coalesce(sum(length(body)), 0) from outbox where seq > ?",
-                                  (self.state.acked_seq,)).fetchone()
-        self.state.outbox_bytes = row[0]
+        self.state.outbox_bytes = self.outbox_bytes()
         if self.on_quota:
             self.on_quota(self.state.outbox_bytes / self.settings.quota_bytes)
 
@@ -161,6 +167,12 @@ class Relay:
         retention = dt.timedelta(seconds=self.settings.retention_seconds)
 
         def record(tx: Tx) -> None:
+            before = int(get_meta(tx.conn, "relay_acked_seq", "0"))
+            freed = tx.conn.execute(
+                "select coalesce(sum(length(cast(body as blob))), 0) from outbox"
+                " where seq > ? and seq <= ?", (before, acked_seq)).fetchone()[0]
+            used = int(get_meta(tx.conn, OUTBOX_BYTES, "0"))
+            set_meta(tx.conn, OUTBOX_BYTES, str(max(used - freed, 0)))
             set_meta(tx.conn, "relay_acked_seq", str(acked_seq))
             # Old rows are at the front: find the first one to keep rather than scan every
             # acked row on each ack (that made a long drain quadratic). If the clock stepped

@@ -7,6 +7,13 @@ number and extends the hash chain. So a record is either committed with its outb
 neither exists. WAL checkpoints run on their own thread (edge/checkpointer.py), so a commit
 never waits for one.
 
+Durable answers: the store runs ``synchronous=full``, so a commit is on disk (the WAL fsynced)
+before :meth:`Store.write` returns, and so before the platform, an evaluator key or the hub
+is told anything was accepted. The fsync is paid once per *group*: the writer takes every job
+waiting in its queue (up to ``GROUP_MAX``), runs each under its own savepoint in one
+transaction and commits them together, so concurrent requests share one fsync. A job that
+fails rolls back to its savepoint alone; a job's future is answered only after the commit.
+
 Example::
 
     store = Store(Path("data/box.db"), box_id="440605-01")
@@ -43,6 +50,7 @@ CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a pr
 # The writer checkpoints by itself only when the WAL passes this many pages (64 MiB with 4 KiB
 # pages): when the checkpointer cannot keep up with a bulk load.
 WAL_BACKSTOP_PAGES = 16_384
+GROUP_MAX = 64  # jobs committed together (one fsync); each under its own savepoint
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists case_events (
@@ -61,7 +69,8 @@ create table if not exists judged_items (
     item_code text primary key, digest text not null, joint text not null);
 create table if not exists quarantine (
     id integer primary key, received_at text not null, source text not null,
-    position integer, reason text not null, raw text not null);
+    position integer, reason text not null, raw text not null,
+    encoding text not null default 'utf-8');
 create table if not exists outbox (
     seq integer primary key, kind text not null, body text not null, hash blob not null,
     created_at text not null);
@@ -79,6 +88,13 @@ create trigger if not exists alert_events_no_update before update on alert_event
 create trigger if not exists alert_events_no_delete before delete on alert_events
     begin select raise(abort, 'alert_events is append-only'); end;
 """
+# Columns added since the first release: (table, column, definition), added to older files.
+ADDED_COLUMNS = (("quarantine", "encoding", "text not null default 'utf-8'"),)
+OUTBOX_BYTES = "outbox_bytes"  # meta: UTF-8 bytes of the outbox rows the hub has not acked
+# Records a sender can send again (the platform's, the channels') may fill the outbox quota
+# only up to this share; the rest is kept for the box's own rows (alerts, notices, key
+# presses), which are never refused.
+SENDERS_SHARE = 0.8
 
 
 class StoreError(Exception):
@@ -106,12 +122,25 @@ class ChainHead:
 class Tx:
     """A write transaction on the writer thread: the database plus the outbox."""
 
-    def __init__(self, db: sqlite_utils.Database, head: ChainHead, now: dt.datetime):
+    def __init__(self, db: sqlite_utils.Database, head: ChainHead, now: dt.datetime,
+                 outbox_quota: int | None = None):
         self.db = db
         self.head = head
         self.now = now
+        self.outbox_quota = outbox_quota
+        self._limited = False
         self._created: str | None = None
         self._pending: list[tuple[int, str, str, bytes, str]] = []
+        self._pending_bytes = 0
+
+    def limit_outbox(self) -> None:
+        """Refuse this transaction (StoreFull) if its outbox rows would take the outbox past
+        the senders' share of the quota (``senders_limit``).
+
+        For records a sender can send again later (the platform's, the channels'); alerts,
+        notices and key presses are never refused for the quota.
+        """
+        self._limited = True
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -136,22 +165,40 @@ class Tx:
         created = self._created or iso(self.now)
         self._created = created
         pending = self._pending
+        size = 0
         for body_json in bodies:
             seq += 1
             record = f'{{"seq":{seq},"kind":"{kind}","at":"{created}","body":{body_json}}}'
-            digest = chain_hash(digest, record.encode("utf-8"))
+            encoded = record.encode("utf-8")
+            size += len(encoded)
+            digest = chain_hash(digest, encoded)
             pending.append((seq, kind, record, digest, created))
+        self._pending_bytes += size
         self.head = ChainHead(seq, digest)
 
     def flush(self) -> None:
         if self._pending:
+            used = int(get_meta(self.conn, OUTBOX_BYTES, "0")) + self._pending_bytes
+            if self._limited and self.outbox_quota is not None:
+                limit = senders_limit(self.outbox_quota)
+                if used > limit:
+                    raise StoreFull(f"发件队列已满（中心长时间未确认），请稍后重试 (outbox: "
+                                    f"{used} bytes would pass {limit}, the senders' share of "
+                                    f"the {self.outbox_quota}-byte quota)")
             self.conn.executemany(
                 "insert into outbox (seq, kind, body, hash, created_at) values (?, ?, ?, ?, ?)",
                 self._pending,
             )
             self._pending.clear()
+            self._pending_bytes = 0
+            set_meta(self.conn, OUTBOX_BYTES, str(used))
             set_meta(self.conn, "chain_seq", str(self.head.seq))
             set_meta(self.conn, "chain_hash", self.head.hash.hex())
+
+
+def senders_limit(quota: int) -> int:
+    """Outbox bytes up to which records from outside senders are taken."""
+    return int(quota * SENDERS_SHARE)
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
@@ -191,6 +238,7 @@ class Store:
         self._open_error: BaseException | None = None
         self.extra_schema: list[str] = []
         self.clock_problem: str | None = None
+        self.outbox_quota: int | None = None  # bytes of unacked outbox rows (the relay's quota)
 
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> Store:
@@ -240,7 +288,9 @@ class Store:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db = sqlite_utils.Database(conn)
         conn.execute("pragma journal_mode=wal")
-        conn.execute("pragma synchronous=normal")  # WAL + normal: durable across app crashes
+        # WAL + full: each commit fsyncs the WAL, so an answer given after it survives a power
+        # cut (normal would survive only a crash of the program).
+        conn.execute("pragma synchronous=full")
         conn.execute("pragma busy_timeout=5000")
         conn.execute(f"pragma wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         upgrading = conn.execute("select 1 from sqlite_master where name = 'cases'").fetchone() \
@@ -249,11 +299,17 @@ class Store:
         conn.executescript(SCHEMA)
         if upgrading:  # a store from before edge/backlog.py: judge every case once
             conn.execute("insert into cases_to_judge (case_no) select case_no from cases")
+        _add_columns(conn)
         for script in self.extra_schema:
             conn.executescript(script)
         if get_meta(conn, "box_id") is None:
             set_meta(conn, "box_id", self.box_id)
             set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+        if get_meta(conn, OUTBOX_BYTES) is None:  # a file from before the counter: count once
+            acked = int(get_meta(conn, "relay_acked_seq", "0"))
+            used = conn.execute("select coalesce(sum(length(cast(body as blob))), 0) from outbox"
+                                " where seq > ?", (acked,)).fetchone()[0]
+            set_meta(conn, OUTBOX_BYTES, str(used))
         return db
 
     def _load_head(self, conn: sqlite3.Connection) -> ChainHead:
@@ -269,31 +325,75 @@ class Store:
             self._ready.set()
             return
         self._ready.set()
-        conn = db.conn
-        while True:
-            job = self._jobs.get()
-            if job is _STOP:
-                break
-            fn, future = job
-            if not future.set_running_or_notify_cancel():
-                continue
+        stopping = False
+        while not stopping:
+            group, stopping = self._next_group()
+            if group:
+                self._commit_group(db, group)
+        db.conn.close()
+
+    def _next_group(self) -> tuple[list[tuple[Callable, Future]], bool]:
+        """The jobs to commit together: the next one, and whatever else is already waiting."""
+        job = self._jobs.get()
+        if job is _STOP:
+            return [], True
+        group = [job]
+        while len(group) < GROUP_MAX:
             try:
-                conn.execute("begin immediate")
-                # The chain head and last stamp are read inside the transaction, under the
-                # write lock: a CLI command writing to a running box's file extends the same
-                # chain instead of forking it.
-                tx = Tx(db, self._load_head(conn), self._stamp(conn))
-                result = fn(tx)
-                tx.flush()
-                conn.execute("commit")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("rollback")
-                future.set_exception(_translate(exc))
-                continue
-            self._checkpointer.wanted()
-            future.set_result(result)
-        conn.close()
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is _STOP:
+                return group, True
+            group.append(job)
+        return group, False
+
+    def _commit_group(self, db: sqlite_utils.Database, group: list) -> None:
+        """Run each job under its own savepoint in one transaction; answer after the commit."""
+        conn = db.conn
+        outcomes: list[tuple[Future, bool, Any]] = []
+        started = 0
+        try:
+            conn.execute("begin immediate")
+            for fn, future in group:
+                started += 1
+                if not future.set_running_or_notify_cancel():
+                    continue
+                conn.execute("savepoint job")
+                try:
+                    # The chain head and last stamp are read inside the transaction, under the
+                    # write lock: a CLI command writing to a running box's file extends the
+                    # same chain instead of forking it.
+                    tx = Tx(db, self._load_head(conn), self._stamp(conn), self.outbox_quota)
+                    result = fn(tx)
+                    tx.flush()
+                    conn.execute("release job")
+                    outcomes.append((future, True, result))
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite rolled the whole transaction back (disk full, I/O)
+                    conn.execute("rollback to job")
+                    conn.execute("release job")
+                    outcomes.append((future, False, _translate(exc)))
+            conn.execute("commit")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("rollback")
+            failure = _translate(exc)
+            if started == 0:  # the transaction never began (busy): none of them ran
+                started = len(group)
+            for _, future in group[:started]:  # nothing of this group was committed
+                if not future.done():
+                    future.set_exception(failure)
+            if group[started:]:  # not run yet: not theirs to fail
+                self._commit_group(db, group[started:])
+            return
+        self._checkpointer.wanted()
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     def _stamp(self, conn: sqlite3.Connection) -> dt.datetime:
         """The time for this transaction's records: never before the last one stamped.
@@ -335,6 +435,14 @@ class Store:
             cursor = db.conn.execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a box database made by an older release up to the current columns."""
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"pragma table_info({table})")}
+        if column not in present:
+            conn.execute(f"alter table {table} add column {column} {definition}")
 
 
 def _translate(exc: BaseException) -> BaseException:

@@ -60,5 +60,5 @@ def store_health(store) -> StoreHealth:
 def quarantine_rows(store, limit: int = 100) -> list[dict[str, Any]]:
     """The newest records the intake refused, with the reason (for technicians)."""
     return store.query(
-        "select id, received_at, source, position, reason, substr(raw, 1, 400) as raw"
+        "select id, received_at, source, position, reason, substr(raw, 1, 400) as raw, encoding"
         " from quarantine order by id desc limit ?", (limit,))

@@ -66,6 +66,20 @@ def _value_error(ctx: dict[str, Any], msg: str) -> str:
     return f"记录无效 ({text})"
 
 
+MAX_DEPTH = 200  # JSON nesting of one record: the validator's own limit
+
+
+def _json_invalid(error: str) -> str:
+    if "recursion limit" in error:
+        return f"JSON 嵌套过深，超过 {MAX_DEPTH} 层 (nested deeper than {MAX_DEPTH} levels: {error})"
+    if "number out of range" in error:
+        return f"数字过大，无法表示 (number too large: {error})"
+    if "surrogate" in error or "hex escape" in error:
+        return ("含有无效的 Unicode 转义，例如单独的代理字符 \\ud800 "
+                f"(invalid unicode escape: {error})")
+    return f"不是有效的 JSON (invalid JSON: {error})"
+
+
 def _enum(ctx: dict[str, Any], msg: str) -> str:
     return f"取值不在标准列出的范围内，应为 {ctx.get('expected', '')} 之一 ({msg})"
 
@@ -74,7 +88,7 @@ _WORDING: dict[str, Callable[[dict[str, Any], str], str]] = {
     "missing": lambda ctx, msg: "缺少必填字段 (field required)",
     "extra_forbidden": lambda ctx, msg:
         "未知字段 (unknown field; check the spelling against the standard)",
-    "json_invalid": lambda ctx, msg: f"不是有效的 JSON (invalid JSON: {ctx.get('error', '')})",
+    "json_invalid": lambda ctx, msg: _json_invalid(str(ctx.get("error", ""))),
     "model_type": lambda ctx, msg: "记录必须是 JSON 对象 (record must be a JSON object)",
     "model_attributes_type": lambda ctx, msg: "必须是 JSON 对象 (must be a JSON object)",
     "dict_type": _chinese("必须是 JSON 对象"),

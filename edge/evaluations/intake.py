@@ -1,8 +1,10 @@
 """Channel evaluations as they arrive over HTTP: split the body, validate each, name bad fields.
 
-A body is one JSON object, a JSON array of objects or NDJSON. Each record is validated
-strictly against :class:`standard.evaluations.Evaluation`; a bad one becomes a ``Rejection``
-with one entry per bad field (the same shape as case-event ingest), to be quarantined.
+A body is one JSON object, a JSON array of objects or NDJSON (split on ``\\n`` only), cut
+into records by ``edge/bodies.py`` exactly as case events are. Each record is judged on its
+own, strictly against :class:`standard.evaluations.Evaluation`; a bad one becomes a
+``Rejection`` with one entry per bad field (the same shape and wording as case-event ingest),
+to be quarantined with its raw bytes.
 
 Example::
 
@@ -12,28 +14,21 @@ Example::
 
 from __future__ import annotations
 
-import json
-
-from edge.ingest import BodyError, Rejection, judge_record, split_body
+from edge.bodies import BodyError, RawRecord, split_body
+from edge.ingest import judge_record
+from edge.quarantine import Rejection
 from standard.evaluations import Evaluation
 
+_validate_json = Evaluation.__pydantic_validator__.validate_json
 
-def split_evaluations(body: bytes) -> list[tuple[int, str]]:
+
+def split_evaluations(body: bytes) -> list[RawRecord]:
     """(index, raw JSON) pairs; a single pretty-printed object is one record."""
-    stripped = body.lstrip()
-    if stripped.startswith(b"{"):
-        try:
-            item = json.loads(stripped.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            pass  # perhaps NDJSON: split_body decides, with its clear error
-        else:
-            if isinstance(item, dict):
-                return [(0, json.dumps(item, ensure_ascii=False))]
-    return split_body(body)
+    return split_body(body, single_object=True)
 
 
-def validate_evaluation(index: int, raw: str) -> Evaluation | Rejection:
-    return judge_record(index, raw, Evaluation.model_validate_json)
+def validate_evaluation(index: int, raw: str | bytes) -> Evaluation | Rejection:
+    return judge_record(index, raw, _validate_json)
 
 
 def parse_evaluations(body: bytes, source: str = "evaluations-http"

@@ -28,7 +28,7 @@ from typing import Any
 from edge.config import EvaluationSection
 from edge.evaluations.followups import open_followup
 from edge.evaluations.rows import day_start, emit_rating, fetch_one, local_date, present_rating
-from edge.ingest import Rejection, quarantine
+from edge.quarantine import Rejection, quarantine
 from edge.store import Store, Tx, iso
 from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.deadlines import CaseFacts
@@ -175,11 +175,16 @@ class Ratings:
 
     # -- other channels -----------------------------------------------------------------
     def record_evaluations(self, evaluations: list[tuple[int, Evaluation]],
-                           rejected: Sequence[Rejection] = (), *, source: str = "evaluations"
-                           ) -> list[tuple[int, RatingOutcome]]:
-        """Commit channel evaluations and quarantine the rejected ones, in one transaction."""
+                           rejected: Sequence[Rejection] = (), *, source: str = "evaluations",
+                           limit_outbox: bool = False) -> list[tuple[int, RatingOutcome]]:
+        """Commit channel evaluations and quarantine the rejected ones, in one transaction.
+
+        ``limit_outbox``: refuse them all (StoreFull) rather than pass the outbox quota.
+        """
 
         def apply(tx: Tx) -> list[tuple[int, RatingOutcome]]:
+            if limit_outbox:
+                tx.limit_outbox()
             quarantine(tx, list(rejected), source)
             return [(index, self._record_evaluation(tx, ev)) for index, ev in evaluations]
 

@@ -10,6 +10,8 @@ The rest of the box and the pages use only the names below. The modules:
 - ``focus``: 重点监察 counts per department;
 - ``schedule``: the periodic pass and the day-start pass;
 - ``clockwatch``: the box clock's sanity alert;
+- ``integrity``: alerts about the data itself: re-sent records that contradict the ones
+  kept, a damaged box database, a hub ahead of the box's own sequence;
 - ``notify/``: notifiers (log, webhook, GSM modem) and their delivery queue;
 - ``service``: what the pages call (list, acknowledge, explain, close, escalate);
 - ``config`` and ``wiring``: the box.toml sections and building the parts from them;
@@ -44,6 +46,7 @@ from edge.supervision.alerts import (
 from edge.supervision.checker import RuleChecker
 from edge.supervision.clockwatch import clock_watch
 from edge.supervision.config import ContactSection, NotifySection, RulesSection
+from edge.supervision.integrity import conflict_alert, store_alert
 from edge.supervision.rules import RuleEngine
 from edge.supervision.schedule import Scheduler
 from edge.supervision.service import Supervision
@@ -53,6 +56,6 @@ __all__ = [
     "ACTION_NAMES", "ACTIVE_STATES", "LEVEL_NAMES", "STATE_NAMES", "STATES", "SUPERVISION_SCHEMA",
     "SYSTEM", "Alert", "AlertNotFound", "ContactSection", "Finding", "NoticeNotFound",
     "NotifySection", "RuleChecker", "RuleEngine", "RulesSection", "Scheduler", "Supervision",
-    "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "open_alert",
-    "raise_condition", "resolve_condition", "subject_label",
+    "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "conflict_alert",
+    "open_alert", "raise_condition", "resolve_condition", "store_alert", "subject_label",
 ]

@@ -48,7 +48,8 @@ def test_json_array_is_committed_and_lights_computed(box):
             event(2, "C-RED", "承办", "2026-11-03T09:00:00+08:00"),
             event(1, "C-OK", "受理", "2026-11-20T09:00:00+08:00")]
     status, answer = box.post("/api/v1/platform/events", json.dumps(body).encode())
-    assert (status, answer) == (200, {"accepted": 3, "duplicates": 0, "rejected": []})
+    assert (status, answer) == (200, {"accepted": 3, "duplicates": 0, "conflicts": 0,
+                                      "conflicting": [], "rejected": []})
     rows = cases_json(box, "2026-11-24T10:00:00+08:00")
     # 受理 Mon 11-02 + 10 working days = Mon 11-16; on 11-24 that is 6 working days late.
     assert rows["C-RED"]["deadline"] == "2026-11-16"
@@ -155,6 +156,7 @@ def test_nothing_accepted_is_lost_when_the_box_is_killed(tmp_path):
     second = start_box(tmp_path)
     try:
         again = second.post("/api/v1/platform/events", json.dumps(body).encode())[1]
-        assert again == {"accepted": 0, "duplicates": 200, "rejected": []}
+        assert again == {"accepted": 0, "duplicates": 200, "conflicts": 0, "conflicting": [],
+                         "rejected": []}
     finally:
         second.stop()

@@ -22,9 +22,9 @@ def test_ingest_the_published_examples_in_every_format(tmp_path):
     files = [str(EXAMPLES / name) for name in ("events.ndjson", "events.json", "events.csv")]
     done = hallwatch("edge", "ingest", "--db", db, "--catalogue", str(CATALOGUE), *files)
     assert done.returncode == 0, done.stderr
-    assert "accepted 16, duplicates 0, rejected 0" in done.stdout
+    assert "accepted 16, duplicates 0, conflicts 0, rejected 0" in done.stdout
     again = hallwatch("edge", "ingest", "--db", db, "--catalogue", str(CATALOGUE), *files)
-    assert "accepted 0, duplicates 16, rejected 0" in again.stdout
+    assert "accepted 0, duplicates 16, conflicts 0, rejected 0" in again.stdout
 
     listed = hallwatch("edge", "cases", "--db", db, "--catalogue", str(CATALOGUE),
                        "--at", "2026-11-13T10:00:00+08:00", "--json")
@@ -51,7 +51,7 @@ def test_ingest_exits_non_zero_and_names_the_bad_record(tmp_path):
     done = hallwatch("edge", "ingest", "--db", str(tmp_path / "box.db"), "--catalogue",
                      str(CATALOGUE), str(bad))
     assert done.returncode == 1
-    assert "accepted 1, duplicates 0, rejected 1" in done.stdout
+    assert "accepted 1, duplicates 0, conflicts 0, rejected 1" in done.stdout
     assert f"{bad} #1: colour" in done.stderr
 
 

@@ -1,4 +1,11 @@
-"""Machine-to-machine API for the district platform, authenticated by the platform token."""
+"""Machine-to-machine API for the district platform, authenticated by the platform token.
+
+Every record is judged on its own and the request is one transaction (edge/ingest.py): the
+answer names each refused record by index and reason; nothing is half stored. Answers:
+200 when anything was taken (``rejected`` and ``conflicting`` list the rest), 422 when
+nothing was, 400 for a body that is not JSON at all, 413 above the size limit, 503 while the
+database is damaged, 507 when the disk or the outbox is full; a 500 (a bug) stores nothing.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +54,7 @@ def platform_events():
     box = _box()
     refusing = box.refusing()
     if refusing:
-        return error(507, refusing)
+        return error(refusing.status, refusing.message)
     body = request.get_data(cache=False)
     try:
         records = split_body(body)
@@ -56,12 +63,14 @@ def platform_events():
         return error(400, str(exc))
     try:
         result = ingest_texts(box.store, records, source="http", hooks=box.ingest_hooks,
-                              catalogue=box.board.catalogue)
+                              catalogue=box.board.catalogue, on_conflicts=box.conflict_hooks,
+                              whole=True, limit_outbox=True)
     except StoreFull as exc:
         return error(507, str(exc))
     box.after_ingest(result.cases)
     # Partial success is 200 with the rejected list (like a bulk API); 422 when nothing was taken.
-    nothing_taken = result.rejected and not (result.accepted or result.duplicates)
+    nothing_taken = (result.rejected or result.conflicts) and not (result.accepted
+                                                                   or result.duplicates)
     status = 422 if nothing_taken else 200
     return jsonify(result.as_dict()), status
 
@@ -73,6 +82,12 @@ def openapi():
 
 
 _openapi = cache(openapi_document)  # built once from the models, then the same every call
+
+
+@bp.errorhandler(500)
+def internal_error(_exc):
+    return error(500, "内部错误，本次请求的记录均未保存，可原样重发 (internal error: nothing from "
+                      "this request was stored; sending it again is safe)")
 
 
 @bp.errorhandler(413)

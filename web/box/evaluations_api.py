@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from edge.evaluations import BodyError, parse_evaluations
-from edge.ingest import quarantine_body
+from edge.quarantine import quarantine_body
 from edge.store import StoreFull
 from web.box.api import error, platform_token_required
 
@@ -33,7 +33,7 @@ def post_evaluations():
         return error(503, "本机未启用好差评服务 (evaluations are not wired on this box)")
     refusing = box.refusing()
     if refusing:
-        return error(507, refusing)
+        return error(refusing.status, refusing.message)
     body = request.get_data(cache=False)
     try:
         good, bad = parse_evaluations(body, SOURCE)
@@ -41,7 +41,8 @@ def post_evaluations():
         quarantine_body(box.store, body, SOURCE, str(exc))
         return error(400, str(exc))
     try:
-        recorded = box.evaluations.ratings.record_evaluations(good, bad, source=SOURCE)
+        recorded = box.evaluations.ratings.record_evaluations(good, bad, source=SOURCE,
+                                                              limit_outbox=True)
     except StoreFull as exc:
         return error(507, str(exc))
     fresh = [(index, o) for index, o in recorded if not o.duplicate]

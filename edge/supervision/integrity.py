@@ -1,0 +1,53 @@
+"""Alerts about the integrity of the box's data.
+
+- 数据冲突 (``data:platform``, yellow): a re-sent record contradicts one kept.
+- 数据库损坏 (``device:store``, red): ``PRAGMA quick_check`` found the database damaged
+  (edge/storecheck.py); resolved by the system when a later check finds it sound.
+
+A record re-sent under a known ``event_id`` with different content is quarantined by ingest
+(edge/ingest.py, reason "与已接收记录内容不同"); this opens, or reopens, one yellow alert
+``data:platform`` (数据冲突) in the same transaction, naming the records, so the hall
+manager and, through the outbox, the hub see that the platform's data needs checking.
+
+Example::
+
+    box.conflict_hooks.append(conflict_alert)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edge.ingest import CONFLICT_REASON, Conflict
+from edge.store import Store, Tx
+from edge.supervision.alerts import Finding, raise_condition, resolve_condition
+
+SUBJECT = "data:platform"
+RULE = "数据冲突"
+STORE_SUBJECT, STORE_RULE = "device:store", "数据库损坏"
+NAMED = 5  # event ids named in the alert's detail
+
+
+def conflict_alert(tx: Tx, conflicts: list[Conflict]) -> None:
+    """Open or reopen the data-quality alert for these conflicts (an ingest ConflictHook)."""
+    ids = "、".join(c.event_id for c in conflicts[:NAMED])
+    more = f" 等 {len(conflicts)} 条" if len(conflicts) > NAMED else ""
+    detail = (f"平台重发的记录{CONFLICT_REASON}（event_id {ids}{more}），已隔离未采用；"
+              "请与平台核对哪一份是正确的")
+    raise_condition(tx, Finding(SUBJECT, RULE, "yellow", detail), tx.now)
+
+
+def store_alert(store: Store) -> Callable[[str | None], None]:
+    """A StoreWatch ``on_change``: raise 数据库损坏 while a check finds damage, resolve it after."""
+
+    def changed(problem: str | None) -> None:
+        def write(tx: Tx) -> None:
+            if problem:
+                detail = (f"箱体数据库检查发现损坏（{problem}）：暂停接收平台新记录；请技术员从备份"
+                          "恢复，或运行 hallwatch edge reinit（见 docs/box.md）")
+                raise_condition(tx, Finding(STORE_SUBJECT, STORE_RULE, "red", detail), tx.now)
+            else:
+                resolve_condition(tx, STORE_SUBJECT, STORE_RULE, tx.now, "数据库检查恢复正常")
+        store.write(write)
+
+    return changed
