@@ -77,7 +77,7 @@ create table if not exists outbox (
 create table if not exists alerts (
     id integer primary key, subject text not null, rule text not null, level text not null,
     state text not null, detail text not null, opened_at text not null, updated_at text not null,
-    case_no text, dept_code text, card text, card_due text, cleared_at text,
+    case_no text, dept_code text, card text, card_due text, cleared_at text, liability text,
     unique(subject, rule));
 create table if not exists alert_events (
     id integer primary key, alert_id integer not null, at text not null, actor text not null,
@@ -89,7 +89,8 @@ create trigger if not exists alert_events_no_delete before delete on alert_event
     begin select raise(abort, 'alert_events is append-only'); end;
 """
 # Columns added since the first release: (table, column, definition), added to older files.
-ADDED_COLUMNS = (("quarantine", "encoding", "text not null default 'utf-8'"),)
+ADDED_COLUMNS = (("quarantine", "encoding", "text not null default 'utf-8'"),
+                 ("alerts", "liability", "text"))  # 过错责任 outcome (issue 14)
 OUTBOX_BYTES = "outbox_bytes"  # meta: UTF-8 bytes of the outbox rows the hub has not acked
 # Records a sender can send again (the platform's, the channels') may fill the outbox quota
 # only up to this share; the rest is kept for the box's own rows (alerts, notices, key

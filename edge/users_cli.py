@@ -15,7 +15,9 @@ import click
 
 from edge.config import load_box_config
 from edge.store import Store, StoreError
+from standard.catalogue import CatalogueError, load_catalogue
 from standard.configfile import ConfigError
+from standard.districts import dept_checker
 
 
 @click.group("user")
@@ -36,15 +38,19 @@ def config_option(command):
 
 @contextmanager
 def user_store(config_path: Path) -> Iterator:
+    """The box's users; a department user's --dept must be one of the box's catalogue's
+    departments of its own district (standard/districts.py ``check_dept_scope``)."""
     from web.userstore import UserStore
 
     try:
         config = load_box_config(config_path)
+        catalogue = load_catalogue(config.path(config.catalogue))
         store = Store(config.db_path, box_id=config.box_id).open()
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, CatalogueError) as exc:
         raise click.ClickException(str(exc)) from None
+    check = dept_checker((item.dept_code for item in catalogue.values()), config.district_code)
     try:
-        yield UserStore(store).setup()
+        yield UserStore(store, check_dept=check).setup()
     finally:
         store.close()
 
@@ -69,14 +75,20 @@ def announce(username: str, password: str) -> None:
 @config_option
 @click.argument("username")
 @click.option("--role", required=True,
-              type=click.Choice(["manager", "supervisor", "technician", "auditor"]),
-              help="manager 大厅管理员, supervisor 区监察室, technician 技术员, auditor 只读审计.")
+              type=click.Choice(["manager", "supervisor", "department", "technician", "auditor"]),
+              help="manager 大厅管理员, supervisor 区监察室, department 审批部门 (with --dept), "
+                   "technician 技术员, auditor 只读审计.")
+@click.option("--dept", "dept_code", default=None, metavar="CODE",
+              help="department only: its code in the box's catalogue, e.g. 440605SCJ; the user "
+                   "sees only this department's cases, alerts, cards and notices.")
 @click.option("--name", "display_name", default="", help="Display name, e.g. 王芳.")
 @click.option("--admin", is_flag=True, help="May manage users on the 用户管理 page.")
-def add(config_path: Path, username: str, role: str, display_name: str, admin: bool) -> None:
+def add(config_path: Path, username: str, role: str, dept_code: str | None, display_name: str,
+        admin: bool) -> None:
     """Add a user with a generated password (printed once)."""
     with user_store(config_path) as users, refused():
-        password = users.add(username, display_name, role, is_admin=admin, actor="(cli)")
+        password = users.add(username, display_name, role, is_admin=admin, dept_code=dept_code,
+                             actor="(cli)")
     announce(username.strip().lower(), password)
 
 
@@ -118,5 +130,6 @@ def list_users(config_path: Path) -> None:
         rows = users.all()
     for row in rows:
         flags = ("admin " if row.is_admin else "") + ("disabled" if row.disabled else "")
-        click.echo(f"{row.username:<20}{row.role:<12}{row.display_name:<12}"
+        click.echo(f"{row.username:<20}{row.role:<12}{row.dept_code or '-':<14}"
+                   f"{row.display_name:<12}"
                    f"{row.last_login_at or '-':<27}{flags}")

@@ -1,7 +1,8 @@
 """The hub's web users: web/userstore.py's UserStore with hub roles, plus each user's scope.
 
-Roles are ``city`` (市监察局), ``district`` (区监察室, scope: a district code) and
-``department`` (市直部门, scope: department suffixes such as ``SCJ`` or ``SCJ,WJJ``). The scope
+Roles are ``city`` (市监察局), ``district`` (区监察室, scope: a district code, 440600 for the
+city level) and ``department`` (scope: department suffixes such as ``SCJ`` or ``SCJ,WJJ`` for a
+city department in every district, or ``440605SCJ`` for one department of one district). The scope
 is kept next to the users, in ``hub_user_scopes`` of the same file (``data/users.db``); a user
 without a valid scope sees nothing (fail closed).
 
@@ -14,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from hub.services import HUB_ROLES, Scope, ScopeError
@@ -26,7 +28,8 @@ SCOPE_SCHEMA = ("create table if not exists hub_user_scopes ("
 
 class HubUsers:
     def __init__(self, path: Path, **options):
-        self.users = UserStore(Path(path), roles=HUB_ROLES, **options)
+        # The hub keeps a user's scope beside it (hub_user_scopes), not in users.dept_code.
+        self.users = UserStore(Path(path), roles=HUB_ROLES, dept_roles=frozenset(), **options)
 
     def setup(self) -> HubUsers:
         self.users.setup()
@@ -35,13 +38,17 @@ class HubUsers:
 
     def add(self, username: str, role: str, scope_text: str | None = None, *,
             display_name: str = "", is_admin: bool = False, password: str | None = None,
-            actor: str = "") -> str:
+            known_depts: Iterable[str] | None = None, actor: str = "") -> str:
         """Add a user with a role and scope; returns the password (generated unless given).
 
         A generated password is a one-time one, changed at the first sign-in (``UserStore.add``).
+        ``known_depts``, the city catalogue's department codes, refuses a department scope
+        that no catalogue knows, naming the wrong part (the commands and the page pass it).
         """
         try:
             scope = Scope.for_user(role, scope_text)
+            if known_depts is not None:
+                scope.check_known(known_depts)
         except ScopeError as exc:
             raise UserError(str(exc)) from None
         if is_admin and role != "city":

@@ -12,13 +12,22 @@ import click
 from hub.options import command_config
 from hub.services import HUB_ROLES
 from hub.users import HubUsers
-from hub.wiring import users_path
+from hub.wiring import load_city_catalogue, users_path
+from standard.catalogue import CatalogueError
 from web.userstore import UserError
 
 
 def _users(config_path: Path) -> HubUsers:
-
     return HubUsers(users_path(command_config(config_path))).setup()
+
+
+def _known_depts(config_path: Path) -> list[str]:
+    """The city catalogue's department codes (none without a catalogue: scopes are refused)."""
+    try:
+        catalogue = load_city_catalogue(command_config(config_path))
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return [item.dept_code for item in catalogue.values()]
 
 
 config_option = click.option(
@@ -40,8 +49,10 @@ def user() -> None:
               help="city: every district; district: one district; department: one department"
                    " (or several) in every district.")
 @click.option("--scope", "scope_text", default=None,
-              help="district: its code (440605); department: its code without the district"
-                   " prefix (SCJ, or SCJ,WJJ). None for city.")
+              help="district: its code (440605; 440600 the city level); department: its code"
+                   " without the district prefix for every district (SCJ, or SCJ,WJJ), or with"
+                   " it for one district (440605SCJ). None for city. Checked against the"
+                   " city catalogue.")
 @click.option("--display-name", default="", help="The person's or office's name, e.g. 南海区监察室.")
 @click.option("--admin", is_flag=True, help="May manage users on the dashboard (city users only).")
 def add(config_path: Path, username: str, role: str, scope_text: str | None, display_name: str,
@@ -49,7 +60,8 @@ def add(config_path: Path, username: str, role: str, scope_text: str | None, dis
     """Add a user and print its generated first password (shown this once)."""
     try:
         password = _users(config_path).add(username, role, scope_text, display_name=display_name,
-                                           is_admin=admin, actor="(cli)")
+                                           is_admin=admin, actor="(cli)",
+                                           known_depts=_known_depts(config_path))
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已添加用户 {username.strip().lower()}（{HUB_ROLES[role]}"

@@ -17,7 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 CITY_CODE = "440600"
 DISTRICTS: dict[str, str] = {
@@ -101,3 +101,9 @@ def check_dept_scope(dept_code: str, known_depts: Iterable[str], *,
                                 f"(department {short} of {unit or 'no district'} is not in "
                                 f"the catalogue)")
     return code
+
+
+def dept_checker(known_depts: Iterable[str], district_code: str) -> Callable[[str], str]:
+    """:func:`check_dept_scope` for one box: its catalogue's departments, its own unit."""
+    known = frozenset(known_depts)
+    return lambda code: check_dept_scope(code, known, district_code=district_code)

@@ -39,9 +39,12 @@ log = logging.getLogger(__name__)
 BOX_ROLES: dict[str, str] = {
     "manager": "大厅管理员",
     "supervisor": "区监察室",
+    "department": "审批部门",
     "technician": "技术员",
     "auditor": "只读审计",
 }
+# Roles whose users belong to one department (``dept_code``) and see only its records.
+BOX_DEPT_ROLES = frozenset({"department"})
 FIRST_ADMIN = "admin"
 MIN_PASSWORD = 10
 # Letters and digits that cannot be misread off a screen (no 0/O, 1/l/I).
@@ -55,7 +58,7 @@ SCHEMA = (
     " role text not null, is_admin integer not null default 0, password_hash text not null,"
     " disabled integer not null default 0, session_epoch integer not null default 0,"
     " created_at text not null, updated_at text not null, last_login_at text,"
-    " must_change_password integer not null default 0)",
+    " must_change_password integer not null default 0, dept_code text)",
     "create table if not exists auth_log ("
     " id integer primary key, at text not null, username text not null,"
     " remote_addr text not null, event text not null, actor text, detail text)",
@@ -64,7 +67,8 @@ SCHEMA = (
     *lockout.SCHEMA,
 )
 # Columns added after the first release: (table, column, definition) for older files.
-ADDED_COLUMNS = (("users", "must_change_password", "integer not null default 0"),)
+ADDED_COLUMNS = (("users", "must_change_password", "integer not null default 0"),
+                 ("users", "dept_code", "text"))
 
 
 class UserError(ValueError):
@@ -92,6 +96,7 @@ class User:
     last_login_at: str | None
     role_name: str = ""
     must_change_password: bool = False
+    dept_code: str | None = None  # a department user's own department (440605SCJ)
 
 
 def generate_password(length: int = 14) -> str:
@@ -151,10 +156,17 @@ class UserStore:
     """Users, their roles and the sign-in log."""
 
     def __init__(self, target: Path | str | Any, *, roles: dict[str, str] = BOX_ROLES,
-                 clock: Callable[[], dt.datetime] = _utc_now):
+                 clock: Callable[[], dt.datetime] = _utc_now,
+                 dept_roles: frozenset[str] = BOX_DEPT_ROLES,
+                 check_dept: Callable[[str], str] | None = None):
+        """``check_dept(code)`` returns the department code as stored, or raises ValueError
+        naming what is wrong (the box checks its catalogue and district); without it any
+        code is taken."""
         self.db = _FileDatabase(Path(target)) if isinstance(target, (str, Path)) else target
         self.roles = roles
         self.clock = clock
+        self.dept_roles = dept_roles
+        self.check_dept = check_dept
 
     def setup(self) -> UserStore:
         """Create the tables if they are missing (safe to call at every start)."""
@@ -177,7 +189,7 @@ class UserStore:
                     bool(row["is_admin"]), bool(row["disabled"]), row["session_epoch"],
                     row["created_at"], row["last_login_at"],
                     self.roles.get(row["role"], row["role"]),
-                    bool(row.get("must_change_password")))
+                    bool(row.get("must_change_password")), row.get("dept_code"))
 
     def get(self, username: str) -> User | None:
         rows = self.db.query("select * from users where username = ?", (username.lower(),))
@@ -196,7 +208,7 @@ class UserStore:
     # -- changing -------------------------------------------------------------------------
     def add(self, username: str, display_name: str, role: str, *, is_admin: bool = False,
             password: str | None = None, must_change: bool | None = None,
-            actor: str = "") -> str:
+            dept_code: str | None = None, actor: str = "") -> str:
         """Add a user; returns the password (generated unless given).
 
         A generated password must be changed at the first sign-in (``must_change`` says
@@ -208,6 +220,9 @@ class UserStore:
         if len(display_name) > 40:
             raise UserError("姓名不能超过40个字符")
         self._check_role(role)
+        dept_code = self._check_dept(role, dept_code)
+        if is_admin and dept_code:
+            raise UserError("审批部门用户不能管理用户 (department users cannot be administrators)")
         password = password or generate_password()
         self._check_password(password)
 
@@ -217,11 +232,13 @@ class UserStore:
             now = self._now()
             tx.conn.execute(
                 "insert into users (username, display_name, role, is_admin, password_hash,"
-                " created_at, updated_at, must_change_password) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, must_change_password, dept_code)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (username, display_name, role, int(is_admin), _hash(password), now, now,
-                 int(must_change)))
+                 int(must_change), dept_code))
             self._log(tx, "user_added", username, actor=actor,
-                      detail=f"{role}{' admin' if is_admin else ''}")
+                      detail=f"{role}{' ' + dept_code if dept_code else ''}"
+                             f"{' admin' if is_admin else ''}")
 
         self.db.write(insert)
         return password
@@ -356,6 +373,25 @@ class UserStore:
         if role not in self.roles:
             names = "、".join(f"{k}（{v}）" for k, v in self.roles.items())
             raise UserError(f"角色 {role!r} 无效，可选：{names}")
+
+    def _check_dept(self, role: str, dept_code: str | None) -> str | None:
+        """The department a user of ``role`` belongs to: required for a department role,
+        refused for the others, checked by ``check_dept``."""
+        code = (dept_code or "").strip()
+        if role not in self.dept_roles:
+            if code:
+                raise UserError(f"只有审批部门用户需要指定部门（--dept），角色 {role} 不需要 "
+                                f"(only department users have a department)")
+            return None
+        if not code:
+            raise UserError("审批部门用户须指定所属部门代码（--dept），如 440605SCJ "
+                            "(department users need --dept with a department code)")
+        if self.check_dept is not None:
+            try:
+                code = self.check_dept(code)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        return code
 
     @staticmethod
     def _check_username(username: str) -> str:

@@ -13,7 +13,10 @@ The rest of the box and the pages use only the names below. The modules:
 - ``integrity``: alerts about the data itself: re-sent records that contradict the ones
   kept, a damaged box database, a hub ahead of the box's own sequence;
 - ``notify/``: notifiers (log, webhook, GSM modem) and their delivery queue;
-- ``service``: what the pages call (list, acknowledge, explain, close, escalate);
+- ``lifecycle``: which step may come next (the department's 说明理由 and 整改报告, their
+  review, 过错责任), from the alert and its audit trail;
+- ``service``: what the pages call (list, acknowledge, explain, report, accept or return,
+  liability, close, escalate);
 - ``config`` and ``wiring``: the box.toml sections and building the parts from them;
 - ``cli``: ``hallwatch edge check | alerts | notice``.
 
@@ -28,7 +31,9 @@ Example::
 from edge.supervision.alerts import (
                                      ACTION_NAMES,
                                      ACTIVE_STATES,
+                                     CARD_NAMES,
                                      LEVEL_NAMES,
+                                     LIABILITY_OUTCOMES,
                                      STATE_NAMES,
                                      STATES,
                                      SUPERVISION_SCHEMA,
@@ -53,7 +58,8 @@ from edge.supervision.service import Supervision
 from edge.supervision.wiring import SupervisionParts, build_supervision
 
 __all__ = [
-    "ACTION_NAMES", "ACTIVE_STATES", "LEVEL_NAMES", "STATE_NAMES", "STATES", "SUPERVISION_SCHEMA",
+    "ACTION_NAMES", "ACTIVE_STATES", "CARD_NAMES", "LEVEL_NAMES", "LIABILITY_OUTCOMES",
+    "STATE_NAMES", "STATES", "SUPERVISION_SCHEMA",
     "SYSTEM", "Alert", "AlertNotFound", "ContactSection", "Finding", "NoticeNotFound",
     "NotifySection", "RuleChecker", "RuleEngine", "RulesSection", "Scheduler", "Supervision",
     "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "conflict_alert",

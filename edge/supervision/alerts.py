@@ -2,8 +2,9 @@
 
 An alert (预警/纠错记录) exists once per subject and rule (``case:<case_no>``,
 ``dept:<code>:<month>:<kind>``, ``device:notifier:<name>``). People move it along
-open → acknowledged → explained → closed, or escalate it; the rules and the notifiers add
-system entries. Every change is a new row in ``alert_events`` (append-only, enforced by
+open → acknowledged → explained → closed, or escalate it (the whole lifecycle, with the
+department's 说明理由 and 整改报告 and their review, is in ``lifecycle.py``); the rules and the
+notifiers add system entries. Every change is a new row in ``alert_events`` (append-only, enforced by
 triggers) and goes to the outbox in the same transaction.
 
 The service the pages call is :class:`edge.supervision.service.Supervision`.
@@ -22,6 +23,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edge.store import Tx, iso
+from standard.supervision import (  # noqa: F401 (the shared words, re-exported for the box)
+    ACTION_NAMES,
+    ACTIVE_STATES,
+    CARD_NAMES,
+    LEVEL_NAMES,
+    LIABILITY_OUTCOMES,
+    STATE_NAMES,
+    STATES,
+)
 
 # alerts and alert_events are in edge/store.py (every module opens alerts); the rest is here.
 SUPERVISION_SCHEMA = """
@@ -52,29 +62,6 @@ create index if not exists notifications_due on notifications(channel, state, ne
 SYSTEM = "system"
 MAX_TEXT = 2000
 MAX_USER = 100
-ACTIVE_STATES = ("open", "acknowledged", "explained", "escalated")
-STATES = ACTIVE_STATES + ("closed", "resolved")
-STATE_NAMES = {"open": "待处理", "acknowledged": "已签收", "explained": "已说明理由",
-               "escalated": "已上报", "closed": "已办结", "resolved": "已自动消除"}
-LEVEL_NAMES = {"yellow": "黄灯预警", "red": "红灯纠错"}
-CARD_NAMES = {"yellow": "黄牌", "red": "红牌"}
-# What people may do from each state; `allowed_actions` adds the card rule on top.
-ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
-    "open": ("acknowledge", "explain", "close", "escalate"),
-    "acknowledged": ("explain", "close", "escalate"),
-    "explained": ("explain", "close", "escalate"),  # a second explanation is a correction
-    "escalated": ("explain", "close"),
-    "closed": (),
-    "resolved": (),
-}
-ACTION_TARGETS = {"acknowledge": "acknowledged", "explain": "explained", "close": "closed",
-                  "escalate": "escalated"}
-ACTION_NAMES = {"acknowledge": "签收", "explain": "说明理由", "close": "办结", "escalate": "上报",
-                "open": "开启", "reopen": "重新开启", "resolve": "自动消除", "clear": "情形消除",
-                "recur": "情形再现", "yellow_card": "发出黄牌", "red_card": "升级红牌",
-                "notify_failed": "通知失败"}
-
-
 class SupervisionError(Exception):
     """A supervision action was refused; nothing was changed."""
 
@@ -136,8 +123,11 @@ class Alert:
     card: str | None
     card_due: str | None
     cleared_at: str | None
+    liability: str | None = None  # 过错责任 outcome (standard.supervision.LIABILITY_OUTCOMES)
     notices: list[str] = field(default_factory=list)
-    explained: bool = False
+    explained: bool = False  # an explanation stands (written, not returned)
+    explanation: str | None = None  # its review: None, pending, accepted, returned
+    report: str | None = None  # the 整改报告's review, the same way
     allowed_actions: tuple[str, ...] = ()
     events: list[AlertEvent] = field(default_factory=list)
 
@@ -177,27 +167,9 @@ def subject_label(subject: str) -> str:
     return subject
 
 
-def needs_explanation(level: str, case_no: str | None) -> bool:
-    """Red alerts on cases (and so every card) must be explained before they are closed."""
-    return level == "red" and case_no is not None
-
-
-def allowed_actions(state: str, level: str, case_no: str | None,
-                    explained: bool) -> tuple[str, ...]:
-    """The actions allowed on an alert now.
-
-    >>> allowed_actions("open", "red", "NH1", explained=False)
-    ('acknowledge', 'explain', 'escalate')
-    """
-    actions = ALLOWED_ACTIONS.get(state, ())
-    if needs_explanation(level, case_no) and not explained:
-        actions = tuple(a for a in actions if a != "close")
-    return actions
-
-
 # -- writing (inside a store transaction) ---------------------------------------------------
 _ALERT_COLUMNS = ("id", "subject", "rule", "level", "state", "detail", "opened_at", "updated_at",
-                  "case_no", "dept_code", "card", "card_due", "cleared_at")
+                  "case_no", "dept_code", "card", "card_due", "cleared_at", "liability")
 
 
 def alert_row(conn, alert_id: int) -> dict[str, Any] | None:
@@ -232,7 +204,7 @@ def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int |
     alert = {"id": cursor.lastrowid, "subject": finding.subject, "rule": finding.rule,
              "level": finding.level, "state": "open", "detail": finding.detail, "opened_at": now,
              "updated_at": now, "case_no": finding.case_no, "dept_code": finding.dept_code,
-             "card": None, "card_due": None, "cleared_at": None}
+             "card": None, "card_due": None, "cleared_at": None, "liability": None}
     record_event(tx, alert, now, SYSTEM, "open", None, finding.detail)
     return cursor.lastrowid
 

@@ -20,13 +20,8 @@ from typing import Any
 
 from edge.store import Store, Tx, iso
 from edge.supervision.alerts import (
-    ACTION_NAMES,
-    ACTION_TARGETS,
-    ACTIVE_STATES,
     MAX_TEXT,
     MAX_USER,
-    STATE_NAMES,
-    STATES,
     ActionNotAllowed,
     Alert,
     AlertEvent,
@@ -34,15 +29,31 @@ from edge.supervision.alerts import (
     InvalidInput,
     NoticeNotFound,
     alert_row,
-    allowed_actions,
     change_alert,
 )
 from edge.supervision.focus import FocusSettings, focus_counts
+from edge.supervision.lifecycle import (
+    ACTION_TARGETS,
+    Progress,
+    allowed_actions,
+    liability_due,
+    needs_explanation,
+)
 from edge.supervision.notices import load_notice
+from standard.records import LOCAL_TZ
+from standard.supervision import (
+    ACTION_NAMES,
+    ACTIVE_STATES,
+    LIABILITY_OUTCOMES,
+    STATE_NAMES,
+    STATES,
+    liability_name,
+)
 
 MAX_BULK = 500  # alerts one bulk action may change (one page of the list is 100)
 
-_FIELD_NAMES = {"用户": "user", "说明": "note", "理由说明": "explanation"}
+_FIELD_NAMES = {"用户": "user", "说明": "note", "理由说明": "explanation", "整改报告": "report",
+                "退回理由": "reason for returning", "处理意见": "decision"}
 
 
 def _clean(value: str | None, what: str, limit: int) -> str:
@@ -57,11 +68,18 @@ def _clean(value: str | None, what: str, limit: int) -> str:
     return text
 
 
+def _last_step(actions: tuple[str, ...]) -> str:
+    names = ", ".join(f"'{action}'" for action in actions)
+    return (f"(select e.action from alert_events e where e.alert_id = a.id and e.action in"
+            f" ({names}) order by e.id desc limit 1)")
+
+
 _LIST_SQL = (
     "select a.*, (select group_concat(number, ',') from (select number from notices n"
     " where n.alert_id = a.id order by n.id)) as notice_numbers,"
-    " exists(select 1 from alert_events e where e.alert_id = a.id and e.action = 'explain')"
-    " as explained from alerts a")
+    f" {_last_step(('explain', 'accept_explanation', 'return_explanation'))} as explanation_step,"
+    f" {_last_step(('report', 'accept_report', 'return_report'))} as report_step"
+    " from alerts a")
 
 
 class Supervision:
@@ -75,6 +93,10 @@ class Supervision:
         self.store = store
         self.clock = clock
 
+    def today(self) -> dt.date:
+        """The local (+08:00) date: a card's deadline is a local date."""
+        return self.clock().astimezone(LOCAL_TZ).date()
+
     def alerts(self, *, state: str | None = None, level: str | None = None,
                rule: str | None = None, case_no: str | None = None,
                dept_code: str | None = None, card: str | None = None,
@@ -82,7 +104,8 @@ class Supervision:
         """Alerts matching every filter given, newest first. ``card="any"`` means carded."""
         where, params = _filters(state, level, rule, case_no, dept_code, card)
         sql = _LIST_SQL + where + " order by a.id desc limit ? offset ?"
-        return [_alert(row) for row in self.store.query(sql, (*params, limit, offset))]
+        today = self.today()
+        return [_alert(row, today) for row in self.store.query(sql, (*params, limit, offset))]
 
     def count(self, *, state: str | None = None, level: str | None = None,
               rule: str | None = None, case_no: str | None = None,
@@ -96,7 +119,7 @@ class Supervision:
         rows = self.store.query(_LIST_SQL + " where a.id = ?", (alert_id,))
         if not rows:
             raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
-        alert = _alert(rows[0])
+        alert = _alert(rows[0], self.today())
         alert.events = [AlertEvent(**row) for row in self.store.query(
             "select * from alert_events where alert_id = ? order by id", (alert_id,))]
         return alert
@@ -125,6 +148,38 @@ class Supervision:
         """说明理由: the department's written explanation (a later one corrects, never replaces)."""
         return self._act(alert_id, "explain", user, text, "理由说明")
 
+    def report(self, alert_id: int, user: str, text: str) -> Alert:
+        """整改报告: the department's report on a card, what it put right and how."""
+        return self._act(alert_id, "report", user, text, "整改报告")
+
+    def accept_explanation(self, alert_id: int, user: str, note: str) -> Alert:
+        """采纳说明: the hall manager or supervisor accepts the department's explanation."""
+        return self._act(alert_id, "accept_explanation", user, note, "处理意见")
+
+    def return_explanation(self, alert_id: int, user: str, note: str) -> Alert:
+        """退回说明: the explanation does not hold; the department writes it again."""
+        return self._act(alert_id, "return_explanation", user, note, "退回理由")
+
+    def accept_report(self, alert_id: int, user: str, note: str) -> Alert:
+        """采纳整改报告: the rectification is accepted."""
+        return self._act(alert_id, "accept_report", user, note, "处理意见")
+
+    def return_report(self, alert_id: int, user: str, note: str) -> Alert:
+        """退回整改报告: the report is not enough; the department reports again."""
+        return self._act(alert_id, "return_report", user, note, "退回理由")
+
+    def liability(self, alert_id: int, user: str, outcome: str, note: str) -> Alert:
+        """过错责任: after the card's deadline, the supervisor records the outcome.
+
+        ``outcome`` is a key of ``LIABILITY_OUTCOMES`` (none, education, criticism, admonition,
+        discipline); a later record corrects the earlier one, which stays in the trail.
+        """
+        if outcome not in LIABILITY_OUTCOMES:
+            names = "、".join(f"{code} {name}" for code, name in LIABILITY_OUTCOMES.items())
+            raise InvalidInput(f"过错责任认定结果 {outcome!r} 无效，可选：{names} "
+                               f"(unknown liability outcome)")
+        return self._act(alert_id, "liability", user, note, "说明", liability=outcome)
+
     def close(self, alert_id: int, user: str, note: str) -> Alert:
         """办结: the supervisor closes it; red alerts and cards need an explanation first."""
         return self._act(alert_id, "close", user, note, "说明")
@@ -141,11 +196,13 @@ class Supervision:
         """
         return self._act_many(alert_ids, "acknowledge", user, note, "说明")
 
-    def _act(self, alert_id: int, action: str, user: str, text: str, what: str) -> Alert:
+    def _act(self, alert_id: int, action: str, user: str, text: str, what: str,
+             **columns: Any) -> Alert:
         user = _clean(user, "用户", MAX_USER)
         text = _clean(text, what, MAX_TEXT)
-        at = iso(self.clock())
-        self.store.write(lambda tx: _apply(tx, alert_id, action, user, text, at))
+        at, today = iso(self.clock()), self.today()
+        self.store.write(lambda tx: _apply(tx, alert_id, action, user, text, at, today,
+                                           **columns))
         return self.alert(alert_id)
 
     def _act_many(self, alert_ids: list[int], action: str, user: str, text: str,
@@ -155,13 +212,13 @@ class Supervision:
         if len(alert_ids) > MAX_BULK:
             raise InvalidInput(f"一次最多处理 {MAX_BULK} 条预警 (at most {MAX_BULK} alerts "
                                f"at once; {len(alert_ids)} given)")
-        at = iso(self.clock())
+        at, today = iso(self.clock()), self.today()
         result = BulkResult()
 
         def apply(tx: Tx) -> None:
             for alert_id in dict.fromkeys(alert_ids):  # once each, in the order given
                 try:
-                    _apply(tx, alert_id, action, user, text, at)
+                    _apply(tx, alert_id, action, user, text, at, today)
                 except (AlertNotFound, ActionNotAllowed) as exc:
                     result.refused[alert_id] = str(exc)
                 else:
@@ -179,19 +236,21 @@ class BulkResult:
     refused: dict[int, str] = field(default_factory=dict)
 
 
-def _apply(tx: Tx, alert_id: int, action: str, user: str, text: str, at: str) -> None:
+def _apply(tx: Tx, alert_id: int, action: str, user: str, text: str, at: str, today: dt.date,
+           **columns: Any) -> None:
     """One lifecycle step on one alert, with its audit entry, inside ``tx``."""
     alert = alert_row(tx.conn, alert_id)
     if alert is None:
         raise AlertNotFound(f"预警记录不存在 (alert {alert_id} not found)")
-    explained = tx.conn.execute(
-        "select 1 from alert_events where alert_id = ? and action = 'explain' limit 1",
-        (alert_id,)).fetchone() is not None
-    allowed = allowed_actions(alert["state"], alert["level"], alert["case_no"], explained)
-    if action not in allowed:
-        raise ActionNotAllowed(_refusal(action, alert, explained))
-    change_alert(tx, alert, at=at, actor=user, action=action, note=text,
-                 state=ACTION_TARGETS[action])
+    progress = Progress.from_actions(action for (action,) in tx.conn.execute(
+        "select action from alert_events where alert_id = ? order by id", (alert_id,)))
+    if action not in allowed_actions(alert, progress, today):
+        raise ActionNotAllowed(_refusal(action, alert, progress, today))
+    note = text
+    if action == "liability":
+        note = f"{liability_name(columns['liability'])}：{text}"
+    change_alert(tx, alert, at=at, actor=user, action=action, note=note,
+                 state=ACTION_TARGETS.get(action, alert["state"]), **columns)
 
 
 def _filters(state: str | None, level: str | None, rule: str | None, case_no: str | None,
@@ -213,18 +272,31 @@ def _filters(state: str | None, level: str | None, rule: str | None, case_no: st
     return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
-def _refusal(action: str, alert: dict[str, Any], explained: bool) -> str:
-    state = alert["state"]
-    if action == "close" and state in ACTIVE_STATES and not explained:
-        return (f"须先说明理由才能办结 (alert {alert['id']} is red and needs an explanation "
+def _refusal(action: str, alert: dict[str, Any], progress: Progress, today: dt.date) -> str:
+    state, number = alert["state"], alert["id"]
+    if action == "close" and state in ACTIVE_STATES and not progress.explained \
+            and needs_explanation(alert["level"], alert["case_no"]):
+        return (f"须先说明理由才能办结 (alert {number} is red and needs an explanation "
                 f"before it can be closed)")
+    if action in ("accept_explanation", "return_explanation") and progress.explanation != "pending":
+        return f"没有待审核的理由说明 (alert {number} has no explanation waiting for review)"
+    if action in ("accept_report", "return_report") and progress.report != "pending":
+        return f"没有待审核的整改报告 (alert {number} has no report waiting for review)"
+    if action == "report" and not alert["card"]:
+        return f"只有红黄牌需要报送整改报告 (alert {number} has no card to report on)"
+    if action == "liability" and not liability_due(alert, today):
+        due = alert["card_due"] or "—"
+        return (f"整改期限（{due}）届满后才能认定过错责任 (alert {number}: the card's deadline "
+                f"{due} has not passed)")
     return (f"当前状态“{STATE_NAMES.get(state, state)}”不能{ACTION_NAMES[action]} "
-            f"(cannot {action} alert {alert['id']} in state {state})")
+            f"(cannot {action} alert {number} in state {state})")
 
 
-def _alert(row: dict[str, Any]) -> Alert:
+def _alert(row: dict[str, Any], today: dt.date) -> Alert:
     numbers = row.pop("notice_numbers")
-    explained = bool(row.pop("explained"))
-    alert = Alert(**row, notices=numbers.split(",") if numbers else [], explained=explained)
-    alert.allowed_actions = allowed_actions(alert.state, alert.level, alert.case_no, explained)
+    progress = Progress.from_last(row.pop("explanation_step"), row.pop("report_step"))
+    alert = Alert(**row, notices=numbers.split(",") if numbers else [],
+                  explained=progress.explained, explanation=progress.explanation,
+                  report=progress.report)
+    alert.allowed_actions = allowed_actions(row, progress, today)
     return alert

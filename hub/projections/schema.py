@@ -7,7 +7,7 @@ ending ``_on`` are local (+08:00) ISO dates; ``_at`` are UTC timestamps.
 
 from __future__ import annotations
 
-PROJECTION_VERSION = 2  # 2: absences, cameras, self-tests
+PROJECTION_VERSION = 3  # 2: absences, cameras, self-tests; 3: alerts' 过错责任 (liability)
 
 # Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
 SCHEMA = """
@@ -49,7 +49,7 @@ create table if not exists hub_alerts (
     subject text not null, rule text not null, level text not null, state text not null,
     detail text not null, opened_at text not null, opened_on text, updated_at text not null,
     case_no text, dept_code text, dept_suffix text, card text, card_due text, cleared_at text,
-    primary key (box_id, alert_id)) without rowid;
+    liability text, primary key (box_id, alert_id)) without rowid;
 create index if not exists hub_alerts_case on hub_alerts(case_no, district_code);
 create index if not exists hub_alerts_state on hub_alerts(state, district_code);
 create index if not exists hub_alerts_card on hub_alerts(card, state);

@@ -27,19 +27,21 @@ def apply_alert(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, An
     conn.execute(
         "insert into hub_alerts (box_id, alert_id, district_code, subject, rule, level, state,"
         " detail, opened_at, opened_on, updated_at, case_no, dept_code, dept_suffix, card,"
-        " card_due, cleared_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " card_due, cleared_at, liability)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " on conflict(box_id, alert_id) do update set subject = excluded.subject,"
         " rule = excluded.rule, level = excluded.level, state = excluded.state,"
         " detail = excluded.detail, updated_at = excluded.updated_at,"
         " case_no = excluded.case_no, dept_code = excluded.dept_code,"
         " dept_suffix = excluded.dept_suffix, card = excluded.card,"
-        " card_due = excluded.card_due, cleared_at = excluded.cleared_at"
-        " where excluded.updated_at >= hub_alerts.updated_at",
+        " card_due = excluded.card_due, cleared_at = excluded.cleared_at,"
+        " liability = excluded.liability where excluded.updated_at >= hub_alerts.updated_at",
         (box_id, alert["id"], district, alert["subject"], alert["rule"], alert["level"],
          alert["state"], alert["detail"], alert["opened_at"], local_date_of(alert["opened_at"]),
          alert["updated_at"], alert.get("case_no"), alert.get("dept_code"),
          dept_suffix(alert.get("dept_code"), district) if alert.get("dept_code") else None,
-         alert.get("card"), alert.get("card_due"), alert.get("cleared_at")))
+         alert.get("card"), alert.get("card_due"), alert.get("cleared_at"),
+         alert.get("liability")))
 
 
 def apply_alert_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:

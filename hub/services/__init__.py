@@ -6,7 +6,9 @@ Scoping follows the seed's 两横两纵 (DESIGN.md):
 - ``district`` 区监察室, scope a district code (440605): that district only, all its
   departments and boxes;
 - ``department`` 市直部门, scope department suffixes (``SCJ`` or ``SCJ,WJJ``): those
-  departments' cases, cards and ratings in every district; no boxes.
+  departments' cases, cards and ratings in every district; no boxes;
+- ``department`` with full department codes of one unit (``440605SCJ``, 区审批部门): that
+  department in that district only (the district and the suffix together); no boxes.
 
 A department suffix is the department code without its district prefix (hub/units.py): the
 department ``440605SCJ`` is ``SCJ`` in 南海区, and a city department user with scope ``SCJ``
@@ -24,13 +26,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hub.units import department_names, dept_code_names
 from standard.calendar import WorkCalendar
 from standard.deadlines import LightSettings
-from standard.districts import DISTRICTS
+from standard.districts import (
+    DISTRICTS,
+    UnknownDepartment,
+    check_dept_scope,
+    known_units,
+    split_dept_code,
+)
 from standard.records import LOCAL_TZ, CatalogueItem
 
 HUB_ROLES: dict[str, str] = {"city": "市监察局", "district": "区监察室", "department": "市直部门"}
@@ -80,15 +88,49 @@ class Scope:
                                  f"(district users need --scope with a district code)")
             return cls.district(text)
         if role == "department":
-            parts = tuple(dict.fromkeys(p.strip().upper() for p in text.split(",") if p.strip()))
-            if not parts or not all(_SUFFIX.match(p) for p in parts):
-                raise ScopeError("市直部门用户须指定部门代码（--scope），如 SCJ 或 SCJ,WJJ "
-                                 "(department users need --scope with department codes)")
-            return cls.department(*parts)
+            return cls._department(text)
         raise ScopeError(f"角色 {role!r} 无效，可选：{'、'.join(HUB_ROLES)}")
+
+    @classmethod
+    def _department(cls, text: str) -> Scope:
+        """``SCJ,WJJ`` (in every unit) or ``440605SCJ`` (that department of one unit)."""
+        parts = tuple(dict.fromkeys(p.strip().upper() for p in text.split(",") if p.strip()))
+        if not parts or not all(_SUFFIX.match(p) for p in parts):
+            raise ScopeError("部门用户须指定部门代码（--scope），如 SCJ 或 SCJ,WJJ（各区的该部门），"
+                             "或 440605SCJ（南海区的该部门）(department users need --scope with "
+                             "department codes)")
+        units = {split_dept_code(part)[0] for part in parts}
+        if units == {""}:
+            return cls.department(*parts)
+        if len(units) > 1 or "" in units:
+            raise ScopeError(f"部门范围 {text} 须全部是同一个区的部门代码（如 440605SCJ,440605WJJ），"
+                             "或全部是不带区代码的部门代码（如 SCJ,WJJ）(a department scope names "
+                             "departments of one district, or suffixes only)")
+        (unit,) = units
+        if unit not in DISTRICTS:
+            raise ScopeError(f"区代码 {unit} 不存在（可选：{known_units()}）(unknown district "
+                             f"{unit} in {text})")
+        return cls("department", districts=(unit,),
+                   depts=tuple(split_dept_code(part)[1] for part in parts))
+
+    def check_known(self, known_depts: Iterable[str]) -> None:
+        """ScopeError naming the department (or its district) that no catalogue knows."""
+        known = set(known_depts)
+        suffixes = {split_dept_code(code)[1] for code in known}
+        for dept in self.depts:
+            if self.districts:
+                try:
+                    check_dept_scope(self.districts[0] + dept, known)
+                except UnknownDepartment as exc:
+                    raise ScopeError(str(exc)) from None
+            elif dept not in suffixes:
+                raise ScopeError(f"部门 {dept} 不在任何区的事项目录中 (no catalogue has a "
+                                 f"department {dept})")
 
     @property
     def text(self) -> str:
+        if self.districts and self.depts:  # one department of one unit: 440605SCJ
+            return ",".join(self.districts[0] + dept for dept in self.depts)
         return ",".join(self.districts or self.depts)
 
     @property
@@ -126,6 +168,8 @@ class Scope:
                 if not self.districts or code in self.districts}
 
     def describe(self) -> str:
+        if self.districts and self.depts:
+            return f"{DISTRICTS.get(self.districts[0], self.districts[0])} {'、'.join(self.depts)}"
         if self.districts:
             return "、".join(DISTRICTS.get(code, code) for code in self.districts)
         if self.depts:

@@ -153,6 +153,11 @@ def case_detail(data: HubData, scope: Scope, case_no: str) -> CaseDetail:
     key = (case["case_no"], case["district_code"])
     alerts = data.query("select * from hub_alerts where case_no = ? and district_code = ?"
                         " order by opened_at", key)
+    for alert in alerts:  # the department's answers and their review (audit trail), by hand
+        alert["events"] = data.query(
+            "select at, actor, action, note from hub_alert_events where box_id = ?"
+            " and alert_id = ? and actor != 'system' order by event_id",
+            (alert["box_id"], alert["alert_id"]))
     notices = data.query("select number, kind, issued_on, due_on, box_id from hub_notices"
                          " where case_no = ? and district_code = ? order by issued_at", key)
     return CaseDetail(case, facts, case_events(data, case), alerts, notices,

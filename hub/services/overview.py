@@ -17,8 +17,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from hub.services import HubData, Scope
+from standard.supervision import ACTIVE_STATES
 
-ACTIVE_STATES = ("open", "acknowledged", "explained", "escalated")
 LIGHT_KEYS = ("red", "yellow", "green", "unknown")
 _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 

@@ -144,6 +144,11 @@ def records_counted(db: Migrating) -> None:
                     " (select count(*) from records r where r.box_id = boxes.box_id)")
 
 
+def alerts_liability(db: Migrating) -> None:
+    """Issue 14: the 过错责任 outcome a supervisor records on a card (hub_alerts.liability)."""
+    db.add_columns((("hub_alerts", "liability", "text"),))
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -155,6 +160,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: boxes, records, views, complaints, 督办, scores", baseline),
     Migration(2, "missing records as ranges", missing_as_ranges),
     Migration(3, "record count per box", records_counted),
+    Migration(4, "alerts' 过错责任 outcome", alerts_liability),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -49,6 +49,53 @@ def test_scope_from_role_and_scope_text():
     assert SCJ.sql(dept_col=None) == ("1 = 0", [])  # no department column: nothing
 
 
+NANHAI_SCJ = Scope.for_user("department", "440605SCJ")
+
+
+def test_a_department_of_one_district_is_a_scope():
+    assert NANHAI_SCJ == Scope("department", districts=("440605",), depts=("SCJ",))
+    assert NANHAI_SCJ.text == "440605SCJ" and not NANHAI_SCJ.sees_boxes
+    assert NANHAI_SCJ.describe() == "南海区 SCJ"
+    assert Scope.for_user("department", "440605scj,440605WJJ").text == "440605SCJ,440605WJJ"
+    for text, message in (("440605SCJ,440606SCJ", "同一个区"), ("440605SCJ,WJJ", "同一个区"),
+                          ("440699SCJ", "区代码 440699 不存在")):
+        with pytest.raises(ScopeError, match=message):
+            Scope.for_user("department", text)
+
+
+@pytest.mark.parametrize(("role", "text", "message"), [
+    ("department", "440605XYZ", "部门 XYZ 不在南海区的事项目录中"),
+    ("department", "XYZ", "部门 XYZ 不在任何区的事项目录中"),
+    ("department", "SCJ,NOPE", "部门 NOPE"),
+])
+def test_a_scope_no_catalogue_knows_is_refused(role, text, message):
+    known = {"440605SCJ", "440606SCJ", "440605WJJ"}
+    scope = Scope.for_user(role, text)
+    with pytest.raises(ScopeError, match=message):
+        scope.check_known(known)
+    Scope.for_user("department", "440605SCJ,440605WJJ").check_known(known)
+    Scope.for_user("department", "SCJ").check_known(known)
+
+
+def test_a_department_of_one_district_sees_only_its_data(hub):
+    data = hub.data
+    everything = CaseFilter(state="all")
+    rows = list(iter_cases(data, NANHAI_SCJ, everything))
+    assert rows and {(r["district_code"], r["dept_code"]) for r in rows} == \
+        {("440605", "440605SCJ")}
+    assert {t.code for t in district_tiles(data, NANHAI_SCJ)} == {"440605"}
+    assert box_states(data, NANHAI_SCJ) == []
+    with pytest.raises(NotFound):
+        find_case(data, NANHAI_SCJ, case_of(hub, "440606", "SCJ"))
+    with pytest.raises(NotFound):
+        find_case(data, NANHAI_SCJ, case_of(hub, "440605", "WJJ"))
+    assert {c["dept_code"] for c in cards(data, NANHAI_SCJ)} <= {"440605SCJ"}
+    view = department_view(data, NANHAI_SCJ, "SCJ", "2026-10")
+    assert set(view.per_district) == {"440605"}
+    with pytest.raises(NotFound):
+        department_view(data, NANHAI_SCJ, "WJJ", "2026-10")
+
+
 def test_overview_tiles_and_boxes(hub):
     data = hub.data
     assert [t.code for t in district_tiles(data, CITY)] == list(DISTRICTS)

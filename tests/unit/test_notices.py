@@ -19,13 +19,13 @@ from edge.cases import CaseBoard
 from edge.ingest import ingest_texts
 from edge.store import Store
 from edge.supervision.alerts import (
-    ALLOWED_ACTIONS,
     ActionNotAllowed,
     AlertNotFound,
     InvalidInput,
     NoticeNotFound,
 )
 from edge.supervision.config import CardSection, RulesSection
+from edge.supervision.lifecycle import ALLOWED_ACTIONS
 from edge.supervision.notices import (
     DEADLINE_NOTICE,
     RECTIFY_NOTICE,
@@ -245,7 +245,8 @@ def carded(box):
 def test_lifecycle_with_audit_trail(carded):
     box, alert_id = carded
     service = box.service
-    assert service.alert(alert_id).allowed_actions == ("acknowledge", "explain", "escalate")
+    assert service.alert(alert_id).allowed_actions == ("acknowledge", "explain", "report",
+                                                       "escalate")
     service.acknowledge(alert_id, "王芳", "已转承办科室")
     explained = service.explain(alert_id, "张伟", "系统故障导致延误，已办结并加强巡检。")
     assert explained.state == "explained" and explained.explained
@@ -271,7 +272,7 @@ def test_lifecycle_with_audit_trail(carded):
 def test_escalate_then_explain_and_close(carded):
     box, alert_id = carded
     escalated = box.service.escalate(alert_id, "区监察室李明", "多次督办未果，报市监察局")
-    assert escalated.state == "escalated" and escalated.allowed_actions == ("explain",)
+    assert escalated.state == "escalated" and escalated.allowed_actions == ("explain", "report")
     box.service.explain(alert_id, "张伟", "已办结。")
     assert box.service.close(alert_id, "区监察室李明", "已核实").state == "closed"
 

@@ -1,10 +1,14 @@
-"""预警纠错: alerts and their lifecycle (签收, 说明理由, 办结, 上报), allowed by role.
+"""预警纠错: alerts and their lifecycle (签收, 说明理由, 整改报告, 采纳/退回, 过错责任, 办结, 上报),
+allowed by role.
 
 The lifecycle and its audit trail belong to the supervision service (``box.supervision``,
-edge/supervision/alerts.py); these views only check the role and translate its errors.
+edge/supervision/lifecycle.py); these views only check the role, keep a department user to
+its own department's alerts and notices, and translate the service's errors.
 """
 
 from __future__ import annotations
+
+import html
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
@@ -12,6 +16,7 @@ from edge.board import PER_PAGE
 from edge.supervision import (
     ACTION_NAMES,
     LEVEL_NAMES,
+    LIABILITY_OUTCOMES,
     STATES,
     Alert,
     AlertNotFound,
@@ -20,17 +25,30 @@ from edge.supervision import (
 )
 from web.auth import login_required
 from web.box import services
-from web.box.roles import READERS
+from web.box.roles import DEPT_READERS, own_dept, require_visible
+from web.layout import local_time
 
 bp = Blueprint("alerts", __name__)
 
 # Who may do what. The service checks the alert's state; the page checks the role.
+# The department writes its 说明理由 and 整改报告 (the hall manager may do it on its behalf);
+# the hall manager or the district supervisor accepts or returns them.
+ANSWERERS = ("manager", "department")
+REVIEWERS = ("manager", "supervisor")
 ACTION_ROLES: dict[str, tuple[str, ...]] = {
-    "acknowledge": ("manager",),
-    "explain": ("manager",),
+    "acknowledge": ANSWERERS,
+    "explain": ANSWERERS,
+    "report": ANSWERERS,
+    "accept_explanation": REVIEWERS,
+    "return_explanation": REVIEWERS,
+    "accept_report": REVIEWERS,
+    "return_report": REVIEWERS,
+    "liability": ("supervisor",),
     "close": ("supervisor",),
     "escalate": ("supervisor",),
 }
+
+REVIEW_NAMES = {"pending": "待审核", "accepted": "已采纳", "returned": "已退回，待重新填写"}
 
 
 def my_actions(alert: Alert) -> list[str]:
@@ -39,27 +57,30 @@ def my_actions(alert: Alert) -> list[str]:
 
 
 def alerts_for_case(case_no: str) -> list[Alert]:
-    return services.supervision().alerts(case_no=case_no)
+    return services.supervision().alerts(case_no=case_no, dept_code=own_dept())
 
 
 def get_alert(alert_id: int) -> Alert:
-    """The alert with its audit trail, or 404."""
+    """The alert with its audit trail, or 404 (also for another department's alert)."""
     try:
-        return services.supervision().alert(alert_id)
+        alert = services.supervision().alert(alert_id)
     except AlertNotFound:
         abort(404)
+    require_visible(alert.dept_code)
+    return alert
 
 
 @bp.get("/alerts")
-@login_required(roles=READERS)
+@login_required(roles=DEPT_READERS)
 def index():
     args = request.args
     state = args.get("state") if args.get("state") in STATES else None
     level = args.get("level") if args.get("level") in LEVEL_NAMES else None
     page = max(int(args["page"]) if args.get("page", "").isdigit() else 1, 1)
     supervision = services.supervision()
-    total = supervision.count(state=state, level=level)
-    found = supervision.alerts(state=state, level=level, limit=PER_PAGE,
+    dept = own_dept()
+    total = supervision.count(state=state, level=level, dept_code=dept)
+    found = supervision.alerts(state=state, level=level, dept_code=dept, limit=PER_PAGE,
                                offset=(page - 1) * PER_PAGE)
     return render_template("alerts.html", alerts=found, total=total, page=page,
                            can_sign=g.user.role in ACTION_ROLES["acknowledge"],
@@ -68,11 +89,13 @@ def index():
 
 
 @bp.get("/alerts/<int:alert_id>")
-@login_required(roles=READERS)
+@login_required(roles=DEPT_READERS)
 def detail(alert_id: int):
     alert = get_alert(alert_id)
     return render_template("alert.html", alert=alert, actions=my_actions(alert),
-                           action_names=ACTION_NAMES, levels=LEVEL_NAMES)
+                           action_names=ACTION_NAMES, levels=LEVEL_NAMES,
+                           outcomes=LIABILITY_OUTCOMES, review_names=REVIEW_NAMES,
+                           departments=services.hall().departments())
 
 
 @bp.post("/alerts/bulk/acknowledge")
@@ -98,7 +121,7 @@ def acknowledge_many():
 
 
 @bp.post("/alerts/<int:alert_id>/<action>")
-@login_required(roles=("manager", "supervisor"))
+@login_required(roles=("manager", "supervisor", "department"))
 def act(alert_id: int, action: str):
     if action not in ACTION_ROLES:
         abort(404)
@@ -106,8 +129,13 @@ def act(alert_id: int, action: str):
         abort(403)
     get_alert(alert_id)
     actor = f"{g.user.display_name}（{g.user.username}）"
+    note = request.form.get("note", "")
     try:
-        getattr(services.supervision(), action)(alert_id, actor, request.form.get("note", ""))
+        if action == "liability":
+            services.supervision().liability(alert_id, actor, request.form.get("outcome", ""),
+                                             note)
+        else:
+            getattr(services.supervision(), action)(alert_id, actor, note)
     except SupervisionError as exc:
         flash(str(exc), "error")
     else:
@@ -116,13 +144,32 @@ def act(alert_id: int, action: str):
 
 
 @bp.get("/notices/<path:number>")
-@login_required(roles=READERS)
+@login_required(roles=DEPT_READERS)
 def notice(number: str):
-    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/supervision/notices.py."""
+    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/supervision/notices.py.
+
+    Once a 过错责任 outcome is recorded on its card, a note below the notice says so; the
+    notice itself stays exactly as issued.
+    """
+    supervision = services.supervision()
     try:
-        found = services.supervision().notice(number)
+        found = supervision.notice(number)
     except NoticeNotFound:
         abort(404)
+    require_visible(found.dept_code)
+    page = found.html
+    alert = supervision.alert(found.alert_id)
+    if alert.liability:
+        page = page.replace("</article>", _liability_note(alert) + "</article>", 1)
     # The stored page carries its own print CSS inline and loads nothing else.
-    return Response(found.html, mimetype="text/html", headers={
+    return Response(page, mimetype="text/html", headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+def _liability_note(alert: Alert) -> str:
+    """The outcome, who recorded it and when, as a boxed note under the issued notice."""
+    last = next(e for e in reversed(alert.events) if e.action == "liability")
+    text = (f"过错责任认定：{LIABILITY_OUTCOMES.get(alert.liability, alert.liability)}"
+            f"（{local_time(last.at, '%Y-%m-%d')}，{last.actor}）")
+    return (f'<div class="liability" style="margin-top:24pt;border:1px solid #c00;padding:6pt;'
+            f'text-indent:0">{html.escape(text)}<br>{html.escape(last.note or "")}</div>')

@@ -9,7 +9,7 @@ from edge.cases import CaseFilter
 from web.auth import login_required
 from web.box import services
 from web.box.alerts import alerts_for_case
-from web.box.roles import READERS
+from web.box.roles import DEPT_READERS, own_dept, require_visible
 from web.charts import stage_track
 from web.layout import LIGHTS
 
@@ -25,7 +25,7 @@ def case_filter() -> CaseFilter:
     """The list's filters from the query string; unknown values are ignored, not errors."""
     args = request.args
     hall = services.hall()
-    dept = args.get("dept") if args.get("dept") in hall.departments() else None
+    dept = own_dept() or (args.get("dept") if args.get("dept") in hall.departments() else None)
     item = args.get("item") if args.get("item") in hall.board.catalogue else None
     light = args.get("light") if args.get("light") in LIGHTS else None
     stage = args.get("stage") if args.get("stage") in STAGE_NAMES else None
@@ -34,24 +34,37 @@ def case_filter() -> CaseFilter:
                       text=text)
 
 
+def _departments() -> dict[str, str]:
+    """The department filter's choices: a department user has only its own."""
+    departments, own = services.hall().departments(), own_dept()
+    return {own: departments.get(own, own)} if own else departments
+
+
+def _items() -> list[tuple[str, str]]:
+    catalogue, own = services.hall().board.catalogue, own_dept()
+    return [(code, name) for code, name in services.hall().items()
+            if not own or catalogue[code].dept_code == own]
+
+
 @bp.get("/cases")
-@login_required(roles=READERS)
+@login_required(roles=DEPT_READERS)
 def index():
     where = case_filter()
     page = request.args.get("page", "1")
     hall = services.hall()
     result = hall.case_page(where, int(page) if page.isdigit() else 1, PER_PAGE)
     return render_template("cases.html", where=where, result=result,
-                           departments=hall.departments(), items=hall.items(),
+                           departments=_departments(), items=_items(),
                            stages=STAGE_NAMES, per_page=PER_PAGE)
 
 
 @bp.get("/cases/<case_no>")
-@login_required(roles=READERS)
+@login_required(roles=DEPT_READERS)
 def detail(case_no: str):
     case = services.hall().detail(case_no)
     if case is None:
         abort(404)
+    require_visible(case.row.dept_code)
     reached = {name: day for name, day in case.facts.stage_started.items()}
     return render_template(
         "case.html", case=case, alerts=alerts_for_case(case_no), event_fields=EVENT_FIELDS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from standard.districts import DISTRICTS
+from standard.supervision import ACTION_NAMES, CARD_NAMES, liability_name, state_name
 
 # Where each unit sits on the map-like grid of the overview (3 columns x 3 rows): the city
 # level (市本级) across the top; 三水 north-west, 高明 south-west, 南海 the tall middle,
@@ -31,5 +32,8 @@ def signed(value: float) -> str:
 
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(pct=pct, number=number, signed=signed,
-                                 district_name=lambda code: DISTRICTS.get(code or "", code or "—"))
+                                 district_name=lambda code: DISTRICTS.get(code or "", code or "—"),
+                                 alert_state=state_name, liability=liability_name,
+                                 alert_action=lambda code: ACTION_NAMES.get(code, code),
+                                 card_name=lambda code: CARD_NAMES.get(code or "", ""))
     app.jinja_env.globals.update(DISTRICTS=DISTRICTS, MAP_AREAS=MAP_AREAS)
