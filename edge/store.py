@@ -41,6 +41,7 @@ import sqlite_utils
 
 from edge.checkpointer import Checkpointer
 from standard.envelope import GENESIS, canonical_json, chain_hash
+from standard.files import private_dir, private_sqlite
 
 T = TypeVar("T")
 
@@ -246,7 +247,7 @@ class Store:
         """Start the writer (idempotent: a second call returns the open store)."""
         if self._writer is not None and self._writer.is_alive():
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # 0700: the records are personal data
         self._checkpointer = Checkpointer(self.path)
         self._writer = threading.Thread(target=self._run, name=f"store-writer:{self.path.name}",
                                         daemon=True)
@@ -287,6 +288,7 @@ class Store:
 
     def _connect_writer(self) -> sqlite_utils.Database:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        private_sqlite(self.path)  # 0600 before the first write; -wal and -shm follow its mode
         db = sqlite_utils.Database(conn)
         conn.execute("pragma journal_mode=wal")
         # WAL + full: each commit fsyncs the WAL, so an answer given after it survives a power

@@ -32,6 +32,7 @@ import tomli_w
 from hallwatch.hubsim import city_catalogue
 from hallwatch.sim import Platform, catalogue_for
 from standard.districts import DISTRICTS
+from standard.files import open_private
 
 BATCH = 500
 
@@ -54,7 +55,7 @@ class Service:
         seen = threading.Event()
 
         def pump() -> None:
-            with self.log_path.open("a", encoding="utf-8") as log:
+            with open_private(self.log_path, "a") as log:
                 for line in self.process.stdout:
                     log.write(line)
                     log.flush()

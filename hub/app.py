@@ -13,6 +13,7 @@ from typing import Any
 from hub.config import HubConfig
 from hub.receiver import Receiver
 from hub.store import HubStore
+from standard.files import private_dir, private_sqlite
 from standard.identity import load_enrolled, load_hub_identity
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,11 @@ class Hub:
     dashboard: Any = None  # hub.wiring.Dashboard: views, desks, scores, users, web pages
 
     def start(self) -> Hub:
+        # hub.db, users.db, logs and secrets: 0600 in a 0700 folder, whatever the umask.
+        private_dir(self.config.path(self.config.data_dir))
         self.store.open()
+        if self.config.db_path.exists():  # (a PostgreSQL hub has no file to protect)
+            private_sqlite(self.config.db_path)
         self.receiver.start()
         for service in self.services:
             service.start()

@@ -95,6 +95,26 @@ def hub_init(hub_dir: Path, bind: str, public_endpoint: str | None, force: bool)
     click.echo(f"Boxes dial:     {config.public_endpoint}")
     click.echo(f"Hub sign-key fingerprint: {fingerprint(hub.sign_public)}")
     click.echo("Keep it: technicians compare it when they accept an offline approval.")
+    _echo_unit(config)
+
+
+@provision.command("hub-unit")
+@click.option("--dir", "hub_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The hub folder made by hub-init (holds hub.toml).")
+@user_errors
+def hub_unit(hub_dir: Path) -> None:
+    """Write the hub's systemd unit (hallwatch-hub.service) into the hub folder again."""
+    _echo_unit(_load_hub(hub_dir))
+
+
+def _echo_unit(config: HubConfig) -> None:
+    from provisioning.hubunit import install_commands, write_hub_unit
+
+    unit = write_hub_unit(config)
+    click.echo(f"systemd unit:   {unit} (to run the hub as a service, as root:)")
+    for command in install_commands(unit):
+        click.echo(f"  {command}")
 
 
 @provision.command("box")

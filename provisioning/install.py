@@ -6,7 +6,7 @@ preparing an image)::
     etc/hallwatch/box.toml, profile.toml, catalogue.json, calendar.json     0644
     etc/hallwatch/keys/                                                      0700
     etc/hallwatch/keys/box.identity.json, platform.token, hub.public.json   0600
-    var/lib/hallwatch/                                                       0750 (box.db ...)
+    var/lib/hallwatch/                                                       0700 (box.db ..., 0600)
     etc/systemd/system/hallwatch-box.service                                 0644
 
 ``box.toml``'s ``data_dir`` becomes ``/var/lib/hallwatch``: paths written into files are the
@@ -39,6 +39,7 @@ import tomli_w
 from edge.config import BoxConfig
 from provisioning.bundle import Bundle, BundleError, open_bundle
 from standard import identity
+from standard.files import private_dir
 
 ETC_DIR = PurePosixPath("/etc/hallwatch")
 DATA_DIR = PurePosixPath("/var/lib/hallwatch")
@@ -205,8 +206,8 @@ def install_bundle(bundle_path: Path, code: str, root: Path = Path("/"), *, forc
     _refuse_overwrite(bundle, etc, data, force)
     config = _box_toml(bundle)[1]  # a broken box.toml fails before anything is written
     etc.mkdir(mode=0o755, parents=True, exist_ok=True)
-    data.mkdir(mode=0o750, parents=True, exist_ok=True)
-    os.chmod(data, 0o750)
+    data.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # /var/lib: a system folder
+    private_dir(data)  # 0700: box.db, snapshots and logs are personal data
     _write_files(bundle, etc)
     user = service_user(root) if os.geteuid() == 0 else None
     notes = []

@@ -88,7 +88,7 @@ def write_private(path: Path | str, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically as a 0600 file (a reader sees old or new, whole)."""
     path = Path(path)
     private_dir(path.parent)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -36,6 +36,7 @@ from zmq.utils import z85
 
 from standard import envelope
 from standard.districts import district_name
+from standard.files import private_dir, write_private
 
 FILE_VERSION = 1
 HUB_PUBLIC_FILE = "hub.public.json"
@@ -199,10 +200,9 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 def _write_secret(path: Path, data: bytes, force: bool) -> None:
     """Write a 0600 file in a 0700 folder; it is never readable by others, even briefly."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    private_dir(path.parent)
     if force:
-        _atomic_write(path, data, 0o600)
+        write_private(path, data)
         return
     try:
         _write_new(path, data, 0o600)

@@ -61,6 +61,7 @@ from flask import (
     url_for,
 )
 
+from standard.files import private_dir
 from web.sessions import ServerSessions, renew
 from web.userstore import (
     BOX_ROLES,
@@ -88,7 +89,7 @@ def load_or_create_secret(path: Path) -> bytes:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_bytes(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

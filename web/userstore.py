@@ -31,6 +31,7 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from standard.files import private_sqlite
 from web import lockout, sessions
 from web.lockout import FAILURE_WINDOW, MAX_FAILURES, locked_message
 
@@ -120,9 +121,12 @@ class _FileDatabase:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._private = False
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._private:  # users.db: 0600 in a 0700 folder, whatever the umask
+            private_sqlite(self.path)
+            self._private = True
         conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
         conn.execute("pragma journal_mode=wal")
         return conn

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from edge.presence.ports import Roi
+from standard.files import private_dir, write_private
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ class SnapshotStore:
         self.quota_bytes = quota_bytes
         self._open = self.directory / "open"
         self._closed = self.directory / "closed"
-        self._open.mkdir(parents=True, exist_ok=True)
-        self._closed.mkdir(parents=True, exist_ok=True)
+        private_dir(self._open)  # 0700: the snapshots show people
+        private_dir(self._closed)
         self._lock = threading.Lock()
         for leftover in self._open.glob("*.tmp"):  # a write cut short by a power cut
             leftover.unlink()
@@ -105,11 +106,9 @@ class SnapshotStore:
         with self._lock:
             for kind, data in (("roi", roi_jpeg), ("frame", frame_jpeg)):
                 path = self._open / f"{stamp}_{alert_id}_{kind}.jpg"
-                temporary = path.with_suffix(".tmp")
-                temporary.write_bytes(data)
                 if path.exists():  # saved again: count the bytes once
                     self._used -= path.stat().st_size
-                os.replace(temporary, path)  # a reader never sees half a JPEG
+                write_private(path, data)  # 0600, whole: a reader never sees half a JPEG
                 self._used += len(data)
                 paths.append(path)
             self._enforce_quota(keep=alert_id)

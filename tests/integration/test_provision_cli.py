@@ -1,5 +1,6 @@
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -46,6 +47,26 @@ def test_hub_init(tmp_path):
     assert config.bind == "tcp://0.0.0.0:7700"
     assert config.public_endpoint == "tcp://hub.foshan.example:7700"
     assert stat.S_IMODE(os.stat(config.path(config.identity)).st_mode) == 0o600
+
+
+def test_hub_init_writes_a_systemd_unit_for_the_hub(tmp_path):
+    output = ok("hub-init", "--dir", tmp_path / "hub")
+    unit = tmp_path / "hub" / "hallwatch-hub.service"
+    text = unit.read_text(encoding="utf-8")
+    hub_dir = (tmp_path / "hub").resolve()
+    assert f"hub serve --config {hub_dir}/hub.toml" in text and "UMask=0077" in text
+    assert f"ReadWritePaths={hub_dir}\n" in text
+    assert f"ReadOnlyPaths={hub_dir}/keys {hub_dir}/hub.toml" in text
+    assert f"sudo install -m 0644 {unit} /etc/systemd/system/hallwatch-hub.service" in output
+    unit.unlink()
+    assert "hallwatch-hub.service" in ok("hub-unit", "--dir", tmp_path / "hub")
+    assert unit.read_text(encoding="utf-8") == text
+    if shutil.which("systemd-analyze"):  # the unit is one systemd accepts
+        checked = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                                 text=True, timeout=60)
+        problems = [line for line in checked.stderr.splitlines()
+                    if "hallwatch-hub.service" in line and "Executable" not in line]
+        assert not problems, checked.stderr
 
 
 def test_hub_init_refuses_to_overwrite(hub_dir):

@@ -104,7 +104,8 @@ def test_bundle_round_trip_on_a_temporary_root(tmp_path, box_dir):
         assert (etc / "keys" / name).read_bytes() == (box_dir / "keys" / name).read_bytes()
     for name in ("box.toml", "profile.toml", "catalogue.json", "calendar.json"):
         assert mode(etc / name) == 0o644
-    assert mode(root / "var" / "lib" / "hallwatch") == 0o750
+    assert mode(root / "var" / "lib" / "hallwatch") == 0o700  # box.db, snapshots, logs
+    assert mode(root / "var" / "lib") == 0o755
     raw = tomllib.loads((etc / "box.toml").read_text(encoding="utf-8"))
     assert raw["data_dir"] == "/var/lib/hallwatch" and raw["profile"] == "profile.toml"
     installed = load_box_config(etc / "box.toml")  # still valid; keys load (0600)

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from edge.supervision.notify import Message, NotifyError
+from standard.files import open_private
 
 
 class LogNotifier:
@@ -28,8 +29,7 @@ class LogNotifier:
     def send(self, message: Message) -> None:
         line = json.dumps(message.as_json(), ensure_ascii=False) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, self.path.open("a", encoding="utf-8") as out:
+            with self._lock, open_private(self.path, "a") as out:  # 0600, names and phones
                 out.write(line)
                 out.flush()
                 os.fsync(out.fileno())  # "sent" must mean on disk
