@@ -19,8 +19,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from hub.projections.shares import read_shares
 from hub.services import HubData, NotFound, Scope
 from hub.services.cases import find_case
+from hub.units import dept_suffix
 from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.records import LOCAL_TZ
 
@@ -70,6 +72,12 @@ def _note(text: str | None, what: str) -> str:
     return value
 
 
+def target_departments(data: HubData, case: dict[str, Any]) -> list[str]:
+    """The departments a city 督办 on ``case`` may go to: its lead, then its joint shares."""
+    shares = read_shares(data.query, case["district_code"], case["case_no"])
+    return [case["dept_code"], *(share["dept_code"] for share in shares)]
+
+
 class DubanDesk:
     def __init__(self, store, calendar: WorkCalendar, clock: Callable[[], dt.datetime], *,
                  city_name: str = "佛山市", word: str = "电监", due_working_days: int = 5):
@@ -81,12 +89,21 @@ class DubanDesk:
         self.due_working_days = due_working_days
 
     def issue(self, data: HubData, scope: Scope, case_no: str, *, user: str,
-              requirement: str, due_working_days: int | None = None) -> dict[str, Any]:
-        """Issue a city 督办 on a case the (city) user can see; returns the notice."""
+              requirement: str, due_working_days: int | None = None,
+              dept_code: str | None = None) -> dict[str, Any]:
+        """Issue a city 督办 on a case the (city) user can see; returns the notice.
+
+        It goes to the case's department, or to ``dept_code``: the lead or any department that
+        takes part in the joint case (联办件).
+        """
         if not scope.is_city:
             raise DubanError("只有市监察局可以发出市级督办")
         case = find_case(data, scope, case_no)
         text = _note(requirement, "督办要求")
+        target = dept_code or case["dept_code"]
+        if target not in target_departments(data, case):
+            raise DubanError(f"部门 {target} 不是办件 {case['case_no']} 的牵头部门或协办部门，"
+                             "请从办件页列出的部门中选择")
         now = self.clock()
         today = now.astimezone(LOCAL_TZ).date()
         try:
@@ -106,7 +123,7 @@ class DubanDesk:
                 " state, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)"
                 " returning id",
                 (number, today.year, seq, case["district_code"], case["case_no"],
-                 case["dept_code"], case["dept_suffix"], case["item_code"], at,
+                 target, dept_suffix(target, case["district_code"]), case["item_code"], at,
                  today.isoformat(), user, due.isoformat(), text, at)).fetchone()[0]
             conn.execute("insert into duban_events (duban_id, at, actor, action, note)"
                          " values (?, ?, ?, 'issue', ?)", (duban_id, at, user, text))

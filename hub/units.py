@@ -115,5 +115,9 @@ def department_names(catalogue: dict[str, CatalogueItem]) -> dict[str, str]:
 
 
 def dept_code_names(catalogue: dict[str, CatalogueItem]) -> dict[str, str]:
-    """Full department code → name."""
-    return {item.dept_code: item.dept_name for item in catalogue.values()}
+    """Full department code → name (a participating department of a joint item counts too)."""
+    names = {item.dept_code: item.dept_name for item in catalogue.values()}
+    for item in catalogue.values():
+        for joint in item.joint_depts:
+            names.setdefault(joint.dept_code, joint.dept_name)
+    return names

@@ -116,7 +116,8 @@ def needs_rebuild(store) -> bool:
     return bool(store.query("select 1 from records limit 1"))
 
 
-VIEW_TABLES = ("hub_cases", "hub_case_events", "hub_case_daily", "hub_alerts", "hub_alert_events",
+VIEW_TABLES = ("hub_cases", "hub_case_events", "hub_case_daily", "hub_case_shares",
+               "hub_alerts", "hub_alert_events",
                "hub_notices", "hub_ratings", "hub_rating_daily", "hub_followups", "hub_absences",
                "hub_cameras", "hub_selftests", "hub_projection_errors")
 

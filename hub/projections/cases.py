@@ -18,10 +18,12 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from hub.projections.shares import share_rows, write_shares
 from hub.units import dept_suffix
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, CaseStatus, apply_event, evaluate
 from standard.records import LOCAL_TZ, STAGE_RANK
+from standard.shares import participants
 
 # Terminal events that are a decision on the case (counted in 办结 rates); 不予受理 and 退回 are not.
 CONCLUDED = frozenset({"办结", "不予许可"})
@@ -84,7 +86,7 @@ def stages_mask(facts: CaseFacts) -> int:
 
 
 def judged(ctx, facts: CaseFacts) -> dict[str, Any]:
-    """The columns that depend on the judgement of the case now."""
+    """The columns that depend on the judgement of the case now, and its ``shares`` rows."""
     item = ctx.catalogue.get(facts.item_code)
     status: CaseStatus = evaluate(facts, item, ctx.calendar, ctx.clock(), ctx.settings)
     handling = None
@@ -100,6 +102,7 @@ def judged(ctx, facts: CaseFacts) -> dict[str, Any]:
         "outcome": status.outcome,
         "reasons": json.dumps(status.reasons, ensure_ascii=False),
         "handling_days": handling,
+        "shares": share_rows(status),
     }
 
 
@@ -115,16 +118,21 @@ def apply_case_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[st
         return  # already folded (a replay while the views were being rebuilt)
     old = _row(conn, district, case_no)
     if old is not None and seq < old["last_seq"]:
-        facts = refold(conn, district, case_no)
+        facts = refold(conn, district, case_no, ctx)
         last_seq = old["last_seq"]
     else:
         previous = CaseFacts.from_json(old["facts"]) if old else None
-        facts = apply_event(previous, event)
+        facts = apply_event(previous, event, _joint(ctx, event.item_code))
         last_seq = seq
     save_case(ctx, conn, box_id, facts, last_seq, old)
 
 
-def refold(conn: sqlite3.Connection, district: str, case_no: str) -> CaseFacts:
+def _joint(ctx, item_code: str) -> frozenset[str]:
+    """The item's participating departments: their events fold into their own shares."""
+    return participants(ctx.catalogue.get(item_code))
+
+
+def refold(conn: sqlite3.Connection, district: str, case_no: str, ctx=None) -> CaseFacts:
     """The case's facts from all its events, in the order the box numbered them."""
     facts = None
     for box_id, seq in conn.execute(
@@ -133,7 +141,8 @@ def refold(conn: sqlite3.Connection, district: str, case_no: str) -> CaseFacts:
         text = conn.execute("select body from records where box_id = ? and seq = ?",
                             (box_id, seq)).fetchone()
         if text is not None:
-            facts = apply_event(facts, HubEvent(json.loads(text[0])["body"]))
+            event = HubEvent(json.loads(text[0])["body"])
+            facts = apply_event(facts, event, _joint(ctx, event.item_code) if ctx else ())
     assert facts is not None, f"case {case_no} has no events"
     return facts
 
@@ -141,6 +150,7 @@ def refold(conn: sqlite3.Connection, district: str, case_no: str) -> CaseFacts:
 def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last_seq: int,
               old: dict[str, Any] | None) -> None:
     values = judged(ctx, facts)
+    shares = values.pop("shares")
     values.update(
         district_code=facts.district_code, case_no=facts.case_no, box_id=box_id,
         item_code=facts.item_code, dept_code=facts.dept_code,
@@ -159,6 +169,8 @@ def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last
         " on conflict(district_code, case_no) do update set "
         + ", ".join(f"{name} = excluded.{name}" for name in names[2:]),
         [values[name] for name in names])
+    if shares or facts.shares or (old is not None and '"shares"' in old["facts"]):
+        write_shares(conn, facts.district_code, facts.case_no, shares)
     bump_daily(conn, old, -1)
     bump_daily(conn, values, +1)
 

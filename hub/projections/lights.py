@@ -13,6 +13,7 @@ import threading
 
 from hub.projections import ProjectionContext, mark_built, needs_rebuild, rebuild
 from hub.projections.cases import judged
+from hub.projections.shares import write_shares
 from standard.deadlines import CaseFacts
 
 log = logging.getLogger(__name__)
@@ -26,24 +27,32 @@ def refresh_lights(store, ctx: ProjectionContext, *, chunk: int = CHUNK,
     changed = 0
     after = 0
     while stop is None or not stop.is_set():
-        rows = store.query("select id, facts, last_seq, light, deadline, remaining, reasons"
-                           " from hub_cases where is_open = 1 and id > ? order by id limit ?",
-                           (after, chunk))
+        rows = store.query("select id, district_code, case_no, facts, last_seq, light, deadline,"
+                           " remaining, reasons from hub_cases where is_open = 1 and id > ?"
+                           " order by id limit ?", (after, chunk))
         if not rows:
             break
         after = rows[-1]["id"]
-        updates = []
+        updates, shares = [], []
         for row in rows:
             values = judged(ctx, CaseFacts.from_json(row["facts"]))
             if any(values[name] != row[name] for name in _JUDGED):
                 updates.append((values["light"], values["deadline"], values["remaining"],
                                 values["reasons"], row["id"], row["last_seq"]))
-        if updates:
+            if values["shares"]:  # a joint case: its departments' clocks move too
+                shares.append((row, values["shares"]))
+        if updates or shares:
             with store.transaction() as conn:
-                cursor = conn.executemany(
-                    "update hub_cases set light = ?, deadline = ?, remaining = ?, reasons = ?"
-                    " where id = ? and last_seq = ?", updates)
-                changed += cursor.rowcount
+                if updates:
+                    cursor = conn.executemany(
+                        "update hub_cases set light = ?, deadline = ?, remaining = ?,"
+                        " reasons = ? where id = ? and last_seq = ?", updates)
+                    changed += cursor.rowcount
+                for row, rows_now in shares:
+                    still = conn.execute("select 1 from hub_cases where id = ? and last_seq = ?",
+                                         (row["id"], row["last_seq"])).fetchone()
+                    if still:  # else a newer event rewrote the case and its shares
+                        write_shares(conn, row["district_code"], row["case_no"], rows_now)
     return changed
 
 

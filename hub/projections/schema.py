@@ -7,7 +7,8 @@ ending ``_on`` are local (+08:00) ISO dates; ``_at`` are UTC timestamps.
 
 from __future__ import annotations
 
-PROJECTION_VERSION = 3  # 2: absences, cameras, self-tests; 3: alerts' 过错责任 (liability)
+PROJECTION_VERSION = 4  # 2: absences, cameras, self-tests; 3: alerts' 过错责任 (liability);
+#                         4: joint-case shares
 
 # Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
 SCHEMA = """

@@ -1,5 +1,9 @@
 """Cases at the hub: the filtered list (and its exports), one case in full, the public lookup.
 
+A joint case (联办件) is in a department's scope when it leads it or takes part in it (a row in
+``hub_case_shares``, hub/projections/shares.py), so a co-department sees the joint cases it
+shares, with its own deadline beside the lead's.
+
 Example::
 
     page = case_page(data, scope, CaseFilter(light="red"), page=1)
@@ -13,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.projections.shares import read_shares
 from hub.services import HubData, NotFound, Scope
 from standard.districts import DISTRICTS
 
@@ -24,6 +29,18 @@ LIST_COLUMNS = ("district_code, case_no, item_code, dept_code, dept_suffix, case
                 " outcome, handling_days, reasons")
 _LIGHT_ORDER = ("case light when 'red' then 0 when 'unknown' then 1 when 'yellow' then 2"
                 " else 3 end")
+_SHARED = ("exists (select 1 from hub_case_shares s where s.district_code ="
+           " hub_cases.district_code and s.case_no = hub_cases.case_no and {})")
+
+
+def case_scope(scope: Scope) -> tuple[str, list[Any]]:
+    """The scope's WHERE fragment for ``hub_cases``: a department also sees the joint cases it
+    takes part in, whichever department leads them."""
+    where, params = scope.sql()
+    if not getattr(scope, "depts", ()):
+        return where, params
+    shared, shared_params = scope.sql("s.district_code", "s.dept_suffix")
+    return f"({where} or {_SHARED.format(shared)})", [*params, *shared_params]
 
 
 @dataclass(frozen=True)
@@ -41,12 +58,15 @@ class CaseFilter:
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
-        for column, value in (("district_code", self.district), ("dept_suffix", self.dept),
-                              ("item_code", self.item), ("light", self.light),
-                              ("stage", self.stage), ("case_type", self.case_type)):
+        for column, value in (("district_code", self.district), ("item_code", self.item),
+                              ("light", self.light), ("stage", self.stage),
+                              ("case_type", self.case_type)):
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if self.dept:  # the department leads the case or takes part in it
+            clauses.append(f"(dept_suffix = ? or {_SHARED.format('s.dept_suffix = ?')})")
+            params += [self.dept, self.dept]
         if self.state == "open":
             clauses.append("is_open = 1")
         elif self.state == "finished":
@@ -77,7 +97,7 @@ def _shape(row: dict[str, Any], data: HubData) -> dict[str, Any]:
 def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
               per_page: int = PER_PAGE) -> CasePage:
     """One page of cases in scope: open ones red first, then by remaining working days."""
-    scope_sql, scope_params = scope.sql()
+    scope_sql, scope_params = case_scope(scope)
     filter_sql, filter_params = where.sql()
     condition = f"{scope_sql} and {filter_sql}"
     params = [*scope_params, *filter_params]
@@ -98,7 +118,7 @@ def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
 def iter_cases(data: HubData, scope: Scope, where: CaseFilter,
                chunk: int = 5000) -> Iterator[dict[str, Any]]:
     """Every matching case in scope, for exports (keyset pages, so memory stays flat)."""
-    scope_sql, scope_params = scope.sql()
+    scope_sql, scope_params = case_scope(scope)
     filter_sql, filter_params = where.sql()
     after = 0
     while True:
@@ -114,7 +134,7 @@ def iter_cases(data: HubData, scope: Scope, where: CaseFilter,
 
 def find_case(data: HubData, scope: Scope, case_no: str) -> dict[str, Any]:
     """The case's row in scope; NotFound when it is missing or outside the scope."""
-    where, params = scope.sql()
+    where, params = case_scope(scope)
     rows = data.query(f"select id, {LIST_COLUMNS}, box_id, facts from hub_cases"
                       f" where case_no = ? and {where} order by district_code limit 1",
                       [case_no, *params])
@@ -131,6 +151,7 @@ class CaseDetail:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
     item: Any = None
+    shares: list[dict[str, Any]] = field(default_factory=list)  # a joint case's departments
 
 
 def case_events(data: HubData, case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -161,7 +182,8 @@ def case_detail(data: HubData, scope: Scope, case_no: str) -> CaseDetail:
     notices = data.query("select number, kind, issued_on, due_on, box_id from hub_notices"
                          " where case_no = ? and district_code = ? order by issued_at", key)
     return CaseDetail(case, facts, case_events(data, case), alerts, notices,
-                      data.catalogue.get(case["item_code"]))
+                      data.catalogue.get(case["item_code"]),
+                      read_shares(data.query, case["district_code"], case["case_no"]))
 
 
 def public_case(data: HubData, case_no: str) -> dict[str, Any] | None:

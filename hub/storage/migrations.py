@@ -149,6 +149,13 @@ def alerts_liability(db: Migrating) -> None:
     db.add_columns((("hub_alerts", "liability", "text"),))
 
 
+def joint_shares(db: Migrating) -> None:
+    """Issue 14: each participating department's share of a joint case (联办件)."""
+    from hub.projections.shares import SCHEMA as SHARES
+
+    db.run(SHARES)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -161,6 +168,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "missing records as ranges", missing_as_ranges),
     Migration(3, "record count per box", records_counted),
     Migration(4, "alerts' 过错责任 outcome", alerts_liability),
+    Migration(5, "joint-case shares", joint_shares),
 )
 LATEST = MIGRATIONS[-1].version
 

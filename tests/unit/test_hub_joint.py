@@ -1,0 +1,130 @@
+"""Joint cases (联办件) at the hub, on both engines: the projections keep each participating
+department's share; a co-department sees the joint cases it takes part in (and no others); the
+city's 督办 can go to any participating department; the shares' clocks move with the lights.
+
+The case: 南海 accepts 企业投资项目核准 (lead 发展和改革局 FGJ, 20 working days: due 11-30) on
+Monday 2026-11-02 and sends it to 交通运输局 (JTJ, 10 days from 11-04: due 11-18) and
+住房和城乡建设局 (ZJJ, 15 days from 受理: due 11-23), which answers on 11-16.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hallwatch.hubsim import SimBox, feed
+from hub.dubans import DubanError
+from hub.projections import rebuild
+from hub.projections.lights import refresh_lights
+from hub.services import NotFound, Scope
+from hub.services.cases import CaseFilter, case_detail, case_page, find_case, iter_cases
+from standard.records import LOCAL_TZ
+from tests.hubkit import Clock, open_dashboard, write_hub_folder
+
+JOINT = "440605-FGJ-010"
+CASE = "NH-JOINT-1"
+EVERYTHING = CaseFilter(state="all")
+
+
+def joint_case(box: SimBox) -> list[tuple]:
+    case = {"case_no": CASE, "item": {"item_code": JOINT, "dept_code": "440605FGJ"}}
+
+    def at(day: str, hour: int = 9) -> dt.datetime:
+        return dt.datetime.fromisoformat(f"2026-{day}T{hour:02d}:00:00+08:00")
+
+    return [box._event(case, "申请", at("11-02"), case_type="联办件"),
+            box._event(case, "受理", at("11-02", 10)),
+            box._event(case, "分送", at("11-04"), to_dept_code="440605JTJ"),
+            box._event(case, "承办", at("11-05"), dept_code="440605JTJ"),
+            box._event(case, "承办", at("11-05", 10)),
+            box._event(case, "反馈", at("11-16"), dept_code="440605ZJJ", reason="同意")]
+
+
+@pytest.fixture
+def hub(tmp_path, hub_database):
+    from tests.conftest import hub_database_toml
+
+    database = hub_database_toml(hub_database).get("database", {}).get("url")
+    folder = tmp_path / "hub"
+    write_hub_folder(folder, database)
+    clock = Clock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=LOCAL_TZ))
+    dashboard = open_dashboard(folder, clock)
+    box = SimBox("440605-01", "440605")
+    feed(dashboard.data.store, box, joint_case(box))
+    other = {"case_no": "NH-PLAIN-1", "item": {"item_code": "440605-WJJ-003",
+                                               "dept_code": "440605WJJ"}}
+    day = dt.datetime(2026, 11, 2, 9, 0, tzinfo=LOCAL_TZ)
+    feed(dashboard.data.store, box, [box._event(other, "受理", day)])
+    yield dashboard
+    dashboard.data.store.close()
+
+
+def test_a_co_department_sees_the_joint_cases_it_takes_part_in(hub):
+    data = hub.data
+    jtj, wjj = Scope.department("JTJ"), Scope.department("WJJ")
+    assert [row["case_no"] for row in case_page(data, jtj, EVERYTHING).rows] == [CASE]
+    assert [row["case_no"] for row in iter_cases(data, jtj, EVERYTHING)] == [CASE]
+    assert [row["case_no"] for row in case_page(data, wjj, EVERYTHING).rows] == ["NH-PLAIN-1"]
+    with pytest.raises(NotFound):
+        find_case(data, wjj, CASE)
+    city = case_page(data, Scope.city(), CaseFilter(dept="JTJ", state="all"))
+    assert [row["case_no"] for row in city.rows] == [CASE]   # the filter follows the shares too
+    detail = case_detail(data, jtj, CASE)
+    assert detail.case["dept_code"] == "440605FGJ" and detail.case["light"] == "green"
+    assert detail.case["reasons"] == []      # the shares' parallel 承办 is no 程序异常
+    shares = {share["dept_code"]: share for share in detail.shares}
+    assert (shares["440605JTJ"]["deadline"], shares["440605JTJ"]["remaining"],
+            shares["440605JTJ"]["state"], shares["440605JTJ"]["light"]) == (
+        "2026-11-18", -2, "late", "red")
+    assert (shares["440605ZJJ"]["back_on"], shares["440605ZJJ"]["state"]) == ("2026-11-16", "done")
+
+
+def test_city_duban_can_go_to_a_participating_department(hub):
+    data, city = hub.data, Scope.city()
+    notice = hub.dubans.issue(data, city, CASE, user="市局", requirement="请说明逾期未反馈原因",
+                              dept_code="440605JTJ")
+    assert (notice["dept_code"], notice["dept_suffix"]) == ("440605JTJ", "JTJ")
+    assert [d["number"] for d in hub.dubans.list(Scope.department("JTJ"))] == [notice["number"]]
+    assert hub.dubans.list(Scope.department("FGJ")) == []
+    lead = hub.dubans.issue(data, city, CASE, user="市局", requirement="请按期办结")
+    assert lead["dept_code"] == "440605FGJ"
+    with pytest.raises(DubanError, match="不是办件 NH-JOINT-1 的牵头部门或协办部门"):
+        hub.dubans.issue(data, city, CASE, user="市局", requirement="x", dept_code="440605WJJ")
+
+
+def test_the_shares_clocks_move_with_the_lights_and_survive_a_rebuild(hub):
+    store, ctx = hub.data.store, hub.context
+    ctx.clock.at = dt.datetime(2026, 11, 23, 10, 0, tzinfo=LOCAL_TZ)   # the hub's Clock
+    refresh_lights(store, ctx)
+    (late,) = store.query("select remaining from hub_case_shares where dept_code = '440605JTJ'")
+    assert late["remaining"] == -3
+    rebuild(store)
+    rows = store.query("select dept_code, state from hub_case_shares order by dept_code")
+    assert [(r["dept_code"], r["state"]) for r in rows] == [("440605JTJ", "late"),
+                                                           ("440605ZJJ", "done")]
+
+
+def test_the_pages_show_the_shares_and_the_city_targets_the_late_department(hub):
+    from tests.hubkit import sign_in
+    from web.hub import create_app
+
+    users = hub.users.setup()
+    users.add("jtj", "department", "JTJ", password="jtj-password-1")
+    users.add("chief", "city", None, is_admin=True, password="chief-password-1")
+    app = create_app(hub, {"TESTING": True}, announce=lambda *first: None)
+    jtj = sign_in(app, "jtj", "jtj-password-1")
+    assert CASE in jtj.client.get("/cases?state=all").get_data(as_text=True)
+    page = jtj.client.get(f"/cases/{CASE}").get_data(as_text=True)
+    shares = page[page.index('id="joint-departments"'):]
+    assert "牵头部门" in page and "交通运输局" in shares and "超时" in shares
+    assert "协办部门 交通运输局" in page           # its 承办 in the timeline
+    assert 'name="dept_code"' not in page          # only the city issues 督办
+    chief = sign_in(app, "chief", "chief-password-1")
+    page = chief.client.get(f"/cases/{CASE}").get_data(as_text=True)
+    assert '<option value="440605JTJ" selected>' in page
+    answer = chief.client.post(f"/cases/{CASE}/duban", data={
+        "requirement": "请说明逾期未反馈原因", "dept_code": "440605JTJ", "csrf_token": chief.csrf})
+    assert answer.status_code == 302
+    duban = jtj.client.get(answer.headers["Location"])
+    assert duban.status_code == 200 and "请说明逾期未反馈原因" in duban.get_data(as_text=True)
