@@ -27,9 +27,9 @@ CHECKPOINT_SECONDS = 1.0  # the WAL goes into the database file (and to disk) th
 class Checkpointer:
     """Copies the WAL into the database file on its own thread, so commits never wait for it.
 
-    With ``synchronous=normal`` a checkpoint is also when SQLite syncs the WAL to disk, so a
-    commit normally reaches the disk within ``every`` seconds. A passive checkpoint never
-    blocks the writer or the readers; the writer's own autocheckpoint is only a backstop.
+    The store runs ``synchronous=full``: each commit has already synced the WAL, so a
+    checkpoint only keeps the WAL short (and syncs the database file). A passive checkpoint
+    never blocks the writer or the readers; the writer's own autocheckpoint is only a backstop.
     """
 
     def __init__(self, path: Path, every: float = CHECKPOINT_SECONDS):

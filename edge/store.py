@@ -52,6 +52,7 @@ CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a pr
 # pages): when the checkpointer cannot keep up with a bulk load.
 WAL_BACKSTOP_PAGES = 16_384
 GROUP_MAX = 64  # jobs committed together (one fsync); each under its own savepoint
+SYNCHRONOUS = "full"  # what answers promise; bench/bench_durable.py compares it with normal
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists case_events (
@@ -293,7 +294,7 @@ class Store:
         conn.execute("pragma journal_mode=wal")
         # WAL + full: each commit fsyncs the WAL, so an answer given after it survives a power
         # cut (normal would survive only a crash of the program).
-        conn.execute("pragma synchronous=full")
+        conn.execute(f"pragma synchronous={SYNCHRONOUS}")
         conn.execute("pragma busy_timeout=5000")
         conn.execute(f"pragma wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         upgrading = conn.execute("select 1 from sqlite_master where name = 'cases'").fetchone() \

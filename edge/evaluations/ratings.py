@@ -98,6 +98,12 @@ class Ratings:
         (the job may still run later: retrying with the same press is harmless)."""
         return self.store.write(lambda tx: self.record_press_in(tx, press), timeout=timeout)
 
+    def record_presses(self, presses: list[KeyPress], *, timeout: float | None = 60
+                       ) -> list[RatingOutcome]:
+        """Commit several presses in one transaction, in order (a burst: one sync to disk)."""
+        return self.store.write(lambda tx: [self.record_press_in(tx, p) for p in presses],
+                                timeout=timeout)
+
     def record_press_in(self, tx: Tx, press: KeyPress) -> RatingOutcome:
         uid = f"key:{press.press_id}"
         known = self._known(tx, uid)

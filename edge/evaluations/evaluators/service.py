@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 PressListener = Callable[[KeyPress, RatingOutcome], None]
 _STOP = object()
 _SYNC = object()
+PRESS_BATCH = 64  # presses of a burst committed together: one sync to disk for all
 
 
 class EvaluatorService:
@@ -135,56 +136,78 @@ class EvaluatorService:
 
     # -- the worker ---------------------------------------------------------------------
     def _run(self) -> None:
+        waiting = None  # an item taken while gathering presses, handled next
         while True:
-            try:
-                item = self._queue.get(timeout=self._until_next_thanks_off())
-            except queue.Empty:
-                item = None
+            if waiting is not None:
+                item, waiting = waiting, None
+            else:
+                try:
+                    item = self._queue.get(timeout=self._until_next_thanks_off())
+                except queue.Empty:
+                    item = None
             if item is _STOP:
                 break
             if item is _SYNC:
                 self._sync_leds()
             elif isinstance(item, KeyPress):
-                self._handle(item)
+                presses, waiting = self._gather(item)
+                self._handle(presses)
             elif isinstance(item, threading.Event):  # flush(): all before it is done
                 item.set()
             self._expire_thanks()
         for light in self._thanks.values():
             self._set(light, False)
 
-    def _handle(self, press: KeyPress) -> None:
-        outcome = self._record(press)
-        if outcome is None:
-            return
-        thanks = self._thanks.get(press.window_no)
-        if thanks is not None:  # only now: the rating is committed
-            self._set(thanks, True)
-            self._thanks_off[press.window_no] = self.monotonic() + self.thanks_seconds
-        if outcome.disarmed and press.window_no in self._please:
-            self._set(self._please[press.window_no], False)
-        for listener in self.listeners:
+    def _gather(self, first: KeyPress) -> tuple[list[KeyPress], object]:
+        """The presses queued right behind ``first``, in order, to commit together (one sync
+        to disk for a burst); the first other item met is handed back, not skipped."""
+        presses = [first]
+        while len(presses) < PRESS_BATCH:
             try:
-                listener(press, outcome)
-            except Exception:
-                log.exception("press listener failed")
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return presses, None
+            if not isinstance(item, KeyPress):
+                return presses, item
+            presses.append(item)
+        return presses, None
 
-    def _record(self, press: KeyPress) -> RatingOutcome | None:
+    def _handle(self, presses: list[KeyPress]) -> None:
+        outcomes = self._record(presses)
+        if outcomes is None:
+            return
+        for press, outcome in zip(presses, outcomes):
+            thanks = self._thanks.get(press.window_no)
+            if thanks is not None:  # only now: the rating is committed
+                self._set(thanks, True)
+                self._thanks_off[press.window_no] = self.monotonic() + self.thanks_seconds
+            if outcome.disarmed and press.window_no in self._please:
+                self._set(self._please[press.window_no], False)
+            for listener in self.listeners:
+                try:
+                    listener(press, outcome)
+                except Exception:
+                    log.exception("press listener failed")
+
+    def _record(self, presses: list[KeyPress]) -> list[RatingOutcome] | None:
         """Write until committed; returns None only when abandoned at shutdown."""
         while True:
             try:
-                return self.ratings.record_press(press, timeout=self.store_wait)
+                return self.ratings.record_presses(presses, timeout=self.store_wait)
             except TimeoutError:
-                log.warning("store busy: press %s (window %s, level %s) still waiting",
-                            press.press_id, press.window_no, press.level)
+                log.warning("store busy: %d press(es) from %s still waiting", len(presses),
+                            presses[0].press_id)
             except Exception:
-                log.exception("press %s not recorded yet; retrying", press.press_id)
+                log.exception("%d press(es) from %s not recorded yet; retrying", len(presses),
+                              presses[0].press_id)
                 self._abandon.wait(self.retry_pause)
             if self._abandon.is_set():
-                # Shutdown with the store stuck: leave the press in the log to re-enter it
+                # Shutdown with the store stuck: leave the presses in the log to re-enter them
                 # (hallwatch edge press), rather than hang the box forever.
-                log.error("press NOT recorded at shutdown: window=%s level=%s at=%s id=%s",
-                          press.window_no, press.level, press.pressed_at.isoformat(),
-                          press.press_id)
+                for press in presses:
+                    log.error("press NOT recorded at shutdown: window=%s level=%s at=%s id=%s",
+                              press.window_no, press.level, press.pressed_at.isoformat(),
+                              press.press_id)
                 return None
 
     def _sync_leds(self) -> None:
