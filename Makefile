@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
-#   make demo   runs the hub and five simulated district boxes
+#   make demo   runs the hub and six simulated unit boxes (市本级 and five districts)
 #   make test   runs the test suite
 PYTHON ?= python3.11
 VENV := .venv

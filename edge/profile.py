@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from standard.configfile import ConfigError, Section
+from standard.districts import split_dept_code
 
 MAIN_BOARD = "main"
 DEFAULT_FRAME = (640, 480)  # a camera's width, height when the profile does not say
@@ -310,6 +311,32 @@ def parse_profile(raw: dict[str, Any], source: str = "profile") -> HardwareProfi
             problems.append(problem)
     if problems or profile is None:
         raise ProfileError(source, problems or ["(unknown problem)"])
+    return profile
+
+
+def check_departments(profile: HardwareProfile, departments: Iterable[str],
+                      district_code: str, source: str = "profile") -> HardwareProfile:
+    """``profile`` when every window's ``dept_code`` is a department of the box's district
+    catalogue; a ProfileError naming each window and code otherwise.
+
+    A window of another district's department would have its ratings scored and published
+    under that department's name (issue 14), so the box refuses to start with it.
+    """
+    known = frozenset(departments)
+    problems = []
+    for window in profile.windows:
+        code = window.dept_code
+        if code is None:
+            continue
+        unit = split_dept_code(code)[0]
+        if code not in known or (unit and unit != district_code):
+            problems.append(
+                f"windows[{window.window_no}].dept_code: {window.window_no}号窗口的部门 {code} "
+                f"不是本机所属区（{district_code}）事项目录中的部门 (window {window.window_no}: "
+                f"{code} is not a department of the catalogue of district {district_code}; "
+                f"use one of {', '.join(sorted(known)) or 'none'})")
+    if problems:
+        raise ProfileError(source, problems)
     return profile
 
 

@@ -1,8 +1,10 @@
-"""``hallwatch demo``: the whole chain on one machine: a city hub and five district boxes.
+"""``hallwatch demo``: the whole chain on one machine: a city hub and six unit boxes (一市五区).
 
 The demo provisions a fresh folder exactly as technicians do (``provision hub-init`` and
-``provision box`` for each district: keys, enrollment, box.toml with a [relay] section), starts
-``hallwatch hub serve`` (dashboard, public portal and receiver) and the five boxes with
+``provision box`` for the city level and each district: keys, enrollment, box.toml with a
+[relay] section, the unit's own catalogue and its hall's profile ``firmware_cfg/halls/CODE.toml``,
+whose windows carry only that unit's departments), starts
+``hallwatch hub serve`` (dashboard, public portal and receiver) and the six boxes with
 ``hallwatch edge serve``, posts a few weeks of history and then live events to each box over
 HTTP, and prints every URL and the first-login credentials the hub and the boxes print once.
 Once the history has reached the hub it computes last month's scores (published) and this
@@ -31,7 +33,7 @@ import tomli_w
 
 from hallwatch.hubsim import city_catalogue
 from hallwatch.sim import Platform, catalogue_for
-from standard.districts import DISTRICTS
+from standard.districts import DISTRICTS, hall_name
 from standard.files import open_private
 
 BATCH = 500
@@ -99,7 +101,7 @@ class DemoBox:
     platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
-        self.platform = Platform(self.code)
+        self.platform = Platform(self.code, windows=4)  # the hall profile has 4 windows
 
     @property
     def config_path(self) -> Path:
@@ -110,10 +112,12 @@ class DemoBox:
         return (self.folder / "keys" / "platform.token").read_text().strip()
 
 
-# Simulated evaluator keys and cameras (hall-4 profile): staff leave now and then, 离岗 after
-# 2 minutes away at any hour of any day, so the pages show absences whenever the demo runs.
+# Each unit's hall: the 4-window example with the unit's own departments (checked against its
+# catalogue when the box is provisioned and again when it starts).
+HALL_PROFILES = Path(__file__).resolve().parents[1] / "firmware_cfg" / "halls"
+# Simulated evaluator keys and cameras: staff leave now and then, 离岗 after 2 minutes away at
+# any hour of any day, so the pages show absences whenever the demo runs.
 DEMO_HALL = {
-    "profile": str(Path(__file__).resolve().parents[1] / "firmware_cfg" / "hall-4.toml"),
     "simulate": True,
     "presence": {"absent_after_minutes": 2, "leave_grace_seconds": 10, "every_day": True,
                  "office_hours": ["00:00-23:59"]},
@@ -148,7 +152,8 @@ def provision(folder: Path, base_port: int, hub_port: int, relay_port: int
         catalogue.write_text(json.dumps(catalogue_for(code), ensure_ascii=False, indent=1),
                              encoding="utf-8")
         box_dir = folder / "boxes" / code
-        provision_box(hub_config, box_dir, code, f"{name}行政服务中心", catalogue=catalogue)
+        provision_box(hub_config, box_dir, code, f"{hall_name(code)}行政服务中心",
+                      catalogue=catalogue, profile=HALL_PROFILES / f"{code}.toml")
         _rewrite_toml(box_dir / "box.toml", web={"host": "127.0.0.1", "port": base_port + n},
                       **DEMO_HALL)
         boxes.append(DemoBox(code, name, box_dir, base_port + n))
@@ -239,14 +244,14 @@ def _scores(hub_toml: Path, now: dt.datetime) -> None:
               type=click.Path(file_okay=False, path_type=Path),
               help="Working folder; it is wiped and provisioned afresh.")
 @click.option("--base-port", default=8100, show_default=True,
-              help="Box web ports are base+1 … base+5 (127.0.0.1 only).")
+              help="Box web ports are base+1 … base+6 (127.0.0.1 only).")
 @click.option("--hub-port", default=8000, show_default=True,
               help="The hub's dashboard and portal (127.0.0.1 only).")
 @click.option("--relay-port", default=7700, show_default=True,
               help="Where the hub receives the boxes' batches (127.0.0.1 only).")
 def demo(seconds: float | None, folder: Path, base_port: int, hub_port: int,
          relay_port: int) -> None:
-    """Run the city hub and five district boxes (禅城, 南海, 顺德, 三水, 高明) with live feeds."""
+    """Run the city hub and six unit boxes (市本级, 禅城, 南海, 顺德, 三水, 高明) with live feeds."""
     if folder.exists():
         shutil.rmtree(folder)
     folder = folder.resolve()

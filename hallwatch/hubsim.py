@@ -1,4 +1,4 @@
-"""Simulated box records for the hub: what five district boxes would relay over weeks.
+"""Simulated box records for the hub: what the six units' boxes (市本级 and five districts) would relay over weeks.
 
 Used by the hub's tests, its benchmark and the demo's score example, so that all three apply
 the same records a box sends (``case_event``, ``alert``, ``alert_event``, ``notice``,

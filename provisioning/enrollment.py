@@ -21,10 +21,11 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from edge.config import BoxConfig, RelaySection, load_box_config
-from edge.profile import load_profile
+from edge.profile import check_departments, load_profile
 from hub.config import HubConfig
 from standard import envelope
 from standard.calendar import load_overrides
+from standard.catalogue import load_catalogue
 from standard.configfile import ConfigError, describe_errors
 from standard.districts import district_name
 from standard.identity import (
@@ -119,10 +120,16 @@ def _box_files(box_dir: Path, catalogue: Path | None, with_hub: bool,
     return [box_dir / name for name in names]
 
 
-def _check_box_inputs(profile: Path | None, calendar_overrides: Path | None) -> None:
-    """Validate the hardware profile and calendar overrides before anything is written."""
+def _check_box_inputs(profile: Path | None, calendar_overrides: Path | None,
+                      catalogue: Path | None = None, district_code: str = "") -> None:
+    """Validate the hardware profile (its windows' departments against the catalogue, when
+    both are given) and calendar overrides before anything is written."""
     if profile is not None:
-        load_profile(profile)  # ProfileError lists every problem
+        loaded = load_profile(profile)  # ProfileError lists every problem
+        if catalogue is not None:
+            check_departments(loaded, (item.dept_code for item in
+                                       load_catalogue(catalogue).values()),
+                              district_code, str(profile))
     if calendar_overrides is not None:
         load_overrides(calendar_overrides)
 
@@ -134,7 +141,7 @@ def create_box_dir(box_dir: Path, identity: BoxIdentity, *, catalogue: Path | No
     """Write a box folder: identity, platform token, box.toml, catalogue and hub keys, and the
     hardware profile (``profile.toml``) and calendar overrides (``calendar.json``) if given."""
     box_dir = Path(box_dir).resolve()
-    _check_box_inputs(profile, calendar_overrides)
+    _check_box_inputs(profile, calendar_overrides, catalogue, identity.district_code)
     config = _validated(
         BoxConfig, version=1, base_dir=str(box_dir), box_id=identity.box_id,
         district_code=identity.district_code, district_name=district_name(identity.district_code),
@@ -166,7 +173,8 @@ def provision_box(hub_config: HubConfig, box_dir: Path, district_code: str, name
     """Online path: create a box folder next to the hub and enroll the box at once."""
     hub_public_file = Path(hub_config.base_dir) / HUB_PUBLIC_FILE
     load_hub_public(hub_public_file)  # a missing or damaged hub file fails before any writing
-    _check_box_inputs(profile, calendar_overrides)  # a bad profile enrolls nothing
+    # a bad profile enrolls nothing
+    _check_box_inputs(profile, calendar_overrides, catalogue, district_code)
     box_id = box_id or next_box_id(hub_config, district_code)
     identity = new_box_identity(box_id, district_code, name)
     if not force:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import click
 
+from standard.catalogue import CatalogueError
 from standard.configfile import ConfigError
 from standard.districts import UnknownDistrict
 from standard.envelope import EnvelopeError
 from standard.identity import IdentityError
 
-USER_ERRORS = (IdentityError, EnvelopeError, ConfigError, UnknownDistrict)
+USER_ERRORS = (IdentityError, EnvelopeError, ConfigError, UnknownDistrict, CatalogueError)
 
 force_option = click.option(
     "--force", is_flag=True, help="Overwrite existing key and config files."

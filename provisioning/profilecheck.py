@@ -22,7 +22,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from edge.profile import FIRST_PIN, LAST_PIN, MAIN_BOARD, HardwareProfile, load_profile
+from edge.profile import (
+    FIRST_PIN,
+    LAST_PIN,
+    MAIN_BOARD,
+    HardwareProfile,
+    check_departments,
+    load_profile,
+)
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "firmware_cfg" / "profile.schema.json"
 SCHEMA_ID = "https://hallwatch.example/firmware_cfg/profile.schema.json"
@@ -54,9 +61,18 @@ def write_schema(path: Path = SCHEMA_PATH) -> Path:
     return path
 
 
-def check_profile(path: Path | str) -> HardwareProfile:
-    """Load and validate; raises ``edge.profile.ProfileError`` listing every problem."""
-    return load_profile(path)
+def check_profile(path: Path | str, catalogue: dict | None = None,
+                  district_code: str | None = None) -> HardwareProfile:
+    """Load and validate; raises ``edge.profile.ProfileError`` listing every problem.
+
+    With the box's catalogue and district, each window's ``dept_code`` must be one of that
+    district's departments (``edge.profile.check_departments``, as at box start-up).
+    """
+    profile = load_profile(path)
+    if catalogue is not None and district_code is not None:
+        check_departments(profile, (item.dept_code for item in catalogue.values()),
+                          district_code, str(path))
+    return profile
 
 
 def summary(profile: HardwareProfile) -> list[str]:

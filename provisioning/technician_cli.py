@@ -21,6 +21,8 @@ from typing import Callable
 import click
 
 from edge.config import load_box_config
+from standard.catalogue import CatalogueError, load_catalogue
+from standard.configfile import ConfigError
 from edge.profile import ProfileError
 from provisioning import bundle as bundles
 from provisioning import profilecheck
@@ -52,10 +54,27 @@ config_option = click.option(
 
 @click.command("check")
 @click.argument("profile", type=click.Path(dir_okay=False, path_type=Path))
-def check(profile: Path) -> None:
-    """Check a hardware profile: every problem at once (exit 1), or OK and a summary."""
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
+                                                          path_type=Path),
+              help="The box's box.toml: every window's dept_code must be a department of its "
+                   "catalogue and district.")
+@click.option("--catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Without --config: the district's catalogue JSON to check dept_code against.")
+@click.option("--district", "district_code", metavar="CODE",
+              help="Without --config: the box's district code (with --catalogue).")
+def check(profile: Path, config_path: Path | None, catalogue: Path | None,
+          district_code: str | None) -> None:
+    """Check a hardware profile: every problem at once (exit 1), or OK and a summary.
+
+    With --config (or --catalogue and --district) each window's department must belong to
+    the box's district catalogue, as the box checks at start-up.
+    """
     try:
-        loaded = profilecheck.check_profile(profile)
+        hall = _hall(config_path, catalogue, district_code)
+    except (ConfigError, CatalogueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        loaded = profilecheck.check_profile(profile, *hall)
     except ProfileError as exc:
         click.echo(f"{profile}: {len(exc.problems)} 个问题 (problems):", err=True)
         for problem in exc.problems:
@@ -64,6 +83,19 @@ def check(profile: Path) -> None:
     click.echo(f"OK {profile}")
     for line in profilecheck.summary(loaded):
         click.echo(f"  {line}")
+
+
+def _hall(config_path: Path | None, catalogue: Path | None,
+          district_code: str | None) -> tuple[dict | None, str | None]:
+    """(catalogue, district code) to check departments against, or (None, None)."""
+    if config_path is not None:
+        config = load_box_config(config_path)
+        return load_catalogue(config.path(config.catalogue)), config.district_code
+    if (catalogue is None) != (district_code is None):
+        raise click.UsageError("--catalogue and --district go together (or use --config)")
+    if catalogue is None:
+        return None, None
+    return load_catalogue(catalogue), district_code
 
 
 @click.command("bundle")

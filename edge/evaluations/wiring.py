@@ -24,7 +24,7 @@ from edge.config import EvaluationSection
 from edge.evaluations.followups import FollowUpService
 from edge.evaluations.ratings import Ratings
 from edge.evaluations.tables import SCHEMA_SCRIPT
-from edge.profile import HardwareProfile, load_profile
+from edge.profile import HardwareProfile, check_departments, load_profile
 from edge.store import Store
 from edge.supervision import Scheduler
 from standard.calendar import WorkCalendar
@@ -71,6 +71,9 @@ def wire_evaluations(box: Box, calendar: WorkCalendar,
     policy = config.evaluations
     box.store.extra_schema.append(SCHEMA_SCRIPT)
     profile = load_profile(config.path(config.profile)) if config.profile else None
+    if profile is not None:  # every window's department is one of this district's
+        check_departments(profile, (item.dept_code for item in box.board.catalogue.values()),
+                          config.district_code, str(config.path(config.profile)))
     evaluations = build_evaluations(box.store, calendar, policy, profile)
     box.ingest_hooks.append(evaluations.ratings.arm_from_events)
     # The rules' scheduler: once at start, every interval, and at each working day's start.

@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import shutil
@@ -219,3 +220,32 @@ def test_runs_as_a_real_process(tmp_path):
     assert again.returncode == 1
     assert "Error: " in again.stderr and "use --force" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_a_profile_of_another_district_is_refused_before_enrolling(tmp_path, hub_dir):
+    from hallwatch.sim import catalogue_for
+
+    catalogue = tmp_path / "440604.json"
+    catalogue.write_text(json.dumps(catalogue_for("440604"), ensure_ascii=False), "utf-8")
+    result = run("box", "--hub-dir", hub_dir, "--district", "440604", "--name", "禅城",
+                 "--out", tmp_path / "cc", "--catalogue", catalogue,
+                 "--profile", REPO / "firmware_cfg" / "hall-4.toml")
+    assert result.exit_code == 1 and "1号窗口的部门 440605SCJ" in result.output
+    assert not (tmp_path / "cc").exists() and "440604" not in ok("list", "--hub-dir", hub_dir)
+    ok("box", "--hub-dir", hub_dir, "--district", "440604", "--name", "禅城", "--out",
+       tmp_path / "cc", "--catalogue", catalogue,
+       "--profile", REPO / "firmware_cfg" / "halls" / "440604.toml")
+
+
+def test_a_box_does_not_start_with_a_profile_of_another_district(tmp_path):
+    from tests.boxes import write_box_folder
+
+    shutil.copy(REPO / "firmware_cfg" / "hall-4.toml", tmp_path / "hall.toml")
+    write_box_folder(tmp_path, "440604", profile="hall.toml")
+    answer = subprocess.run([sys.executable, "-m", "hallwatch", "edge", "serve", "--config",
+                             str(tmp_path / "box.toml")], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert answer.returncode != 0
+    said = answer.stdout + answer.stderr
+    assert "4号窗口的部门 440605GAJ 不是本机所属区（440604）事项目录中的部门" in said
+    assert "Traceback" not in said

@@ -163,3 +163,33 @@ def test_profile_docs_explain_every_key():
         for name in model.model_fields:
             assert name in documented or f"cameras.{name}" in documented, \
                 f"docs/profile.md does not explain {model.__name__}.{name}"
+
+
+def _catalogue(tmp_path: Path, district: str) -> Path:
+    from hallwatch.sim import catalogue_for
+
+    path = tmp_path / f"{district}.json"
+    path.write_text(json.dumps(catalogue_for(district), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("code", ["440600", "440604", "440605", "440606", "440607", "440608"])
+def test_each_demo_hall_has_only_its_units_departments(tmp_path, code):
+    result = CliRunner().invoke(provision, [
+        "check", str(REPO / "firmware_cfg" / "halls" / f"{code}.toml"),
+        "--catalogue", str(_catalogue(tmp_path, code)), "--district", code])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_window_of_another_districts_department_is_refused(tmp_path):
+    # The 南海 example profile in 禅城's hall: every window names a 440605 department.
+    result = CliRunner().invoke(provision, [
+        "check", str(REPO / "firmware_cfg" / "hall-4.toml"),
+        "--catalogue", str(_catalogue(tmp_path, "440604")), "--district", "440604"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "4 个问题" in result.output
+    assert "windows[4].dept_code: 4号窗口的部门 440605GAJ 不是本机所属区（440604）事项目录中的部门" \
+        in result.output
+    one_without_other = CliRunner().invoke(provision, [
+        "check", str(REPO / "firmware_cfg" / "hall-4.toml"), "--district", "440604"])
+    assert one_without_other.exit_code == 2 and "go together" in one_without_other.output
