@@ -248,7 +248,7 @@ class Store:
         """Start the writer (idempotent: a second call returns the open store)."""
         if self._writer is not None and self._writer.is_alive():
             return self
-        private_dir(self.path.parent)  # 0700: the records are personal data
+        private_dir(self.path.parent, tighten=True)  # 0700: personal data
         self._checkpointer = Checkpointer(self.path)
         self._writer = threading.Thread(target=self._run, name=f"store-writer:{self.path.name}",
                                         daemon=True)

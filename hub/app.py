@@ -29,7 +29,7 @@ class Hub:
 
     def start(self) -> Hub:
         # hub.db, users.db, logs and secrets: 0600 in a 0700 folder, whatever the umask.
-        private_dir(self.config.path(self.config.data_dir))
+        private_dir(self.config.path(self.config.data_dir), tighten=True)
         self.store.open()
         if self.config.db_path.exists():  # (a PostgreSQL hub has no file to protect)
             private_sqlite(self.config.db_path)

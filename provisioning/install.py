@@ -207,7 +207,7 @@ def install_bundle(bundle_path: Path, code: str, root: Path = Path("/"), *, forc
     config = _box_toml(bundle)[1]  # a broken box.toml fails before anything is written
     etc.mkdir(mode=0o755, parents=True, exist_ok=True)
     data.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # /var/lib: a system folder
-    private_dir(data)  # 0700: box.db, snapshots and logs are personal data
+    private_dir(data, tighten=True)  # 0700: box.db, snapshots and logs are personal data
     _write_files(bundle, etc)
     user = service_user(root) if os.geteuid() == 0 else None
     notes = []

@@ -46,6 +46,7 @@ from standard import identity, wire
 from standard.calendar import WorkCalendar, load_overrides
 from standard.configfile import ConfigError
 from standard.envelope import GENESIS
+from standard.files import private_dir, write_private
 from standard.records import LOCAL_TZ
 
 REPORT_VERSION = 1
@@ -313,9 +314,9 @@ def perform_selftest(config: BoxConfig, parts: SelftestParts, options: SelftestO
     """Check the box is stopped, run, save the report (JSON) and queue it for the hub."""
     check_box_stopped(config.db_path)
     path = Path(report_path or default_report_path(config, parts.clock()))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     report = run_selftest(config, parts, options, say, snapshot_stem=path.with_suffix(""))
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_private(path, (json.dumps(report, ensure_ascii=False, indent=1) + "\n").encode())
     seq = queue_report(config.db_path, report, parts.clock()) if config.db_path.exists() \
         else None
     return Outcome(report, path, seq)

@@ -5,8 +5,10 @@ Databases, logs, evidence snapshots and keys hold personal data or secrets. syst
 them 0644 in 0755 folders: readable by every local user. Every writer of such a file goes
 through these helpers instead of ``open``/``mkdir``/``sqlite3.connect`` alone:
 
-- :func:`private_dir` makes a folder (and its missing parents) 0700, and tightens one that
-  exists and is ours;
+- :func:`private_dir` makes a folder (and its missing parents) 0700; with ``tighten=True`` it
+  also narrows an existing one that is ours (the data folder, ``keys/``: hallwatch's own).
+  Folders that exist are otherwise left alone: a log or report may be put in ``/tmp`` or
+  ``/var/log``, which must keep their modes;
 - :func:`private_file` makes an empty file 0600 (before SQLite opens it: SQLite gives its
   ``-wal`` and ``-shm`` files the mode of the database file), or tightens an existing one;
 - :func:`private_sqlite` does both for a database file and its ``-wal``/``-shm``/``-journal``;
@@ -15,7 +17,8 @@ through these helpers instead of ``open``/``mkdir``/``sqlite3.connect`` alone:
 
 Example::
 
-    db_path = private_sqlite(Path("data/box.db"))      # data/ 0700, box.db 0600
+    private_dir(Path("data"), tighten=True)            # data/ 0700, even if it was 0755
+    db_path = private_sqlite(Path("data/box.db"))      # box.db 0600 (and -wal, -shm)
     write_private(Path("keys/box.identity.json"), data)
     with open_private(Path("data/notifications.log")) as log:
         log.write("...\\n")
@@ -44,8 +47,11 @@ def _tighten(path: Path, mode: int) -> None:
         pass
 
 
-def private_dir(path: Path | str) -> Path:
-    """``path`` as a folder, 0700; missing parents are made 0700 too (existing ones untouched)."""
+def private_dir(path: Path | str, *, tighten: bool = False) -> Path:
+    """``path`` as a folder: made 0700 when missing (its missing parents too).
+
+    ``tighten=True``: an existing ``path`` of ours that is wider is narrowed to 0700 as well.
+    """
     path = Path(path)
     missing = []
     folder = path
@@ -59,8 +65,9 @@ def private_dir(path: Path | str) -> Path:
             os.mkdir(folder, PRIVATE_DIR)
         except FileExistsError:  # made meanwhile by another process or thread
             pass
-        _tighten(folder, PRIVATE_DIR)  # a umask cannot widen, but 0o7xx umasks narrow oddly
-    _tighten(path, PRIVATE_DIR)
+        _tighten(folder, PRIVATE_DIR)  # made by us: exactly 0700
+    if tighten:
+        _tighten(path, PRIVATE_DIR)
     return path
 
 

@@ -200,7 +200,7 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 def _write_secret(path: Path, data: bytes, force: bool) -> None:
     """Write a 0600 file in a 0700 folder; it is never readable by others, even briefly."""
-    private_dir(path.parent)
+    private_dir(path.parent, tighten=True)
     if force:
         write_private(path, data)
         return

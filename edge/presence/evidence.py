@@ -86,8 +86,8 @@ class SnapshotStore:
         self.quota_bytes = quota_bytes
         self._open = self.directory / "open"
         self._closed = self.directory / "closed"
-        private_dir(self._open)  # 0700: the snapshots show people
-        private_dir(self._closed)
+        private_dir(self._open, tighten=True)  # 0700: the snapshots show people
+        private_dir(self._closed, tighten=True)
         self._lock = threading.Lock()
         for leftover in self._open.glob("*.tmp"):  # a write cut short by a power cut
             leftover.unlink()

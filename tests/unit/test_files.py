@@ -45,9 +45,21 @@ def test_existing_wide_files_and_folders_are_tightened(tmp_path):
     (folder / "hub.db-wal").write_bytes(b"")
     os.chmod(folder / "hub.db", 0o644)
     os.chmod(folder / "hub.db-wal", 0o644)
+    private_dir(folder, tighten=True)  # the data folder is hallwatch's own
     private_sqlite(folder / "hub.db")
     assert (mode(folder), mode(folder / "hub.db"), mode(folder / "hub.db-wal")) == (
         0o700, 0o600, 0o600)
+
+
+def test_a_folder_chosen_by_someone_else_keeps_its_mode(tmp_path):
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: a report or log put there must not close it
+    write_private(shared / "selftest.json", b"{}")
+    with open_private(shared / "notifications.log") as log:
+        log.write("x\n")
+    assert mode(shared) == 0o1777
+    assert mode(shared / "selftest.json") == mode(shared / "notifications.log") == 0o600
 
 
 def test_written_and_appended_files_are_0600(tmp_path):
