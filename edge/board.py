@@ -286,7 +286,8 @@ class HallBoard:
         if dept or item or stage:
             broad = CaseFilter(dept, item, None, stage, where.include_finished)
             base = snap.view(("cases", broad), lambda: [
-                c for c in base if (not dept or c.row.dept_code == dept)
+                c for c in base if (not dept or c.row.dept_code == dept
+                                    or any(s.dept_code == dept for s in c.row.departments))
                 and (not item or c.row.item_code == item) and (not stage or c.row.stage == stage)])
         if where.text:
             base = snap.view(("search", where.text, dept, item, stage, where.include_finished),

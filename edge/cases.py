@@ -90,11 +90,18 @@ class CaseBoard:
         clauses, params = [], []
         if not where.include_finished:
             clauses.append("is_open = 1")
-        for column in ("dept_code", "item_code", "stage"):
+        for column in ("item_code", "stage"):
             value = getattr(where, column)
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if where.dept_code:  # the department leads the case or takes part in it (联办件)
+            joint = [code for code, item in self.catalogue.items()
+                     if any(d.dept_code == where.dept_code for d in item.joint_depts)]
+            clauses.append("(dept_code = ? or item_code in (select value from json_each(?))"
+                           " or exists (select 1 from json_each(facts, '$.shares')"
+                           " where key = ?))")
+            params += [where.dept_code, json.dumps(joint), where.dept_code]
         sql = "select facts from cases"
         if clauses:
             sql += " where " + " and ".join(clauses)

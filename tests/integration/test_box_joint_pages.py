@@ -68,3 +68,27 @@ def test_a_joint_case_shows_each_department_and_the_late_one_is_carded(app, box,
          "light": "green", "state": "waiting"},
         {"dept_code": "440605JTJ", "deadline": "2026-11-30", "remaining_working_days": -1,
          "light": "red", "state": "late"}]
+
+
+def test_a_participating_department_sees_the_joint_case_on_the_box(app, box):
+    from tests.integration.test_box_pages import token
+
+    if not box.supervision.alerts(case_no=CASE):
+        post_joint_case(app, box)
+    users = app.extensions["users"]
+    for name, dept in (("jtj", "440605JTJ"), ("wjj", "440605WJJ")):
+        users.add(name, f"{name}-用户", "department", password=f"{name}-password-1",
+                  dept_code=dept)
+
+    def client(name):
+        web = app.test_client()
+        answer = web.post("/login", data={"username": name, "password": f"{name}-password-1",
+                                          "csrf_token": token(web)})
+        assert answer.status_code == 302
+        return web
+
+    jtj, wjj = client("jtj"), client("wjj")
+    assert CASE in text(jtj.get("/cases"))
+    page = text(jtj.get(f"/cases/{CASE}"))
+    assert "联办部门" in page and "超时" in page
+    assert CASE not in text(wjj.get("/cases")) and wjj.get(f"/cases/{CASE}").status_code == 404

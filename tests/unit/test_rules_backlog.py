@@ -140,6 +140,11 @@ def test_a_late_share_is_its_own_departments_alert_card_and_notice(box):
     near = box.alerts("J1")[(JTJ, "临近时限")]
     assert (near["subject"], near["level"]) == ("case:J1:dept:440605JTJ", "yellow")
     box.engine.check(at("11-19"))
+    from edge.cases import CaseFilter
+    for dept in (JTJ, ZJJ, FGJ):   # the lead and both participants find it under their name
+        assert [r.case_no for r in box.board.cases(at("11-19"), CaseFilter(dept_code=dept))] \
+            == ["J1"]
+    assert box.board.cases(at("11-19"), CaseFilter(dept_code=SCJ)) == []
     alerts = box.alerts("J1")
     assert set(alerts) == {(JTJ, "临近时限"), (JTJ, "超期")}   # no 程序异常, nothing for the lead
     late = alerts[(JTJ, "超期")]

@@ -64,7 +64,8 @@ def detail(case_no: str):
     case = services.hall().detail(case_no)
     if case is None:
         abort(404)
-    require_visible(case.row.dept_code)
+    # A department sees the cases it leads and the joint cases it takes part in.
+    require_visible(case.row.dept_code, also=[share.dept_code for share in case.row.departments])
     reached = {name: day for name, day in case.facts.stage_started.items()}
     return render_template(
         "case.html", case=case, alerts=alerts_for_case(case_no), event_fields=EVENT_FIELDS,

@@ -7,6 +7,8 @@ view that lists or shows them filters by.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import abort, g
 
 READERS = ("manager", "supervisor", "auditor")
@@ -22,8 +24,9 @@ def own_dept() -> str | None:
     return user.dept_code or "-"  # a department user without a department sees nothing
 
 
-def require_visible(dept_code: str | None) -> None:
-    """404 for a record of another department (the same answer as for one that is not there)."""
+def require_visible(dept_code: str | None, also: Iterable[str] = ()) -> None:
+    """404 for a record of another department (the same answer as for one that is not there);
+    ``also``: other departments it belongs to (a joint case's participating departments)."""
     own = own_dept()
-    if own is not None and dept_code != own:
+    if own is not None and dept_code != own and own not in also:
         abort(404)
