@@ -24,7 +24,7 @@ bench: $(STAMP)
 	for b in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$b .py) || exit 1; done
 
 schema: $(STAMP)
-	$(VENV)/bin/python -m standard.schema
+	$(VENV)/bin/python -m standard.documents
 
 clean:
 	rm -rf $(VENV) .demo

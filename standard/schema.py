@@ -11,7 +11,6 @@ code written out as schema (if/then per event type); a test fails if the files d
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,22 +89,3 @@ def _forbid_trailing_newline(node: Any) -> None:
 
 def render(document: dict) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-
-
-def write_schemas(folder: Path = DEFAULT_DIR) -> list[Path]:
-    """Write every schema and ``openapi.json`` into ``folder``."""
-    from standard.openapi import openapi_document  # it builds on these documents
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    documents = {**schema_documents(), "openapi.json": openapi_document()}
-    for name, document in documents.items():
-        path = folder / name
-        path.write_text(render(document), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":
-    for path in write_schemas(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR):
-        print(path)
