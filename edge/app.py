@@ -281,7 +281,7 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
         if findings:
             store.write(lambda tx: [open_alert(tx, f) for f in findings])
 
-    return Relay(store, identity, hub, section.hub_endpoint, settings,
+    return Relay(store, identity, hub, section.endpoints, settings,
                  on_config=ConfigApplier(config, store, board, on_config_applied),
                  on_quota=quota_alert,
                  identity_path=config.path(section.identity))  # rotation: reload the new keys

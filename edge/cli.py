@@ -117,7 +117,7 @@ def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status(config_path: Path, as_json: bool) -> None:
-    """The box's relay: last sequence made, acknowledged, backlog, hub connected."""
+    """The box's relay: last sequence made, acknowledged, backlog, hub connected (and which)."""
     from edge.store import get_meta
 
     target = Target(load_box_config(config_path).db_path, None, None,
@@ -126,11 +126,13 @@ def status(config_path: Path, as_json: bool) -> None:
         last_seq = int(get_meta(db.conn, "chain_seq", "0"))
         acked = int(get_meta(db.conn, "relay_acked_seq", "0"))
         heard_at = get_meta(db.conn, "relay_heard_at")
+        endpoint = get_meta(db.conn, "relay_endpoint")
         connected = get_meta(db.conn, "relay_connected") == "1" and heard_at is not None and (
             dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(heard_at)
         ).total_seconds() < 10
     report = {"box_id": target.box_id, "last_seq": last_seq, "acked_seq": acked,
-              "backlog": last_seq - acked, "hub_connected": connected, "last_heard": heard_at}
+              "backlog": last_seq - acked, "hub_connected": connected, "last_heard": heard_at,
+              "hub_endpoint": endpoint}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:

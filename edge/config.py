@@ -14,9 +14,9 @@ Example (see ``firmware_cfg/box.example.toml``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.supervision.config import ContactSection, NotifySection, RulesSection
 from standard.configfile import Section, load_toml
@@ -39,13 +39,28 @@ class LightSection(Section):
 
 
 class RelaySection(Section):
-    hub_endpoint: str = Field(pattern=r"^tcp://")
+    # Where the hub's receivers listen: one (hub_endpoint) or several to fail over between
+    # (hub_endpoints, tried in order; several receivers sharing one PostgreSQL database).
+    hub_endpoint: str | None = Field(default=None, pattern=r"^tcp://")
+    hub_endpoints: list[Annotated[str, Field(pattern=r"^tcp://")]] = Field(default_factory=list)
     identity: str = "keys/box.identity.json"
     hub_public: str = "keys/hub.public.json"
     batch_size: int = Field(default=500, ge=1, le=5000)
     window: int = Field(default=8, ge=1, le=128)
     outbox_quota_mb: int = Field(default=1024, ge=1)
 
+
+    @model_validator(mode="after")
+    def _one_or_several_endpoints(self) -> RelaySection:
+        if not self.hub_endpoint and not self.hub_endpoints:
+            raise ValueError("hub_endpoint or hub_endpoints is required (the hub's address)")
+        return self
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every hub endpoint, in the order the relay tries them."""
+        first = [self.hub_endpoint] if self.hub_endpoint else []
+        return list(dict.fromkeys(first + list(self.hub_endpoints)))
 
 class EvaluationSection(Section):
     """好差评 policy (docs/evaluations.md): follow-up deadlines in working days, and more."""

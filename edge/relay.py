@@ -8,6 +8,11 @@ resend (repair) of recent history.
 
 Live records go first: at every (re)connection the rows that exist are "backlog"; rows made
 after that are sent ahead of it, so a hall back online shows its current state at once.
+
+Failover: a box may know several hub endpoints (several receivers sharing one PostgreSQL
+database). When the one in use goes quiet the relay connects to the next at once, and backs
+off only after every endpoint failed to answer. Batches in flight are simply sent again to
+the next receiver: the hub applies each (box, seq) once, whichever receiver got it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class RelayState:
     acked_seq: int = 0
     last_ack_at: str | None = None
     reconnects: int = 0
+    endpoint: str = ""  # the hub endpoint in use (or last tried)
     outbox_bytes: int = 0
     refused: list[str] = field(default_factory=list)
 
@@ -67,14 +73,18 @@ ConfigHandler = Callable[[str, int, dict], None]
 class Relay:
     """Runs on its own thread; ``start()``/``stop()`` from the composition root."""
 
-    def __init__(self, store: Store, identity: BoxIdentity, hub: HubPublic, endpoint: str,
-                 settings: RelaySettings, *, on_config: ConfigHandler | None = None,
+    def __init__(self, store: Store, identity: BoxIdentity, hub: HubPublic,
+                 endpoints: str | list[str], settings: RelaySettings, *,
+                 on_config: ConfigHandler | None = None,
                  on_quota: Callable[[float], None] | None = None,
                  identity_path: Path | None = None):
         self.store = store
         self.identity = identity
         self.hub = hub
-        self.endpoint = endpoint
+        self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        if not self.endpoints:
+            raise ValueError("a relay needs at least one hub endpoint")
+        self._current = 0
         self.settings = settings
         self.on_config = on_config
         self.on_quota = on_quota
@@ -197,6 +207,13 @@ class Relay:
         sock.connect(self.endpoint)
         return sock
 
+    @property
+    def endpoint(self) -> str:
+        return self.endpoints[self._current]
+
+    def _next_endpoint(self) -> None:
+        self._current = (self._current + 1) % len(self.endpoints)
+
     # -- key rotation -------------------------------------------------------------------
     def _file_stamp(self) -> tuple[int, int, int] | None:
         if self.identity_path is None:
@@ -234,10 +251,12 @@ class Relay:
     def _run(self) -> None:
         context = zmq.Context()
         backoff = BACKOFF_START
+        silent = 0  # endpoints tried in a row without an answer
         try:
             while not self._stop.is_set():
                 if self.identity_changed():
                     self.reload_identity()
+                self.state.endpoint = self.endpoint
                 try:
                     heard = self._session(context)
                     self.note_link(False)
@@ -246,8 +265,15 @@ class Relay:
                     self.state.hub_connected, heard = False, False
                 if self._stop.is_set():
                     break
-                backoff = BACKOFF_START if heard else min(backoff * 2, BACKOFF_MAX)
                 self.state.reconnects += 1
+                silent = 0 if heard else silent + 1
+                if len(self.endpoints) > 1:
+                    lost = self.endpoint
+                    self._next_endpoint()
+                    if silent < len(self.endpoints):  # another endpoint to try: at once
+                        log.warning("hub %s lost; failing over to %s", lost, self.endpoint)
+                        continue
+                backoff = BACKOFF_START if heard else min(backoff * 2, BACKOFF_MAX)
                 log.info("hub link lost; reconnecting in %.0f s", backoff)
                 self._stop.wait(backoff)
         finally:
@@ -259,10 +285,13 @@ class Relay:
         self.noted_at = time.monotonic()
         heard = iso(dt.datetime.now(dt.timezone.utc)) if connected else None
 
+        endpoint = self.endpoint
+
         def record(tx: Tx) -> None:
             set_meta(tx.conn, "relay_connected", "1" if connected else "0")
             if heard:
                 set_meta(tx.conn, "relay_heard_at", heard)
+                set_meta(tx.conn, "relay_endpoint", endpoint)
         self.store.write(record)
 
     def _session(self, context: zmq.Context) -> bool:

@@ -45,15 +45,22 @@ class Hub:
         self.store.close()
 
 
-def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = None) -> Hub:
-    """Wire a hub from its configuration; nothing is opened until ``Hub.start()``."""
+def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = None,
+              receive_only: bool = False, bind: str | None = None) -> Hub:
+    """Wire a hub from its configuration; nothing is opened until ``Hub.start()``.
+
+    ``receive_only`` (``hub receive``): the receiver and the projections, without the pages
+    and the background jobs that one dashboard process runs for all receivers. ``bind``
+    overrides hub.toml's, so that several receivers can share one hub.toml.
+    """
     from hub.wiring import utc_now, wire_dashboard
 
     identity = load_hub_identity(config.path(config.identity))
     store = HubStore(config.store_target)
-    receiver = Receiver(store, identity, config.bind, lambda: load_enrolled(config))
-    dashboard = wire_dashboard(config, store, clock=clock or utc_now)
-    return Hub(config=config, store=store, receiver=receiver, services=dashboard.services,
+    receiver = Receiver(store, identity, bind or config.bind, lambda: load_enrolled(config))
+    dashboard = wire_dashboard(config, store, clock=clock or utc_now, with_web=not receive_only)
+    services = [] if receive_only else dashboard.services
+    return Hub(config=config, store=store, receiver=receiver, services=services,
                dashboard=dashboard)
 
 

@@ -25,19 +25,45 @@ def hub() -> None:
     """The city hub (市电子监察中心): receives every district box's records."""
 
 
-@hub.command()
-@config_option
-def serve(config_path: Path) -> None:
-    """Run the hub: the receiver for boxes (and the web pages), until Ctrl-C or SIGTERM."""
+bind_option = click.option(
+    "--bind", default=None, metavar="tcp://HOST:PORT",
+    help="Where boxes connect, instead of hub.toml's bind (a second receiver's port).")
+
+
+def _run_hub(config_path: Path, *, receive_only: bool, bind: str | None) -> None:
     from hub.app import build_hub, run
     from standard.catalogue import CatalogueError
     from standard.identity import IdentityError
 
+    if bind is not None and not bind.startswith("tcp://"):
+        raise click.BadParameter("must start with tcp://", param_hint="--bind")
     try:
-        built = build_hub(_config(config_path))
-    except (IdentityError, CatalogueError, ConfigError) as exc:
+        built = build_hub(_config(config_path), receive_only=receive_only, bind=bind)
+        run(built, ready=lambda line: (click.echo(line), sys.stdout.flush()))
+    except (IdentityError, CatalogueError, ConfigError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
-    run(built, ready=lambda line: (click.echo(line), sys.stdout.flush()))
+
+
+@hub.command()
+@config_option
+@bind_option
+def serve(config_path: Path, bind: str | None) -> None:
+    """Run the hub: the receiver for boxes (and the web pages), until Ctrl-C or SIGTERM."""
+    _run_hub(config_path, receive_only=False, bind=bind)
+
+
+@hub.command()
+@config_option
+@bind_option
+def receive(config_path: Path, bind: str | None) -> None:
+    """Run only a receiver for boxes (no pages, no background jobs), until Ctrl-C or SIGTERM.
+
+    Several receivers, on different ports or machines, can share one PostgreSQL database
+    ([database] url): each (box, seq) is applied once whichever receiver gets it, and boxes
+    list every receiver in [relay] hub_endpoints to fail over between them. One 'hub serve'
+    runs the pages and the background jobs for all of them.
+    """
+    _run_hub(config_path, receive_only=True, bind=bind)
 
 
 @hub.command()

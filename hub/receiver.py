@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from hub.storage.engines import unavailable_errors
 from hub.store import REFUSAL_WINDOW_SECONDS, HubStore
 from standard import wire
 from standard.envelope import EnvelopeError, Opener
@@ -86,6 +87,7 @@ class Receiver:
         self._configs_held: dict[str, dict[str, int]] = {}  # box_id -> kind -> doc_version
         self._configs_sent: dict[tuple[str, str], int] = {}  # (box_id, kind) -> doc_version
         self._refusal_log = LogThrottle(REFUSAL_WINDOW_SECONDS)
+        self._db_log = LogThrottle(10.0)
 
     # -- enrolled boxes -----------------------------------------------------------------
     def reload_boxes(self) -> None:
@@ -142,13 +144,18 @@ class Receiver:
         finally:
             self._ready.set()
         housekept = 0.0
+        unavailable = unavailable_errors()
         try:
             while not self._stop.is_set():
                 if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
                     housekept = time.monotonic()
                     try:
                         self._housekeeping()
-                    except Exception:  # e.g. the database busy: try again next second
+                    except unavailable as exc:  # busy or restarting: try again next second
+                        if self._db_log.due("database"):
+                            log.error("housekeeping: the hub database is unavailable: %s",
+                                      _first_line(exc))
+                    except Exception:
                         log.exception("housekeeping failed")
                 self._flush_outgoing(sock)
                 if not sock.poll(100):
@@ -156,6 +163,10 @@ class Receiver:
                 frames = sock.recv_multipart(copy=False)
                 try:
                     self._handle(sock, frames)
+                except unavailable as exc:  # not acknowledged: the box sends it again
+                    if self._db_log.due("database"):
+                        log.error("the hub database is unavailable; batches are not"
+                                  " acknowledged until it is back: %s", _first_line(exc))
                 except Exception:  # a bug on one message must not stop the hub
                     log.exception("unexpected error handling a message")
         finally:
@@ -359,3 +370,8 @@ def _int(value) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -23,6 +23,7 @@ from hub.config import HubConfig
 from hub.dubans import DubanDesk
 from hub.projections import ProjectionContext, install
 from hub.projections.lights import LightRefresher
+from hub.retention import RetentionKeeper
 from hub.scorebook import Scorebook
 from hub.score_scheduler import ScoreScheduler
 from hub.scoring import ScoringConfig, compute_month, load_scoring
@@ -100,6 +101,10 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
                   due_working_days=config.duban_due_working_days),
         Scorebook(store, clock), scoring, scoring_text, HubUsers(users_path(config)), context)
     dashboard.services.append(LightRefresher(store, context, config.web.light_refresh_seconds))
+    if config.database.url and config.database.retention_months:
+        dashboard.services.append(RetentionKeeper(
+            store, keep_months=config.database.retention_months,
+            action=config.database.retention_action, clock=clock))
     if config.scores.auto_draft:
         dashboard.services.append(ScoreScheduler(
             dashboard.scorebook, lambda month, formula: compute_month(data, formula, month),

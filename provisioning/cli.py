@@ -140,7 +140,7 @@ def box(hub_dir: Path, district_code: str, name: str, box_dir: Path, box_id: str
     )
     click.echo(f"Box {new_box.box_id} ({config.district_name} {name}) enrolled at {hub_dir}")
     _echo_box_files(config.base_dir)
-    click.echo(f"Relays to:      {config.relay.hub_endpoint}")
+    click.echo(f"Relays to:      {', '.join(config.relay.endpoints)}")
 
 
 def _echo_box_files(base_dir: str) -> None:

@@ -162,14 +162,15 @@ def probe_hub(config: BoxConfig, timeout: float = 5.0) -> Check:
     hello = {"box_id": box.box_id, "last_seq": last_seq, "acked_seq": acked,
              "backlog": max(last_seq - acked, 0),
              "configs": json.loads(meta.get("config_versions", "{}"))}
-    data = {"endpoint": config.relay.hub_endpoint, "hub_fingerprint": hub.fingerprint}
+    endpoint = config.relay.endpoints[0]  # the first the relay tries
+    data = {"endpoint": endpoint, "hub_fingerprint": hub.fingerprint}
     context = zmq.Context()
     try:
         sock = context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.curve_secretkey, sock.curve_publickey = box.curve_secret, box.curve_public
         sock.curve_serverkey = hub.curve_public
-        sock.connect(config.relay.hub_endpoint)
+        sock.connect(endpoint)
         started = time.monotonic()
         sock.send_multipart(wire.encode(wire.HELLO, hello))
         while (left := started + timeout - time.monotonic()) > 0 and sock.poll(left * 1000):
@@ -178,7 +179,7 @@ def probe_hub(config: BoxConfig, timeout: float = 5.0) -> Check:
                 body = wire.decode_json(frames[1:], wire.PONG)
                 data |= {"round_trip_ms": round((time.monotonic() - started) * 1000),
                          "hub_acked_seq": body.get("acked_seq")}
-                return Check("hub", "ok", title, f"{config.relay.hub_endpoint} 已应答，中心已确认"
+                return Check("hub", "ok", title, f"{endpoint} 已应答，中心已确认"
                              f"到第 {body.get('acked_seq')} 条记录 (the hub answered)", data)
             if frames[0] == wire.NACK:
                 reason = wire.decode_json(frames[1:], wire.NACK).get("reason")
@@ -187,7 +188,7 @@ def probe_hub(config: BoxConfig, timeout: float = 5.0) -> Check:
     finally:
         context.destroy(linger=0)
     return Check("hub", "fail", title, f"{timeout:g} 秒内无应答：网络不通、地址有误，或本箱体的"
-                 f"密钥未开通或已吊销 (no answer from {config.relay.hub_endpoint})", data)
+                 f"密钥未开通或已吊销 (no answer from {endpoint})", data)
 
 
 # --- the box database ----------------------------------------------------------------------

@@ -47,6 +47,16 @@ class DatabaseUnavailable(StorageError):
     """The database server cannot be reached (down, restarting, wrong address)."""
 
 
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the database cannot serve now" (down, restarting, locked, full)."""
+    errors: tuple[type[BaseException], ...] = (DatabaseUnavailable, sqlite3.OperationalError)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return errors
+    return (*errors, psycopg.OperationalError)
+
+
 def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 

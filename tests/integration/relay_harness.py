@@ -175,6 +175,8 @@ class Hub:
 
     # reading the hub's database, as a dashboard would
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self.config.database.url:
+            return _pg_query(self.config.database.url, sql, params)
         if not self.config.db_path.exists():
             return []
         with read_only(self.config.db_path) as conn:
@@ -186,8 +188,8 @@ class Hub:
                 raise
 
     def count(self, box_id: str) -> int:
-        return self.query("select count(*) from records where box_id = ?", (box_id,))[0][0] \
-            if self.config.db_path.exists() else 0
+        rows = self.query("select count(*) from records where box_id = ?", (box_id,))
+        return rows[0][0] if rows else 0
 
     def distinct_seqs(self, box_id: str) -> tuple[int, int, int]:
         """(rows, distinct seqs, max seq) for one box."""
@@ -215,6 +217,36 @@ class Hub:
         result = run_cli("hub", "status", "--config", self.config_path, "--json")
         assert result.returncode == 0, result.stderr
         return {row["box_id"]: row for row in json_lines(result.stdout)}
+
+
+def _pg_query(url: str, sql: str, params: tuple) -> list[tuple]:
+    """The same read on PostgreSQL; no rows while the tables do not exist yet."""
+    import psycopg
+
+    from hub.storage.dialect import PostgresDialect
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        try:
+            return conn.execute(PostgresDialect().prepare(sql), params).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+
+
+class Receiver:
+    """A second ``hallwatch hub receive`` on a port of its own, sharing the hub's database."""
+
+    def __init__(self, hub: Hub, name: str = "receiver2"):
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.process = Process(name, ["hub", "receive", "--config", str(hub.config_path),
+                                      "--bind", self.endpoint],
+                               Path(hub.config.base_dir) / f"{name}.log",
+                               "hallwatch hub receiving on")
+
+    def start(self) -> None:
+        self.process.start()
+
+    def kill(self) -> None:
+        self.process.kill()
 
 
 # -- a box --------------------------------------------------------------------------------
@@ -304,7 +336,8 @@ class Box:
 class Deployment:
     """A hub and its boxes in ``folder``; :meth:`close` stops whatever is still running."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, database: str | None = None):
+        """``database``: a PostgreSQL URL for the hub (None: SQLite in its folder)."""
         self.folder = folder
         port = free_port()
         config, hub_identity = enrollment.init_hub(folder / "hub",
@@ -312,9 +345,18 @@ class Deployment:
         config_path = Path(config.base_dir) / "hub.toml"
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
         raw.setdefault("web", {})["port"] = 0  # the dashboard too, on a port of its own
+        if database:
+            raw["database"] = {"url": database}
         config_path.write_text(tomli_w.dumps(raw), encoding="utf-8")
         self.hub = Hub(load_hub_config(config_path), hub_identity)
         self.boxes: list[Box] = []
+        self.receivers: list[Receiver] = []
+
+    def add_receiver(self) -> Receiver:
+        """Another receiver process (``hub receive``) on the hub's database, not started."""
+        receiver = Receiver(self.hub, f"receiver{len(self.receivers) + 2}")
+        self.receivers.append(receiver)
+        return receiver
 
     def add_box(self, district_code: str = "440605", name: str = "南海区行政服务中心",
                 **relay: Any) -> Box:
@@ -337,7 +379,8 @@ class Deployment:
         return box
 
     def close(self) -> None:
-        for process in [box.process for box in self.boxes] + [self.hub.process]:
+        for process in ([box.process for box in self.boxes] + [self.hub.process]
+                        + [receiver.process for receiver in self.receivers]):
             if process.alive:
                 process.kill()
 

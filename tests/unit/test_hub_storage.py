@@ -156,3 +156,23 @@ def test_an_unreachable_postgresql_is_a_clear_error(tmp_path):
     assert result.exit_code == 1
     assert "cannot connect to PostgreSQL at postgresql://hub@127.0.0.1:1/hub" in result.output
     assert "secret" not in result.output
+
+
+def test_the_hub_applies_the_retention_it_is_configured_with(tmp_path, pg_url):
+    from tests.hubkit import Clock, open_dashboard
+
+    config = write_hub_folder(tmp_path / "hub", pg_url)
+    config.write_text(config.read_text().replace("[database]",
+                                                 "[database]\nretention_months = 3"),
+                      encoding="utf-8")
+    board = open_dashboard(tmp_path / "hub", Clock(dt.datetime(2026, 6, 30, 12,
+                                                               tzinfo=dt.timezone.utc)))
+    store = board.data.store
+    try:
+        store.apply_batch(BOX, DISTRICT, chain(range(1, 7), at=_month_at), from_seq=1,
+                          backlog=0)
+        (keeper,) = [s for s in board.services if type(s).__name__ == "RetentionKeeper"]
+        assert keeper.run_once() == ["2026-01", "2026-02", "2026-03"]
+        assert partitions(store.engine) == ["2026-04", "2026-05", "2026-06"]
+    finally:
+        store.close()
