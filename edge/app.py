@@ -22,6 +22,7 @@ from edge.config import BoxConfig
 from edge.configsync import ConfigApplier
 from edge.evaluations.wiring import Evaluations, wire_evaluations
 from edge.ingest import ConflictHook, IngestHook
+from edge.integration import Integration, wire_integration
 from edge.relay import Relay, RelaySettings
 from edge.store import Store, utc_now
 from edge.storecheck import StoreWatch
@@ -91,6 +92,7 @@ class Box:
     evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
     supervision: Supervision | None = None  # alerts, cards, notices (edge/supervision/alerts.py)
     presence: PresenceService | None = None  # cameras, 离岗 (edge/presence/service.py)
+    integration: Integration | None = None  # 中间库, drop folders, reconciliation (edge/integration)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def after_ingest(self, case_nos: Iterable[str]) -> None:
@@ -151,6 +153,7 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box.services.append(box.hall)
     box.evaluations = wire_evaluations(box, calendar, pin_factory_for)
     box.presence = wire_presence(box, calendar)
+    box.integration = wire_integration(box)  # [[sources]]: after the hooks it stores through
     if config.relay is not None:
         box.relay = build_relay(config, store, board, on_config_applied=box.checker.wake)
         box.services.append(box.relay)

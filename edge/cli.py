@@ -15,6 +15,7 @@ import click
 
 from edge.config import load_box_config
 from edge.evaluations.cli import COMMANDS as EVALUATION_COMMANDS
+from edge.integration.cli import COMMANDS as INTEGRATION_COMMANDS
 from edge.options import Target, columns, parse_at, target_options
 from edge.presence.cli import analyse_video
 from edge.supervision.cli import COMMANDS as SUPERVISION_COMMANDS
@@ -117,7 +118,9 @@ def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status(config_path: Path, as_json: bool) -> None:
-    """The box's relay: last sequence made, acknowledged, backlog, hub connected (and which)."""
+    """The box's relay (last sequence made, acknowledged, backlog, hub connected and which)
+    and its platform sources (watermark, rows, lag, last error)."""
+    from edge.integration import source_states
     from edge.store import get_meta
 
     target = Target(load_box_config(config_path).db_path, None, None,
@@ -130,16 +133,28 @@ def status(config_path: Path, as_json: bool) -> None:
         connected = get_meta(db.conn, "relay_connected") == "1" and heard_at is not None and (
             dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(heard_at)
         ).total_seconds() < 10
+        has_sources = db.conn.execute("select 1 from sqlite_master where type = 'table'"
+                                      " and name = 'integration_sources'").fetchone()
+        now = dt.datetime.now(dt.timezone.utc)
+        feeds = [s.as_dict(now) for s in source_states(store)] if has_sources else []
     report = {"box_id": target.box_id, "last_seq": last_seq, "acked_seq": acked,
               "backlog": last_seq - acked, "hub_connected": connected, "last_heard": heard_at,
               "hub_endpoint": endpoint}
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False))
-    else:
-        for key, value in report.items():
-            click.echo(f"{key:<14}{value}")
+        click.echo(json.dumps({**report, "sources": feeds}, ensure_ascii=False))
+        return
+    for key, value in report.items():
+        click.echo(f"{key:<14}{value}")
+    for feed in feeds:
+        lag = "" if feed["lag_seconds"] is None else f", lag {feed['lag_seconds']:.0f} s"
+        click.echo(f"source {feed['name']} ({feed['kind']}): watermark {feed['watermark']}, "
+                   f"rows {feed['rows_read']}, accepted {feed['accepted']}, rejected "
+                   f"{feed['rejected']}{lag}" + (f", failures {feed['failures']}: "
+                                                 f"{feed['last_error']}" if feed["failures"]
+                                                 else ""))
 
 
 # Each capability's commands, and the pages' users (add, reset, disable).
-for _command in (*EVALUATION_COMMANDS, *SUPERVISION_COMMANDS, analyse_video, user):
+for _command in (*EVALUATION_COMMANDS, *SUPERVISION_COMMANDS, *INTEGRATION_COMMANDS,
+                 analyse_video, user):
     edge.add_command(_command)

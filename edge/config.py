@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edge.integration.config import SourceSection, unique_names
 from edge.supervision.config import ContactSection, NotifySection, RulesSection
 from standard.configfile import Section, load_toml
 
@@ -126,6 +127,12 @@ class BoxConfig(Section):
     contacts: list[ContactSection] = Field(default_factory=list)  # [[contacts]]
     notify: NotifySection = NotifySection()  # notifiers: log, webhook, sms
     presence: PresenceSection = PresenceSection()  # cameras, 离岗 (docs/presence.md)
+    sources: list[SourceSection] = Field(default_factory=list)  # [[sources]]: docs/integration.md
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names_differ(cls, value: list[SourceSection]) -> list[SourceSection]:
+        return unique_names(value)
 
     def path(self, relative: str) -> Path:
         """Resolve a path from the config against the config file's folder."""

@@ -158,6 +158,10 @@ def subject_label(subject: str) -> str:
         return "差评回访整改"
     if kind == "dept" and len(parts) >= 3:
         return f"部门 {parts[0]} {parts[1]} {parts[2]}"
+    if kind == "source":  # a platform source (edge/integration): 数据源中断
+        return f"平台数据源 {rest}"
+    if kind == "reconcile":  # a day's reconciliation with the platform: 数据报送
+        return f"{rest} 平台数据核对"
     if kind == "device":
         if parts[0] == "camera":
             return "摄像头"

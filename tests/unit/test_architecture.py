@@ -87,7 +87,7 @@ def test_capabilities_do_not_import_the_cli() -> None:
 
 def test_web_uses_capability_surfaces_only() -> None:
     """Pages import a capability's package (its __init__), never its modules."""
-    capabilities = ("edge.supervision", "edge.presence", "edge.evaluations")
+    capabilities = ("edge.supervision", "edge.presence", "edge.evaluations", "edge.integration")
     wrong = {}
     for path in sources("web"):
         inside = sorted(n for n in project_imports(path, runtime_only=False)

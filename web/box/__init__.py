@@ -27,6 +27,9 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     from web.box import evaluations_api
 
     app.register_blueprint(evaluations_api.bp)
+    from web.box import reconciliation_api
+
+    app.register_blueprint(reconciliation_api.bp)
     from web.box import pages  # the hall manager's pages and their sign-in (needs the store open)
 
     pages.install(app, box)

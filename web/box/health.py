@@ -37,7 +37,7 @@ def index():
     disk = shutil.disk_usage(box.store.path.parent)
     snapshot = services.hall().snapshot()
     sections = [services.relay_section(), services.evaluator_section(),
-                services.camera_section()]
+                services.camera_section(), *services.source_sections()]
     return render_template(
         "health.html", store=store, disk=disk, sections=sections, box=box,
         cases=len(snapshot.cases), open_cases=sum(services.hall().light_counts().values()),

@@ -171,6 +171,58 @@ def camera_section() -> DeviceSection:
     return DeviceSection("摄像头（离岗监测）", True, health.ok, lines)
 
 
+SOURCE_KINDS = {"database": "中间库", "folder": "文件夹"}
+
+
+def source_sections() -> list[DeviceSection]:
+    """One section per platform source ([[sources]]): last row, lag, counts, errors."""
+    integration = getattr(box(), "integration", None)
+    if integration is None or not integration.workers:
+        return []
+    from edge.integration import recent_files, source_states
+
+    try:
+        states = {s.name: s for s in source_states(box().store)}
+    except Exception:
+        log.exception("source states for the health page failed")
+        states = {}
+    sections = []
+    for name, where in integration.described().items():
+        worker = integration.worker(name)
+        title = f"平台数据源 {name}（{SOURCE_KINDS.get(worker.source.kind, worker.source.kind)}）"
+        state = states.get(name)
+        lines = [("位置", where)]
+        if state is None:
+            sections.append(DeviceSection(title, True, None, lines + [("状态", "尚未读取")]))
+            continue
+        lag = state.lag_seconds(now())
+        lines += [("最近读取", local_time(state.last_poll_at, MOMENT)),
+                  ("数据延迟", "—" if lag is None else _duration(lag)
+                   + ("（追赶中）" if state.behind else "")),
+                  ("已读取", f"{state.rows_read} 行：接收 {state.accepted}，重复 {state.duplicates}，"
+                          f"拒收 {state.rejected}")]
+        if worker.source.kind == "database":
+            lines.append(("最后一行（水位）", state.watermark or "—"))
+        else:
+            lines.append(("文件", f"完成 {state.files_done} 个，失败 {state.files_failed} 个"))
+            lines += [(f"文件 {f['name']}", f"{'完成' if f['status'] == 'done' else '失败'}，"
+                       f"接收 {f['accepted']}，拒收 {f['rejected']}")
+                      for f in recent_files(box().store, name, 3)]
+        lines.append(("最新记录时间", local_time(state.newest_at, MOMENT)))
+        if state.failures:
+            lines.append(("连续失败", f"{state.failures} 次，最近：{state.last_error}"))
+        sections.append(DeviceSection(title, True, state.failures == 0, lines))
+    return sections
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} 秒"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} 分钟"
+    return f"{seconds / 3600:.1f} 小时"
+
+
 def absence_minutes() -> dict[int, float] | None:
     """Today's minutes away from post per window (office hours only), or None."""
     presence = getattr(box(), "presence", None)

@@ -1,0 +1,40 @@
+"""``POST /api/v1/platform/reconciliation``: the platform's count per item for a day.
+
+Authenticated like the events API (the platform token). The box compares the counts with
+what it stored for that day at once (edge/integration/reconcile.py): a difference opens a
+数据报送 alert, and the figures go to the hub. The answer lists every item with both counts.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from pydantic import ValidationError
+
+from edge.integration import PlatformCounts, reconcile_counts
+from edge.store import StoreFull
+from standard.problems import field_problems
+from web.box.api import error, platform_token_required
+from web.box.services import box as current_box
+
+bp = Blueprint("reconciliation_api", __name__, url_prefix="/api/v1")
+ORIGIN = "平台推送"
+
+
+@bp.post("/platform/reconciliation")
+@platform_token_required
+def platform_reconciliation():
+    """Take ``{"version": 1, "date": "2026-11-02", "counts": [{"item_code", "count"}]}``."""
+    box = current_box()
+    try:
+        counts = PlatformCounts.model_validate_json(request.get_data(cache=False))
+    except ValidationError as exc:
+        return jsonify({"error": "对账数据无效 (invalid reconciliation body)",
+                        "problems": field_problems(exc)}), 422
+    if counts.district_code not in (None, box.config.district_code):
+        return error(422, f"district_code {counts.district_code} 不是本机的区划 "
+                          f"({box.config.district_code})")
+    try:
+        result = box.store.write(lambda tx: reconcile_counts(tx, counts.date, ORIGIN, counts.by_item()))
+    except StoreFull as exc:
+        return error(507, str(exc))
+    return jsonify(result.as_dict()), 200
