@@ -98,13 +98,13 @@ class DropFolder:
             return
         loaded = load_rows(self.sink, self.mapper, iter_positions(rows),
                            source=f"文件夹 {self.name}/{path.name}")
-        status = "failed" if loaded.result.rejected else "done"
+        status = "failed" if loaded.result.rejected or loaded.result.conflicts else "done"
         report.update(_counts(loaded, len(rows)), status=status)
         self._finish(path, marker, status, report)
         outcome.read += len(rows)
         outcome.accepted += loaded.result.accepted
         outcome.duplicates += loaded.result.duplicates
-        outcome.rejected += len(loaded.result.rejected)
+        outcome.rejected += len(loaded.result.rejected) + len(loaded.result.conflicts)
         outcome.files.append(path.name)
 
     def _finish(self, path: Path, marker: Path, status: str, report: dict[str, Any]) -> None:
@@ -129,13 +129,15 @@ def _candidate(path: Path) -> bool:
 
 def _counts(loaded: Loaded, rows: int) -> dict[str, Any]:
     result = loaded.result
-    rejected = [{"row": r.index, "reason": r.reason} for r in result.rejected[:MAX_REPORTED]]
+    refused = result.rejected + [c.rejection() for c in result.conflicts]
+    refused.sort(key=lambda r: r.index)
+    rejected = [{"row": r.index, "reason": r.reason} for r in refused[:MAX_REPORTED]]
     summary = (f"共 {rows} 行：新接收 {result.accepted} 条，重复 {result.duplicates} 条，"
-               f"拒收 {len(result.rejected)} 条")
-    if result.rejected:
+               f"拒收 {len(refused)} 条")
+    if refused:
         summary += "（拒收的记录已隔离，见下方原因）"
     return {"rows": rows, "accepted": result.accepted, "duplicates": result.duplicates,
-            "rejected": len(result.rejected), "rejections": rejected, "summary": summary}
+            "rejected": len(refused), "rejections": rejected, "summary": summary}
 
 
 def _free_name(target: Path) -> Path:

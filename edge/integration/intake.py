@@ -22,10 +22,18 @@ from collections.abc import Callable, Iterable, Mapping as RowLike, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.ingest import CHUNK, IngestHook, IngestResult, Rejection, ingest_texts, quarantine
+from edge.ingest import (
+    CHUNK,
+    ConflictHook,
+    IngestHook,
+    IngestResult,
+    Rejection,
+    ingest_texts,
+    quarantine,
+)
 from edge.integration.mapping import MappingRefused, RowMapper, plain_text
-from edge.store import Store, Tx
-from standard.records import CaseEvent
+from edge.store import Store, StoreFull, Tx
+from standard.records import CaseEvent, CatalogueItem
 
 
 class SourceRefused(Exception):
@@ -34,12 +42,18 @@ class SourceRefused(Exception):
 
 @dataclass
 class Sink:
-    """Where mapped rows go: the store, the box's ingest hooks and its rule check."""
+    """Where mapped rows go: the store, the box's ingest and conflict hooks, its rule check.
+
+    ``refusing`` returns why platform records must wait (its ``message``), or None;
+    ``catalogue`` the catalogue in force (joint cases' departments).
+    """
 
     store: Store
     hooks: Sequence[IngestHook] = ()
+    on_conflicts: Sequence[ConflictHook] = ()
     after_ingest: Callable[[Iterable[str]], None] = lambda case_nos: None
-    refusing: Callable[[], str | None] = lambda: None
+    refusing: Callable[[], Any] = lambda: None
+    catalogue: Callable[[], RowLike[str, CatalogueItem] | None] = lambda: None
 
 
 @dataclass
@@ -79,12 +93,13 @@ def load_rows(sink: Sink, mapper: RowMapper, rows: Iterable[tuple[int, RowLike[s
     """Map, validate and store ``rows``; ``extra(tx, loaded)`` commits with them.
 
     ``one_transaction``: every row in one transaction (a 中间库 batch, at most CHUNK rows);
-    otherwise files are committed in chunks as ``hallwatch edge ingest`` does.
+    otherwise files are committed in chunks as ``hallwatch edge ingest`` does. The outbox is
+    never let past its quota (as for HTTP requests).
     Raises SourceRefused when the box refuses platform records (nothing is stored).
     """
     why = sink.refusing()
     if why:
-        raise SourceRefused(why)
+        raise SourceRefused(getattr(why, "message", why))
     records, refused = map_rows(mapper, rows)
     if one_transaction and len(records) > CHUNK:
         raise ValueError(f"a batch of {len(records)} rows does not fit one transaction "
@@ -106,11 +121,16 @@ def load_rows(sink: Sink, mapper: RowMapper, rows: Iterable[tuple[int, RowLike[s
         if extra is not None:
             extra(tx, loaded)
 
-    if records:
-        loaded.result = ingest_texts(sink.store, records, source=source,
-                                     hooks=(*sink.hooks, commit_extras))
-    else:
-        sink.store.write(lambda tx: commit_extras(tx, []))
+    try:
+        if records:
+            loaded.result = ingest_texts(
+                sink.store, records, source=source, hooks=(*sink.hooks, commit_extras),
+                on_conflicts=sink.on_conflicts, catalogue=sink.catalogue(),
+                whole=one_transaction, limit_outbox=True)
+        else:
+            sink.store.write(lambda tx: commit_extras(tx, []))
+    except StoreFull as exc:  # nothing of this load was committed: the rows wait
+        raise SourceRefused(str(exc)) from None
     loaded.result.rejected[:0] = refused
     sink.after_ingest(loaded.result.cases)
     return loaded

@@ -180,7 +180,8 @@ class DatabasePull:
                            source=f"中间库 {self.name}", extra=with_rows, one_transaction=True)
         result = loaded.result
         return PollOutcome(duplicates=result.duplicates,
-                           rejected=len(result.rejected), behind=batch.behind)
+                           rejected=len(result.rejected) + len(result.conflicts),
+                           behind=batch.behind)
 
     def close(self) -> None:
         self.reader.close()

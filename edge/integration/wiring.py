@@ -57,8 +57,9 @@ def wire_integration(box: Box) -> Integration:
     store, config = box.store, box.config
     if INTEGRATION_SCHEMA not in store.extra_schema:
         store.extra_schema.append(INTEGRATION_SCHEMA)
-    sink = Sink(store, hooks=box.ingest_hooks, after_ingest=box.after_ingest,
-                refusing=box.refusing)
+    sink = Sink(store, hooks=box.ingest_hooks, on_conflicts=box.conflict_hooks,
+                after_ingest=box.after_ingest, refusing=box.refusing,
+                catalogue=lambda: box.board.catalogue)
     integration = Integration()
     counters: dict[str, tuple[dt.time, Callable[[dt.date], dict[str, int]]]] = {}
     for section in config.sources:
