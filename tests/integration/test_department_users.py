@@ -142,3 +142,17 @@ def test_the_department_answers_and_the_manager_reviews(hall):
     steps = ["explain", "return_explanation", "explain", "accept_explanation", "report",
              "accept_report"]
     assert trail[-6:] == steps and outbox[-6:] == steps  # every step goes to the hub too
+
+
+def test_the_users_page_checks_the_department_too(hall):
+    box = hall[0]
+    admin = WebClient(box.url)
+    username, password = box.admin_password()
+    assert admin.sign_in(username, password).status == 302
+    form = {"username": "cc-scj", "display_name": "禅城", "role": "department",
+            "dept_code": "440604SCJ", "csrf_token": admin.csrf("/users")}
+    refused = admin.post("/users", form)
+    assert refused.status == 400 and "不属于本机所属的南海区" in refused.body
+    added = admin.post("/users", {**form, "username": "nh-wjj", "dept_code": "440605WJJ"})
+    assert added.status == 200 and "已添加用户 nh-wjj" in added.body
+    assert "卫生健康局（440605WJJ）" in admin.get("/users").body
