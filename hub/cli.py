@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from hub.catalogue_cli import catalogue
 from hub.options import command_config as _config
 from hub.options import open_store
 from hub.scores_cli import publish_scores, rebuild_views, score
@@ -210,5 +211,5 @@ def enroll_rotation(config_path: Path, request: Path) -> None:
 
 
 # Users, scores and views (hub/users_cli.py, hub/scores_cli.py).
-for _command in (user, score, publish_scores, rebuild_views):
+for _command in (user, score, publish_scores, rebuild_views, catalogue):
     hub.add_command(_command)

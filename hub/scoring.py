@@ -103,10 +103,23 @@ def measured(key: str, c: Counts, config: ScoringConfig) -> tuple[float | None, 
     if key == "complaints":
         return _pct(c.complaints, c.cases), f"属实投诉 {c.complaints} / 经办 {c.cases} 件"
     if key == "reporting":
-        return _pct(c.complete, c.concluded), f"环节完整 {c.complete} / 办结 {c.concluded} 件"
+        return _reporting(c)
     if key == "satisfaction":
         return _satisfaction(c, config)
     raise KeyError(key)
+
+
+def _reporting(c: Counts) -> tuple[float | None, str]:
+    """Stages reported for concluded cases, times the share of the platform's records the box
+    has (the daily reconciliations, edge/integration/reconcile.py), where there are any."""
+    stages = _pct(c.complete, c.concluded)
+    shown = f"环节完整 {c.complete} / 办结 {c.concluded} 件"
+    if not c.platform_records:
+        return stages, shown
+    received = 100.0 * (c.platform_records - c.missing_records) / c.platform_records
+    shown += (f"；平台对账 {c.platform_records} 条，本机缺 {c.missing_records} 条"
+              f"（报送 {received:.1f}%）")
+    return (received if stages is None else stages * received / 100.0), shown
 
 
 def _satisfaction(c: Counts, config: ScoringConfig) -> tuple[float | None, str]:

@@ -53,6 +53,8 @@ class Counts:
     ratings: Counter = field(default_factory=Counter)  # level → effective ratings
     invalid_ratings: int = 0
     complaints: int = 0  # substantiated (属实 or 部分属实) in the month
+    platform_records: int = 0  # records the platform counted in the month's reconciliations
+    missing_records: int = 0  # of those, how many the box did not have
 
     def add(self, other: Counts) -> None:
         for name, value in vars(other).items():
@@ -111,6 +113,7 @@ def month_counts(data: HubData, config: ScoringConfig, month: str) -> dict[Key, 
     _concluded(data, config, first, last, unit)
     _supervision(data, config, first, last, today, unit)
     _ratings_and_complaints(data, first, last, unit)
+    _reconciled(data, first, last, unit)
     return units
 
 
@@ -170,6 +173,18 @@ def _supervision(data: HubData, config: ScoringConfig, first: str, last: str, to
         answered_on = local_date_of(row["answered_at"])
         if (answered_on or today) > row["due_on"]:
             counts.dubans_late += 1
+
+
+def _reconciled(data: HubData, first: str, last: str, unit) -> None:
+    """The platform's daily counts per item against the box's, summed per department."""
+    for row in data.query(
+            "select district_code, dept_code, sum(platform) as platform,"
+            " sum(case when box < platform then platform - box else 0 end) as missing"
+            " from hub_reconciliations where day >= ? and day <= ? and dept_code <> ''"
+            " group by district_code, dept_code", (first, last)):
+        if (counts := unit(row["district_code"], row["dept_code"])) is not None:
+            counts.platform_records += row["platform"] or 0
+            counts.missing_records += row["missing"] or 0
 
 
 def _ratings_and_complaints(data: HubData, first: str, last: str, unit) -> None:

@@ -132,8 +132,12 @@ def normalise_header(text: Any) -> str:
         .replace("\n", "").strip()
 
 
-def recognise(headers: list[Any], mapping: WorkbookMapping | None = None) -> dict[str, int]:
-    """Field → column index for a header row, by the mapping first, then the usual names."""
+def recognise(headers: list[Any], mapping: WorkbookMapping | None = None, *,
+              strict: bool = True) -> dict[str, int]:
+    """Field → column index for a header row, by the mapping first, then the usual names.
+
+    ``strict``: a header the mapping names but the row lacks is an error (else skipped).
+    """
     normal = [normalise_header(h) for h in headers]
     found: dict[str, int] = {}
     chosen = mapping.columns.model_dump() if mapping else {}
@@ -141,6 +145,8 @@ def recognise(headers: list[Any], mapping: WorkbookMapping | None = None) -> dic
         if header:
             target = normalise_header(header)
             if target not in normal:
+                if not strict:
+                    continue
                 raise WorkbookError(f"--mapping columns.{name} = \"{header}\": 工作簿表头中没有这一列 "
                                     f"(no such header; the headers are: {'、'.join(filter(None, normal))})")
             found[name] = normal.index(target)
@@ -217,9 +223,11 @@ def _header(rows: list[tuple[Any, ...]], mapping: WorkbookMapping | None
         return mapping.header_row, recognise(list(rows[mapping.header_row - 1]), mapping)
     best: tuple[int, dict[str, int]] = (0, {})
     for number, values in enumerate(rows[:HEADER_SCAN_ROWS], start=1):
-        found = recognise(list(values), mapping)
+        found = recognise(list(values), mapping, strict=False)
         if len(found) > len(best[1]):
             best = (number, found)
+    if best[0] and mapping is not None:  # the mapping's columns must all be in that row
+        best = (best[0], recognise(list(rows[best[0] - 1]), mapping))
     if "item_code" not in best[1] or "name" not in best[1]:
         raise WorkbookError("前 10 行中找不到表头（需要“事项编码”“事项名称”等列；表头不同时用 "
                             "--mapping 指定） (no header row found: use --mapping)")

@@ -165,15 +165,23 @@ def latest_reconciliations(store: Store, limit: int = 5) -> list[dict[str, objec
                        " order by id desc limit ?", (limit,))
 
 
+@dataclass(frozen=True)
+class DailyCount:
+    """One origin's daily figures: after ``at``, once ``ready()`` (its source caught up)."""
+
+    at: dt.time
+    count: Callable[[dt.date], dict[str, int]]
+    ready: Callable[[], bool] = lambda: True
+
+
 class DailyReconciler:
     """Once a day after ``at`` (local), reconcile yesterday for each source that can count."""
 
     def __init__(self, store: Store, clock: Callable[[], dt.datetime],
-                 counters: dict[str, tuple[dt.time, Callable[[dt.date], dict[str, int]]]],
-                 *, retry_seconds: float = 300.0):
+                 counters: dict[str, DailyCount], *, retry_seconds: float = 300.0):
         self.store = store
         self.clock = clock
-        self.counters = counters  # origin → (time of day, day → platform counts)
+        self.counters = counters
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -197,11 +205,13 @@ class DailyReconciler:
         now = self.clock().astimezone(LOCAL_TZ)
         yesterday = now.date() - dt.timedelta(days=1)
         done = []
-        for origin, (at, count) in self.counters.items():
-            if now.time() < at or self._last_day(origin) >= yesterday.isoformat():
+        for origin, daily in self.counters.items():
+            if now.time() < daily.at or self._last_day(origin) >= yesterday.isoformat():
+                continue
+            if not daily.ready():  # the box has not read all the platform has yet
                 continue
             try:
-                figures = count(yesterday)
+                figures = daily.count(yesterday)
                 done.append(self.store.write(lambda tx: reconcile_counts(tx, yesterday, origin,
                                                                   figures)))
             except Exception:  # noqa: BLE001 - the 中间库 may be down: the next round retries

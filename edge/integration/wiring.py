@@ -17,7 +17,7 @@ from edge.integration.dropfolder import DropFolder
 from edge.integration.intake import Sink
 from edge.integration.mapping import RowMapper
 from edge.integration.pull import DatabasePull, DatabaseReader, day_bounds
-from edge.integration.reconcile import DailyReconciler
+from edge.integration.reconcile import DailyCount, DailyReconciler
 from edge.integration.state import INTEGRATION_SCHEMA
 from edge.integration.worker import SourceWorker
 
@@ -61,7 +61,7 @@ def wire_integration(box: Box) -> Integration:
                 after_ingest=box.after_ingest, refusing=box.refusing,
                 catalogue=lambda: box.board.catalogue)
     integration = Integration()
-    counters: dict[str, tuple[dt.time, Callable[[dt.date], dict[str, int]]]] = {}
+    counters: dict[str, DailyCount] = {}
     for section in config.sources:
         source = build_source(section, Path(config.base_dir), sink)
         worker = SourceWorker(source, store, box.clock, interval=section.interval_seconds,
@@ -70,9 +70,10 @@ def wire_integration(box: Box) -> Integration:
         integration.workers.append(worker)
         box.services.append(worker)
         if section.reconcile is not None:
-            counters[f"中间库 {section.name}"] = (
+            counters[f"中间库 {section.name}"] = DailyCount(
                 dt.time.fromisoformat(section.reconcile.at),
-                _counter(source.reader, section.reconcile.query))
+                _counter(source.reader, section.reconcile.query),
+                ready=lambda worker=worker: worker.caught_up)
     if counters:
         integration.reconciler = DailyReconciler(store, box.clock, counters)
         box.services.append(integration.reconciler)

@@ -56,6 +56,7 @@ class SourceWorker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.polls = 0  # completed polls, good or bad (tests and the page wait on it)
+        self.caught_up = False  # the last poll succeeded and left nothing waiting
         self.polled = threading.Condition()
 
     def start(self) -> None:
@@ -102,6 +103,7 @@ class SourceWorker:
     def _succeeded(self, outcome: PollOutcome) -> float:
         recovered = self.failures >= self.alert_after
         self.failures = 0
+        self.caught_up = not outcome.behind
 
         def write(tx) -> None:
             note_poll(tx, self.source.name, self.source.kind, duplicates=outcome.duplicates,
@@ -116,6 +118,7 @@ class SourceWorker:
 
     def _failed(self, exc: Exception) -> float:
         self.failures += 1
+        self.caught_up = False
         text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         log.warning("source %s failed (%d in a row): %s", self.source.name, self.failures, text)
 

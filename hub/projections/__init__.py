@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.projections import cases, halls, supervision
+from hub.projections import cases, halls, reporting, supervision
 from hub.projections.schema import PROJECTION_VERSION
 from standard.calendar import WorkCalendar
 from standard.deadlines import LightSettings
@@ -78,6 +78,7 @@ APPLIERS: dict[str, Callable] = {
     "presence": halls.apply_presence,
     "camera_health": halls.apply_camera_health,
     "selftest": halls.apply_selftest,
+    "reconciliation": reporting.apply_reconciliation,
 }
 
 
@@ -119,7 +120,7 @@ def needs_rebuild(store) -> bool:
 VIEW_TABLES = ("hub_cases", "hub_case_events", "hub_case_daily", "hub_case_shares",
                "hub_alerts", "hub_alert_events",
                "hub_notices", "hub_ratings", "hub_rating_daily", "hub_followups", "hub_absences",
-               "hub_cameras", "hub_selftests", "hub_projection_errors")
+               "hub_cameras", "hub_selftests", "hub_reconciliations", "hub_projection_errors")
 
 
 def rebuild(store, *, chunk: int = 5000, progress: Callable[[int], None] | None = None) -> int:

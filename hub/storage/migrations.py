@@ -156,6 +156,13 @@ def joint_shares(db: Migrating) -> None:
     db.run(SHARES)
 
 
+def platform_reconciliations(db: Migrating) -> None:
+    """Issue 19: the platforms' daily counts per item against the boxes' (数据报送完整率)."""
+    from hub.projections.reporting import SCHEMA as RECONCILIATIONS
+
+    db.run(RECONCILIATIONS)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -169,6 +176,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "record count per box", records_counted),
     Migration(4, "alerts' 过错责任 outcome", alerts_liability),
     Migration(5, "joint-case shares", joint_shares),
+    Migration(6, "platform reconciliations", platform_reconciliations),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,108 @@
+"""Daily reconciliation on a real box: the platform's count per item against what the box
+stored, by the endpoint and by the 中间库's daily pass; a 数据报送 alert; the hub's record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from edge.app import build_box
+from edge.config import load_box_config
+from hallwatch.exchange import MAPPING_FILE, Exchange
+from hallwatch.sim import Platform
+from standard.records import LOCAL_TZ
+from tests.boxes import write_box_folder
+from web.box import create_app
+
+DAY = dt.date(2026, 11, 3)  # a Tuesday
+NOW = dt.datetime(2026, 11, 4, 2, 0, tzinfo=LOCAL_TZ)  # the next night, after 01:30
+
+
+def day_events(seed: int = 0) -> list[dict]:
+    start = dt.datetime.combine(DAY, dt.time(9, 0), LOCAL_TZ)
+    return [e for e in Platform("440605", seed=seed).backlog(start, 1, 6)
+            if dt.datetime.fromisoformat(e["occurred_at"]).date() == DAY]
+
+
+@pytest.fixture
+def box(tmp_path):
+    exchange_url = f"sqlite:///{tmp_path / 'exchange.db'}"
+    exchange = Exchange(exchange_url)
+    exchange.create()
+    exchange.insert(day_events())
+    exchange.close()
+    config = write_box_folder(tmp_path, "440605", sources=[{
+        "name": "zjk", "kind": "database", "url": exchange_url, "table": "t_bj_hjxx",
+        "watermark": "xh", "interval_seconds": 3600, "mapping_file": str(MAPPING_FILE),
+        "reconcile": {"query": "select sxbm, count(*) from t_bj_hjxx where clsj >= :start"
+                               " and clsj < :end group by sxbm", "at": "01:30"}}])
+    box = build_box(load_box_config(config), clock=lambda: NOW).start()
+    yield box
+    box.stop()
+
+
+def post(box, body) -> tuple[int, dict]:
+    client = create_app(box).test_client()
+    answer = client.post("/api/v1/platform/reconciliation", data=json.dumps(body),
+                         headers={"Authorization": f"Bearer {box.platform_token}"})
+    return answer.status_code, answer.get_json()
+
+
+def stored_per_item(events: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event["item_code"]] = counts.get(event["item_code"], 0) + 1
+    return counts
+
+
+def test_the_platform_posting_other_counts_raises_a_data_alert_naming_items(box):
+    worker = box.integration.workers[0]
+    assert worker.wait_polls(1, timeout=30)  # the first poll ran at start: the day is stored
+    stored = stored_per_item(day_events())
+    item, count = sorted(stored.items())[0]
+    claimed = {**stored, item: count + 2, "440605-XXX-999": 1}
+    status, answer = post(box, {"version": 1, "date": DAY.isoformat(), "counts": [
+        {"item_code": code, "count": n} for code, n in claimed.items()]})
+    assert status == 200 and answer["matched"] is False
+    by_item = {i["item_code"]: i for i in answer["items"]}
+    assert by_item[item] == {"item_code": item, "platform": count + 2, "box": count,
+                             "difference": -2}
+    assert by_item["440605-XXX-999"]["box"] == 0
+    (alert,) = box.store.query("select rule, level, state, detail from alerts"
+                               " where rule = '数据报送'")
+    assert alert["level"] == "red" and alert["state"] == "open"
+    assert f"{item} 平台 {count + 2} 条、本机 {count} 条（少 2 条）" in alert["detail"]
+    assert "2026-11-03" in alert["detail"]
+    (record,) = box.store.query("select body from outbox where kind = 'reconciliation'")
+    relayed = json.loads(record["body"])["body"]
+    assert relayed["date"] == "2026-11-03" and relayed["origin"] == "平台推送"
+    assert {"item_code": item, "platform": count + 2, "box": count} in relayed["items"]
+    # The platform finds its mistake and posts again: the counts agree, the alert resolves.
+    status, answer = post(box, {"version": 1, "date": DAY.isoformat(), "counts": [
+        {"item_code": code, "count": n} for code, n in stored.items()]})
+    assert answer["matched"] is True
+    assert box.store.query("select state from alerts where rule = '数据报送'")[0]["state"] == \
+        "resolved"
+
+
+def test_a_bad_body_is_refused_naming_the_field(box):
+    status, answer = post(box, {"version": 1, "date": "2026-11-31", "counts": [
+        {"item_code": "A", "count": -1}]})
+    assert status == 422
+    fields = {p["field"] for p in answer["problems"]}
+    assert {"date", "counts.0.count"} <= fields
+    status, answer = post(box, {"date": "2026-11-03", "district_code": "440606", "counts": []})
+    assert status == 422 and "440606" in answer["error"]
+    client = create_app(box).test_client()
+    assert client.post("/api/v1/platform/reconciliation", data="{}").status_code == 401
+
+
+def test_the_daily_pass_reads_the_platform_counts_from_the_exchange(box):
+    assert box.integration.workers[0].wait_polls(1, timeout=30)
+    (result,) = box.integration.reconciler.run_due()
+    assert result.day == DAY and result.matched and result.origin == "中间库 zjk"
+    assert {i.item_code: i.box for i in result.items} == stored_per_item(day_events())
+    assert box.integration.reconciler.run_due() == []  # once a day
+    assert not box.store.query("select 1 from alerts where rule = '数据报送'")
