@@ -33,16 +33,22 @@ from edge.store import Store
 from hallwatch.sim import Platform
 
 
-def generate(path: Path, count: int) -> None:
-    platform = Platform("440605", seed=7, windows=12)
-    start = dt.datetime(2026, 6, 1, 1, tzinfo=dt.timezone.utc)
+def history(platform: Platform, start: dt.datetime, count: int,
+            cases_per_day: int = 200) -> list[str]:
+    """``count`` events of ``platform``'s history from ``start`` on, as JSON lines."""
     lines: list[str] = []
     day = 0
     while len(lines) < count:
-        for event in platform.backlog(start + dt.timedelta(days=day), 1, 200):
+        for event in platform.backlog(start + dt.timedelta(days=day), 1, cases_per_day):
             lines.append(json.dumps(event, ensure_ascii=False))
         day += 1
-    path.write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
+    return lines[:count]
+
+
+def generate(path: Path, count: int) -> None:
+    platform = Platform("440605", seed=7, windows=12)
+    lines = history(platform, dt.datetime(2026, 6, 1, 1, tzinfo=dt.timezone.utc), count)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def read_lines(path: Path, limit: int | None = None) -> list[str]:

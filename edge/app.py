@@ -22,6 +22,7 @@ from edge.config import BoxConfig
 from edge.configsync import ConfigApplier
 from edge.evaluations.wiring import Evaluations, wire_evaluations
 from edge.ingest import ConflictHook, IngestHook
+from edge.ingestqueue import IngestQueue
 from edge.integration import Integration, wire_integration
 from edge.relay import Relay, RelaySettings
 from edge.store import Store, utc_now
@@ -83,6 +84,7 @@ class Box:
     platform_token: str
     clock: Callable[[], dt.datetime]
     checker: RuleChecker  # the rule check after ingest, in the background
+    intake: IngestQueue  # bounds the platform requests in the box (edge/ingestqueue.py)
     services: list = field(default_factory=list)  # things with start()/stop(), in start order
     ingest_hooks: list[IngestHook] = field(default_factory=list)
     conflict_hooks: list[ConflictHook] = field(default_factory=list)  # data-quality alerts
@@ -140,7 +142,8 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     rules = parts.rules
     token = read_secret(config.path(config.platform_token_file))
     box = Box(config=config, store=store, board=board, rules=rules, platform_token=token,
-              clock=clock, checker=RuleChecker(rules, clock))
+              clock=clock, checker=RuleChecker(rules, clock),
+              intake=IngestQueue(waiting=config.web.ingest_queue))
     box.supervision = parts.supervision
     box.conflict_hooks.append(conflict_alert)
     box.store_watch = StoreWatch(store.path, on_change=store_alert(store))
@@ -290,15 +293,25 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
                  identity_path=config.path(section.identity))  # rotation: reload the new keys
 
 
-def serve(box: Box, *, ready: Callable[[str], None] = print) -> None:
-    """Run the box's web server (waitress) until SIGINT/SIGTERM, then stop cleanly."""
+def make_server(box: Box):
+    """The box's waitress server on ``[web] host`` and ``port``, not yet running.
+
+    One pool of ``[web] threads`` serves people and the platform API; the ingest queue keeps
+    the platform to ``ingest_queue`` + 2 of them (docs/box.md, "Platform API").
+    """
     from waitress import create_server
 
     from web.box import create_app
 
+    web = box.config.web
+    return create_server(create_app(box), host=web.host, port=web.port, threads=web.threads,
+                         ident="hallwatch")
+
+
+def serve(box: Box, *, ready: Callable[[str], None] = print) -> None:
+    """Run the box's web server (waitress) until SIGINT/SIGTERM, then stop cleanly."""
     box.start()
-    server = create_server(create_app(box), host=box.config.web.host,
-                           port=box.config.web.port, threads=8, ident="hallwatch")
+    server = make_server(box)
     url = f"http://{box.config.web.host}:{server.effective_port}"
 
     def shutdown(signum, _frame):

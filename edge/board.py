@@ -5,7 +5,9 @@ Evaluating one case costs about 20 µs (its JSON facts plus the deadline engine)
 
 - it is built once per local day, because a light depends only on the hall's date;
 - after that only the cases with new events (``case_events.rowid`` above the snapshot's mark)
-  are evaluated again, at most every ``refresh_seconds``; other requests reuse the snapshot;
+  are evaluated again, at most every ``refresh_seconds``, in the background while pages are
+  being read; requests reuse the snapshot (a page refreshes it only when the background is
+  several intervals behind, so a platform's backlog does not slow the board);
 - pages filter, sort and slice the snapshot in memory, and a snapshot is never changed once
   published, so readers on other threads need no lock.
 
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PER_PAGE = 100
 WATCHED_SECONDS = 600  # background refreshes go on this long after the last page read
+BEHIND_INTERVALS = 3  # a page refreshes itself only when the background is this far behind
 WINDOW_SCAN_ROWS = 50_000  # a cold start reads window activity from this many recent events
 _LIGHT_ORDER = {"red": 0, "unknown": 1, "yellow": 2, "green": 3}
 STAGE_NAMES = tuple(stage.value for stage in STAGES)
@@ -182,7 +185,7 @@ class HallBoard:
         current = self._snapshot
         day = local_day(self.clock())
         if current is not None and current.day == day:
-            if time.monotonic() - current.built_at < self.refresh_seconds:
+            if time.monotonic() - current.built_at < self._fresh_enough():
                 return current
             if not self._lock.acquire(blocking=False):
                 return current  # another thread is refreshing; this one is recent enough
@@ -192,6 +195,18 @@ class HallBoard:
             return self._refresh(day)
         finally:
             self._lock.release()
+
+    def _fresh_enough(self) -> float:
+        """How old a snapshot a caller takes as it is.
+
+        While the background refresher runs, a page leaves the refresh to it (a page that
+        refreshed would wait for every case changed since, which under a platform's backlog is
+        thousands), unless the refresher has fallen several intervals behind.
+        """
+        background = self._refresher is not None and self._refresher.is_alive()
+        if background and threading.current_thread() is not self._refresher:
+            return self.refresh_seconds * BEHIND_INTERVALS
+        return self.refresh_seconds
 
     def _refresh(self, day: dt.date) -> Snapshot:
         old = self._snapshot

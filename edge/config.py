@@ -16,11 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from edge.ingestqueue import INGEST_WORKERS
 from edge.integration.config import SourceSection, unique_names
 from edge.supervision.config import ContactSection, NotifySection, RulesSection
 from standard.configfile import Section, load_toml
+
+
+PEOPLE_THREADS = 4  # web-server threads the platform API can never take
 
 
 class WebSection(Section):
@@ -32,6 +36,22 @@ class WebSection(Section):
     idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     # Behind a TLS proxy (HTTPS): the sign-in cookie is marked Secure, never sent over HTTP.
     secure_cookies: bool = False
+    # The web server's threads, shared by people and the platform API; the platform holds at
+    # most ingest_queue + 2 of them (edge/ingestqueue.py), people keep the rest.
+    threads: int = Field(default=16, ge=PEOPLE_THREADS + INGEST_WORKERS, le=256)
+    # Platform requests that may wait for their turn to ingest; one more is answered 503.
+    ingest_queue: int = Field(default=6, ge=0, le=250, validate_default=True)
+
+    @field_validator("ingest_queue")
+    @classmethod
+    def _people_keep_threads(cls, value: int, info: ValidationInfo) -> int:
+        threads = info.data.get("threads")
+        if threads is not None and value + INGEST_WORKERS > threads - PEOPLE_THREADS:
+            raise ValueError(
+                f"at most {threads - PEOPLE_THREADS - INGEST_WORKERS} with threads = {threads}: "
+                f"the platform may hold ingest_queue + {INGEST_WORKERS} threads and the pages "
+                f"keep at least {PEOPLE_THREADS} (raise threads or lower ingest_queue)")
+        return value
 
 
 class LightSection(Section):

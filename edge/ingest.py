@@ -243,7 +243,7 @@ def _submit_chunk(store: Store, chunk: list[RawRecord], options: _Options
             for conflict_hook in options.on_conflicts:
                 conflict_hook(tx, result.conflicts)
 
-    return result, store.submit(apply)
+    return result, store.submit(apply, bulk=True)  # people's writes go first
 
 
 def store_events(tx: Tx, judged: list[Judged], result: IngestResult,

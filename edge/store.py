@@ -14,6 +14,11 @@ waiting in its queue (up to ``GROUP_MAX``), runs each under its own savepoint in
 transaction and commits them together, so concurrent requests share one fsync. A job that
 fails rolls back to its savepoint alone; a job's future is answered only after the commit.
 
+People first: jobs run in the order they were submitted, except that a *bulk* job
+(``bulk=True``: the platform's ingest) waits while any other job is queued, and a group that
+starts with another job carries no bulk job. A key press, a sign-in or a click on an alert then
+waits for at most the group in progress, not for a platform's backlog (issue 22).
+
 Example::
 
     store = Store(Path("data/box.db"), box_id="440605-01")
@@ -27,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import queue
 import sqlite3
 import threading
@@ -218,6 +224,7 @@ def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> 
 
 
 _STOP = object()
+_FIRST, _BULK = 0, 1  # job priorities: lower runs first, in submission order within one
 
 
 class Store:
@@ -233,7 +240,8 @@ class Store:
         self.path = Path(path)
         self.box_id = box_id
         self.clock = clock
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (priority, order, job)
+        self._submitted = itertools.count()  # keeps submission order within a priority
         self._writer: threading.Thread | None = None
         self._checkpointer: Checkpointer | None = None
         self._local = threading.local()
@@ -261,7 +269,7 @@ class Store:
 
     def close(self) -> None:
         if self._writer and self._writer.is_alive():
-            self._jobs.put(_STOP)
+            self._put(_BULK, next(self._submitted), _STOP)  # after every job queued
             self._writer.join(timeout=30)
         if self._checkpointer is not None:
             self._checkpointer.stop()
@@ -277,15 +285,23 @@ class Store:
         self.close()
 
     # -- writing ----------------------------------------------------------------------
-    def write(self, fn: Callable[[Tx], T], *, timeout: float | None = 60) -> T:
+    def write(self, fn: Callable[[Tx], T], *, timeout: float | None = 60,
+              bulk: bool = False) -> T:
         """Run ``fn(tx)`` in one transaction on the writer thread and return its result."""
-        return self.submit(fn).result(timeout=timeout)
+        return self.submit(fn, bulk=bulk).result(timeout=timeout)
 
-    def submit(self, fn: Callable[[Tx], T]) -> Future:
-        """Queue ``fn(tx)`` for the writer; jobs run in the order they were submitted."""
+    def submit(self, fn: Callable[[Tx], T], *, bulk: bool = False) -> Future:
+        """Queue ``fn(tx)`` for the writer; jobs run in the order they were submitted.
+
+        A ``bulk`` job (a platform's records) runs only when no other job is queued: people's
+        writes go first. Bulk jobs keep their order among themselves.
+        """
         future: Future = Future()
-        self._jobs.put((fn, future))
+        self._put(_BULK if bulk else _FIRST, next(self._submitted), (fn, future))
         return future
+
+    def _put(self, priority: int, order: int, job: object) -> None:
+        self._jobs.put((priority, order, job))
 
     def _connect_writer(self) -> sqlite_utils.Database:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -337,15 +353,22 @@ class Store:
         db.conn.close()
 
     def _next_group(self) -> tuple[list[tuple[Callable, Future]], bool]:
-        """The jobs to commit together: the next one, and whatever else is already waiting."""
-        job = self._jobs.get()
+        """The jobs to commit together: the next one, and whatever else is already waiting.
+
+        A group that starts with people's writes leaves the bulk jobs queued for the next one,
+        so that those writes are not held up by a platform's records.
+        """
+        first, _, job = self._jobs.get()
         if job is _STOP:
             return [], True
         group = [job]
         while len(group) < GROUP_MAX:
             try:
-                job = self._jobs.get_nowait()
+                priority, order, job = self._jobs.get_nowait()
             except queue.Empty:
+                break
+            if priority == _BULK and first != _BULK:
+                self._put(priority, order, job)  # back in its place, for the next group
                 break
             if job is _STOP:
                 return group, True

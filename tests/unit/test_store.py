@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from concurrent.futures import Future
 
 import pytest
 
@@ -69,3 +70,35 @@ def test_a_store_from_before_the_backlog_judges_every_case_once(tmp_path):
         store.write(lambda tx: tx.conn.execute("delete from cases_to_judge"))
     with Store(path, box_id="440605-01") as store:
         assert store.query("select count(*) as n from cases_to_judge")[0]["n"] == 0
+
+
+def test_a_click_waits_for_the_transaction_in_progress_not_for_a_backlog(store):
+    """Bulk jobs (the platform's ingest chunks) go after every other queued job, in order."""
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def holding(tx):
+        started.set()
+        release.wait(10)
+        ran.append("in progress")
+
+    first = store.submit(holding, bulk=True)
+    assert started.wait(10)
+    clicked: list[Future] = []
+    backlog = [store.submit(lambda tx, n=n: ran.append(f"chunk {n}, click answered: "
+                                                       f"{clicked[0].done()}"), bulk=True)
+               for n in range(3)]
+    clicked.append(store.submit(lambda tx: ran.append("click")))
+    release.set()
+    for future in (first, *clicked, *backlog):
+        future.result(timeout=10)
+    # The click is committed and answered in a group of its own, before any chunk runs.
+    assert ran == ["in progress", "click", "chunk 0, click answered: True",
+                   "chunk 1, click answered: True", "chunk 2, click answered: True"]
+
+
+def test_closing_runs_every_queued_bulk_job_first(tmp_path):
+    store = Store(tmp_path / "box.db", box_id="440605-01").open()
+    jobs = [store.submit(lambda tx, n=n: tx.emit("note", {"n": n}), bulk=True) for n in range(5)]
+    store.close()
+    assert [job.result(timeout=0) for job in jobs] == [1, 2, 3, 4, 5]

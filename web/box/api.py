@@ -4,7 +4,8 @@ Every record is judged on its own and the request is one transaction (edge/inges
 answer names each refused record by index and reason; nothing is half stored. Answers:
 200 when anything was taken (``rejected`` and ``conflicting`` list the rest), 422 when
 nothing was, 400 for a body that is not JSON at all, 413 above the size limit, 503 while the
-database is damaged, 507 when the disk or the outbox is full; a 500 (a bug) stores nothing.
+database is damaged or with ``Retry-After`` when the ingest queue is full (edge/ingestqueue.py),
+507 when the disk or the outbox is full; a 500 (a bug) stores nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import cache, wraps
 from flask import Blueprint, current_app, jsonify, request
 
 from edge.ingest import BodyError, ingest_texts, quarantine_body, split_body
+from edge.ingestqueue import QueueFull
 from edge.store import StoreFull
 from standard.openapi import openapi_document
 
@@ -50,11 +52,25 @@ def platform_token_required(view):
 @bp.post("/platform/events")
 @platform_token_required
 def platform_events():
-    """Take a JSON array or NDJSON of case events; answer what was accepted and rejected."""
+    """Take a JSON array or NDJSON of case events; answer what was accepted and rejected.
+
+    Waits for a turn in the ingest queue first (edge/ingestqueue.py): when it is full the
+    answer is 503 with Retry-After, and nothing of the request was parsed or stored.
+    """
     box = _box()
     refusing = box.refusing()
     if refusing:
         return error(refusing.status, refusing.message)
+    try:
+        with box.intake.turn():
+            return _take_events(box)
+    except QueueFull as exc:
+        answer, status = error(503, str(exc))
+        answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer, status
+
+
+def _take_events(box):
     body = request.get_data(cache=False)
     try:
         records = split_body(body)
