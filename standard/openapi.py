@@ -38,9 +38,11 @@ ANSWERS: dict[str, tuple[str, str]] = {
     "422": ("全部记录被拒（见 `rejected`，均已存入隔离表）：修正后重发，原样重发无用。",
             "Every record was refused (see `rejected`, all quarantined): fix them, do not"
             " resend unchanged."),
-    "503": ("箱体暂时忙或该服务未启用：按 `Retry-After` 秒数等待后原样重发。",
-            "The box is busy or the service is not enabled: wait `Retry-After` seconds and"
-            " resend the same body."),
+    "503": ("箱体暂时忙（接入队列已满）或该服务未启用，本次请求一条记录也未保存：按 `Retry-After`"
+            " 秒数等待后原样重发。",
+            "The box is busy (its ingest queue is full) or the service is not enabled, and"
+            " nothing of this request was stored: wait `Retry-After` seconds and resend the"
+            " same body."),
     "507": ("箱体存储已满，本批未保存：稍后原样重发（退避重试），并通知运维。",
             "The box's storage is full and nothing of this body was stored: resend the same"
             " body later, with backoff, and tell the box's operators."),

@@ -1,9 +1,11 @@
 """A platform's backlog cannot take the box's web server away from the hall (issue 22).
 
 The server is the real one (``edge.app.make_server``, waitress on 127.0.0.1, as ``edge serve``
-builds it), in this process so that an ingest hook can hold the store's writer: every platform
-request inside the box is then stuck, as under a backlog, until the test releases it. Nothing
-here is timed: the page must answer while the platform's requests are held.
+builds it), in this process so that the test can hold every platform request on its own thread
+where it hands its records to the store's writer (``Store.submit(..., bulk=True)``): they are
+then stuck, as under a backlog, until the test releases them, while the writer stays free for
+people's writes (a sign-in form's session, a rating). Nothing here is timed: the pages and the
+ratings API must answer while the platform's requests are held.
 """
 
 from __future__ import annotations
@@ -50,20 +52,23 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path) -> Iterator[Served]:
+def served(tmp_path, monkeypatch) -> Iterator[Served]:
     box = build_box(load_box_config(write_box_folder(tmp_path)))
     hold, held = threading.Event(), threading.Event()
     hold.set()
+    submit = box.store.submit
 
-    def holding(_tx, _events) -> None:
-        if not hold.is_set():
+    def holding(fn, *, bulk=False):
+        if bulk and not hold.is_set():  # a platform request handing over its records
             held.set()
             hold.wait(WAIT * 4)  # released by the test long before
+        return submit(fn, bulk=bulk)
 
-    box.ingest_hooks.append(holding)
+    monkeypatch.setattr(box.store, "submit", holding)
     box.start()
     server = make_server(box)
-    UserStore(box.store).add("wangfang", "王芳", "manager", password=PASSWORD)
+    UserStore(box.store).add("wangfang", "王芳", "manager", password=PASSWORD,
+                             must_change=False)
 
     def run() -> None:
         try:
@@ -130,7 +135,7 @@ def backlog_held(served: Served) -> Iterator[Backlog]:
                 refused[futures[future]] = future.result()
                 if len(refused) == posts - load.capacity:
                     break
-            assert served.held.wait(WAIT), "no platform request reached the writer"
+            assert served.held.wait(WAIT), "no platform request reached the store"
             yield Backlog({n: f for f, n in futures.items() if n not in refused}, refused)
         finally:
             served.hold.set()
@@ -155,13 +160,26 @@ def sign_in(served: Served) -> urllib.request.OpenerDirector:
     return opener
 
 
+def rate(served: Served) -> Answer:
+    body = json.dumps({"evaluation_id": "QR-1", "channel": "二维码", "case_no": "NH-B000-0",
+                       "level": 5, "rated_at": "2026-11-23T09:30:00+08:00"}).encode()
+    request = urllib.request.Request(
+        f"{served.url}/api/v1/evaluations", data=body, method="POST",
+        headers={"Authorization": f"Bearer {served.box.platform_token}",
+                 "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=WAIT) as response:
+        return Answer(response.status, dict(response.headers), json.loads(response.read()))
+
+
 def test_pages_answer_while_every_platform_request_is_held(served):
-    manager = sign_in(served)  # before the backlog: signing in writes the sign-in log
     with backlog_held(served) as backlog:
         login = urllib.request.urlopen(f"{served.url}/login", timeout=WAIT)
         assert login.status == 200 and "登录" in login.read().decode()
+        manager = sign_in(served)
         board = json.loads(manager.open(f"{served.url}/board.json", timeout=WAIT).read())
         assert board["version"] == 1 and "windows" in board["html"]
+        rating = rate(served)
+        assert (rating.status, rating.body["accepted"]) == (200, 1)
         # The pages answered while the platform's requests were still inside the box.
         assert not any(future.done() for future in backlog.held.values())
         load = served.box.intake.load()
