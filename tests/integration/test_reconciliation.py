@@ -106,3 +106,24 @@ def test_the_daily_pass_reads_the_platform_counts_from_the_exchange(box):
     assert {i.item_code: i.box for i in result.items} == stored_per_item(day_events())
     assert box.integration.reconciler.run_due() == []  # once a day
     assert not box.store.query("select 1 from alerts where rule = '数据报送'")
+
+
+def test_the_health_page_shows_the_source_its_last_row_and_lag(box):
+    import re
+
+    worker = box.integration.workers[0]
+    assert worker.wait_polls(1, timeout=30)
+    app = create_app(box)
+    app.config["TESTING"] = True
+    app.extensions["users"].add("tech", "技术员", "technician", password="technician-pass-1")
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    assert client.post("/login", data={"username": "tech", "password": "technician-pass-1",
+                                       "csrf_token": csrf}).status_code == 302
+    health = client.get("/health").get_data(as_text=True)
+    total = len(day_events())
+    assert "平台数据源 zjk（中间库）" in health and "exchange.db t_bj_hjxx" in health
+    assert f"{total} 行：接收 {total}，重复 0，拒收 0" in health
+    assert "最后一行（水位）" in health and f"<dd>{total}</dd>" in health
+    assert "数据延迟" in health and "秒" in health
