@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,11 +33,12 @@ import click
 import tomli_w
 
 from hallwatch.hubsim import city_catalogue
-from hallwatch.sim import Platform, catalogue_for
+from hallwatch.sim import OFFICE_PERIODS, SERVICE_TIME, Hall, catalogue_for, in_office
 from standard.districts import DISTRICTS, hall_name
 from standard.files import open_private
 
 BATCH = 500
+NEW_CASE_CHANCE = 0.05  # per box and second in office hours: about three cases a minute
 
 
 @dataclass
@@ -98,10 +100,13 @@ class DemoBox:
     accepted: int = 0
     online: bool = True
     pending: list[dict] = field(default_factory=list)  # what the platform still has to send
-    platform: Platform = field(init=False)
+    platform: Hall = field(init=False)
 
     def __post_init__(self) -> None:
-        self.platform = Platform(self.code, windows=4)  # the hall profile has 4 windows
+        # The hall's own windows and their departments, so cases go to the right window.
+        profile = tomllib.loads((HALL_PROFILES / f"{self.code}.toml").read_text("utf-8"))
+        depts = {w["window_no"]: w["dept_code"] for w in profile["windows"]}
+        self.platform = Hall(self.code, windows=len(depts), window_depts=depts)
 
     @property
     def config_path(self) -> Path:
@@ -126,8 +131,6 @@ DEMO_HALL = {
 
 def _rewrite_toml(path: Path, **changes) -> None:
     """Set top-level keys (or merge tables) in a config file the provisioning wrote."""
-    import tomllib
-
     values = tomllib.loads(path.read_text(encoding="utf-8"))
     for key, value in changes.items():
         values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
@@ -269,17 +272,23 @@ def demo(seconds: float | None, folder: Path, base_port: int, hub_port: int,
         now = dt.datetime.now(dt.timezone.utc)
         for box in boxes:
             # Six weeks of history, so that last month has cases to score too.
-            post_events(box, list(box.platform.backlog(now - dt.timedelta(days=42), 42, 12)))
-        click.echo("history loaded; live events every second. Ctrl-C to stop.")
+            post_events(box, box.platform.history(now - dt.timedelta(days=42), now, 12))
+        click.echo("history loaded; live events in office hours. Ctrl-C to stop.")
         if wait_for_relay(folder / "hub" / "data" / "hub.db", boxes):
             _scores(hub_toml, dt.datetime.now(dt.timezone.utc))
-        tick = threading.Event()
+        tick, quiet = threading.Event(), False
         while seconds is None or time.monotonic() - started < seconds:
             now = dt.datetime.now(dt.timezone.utc)
+            serving = in_office(now) and in_office(now + SERVICE_TIME)
+            if not serving and not quiet:
+                hours = "、".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in OFFICE_PERIODS)
+                click.echo(f"非办公时间：模拟的审批平台不产生新办件，工作日 {hours} 自动继续 "
+                           "(outside office hours the simulated platforms are quiet)")
+            quiet = not serving
             for box in boxes:
-                events = box.platform.advance(now)
-                if box.platform.rng.random() < 0.5:
-                    events += box.platform.new_case(now)
+                events = box.platform.due(now)
+                if not quiet and box.platform.rng.random() < NEW_CASE_CHANCE:
+                    events += box.platform.accept(now)
                 post_events(box, events)
             tick.wait(1.0)
     except KeyboardInterrupt:

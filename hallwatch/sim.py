@@ -6,6 +6,7 @@ real platform sends. Deterministic for a given seed.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
 from collections.abc import Iterator
@@ -162,6 +163,144 @@ class Platform:
                 yield from self.new_case(at)
                 for step in range(self.rng.randrange(0, 4)):
                     yield from self.advance(at + dt.timedelta(hours=20 * (step + 1)))
+
+
+# -- a hall's working day, for the demo ---------------------------------------------------------
+OFFICE_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(14, 0), dt.time(17, 30)))
+STAGES_AFTER_ACCEPT = ("承办", "审核", "批准", "办结")
+# How a case ends up, and how often (the shares of a typical hall's month): most finish early,
+# a few on the last day or two (their yellow days), one or two in a hundred late (red).
+OUTCOMES = (("early", 0.85), ("close", 0.12), ("late", 0.03))
+SERVICE_TIME = dt.timedelta(minutes=60)  # a case is accepted at least this long before closing
+
+
+def in_office(at: dt.datetime) -> bool:
+    """True on a weekday inside the hall's office periods (local time)."""
+    local = at.astimezone(LOCAL_TZ)
+    return local.weekday() < 5 and any(a <= local.time() < b for a, b in OFFICE_PERIODS)
+
+
+def next_office_moment(at: dt.datetime, rng: random.Random) -> dt.datetime:
+    """``at`` when it is office time, else a moment early in the next office period."""
+    local = at.astimezone(LOCAL_TZ)
+    for _ in range(14):
+        if local.weekday() < 5:
+            for opens, closes in OFFICE_PERIODS:
+                if local.time() < closes:
+                    begin = max(local, dt.datetime.combine(local.date(), opens, LOCAL_TZ))
+                    return begin + dt.timedelta(minutes=rng.randrange(0, 40))
+        local = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), LOCAL_TZ)
+    raise AssertionError("no office time within two weeks")
+
+
+def add_weekdays(day: dt.date, n: int) -> dt.date:
+    """The n-th weekday after ``day`` (the simulator's approximation of working days)."""
+    while n > 0:
+        day += dt.timedelta(days=1)
+        n -= day.weekday() < 5
+    return day
+
+
+@dataclass
+class Hall(Platform):
+    """A district platform as a real hall produces it, for the demo: cases only in office
+    hours, each at a window of its department (or the hall's general window), served by that
+    window's own staff, and finishing mostly early, a few close to the deadline and one or two
+    in a hundred late. Each case's later stages are planned when it is accepted and sent as
+    their moment comes (:meth:`due`).
+    """
+
+    window_depts: dict[int, str] = field(default_factory=dict)
+    _plans: list[tuple[dt.datetime, int, str, dict, dict]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        numbers = range(1, max(self.windows, len(self.window_depts)) + 1)
+        self.roster = {n: {"id": f"S{self.district_code[-2:]}{n:02d}",
+                           "name": self.rng.choice(SURNAMES) + self.rng.choice(GIVEN)}
+                       for n in numbers}
+
+    def _window_for(self, item: dict) -> int:
+        own = [n for n, dept in self.window_depts.items() if dept == item["dept_code"]]
+        return self.rng.choice(own or sorted(self.roster))
+
+    def accept(self, at: dt.datetime) -> list[dict]:
+        """A citizen is served at a window: 申请 and 受理 now, the rest planned."""
+        item = self.rng.choice(self.items)
+        self.case_counter += 1
+        window = self._window_for(item)
+        case = {"case_no": f"{self.district_code}{self.seed:02d}{self.case_counter:08d}",
+                "item": item, "staff": self.roster[window], "window": window, "last": at}
+        events = [self._event(case, "申请", at, case_type=item["case_type"], window_no=window),
+                  self._event(case, "受理", at + dt.timedelta(minutes=3), window_no=window)]
+        if item.get("fee_yuan", "0.00") != "0.00":
+            events.append(self._event(case, "收费", at + dt.timedelta(minutes=4),
+                                      fee_amount=item["fee_yuan"]))
+        for joint in item.get("joint_depts", ()):
+            events.append(self._event(case, "分送", at + dt.timedelta(minutes=5),
+                                      to_dept_code=joint["dept_code"]))
+            back = add_weekdays(at.astimezone(LOCAL_TZ).date(),
+                                self.rng.randint(1, max(joint["days"] - 1, 1)))
+            self._plan(back, case, "反馈", {"dept_code": joint["dept_code"], "reason": "同意"})
+        self._plan_stages(case, at)
+        return events
+
+    def _plan_stages(self, case: dict, at: dt.datetime) -> None:
+        promised = case["item"]["promised_days"]
+        accepted = at.astimezone(LOCAL_TZ).date()
+        if promised == 0:  # 即办件: done while the citizen waits
+            self._plan(at + dt.timedelta(minutes=self.rng.randrange(10, 50)), case, "办结", {})
+            return
+        outcome = self.rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
+        days = {"early": self.rng.randint(1, max(promised - 2, 1)),
+                "close": promised,  # done late on the deadline day itself
+                "late": promised + self.rng.randint(1, 4)}[outcome]
+        for n, stage in enumerate(STAGES_AFTER_ACCEPT, start=1):
+            day = add_weekdays(accepted, max(round(days * n / 4), 1 if n == 4 else 0))
+            if outcome == "close" and n == 4:
+                late_in_day = dt.datetime.combine(day, dt.time(16, 0), LOCAL_TZ)
+                self._plan(late_in_day + dt.timedelta(minutes=self.rng.randrange(80)),
+                           case, stage, {})
+            else:
+                self._plan(day, case, stage, {})
+
+    def _plan(self, when: dt.datetime | dt.date, case: dict, kind: str, extra: dict) -> None:
+        if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+            opens = dt.datetime.combine(when, OFFICE_PERIODS[0][0], LOCAL_TZ)
+            when = opens + dt.timedelta(minutes=self.rng.randrange(0, 400))
+        if kind in STAGES_AFTER_ACCEPT:  # a case's stages keep their order
+            when = max(when, case.get("planned", when) + dt.timedelta(minutes=7))
+        when = when if in_office(when) else next_office_moment(when, self.rng)
+        if kind in STAGES_AFTER_ACCEPT:
+            case["planned"] = when
+        self.counter += 1
+        bisect.insort(self._plans, (when, self.counter, kind, case, extra),
+                      key=lambda plan: plan[:2])
+
+    def due(self, at: dt.datetime) -> list[dict]:
+        """The planned events whose moment has come, oldest first."""
+        events = []
+        while self._plans and self._plans[0][0] <= at:
+            when, _, kind, case, extra = self._plans.pop(0)
+            events.append(self._event(case, kind, when, **extra))
+        return events
+
+    def history(self, start: dt.datetime, now: dt.datetime, cases_per_day: int) -> list[dict]:
+        """The cases of the office days from ``start`` until ``now``, with every event that
+        has happened by ``now``; what comes later stays planned for :meth:`due`."""
+        events: list[dict] = []
+        day = start.astimezone(LOCAL_TZ).date()
+        while day <= now.astimezone(LOCAL_TZ).date():
+            if day.weekday() < 5:
+                for _ in range(cases_per_day):
+                    opens, closes = self.rng.choice(OFFICE_PERIODS)
+                    first = dt.datetime.combine(day, opens, LOCAL_TZ)
+                    span = (dt.datetime.combine(day, closes, LOCAL_TZ) - first) - SERVICE_TIME
+                    at = first + dt.timedelta(minutes=self.rng.randrange(int(span.seconds / 60)))
+                    if at <= now:
+                        events += self.accept(at)
+            day += dt.timedelta(days=1)
+        return sorted(events + self.due(now), key=lambda e: e["occurred_at"])
 
 
 def district_names() -> dict[str, str]:

@@ -199,7 +199,8 @@ def _span(span: TimeSpan, x: Callable[[dt.datetime], float], y: int, bar: int,
     left, right = x(span.started_at), x(span.ended_at)
     until = "至今" if span.open else span.ended_at.astimezone(tz).strftime("%H:%M")
     when = f"{span.started_at.astimezone(tz).strftime('%H:%M')}–{until}"
-    shape = (f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, 1):.1f}" height="{bar}"'
+    least = 1 if span.state == "present" else 3  # a short absence stays visible
+    shape = (f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, least):.1f}" height="{bar}"'
              f' fill="{colour}" data-state="{escape(span.state)}"><title>{escape(name)} {when}'
              f'</title></rect>')
     if span.open:

@@ -203,3 +203,21 @@ def test_a_box_without_cameras_says_not_connected(tmp_path):
         assert "本机未配置摄像头，没有抓拍图片" in health
     finally:
         plain.stop()
+
+
+def test_an_all_day_schedule_shows_the_last_hours_today_and_the_whole_day_on_request(manager, box):
+    """With office hours as long as the day (the demo's), a few minutes away would be a hairline
+    on a 24-hour axis: today's timeline shows the hours up to now, 查看全天 the whole day."""
+    periods = box.presence.schedule.periods
+    box.presence.schedule.periods = [(dt.time(0, 0), dt.time(23, 59))]
+    try:
+        page = text(manager.get("/presence"))
+        whole = text(manager.get("/presence?whole=1"))
+    finally:
+        box.presence.schedule.periods = periods
+    hours = [int(h) for h in re.findall(r'class="chart-small">(\d\d):00</text>', page)]
+    now = box.clock().astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert hours[0] >= now.hour - 3 and hours[-1] <= now.hour + 2 and hours[-1] > hours[0]
+    assert "查看全天" in page and 'data-state="absent"' in timeline_row(page, "2号窗口")
+    all_hours = re.findall(r'class="chart-small">(\d\d):00</text>', whole)
+    assert all_hours[0] == "00" and "查看全天" not in whole

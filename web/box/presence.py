@@ -40,7 +40,8 @@ def index():
     except BadQuery as exc:
         return render_template("error.html", code=400, title="请求无效", message=str(exc)), 400
     presence = _presence()
-    shown = day_view(presence, day, window_no) if presence is not None else {}
+    whole_day = request.args.get("whole") == "1"
+    shown = day_view(presence, day, window_no, whole_day) if presence is not None else {}
     return render_template("presence.html", connected=presence is not None, day=day,
                            nearby=nearby_days(day), window_no=window_no, kinds=KINDS, **shown)
 
@@ -94,16 +95,23 @@ def parse_window(text: str) -> int | None:
     return int(text)
 
 
-def day_view(presence: PresenceService, day: dt.date, window_no: int | None) -> dict[str, Any]:
+def day_view(presence: PresenceService, day: dt.date, window_no: int | None,
+             whole_day: bool = False) -> dict[str, Any]:
     """What the page shows for ``day``: the timeline, minutes away and the absences."""
     spans = presence.timeline(day)
     start, end, breaks = axis(presence, day)
+    focused = day == services.today() and end - start > FOCUS_OVER and not whole_day
+    if focused:
+        # A schedule as long as the day would make a few minutes away a hairline: show the
+        # hours up to now, where what is going on is (查看全天 shows the whole day).
+        start, end = recent_hours(services.now(), start, end)
     chart = timeline([(f"{no}号窗口", found) for no, found in spans.items()], start, end,
                      breaks=breaks, title=f"{day.isoformat()} 各窗口在岗时间轴")
     now = services.now()
     absences = [(found, duration_text((found.ended_at or now) - found.started_at))
                 for found in presence.absences(day, window_no, limit=LIMIT)]
     return {"chart": chart, "windows": sorted(spans), "minutes": presence.absence_minutes(day),
+            "focused": focused,
             "absences": absences, "limit": LIMIT,
             "workday": presence.schedule.is_workday(day)}
 
@@ -121,6 +129,26 @@ def axis(presence: PresenceService, day: dt.date
               for (_open, closed), (opened, _close) in itertools.pairwise(periods)]
     return (midnight + dt.timedelta(hours=periods[0][0].hour),
             midnight + dt.timedelta(hours=last), breaks)
+
+
+FOCUS_OVER = dt.timedelta(hours=12)  # longer office days are shown around now, today
+FOCUS_BEFORE, FOCUS_AFTER = dt.timedelta(hours=3), dt.timedelta(minutes=30)
+
+
+def recent_hours(now: dt.datetime, start: dt.datetime, end: dt.datetime
+                 ) -> tuple[dt.datetime, dt.datetime]:
+    """Whole hours from three hours before ``now`` to just after it, inside ``start``–``end``.
+
+    >>> at = dt.datetime(2026, 11, 2, 15, 10, tzinfo=LOCAL_TZ)
+    >>> day = dt.datetime(2026, 11, 2, tzinfo=LOCAL_TZ)
+    >>> [t.strftime("%H:%M") for t in recent_hours(at, day, day + dt.timedelta(hours=24))]
+    ['12:00', '16:00']
+    """
+    now = now.astimezone(start.tzinfo)
+    first = (now - FOCUS_BEFORE).replace(minute=0, second=0, microsecond=0)
+    last = (now + FOCUS_AFTER + dt.timedelta(minutes=59)).replace(minute=0, second=0,
+                                                                   microsecond=0)
+    return max(start, first), min(end, max(last, first + dt.timedelta(hours=1)))
 
 
 def duration_text(length: dt.timedelta) -> str:
