@@ -296,7 +296,10 @@ class RuleEngine:
     def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
         sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
         if case_nos is None:
-            rows = conn.execute(sql + " where subject like 'case:%' or subject like 'dept:%'")
+            # The pass over open cases finds and clears only theirs (and 重点监察's): the alerts
+            # of a long finished history are no business of it.
+            rows = conn.execute(sql + " where case_no in (select case_no from cases where"
+                                " is_open = 1) or subject like 'dept:%'")
         else:
             rows = conn.execute(sql + " where case_no in (select value from json_each(?))",
                                 (json.dumps(sorted(case_nos)),))

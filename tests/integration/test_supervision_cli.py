@@ -176,3 +176,12 @@ def test_commands_and_config_keys_are_documented():
                     WebhookSection, SmsSection):
         for key in section.model_fields:
             assert key in page, f"docs/supervision.md does not describe {section.__name__}.{key}"
+
+
+def test_check_lists_at_most_the_limit_and_counts_everything(folder):
+    output = run("check", "--config", folder / "box.toml", "--at", "2026-11-06T09:00",
+                 "--list-limit", "1")
+    lines = output.splitlines()
+    assert lines[0].startswith("opened  ") and lines[1].startswith("... and ")
+    assert "more (list them: hallwatch edge alerts)" in lines[1]
+    assert lines[2].startswith("checked 2 cases") and "opened 1, reopened 0, cards 1" in lines[2]
