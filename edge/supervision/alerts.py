@@ -147,10 +147,14 @@ def subject_label(subject: str) -> str:
     '3号窗口 离岗'
     >>> subject_label("device:notifier:sms")
     '通知渠道 sms'
+    >>> subject_label("case:NH2026110005:dept:440605JTJ")
+    '办件 NH2026110005（协办部门 440605JTJ）'
     """
     kind, _, rest = subject.partition(":")
     parts = rest.split(":")
     if kind == "case":
+        if len(parts) == 3 and parts[1] == "dept":  # a joint case's participating department
+            return f"办件 {parts[0]}（协办部门 {parts[2]}）"
         return f"办件 {rest}"
     if kind == "window" and parts[0].isdigit():
         return f"{parts[0]}号窗口 离岗" if "absence" in parts else f"{parts[0]}号窗口"

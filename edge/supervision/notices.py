@@ -134,13 +134,15 @@ class CardDesk:
         """(alerts that need a yellow card, yellow cards due to turn red) as of ``today``."""
         only, params = "", []
         if case_nos is not None:
-            only = f" and a.case_no in ({','.join('?' * len(case_nos))})"
+            only = f" and c.case_no in ({','.join('?' * len(case_nos))})"
             params = list(case_nos)
         # One card at a time per case and department: a joint case's participating department
         # gets its own card for its own share, whatever the lead's.
+        # From the open cases to their alerts (CROSS JOIN keeps that order in SQLite): a box's
+        # finished history may hold far more red alerts than its open cases.
         need_yellow = conn.execute(
-            "select a.id, a.case_no, a.dept_code from alerts a join cases c"
-            " on c.case_no = a.case_no where a.level = 'red' and a.card is null"
+            "select a.id, a.case_no, a.dept_code from cases c cross join alerts a"
+            " on a.case_no = c.case_no where a.level = 'red' and a.card is null"
             f" and a.cleared_at is null and a.rule not in {_CARDLESS}"
             f" and a.state in {_ACTIVE} and c.is_open = 1{only} and not exists (select 1 from"
             " alerts b where b.case_no = a.case_no and b.dept_code is a.dept_code"
@@ -149,8 +151,8 @@ class CardDesk:
         for alert_id, case_no, dept_code in need_yellow:
             first.setdefault((case_no, dept_code), alert_id)
         need_red = conn.execute(
-            "select a.id, a.dept_code, c.dept_code, c.facts from alerts a join cases c"
-            " on c.case_no = a.case_no where a.card = 'yellow' and a.state != 'closed'"
+            "select a.id, a.dept_code, c.dept_code, c.facts from cases c cross join alerts a"
+            " on a.case_no = c.case_no where a.card = 'yellow' and a.state != 'closed'"
             f" and a.card_due < ? and c.is_open = 1{only} order by a.id",
             [today.isoformat(), *params]).fetchall()
         return ([alert_row(conn, i) for i in first.values()],
