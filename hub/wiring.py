@@ -23,6 +23,7 @@ from hub.config import HubConfig
 from hub.dubans import DubanDesk
 from hub.projections import ProjectionContext, install
 from hub.projections.lights import LightRefresher
+from hub.reports import ReportDesk, ReportWriter
 from hub.retention import RetentionKeeper
 from hub.scorebook import Scorebook
 from hub.score_scheduler import ScoreScheduler
@@ -51,7 +52,14 @@ class Dashboard:
     scoring_text: str
     users: HubUsers
     context: ProjectionContext
+    reports: ReportDesk | None = None
     services: list = field(default_factory=list)
+
+    def published(self) -> None:
+        """A month was published here: the scheduler ticks now, so its reports follow."""
+        for service in self.services:
+            if isinstance(service, ScoreScheduler):
+                service.poke()
 
     def formula(self) -> tuple[ScoringConfig, str]:
         """The formula file as it is now (read again: an edit needs no restart)."""
@@ -80,6 +88,14 @@ def users_path(config: HubConfig) -> Path:
     return config.path(config.data_dir) / "users.db"
 
 
+def _pdf_renderer():
+    """The reports' PDF renderer: Chromium through web/hub/report_pdf.py, which says why
+    when Chromium or Playwright is missing (the report's HTML and XLSX work regardless)."""
+    from web.hub.report_pdf import render_report_pdf
+
+    return render_report_pdf
+
+
 def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime] = utc_now,
                    with_web: bool = True) -> Dashboard:
     """Register the views on ``store`` (not open yet) and build the supervisors' services."""
@@ -105,11 +121,15 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
         dashboard.services.append(RetentionKeeper(
             store, keep_months=config.database.retention_months,
             action=config.database.retention_action, clock=clock))
+    dashboard.reports = ReportDesk(store, clock)
     if config.scores.auto_draft:
-        dashboard.services.append(ScoreScheduler(
+        scheduler = ScoreScheduler(
             dashboard.scorebook, lambda month, formula: compute_month(data, formula, month),
             dashboard.formula, clock, draft_time=config.scores.draft_time,
-            refresh_minutes=config.scores.refresh_minutes))
+            refresh_minutes=config.scores.refresh_minutes)
+        scheduler.listeners.append(ReportWriter(dashboard.reports, data, dashboard.scorebook,
+                                                _pdf_renderer()))
+        dashboard.services.append(scheduler)
     if with_web and config.web.enabled:
         from web.hub.server import WebServer
 

@@ -63,13 +63,20 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]
 def xlsx_response(sheet_name: str, header: Sequence[str], rows: Iterable[Sequence],
                   filename: str) -> Response:
     """One-sheet XLSX (write-only, so large exports stay small in memory) as a download."""
+    return xlsx_book_response([(sheet_name, header, rows)], filename)
+
+
+def xlsx_book_response(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]],
+                       filename: str) -> Response:
+    """Several sheets, each (name, header, rows), as one XLSX download; cells made safe."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(sheet_name)
-    sheet.append(safe_row(header))
-    for row in rows:
-        sheet.append(safe_row(row))
+    for name, header, rows in sheets:
+        sheet = book.create_sheet(name)
+        sheet.append(safe_row(header))
+        for row in rows:
+            sheet.append(safe_row(row))
     data = io.BytesIO()
     book.save(data)
     return Response(data.getvalue(), mimetype=XLSX_MIMETYPE,

@@ -163,6 +163,13 @@ def platform_reconciliations(db: Migrating) -> None:
     db.run(RECONCILIATIONS)
 
 
+def monthly_reports(db: Migrating) -> None:
+    """Issue 20: every generated monthly supervision report (月度电子监察报告), kept."""
+    from hub.reports.desk import SCHEMA as REPORTS
+
+    db.run(REPORTS)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -177,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alerts' 过错责任 outcome", alerts_liability),
     Migration(5, "joint-case shares", joint_shares),
     Migration(6, "platform reconciliations", platform_reconciliations),
+    Migration(7, "monthly supervision reports", monthly_reports),
 )
 LATEST = MIGRATIONS[-1].version
 

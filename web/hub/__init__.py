@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 NAV = [("overview.index", "全市总览"), ("cases.index", "办件监察"),
        ("supervision.index", "督办与红黄牌"), ("supervision.forwarded", "上报件"),
-       ("halls.index", "现场与设备"), ("scores.index", "绩效评估"), ("complaints.index", "投诉建言"),
+       ("halls.index", "现场与设备"), ("scores.index", "绩效评估"), ("reports.index", "报告"),
+       ("complaints.index", "投诉建言"),
        ("users.index", "用户管理")]
 hub_assets = Blueprint("hub_assets", __name__, static_folder=str(Path(__file__).parent / "static"),
                        static_url_path="/hub-static")
@@ -63,12 +64,14 @@ def create_app(dashboard, test_config: dict | None = None,
     app.jinja_env.globals.update(HUB_ROLES=HUB_ROLES, public_link=("portal.home", "公众门户"),
                                  extra_styles=[("hub_assets.static", "hub.css")])
     from web import users as user_pages
-    from web.hub import cases, complaints, filters, halls, overview, scores, supervision
+    from web.hub import (cases, complaints, filters, halls, overview, reports, scores,
+                        supervision)
     from web.hub.users import hub_user_admin
 
     filters.install(app)
     user_pages.configure(app, hub_user_admin(dashboard))
-    for module in (overview, cases, supervision, halls, scores, complaints, user_pages):
+    for module in (overview, cases, supervision, halls, scores, reports, complaints,
+                   user_pages):
         app.register_blueprint(module.bp)
     from web.portal import install_portal
 

@@ -106,6 +106,7 @@ def publish():
     except (ScoresNotReady, PublishRefused) as exc:
         flash(str(exc), "error")
     else:
+        dashboard().published()  # the month's reports follow (hub/reports/desk.py)
         forced = "（强制提前发布，已记录原因）" if run.forced else ""
         flash(f"{month} 成绩已发布（{run.label}）{forced}，此后不可更改，更正将作为新版本",
               "success")
