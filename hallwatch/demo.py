@@ -32,6 +32,7 @@ from pathlib import Path
 import click
 import tomli_w
 
+from hallwatch.demo_feeds import PlatformFeed, platform_feed
 from hallwatch.hubsim import city_catalogue
 from hallwatch.sim import OFFICE_PERIODS, SERVICE_TIME, Hall, catalogue_for, in_office
 from standard.districts import DISTRICTS, hall_name
@@ -100,6 +101,7 @@ class DemoBox:
     accepted: int = 0
     online: bool = True
     pending: list[dict] = field(default_factory=list)  # what the platform still has to send
+    feed: PlatformFeed | None = None  # a 中间库 or drop folder instead of HTTP (demo_feeds.py)
     platform: Hall = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,9 +159,10 @@ def provision(folder: Path, base_port: int, hub_port: int, relay_port: int
         box_dir = folder / "boxes" / code
         provision_box(hub_config, box_dir, code, f"{hall_name(code)}行政服务中心",
                       catalogue=catalogue, profile=HALL_PROFILES / f"{code}.toml")
+        feed = platform_feed(code, folder)
         _rewrite_toml(box_dir / "box.toml", web={"host": "127.0.0.1", "port": base_port + n},
-                      **DEMO_HALL)
-        boxes.append(DemoBox(code, name, box_dir, base_port + n))
+                      **DEMO_HALL, **({"sources": feed.sources()} if feed else {}))
+        boxes.append(DemoBox(code, name, box_dir, base_port + n, feed=feed))
     return hub_toml, boxes
 
 
@@ -168,8 +171,12 @@ def post_events(box: DemoBox, events: list[dict]) -> None:
 
     A box that does not answer (stopped, restarting, or busy with 503) is marked offline and
     its events wait, as a real platform's do; the demo goes on with the other districts and
-    sends the backlog once the box answers again.
+    sends the backlog once the box answers again. A district with a ``feed`` writes to its
+    中间库 or drop folder instead, which its box reads by itself.
     """
+    if box.feed is not None:
+        box.sent += box.feed.send(events, now=len(events) > BATCH)
+        return
     box.pending.extend(events)
     while box.pending:
         chunk = box.pending[:BATCH]
@@ -226,7 +233,9 @@ def summary(box: DemoBox, now: dt.datetime) -> str:
     lights = Counter(row.light for row in board.cases(now))
     store.close()
     shown = ", ".join(f"{k} {lights[k]}" for k in ("green", "yellow", "red", "unknown"))
-    return f"{box.name} {box.code}: sent {box.sent}, accepted {box.accepted}; open cases: {shown}"
+    sent = f"sent {box.sent} via {box.feed.label}" if box.feed else \
+        f"sent {box.sent}, accepted {box.accepted}"
+    return f"{box.name} {box.code}: {sent}; open cases: {shown}"
 
 
 def _scores(hub_toml: Path, now: dt.datetime) -> None:
