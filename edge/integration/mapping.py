@@ -204,6 +204,7 @@ class RowMapper:
         self.hash_columns = (mapping.event_id.columns if mapping.event_id
                              and "event_id" not in self.fields and "event_id"
                              not in mapping.constants else [])
+        self._key_cache: dict[tuple, tuple[list, list]] = {}
 
     def missing_columns(self, headers: Iterable[str]) -> list[str]:
         """Mapping keys whose platform column is not among ``headers`` (case ignored)."""
@@ -216,12 +217,12 @@ class RowMapper:
 
     def record(self, row: RowLike[str, Any]) -> dict[str, Any]:
         """The standard record for ``row``; MappingRefused names every field it cannot fill."""
-        values = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+        fields, hashed = self._keys(tuple(row.keys()))
         record: dict[str, Any] = dict(self.mapping.constants)
         problems: list[dict[str, str]] = []
-        for name, column in self.fields.items():
-            raw = values.get(column.lower())
-            if _blank(raw):
+        for name, column, key in fields:
+            raw = row[key] if key is not None else None
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
                 continue
             try:
                 record[name] = self._convert(name, column, raw)
@@ -229,14 +230,30 @@ class RowMapper:
                 problems.append({"field": name, "message": str(exc)})
         if self.hash_columns:
             record["event_id"] = self.mapping.event_id.prefix + stable_hash(
-                [values.get(c.lower()) for c in self.hash_columns])
+                [row[key] if key is not None else None for key in hashed])
         if problems:
             raise MappingRefused(problems)
-        actor = {key: record.pop(f"actor_{key}") for key in ("id", "name")
-                 if f"actor_{key}" in record}
-        if actor:
-            record["actor"] = actor
+        if "actor_id" in record or "actor_name" in record:
+            record["actor"] = {key: record.pop(f"actor_{key}") for key in ("id", "name")
+                               if f"actor_{key}" in record}
         return record
+
+    def _keys(self, keys: tuple) -> tuple[list[tuple[str, str, Any]], list[Any]]:
+        """For rows with these keys: (field, column, the row's key or None) and the hashed
+        columns' keys. Rows of one query or file share their keys, so this is worked out once."""
+        found = self._key_cache.get(keys)
+        if found is None:
+            by_name = {}
+            for key in keys:
+                if key is not None:
+                    by_name.setdefault(str(key).strip().lower(), key)
+            found = ([(name, column, by_name.get(column.lower()))
+                      for name, column in self.fields.items()],
+                     [by_name.get(column.lower()) for column in self.hash_columns])
+            if len(self._key_cache) > 100:  # JSON objects may each have their own keys
+                self._key_cache.clear()
+            self._key_cache[keys] = found
+        return found
 
     def _convert(self, name: str, column: str, raw: Any) -> Any:
         if name == "occurred_at":
