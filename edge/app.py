@@ -44,6 +44,7 @@ from standard.deadlines import LightSettings
 from standard.identity import load_box_identity, load_hub_public
 
 if TYPE_CHECKING:
+    from edge.presence.live import LiveVideo
     from edge.presence.service import PresenceService
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class Box:
     evaluations: Evaluations | None = None  # 好差评: ratings, follow-ups, evaluator keys
     supervision: Supervision | None = None  # alerts, cards, notices (edge/supervision/alerts.py)
     presence: PresenceService | None = None  # cameras, 离岗 (edge/presence/service.py)
+    live: LiveVideo | None = None  # 视频监控 from the cameras' frames (edge/presence/live.py)
     integration: Integration | None = None  # 中间库, drop folders, reconciliation (edge/integration)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -156,9 +158,11 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     box.services.append(box.hall)
     box.evaluations = wire_evaluations(box, calendar, pin_factory_for)
     box.presence = wire_presence(box, calendar)
+    box.live = wire_live(box)
     box.integration = wire_integration(box)  # [[sources]]: after the hooks it stores through
     if config.relay is not None:
-        box.relay = build_relay(config, store, board, on_config_applied=box.checker.wake)
+        box.relay = build_relay(config, store, board, on_config_applied=box.checker.wake,
+                                on_snapshot=box.live.answer_snapshot if box.live else None)
         box.services.append(box.relay)
     return box
 
@@ -191,6 +195,7 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
         WindowRegion,
         parse_camera_target,
     )
+    from edge.presence.live import LiveVideo
     from edge.presence.service import PresenceService
     from edge.presence.simulation import SimulatedStaff
     from edge.presence.store import PRESENCE_SCHEMA
@@ -247,6 +252,21 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
     return presence
 
 
+def wire_live(box: Box) -> LiveVideo | None:
+    """Live video and the hub's snapshots from the cameras' own frames; None without cameras."""
+    from edge.presence.live import VIDEO_SCHEMA, LiveSettings, LiveVideo
+
+    if box.presence is None:
+        return None
+    section = box.config.presence
+    box.store.extra_schema.append(VIDEO_SCHEMA)
+    settings = LiveSettings(fps=section.live_fps, viewers=section.live_viewers,
+                            width=section.live_width,
+                            snapshot_max_bytes=section.snapshot_max_kb * 1024)
+    return LiveVideo(box.presence.latest_frame, box.presence.watched_windows, settings,
+                     box.clock, box.store)
+
+
 def pin_factory_for(name: str, host: str | None = None) -> object:
     """The gpiozero pin factory a hardware profile names; ``host`` is a remote board (pigpiod).
 
@@ -272,7 +292,8 @@ def pin_factory_for(name: str, host: str | None = None) -> object:
 
 
 def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
-                on_config_applied: Callable[[], None] | None = None) -> Relay:
+                on_config_applied: Callable[[], None] | None = None,
+                on_snapshot: Callable[[dict], dict] | None = None) -> Relay:
     section = config.relay
     identity = load_box_identity(config.path(section.identity))
     hub = load_hub_public(config.path(section.hub_public))
@@ -289,7 +310,7 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
 
     return Relay(store, identity, hub, section.endpoints, settings,
                  on_config=ConfigApplier(config, store, board, on_config_applied),
-                 on_quota=quota_alert,
+                 on_quota=quota_alert, on_snapshot=on_snapshot,
                  identity_path=config.path(section.identity))  # rotation: reload the new keys
 
 

@@ -111,6 +111,12 @@ class PresenceSection(Section):
     evidence_check_seconds: float = Field(default=60.0, gt=0, le=86400)  # closed alerts -> evidence
     office_hours: list[str] | None = None  # e.g. ["08:30-12:00", "14:00-17:30"]
     every_day: bool = False  # count every day as a workday (demo, tests); never in a hall
+    # Live video (视频监控) from the frames the cameras already read: caps that keep the
+    # detection fed. live_viewers = 0 turns live viewing off; the hub's snapshots stay.
+    live_fps: float = Field(default=2.0, gt=0, le=10)  # frames a second per window at most
+    live_viewers: int = Field(default=3, ge=0, le=20)  # live viewers at once on the box
+    live_width: int = Field(default=640, ge=160, le=1920)  # pixels; frames are shrunk to it
+    snapshot_max_kb: int = Field(default=256, ge=16, le=1024)  # a snapshot for the hub
 
     @field_validator("office_hours")
     @classmethod

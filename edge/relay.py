@@ -68,6 +68,7 @@ class RelayState:
 
 
 ConfigHandler = Callable[[str, int, dict], None]
+SIGNED_DOCUMENTS = (wire.CONFIG, wire.SNAPSHOT_REQUEST)  # one frame: a signed JSON document
 
 
 class Relay:
@@ -77,6 +78,7 @@ class Relay:
                  endpoints: str | list[str], settings: RelaySettings, *,
                  on_config: ConfigHandler | None = None,
                  on_quota: Callable[[float], None] | None = None,
+                 on_snapshot: Callable[[dict], dict] | None = None,
                  identity_path: Path | None = None):
         self.store = store
         self.identity = identity
@@ -88,6 +90,7 @@ class Relay:
         self.settings = settings
         self.on_config = on_config
         self.on_quota = on_quota
+        self.on_snapshot = on_snapshot  # the hub asks for a window's picture (edge/presence/live.py)
         self.state = RelayState()
         self._sealer = Sealer(identity.seal_private, hub.seal_public, identity.sign_private,
                               identity.box_id)
@@ -321,6 +324,30 @@ class Relay:
         return {"kind": kind, "doc_version": version, "ok": True, "error": None}
 
 
+    def answer_snapshot(self, body: dict) -> dict:
+        """Verify the hub's signed snapshot request and answer it (JPEG or why not)."""
+        answer: dict = {"box_id": self.identity.box_id, "request_id": body.get("doc_version"),
+                        "window_no": None, "jpeg": None, "error": None, "taken_at": None}
+        try:
+            request = verify_document(body, self.hub.sign_public, kind=wire.SNAPSHOT_REQUEST_KIND)
+            if request.get("box_id") != self.identity.box_id:
+                raise EnvelopeError(f"the request is for box {request.get('box_id')}")
+            expires = dt.datetime.fromisoformat(str(request.get("expires_at")))
+            if expires < dt.datetime.now(dt.timezone.utc):
+                raise EnvelopeError(f"the request expired at {request.get('expires_at')}")
+        except (EnvelopeError, ValueError, TypeError) as exc:
+            log.warning("snapshot request from hub refused: %s", exc)
+            return {**answer, "error": f"请求无效，盒子拒绝：{exc}"}
+        if self.on_snapshot is None:
+            return {**answer, "window_no": request.get("window_no"),
+                    "error": "本盒子未接入摄像头"}
+        try:
+            return {**answer, **self.on_snapshot(request), "box_id": self.identity.box_id}
+        except Exception as exc:  # a camera's trouble must not stop the relay
+            log.exception("snapshot for the hub failed")
+            return {**answer, "window_no": request.get("window_no"), "error": f"截图失败：{exc}"}
+
+
 class _Session:
     """State of one connection: cursors, batches in flight, heartbeats."""
 
@@ -426,7 +453,7 @@ class _Session:
         self.answered = True
         kind, body_frames = frames[0], frames[1:]
         try:
-            body = wire.decode_json(body_frames, kind) if kind != wire.CONFIG else \
+            body = wire.decode_json(body_frames, kind) if kind not in SIGNED_DOCUMENTS else \
                 json.loads(body_frames[0])
         except (wire.WireError, ValueError, IndexError) as exc:
             log.warning("bad message from hub: %s", exc)
@@ -454,6 +481,8 @@ class _Session:
         elif kind == wire.CONFIG:
             self._send_json(wire.CONFIG_ACK, {"box_id": relay.identity.box_id,
                                               **relay.apply_config(body)})
+        elif kind == wire.SNAPSHOT_REQUEST:
+            self._send_json(wire.SNAPSHOT, relay.answer_snapshot(body))
 
     def _resend_lost(self) -> None:
         """Send again from the cumulative ack if a batch was lost on the way (hub restarted

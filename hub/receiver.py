@@ -15,6 +15,7 @@ documents (``hub publish``) newer than what each connected box holds.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -25,10 +26,11 @@ from dataclasses import dataclass, field
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from hub.snapshots import SnapshotDesk
 from hub.storage.engines import unavailable_errors
 from hub.store import REFUSAL_WINDOW_SECONDS, HubStore
 from standard import wire
-from standard.envelope import EnvelopeError, Opener
+from standard.envelope import EnvelopeError, Opener, sign_document
 from standard.identity import EnrolledBox, HubIdentity
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class Receiver:
         self._by_curve: dict[bytes, EnrolledBox] = {}
         self._lock = threading.Lock()
         self.opener = Opener(identity.seal_private)
+        self.snapshots = SnapshotDesk(store, lambda: dt.datetime.now(dt.timezone.utc))
         self.stats = ReceiverStats()
         self.bound_endpoint = ""
         self._stop = threading.Event()
@@ -206,6 +209,8 @@ class Receiver:
             self._heartbeat(sock, route, sender, kind, body)
         elif kind == wire.CONFIG_ACK:
             self._config_ack(sender.box_id, wire.decode_json(body, kind))
+        elif kind == wire.SNAPSHOT:
+            self._snapshot(sender.box_id, body)
         else:
             self._refuse(sock, route, sender.box_id, f"unknown message type {kind[:20]!r}")
 
@@ -285,19 +290,43 @@ class Receiver:
             if command["box_id"] not in connected:
                 continue  # sent when the box is next connected
             try:
-                body = json.loads(command["body"])
-                if command["kind"] != "resend" or not isinstance(body.get("from_seq"), int):
-                    raise ValueError(f"unknown command {command['kind']!r} {command['body']}")
+                frames = self._command_frames(command["box_id"], command["kind"],
+                                              json.loads(command["body"]))
             except ValueError as exc:  # done with, not retried every second
                 log.error("command %s for box %s dropped: %s", command["id"],
                           command["box_id"], exc)
             else:
-                self.send_to(command["box_id"], wire.encode(wire.RESEND, body))
-                log.info("asked box %s to resend from %s", command["box_id"], body["from_seq"])
+                self.send_to(command["box_id"], frames)
+                log.info("sent box %s: %s %s", command["box_id"], command["kind"],
+                         command["body"])
             self.store.command_done(command["id"])
         configs = self.store.latest_configs()
         for box_id in connected:
             self._push_configs(box_id, configs)
+
+    def _command_frames(self, box_id: str, kind: str, body: dict) -> list[bytes]:
+        """The message a queued command becomes; ValueError for one the hub cannot send."""
+        if kind == "resend" and isinstance(body.get("from_seq"), int):
+            return wire.encode(wire.RESEND, body)
+        if kind == "snapshot" and isinstance(body.get("request_id"), int):
+            doc = sign_document({**body, "box_id": box_id}, wire.SNAPSHOT_REQUEST_KIND,
+                                body["request_id"], self.identity.sign_private)
+            return [wire.SNAPSHOT_REQUEST, json.dumps(doc, ensure_ascii=False).encode()]
+        raise ValueError(f"unknown command {kind!r} {body}")
+
+    def _snapshot(self, box_id: str, body: list[bytes]) -> None:
+        """A box's answer to a snapshot request: stored on the request (size-capped)."""
+        if sum(len(frame) for frame in body) > wire.MAX_SNAPSHOT_BYTES * 4 // 3 + 4096:
+            self.note_refusal(box_id, box_id, "snapshot refused: larger than the cap")
+            return
+        try:
+            answer = wire.decode_json(body, wire.SNAPSHOT)
+        except wire.WireError as exc:
+            self.note_refusal(box_id, box_id, f"snapshot refused: {exc}")
+            return
+        if self.snapshots.answered(box_id, answer):
+            log.info("box %s answered snapshot request %s (%s)", box_id,
+                     answer.get("request_id"), answer.get("error") or "JPEG")
 
     def _push_configs(self, box_id: str, configs: dict[str, dict]) -> None:
         """Queue each document newer than the box holds, once per document and session."""

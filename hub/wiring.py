@@ -28,6 +28,7 @@ from hub.retention import RetentionKeeper
 from hub.scorebook import Scorebook
 from hub.score_scheduler import ScoreScheduler
 from hub.scoring import ScoringConfig, compute_month, load_scoring
+from hub.snapshots import SnapshotDesk
 from hub.services import HubData
 from hub.users import HubUsers
 from standard.calendar import WorkCalendar, load_overrides
@@ -53,6 +54,7 @@ class Dashboard:
     users: HubUsers
     context: ProjectionContext
     reports: ReportDesk | None = None
+    snapshots: SnapshotDesk | None = None
     services: list = field(default_factory=list)
 
     def published(self) -> None:
@@ -122,6 +124,7 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
             store, keep_months=config.database.retention_months,
             action=config.database.retention_action, clock=clock))
     dashboard.reports = ReportDesk(store, clock)
+    dashboard.snapshots = SnapshotDesk(store, clock)
     if config.scores.auto_draft:
         scheduler = ScoreScheduler(
             dashboard.scorebook, lambda month, formula: compute_month(data, formula, month),

@@ -9,6 +9,8 @@ Box → hub::
     [b"batch", header, ciphertext, signature]   header: first_seq, last_seq, from_seq, count
     [b"ping",  {"version": 1, "box_id", "last_seq", "backlog"}]
     [b"config-ack", {"version": 1, "box_id", "kind", "doc_version", "ok", "error"}]
+    [b"snapshot", {"version": 1, "box_id", "request_id", "window_no", "taken_at",
+                   "jpeg": base64 or null, "error": null or why (Chinese)}]
 
 Hub → box::
 
@@ -17,6 +19,9 @@ Hub → box::
     [b"pong",   {"version": 1, "acked_seq"}]
     [b"resend", {"version": 1, "from_seq"}]
     [b"config", signed document (see standard.envelope.sign_document)]
+    [b"snapshot-request", signed document of kind "snapshot_request", doc_version = request
+                          id, payload {"request_id", "box_id", "window_no", "requested_by",
+                          "expires_at"}]
 """
 
 from __future__ import annotations
@@ -35,9 +40,13 @@ NACK = b"nack"
 PONG = b"pong"
 RESEND = b"resend"
 CONFIG = b"config"
+SNAPSHOT_REQUEST = b"snapshot-request"
+SNAPSHOT = b"snapshot"
+SNAPSHOT_REQUEST_KIND = "snapshot_request"  # the signed document's kind
+MAX_SNAPSHOT_BYTES = 1024 * 1024  # a snapshot's JPEG, decoded; the hub refuses bigger ones
 
-BOX_MESSAGES = frozenset({HELLO, BATCH, PING, CONFIG_ACK})
-HUB_MESSAGES = frozenset({ACK, NACK, PONG, RESEND, CONFIG})
+BOX_MESSAGES = frozenset({HELLO, BATCH, PING, CONFIG_ACK, SNAPSHOT})
+HUB_MESSAGES = frozenset({ACK, NACK, PONG, RESEND, CONFIG, SNAPSHOT_REQUEST})
 MAX_JSON_BYTES = 16 * 1024 * 1024
 
 

@@ -38,6 +38,8 @@ from edge.presence.ports import (
     State,
     WindowRegion,
 )
+from edge.presence.live import MIMETYPE as MJPEG_MIMETYPE
+from edge.presence.live import LiveSettings, LiveVideo, NoFrame, ViewerLimit
 from edge.presence.service import PresenceService
 from edge.presence.sources import (
     CaptureSource,
@@ -69,9 +71,13 @@ __all__ = [
     "HealthChange",
     "HealthSettings",
     "IsWorkday",
+    "LiveSettings",
+    "LiveVideo",
+    "MJPEG_MIMETYPE",
     "MemorySink",
     "MotionGate",
     "MotionSettings",
+    "NoFrame",
     "OfficeSchedule",
     "PersonDetector",
     "PresenceJudge",
@@ -84,6 +90,7 @@ __all__ = [
     "StoreUsage",
     "SyntheticSource",
     "TrackerSettings",
+    "ViewerLimit",
     "WindowRegion",
     "WindowTracker",
     "analyse_video",

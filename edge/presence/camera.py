@@ -220,6 +220,11 @@ class CameraWorker:
         self._health = HealthWatch(self.settings, clock())
         self._problem: str | None = None
         self._threads: list[threading.Thread] = []
+        self._latest: tuple[dt.datetime, np.ndarray] | None = None
+
+    def latest(self) -> tuple[dt.datetime, np.ndarray] | None:
+        """The last frame read and when (live video reuses it: the camera is opened once)."""
+        return self._latest
 
     def start(self) -> None:
         self._health = HealthWatch(self.settings, self._clock())
@@ -270,6 +275,7 @@ class CameraWorker:
             pause = min(pause * 2, self.settings.retry_max)
 
     def _take(self, at: dt.datetime, frame: np.ndarray) -> None:
+        self._latest = (at, frame)  # one reference swap; readers never block the camera
         with self._lock:
             self.frames_seen += 1
             change = self._health.frame(at, frame)

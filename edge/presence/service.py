@@ -264,6 +264,19 @@ class PresenceService:
                                 " where alert_id = ?", (int(text),))
         return self._evidence(rows[0]).get(kind) if rows else None
 
+    def latest_frame(self, window_no: int) -> tuple[dt.datetime, Any] | None:
+        """The newest frame of the camera that watches ``window_no`` (None: no such window,
+        or no frame yet)."""
+        for worker in self.workers:
+            if any(region.window_no == window_no for region in worker.pipeline.regions):
+                return worker.latest()
+        return None
+
+    def watched_windows(self) -> list[int]:
+        """The windows a camera watches, in order."""
+        return sorted(region.window_no for worker in self.workers
+                      for region in worker.pipeline.regions)
+
     def health(self) -> CameraHealth:
         """Every camera's health; ``ok`` only when all of them deliver frames."""
         cameras = self.cameras()

@@ -170,6 +170,13 @@ def monthly_reports(db: Migrating) -> None:
     db.run(REPORTS)
 
 
+def snapshot_requests(db: Migrating) -> None:
+    """Issue 20: snapshots the hub asks of a window's camera, with who asked (the audit)."""
+    from hub.snapshots import SCHEMA as SNAPSHOTS
+
+    db.run(SNAPSHOTS)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -185,6 +192,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "joint-case shares", joint_shares),
     Migration(6, "platform reconciliations", platform_reconciliations),
     Migration(7, "monthly supervision reports", monthly_reports),
+    Migration(8, "window snapshot requests", snapshot_requests),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -28,7 +28,8 @@ NAV = [("board.index", "实时看板"), ("cases.index", "办件监察"), ("alert
 
 def install(app: Flask, box: Box) -> None:
     """Sign-in, layout and the pages, on the box's app."""
-    from web.box import alerts, board, cases, evaluations, exports, health, presence, stats
+    from web.box import (alerts, board, cases, evaluations, exports, health, live, presence,
+                         stats)
 
     config = box.config
     settings = AuthSettings(session_hours=config.web.session_hours,
@@ -50,7 +51,7 @@ def install(app: Flask, box: Box) -> None:
                    nav=NAV, footer=f"监察盒子 {config.box_id}")
     app.jinja_env.globals.update(STATE_NAMES=STATE_NAMES)
     app.jinja_env.filters.update(subject=subject_label)
-    for module in (board, cases, exports, alerts, evaluations, presence, stats, health,
+    for module in (board, cases, exports, alerts, evaluations, presence, live, stats, health,
                    users_admin):
         app.register_blueprint(module.bp)
     app.register_error_handler(404, _not_found)
