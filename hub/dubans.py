@@ -4,6 +4,7 @@ Boxes issue their districts' cards (南海电监〔2026〕17号); the city super
 own 督办通知 on any case it can see, numbered ``佛山电监〔2026〕3号`` without gaps (the counter is
 taken in the issuing transaction). A notice is tracked to closure: the district or department
 answers (反馈), the city closes it (办结). Every step is an append-only ``duban_events`` row.
+Its 督办通知书 is fixed at issue (``dubans.content``) and prints on one A4 sheet.
 
 Example::
 
@@ -16,9 +17,11 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
+from hub.duban_notice import duban_content, duban_issuer, duban_page
 from hub.projections.shares import read_shares
 from hub.services import HubData, NotFound, Scope
 from hub.services.cases import find_case
@@ -90,11 +93,15 @@ class DubanDesk:
 
     def issue(self, data: HubData, scope: Scope, case_no: str, *, user: str,
               requirement: str, due_working_days: int | None = None,
-              dept_code: str | None = None) -> dict[str, Any]:
+              dept_code: str | None = None, source: str | None = None,
+              complaint_id: int | None = None,
+              also: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Issue a city 督办 on a case the (city) user can see; returns the notice.
 
         It goes to the case's department, or to ``dept_code``: the lead or any department that
-        takes part in the joint case (联办件).
+        takes part in the joint case (联办件). Its 督办通知书 is fixed now (hub/duban_notice.py).
+        ``source`` and ``complaint_id`` name the complaint it came from (移交督办); ``also(conn,
+        notice)`` runs in the issuing transaction, so the complaint's own step commits with it.
         """
         if not scope.is_city:
             raise DubanError("只有市监察局可以发出市级督办")
@@ -117,17 +124,33 @@ class DubanDesk:
                                " returning last",
                                (today.year,)).fetchone()[0]
             number = duban_number(self.city_name, self.word, today.year, seq)
+            content = duban_content(data, case, target, number=number, issued_on=today,
+                                    due_on=due, requirement=text, source=source,
+                                    issuer=duban_issuer(self.city_name))
             duban_id = conn.execute(
                 "insert into dubans (number, year, seq, district_code, case_no, dept_code,"
                 " dept_suffix, item_code, issued_at, issued_on, issued_by, due_on, requirement,"
-                " state, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)"
-                " returning id",
+                " state, updated_at, content, complaint_id)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?, ?) returning id",
                 (number, today.year, seq, case["district_code"], case["case_no"],
                  target, dept_suffix(target, case["district_code"]), case["item_code"], at,
-                 today.isoformat(), user, due.isoformat(), text, at)).fetchone()[0]
+                 today.isoformat(), user, due.isoformat(), text, at,
+                 json.dumps(content, ensure_ascii=False), complaint_id)).fetchone()[0]
+            note = f"{text}（来源：{source}）" if source else text
             conn.execute("insert into duban_events (duban_id, at, actor, action, note)"
-                         " values (?, ?, ?, 'issue', ?)", (duban_id, at, user, text))
+                         " values (?, ?, ?, 'issue', ?)", (duban_id, at, user, note))
+            if also is not None:
+                also(conn, {"id": duban_id, "number": number})
         return self.get(duban_id, scope)
+
+    def notice_page(self, data: HubData, duban_id: int, scope: Scope) -> str:
+        """The 督办通知书 as a printable A4 page (NotFound outside the scope)."""
+        row = self.get(duban_id, scope)
+        try:
+            case = find_case(data, Scope.district(row["district_code"]), row["case_no"])
+        except NotFound:
+            case = None
+        return duban_page(row, data, case)
 
     def get(self, duban_id: int, scope: Scope) -> dict[str, Any]:
         where, params = scope.sql()

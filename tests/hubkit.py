@@ -163,6 +163,50 @@ def case_of(dashboard: Dashboard, district: str, dept: str | None = None,
     return rows[0]["case_no"]
 
 
+# -- cards as boxes relay them ---------------------------------------------------------------
+CARD_AT = dt.datetime(2026, 11, 19, 9, 0, tzinfo=LOCAL_TZ)
+EXPLANATION = "系统升级停机两日，已加派人手，预计三日内办结。"
+
+
+def card_records(box: SimBox, store, count: int) -> list[tuple]:
+    """``count`` active cards on the unit's open cases, as a box relays them."""
+    stamp = CARD_AT.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    cases = store.query("select case_no, dept_code from hub_cases where district_code = ?"
+                        " and is_open = 1 order by case_no", (box.district_code,))
+    records = []
+    for n in range(count):
+        case = cases[n % len(cases)]
+        alert_id = 50_000 + n
+        red = n % 3 == 0
+        due = "2026-11-10" if n % 4 == 0 else "2026-11-30"  # before or after NOW (11-20)
+        records.append(box.record("alert", {
+            "id": alert_id, "subject": f"case:{case['case_no']}", "rule": "超期",
+            "level": "red", "state": "explained" if n % 5 == 0 else "open",
+            "detail": f"超期：{case['case_no']}", "opened_at": stamp, "updated_at": stamp,
+            "case_no": case["case_no"], "dept_code": case["dept_code"],
+            "card": "red" if red else "yellow", "card_due": due, "cleared_at": None}, CARD_AT))
+        if n % 5 == 0:
+            records.append(box.record("alert_event", {
+                "id": 50_000 + n, "alert_id": alert_id, "at": stamp, "actor": "承办科（dept）",
+                "action": "explain", "from_state": "open", "to_state": "explained",
+                "note": EXPLANATION}, CARD_AT))
+        records.append(box.record("notice", {
+            "number": f"测试电监〔2026〕{1000 + n}号", "kind": "整改建议书" if red else "限期办理通知书",
+            "district_code": box.district_code, "year": 2026, "seq": 1000 + n,
+            "alert_id": alert_id, "case_no": case["case_no"], "dept_code": case["dept_code"],
+            "issued_at": stamp, "issued_on": "2026-11-19", "due_on": due,
+            "content": {"version": 1}}, CARD_AT))
+    return records
+
+
+def feed_cards(store, per_unit: int) -> None:
+    """``per_unit`` active cards in each unit: a third red, a quarter overdue on NOW, a fifth
+    explained (说明理由), each with a notice numbered 测试电监〔2026〕10xx号."""
+    for code in DISTRICTS:
+        box = SimBox.continuing(store, f"{code}-01", code)
+        feed(store, box, card_records(box, store, per_unit))
+
+
 # -- a real hub process ---------------------------------------------------------------------
 REPO = Path(__file__).resolve().parent.parent
 

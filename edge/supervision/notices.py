@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import html
 import json
 import logging
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, local_day
 from standard.districts import hall_name, short_name
+from standard.notice_layout import chinese_date, render_notice_page
+from standard.notice_layout import render_notice_text as render_document_text
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,6 @@ def format_number(district_code: str, year: int, seq: int, word: str = "电监")
     '南海电监〔2026〕17号'
     """
     return f"{short_name(district_code)}{word}〔{year}〕{seq}号"
-
-
-def chinese_date(day: dt.date | str) -> str:
-    """>>> chinese_date("2026-11-09")
-    '2026年11月9日'
-    """
-    if isinstance(day, str):
-        day = dt.date.fromisoformat(day)
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def next_seq(tx: Tx, district_code: str, year: int) -> int:
@@ -328,65 +320,17 @@ def load_notice(conn, number: str) -> Notice | None:
     return Notice(*values)
 
 
-# -- rendering --------------------------------------------------------------------------------
-_CSS = """
-@page { size: A4; margin: 37mm 26mm 35mm 28mm; }
-* { box-sizing: border-box; }
-body { margin: 0; color: #000; background: #fff;
-  font-family: "FangSong", "仿宋", "STFangsong", "FangSong_GB2312", "Noto Serif CJK SC", serif;
-  font-size: 16pt; line-height: 28pt; }
-.notice { max-width: 156mm; margin: 0 auto; }
-.org { color: #c00; text-align: center; font-size: 26pt; line-height: 40pt; letter-spacing: 2pt;
-  font-family: "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; font-weight: bold; }
-.number { text-align: center; margin: 8pt 0 4pt; }
-.rule { border: 0; border-top: 2px solid #c00; margin: 0 0 20pt; }
-h1 { text-align: center; font-size: 22pt; line-height: 36pt; margin: 0 0 16pt; font-weight: bold;
-  font-family: "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; }
-p { margin: 0; text-indent: 2em; }
-p.recipient { text-indent: 0; }
-table { width: 100%; border-collapse: collapse; margin: 8pt 0 12pt; font-size: 14pt;
-  line-height: 22pt; }
-th, td { border: 1px solid #000; padding: 3pt 6pt; vertical-align: top; text-align: left; }
-th { width: 8em; white-space: nowrap; font-weight: normal; }
-.signature { margin-top: 36pt; text-align: right; padding-right: 2em; }
-/* One A4 sheet: the signature and date never fall alone onto a second page. */
-@media print {
-  body { font-size: 14pt; line-height: 22pt; }
-  .org { font-size: 22pt; line-height: 32pt; }
-  h1 { font-size: 18pt; line-height: 28pt; margin-bottom: 10pt; }
-  .rule { margin-bottom: 12pt; }
-  table { font-size: 12pt; line-height: 17pt; margin: 6pt 0 8pt; }
-  th, td { padding: 2pt 5pt; }
-  .signature { margin-top: 18pt; break-inside: avoid; break-before: avoid; }
-}
-@media screen { body { background: #eee; padding: 12mm 0; }
-  .notice { background: #fff; padding: 20mm 20mm; box-shadow: 0 0 4px #999; max-width: 210mm; } }
-"""
+# -- rendering (the layout is shared with the hub's 督办通知书: standard/notice_layout.py) ------
+def notice_org(district_code: str) -> str:
+    """The red line heading a district's notices: 南海区行政审批电子监察."""
+    return f"{hall_name(district_code)}行政审批电子监察"
 
 
 def render_notice_html(notice: Notice) -> str:
     """The notice as one self-contained, printable A4 HTML page (inline CSS, no assets)."""
-    c, e = notice.content, html.escape
-    rows = "".join(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in c["lines"])
-    requirements = "".join(f"<p>{e(line)}</p>" for line in c["requirements"])
-    org = f"{hall_name(notice.district_code)}行政审批电子监察"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-        f"<title>{e(c['number'])} {e(c['title'])}</title><style>{_CSS}</style></head><body>"
-        f"<article class=\"notice\"><div class=\"org\">{e(org)}</div>"
-        f"<div class=\"number\">{e(c['number'])}</div><hr class=\"rule\">"
-        f"<h1>{e(c['title'])}</h1><p class=\"recipient\">{e(c['recipient'])}：</p>"
-        f"<p>{e(c['opening'])}</p><table>{rows}</table>{requirements}"
-        f"<div class=\"signature\"><div>{e(c['issuer'])}</div>"
-        f"<div>{e(chinese_date(c['issued_on']))}</div></div></article></body></html>\n")
+    return render_notice_page(notice.content, org=notice_org(notice.district_code))
 
 
 def render_notice_text(notice: Notice) -> str:
     """The notice as plain text for a terminal."""
-    c = notice.content
-    lines = [f"{hall_name(notice.district_code)}行政审批电子监察", c["number"], "",
-             c["title"], "", f"{c['recipient']}：", f"    {c['opening']}"]
-    lines += [f"    {name}：{value}" for name, value in c["lines"]]
-    lines += [f"    {line}" for line in c["requirements"]]
-    lines += ["", f"{c['issuer']:>40}", f"{chinese_date(c['issued_on']):>40}"]
-    return "\n".join(lines) + "\n"
+    return render_document_text(notice.content, org=notice_org(notice.district_code))

@@ -58,13 +58,14 @@ def apply_notice(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
     district = ctx.district_of(conn, box_id)
     conn.execute(
         "insert into hub_notices (box_id, number, kind, district_code, alert_id,"
-        " case_no, dept_code, dept_suffix, issued_at, issued_on, due_on, content)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+        " case_no, dept_code, dept_suffix, issued_at, issued_on, due_on, content, html)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
         (box_id, notice["number"], notice["kind"], district, notice.get("alert_id"),
          notice.get("case_no"), notice.get("dept_code"),
          dept_suffix(notice.get("dept_code"), district) if notice.get("dept_code") else None,
          notice["issued_at"], notice["issued_on"], notice.get("due_on"),
-         json.dumps(notice.get("content") or {}, ensure_ascii=False)))
+         json.dumps(notice.get("content") or {}, ensure_ascii=False),
+         notice["html"] if isinstance(notice.get("html"), str) else None))
 
 
 _RATING_COLUMNS = ("district_code", "dept_code", "dept_suffix", "rated_on", "effective", "level",

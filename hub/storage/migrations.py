@@ -177,6 +177,31 @@ def snapshot_requests(db: Migrating) -> None:
     db.run(SNAPSHOTS)
 
 
+def hub_pages(db: Migrating) -> None:
+    """Issue 20: the box's notice page as issued (``hub_notices.html``); the city's 督办通知书
+    as issued (``dubans.content``) and the complaint it came from; complaints' channel, 12345
+    ticket (unique), publication consent and decision, linked case and 督办."""
+    db.add_columns((
+        ("hub_notices", "html", "text"),
+        ("dubans", "content", "text"),
+        ("dubans", "complaint_id", "integer"),
+        ("complaints", "channel", "text not null default 'portal'"),
+        ("complaints", "ticket_no", "text"),
+        ("complaints", "ticket_digest", "text"),
+        ("complaints", "received_at", "text"),
+        ("complaints", "entered_by", "text"),
+        ("complaints", "publish_ok", "integer not null default 0"),
+        ("complaints", "published", "integer not null default 0"),
+        ("complaints", "case_no", "text"),
+        ("complaints", "duban_id", "integer"),
+    ))
+    db.run("""
+create unique index if not exists complaints_ticket on complaints(ticket_no);
+create index if not exists complaints_published on complaints(published, id);
+create index if not exists dubans_complaint on dubans(complaint_id);
+""")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -193,6 +218,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "platform reconciliations", platform_reconciliations),
     Migration(7, "monthly supervision reports", monthly_reports),
     Migration(8, "window snapshot requests", snapshot_requests),
+    Migration(9, "notice pages, 督办通知书, complaint channels and links", hub_pages),
 )
 LATEST = MIGRATIONS[-1].version
 

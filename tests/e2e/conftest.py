@@ -74,6 +74,20 @@ def page(browser):
     context.close()
 
 
+def serving_hub(dashboard):
+    """Serve ``dashboard`` with its users on a real (waitress) server, for a module fixture:
+    ``yield from serving_hub(dashboard)`` gives (dashboard, url, passwords)."""
+    from tests.hubkit import add_users
+    from web.hub.server import WebServer
+
+    passwords = add_users(dashboard)
+    server = WebServer(dashboard, "127.0.0.1", 0)
+    server.start()
+    assert server.url, server.ready_lines
+    yield dashboard, server.url, passwords
+    server.stop()
+
+
 def sign_in(page, url: str, username: str, password: str) -> None:
     page.goto(f"{url}/login")
     page.fill("input[name=username]", username)

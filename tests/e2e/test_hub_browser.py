@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from standard.districts import DISTRICTS
-from tests.e2e.conftest import sign_in
-from tests.hubkit import add_users, captcha_answer, case_of, seeded_hub, web_secret
-from web.hub.server import WebServer
+from tests.e2e.conftest import serving_hub, sign_in
+from tests.hubkit import captcha_answer, case_of, seeded_hub, web_secret
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +21,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     dashboard = seeded_hub(tmp_path_factory.mktemp("hub-e2e"))
-    passwords = add_users(dashboard)
-    server = WebServer(dashboard, "127.0.0.1", 0)
-    server.start()
-    assert server.url, server.ready_lines
-    yield dashboard, server.url, passwords
-    server.stop()
+    yield from serving_hub(dashboard)
 
 
 def test_each_role_sees_its_own_overview(hub, page):

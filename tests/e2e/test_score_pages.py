@@ -11,9 +11,8 @@ from playwright.sync_api import expect
 
 from hub.scoring_config import MEASURES
 from standard.districts import DISTRICTS
-from tests.e2e.conftest import sign_in
-from tests.hubkit import add_users, seeded_hub
-from web.hub.server import WebServer
+from tests.e2e.conftest import serving_hub, sign_in
+from tests.hubkit import seeded_hub
 
 pytestmark = pytest.mark.browser
 
@@ -21,12 +20,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     dashboard = seeded_hub(tmp_path_factory.mktemp("scores-e2e"))  # the hub's clock: 2026-11-20
-    passwords = add_users(dashboard)
-    server = WebServer(dashboard, "127.0.0.1", 0)
-    server.start()
-    assert server.url, server.ready_lines
-    yield dashboard, server.url, passwords
-    server.stop()
+    yield from serving_hub(dashboard)
 
 
 def test_a_score_is_explained_indicator_by_indicator_and_the_formula_is_a_table(hub, page):

@@ -19,7 +19,7 @@ from hub.services import NotFound, Scope, ScopeError
 from hub.services.cases import CaseFilter, case_detail, case_page, find_case, iter_cases
 from hub.services.departments import department_view, district_view, item_view
 from hub.services.overview import box_states, district_tiles
-from hub.services.supervision import cards, escalated, forwarded_cases
+from hub.services.supervision import CardFilter, card_page, escalated, forwarded_cases
 from standard.districts import DISTRICTS
 from tests.hubkit import case_of, seeded_hub
 
@@ -27,6 +27,11 @@ CITY = Scope.city()
 NANHAI = Scope.district("440605")
 SCJ = Scope.department("SCJ")
 START_DAY = dt.date(2026, 11, 2)
+
+
+def cards(data, scope: Scope) -> list[dict]:
+    """Every active card in scope (one page holding them all)."""
+    return card_page(data, scope, CardFilter(), per_page=100_000).rows
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from hub import complaints, dubans
 from standard.districts import DISTRICTS
 from standard.supervision import ACTION_NAMES, CARD_NAMES, liability_name, state_name
 
@@ -30,10 +31,19 @@ def signed(value: float) -> str:
     return f"{value:+g}" if value else "0"
 
 
+def _name(names: dict[str, str]):
+    """A filter giving a code's Chinese name (the code itself for one this release lacks)."""
+    return lambda code: names.get(code or "", code or "—")
+
+
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(pct=pct, number=number, signed=signed,
                                  district_name=lambda code: DISTRICTS.get(code or "", code or "—"),
                                  alert_state=state_name, liability=liability_name,
                                  alert_action=lambda code: ACTION_NAMES.get(code, code),
-                                 card_name=lambda code: CARD_NAMES.get(code or "", ""))
+                                 card_name=lambda code: CARD_NAMES.get(code or "", ""),
+                                 duban_state=_name(dubans.STATE_NAMES),
+                                 duban_action=_name(dubans.ACTION_NAMES),
+                                 complaint_state=_name(complaints.STATE_NAMES),
+                                 complaint_action=_name(complaints.ACTION_NAMES))
     app.jinja_env.globals.update(DISTRICTS=DISTRICTS, MAP_AREAS=MAP_AREAS)

@@ -1,13 +1,14 @@
-"""督办与红黄牌: the boxes' active cards, escalations, the city's 督办 notices; 上报件."""
+"""督办与红黄牌: the boxes' cards (filtered, paged), escalations, the city's 督办 notices; 上报件."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.dubans import DubanError
-from hub.services.supervision import cards, escalated, forwarded_cases
+from hub.services.supervision import CardFilter, card_page, escalated, forwarded_cases
+from standard.supervision import STATE_NAMES
 from web.auth import login_required
-from web.hub.common import READERS, dashboard, data, scope, user_name
+from web.hub.common import READERS, dashboard, data, page_arg, scope, user_name
 
 bp = Blueprint("supervision", __name__)
 
@@ -15,11 +16,13 @@ bp = Blueprint("supervision", __name__)
 @bp.get("/supervision")
 @login_required(roles=READERS)
 def index():
-    state = request.args.get("state", "active")
-    return render_template("supervision.html", cards=cards(data(), scope()),
-                           escalated=escalated(data(), scope()),
-                           dubans=dashboard().dubans.list(scope(), state=state), state=state,
-                           scope=scope(), today=data().today().isoformat())
+    where = CardFilter.parse(request.args, scope())
+    dubans = "all" if request.args.get("dubans") == "all" else "active"
+    return render_template("supervision.html", where=where,
+                           result=card_page(data(), scope(), where, page_arg()),
+                           states=STATE_NAMES, escalated=escalated(data(), scope()),
+                           dubans=dashboard().dubans.list(scope(), state=dubans),
+                           duban_filter=dubans, scope=scope(), today=data().today().isoformat())
 
 
 @bp.get("/forwarded")
