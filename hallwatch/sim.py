@@ -48,7 +48,7 @@ def catalogue_for(district_code: str) -> dict:
             "legal_days": legal, "promised_days": promised, "stage_days": stages,
             "fee_yuan": fee, "case_type": kind,
             "materials": ["申请书", "申请人身份证明"],
-            "legal_basis": "《中华人民共和国行政许可法》及相关法规",
+            "legal_basis": "《中华人民共和国行政许可法》第四十二条及相关法规",
             **({"joint_depts": joint} if joint else {}),
         })
     return {"version": 1, "items": items}

@@ -32,7 +32,7 @@ def install_portal(app: Flask, dashboard) -> None:
     app.extensions["portal_limits"] = {
         "pages": limits.limiter("pages", portal.requests_per_minute, 60.0),
         "forms": limits.limiter("forms", portal.submissions_per_hour, 3600.0)}
-    from web.portal import pages  # noqa: F401 - registers the views on bp
+    from web.portal import laws, pages  # noqa: F401 - registers the views on bp
 
     app.register_blueprint(bp)
 
