@@ -260,7 +260,7 @@ def wire_live(box: Box) -> LiveVideo | None:
         return None
     section = box.config.presence
     box.store.extra_schema.append(VIDEO_SCHEMA)
-    settings = LiveSettings(fps=section.live_fps, viewers=section.live_viewers,
+    settings = LiveSettings(fps=section.live_fps, viewers=box.config.live_viewers,
                             width=section.live_width,
                             snapshot_max_bytes=section.snapshot_max_kb * 1024)
     return LiveVideo(box.presence.latest_frame, box.presence.watched_windows, settings,

@@ -155,6 +155,29 @@ class BoxConfig(Section):
     presence: PresenceSection = PresenceSection()  # cameras, 离岗 (docs/presence.md)
     sources: list[SourceSection] = Field(default_factory=list)  # [[sources]]: docs/integration.md
 
+    @property
+    def live_viewers(self) -> int:
+        """Live viewers at once: ``presence.live_viewers``, or fewer when the web server has
+        too few threads (each viewer holds one while watching; the pages keep two)."""
+        return max(0, min(self.presence.live_viewers, self._threads_for_viewers()))
+
+    def _threads_for_viewers(self) -> int:
+        return self.web.threads - self.web.ingest_queue - INGEST_WORKERS - 2
+
+    @model_validator(mode="after")
+    def _live_viewers_leave_threads_for_pages(self) -> BoxConfig:
+        """A live_viewers set in box.toml must leave the pages two threads (the default is
+        lowered quietly instead, see :attr:`live_viewers`)."""
+        people = self._threads_for_viewers() + 2
+        if "live_viewers" in self.presence.model_fields_set and \
+                self.presence.live_viewers > people - 2:
+            raise ValueError(
+                f"presence.live_viewers: at most {people - 2} with web.threads = "
+                f"{self.web.threads} and web.ingest_queue = {self.web.ingest_queue}: each viewer"
+                " holds a web thread while watching, and the pages keep two (lower"
+                " live_viewers or raise web.threads)")
+        return self
+
     @field_validator("sources")
     @classmethod
     def _source_names_differ(cls, value: list[SourceSection]) -> list[SourceSection]:

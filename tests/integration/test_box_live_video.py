@@ -88,6 +88,9 @@ def test_the_viewer_limit_is_enforced_with_a_chinese_message(app, box):
 
 
 def test_live_settings_are_validated(tmp_path):
-    config = write_box_folder(tmp_path, presence={"live_fps": 0})
+    config = write_box_folder(tmp_path / "fps", presence={"live_fps": 0})
     with pytest.raises(ConfigError, match="live_fps"):
+        load_box_config(config)
+    config = write_box_folder(tmp_path / "viewers", presence={"live_viewers": 7})
+    with pytest.raises(ConfigError, match="presence.live_viewers: at most 6 with web.threads"):
         load_box_config(config)
