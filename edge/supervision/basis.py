@@ -60,6 +60,9 @@ class JudgedBasis:
                    if wanted.get(code) != known.get(code)}
         regrouped = {code for code in changed
                      if wanted.get(code, ("", ""))[1] != known.get(code, ("", ""))[1]}
+        # The first sync of a store only records the basis: its cases were marked as they came
+        # (and all of them when the store was upgraded); a joint item's are still refolded.
+        marking = set() if calendar_was is None else changed
         new_calendar = calendar_was != fingerprint
         if not changed and not new_calendar:
             self._synced = (catalogue, calendar)
@@ -70,7 +73,7 @@ class JudgedBasis:
             if regrouped:
                 refold_cases(tx, [row[0] for row in conn.execute(
                     _IN_ITEMS, (json.dumps(sorted(regrouped)),))], catalogue)
-            marked = backlog.mark_where(conn, _IN_ITEMS, (json.dumps(sorted(changed)),))
+            marked = backlog.mark_where(conn, _IN_ITEMS, (json.dumps(sorted(marking)),))
             if new_calendar and calendar_was is not None:
                 marked += backlog.mark_where(
                     conn, "select distinct case_no from alerts where case_no is not null"

@@ -124,28 +124,26 @@ class CardDesk:
     def work(self, conn, today: dt.date, case_nos: set[str] | None = None
              ) -> tuple[list[dict], list[dict]]:
         """(alerts that need a yellow card, yellow cards due to turn red) as of ``today``."""
-        only, params = "", []
-        if case_nos is not None:
-            only = f" and c.case_no in ({','.join('?' * len(case_nos))})"
+        only, params, is_open = "", [], "c.is_open = 1"
+        if case_nos is not None:  # by the cases' keys ("+" keeps SQLite off the is_open index)
+            only, is_open = f" and c.case_no in ({','.join('?' * len(case_nos))})", "+c.is_open = 1"
             params = list(case_nos)
         # One card at a time per case and department: a joint case's participating department
         # gets its own card for its own share, whatever the lead's.
-        # From the open cases to their alerts (CROSS JOIN keeps that order in SQLite): a box's
-        # finished history may hold far more red alerts than its open cases.
         need_yellow = conn.execute(
-            "select a.id, a.case_no, a.dept_code from cases c cross join alerts a"
+            f"select a.id, a.case_no, a.dept_code from {_join_order(conn, case_nos)}"
             " on a.case_no = c.case_no where a.level = 'red' and a.card is null"
             f" and a.cleared_at is null and a.rule not in {_CARDLESS}"
-            f" and a.state in {_ACTIVE} and c.is_open = 1{only} and not exists (select 1 from"
+            f" and a.state in {_ACTIVE} and {is_open}{only} and not exists (select 1 from"
             " alerts b where b.case_no = a.case_no and b.dept_code is a.dept_code"
             " and b.card is not null and b.state != 'closed') order by a.id", params).fetchall()
         first: dict[tuple[str, str | None], int] = {}
         for alert_id, case_no, dept_code in need_yellow:
             first.setdefault((case_no, dept_code), alert_id)
-        need_red = conn.execute(
-            "select a.id, a.dept_code, c.dept_code, c.facts from cases c cross join alerts a"
-            " on a.case_no = c.case_no where a.card = 'yellow' and a.state != 'closed'"
-            f" and a.card_due < ? and c.is_open = 1{only} order by a.id",
+        need_red = conn.execute(  # few yellow cards: from their index (alerts_card)
+            "select a.id, a.dept_code, c.dept_code, c.facts from alerts a join cases c"
+            " on c.case_no = a.case_no where a.card = 'yellow' and a.state != 'closed'"
+            f" and a.card_due < ? and {is_open}{only} order by a.id",
             [today.isoformat(), *params]).fetchall()
         return ([alert_row(conn, i) for i in first.values()],
                 [alert_row(conn, i) for i, dept, lead, facts in need_red
@@ -286,6 +284,20 @@ class CardDesk:
         # All of it, so the hub can reprint it too (a shallow dict: asdict would deep-copy).
         tx.emit("notice", {f.name: getattr(notice, f.name) for f in dataclasses.fields(notice)})
         return notice
+
+
+def _join_order(conn, case_nos: set[str] | None) -> str:
+    """Cases and their alerts, walked from the smaller side (CROSS JOIN keeps the order).
+
+    A box's finished history may hold far more red alerts than it has open cases, and a busy
+    hall far more open cases than alerts; a pass over given cases starts from their keys.
+    """
+    if case_nos is not None:
+        return "cases c cross join alerts a"
+    open_cases = conn.execute("select count(*) from cases where is_open = 1").fetchone()[0]
+    alerts = conn.execute("select coalesce(max(id), 0) from alerts").fetchone()[0]
+    return "cases c cross join alerts a" if open_cases <= alerts else \
+        "alerts a cross join cases c"
 
 
 def _fed_back(facts_json: str, dept_code: str) -> bool:
