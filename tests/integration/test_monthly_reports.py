@@ -65,6 +65,8 @@ def test_pages_follow_the_scope_and_the_xlsx_is_safe(hub):
     dashboard, passwords, *_ = hub
     app = create_app(dashboard, {"TESTING": True})
     nanhai = sign_in(app, "nanhai", passwords["nanhai"]).client
+    overview = nanhai.get("/").get_data(as_text=True)
+    assert 'id="latest-reports"' in overview and "南海区2026年10月电子监察报告" in overview
     listing = nanhai.get("/reports").get_data(as_text=True)
     assert "南海区2026年10月电子监察报告" in listing and "全市2026年10月电子监察报告" in listing
     assert "顺德区" not in listing and "PDF 不可用" in listing

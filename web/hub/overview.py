@@ -11,7 +11,7 @@ from hub.services.departments import department_view, district_view, item_view
 from hub.services.overview import district_tiles, tamper_alerts, totals
 from web.auth import login_required
 from web.layout import local_time
-from web.hub.common import READERS, data, month_arg, page_arg, scope
+from web.hub.common import READERS, dashboard, data, month_arg, page_arg, scope
 
 bp = Blueprint("overview", __name__)
 
@@ -26,7 +26,8 @@ def _overview_context() -> dict:
 @bp.get("/")
 @login_required(roles=READERS)
 def index():
-    return render_template("overview.html", **_overview_context())
+    reports = dashboard().reports.history(scope())[:4] if dashboard().reports else []
+    return render_template("overview.html", reports=reports, **_overview_context())
 
 
 @bp.get("/live.json")
