@@ -467,7 +467,8 @@ class _Session:
                 if last <= relay.state.acked_seq:
                     del self.inflight[first]
             if kind == wire.PONG:
-                self._resend_lost()
+                applying = body.get("applying")
+                self._resend_lost(set(applying) if isinstance(applying, list) else set())
         elif kind == wire.NACK:
             relay.state.refused.append(str(body.get("reason")))
             relay.state.refused = relay.state.refused[-20:]
@@ -484,18 +485,21 @@ class _Session:
         elif kind == wire.SNAPSHOT_REQUEST:
             self._send_json(wire.SNAPSHOT, relay.answer_snapshot(body))
 
-    def _resend_lost(self) -> None:
+    def _resend_lost(self, applying: set[int]) -> None:
         """Send again from the cumulative ack if a batch was lost on the way (hub restarted
         within the heartbeat timeout, or it failed on the batch without answering).
 
         The hub answers each connection's messages in order, so a pong answers the oldest
         hello/ping still unanswered, or a later one if some were lost: a batch sent before
-        that ping and still not acked will never be.
+        that ping and still not acked will never be, unless the pong lists it as one the hub is
+        still ``applying`` (a hub on PostgreSQL applies batches on worker threads and answers
+        pings meanwhile; ``applying`` holds their first sequence numbers).
         """
         if not self.asked:
             return
         answered = self.asked.popleft()
-        lost = sorted(first for first, (_, sent) in self.inflight.items() if sent < answered)
+        lost = sorted(first for first, (_, sent) in self.inflight.items()
+                      if sent < answered and first not in applying)
         if lost:
             log.warning("batches from %s lost on the way to the hub; sending again from %s",
                         lost, self.relay.state.acked_seq + 1)

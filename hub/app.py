@@ -57,7 +57,8 @@ def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = No
 
     identity = load_hub_identity(config.path(config.identity))
     store = HubStore(config.store_target)
-    receiver = Receiver(store, identity, bind or config.bind, lambda: load_enrolled(config))
+    receiver = Receiver(store, identity, bind or config.bind, lambda: load_enrolled(config),
+                        apply_workers=config.database.apply_workers)
     dashboard = wire_dashboard(config, store, clock=clock or utc_now, with_web=not receive_only)
     services = [] if receive_only else dashboard.services
     return Hub(config=config, store=store, receiver=receiver, services=services,

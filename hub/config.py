@@ -61,6 +61,9 @@ class HubDatabaseSection(Section):
     # archived (detached as archived_records_YYYY_MM); 0 keeps every month.
     retention_months: int = Field(default=0, ge=0, le=1200)
     retention_action: Literal["drop", "archive"] = "archive"
+    # PostgreSQL: threads per receiver applying different boxes' batches at once (a box's
+    # batches stay in order), so that one box's big batch never holds up the others.
+    apply_workers: int = Field(default=4, ge=1, le=64)
 
 
 class HubConfig(Section):

@@ -20,12 +20,14 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from hub.apply_pool import ApplyPool
 from hub.snapshots import SnapshotDesk
 from hub.storage.engines import unavailable_errors
 from hub.store import REFUSAL_WINDOW_SECONDS, HubStore
@@ -70,7 +72,9 @@ class ReceiverStats:
 
 class Receiver:
     def __init__(self, store: HubStore, identity: HubIdentity, bind: str,
-                 load_boxes: Callable[[], dict[str, EnrolledBox]]):
+                 load_boxes: Callable[[], dict[str, EnrolledBox]], *, apply_workers: int = 1):
+        """``apply_workers`` > 1: different boxes' batches are applied in parallel threads
+        (hub/apply_pool.py); only for PostgreSQL, SQLite having one writer."""
         self.store = store
         self.identity = identity
         self.bind = bind
@@ -91,6 +95,10 @@ class Receiver:
         self._configs_sent: dict[tuple[str, str], int] = {}  # (box_id, kind) -> doc_version
         self._refusal_log = LogThrottle(REFUSAL_WINDOW_SECONDS)
         self._db_log = LogThrottle(10.0)
+        self.apply_workers = apply_workers if store.is_postgres else 1
+        self._pool: ApplyPool | None = None
+        self._replies: list[tuple[bytes, list[bytes]]] = []
+        self._applying: dict[str, Counter] = {}  # box_id -> first seqs of its batches in the pool
 
     # -- enrolled boxes -----------------------------------------------------------------
     def reload_boxes(self) -> None:
@@ -114,6 +122,8 @@ class Receiver:
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
+        if self.apply_workers > 1:
+            self._pool = ApplyPool(self.apply_workers, self._reply, self._database_unavailable)
         self.reload_boxes()
         self._thread = threading.Thread(target=self._run, name="hub-receiver", daemon=True)
         self._thread.start()
@@ -124,6 +134,17 @@ class Receiver:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        if self._pool is not None:
+            self._pool.stop()
+
+    def _reply(self, route: bytes, frames: list[bytes]) -> None:
+        with self._lock:
+            self._replies.append((route, frames))
+
+    def _database_unavailable(self, exc: BaseException) -> None:
+        if self._db_log.due("database"):
+            log.error("the hub database is unavailable; batches are not acknowledged until it"
+                      " is back: %s", _first_line(exc))
 
     def send_to(self, box_id: str, frames: list[bytes]) -> None:
         """Queue a message for a box (sent by the receiver thread; dropped if never seen)."""
@@ -161,15 +182,13 @@ class Receiver:
                     except Exception:
                         log.exception("housekeeping failed")
                 self._flush_outgoing(sock)
-                if not sock.poll(100):
+                if not sock.poll(5 if self._pool is not None else 100):  # acks from the pool
                     continue
                 frames = sock.recv_multipart(copy=False)
                 try:
                     self._handle(sock, frames)
                 except unavailable as exc:  # not acknowledged: the box sends it again
-                    if self._db_log.due("database"):
-                        log.error("the hub database is unavailable; batches are not"
-                                  " acknowledged until it is back: %s", _first_line(exc))
+                    self._database_unavailable(exc)
                 except Exception:  # a bug on one message must not stop the hub
                     log.exception("unexpected error handling a message")
         finally:
@@ -180,6 +199,9 @@ class Receiver:
     def _flush_outgoing(self, sock: zmq.Socket) -> None:
         with self._lock:
             pending, self._outgoing = self._outgoing, []
+            replies, self._replies = self._replies, []
+        for route, frames in replies:
+            sock.send_multipart([route, *frames])
         for box_id, frames in pending:
             route = self.stats.sessions.get(box_id)
             if route is not None:
@@ -239,14 +261,28 @@ class Receiver:
             self._refuse(sock, route, sender.box_id, str(exc))
             return
         box_acked = _int(message.get("acked_seq")) if kind == wire.HELLO else None
-        acked = self.store.touch_box(sender.box_id, sender.district_code,
-                                     backlog=_int(message.get("backlog")), box_acked=box_acked)
-        sock.send_multipart([route, *wire.encode(wire.PONG, {"acked_seq": acked})])
-        if box_acked is not None and box_acked > acked:
-            log.warning("box %s says this hub acknowledged its records up to %d, but the hub"
-                        " holds them up to %d: restored from a backup? 'hub resend %s --from"
-                        " %d' fetches what the box still has", sender.box_id, box_acked, acked,
-                        sender.box_id, acked + 1)
+
+        def pong() -> list[bytes]:
+            with self._lock:
+                applying = sorted(self._applying.get(sender.box_id, ()))
+            if applying and box_acked is None:
+                # A worker holds the box's row until its batch commits (and notes the box as
+                # seen then): read the mark without waiting for it, so the box hears from us.
+                acked = self.store.acked_seq(sender.box_id)
+            else:
+                acked = self.store.touch_box(sender.box_id, sender.district_code,
+                                             backlog=_int(message.get("backlog")),
+                                             box_acked=box_acked)
+            if box_acked is not None and box_acked > acked:
+                log.warning("box %s says this hub acknowledged its records up to %d, but the"
+                            " hub holds them up to %d: restored from a backup? 'hub resend %s"
+                            " --from %d' fetches what the box still has", sender.box_id,
+                            box_acked, acked, sender.box_id, acked + 1)
+            # A box takes a pong as the answer to all it sent before its ping, except the
+            # batches the pong lists as still being applied (the pool's workers have them).
+            return wire.encode(wire.PONG, {"acked_seq": acked, "applying": applying})
+
+        sock.send_multipart([route, *pong()])
         if kind == wire.HELLO:
             known = message.get("configs") if isinstance(message.get("configs"), dict) else {}
             self._configs_held[sender.box_id] = {k: v for k, v in known.items()
@@ -271,14 +307,34 @@ class Receiver:
         except (EnvelopeError, wire.WireError, KeyError, TypeError, ValueError) as exc:
             self._refuse(sock, route, sender.box_id, f"batch refused: {exc}", first, last)
             return
-        applied = self.store.apply_batch(sender.box_id, sender.district_code, records,
-                                         from_seq=from_seq, backlog=_int(header.get("backlog")))
-        for detail in applied.tamper:
-            log.error("TAMPER: %s", detail)
-        self.stats.batches += 1
-        self.stats.records += applied.new
-        sock.send_multipart([route, *wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
-                                                            "applied": [first, last]})])
+        def apply() -> list[bytes]:
+            applied = self.store.apply_batch(sender.box_id, sender.district_code, records,
+                                             from_seq=from_seq,
+                                             backlog=_int(header.get("backlog")))
+            for detail in applied.tamper:
+                log.error("TAMPER: %s", detail)
+            with self._lock:
+                self.stats.batches += 1
+                self.stats.records += applied.new
+            return wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
+                                          "applied": [first, last]})
+
+        if self._pool is not None:
+            box_id = sender.box_id
+            with self._lock:
+                self._applying.setdefault(box_id, Counter())[first] += 1
+
+            def counted() -> list[bytes]:
+                try:
+                    return apply()
+                finally:
+                    with self._lock:
+                        self._applying[box_id][first] -= 1
+                        if self._applying[box_id][first] <= 0:
+                            del self._applying[box_id][first]
+            self._pool.submit(box_id, route, counted)
+        else:
+            sock.send_multipart([route, *apply()])
 
     # -- once a second: enrolment, commands, config ----------------------------------------
     def _housekeeping(self) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.storage.batches import apply_records, ensure_box
-from hub.storage.engines import StorageError, engine_for
+from hub.storage.engines import StorageError, engine_for, unavailable_errors
 from hub.storage.migrations import migrate
 from hub.storage.partitions import PartitionCache, ensure_months, month_of
 from hub.storage.retry import retrying
@@ -129,6 +129,11 @@ class HubStore:
             return conn.execute("select contiguous_seq from boxes where box_id = ?",
                                 (box_id,)).fetchone()[0]
 
+    def acked_seq(self, box_id: str) -> int:
+        """The box's cumulative acknowledged mark as committed (reads, never waits on writers)."""
+        rows = self.query("select contiguous_seq from boxes where box_id = ?", (box_id,))
+        return rows[0]["contiguous_seq"] if rows else 0
+
     def box_states(self) -> list[dict[str, Any]]:
         return self.query(
             "select box_id, district_code as district, last_seen, last_seq,"
@@ -189,15 +194,22 @@ class HubStore:
                 ensure_months(self.engine, needed)
                 self._months.add(needed)
 
-        def attempt() -> Applied:
+        def attempt(careful: bool) -> Applied:
             with self.transaction() as conn:
                 self.engine.lock_box(conn, box_id)
                 new, acked, tamper = apply_records(conn, self.appliers, box_id, district_code,
                                                    parsed, from_seq, backlog, utc_iso(),
-                                                   copy=self.is_postgres)
+                                                   copy=self.is_postgres, careful=careful)
             return Applied(new, len(parsed) - new, acked, tamper)
 
-        return retrying(attempt, self.engine)
+        try:
+            return retrying(lambda: attempt(False), self.engine)
+        except unavailable_errors():
+            raise
+        except Exception as exc:  # noqa: BLE001 - a projection failed: again, record by record
+            log.info("box %s batch %s: a projection failed (%s); applying it again with each"
+                     " record under a savepoint", box_id, from_seq, exc)
+            return retrying(lambda: attempt(True), self.engine)
 
     # -- config pushed to boxes ---------------------------------------------------------
     def publish_config(self, doc: dict) -> None:

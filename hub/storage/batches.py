@@ -31,8 +31,13 @@ def ensure_box(conn, box_id: str, district_code: str) -> None:
 
 def apply_records(conn, appliers, box_id: str, district_code: str,
                   parsed: list[tuple[dict[str, Any], str, bytes]], from_seq: int,
-                  backlog: int | None, now: str, *, copy: bool) -> tuple[int, int, list[str]]:
-    """Apply ``parsed``; returns (new rows, the box's acked mark, tamper messages)."""
+                  backlog: int | None, now: str, *, copy: bool,
+                  careful: bool = False) -> tuple[int, int, list[str]]:
+    """Apply ``parsed``; returns (new rows, the box's acked mark, tamper messages).
+
+    ``careful``: run each projection's careful form (``apply.careful``, under a savepoint)
+    where it has one, after the plain run of the batch raised.
+    """
     ensure_box(conn, box_id, district_code)
     tamper: list[str] = []
     fresh = []
@@ -44,7 +49,7 @@ def apply_records(conn, appliers, box_id: str, district_code: str,
         _insert(conn, box_id, fresh, now, copy)
         for record, _, _ in fresh:
             for apply in appliers.get(record["kind"], ()):
-                apply(conn, box_id, record)
+                (getattr(apply, "careful", apply) if careful else apply)(conn, box_id, record)
         tamper += _note_gaps(conn, box_id, from_seq, [r["seq"] for r, _, _ in parsed], now)
     acked = _advance(conn, box_id, now, tamper, fresh)
     last = parsed[-1][0]["seq"] if parsed else 0
