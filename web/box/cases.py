@@ -18,7 +18,6 @@ bp = Blueprint("cases", __name__)
 EVENT_FIELDS = (("reason", "原因"), ("fee_amount", "收费（元）"), ("procedure_kind", "特别程序"),
                 ("extension_days", "延期（工作日）"), ("window_no", "窗口"), ("case_type", "办件类型"),
                 ("to_dept_code", "分送至"))
-SHARE_STATES = {"waiting": "办理中", "done": "已完成", "late": "超时"}
 
 
 def case_filter() -> CaseFilter:
@@ -69,6 +68,9 @@ def detail(case_no: str):
     reached = {name: day for name, day in case.facts.stage_started.items()}
     return render_template(
         "case.html", case=case, alerts=alerts_for_case(case_no), event_fields=EVENT_FIELDS,
-        departments=services.hall().departments(), share_states=SHARE_STATES,
-        share_names={share.dept_code: share.dept_name for share in case.row.departments},
+        departments=services.hall().departments(),
+        shares=[share.to_dict() for share in case.row.departments],
+        share_names={**services.hall().departments(), **{
+            share.dept_code: share.dept_name for share in case.row.departments
+            if share.dept_name}},
         track=stage_track(STAGE_NAMES, reached, case.facts.stage))

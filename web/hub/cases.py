@@ -17,7 +17,6 @@ from web.layout import LIGHTS
 
 bp = Blueprint("cases", __name__)
 CASE_TYPES = ("即办件", "承诺件", "联办件", "上报件", "补办件", "答复件")
-SHARE_STATES = {"waiting": "办理中", "done": "已完成", "late": "超时"}
 HEADER = ["区", "办件编号", "事项编码", "事项名称", "部门", "办件类型", "当前环节", "受理日期",
           "承诺期限", "剩余工作日", "灯色", "原因", "办结日期", "办结情况", "办理用时（工作日）"]
 
@@ -53,7 +52,7 @@ def detail(case_no: str):
     dubans = dashboard().dubans.list(scope(), case_no=case.case["case_no"])
     return render_template("case.html", detail=case, dubans=dubans, scope=scope(),
                            track=stage_track(STAGE_NAMES, reached, case.case["stage"]),
-                           share_states=SHARE_STATES, dept_names=data().dept_code_names())
+                           dept_names=data().dept_code_names())
 
 
 @bp.post("/cases/<case_no>/duban")
