@@ -1,6 +1,6 @@
 """OpenAPI 3.1 of the box's platform API, built on the published record schemas.
 
-The box serves this document at ``GET /api/v1/openapi.json``; ``python -m standard.schema``
+The box serves this document at ``GET /api/v1/openapi.json``; ``python -m standard.documents``
 writes the same document to ``docs/standard/openapi.json``. Record bodies are the schemas of
 :mod:`standard.schema`, with their ``$defs`` moved to ``components/schemas`` so that the file
 stands alone for code generators.
@@ -20,7 +20,7 @@ from typing import Any
 from standard.records import MAX_RECORD_CHARS
 from standard.schema import schema_documents
 
-OPENAPI_VERSION = "1.1.0"  # follows the standard's changelog (docs/standard/README.md)
+OPENAPI_VERSION = "1.3.0"  # follows the standard's changelog (docs/standard/README.md)
 
 _REF = "#/components/schemas/"
 
@@ -78,6 +78,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/evaluations": {"post": _intake_operation(
                 "evaluations", "报送好差评 (send evaluations from QR code, online, SMS, 12345,"
                 " terminals)", "Evaluation", "EvaluationAnswer", single_object=True)},
+            "/api/v1/platform/reconciliation": {"post": _reconciliation_operation()},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "本文档 (this document)", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1",
@@ -98,7 +99,8 @@ def _record_components() -> dict[str, Any]:
     """CaseEvent and Evaluation as published, their $defs hoisted into components."""
     components: dict[str, Any] = {}
     for file_name, name in (("case-event.schema.json", "CaseEvent"),
-                            ("evaluation.schema.json", "Evaluation")):
+                            ("evaluation.schema.json", "Evaluation"),
+                            ("reconciliation.schema.json", "PlatformCounts")):
         document = copy.deepcopy(schema_documents()[file_name])
         for key in ("$schema", "$id"):
             document.pop(key)
@@ -152,6 +154,26 @@ def _answer_components() -> dict[str, Any]:
                                "repeat_of": {"type": ["integer", "null"]},
                                "followup_opened": {"type": "boolean"},
                                "duplicate": {"type": "boolean"}}}}}},
+        "ReconciliationAnswer": {
+            "type": "object", "required": ["date", "origin", "matched", "items"],
+            "properties": {
+                "date": {"type": "string", "format": "date"},
+                "origin": text,
+                "matched": {"type": "boolean",
+                            "description": "各事项件数一致；不一致时箱体已开启“数据报送”预警。"},
+                "items": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["item_code", "platform", "box", "difference"],
+                    "properties": {"item_code": text,
+                                   "platform": {"type": "integer", "minimum": 0},
+                                   "box": {"type": "integer", "minimum": 0},
+                                   "difference": {"type": "integer",
+                                                  "description": "box − platform"}}}}}},
+        "BodyProblems": {
+            "type": "object", "required": ["error", "problems"],
+            "properties": {"error": text,
+                           "problems": {"type": "array",
+                                        "items": {"$ref": _REF + "FieldProblem"}}}},
         "Error": {
             "type": "object", "required": ["error"],
             "properties": {"error": {**text, "description": "中文说明 (English)。"}}},
@@ -190,4 +212,39 @@ def _intake_operation(operation_id: str, summary: str, record: str, answer: str,
             "200": response("200", answered), "400": response("400", error),
             "401": response("401", error), "413": response("413", error),
             "422": response("422", answered), "503": busy, "507": response("507", error)},
+    }
+
+
+def _reconciliation_operation() -> dict[str, Any]:
+    """``POST /api/v1/platform/reconciliation``: one day's count per item, compared at once."""
+    def content(name: str) -> dict[str, Any]:
+        return {"application/json": {"schema": {"$ref": _REF + name}}}
+
+    def response(code: str, name: str) -> dict[str, Any]:
+        chinese, english = ANSWERS[code]
+        return {"description": f"{chinese} {english}", "content": content(name)}
+
+    return {
+        "operationId": "platformReconciliation",
+        "summary": "报送当日各事项办件记录数，供箱体对账 (send a day's count per item)",
+        "description": (
+            "平台每天报送一次前一日各事项的记录数；箱体与本机保存的记录逐项比较，不一致时开启"
+            "“数据报送”预警并上报中心，同一日再次报送一致的件数即消警。重发无害。"
+            " Once a day the platform sends its count of records per item for the day before;"
+            " the box compares it with what it stored, opens a 数据报送 alert on a difference"
+            " and relays the figures to the hub. A later agreeing count for the same day"
+            " clears the alert; resending is harmless."),
+        "requestBody": {"required": True, "content": content("PlatformCounts")},
+        "responses": {
+            "200": {"description": "已对账：`items` 列出每个事项的双方件数。Compared: `items`"
+                                   " gives both counts for every item.",
+                    "content": content("ReconciliationAnswer")},
+            "401": response("401", "Error"),
+            "413": response("413", "Error"),
+            "422": {"description": "请求体不符合对账格式（见 `problems`，字段已指明）：修正后重发。"
+                                   " The body does not follow the reconciliation schema (see"
+                                   " `problems`, each naming its field): fix it and resend.",
+                    "content": content("BodyProblems")},
+            "507": response("507", "Error"),
+        },
     }

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from standard.evaluations import Evaluation
+from standard.reconciliation import PlatformCounts
 from standard.records import FIELDS_FOR_EVENTS, STANDARD_VERSION, CaseEvent, Catalogue, CaseType
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "docs" / "standard"
 BASE_ID = "https://hallwatch.example/standard/v1"
 SCHEMAS = {"case-event.schema.json": CaseEvent, "catalogue.schema.json": Catalogue,
-           "evaluation.schema.json": Evaluation}
+           "evaluation.schema.json": Evaluation, "reconciliation.schema.json": PlatformCounts}
 # Rules that need more than one value of one field, which JSON Schema cannot state; the box
 # checks them after the schema (the standard's page lists them too).
 BOX_CHECKS = {

@@ -20,14 +20,10 @@ Example::
 from edge.integration.config import ReconcileSection, SourceSection, unique_names
 from edge.integration.intake import Sink, SourceRefused, load_rows
 from edge.integration.mapping import Mapping, MappingRefused, RowMapper
-from edge.integration.reconcile import (
-    PlatformCounts,
-    Reconciliation,
-    latest_reconciliations,
-    reconcile_counts,
-)
+from edge.integration.reconcile import Reconciliation, latest_reconciliations, reconcile_counts
 from edge.integration.state import INTEGRATION_SCHEMA, SourceState, recent_files, source_states
 from edge.integration.wiring import Integration, build_source, wire_integration
+from standard.reconciliation import PlatformCounts
 
 __all__ = [
     "INTEGRATION_SCHEMA", "Integration", "Mapping", "MappingRefused", "PlatformCounts",

@@ -22,13 +22,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.store import Store, Tx, iso
 from edge.supervision import Finding, raise_condition, resolve_condition
-from standard.fields import Code, DistrictCode
 from standard.records import LOCAL_TZ
 
 log = logging.getLogger(__name__)
@@ -69,36 +65,6 @@ class Reconciliation:
     def as_dict(self) -> dict[str, object]:
         return {"date": self.day.isoformat(), "origin": self.origin, "matched": self.matched,
                 "items": [item.as_dict() for item in self.items]}
-
-
-class ItemCountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    item_code: Code
-    count: int = Field(ge=0, le=10_000_000)
-
-
-class PlatformCounts(BaseModel):
-    """The body of ``POST /api/v1/platform/reconciliation``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: Literal[1] = 1
-    date: dt.date
-    district_code: DistrictCode | None = None
-    counts: list[ItemCountIn] = Field(max_length=20_000)
-
-    @field_validator("counts")
-    @classmethod
-    def _each_item_once(cls, value: list[ItemCountIn]) -> list[ItemCountIn]:
-        codes = [item.item_code for item in value]
-        twice = sorted({code for code in codes if codes.count(code) > 1})
-        if twice:
-            raise ValueError(f"item_code {twice[0]} appears twice: give one count per item")
-        return value
-
-    def by_item(self) -> dict[str, int]:
-        return {item.item_code: item.count for item in self.counts}
 
 
 def box_counts(conn, day: dt.date) -> dict[str, int]:

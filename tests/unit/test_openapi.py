@@ -40,7 +40,8 @@ def test_record_bodies_are_the_published_schemas():
             "#/components/schemas/", "#/$defs/"))
 
     for file_name, name in (("case-event.schema.json", "CaseEvent"),
-                            ("evaluation.schema.json", "Evaluation")):
+                            ("evaluation.schema.json", "Evaluation"),
+                            ("reconciliation.schema.json", "PlatformCounts")):
         published = schema_documents()[file_name]
         body = as_published(components[name])
         assert body.pop("description").endswith(f"Published as docs/standard/{file_name}.")
@@ -72,3 +73,11 @@ def test_the_box_answer_matches_the_documented_shape(tmp_path):
     record = json.loads(raw())
     component_validator("CaseEvent").validate(record)
     assert not component_validator("CaseEvent").is_valid({**record, "event_type": "延期"})
+
+
+def test_the_reconciliation_intake_is_described_with_its_answers():
+    operation = DOCUMENT["paths"]["/api/v1/platform/reconciliation"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PlatformCounts"}
+    assert set(operation["responses"]) == {"200", "401", "413", "422", "507"}
+    assert "problems" in operation["responses"]["422"]["description"]
