@@ -161,7 +161,7 @@ def test_every_page_needs_sign_in(app):
     client = app.test_client()
     samples = {"case_no": "NH-RED-0001", "alert_id": 1, "username": "auditor",
                "action": "acknowledge", "change": "disable", "filename": "hallwatch.css",
-               "number": "南海电监〔2026〕1号", "rating_id": 1}
+               "number": "南海电监〔2026〕1号", "rating_id": 1, "window_no": 1}
     checked = 0
     for rule in app.url_map.iter_rules():
         skipped = rule.rule.startswith(("/api/", "/static/", "/assets/", "/login"))
