@@ -210,6 +210,25 @@ def enroll_rotation(config_path: Path, request: Path) -> None:
                f"{fingerprint(box.sign_public)}); it reconnects with them within a minute")
 
 
+@hub.command()
+@config_option
+@click.option("--show", is_flag=True,
+              help="Also print the token (for pasting into the 12345 system's settings).")
+def token(config_path: Path, show: bool) -> None:
+    """Write a new bearer token for the 12345 hotline system's API (POST /api/v1/complaints).
+
+    The old token stops working at once; no restart is needed. The file is 0600.
+    """
+    from hub.api_token import new_token, token_path
+
+    path = token_path(_config(config_path))
+    value = new_token(path)
+    click.echo(f"12345 接口令牌已写入 {path}（0600）；旧令牌即刻失效 "
+               f"(new API token written to {path}; the old one no longer works)")
+    if show:
+        click.echo(value)
+
+
 # Users, scores and views (hub/users_cli.py, hub/scores_cli.py).
 for _command in (user, score, publish_scores, rebuild_views, catalogue):
     hub.add_command(_command)

@@ -1,13 +1,19 @@
 """Complaints and suggestions from the public portal (投诉举报 / 电子建言), tracked to a reply.
 
-A citizen submits a complaint on the portal and gets a tracking number (``TS20261103K7M2QX``).
+A citizen submits a complaint on the portal and gets a tracking number (``TS20261103K7M2QX``);
+staff enter those that come by the 12345 hotline, by letter, phone or visit (``channel``), and
+the 12345 system posts its tickets over the API (hub/complaint_intake.py).
 Supervisors must decide within ``accept_working_days`` (default 5) working days whether it is
 accepted (受理) or not (不予受理, with a reason the citizen sees); an accepted complaint must be
 answered within ``reply_working_days`` more. They may forward it (转办) to a district or a
 department, which then sees it. Every step is an append-only ``complaint_events`` row.
 
 The citizen's contact details are for the supervisors only; the public lookup by tracking
-number shows the state, the deadlines and the reply, never the contact.
+number shows the state, the deadlines and the reply, never the contact. The citizen chooses
+whether the complaint may be published (``publish_ok``); when it may, the supervisor who
+answers decides whether the reply is shown on the portal (公开回复, ``published``; personal
+data masked, hub/complaint_public.py). A complaint can be linked to a case and turned into a
+city 督办 (移交督办, hub/complaint_links.py).
 
 Example::
 
@@ -18,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable
@@ -57,8 +64,14 @@ create table if not exists captcha_used (nonce text primary key, expires_at inte
 KINDS = ("投诉", "举报", "建言")
 STATE_NAMES = {"submitted": "待受理", "accepted": "已受理", "forwarded": "已转办",
                "replied": "已答复", "rejected": "不予受理", "closed": "已办结"}
-ACTION_NAMES = {"submit": "提交", "accept": "受理", "reject": "不予受理", "forward": "转办",
-                "reply": "答复", "close": "办结"}
+ACTION_NAMES = {"submit": "提交", "enter": "登记", "accept": "受理", "reject": "不予受理",
+                "forward": "转办", "reply": "答复", "close": "办结", "link_case": "关联办件",
+                "transfer": "移交督办", "publish": "公开答复", "unpublish": "撤回公开"}
+# How a complaint arrived: the portal's form, or entered by staff / posted by the 12345 system.
+CHANNELS = {"portal": "网上提交", "hotline": "12345热线", "letter": "来信", "phone": "来电",
+            "visit": "来访"}
+STAFF_CHANNELS = ("hotline", "letter", "phone", "visit")
+PUBLICATION = ("publish", "unpublish")
 # state -> actions allowed from it
 ALLOWED = {"submitted": ("accept", "reject", "forward"), "accepted": ("forward", "reply"),
            "forwarded": ("forward", "reply"), "replied": ("close",), "rejected": (),
@@ -73,6 +86,23 @@ LIMITS = {"subject": 100, "content": 4000, "contact_name": 50, "contact_phone": 
 
 class ComplaintError(ValueError):
     """A complaint or a step on it is not valid; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class NewComplaint:
+    """A complaint as it arrives, checked by :meth:`ComplaintDesk.checked`."""
+
+    kind: str
+    subject: str
+    content: str
+    district: str | None = None
+    dept: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    channel: str = "portal"
+    publish_ok: bool = False
+    received_at: str | None = None  # when the hotline or the letter took it (UTC ISO)
+    ticket_no: str | None = None  # the 12345 system's own number
 
 
 @dataclass(frozen=True)
@@ -102,38 +132,50 @@ class ComplaintDesk:
         self.settings = settings
         self.known_depts = known_depts or (lambda: {})
 
-    def _now(self) -> tuple[str, dt.date]:
+    def now(self) -> tuple[str, dt.date]:
+        """(UTC timestamp, local date) of this moment."""
         now = self.clock()
         return now.astimezone(dt.timezone.utc).isoformat(timespec="seconds"), \
             now.astimezone(LOCAL_TZ).date()
 
-    def _due(self, day: dt.date, days: int) -> str | None:
+    def due(self, day: dt.date, days: int) -> str | None:
         try:
             return self.calendar.add_workdays(day, days).isoformat()
         except CalendarUnknownYear:
             return None  # fail closed: no guessed deadline; the page shows "—"
 
-    # -- the public side ----------------------------------------------------------------
+    def reply_due(self, accepted: dt.date) -> str | None:
+        """The date an answer is due for a complaint accepted on ``accepted``."""
+        return self.due(accepted, self.settings.reply_working_days)
+
+    # -- taking a complaint in ---------------------------------------------------------
+    def checked(self, new: NewComplaint) -> NewComplaint:
+        """``new`` with its texts trimmed; ComplaintError naming the first field that is wrong."""
+        if new.kind not in KINDS:
+            raise ComplaintError(f"类型须为{'、'.join(KINDS)}之一")
+        if new.channel not in CHANNELS:
+            raise ComplaintError(f"来源渠道须为{'、'.join(CHANNELS.values())}之一")
+        if new.district and new.district not in DISTRICTS:
+            raise ComplaintError("所选区不存在")
+        if new.dept and new.dept not in self.known_depts():
+            raise ComplaintError("所选部门不存在")
+        return dataclasses.replace(
+            new, subject=_text(new.subject, "标题", "subject"),
+            content=_text(new.content, "内容", "content"),
+            contact_name=_text(new.contact_name, "联系人", "contact_name", required=False),
+            contact_phone=_text(new.contact_phone, "联系电话", "contact_phone", required=False),
+            district=new.district or None, dept=new.dept or None)
+
     def submit(self, *, kind: str, subject: str, content: str, district: str | None = None,
                dept: str | None = None, contact_name: str | None = None,
-               contact_phone: str | None = None, nonce: tuple[str, int] | None = None) -> str:
-        """Record a complaint; returns its tracking number.
+               contact_phone: str | None = None, nonce: tuple[str, int] | None = None,
+               publish_ok: bool = False) -> str:
+        """Record a complaint from the portal; returns its tracking number.
 
         ``nonce`` is the captcha's (nonce, expires): accepted once, in this transaction.
         """
-        if kind not in KINDS:
-            raise ComplaintError(f"类型须为{'、'.join(KINDS)}之一")
-        if district and district not in DISTRICTS:
-            raise ComplaintError("所选区不存在")
-        if dept and dept not in self.known_depts():
-            raise ComplaintError("所选部门不存在")
-        subject = _text(subject, "标题", "subject")
-        content = _text(content, "内容", "content")
-        name = _text(contact_name, "联系人", "contact_name", required=False)
-        phone = _text(contact_phone, "联系电话", "contact_phone", required=False)
-        at, today = self._now()
-        number = f"TS{today:%Y%m%d}" + "".join(secrets.choice(_TRACKING_ALPHABET)
-                                               for _ in range(6))
+        new = self.checked(NewComplaint(kind, subject, content, district, dept, contact_name,
+                                        contact_phone, publish_ok=publish_ok))
         with self.store.transaction() as conn:
             if nonce is not None:
                 conn.execute("delete from captcha_used where expires_at < ?",
@@ -142,54 +184,96 @@ class ComplaintDesk:
                                     " values (?, ?) on conflict do nothing", nonce).rowcount
                 if not used:
                     raise ComplaintError("验证码已使用过，请重新填写验证码")
-            complaint_id = conn.execute(
-                "insert into complaints (tracking_no, kind, district_code, dept_suffix, subject,"
-                " content, contact_name, contact_phone, submitted_at, submitted_on, state,"
-                " accept_due, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)"
-                " returning id",
-                (number, kind, district or None, dept or None, subject, content, name, phone, at,
-                 today.isoformat(), self._due(today, self.settings.accept_working_days), at)
-            ).fetchone()[0]
-            conn.execute("insert into complaint_events (complaint_id, at, actor, action, note)"
-                         " values (?, ?, '公众', 'submit', null)", (complaint_id, at))
-        return number
+            return self.insert(conn, new, actor="公众")[1]
 
-    def public_status(self, tracking_no: str) -> dict[str, Any] | None:
-        """What the citizen sees: no contact details, no internal notes, only the reply."""
-        rows = self.store.query(
-            "select tracking_no, kind, subject, submitted_on, state, accept_due, reply_due,"
-            " accepted_on, reply, replied_at, closed_at from complaints where tracking_no = ?",
-            ((tracking_no or "").strip().upper(),))
-        if not rows:
-            return None
-        row = rows[0]
-        row["state_name"] = STATE_NAMES[row["state"]]
-        return row
+    def enter(self, scope: Scope, new: NewComplaint, *, user: str) -> dict[str, Any]:
+        """A complaint taken by staff (12345 hotline, letter, phone, visit); returns its row.
 
-    def counts_by_department(self) -> list[tuple[str, dict[str, int]]]:
-        """(department suffix, {"open", "answered", "rejected"}) for the public chart."""
-        out: dict[str, dict[str, int]] = {}
-        for row in self.store.query("select coalesce(dept_suffix, '') as dept, state,"
-                                    " count(*) as n from complaints group by 1, 2"):
-            entry = out.setdefault(row["dept"], {"open": 0, "answered": 0, "rejected": 0})
-            key = ("answered" if row["state"] in ("replied", "closed") else
-                   "rejected" if row["state"] == "rejected" else "open")
-            entry[key] += row["n"]
-        return sorted(out.items(), key=lambda pair: -sum(pair[1].values()))
+        A district user enters complaints about its own district only.
+        """
+        if scope.role == "department":
+            raise ComplaintError("部门用户不能登记投诉，请由监察室登记后转办")
+        if new.channel not in STAFF_CHANNELS:
+            raise ComplaintError(f"来源渠道须为{'、'.join(CHANNELS[c] for c in STAFF_CHANNELS)}"
+                                 "之一")
+        if scope.districts and new.district not in scope.districts:
+            raise ComplaintError(f"涉及的区须为{'、'.join(scope.visible_districts().values())}")
+        new = self.checked(new)
+        with self.store.transaction() as conn:
+            if new.ticket_no and conn.execute("select 1 from complaints where ticket_no = ?",
+                                              (new.ticket_no,)).fetchone():
+                raise ComplaintError(f"12345工单号 {new.ticket_no} 已登记过，请勿重复登记")
+            complaint_id, _ = self.insert(conn, new, actor=user, action="enter",
+                                          note=f"来源：{CHANNELS[new.channel]}")
+        return self.get(complaint_id, scope)
+
+    def insert(self, conn, new: NewComplaint, *, actor: str, action: str = "submit",
+               note: str | None = None, ticket_digest: str | None = None) -> tuple[int, str]:
+        """Insert a checked complaint and its first event in ``conn``'s transaction.
+
+        Returns (id, tracking number). With a ``ticket_no`` that is taken, returns (0, "")
+        and inserts nothing (the caller decides: a re-post or a conflict).
+        """
+        at, today = self.now()
+        number = f"TS{today:%Y%m%d}" + "".join(secrets.choice(_TRACKING_ALPHABET)
+                                               for _ in range(6))
+        row = conn.execute(
+            "insert into complaints (tracking_no, kind, district_code, dept_suffix, subject,"
+            " content, contact_name, contact_phone, submitted_at, submitted_on, state,"
+            " accept_due, updated_at, channel, ticket_no, ticket_digest, received_at,"
+            " entered_by, publish_ok) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?,"
+            " ?, ?, ?, ?, ?, ?) on conflict (ticket_no) do nothing returning id",
+            (number, new.kind, new.district, new.dept, new.subject, new.content,
+             new.contact_name, new.contact_phone, at, today.isoformat(),
+             self.due(today, self.settings.accept_working_days), at, new.channel,
+             new.ticket_no, ticket_digest, new.received_at,
+             None if action == "submit" and new.channel == "portal" else actor,
+             int(new.publish_ok))).fetchone()
+        if row is None:
+            return 0, ""
+        conn.execute("insert into complaint_events (complaint_id, at, actor, action, note)"
+                     " values (?, ?, ?, ?, ?)", (row[0], at, actor, action, note))
+        return row[0], number
 
     # -- the supervisors' side ----------------------------------------------------------
-    def list(self, scope: Scope, state: str | None = None, limit: int = 200) -> list[dict]:
-        where, params = scope.sql()
-        sql = f"select * from complaints where {where}"
-        if state in STATE_NAMES:
-            sql += " and state = ?"
-            params.append(state)
-        rows = self.store.query(sql + " order by id desc limit ?", (*params, limit))
-        today = self._now()[1].isoformat()
+    def list(self, scope: Scope, state: str | None = None, limit: int = 200, *,
+             channel: str | None = None, offset: int = 0) -> list[dict]:
+        """The newest complaints in scope, optionally of one state and one channel."""
+        where, params = self._where(scope, state, channel)
+        rows = self.store.query(f"select * from complaints where {where}"
+                                " order by id desc limit ? offset ?", (*params, limit, offset))
+        today = self.now()[1].isoformat()
         for row in rows:
-            row["state_name"] = STATE_NAMES[row["state"]]
-            row["overdue"] = _overdue(row, today)
+            self._name(row, today)
         return rows
+
+    def page(self, scope: Scope, state: str | None = None, channel: str | None = None,
+             page: int = 1, per_page: int = 50) -> tuple[list[dict], int, int, int]:
+        """(rows, total, page, pages) of the list, newest first."""
+        where, params = self._where(scope, state, channel)
+        total = self.store.query(f"select count(*) as n from complaints where {where}",
+                                 params)[0]["n"]
+        pages = max(1, -(-total // per_page))
+        page = min(max(page, 1), pages)
+        rows = self.list(scope, state, per_page, channel=channel, offset=(page - 1) * per_page)
+        return rows, total, page, pages
+
+    @staticmethod
+    def _where(scope: Scope, state: str | None, channel: str | None) -> tuple[str, list]:
+        where, params = scope.sql()
+        if state in STATE_NAMES:
+            where += " and state = ?"
+            params.append(state)
+        if channel in CHANNELS:
+            where += " and channel = ?"
+            params.append(channel)
+        return where, params
+
+    @staticmethod
+    def _name(row: dict[str, Any], today: str) -> None:
+        row["state_name"] = STATE_NAMES[row["state"]]
+        row["channel_name"] = CHANNELS.get(row.get("channel") or "portal", row.get("channel"))
+        row["overdue"] = _overdue(row, today)
 
     def get(self, complaint_id: int, scope: Scope) -> dict[str, Any]:
         where, params = scope.sql()
@@ -198,8 +282,12 @@ class ComplaintDesk:
         if not rows:
             raise NotFound(f"投诉 {complaint_id} 不存在或不在您的范围内")
         row = rows[0]
-        row["state_name"] = STATE_NAMES[row["state"]]
-        row["overdue"] = _overdue(row, self._now()[1].isoformat())
+        self._name(row, self.now()[1].isoformat())
+        row["duban"] = None
+        if row["duban_id"]:
+            found = self.store.query("select id, number, state from dubans where id = ?",
+                                     (row["duban_id"],))
+            row["duban"] = found[0] if found else None
         row["events"] = self.store.query("select * from complaint_events where complaint_id = ?"
                                          " order by id", (complaint_id,))
         found = self.store.query("select finding, found_on, found_by from complaint_findings"
@@ -212,28 +300,35 @@ class ComplaintDesk:
     def actions_for(row: dict[str, Any], scope: Scope) -> tuple[str, ...]:
         allowed = ALLOWED[row["state"]]
         if scope.role == "department":
-            allowed = tuple(a for a in allowed if a in DEPARTMENT_ACTIONS)
+            return tuple(a for a in allowed if a in DEPARTMENT_ACTIONS)
+        if row["state"] in ("replied", "closed") and row.get("publish_ok"):
+            allowed += ("unpublish",) if row.get("published") else ("publish",)
         return allowed
 
     def act(self, complaint_id: int, scope: Scope, action: str, *, user: str,
             note: str | None = None, district: str | None = None,
-            dept: str | None = None, finding: str | None = None) -> dict[str, Any]:
-        """Move a complaint on: accept, reject, forward, reply or close (scope-checked).
+            dept: str | None = None, finding: str | None = None,
+            publish: bool = False) -> dict[str, Any]:
+        """Move a complaint on: accept, reject, forward, reply or close (scope-checked), or
+        publish or withdraw its reply on the portal.
 
         ``finding`` (属实 / 部分属实 / 不属实) is the 核查结论 given with a reply or at closing.
+        ``publish`` with a reply shows it on the portal (公开回复): only when the citizen agreed.
         """
         row = self.get(complaint_id, scope)
+        if publish and action == "reply" and not row["publish_ok"]:
+            raise ComplaintError("群众未同意公开，答复不能在门户公开（公开答复）")
         if finding and (finding not in FINDINGS or action not in ("reply", "close")):
             raise ComplaintError(f"核查结论须为{'、'.join(FINDINGS)}之一，且在答复或办结时填写")
         if action not in self.actions_for(row, scope):
             raise ComplaintError(f"当前状态“{row['state_name']}”不能{ACTION_NAMES.get(action, action)}")
         text = _text(note, "说明" if action != "reply" else "答复内容", "note",
-                     required=action in ("reject", "reply", "forward"))
-        at, today = self._now()
+                     required=action in ("reject", "reply", "forward", "unpublish"))
+        at, today = self.now()
         changes: dict[str, Any] = {"updated_at": at}
         if action == "accept":
             changes.update(state="accepted", accepted_on=today.isoformat(),
-                           reply_due=self._due(today, self.settings.reply_working_days))
+                           reply_due=self.reply_due(today))
         elif action == "reject":
             changes.update(state="rejected", reply=text, replied_at=at, closed_at=at)
         elif action == "forward":
@@ -241,9 +336,12 @@ class ComplaintDesk:
             changes["state"] = "forwarded"
             if row["state"] == "submitted":  # forwarding decides acceptance too
                 changes.update(accepted_on=today.isoformat(),
-                               reply_due=self._due(today, self.settings.reply_working_days))
+                               reply_due=self.reply_due(today))
         elif action == "reply":
-            changes.update(state="replied", reply=text, replied_at=at)
+            changes.update(state="replied", reply=text, replied_at=at,
+                           published=int(publish and scope.role != "department"))
+        elif action in PUBLICATION:
+            changes.update(published=int(action == "publish"))
         elif action == "close":
             changes.update(state="closed", closed_at=at)
         with self.store.transaction() as conn:

@@ -21,6 +21,7 @@ from typing import Callable
 
 import click
 
+from hub.api_token import token_path
 from hub.config import HubConfig, load_hub_config
 from provisioning import enrollment
 from provisioning.options import USER_ERRORS, force_option
@@ -93,6 +94,8 @@ def hub_init(hub_dir: Path, bind: str, public_endpoint: str | None, force: bool)
     click.echo(f"Hub public:     {config.path(identity.HUB_PUBLIC_FILE)}")
     click.echo(f"Configuration:  {config.path('hub.toml')}")
     click.echo(f"Boxes dial:     {config.public_endpoint}")
+    click.echo(f"12345 API token: {token_path(config)} (secret, mode 0600; give its content "
+               "to the 12345 hotline system; 'hallwatch hub token' writes a new one)")
     click.echo(f"Hub sign-key fingerprint: {fingerprint(hub.sign_public)}")
     click.echo("Keep it: technicians compare it when they accept an offline approval.")
     _echo_unit(config)

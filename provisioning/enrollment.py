@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from edge.config import BoxConfig, RelaySection, load_box_config
 from edge.profile import check_departments, load_profile
+from hub.api_token import new_token, token_path
 from hub.config import HubConfig
 from standard import envelope
 from standard.calendar import load_overrides
@@ -103,6 +104,7 @@ def init_hub(hub_dir: Path, *, bind: str | None = None, public_endpoint: str | N
     _write_public(hub_dir / HUB_PUBLIC_FILE, hub_public_record(identity, config.public_endpoint))
     _boxes_dir(config).mkdir(parents=True, exist_ok=True)
     _write_config(config, hub_dir / "hub.toml")
+    new_token(token_path(config))  # the 12345 hotline system's API token (hub/api_token.py)
     return config, identity
 
 

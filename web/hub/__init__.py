@@ -64,14 +64,14 @@ def create_app(dashboard, test_config: dict | None = None,
     app.jinja_env.globals.update(HUB_ROLES=HUB_ROLES, public_link=("portal.home", "公众门户"),
                                  extra_styles=[("hub_assets.static", "hub.css")])
     from web import users as user_pages
-    from web.hub import (cases, complaints, filters, halls, notices, overview, reports, scores,
-                        supervision)
+    from web.hub import (api, cases, complaints, filters, halls, notices, overview, reports,
+                        scores, supervision)
     from web.hub.users import hub_user_admin
 
     filters.install(app)
     user_pages.configure(app, hub_user_admin(dashboard))
     for module in (overview, cases, supervision, notices, halls, scores, reports, complaints,
-                   user_pages):
+                   api, user_pages):
         app.register_blueprint(module.bp)
     from web.portal import install_portal
 

@@ -6,6 +6,7 @@ import re
 
 from flask import abort, current_app, render_template, request
 
+from hub.complaint_public import counts_by_department, public_replies, public_status
 from hub.complaints import KINDS, ComplaintError
 from hub.score_periods import period_scores
 from hub.scoring_config import describe
@@ -45,7 +46,7 @@ def _published(month: str | None, version: str = ""):
 def _complaint_chart():
     names = _dashboard().data.dept_names()
     rows = [(names.get(dept, "未指明部门" if not dept else dept), counts)
-            for dept, counts in _dashboard().complaints.counts_by_department()]
+            for dept, counts in counts_by_department(_dashboard().data.store)]
     return stacked_bars(rows, COMPLAINT_SERIES, title="各部门被投诉举报数量")
 
 
@@ -133,7 +134,19 @@ def rates():
 
 @bp.get("/complaints")
 def complaints():
-    return render_template("portal_complaints.html", chart=_complaint_chart())
+    replies = public_replies(_dashboard().data.store, 1, per_page=5)[0]
+    return render_template("portal_complaints.html", chart=_complaint_chart(), replies=replies,
+                           depts=_dashboard().data.dept_names())
+
+
+@bp.get("/complaints/replies")
+def complaint_replies():
+    """公开回复: replies the citizen agreed to publish and the supervisors published."""
+    page = request.args.get("page", "1")
+    rows, total, page, pages = public_replies(_dashboard().data.store,
+                                              int(page) if page.isdigit() else 1)
+    return render_template("portal_replies.html", rows=rows, total=total, page=page,
+                           pages=pages, depts=_dashboard().data.dept_names())
 
 
 def _form_page(status: int = 200, **context):
@@ -161,7 +174,8 @@ def complaint_submit():
             kind=form.get("kind", ""), subject=form.get("subject", ""),
             content=form.get("content", ""), district=form.get("district") or None,
             dept=form.get("dept") or None, contact_name=form.get("contact_name"),
-            contact_phone=form.get("contact_phone"), nonce=nonce)
+            contact_phone=form.get("contact_phone"), nonce=nonce,
+            publish_ok=form.get("publish_ok") == "1")
     except (CaptchaError, ComplaintError) as exc:
         return _form_page(400, error=str(exc), form=form)
     return render_template("portal_complaint_done.html", number=number)
@@ -170,7 +184,7 @@ def complaint_submit():
 @bp.get("/complaints/track")
 def complaint_track():
     number = (request.args.get("no") or "").strip()[:40]
-    status = _dashboard().complaints.public_status(number) if number else None
+    status = public_status(_dashboard().data.store, number) if number else None
     return render_template("portal_track.html", number=number, status=status)
 
 
