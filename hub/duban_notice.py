@@ -24,6 +24,7 @@ from standard.districts import hall_name
 from standard.notice_layout import chinese_date, is_complete, render_notice_page
 
 TITLE = "督办通知书"
+MAX_REASONS = 120  # characters of the case's anomalies printed in the table
 LIGHT_WORDS = {"red": "红灯（已超期或异常）", "yellow": "黄灯（临近期限）", "green": "绿灯（正常）",
                "unknown": "无法判断"}
 
@@ -55,9 +56,10 @@ def duban_content(data: HubData, case: dict[str, Any], target: str, *, number: s
         lines.append(["办结情况", f"{case.get('terminal') or '已办结'}"
                                  f"（{chinese_date(case['finished_on'])}）"
                       if case.get("finished_on") else (case.get("terminal") or "已办结")])
-    reasons = case.get("reasons") or []
-    if reasons:
-        lines.append(["异常情形", "；".join(reasons)])
+    reasons = "；".join(case.get("reasons") or [])
+    if reasons:  # the whole list is on the case page; the notice keeps to one sheet
+        lines.append(["异常情形", reasons if len(reasons) <= MAX_REASONS
+                      else reasons[:MAX_REASONS - 1] + "…等"])
     if source:
         lines.append(["问题来源", source])
     opening = (f"经行政审批电子监察系统监测，你单位办理的下列办件需要市级督办："

@@ -53,6 +53,8 @@ create trigger if not exists duban_events_no_delete before delete on duban_event
 STATE_NAMES = {"issued": "已发出", "answered": "已反馈", "closed": "已办结"}
 ACTION_NAMES = {"issue": "发出督办", "answer": "反馈", "close": "办结"}
 MAX_TEXT = 2000
+# The requirement is printed on the one-page 督办通知书 (hub/duban_notice.py): kept short.
+MAX_REQUIREMENT = 400
 
 
 class DubanError(ValueError):
@@ -66,12 +68,12 @@ def duban_number(city_name: str, word: str, year: int, seq: int) -> str:
     return f"{city_name.removesuffix('市')}{word}〔{year}〕{seq}号"
 
 
-def _note(text: str | None, what: str) -> str:
+def _note(text: str | None, what: str, limit: int = MAX_TEXT) -> str:
     value = (text or "").strip()
     if not value:
         raise DubanError(f"请填写{what}")
-    if len(value) > MAX_TEXT:
-        raise DubanError(f"{what}不能超过{MAX_TEXT}字")
+    if len(value) > limit:
+        raise DubanError(f"{what}不能超过{limit}字（现有{len(value)}字）")
     return value
 
 
@@ -106,7 +108,7 @@ class DubanDesk:
         if not scope.is_city:
             raise DubanError("只有市监察局可以发出市级督办")
         case = find_case(data, scope, case_no)
-        text = _note(requirement, "督办要求")
+        text = _note(requirement, "督办要求", MAX_REQUIREMENT)
         target = dept_code or case["dept_code"]
         if target not in target_departments(data, case):
             raise DubanError(f"部门 {target} 不是办件 {case['case_no']} 的牵头部门或协办部门，"

@@ -78,20 +78,43 @@ th { width: 8em; white-space: nowrap; font-weight: normal; }
   th, td { padding: 2pt 5pt; }
   .signature { margin-top: 18pt; break-inside: avoid; break-before: avoid; }
 }
+/* A long notice (a long requirement, a joint case's table) sets tighter on the same sheet. */
+.notice.dense { page: dense; }
+@page dense { size: A4; margin: 25mm 22mm 22mm 24mm; }
+@media print {
+  .dense { font-size: 12pt; line-height: 18pt; }
+  .dense .org { font-size: 20pt; line-height: 28pt; }
+  .dense h1 { font-size: 16pt; line-height: 24pt; margin-bottom: 6pt; }
+  .dense .rule { margin-bottom: 8pt; }
+  .dense table { font-size: 10.5pt; line-height: 14pt; margin: 4pt 0 6pt; }
+  .dense .signature { margin-top: 12pt; }
+}
 @media screen { body { background: #eee; padding: 12mm 0; }
   .notice { background: #fff; padding: 20mm 20mm; box-shadow: 0 0 4px #999; max-width: 210mm; } }
 """
 
 
+# Characters of text (opening, table, requirements) above which the notice sets tighter
+# (class "dense"): the full layout holds about this much on one A4 sheet with its signature.
+DENSE_ABOVE = 300
+
+
+def text_size(content: dict[str, Any]) -> int:
+    """The characters a notice prints besides its fixed parts (heading, signature)."""
+    return (len(content["opening"]) + sum(len(str(n)) + len(str(v)) for n, v in content["lines"])
+            + sum(len(line) for line in content["requirements"]))
+
+
 def render_notice_page(content: dict[str, Any], *, org: str) -> str:
     """The notice as one self-contained, printable A4 HTML page; ``org`` heads it in red."""
     c, e = content, html.escape
+    dense = " dense" if text_size(c) > DENSE_ABOVE else ""
     rows = "".join(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in c["lines"])
     requirements = "".join(f"<p>{e(line)}</p>" for line in c["requirements"])
     return (
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
         f"<title>{e(c['number'])} {e(c['title'])}</title><style>{NOTICE_CSS}</style></head><body>"
-        f"<article class=\"notice\"><div class=\"org\">{e(org)}</div>"
+        f"<article class=\"notice{dense}\"><div class=\"org\">{e(org)}</div>"
         f"<div class=\"number\">{e(c['number'])}</div><hr class=\"rule\">"
         f"<h1>{e(c['title'])}</h1><p class=\"recipient\">{e(c['recipient'])}：</p>"
         f"<p>{e(c['opening'])}</p><table>{rows}</table>{requirements}"

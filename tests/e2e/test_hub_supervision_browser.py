@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from hub.dubans import MAX_REQUIREMENT
 from hub.services import Scope
 from tests.e2e.conftest import serving_hub, sign_in
 from tests.hubkit import EXPLANATION, case_of, feed_cards, seeded_hub
@@ -88,8 +89,9 @@ def test_the_city_duban_notice_prints_on_one_a4_page(hub, page):
     case_no = case_of(dashboard, "440604", open_only=True)
     notice = dashboard.dubans.issue(
         dashboard.data, Scope.city(), case_no, user="王芳（chief）",
-        requirement="该件已超过承诺时限。请你单位立即核查原因，依法办结该件，书面说明超期原因、"
-                    "责任人及整改措施，并举一反三，排查同类在办件，防止类似问题再次发生。" * 2)
+        requirement=("该件已超过承诺时限。请你单位立即核查原因，依法办结该件，书面说明超期原因、"
+                     "责任人及整改措施，并举一反三，排查同类在办件，防止类似问题再次发生。"
+                     * 8)[:MAX_REQUIREMENT])  # the longest requirement a 督办 takes
     sign_in(page, url, "chief", passwords["chief"])
     page.goto(f"{url}/dubans/{notice['id']}")
     page.locator("#duban-notice").click()

@@ -17,6 +17,7 @@ import pytest
 
 from edge.supervision.notices import Notice, render_notice_html
 from hallwatch.hubsim import SimBox, feed
+from hub.dubans import DubanError
 from hub.services import Scope
 from standard.districts import DISTRICTS
 from standard.supervision import STATES
@@ -180,3 +181,7 @@ def test_the_city_duban_notice_prints_with_its_case_and_date(hub):
     detail = chief.get(f"/dubans/{notice['id']}").get_data(as_text=True)
     assert f'href="/dubans/{notice["id"]}/notice"' in detail
     assert "发出督办" in detail
+    # The requirement prints on the one-page notice: a longer one is refused, with its length.
+    with pytest.raises(DubanError, match="督办要求不能超过400字（现有401字）"):
+        dashboard.dubans.issue(dashboard.data, Scope.city(), case_no, user="王芳（chief）",
+                               requirement="请" * 401)
