@@ -149,7 +149,8 @@ def provision(folder: Path, base_port: int, hub_port: int, relay_port: int
     (folder / "hub" / "catalogue.json").write_text(
         json.dumps(city_catalogue(DISTRICTS), ensure_ascii=False, indent=1), encoding="utf-8")
     _rewrite_toml(hub_toml, catalogue="catalogue.json",
-                  web={"host": "127.0.0.1", "port": hub_port})
+                  web={"host": "127.0.0.1", "port": hub_port,
+                       "serve_portal": True})  # one machine: the portal beside the dashboard
     boxes = []
     for n, (code, name) in enumerate(DISTRICTS.items(), start=1):
         catalogue = folder / "catalogues" / f"{code}.json"

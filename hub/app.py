@@ -65,19 +65,26 @@ def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = No
                dashboard=dashboard)
 
 
-def run(hub: Hub, *, ready: Callable[[str], None] = print) -> None:
-    """Run until SIGINT/SIGTERM."""
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(hub: Hub, *, ready: Callable[[str], None] = print) -> None:
+    """Run until SIGINT/SIGTERM."""
     hub.start()
     try:
         ready(f"hallwatch hub receiving on {hub.receiver.bound_endpoint}")
         for service in hub.services:
             for line in getattr(service, "ready_lines", ()):
                 ready(line)
-        stop.wait()
+        wait_for_signal()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         hub.stop()

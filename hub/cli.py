@@ -69,6 +69,60 @@ def receive(config_path: Path, bind: str | None) -> None:
 
 @hub.command()
 @config_option
+def portal(config_path: Path) -> None:
+    """Run only the public portal (公众门户), on [portal] host and port, until Ctrl-C.
+
+    For the internet side (外网): no dashboard, no receiver, no users. It opens the database
+    with the portal's access only: [database] portal_url on PostgreSQL (see 'hub portal-role'),
+    a connection that may write only complaints on SQLite.
+    """
+    from hub.app import wait_for_signal
+    from hub.portal import build_portal
+    from standard.catalogue import CatalogueError
+
+    config = _config(config_path)
+    try:
+        server = build_portal(config)
+        server.start()
+    except (CatalogueError, ConfigError, StorageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"公众门户未启动：{config.portal.host}:{config.portal.port} "
+                                   f"无法监听（{exc.strerror}）；请修改 hub.toml 的 [portal] port"
+                                   f" (portal not served: {exc})") from None
+    click.echo(f"hallwatch hub portal serving {server.url}/portal/")
+    sys.stdout.flush()
+    try:
+        wait_for_signal()
+    finally:
+        server.stop()
+
+
+@hub.command("portal-role")
+@config_option
+@click.option("--role", default="hallwatch_portal", show_default=True,
+              help="The PostgreSQL role the portal connects as.")
+def portal_role(config_path: Path, role: str) -> None:
+    """Print the SQL that gives a PostgreSQL role the portal's access (and nothing more).
+
+    Run it as the owner of the hub's tables, after 'hub migrate', e.g.
+    'hallwatch hub portal-role --config hub.toml | psql hallwatch'; then set
+    [database] portal_url on the portal's machine to connect as that role.
+    """
+    import re
+
+    from hub.portal import grant_sql
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise click.BadParameter("a lower-case SQL name (letters, digits, _)",
+                                 param_hint="--role")
+    _config(config_path)
+    click.echo(f"create role {role} login;  -- if it does not exist; its password in .pgpass")
+    click.echo(grant_sql(role), nl=False)
+
+
+@hub.command()
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per box.")
 def status(config_path: Path, as_json: bool) -> None:
     """Each box: last seen, last sequence applied, records held, backlog, chain state.

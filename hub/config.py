@@ -16,6 +16,9 @@ class HubWebSection(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     enabled: bool = True
+    # The public portal under /portal/ of the dashboard too (one machine, e.g. the demo).
+    # Off by default: the portal runs apart, on the internet side (`hallwatch hub portal`).
+    serve_portal: bool = False
     # Sign-in: a session ends this long after sign-in, or after this long without a click.
     session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
@@ -28,7 +31,11 @@ class HubWebSection(Section):
 
 
 class HubPortalSection(Section):
-    """The public portal (公众门户): rate limits and complaint deadlines."""
+    """The public portal (公众门户): its own listener, rate limits, complaint deadlines."""
+
+    # `hallwatch hub portal` listens here (the internet side, 外网, behind a TLS proxy).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
 
     # Requests per minute from one address to the portal's pages; forms have their own limit.
     requests_per_minute: int = Field(default=120, ge=1, le=100_000)

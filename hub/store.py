@@ -73,11 +73,13 @@ class Applied:
 class HubStore:
     """The hub's database: ``target`` is a SQLite file path or a ``postgresql://`` URL.
 
-    ``read_only`` opens it for a process that only reads (``hub portal`` on SQLite).
+    ``read_only`` opens it for a process that only reads; ``allowed`` (SQLite) limits what a
+    process may read and write (the portal's access, hub/portal.py).
     """
 
-    def __init__(self, target: Path | str, *, read_only: bool = False):
-        self.engine = engine_for(target, read_only=read_only)
+    def __init__(self, target: Path | str, *, read_only: bool = False,
+                 allowed: tuple[tuple[str, ...], tuple[str, ...]] | None = None):
+        self.engine = engine_for(target, read_only=read_only, allowed=allowed)
         self.path: Path | None = getattr(self.engine, "path", None)
         self.appliers: dict[str, list[Applier]] = {}
         self._months = PartitionCache()

@@ -56,7 +56,7 @@ def write_hub_folder(folder: Path, database: str | None = None, **web) -> Path:
     (folder / "catalogue.json").write_text(
         json.dumps(city_catalogue(DISTRICTS), ensure_ascii=False), encoding="utf-8")
     settings = {"version": 1, "catalogue": "catalogue.json",
-                "web": {"host": "127.0.0.1", "port": 0, **web}}
+                "web": {"host": "127.0.0.1", "port": 0, "serve_portal": True, **web}}
     if database:
         settings["database"] = {"url": database}
     path = folder / "hub.toml"
@@ -222,7 +222,7 @@ def init_hub_folder(folder: Path) -> Path:
     assert made.exit_code == 0, made.output
     toml = folder / "hub.toml"
     values = tomllib.loads(toml.read_text(encoding="utf-8"))
-    values.setdefault("web", {})["port"] = 0
+    values.setdefault("web", {}).update(port=0, serve_portal=True)
     toml.write_text(tomli_w.dumps(values), encoding="utf-8")
     return toml
 
@@ -260,7 +260,7 @@ def start_hub(config: Path, timeout: float = 30) -> RunningHub:
     def pump() -> None:
         for line in process.stdout:
             lines.append(line)
-            if "公众门户" in line:
+            if "hub web serving" in line:
                 ready.set()
         ready.set()  # the process ended
 

@@ -61,11 +61,16 @@ def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
-def engine_for(target: str | Path, *, read_only: bool = False) -> Engine:
-    """A PostgreSQL engine for a ``postgresql://`` URL, else SQLite on the file ``target``."""
+def engine_for(target: str | Path, *, read_only: bool = False,
+               allowed: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> Engine:
+    """A PostgreSQL engine for a ``postgresql://`` URL, else SQLite on the file ``target``.
+
+    ``allowed`` (SQLite): (tables it may read, tables it may write); any other read or write
+    is refused by SQLite itself. PostgreSQL restricts a process through its role instead.
+    """
     if is_postgres_url(target):
         return PostgresEngine(str(target), read_only=read_only)
-    return SqliteEngine(Path(target), read_only=read_only)
+    return SqliteEngine(Path(target), read_only=read_only, allowed=allowed)
 
 
 class Engine:
@@ -106,9 +111,11 @@ class Engine:
 class SqliteEngine(Engine):
     name = "sqlite"
 
-    def __init__(self, path: Path, *, read_only: bool = False):
+    def __init__(self, path: Path, *, read_only: bool = False,
+                 allowed: tuple[tuple[str, ...], tuple[str, ...]] | None = None):
         self.path = Path(path)
         self.read_only = read_only
+        self.allowed = allowed
         self.dialect = Dialect()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -125,7 +132,11 @@ class SqliteEngine(Engine):
                                    " or 'hallwatch hub migrate' first")
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.allowed is not None and not self.path.exists():
+            raise StorageError(f"{self.path}: no hub database yet; run 'hallwatch hub serve'"
+                               " or 'hallwatch hub migrate' first")
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._restrict(conn)
         conn.execute("pragma journal_mode=wal")
         # full: the WAL is fsynced at each commit, so the hub's ack to a box (sent after the
         # batch's commit) holds through a power cut; the box prunes what the hub acked.
@@ -161,10 +172,27 @@ class SqliteEngine(Engine):
             conn = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True,
                                    check_same_thread=False)
             conn.execute("pragma busy_timeout=5000")
+            self._restrict(conn)
             self._local.conn = conn
         cursor = conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def _restrict(self, conn: sqlite3.Connection) -> None:
+        if self.allowed is None:
+            return
+        reads, writes = set(self.allowed[0]), set(self.allowed[1])
+        checks = {sqlite3.SQLITE_READ: reads, sqlite3.SQLITE_INSERT: writes,
+                  sqlite3.SQLITE_UPDATE: writes, sqlite3.SQLITE_DELETE: writes}
+
+        def authorize(action, table, _column, _db, _trigger) -> int:
+            if action in checks:
+                allowed = table in checks[action] or (table or "").startswith("sqlite_")
+                return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
+            if action in _SCHEMA_CHANGES:
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+        conn.set_authorizer(authorize)
 
     def script(self, conn, ddl: str) -> None:
         # executescript() would commit the migration's transaction; run statement by statement.
@@ -173,6 +201,10 @@ class SqliteEngine(Engine):
 
     def columns(self, conn, table: str) -> set[str]:
         return {row[1] for row in conn.execute(f"pragma table_info({table})")}
+
+
+_SCHEMA_CHANGES = frozenset(getattr(sqlite3, name) for name in dir(sqlite3) if name.startswith(
+    ("SQLITE_CREATE_", "SQLITE_DROP_", "SQLITE_ALTER_TABLE")))
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -73,9 +73,12 @@ def create_app(dashboard, test_config: dict | None = None,
     for module in (overview, cases, supervision, notices, halls, scores, reports, complaints,
                    api, user_pages):
         app.register_blueprint(module.bp)
-    from web.portal import install_portal
+    if config.web.serve_portal:
+        from web.portal import install_portal
 
-    install_portal(app, dashboard)
+        install_portal(app, dashboard)
+    else:
+        app.jinja_env.globals["public_link"] = None
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(404, _not_found)
     return app
@@ -100,6 +103,9 @@ def _scope_note() -> str:
 def _not_found(_exc):
     if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
         return jsonify({"error": "没有这个地址或记录 (not found)"}), 404
-    template = "portal_error.html" if request.path.startswith("/portal") else "error.html"
+    from flask import current_app
+
+    portal = request.path.startswith("/portal") and "portal" in current_app.blueprints
+    template = "portal_error.html" if portal else "error.html"
     return render_template(template, code=404, title="页面不存在",
                            message="没有找到您要访问的页面或记录，或该记录不在您的监察范围内。"), 404

@@ -39,8 +39,9 @@ class WebServer:
             self.ready_lines.append(line)
             return
         self.url = f"http://{self.host}:{self._server.effective_port}"
-        self.ready_lines += [f"hallwatch hub web serving {self.url}/",
-                             f"公众门户 (public portal): {self.url}/portal/"]
+        self.ready_lines.append(f"hallwatch hub web serving {self.url}/")
+        if self.dashboard.config.web.serve_portal:
+            self.ready_lines.append(f"公众门户 (public portal): {self.url}/portal/")
         self._thread = threading.Thread(target=self._run, name="hub-web", daemon=True)
         self._thread.start()
 
