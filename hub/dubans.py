@@ -173,19 +173,42 @@ class DubanDesk:
         return row
 
     def list(self, scope: Scope, *, state: str | None = None, case_no: str | None = None,
-             limit: int = 200) -> list[dict[str, Any]]:
+             district: str | None = None, limit: int = 200, offset: int = 0
+             ) -> list[dict[str, Any]]:
+        """The newest 督办 in scope; ``state`` "active" (not closed) or one state."""
+        where, params = self._where(scope, state, case_no, district)
+        return [self._shape(row) for row in self.store.query(
+            f"select * from dubans where {where} order by id desc limit ? offset ?",
+            (*params, limit, offset))]
+
+    def page(self, scope: Scope, *, state: str | None = None, district: str | None = None,
+             page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int, int, int]:
+        """(rows, total, page, pages) of the list, newest first."""
+        where, params = self._where(scope, state, None, district)
+        total = self.store.query(f"select count(*) as n from dubans where {where}",
+                                 params)[0]["n"]
+        pages = max(1, -(-total // per_page))
+        page = min(max(page, 1), pages)
+        rows = self.list(scope, state=state, district=district, limit=per_page,
+                         offset=(page - 1) * per_page)
+        return rows, total, page, pages
+
+    @staticmethod
+    def _where(scope: Scope, state: str | None, case_no: str | None,
+               district: str | None) -> tuple[str, list[Any]]:
         where, params = scope.sql()
-        sql = f"select * from dubans where {where}"
         if state == "active":
-            sql += " and state != 'closed'"
+            where += " and state != 'closed'"
         elif state in STATE_NAMES:
-            sql += " and state = ?"
+            where += " and state = ?"
             params.append(state)
         if case_no:
-            sql += " and case_no = ?"
+            where += " and case_no = ?"
             params.append(case_no)
-        return [self._shape(row) for row in
-                self.store.query(sql + " order by id desc limit ?", (*params, limit))]
+        if district:
+            where += " and district_code = ?"
+            params.append(district)
+        return where, params
 
     @staticmethod
     def actions_for(row: dict[str, Any], scope: Scope) -> tuple[str, ...]:

@@ -185,3 +185,26 @@ def test_the_city_duban_notice_prints_with_its_case_and_date(hub):
     with pytest.raises(DubanError, match="督办要求不能超过400字（现有401字）"):
         dashboard.dubans.issue(dashboard.data, Scope.city(), case_no, user="王芳（chief）",
                                requirement="请" * 401)
+
+
+def test_city_dubans_are_counted_and_all_reachable(hub):
+    dashboard = hub[0]
+    store = dashboard.data.store
+    cases = store.query("select case_no, district_code from hub_cases where is_open = 1"
+                        " and district_code in ('440604', '440606') order by case_no limit 12")
+    for case in cases:
+        dashboard.dubans.issue(dashboard.data, Scope.city(), case["case_no"], user="王芳（chief）",
+                               requirement="请依法办结。")
+    active = store.query("select count(*) as n from dubans where state != 'closed'")[0]["n"]
+    chief = client(hub, "chief")
+    page = chief.get("/supervision").get_data(as_text=True)
+    assert re.search(rf'id="duban-total">{active}<', page)
+    assert page.split('id="dubans"')[1].split("</section>")[0].count("/notice\"") == 10
+    listing = chief.get("/dubans?state=all").get_data(as_text=True)
+    assert f"共 {store.query('select count(*) as n from dubans')[0]['n']} 条" in listing
+    shunde = chief.get("/dubans?district=440606").get_data(as_text=True)
+    expected = sum(1 for c in cases if c["district_code"] == "440606")
+    assert f"共 {expected} 条" in shunde and "禅城区" not in shunde.split("duban-table")[1]
+    nanhai = client(hub, "nanhai").get("/dubans?district=440606&state=all").get_data(
+        as_text=True)
+    assert "顺德区" not in nanhai.split("duban-table")[1]
