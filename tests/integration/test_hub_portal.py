@@ -72,7 +72,7 @@ def test_the_portal_app_serves_the_portal_and_nothing_else(portal):
     server, app, case_no = portal
     client = app.test_client()
     for path in ("/portal/", "/portal/guide", "/portal/scores", "/portal/rates",
-                 "/portal/complaints", "/portal/laws"):
+                 "/portal/complaints", "/portal/complaints/replies", "/portal/laws"):
         assert client.get(path).status_code == 200, path
     assert client.get("/").headers["Location"].endswith("/portal/")
     case = client.get(f"/portal/cases?no={case_no}")
@@ -88,7 +88,7 @@ def test_a_complaint_is_written_and_nothing_else_can_be(portal):
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     token = re.search(r'name="captcha_token" value="([^"]+)"', page).group(1)
     form = {"csrf_token": csrf, "captcha_token": token, "kind": "建言", "district": "440605",
-            "subject": "延长周六办事时间", "content": "建议周六上午开放窗口",
+            "subject": "延长周六办事时间", "content": "建议周六上午开放窗口", "publish_ok": "1",
             "captcha": captcha_answer(app.secret_key, token)}
     assert client.post("/portal/complaints/new", data={**form, "csrf_token": "x"}
                        ).status_code == 400
@@ -96,6 +96,8 @@ def test_a_complaint_is_written_and_nothing_else_can_be(portal):
     number = re.search(r'id="tracking-number">(TS\d{8}[A-Z0-9]{6})<', done).group(1)
     assert "待受理" in client.get(f"/portal/complaints/track?no={number}").get_data(as_text=True)
     store = server.store
+    assert store.query("select publish_ok, channel from complaints where tracking_no = ?",
+                       (number,)) == [{"publish_ok": 1, "channel": "portal"}]
     for statement in ("update hub_cases set light = 'green'", "delete from unit_scores",
                       "insert into boxes (box_id, district_code) values ('x', 'y')"):
         with pytest.raises(Exception, match="not authorized|permission denied"):
