@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python -m bench.bench_hub_pages [--records-per-district 1000000] [--runs 7] [--keep DIR]
+        [--pg-url postgresql://...]
 
 It feeds five simulated boxes' records (hallwatch/hubsim.py: case events, alerts, notices,
 ratings, hash-chained like a box's outbox) through ``HubStore.apply_batch`` with every
@@ -39,7 +40,7 @@ USERS = {"city": ("bench-city", "city", None), "district": ("bench-nh", "distric
          "department": ("bench-scj", "department", "SCJ")}
 
 
-def open_hub(folder: Path):
+def open_hub(folder: Path, database: str | None = None):
     from hub.config import load_hub_config
     from hub.store import HubStore
     from hub.wiring import wire_dashboard
@@ -48,8 +49,11 @@ def open_hub(folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "catalogue.json").write_text(json.dumps(city_catalogue(DISTRICTS),
                                                           ensure_ascii=False), encoding="utf-8")
-        (folder / "hub.toml").write_text(tomli_w.dumps(
-            {"version": 1, "catalogue": "catalogue.json", "web": {"port": 0}}), encoding="utf-8")
+        settings = {"version": 1, "catalogue": "catalogue.json",
+                    "web": {"port": 0, "serve_portal": True}}
+        if database:
+            settings["database"] = {"url": database}
+        (folder / "hub.toml").write_text(tomli_w.dumps(settings), encoding="utf-8")
     config = load_hub_config(folder / "hub.toml")
     store = HubStore(config.store_target)
     dashboard = wire_dashboard(config, store, clock=lambda: AT, with_web=False)
@@ -121,10 +125,12 @@ def main() -> None:
     parser.add_argument("--records-per-district", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="Keep (and reuse) the filled hub folder here.")
+    parser.add_argument("--pg-url", help="Fill and time the hub on this (empty) PostgreSQL "
+                        "database instead of SQLite.")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-hub-")) / "hub"
     reuse = (folder / "data" / "hub.db").exists()
-    dashboard = open_hub(folder)
+    dashboard = open_hub(folder, args.pg_url)
     store = dashboard.data.store
     if reuse:
         print(f"reusing {folder}")
@@ -134,7 +140,8 @@ def main() -> None:
     counts = store.query("select (select count(*) from records) as records,"
                          " (select count(*) from hub_cases) as cases,"
                          " (select count(*) from hub_cases where is_open = 1) as open_cases")[0]
-    size = store.path.stat().st_size / 2**30
+    size = (store.query("select pg_database_size(current_database()) as n")[0]["n"]
+            if store.is_postgres else store.path.stat().st_size) / 2**30
     print(f"hub: {counts['records']:,} records, {counts['cases']:,} cases "
           f"({counts['open_cases']:,} open), {size:.1f} GiB")
 
