@@ -177,6 +177,13 @@ def escalated(data: HubData, scope: Scope, *, limit: int = 200) -> list[dict[str
                              " order by updated_at limit ?", [*params, limit]), data)
 
 
+def escalated_count(data: HubData, scope: Scope) -> int:
+    """How many alerts in scope are referred to the city (the list shows the oldest 200)."""
+    where, params = scope.sql()
+    return data.query(f"select count(*) as n from hub_alerts where state = 'escalated'"
+                      f" and {where}", params)[0]["n"]
+
+
 def forwarded_cases(data: HubData, scope: Scope, *, limit: int = 300) -> list[dict[str, Any]]:
     """上报件 in scope: the district part's state and light, and the city's 督办 on it."""
     # The unary + keeps the planner on the case-type index: 上报件 are few, a district or a

@@ -122,6 +122,9 @@ def test_states_and_answers_are_in_chinese(hub):
         assert f">{code}<" not in page, code
     assert "待处理" in page and "已说明理由" in page
     assert f"说明理由（承办科（dept）" in page and EXPLANATION in page
+    escalated = hub[0].data.store.query("select count(*) as n from hub_alerts"
+                                        " where state = 'escalated'")[0]["n"]
+    assert f'id="escalated-total">共 {escalated} 条' in page
 
 
 def test_box_notices_are_links_to_their_printable_page_in_scope(hub):

@@ -6,7 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.dubans import STATE_NAMES as DUBAN_STATES
 from hub.dubans import DubanError
-from hub.services.supervision import CardFilter, card_page, escalated, forwarded_cases
+from hub.services.supervision import (
+    CardFilter,
+    card_page,
+    escalated,
+    escalated_count,
+    forwarded_cases,
+)
 from standard.supervision import STATE_NAMES
 from web.auth import login_required
 from web.hub.common import READERS, dashboard, data, page_arg, scope, user_name
@@ -24,6 +30,7 @@ def index():
     return render_template("supervision.html", where=where,
                            result=card_page(data(), scope(), where, page_arg()),
                            states=STATE_NAMES, escalated=escalated(data(), scope()),
+                           escalated_total=escalated_count(data(), scope()),
                            dubans=dubans, duban_total=duban_total, scope=scope(),
                            today=data().today().isoformat())
 
@@ -47,7 +54,8 @@ def dubans():
 @login_required(roles=READERS)
 def forwarded():
     return render_template("forwarded.html", cases=forwarded_cases(data(), scope()),
-                           escalated=escalated(data(), scope()), scope=scope())
+                           escalated=escalated(data(), scope()),
+                           escalated_total=escalated_count(data(), scope()), scope=scope())
 
 
 @bp.get("/dubans/<int:duban_id>")
