@@ -474,16 +474,27 @@ def sealed_batch(box: Box, hub: Hub, rows: list[tuple[str, bytes]], counter: int
 
 
 @contextmanager
-def in_process_receiver(tmp: Path) -> Iterator[Any]:
-    """A hub receiver in this process on 127.0.0.1 with one provisioned box (南海区)."""
+def in_process_receiver(tmp: Path, database: Path | str | None = None) -> Iterator[Any]:
+    """A hub receiver in this process on 127.0.0.1 with one provisioned box (南海区).
+
+    ``database``: the ``hub_database`` fixture's value; a PostgreSQL URL is written into
+    hub.toml (so the CLI finds it too), a SQLite path means the hub folder's own file. On
+    PostgreSQL the receiver applies batches on its worker pool."""
     from types import SimpleNamespace
 
     from hub.receiver import Receiver
     from hub.store import HubStore
 
     config, hub_identity = enrollment.init_hub(tmp / "hub", bind="tcp://127.0.0.1:0")
-    store = HubStore(config.db_path).open()
-    receiver = Receiver(store, hub_identity, config.bind, lambda: identity.load_enrolled(config))
+    if isinstance(database, str):
+        path = Path(config.base_dir) / "hub.toml"
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw["database"] = {"url": database}
+        path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        config = load_hub_config(path)
+    store = HubStore(config.store_target).open()
+    receiver = Receiver(store, hub_identity, config.bind, lambda: identity.load_enrolled(config),
+                        apply_workers=config.database.apply_workers)
     box, _ = enrollment.provision_box(config, tmp / "box", "440605", "南海区行政服务中心")
     receiver.start()
     try:

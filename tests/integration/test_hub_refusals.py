@@ -24,8 +24,8 @@ BURST = 12
 
 
 @pytest.fixture
-def hub(tmp_path):
-    with in_process_receiver(tmp_path) as running:
+def hub(tmp_path, hub_database):
+    with in_process_receiver(tmp_path, hub_database) as running:
         yield running
 
 
