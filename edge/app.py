@@ -36,6 +36,7 @@ from edge.supervision import (
     clock_watch,
     conflict_alert,
     open_alert,
+    sequence_alert,
     store_alert,
 )
 from standard.calendar import WorkCalendar, load_overrides
@@ -136,7 +137,7 @@ def build_box(config: BoxConfig, *, clock: Callable[[], dt.datetime] = utc_now) 
     settings = LightSettings(
         yellow_within_working_days=config.lights.yellow_within_working_days,
         stage_yellow_within_working_days=config.lights.stage_yellow_within_working_days)
-    store = Store(config.db_path, box_id=config.box_id, clock=clock)
+    store = Store(config.db_path, box_id=config.box_id, clock=clock, marker=config.store_marker)
     board = CaseBoard(store, catalogue, calendar, settings)
     parts = build_supervision(store, board, clock, rules=config.rules, contacts=config.contacts,
                               notify=config.notify, box_id=config.box_id,
@@ -311,6 +312,7 @@ def build_relay(config: BoxConfig, store: Store, board: CaseBoard,
     return Relay(store, identity, hub, section.endpoints, settings,
                  on_config=ConfigApplier(config, store, board, on_config_applied),
                  on_quota=quota_alert, on_snapshot=on_snapshot,
+                 on_sequence=sequence_alert(store),
                  identity_path=config.path(section.identity))  # rotation: reload the new keys
 
 

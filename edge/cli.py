@@ -18,6 +18,8 @@ from edge.evaluations.cli import COMMANDS as EVALUATION_COMMANDS
 from edge.integration.cli import COMMANDS as INTEGRATION_COMMANDS
 from edge.options import Target, columns, parse_at, target_options
 from edge.presence.cli import analyse_video
+from edge.store import StoreError
+from edge.storeidentity import StoreLost
 from edge.supervision.cli import COMMANDS as SUPERVISION_COMMANDS
 from edge.users_cli import user
 from standard.catalogue import CatalogueError
@@ -41,7 +43,46 @@ def serve(config_path: Path) -> None:
         box = build_box(load_box_config(config_path))
     except (ConfigError, CatalogueError, SetupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    run(box, ready=lambda line: click.echo(line, err=False) or sys.stdout.flush())
+    try:
+        run(box, ready=lambda line: click.echo(line, err=False) or sys.stdout.flush())
+    except (StoreLost, StoreError) as exc:  # the database is gone or damaged: no restart loop
+        raise StoreUnusable(str(exc)) from None
+
+
+@edge.command()
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--confirm", is_flag=True,
+              help="Really do it; without it, only say what would be done.")
+@click.option("--reason", default="", help="Why (kept in the record the hub receives).")
+def reinit(config_path: Path, confirm: bool, reason: str) -> None:
+    """Give the box a new, empty database after its own was lost or damaged.
+
+    The old file is kept (renamed box.db.reinit-<time>), the new database's first record tells
+    the hub (which raises an integrity alert), and the relay continues after the sequence the
+    hub holds for this box. Stop the box first. Logged in <data_dir>/reinit.log.
+    """
+    from edge.reinit import ReinitError, describe, reinit_store
+
+    config = load_box_config(config_path)
+    if not confirm:
+        click.echo(f"{config.db_path}: {describe(config)}\n"
+                   f"reinit would keep it as {config.db_path.name}.reinit-<time>, make a new "
+                   "database and tell the hub. Add --confirm to do it.")
+        sys.exit(1)
+    try:
+        report = reinit_store(config, reason=reason or "(no reason given)")
+    except (ReinitError, StoreError, StoreLost, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-initialised {report.db} (it was: {report.previous_state}); old file kept "
+               f"as {report.kept_as or '(none)'}; new store {report.store_id}; the hub is told "
+               "at the next connection")
+
+
+class StoreUnusable(click.ClickException):
+    """The box's database cannot be used; systemd does not restart on this status."""
+
+    exit_code = 78  # EX_CONFIG; hallwatch-box.service: RestartPreventExitStatus=78
 
 
 @edge.command()
@@ -125,7 +166,7 @@ def status(config_path: Path, as_json: bool) -> None:
 
     target = Target(load_box_config(config_path).db_path, None, None,
                     load_box_config(config_path))
-    with target.store() as store, store.read() as db:
+    with target.reading() as db:
         last_seq = int(get_meta(db.conn, "chain_seq", "0"))
         acked = int(get_meta(db.conn, "relay_acked_seq", "0"))
         heard_at = get_meta(db.conn, "relay_heard_at")
@@ -133,13 +174,16 @@ def status(config_path: Path, as_json: bool) -> None:
         connected = get_meta(db.conn, "relay_connected") == "1" and heard_at is not None and (
             dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(heard_at)
         ).total_seconds() < 10
+        rebase_pending = get_meta(db.conn, "rebase") == "pending"
+        hub_ahead = get_meta(db.conn, "relay_hub_ahead") or None
         has_sources = db.conn.execute("select 1 from sqlite_master where type = 'table'"
                                       " and name = 'integration_sources'").fetchone()
         now = dt.datetime.now(dt.timezone.utc)
-        feeds = [s.as_dict(now) for s in source_states(store)] if has_sources else []
+        feeds = [s.as_dict(now) for s in source_states(db)] if has_sources else []
     report = {"box_id": target.box_id, "last_seq": last_seq, "acked_seq": acked,
-              "backlog": last_seq - acked, "hub_connected": connected, "last_heard": heard_at,
-              "hub_endpoint": endpoint}
+              "backlog": max(last_seq - acked, 0), "hub_connected": connected,
+              "last_heard": heard_at, "hub_endpoint": endpoint,
+              "rebase_pending": rebase_pending, "hub_ahead": int(hub_ahead) if hub_ahead else None}
     if as_json:
         click.echo(json.dumps({**report, "sources": feeds}, ensure_ascii=False))
         return

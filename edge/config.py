@@ -191,6 +191,12 @@ class BoxConfig(Section):
     def db_path(self) -> Path:
         return self.path(self.data_dir) / "box.db"
 
+    @property
+    def store_marker(self) -> Path:
+        """``box.store.json`` next to box.toml: written when the box makes its database, so a
+        lost database is an error, never a new start (edge/storeidentity.py)."""
+        return Path(self.base_dir) / "box.store.json"
+
 
 def load_box_config(path: Path) -> BoxConfig:
     """Read and validate ``box.toml``; raises ConfigError naming every wrong key."""

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sqlite3
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import click
 
 from edge.config import BoxConfig, load_box_config
 from edge.store import Store, StoreError
+from edge.storeidentity import StoreLost, check_file
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import CatalogueError, load_catalogue
 from standard.configfile import ConfigError
@@ -35,11 +39,33 @@ class Target:
     def box_id(self) -> str:
         return self.config.box_id if self.config else "unprovisioned"
 
+    @property
+    def marker(self) -> Path | None:
+        """box.store.json when the command works on a box's folder (``--config``)."""
+        return self.config.store_marker if self.config else None
+
     def store(self) -> Store:
         try:
-            return Store(self.db, box_id=self.box_id).open()
-        except StoreError as exc:
+            return Store(self.db, box_id=self.box_id, marker=self.marker).open()
+        except (StoreError, StoreLost) as exc:
             raise click.ClickException(str(exc)) from None
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection to the database, for commands that only look: no writer, no
+        lock, nothing made when the file is missing (``store()`` opens it for writing)."""
+        try:
+            check_file(self.db, self.marker)
+        except StoreLost as exc:
+            raise click.ClickException(str(exc)) from None
+        if not self.db.exists():
+            raise click.ClickException(f"{self.db}: no database yet (the box makes it when it "
+                                       "first starts)")
+        conn = sqlite3.connect(f"file:{self.db.resolve()}?mode=ro", uri=True, timeout=30)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def catalogue(self):
         if self.catalogue_path is None:

@@ -13,6 +13,13 @@ Failover: a box may know several hub endpoints (several receivers sharing one Po
 database). When the one in use goes quiet the relay connects to the next at once, and backs
 off only after every endpoint failed to answer. Batches in flight are simply sent again to
 the next receiver: the hub applies each (box, seq) once, whichever receiver got it.
+
+The box's sequence is its own. An acknowledgement beyond the last record this store made
+(the hub holds records of a database this box no longer has) is refused, relaying stops and
+the 序号异常 alert says what to do. After ``hallwatch edge reinit`` (edge/reinit.py) the store
+is ``rebase = pending``: the hello asks the hub where to continue, and the relay renumbers its
+unsent rows to follow the hub's last sequence for this box, chained from the hub's last hash,
+before it sends anything.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ import zmq
 
 from edge.store import OUTBOX_BYTES, Store, Tx, get_meta, iso, senders_limit, set_meta
 from standard import wire
-from standard.envelope import EnvelopeError, Sealer, verify_document
+from standard.envelope import GENESIS, EnvelopeError, Sealer, chain_hash, verify_document
 from standard.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
 
 log = logging.getLogger(__name__)
 
+REBASE = "rebase"  # meta: "pending" after edge reinit (edge/reinit.py)
 NONCE_BLOCK = 1024
 HEARTBEAT_SECONDS = 1.0
 HUB_LOST_SECONDS = 3.0
@@ -65,6 +73,8 @@ class RelayState:
     endpoint: str = ""  # the hub endpoint in use (or last tried)
     outbox_bytes: int = 0
     refused: list[str] = field(default_factory=list)
+    rebase_pending: bool = False  # after edge reinit, until the hub said where to continue
+    hub_ahead: int | None = None  # the hub acked beyond this store's last record: relaying held
 
 
 ConfigHandler = Callable[[str, int, dict], None]
@@ -79,6 +89,7 @@ class Relay:
                  on_config: ConfigHandler | None = None,
                  on_quota: Callable[[float], None] | None = None,
                  on_snapshot: Callable[[dict], dict] | None = None,
+                 on_sequence: Callable[[str | None], None] | None = None,
                  identity_path: Path | None = None):
         self.store = store
         self.identity = identity
@@ -91,6 +102,7 @@ class Relay:
         self.on_config = on_config
         self.on_quota = on_quota
         self.on_snapshot = on_snapshot  # the hub asks for a window's picture (edge/presence/live.py)
+        self.on_sequence = on_sequence  # the 序号异常 alert: a problem, or None when it is over
         self.state = RelayState()
         self._sealer = Sealer(identity.seal_private, hub.seal_public, identity.sign_private,
                               identity.box_id)
@@ -107,6 +119,7 @@ class Relay:
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
         self.state.acked_seq = int(self._meta("relay_acked_seq", "0"))
+        self.state.rebase_pending = self._meta(REBASE, "") == "pending"
         self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
         self._thread.start()
 
@@ -173,6 +186,71 @@ class Relay:
         counter = self._nonce_next
         self._nonce_next += 1
         return counter
+
+    # -- the box's own sequence ----------------------------------------------------------
+    def accepts_ack(self, acked_seq: int) -> bool:
+        """False (and relaying held) when the hub acks beyond the last record this store made:
+        it holds records of another database of this box, which these must not be taken for."""
+        made = int(self._meta("chain_seq", "0"))
+        if acked_seq <= made:
+            if self.state.hub_ahead is not None:
+                self.state.hub_ahead = None
+                self._sequence_problem(None)
+            return True
+        if self.state.hub_ahead != acked_seq:
+            self.state.hub_ahead = acked_seq
+            problem = (f"市中心已确认本箱体的记录到序号 {acked_seq}，但本机数据库只有到 {made} 的记录："
+                       "数据库可能被清空、替换或从旧备份恢复。已暂停上传，以免新记录被当作已收到的"
+                       "记录；请技术员核查，确认后运行 hallwatch edge reinit --config box.toml "
+                       f"--confirm (hub acked {acked_seq}, this store made {made}: relaying held)")
+            log.error("%s", problem)
+            self._sequence_problem(problem)
+        return False
+
+    def _sequence_problem(self, problem: str | None) -> None:
+        def record(tx: Tx) -> None:
+            set_meta(tx.conn, "relay_hub_ahead", str(self.state.hub_ahead or ""))
+        self.store.write(record)
+        if self.on_sequence is not None:
+            self.on_sequence(problem)
+
+    def rebase(self, hub_acked: int, answer: dict) -> None:
+        """After edge reinit: renumber every row (none was sent) to follow ``base_seq``, the
+        hub's last sequence for this box, chained from the hub's hash when it gives one."""
+        base = int(answer.get("base_seq") or 0)
+        start = bytes.fromhex(answer["chain_hash"]) if answer.get("chain_hash") else GENESIS
+        hub_acked = min(hub_acked, base)
+
+        def apply(tx: Tx) -> int:
+            if get_meta(tx.conn, REBASE) != "pending":
+                return 0
+            rows = tx.conn.execute("select seq, kind, body, created_at from outbox"
+                                   " order by seq").fetchall()
+            digest, moved, size = start, [], 0
+            for seq, kind, body, created in rows:
+                head = f'{{"seq":{seq},'
+                text = f'{{"seq":{seq + base},' + body[len(head):]
+                encoded = text.encode("utf-8")
+                digest = chain_hash(digest, encoded)
+                size += len(encoded)
+                moved.append((seq + base, kind, text, digest, created))
+            tx.conn.execute("delete from outbox")
+            tx.conn.executemany("insert into outbox (seq, kind, body, hash, created_at)"
+                                " values (?, ?, ?, ?, ?)", moved)
+            set_meta(tx.conn, "chain_seq", str(moved[-1][0] if moved else base))
+            set_meta(tx.conn, "chain_hash", digest.hex())
+            set_meta(tx.conn, "relay_acked_seq", str(hub_acked))
+            set_meta(tx.conn, OUTBOX_BYTES, str(size))
+            set_meta(tx.conn, "rebased", json.dumps({"base_seq": base, "hub_acked": hub_acked,
+                                                     "at": iso(tx.now)}))
+            tx.conn.execute("delete from meta where key = ?", (REBASE,))
+            return len(moved)
+
+        moved = self.store.write(apply)
+        self.state.acked_seq = hub_acked
+        self.state.rebase_pending = False
+        log.warning("after re-initialisation: %d records renumbered to follow the hub's %d",
+                    moved, base)
 
     def _acked(self, acked_seq: int) -> None:
         if acked_seq <= self.state.acked_seq:
@@ -364,19 +442,21 @@ class _Session:
         self.asked: deque[int] = deque()  # send ordinals of hello/pings not yet answered
         self.heard_at = 0.0
         self.answered = False
+        self.reconnect = False  # renumbered after a rebase: start again with the new numbers
 
     def run(self) -> bool:
         relay = self.relay
         started = time.monotonic()
-        self._send_json(wire.HELLO, {"box_id": relay.identity.box_id,
-                                     "last_seq": relay.last_seq(),
-                                     "acked_seq": relay.state.acked_seq,
-                                     "backlog": relay.backlog(),
-                                     "configs": json.loads(relay._meta("config_versions", "{}"))})
+        hello = {"box_id": relay.identity.box_id, "last_seq": relay.last_seq(),
+                 "acked_seq": relay.state.acked_seq, "backlog": relay.backlog(),
+                 "configs": json.loads(relay._meta("config_versions", "{}"))}
+        if relay.state.rebase_pending:
+            hello.update(rebase=True, store_id=relay._meta("store_id", ""))
+        self._send_json(wire.HELLO, hello)
         last_ping = last_measure = 0.0
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
-        while not relay._stop.is_set():
+        while not relay._stop.is_set() and not self.reconnect:
             now = time.monotonic()
             if now - max(self.heard_at, started) > HUB_LOST_SECONDS:
                 return self.answered
@@ -390,7 +470,7 @@ class _Session:
             if now - last_measure >= 10:
                 relay._measure()
                 last_measure = now
-            if self.answered:
+            if self.answered and not relay.state.rebase_pending and relay.state.hub_ahead is None:
                 self._fill_window()
             if poller.poll(self.settings.poll_seconds * 1000):
                 while self.sock.poll(0):
@@ -459,7 +539,18 @@ class _Session:
             log.warning("bad message from hub: %s", exc)
             return
         if kind in (wire.ACK, wire.PONG):
-            relay._acked(int(body.get("acked_seq", 0)))
+            acked = int(body.get("acked_seq", 0))
+            held = relay.state.rebase_pending or not relay.accepts_ack(acked)
+            if held and kind == wire.PONG and self.asked:
+                self.asked.popleft()  # answered, though nothing was sent to be resent
+            if relay.state.rebase_pending:
+                if kind == wire.PONG and isinstance(body.get("rebase"), dict):
+                    relay.rebase(acked, body["rebase"])
+                    self.reconnect = True
+                return  # nothing is sent, or acked, before the hub said where to continue
+            if held:
+                return
+            relay._acked(acked)
             applied = body.get("applied")
             if applied:
                 self.inflight.pop(int(applied[0]), None)

@@ -21,8 +21,8 @@ waits for at most the group in progress, not for a platform's backlog (issue 22)
 
 Example::
 
-    store = Store(Path("data/box.db"), box_id="440605-01")
-    store.open()
+    store = Store(Path("data/box.db"), box_id="440605-01", marker=Path("box.store.json"))
+    store.open()   # StoreLost if box.store.json says a database was made and it is gone
     store.write(lambda tx: tx.emit("note", {"text": "hello"}))
     with store.read() as db:
         print(db.execute("select count(*) from outbox").fetchone())
@@ -46,12 +46,13 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from edge.checkpointer import Checkpointer
+from edge.storeidentity import StoreLost, bind, check_file, remedy
+from edge.storeschema import OUTBOX_BYTES, get_meta, prepare, set_meta
 from standard.envelope import GENESIS, canonical_json, chain_hash
 from standard.files import private_dir, private_sqlite
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
 EARLIEST_YEAR = 2025  # no real record predates this build; an earlier clock is wrong
 CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a problem
 # The writer checkpoints by itself only when the WAL passes this many pages (64 MiB with 4 KiB
@@ -59,47 +60,6 @@ CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a pr
 WAL_BACKSTOP_PAGES = 16_384
 GROUP_MAX = 64  # jobs committed together (one fsync); each under its own savepoint
 SYNCHRONOUS = "full"  # what answers promise; bench/bench_durable.py compares it with normal
-SCHEMA = """
-create table if not exists meta (key text primary key, value text not null);
-create table if not exists case_events (
-    event_id text primary key, case_no text not null, event_type text not null,
-    occurred_at text not null, received_at text not null, body text not null);
-create index if not exists case_events_case on case_events(case_no);
-create table if not exists cases (
-    case_no text primary key, item_code text not null, dept_code text not null,
-    district_code text not null, case_type text, stage text, is_open integer not null,
-    facts text not null, updated_at text not null);
-create index if not exists cases_open on cases(is_open);
-create index if not exists cases_item on cases(item_code);
-create table if not exists cases_to_judge (
-    id integer primary key autoincrement, case_no text not null unique);
-create table if not exists judged_items (
-    item_code text primary key, digest text not null, joint text not null);
-create table if not exists quarantine (
-    id integer primary key, received_at text not null, source text not null,
-    position integer, reason text not null, raw text not null,
-    encoding text not null default 'utf-8');
-create table if not exists outbox (
-    seq integer primary key, kind text not null, body text not null, hash blob not null,
-    created_at text not null);
-create table if not exists alerts (
-    id integer primary key, subject text not null, rule text not null, level text not null,
-    state text not null, detail text not null, opened_at text not null, updated_at text not null,
-    case_no text, dept_code text, card text, card_due text, cleared_at text, liability text,
-    unique(subject, rule));
-create table if not exists alert_events (
-    id integer primary key, alert_id integer not null, at text not null, actor text not null,
-    action text not null, from_state text, to_state text, note text);
-create index if not exists alert_events_alert on alert_events(alert_id);
-create trigger if not exists alert_events_no_update before update on alert_events
-    begin select raise(abort, 'alert_events is append-only'); end;
-create trigger if not exists alert_events_no_delete before delete on alert_events
-    begin select raise(abort, 'alert_events is append-only'); end;
-"""
-# Columns added since the first release: (table, column, definition), added to older files.
-ADDED_COLUMNS = (("quarantine", "encoding", "text not null default 'utf-8'"),
-                 ("alerts", "liability", "text"))  # 过错责任 outcome (issue 14)
-OUTBOX_BYTES = "outbox_bytes"  # meta: UTF-8 bytes of the outbox rows the hub has not acked
 # Records a sender can send again (the platform's, the channels') may fill the outbox quota
 # only up to this share; the rest is kept for the box's own rows (alerts, notices, key
 # presses), which are never refused.
@@ -210,19 +170,6 @@ def senders_limit(quota: int) -> int:
     return int(quota * SENDERS_SHARE)
 
 
-def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute(
-        "insert into meta (key, value) values (?, ?) "
-        "on conflict(key) do update set value = excluded.value",
-        (key, value),
-    )
-
-
-def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
-    row = conn.execute("select value from meta where key = ?", (key,)).fetchone()
-    return row[0] if row else default
-
-
 _STOP = object()
 _FIRST, _BULK = 0, 1  # job priorities: lower runs first, in submission order within one
 
@@ -236,9 +183,11 @@ class Store:
         *,
         box_id: str,
         clock: Callable[[], dt.datetime] = utc_now,
+        marker: Path | None = None,
     ):
         self.path = Path(path)
         self.box_id = box_id
+        self.marker = marker  # box.store.json: the box has made its database (storeidentity)
         self.clock = clock
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (priority, order, job)
         self._submitted = itertools.count()  # keeps submission order within a priority
@@ -256,14 +205,18 @@ class Store:
         """Start the writer (idempotent: a second call returns the open store)."""
         if self._writer is not None and self._writer.is_alive():
             return self
+        check_file(self.path, self.marker)  # never start over by itself: StoreLost
         private_dir(self.path.parent, tighten=True)  # 0700: personal data
         self._checkpointer = Checkpointer(self.path)
         self._writer = threading.Thread(target=self._run, name=f"store-writer:{self.path.name}",
                                         daemon=True)
         self._writer.start()
         self._ready.wait(timeout=30)
+        if isinstance(self._open_error, StoreLost):
+            raise self._open_error
         if self._open_error:
-            raise StoreError(f"cannot open {self.path}: {self._open_error}")
+            raise StoreError(f"cannot open {self.path}: {self._open_error}. "
+                             f"{remedy(self.path, self.marker)}")
         self._checkpointer.start()
         return self
 
@@ -313,23 +266,8 @@ class Store:
         conn.execute(f"pragma synchronous={SYNCHRONOUS}")
         conn.execute("pragma busy_timeout=5000")
         conn.execute(f"pragma wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
-        upgrading = conn.execute("select 1 from sqlite_master where name = 'cases'").fetchone() \
-            and not conn.execute("select 1 from sqlite_master where name = 'cases_to_judge'"
-                                 ).fetchone()
-        conn.executescript(SCHEMA)
-        if upgrading:  # a store from before edge/backlog.py: judge every case once
-            conn.execute("insert into cases_to_judge (case_no) select case_no from cases")
-        _add_columns(conn)
-        for script in self.extra_schema:
-            conn.executescript(script)
-        if get_meta(conn, "box_id") is None:
-            set_meta(conn, "box_id", self.box_id)
-            set_meta(conn, "schema_version", str(SCHEMA_VERSION))
-        if get_meta(conn, OUTBOX_BYTES) is None:  # a file from before the counter: count once
-            acked = int(get_meta(conn, "relay_acked_seq", "0"))
-            used = conn.execute("select coalesce(sum(length(cast(body as blob))), 0) from outbox"
-                                " where seq > ?", (acked,)).fetchone()[0]
-            set_meta(conn, OUTBOX_BYTES, str(used))
+        prepare(conn, self.box_id, self.extra_schema)
+        bind(conn, self.marker, self.box_id)
         return db
 
     def _load_head(self, conn: sqlite3.Connection) -> ChainHead:
@@ -462,14 +400,6 @@ class Store:
             cursor = db.conn.execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _add_columns(conn: sqlite3.Connection) -> None:
-    """Bring a box database made by an older release up to the current columns."""
-    for table, column, definition in ADDED_COLUMNS:
-        present = {row[1] for row in conn.execute(f"pragma table_info({table})")}
-        if column not in present:
-            conn.execute(f"alter table {table} add column {column} {definition}")
 
 
 def _translate(exc: BaseException) -> BaseException:

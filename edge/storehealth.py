@@ -24,10 +24,15 @@ class StoreHealth:
     quarantine_rows: int
     last_event_at: str | None
     chain_seq: int
+    hub_ahead: int | None = None  # the hub acked beyond this store: relaying held (序号异常)
+    rebase_pending: bool = False  # re-initialised, waiting for the hub to say where to go on
+    damage: str | None = None  # what PRAGMA quick_check found (edge/storecheck.py), or None
+    checked_at: str | None = None  # when it last ran
 
 
-def store_health(store) -> StoreHealth:
-    """Sizes on disk, the outbox backlog and the intake counters; cheap at any size.
+def store_health(store, watch=None) -> StoreHealth:
+    """Sizes on disk, the outbox backlog, the intake counters and the database's integrity
+    (``watch``: the box's StoreWatch); cheap at any size.
 
     Outbox sequence numbers have no gaps (the relay prunes acknowledged rows from the front),
     so counts come from the first and last numbers instead of a scan.
@@ -44,7 +49,9 @@ def store_health(store) -> StoreHealth:
         "   as acked,"
         " (select count(*) from quarantine) as quarantine_rows,"
         " (select received_at from case_events order by rowid desc limit 1) as last_event_at,"
-        " (select value from meta where key = 'chain_seq') as chain_seq")[0]
+        " (select value from meta where key = 'chain_seq') as chain_seq,"
+        " (select value from meta where key = 'relay_hub_ahead') as hub_ahead,"
+        " (select value from meta where key = 'rebase') as rebase")[0]
     first, last, acked = one["first"], one["last"], one["acked"]
     rows = 0 if last is None else last - first + 1
     unacked = 0 if last is None else max(last - max(acked, first - 1), 0)
@@ -53,8 +60,12 @@ def store_health(store) -> StoreHealth:
         found = store.query("select created_at from outbox where seq = ?",
                             (max(acked + 1, first),))
         oldest = found[0]["created_at"] if found else None
+    checked = watch.checked_at.isoformat(timespec="seconds") if watch and watch.checked_at \
+        else None
     return StoreHealth(size(""), size("-wal"), rows, unacked, oldest, one["quarantine_rows"],
-                       one["last_event_at"], int(one["chain_seq"] or 0))
+                       one["last_event_at"], int(one["chain_seq"] or 0),
+                       int(one["hub_ahead"]) if one["hub_ahead"] else None,
+                       one["rebase"] == "pending", watch.problem if watch else None, checked)
 
 
 def quarantine_rows(store, limit: int = 100) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import click
 
 from edge.config import load_box_config
 from edge.store import Store, StoreError
+from edge.storeidentity import StoreLost
 from standard.catalogue import CatalogueError, load_catalogue
 from standard.configfile import ConfigError
 from standard.districts import dept_checker
@@ -45,8 +46,8 @@ def user_store(config_path: Path) -> Iterator:
     try:
         config = load_box_config(config_path)
         catalogue = load_catalogue(config.path(config.catalogue))
-        store = Store(config.db_path, box_id=config.box_id).open()
-    except (ConfigError, StoreError, CatalogueError) as exc:
+        store = Store(config.db_path, box_id=config.box_id, marker=config.store_marker).open()
+    except (ConfigError, StoreError, StoreLost, CatalogueError) as exc:
         raise click.ClickException(str(exc)) from None
     check = dept_checker((item.dept_code for item in catalogue.values()), config.district_code)
     try:

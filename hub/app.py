@@ -13,6 +13,7 @@ from typing import Any
 from hub.config import HubConfig
 from hub.receiver import Receiver
 from hub.store import HubStore
+from hub.storeguard import check_hub_store, mark_hub_store
 from standard.files import private_dir, private_sqlite
 from standard.identity import load_enrolled, load_hub_identity
 
@@ -30,7 +31,9 @@ class Hub:
     def start(self) -> Hub:
         # hub.db, users.db, logs and secrets: 0600 in a 0700 folder, whatever the umask.
         private_dir(self.config.path(self.config.data_dir), tighten=True)
+        check_hub_store(self.config)  # never start over by itself (hub/storeguard.py)
         self.store.open()
+        mark_hub_store(self.config)
         if self.config.db_path.exists():  # (a PostgreSQL hub has no file to protect)
             private_sqlite(self.config.db_path)
         self.receiver.start()

@@ -33,6 +33,7 @@ bind_option = click.option(
 
 def _run_hub(config_path: Path, *, receive_only: bool, bind: str | None) -> None:
     from hub.app import build_hub, run
+    from hub.storeguard import HubStoreLost
     from standard.catalogue import CatalogueError
     from standard.identity import IdentityError
 
@@ -43,6 +44,10 @@ def _run_hub(config_path: Path, *, receive_only: bool, bind: str | None) -> None
         run(built, ready=lambda line: (click.echo(line), sys.stdout.flush()))
     except (IdentityError, CatalogueError, ConfigError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
+    except HubStoreLost as exc:  # no restart loop: hallwatch-hub.service stops on 78
+        error = click.ClickException(str(exc))
+        error.exit_code = 78
+        raise error from None
 
 
 @hub.command()
@@ -123,6 +128,32 @@ def portal_role(config_path: Path, role: str) -> None:
 
 @hub.command()
 @config_option
+@click.option("--confirm", is_flag=True,
+              help="Really do it; without it, only say what would be done.")
+@click.option("--reason", default="", help="Why (kept in data/reinit.log).")
+def reinit(config_path: Path, confirm: bool, reason: str) -> None:
+    """Let the hub make a new, empty database after its own was lost or damaged.
+
+    The old file is kept (renamed hub.db.reinit-<time>). Stop the hub first; afterwards fetch
+    what each box still holds with 'hallwatch hub resend BOX_ID --from 1'.
+    """
+    from hub.storeguard import HubStoreLost, reinit_hub_store
+
+    config = _config(config_path)
+    if not confirm:
+        click.echo(f"{config.db_path} would be kept as {config.db_path.name}.reinit-<time> and "
+                   "the hub would start with a new database. Add --confirm to do it.")
+        sys.exit(1)
+    try:
+        kept = reinit_hub_store(config, reason=reason or "(no reason given)")
+    except (HubStoreLost, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"old database kept as {kept or '(none)'}; the hub makes a new one at its next "
+               "start. Then: hallwatch hub resend BOX_ID --from 1, for each box.")
+
+
+@hub.command()
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per box.")
 def status(config_path: Path, as_json: bool) -> None:
     """Each box: last seen, last sequence applied, records held, backlog, chain state.
@@ -161,12 +192,15 @@ def migrate(config_path: Path) -> None:
     """
     from hub.storage.migrations import LATEST, migrate as run_migrations
 
+    from hub.storeguard import HubStoreLost, check_hub_store
+
     config = _config(config_path)
     store = HubStore(config.store_target)
     try:
+        check_hub_store(config)
         store.open(migrate_schema=False)
         applied = run_migrations(store.engine)
-    except StorageError as exc:
+    except (StorageError, HubStoreLost) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()

@@ -12,6 +12,7 @@ import click
 
 from hub.config import HubConfig, load_hub_config
 from hub.store import HubStore, StorageError
+from hub.storeguard import HubStoreLost, check_hub_store
 from standard.configfile import ConfigError
 
 
@@ -27,6 +28,10 @@ def open_store(config: HubConfig, store: HubStore | None = None) -> HubStore:
     """The hub's store, opened (and migrated); a clear error when there is none to open."""
     if not config.database.url and not config.db_path.exists():
         raise click.ClickException(f"{config.db_path}: no hub database yet; run 'hub serve'")
+    try:
+        check_hub_store(config)
+    except HubStoreLost as exc:
+        raise click.ClickException(str(exc)) from None
     store = store or HubStore(config.store_target)
     try:
         return store.open()

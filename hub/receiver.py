@@ -8,6 +8,10 @@ in ``refusals``, one row per sender, reason and episode (hub/store.py), and logg
 once a minute per row: a revoked box retrying ten times a second fills neither the disk nor
 the log. No bad batch can stop the loop or disturb another box.
 
+At a hello the receiver also sees to a box whose database started over (hub/boxreset.py): it
+raises an integrity alert and, for a box re-initialised by ``hallwatch edge reinit``, tells it
+in the pong where its new records continue.
+
 Once a second the receiver also re-reads the enrolled boxes (a revocation takes effect without
 a restart), sends the commands that ``hub resend`` queued in the store, and pushes config
 documents (``hub publish``) newer than what each connected box holds.
@@ -28,9 +32,10 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
 from hub.apply_pool import ApplyPool
+from hub.boxreset import check_behind, rebase_answer
 from hub.snapshots import SnapshotDesk
 from hub.storage.engines import unavailable_errors
-from hub.store import REFUSAL_WINDOW_SECONDS, HubStore
+from hub.store import REFUSAL_WINDOW_SECONDS, HubStore, utc_iso
 from standard import wire
 from standard.envelope import EnvelopeError, Opener, sign_document
 from standard.identity import EnrolledBox, HubIdentity
@@ -261,6 +266,7 @@ class Receiver:
             self._refuse(sock, route, sender.box_id, str(exc))
             return
         box_acked = _int(message.get("acked_seq")) if kind == wire.HELLO else None
+        rebase = kind == wire.HELLO and message.get("rebase") is True
 
         def pong() -> list[bytes]:
             with self._lock:
@@ -272,15 +278,21 @@ class Receiver:
             else:
                 acked = self.store.touch_box(sender.box_id, sender.district_code,
                                              backlog=_int(message.get("backlog")),
-                                             box_acked=box_acked)
-            if box_acked is not None and box_acked > acked:
+                                             box_acked=None if rebase else box_acked)
+            answer: dict = {"acked_seq": acked, "applying": applying}
+            if rebase:  # the box's database was re-initialised (hub/boxreset.py)
+                answer["rebase"] = rebase_answer(self.store, sender.box_id, message, utc_iso())
+            elif kind == wire.HELLO:
+                check_behind(self.store, sender.box_id, _int(message.get("last_seq")), acked,
+                             utc_iso())
+            if box_acked is not None and box_acked > acked and not rebase:
                 log.warning("box %s says this hub acknowledged its records up to %d, but the"
                             " hub holds them up to %d: restored from a backup? 'hub resend %s"
                             " --from %d' fetches what the box still has", sender.box_id,
                             box_acked, acked, sender.box_id, acked + 1)
             # A box takes a pong as the answer to all it sent before its ping, except the
             # batches the pong lists as still being applied (the pool's workers have them).
-            return wire.encode(wire.PONG, {"acked_seq": acked, "applying": applying})
+            return wire.encode(wire.PONG, answer)
 
         sock.send_multipart([route, *pong()])
         if kind == wire.HELLO:

@@ -6,6 +6,7 @@ The first frame names the message; the rest is either a sealed batch (three fram
 Box → hub::
 
     [b"hello", {"version": 1, "box_id", "last_seq", "acked_seq", "backlog", "configs": {kind: n}}]
+               optional after ``edge reinit``: "rebase": true, "store_id"
     [b"batch", header, ciphertext, signature]   header: first_seq, last_seq, from_seq, count
     [b"ping",  {"version": 1, "box_id", "last_seq", "backlog"}]
     [b"config-ack", {"version": 1, "box_id", "kind", "doc_version", "ok", "error"}]
@@ -17,6 +18,7 @@ Hub → box::
     [b"ack",    {"version": 1, "acked_seq", "applied": [first, last]}]
     [b"nack",   {"version": 1, "first_seq", "last_seq", "reason"}]
     [b"pong",   {"version": 1, "acked_seq"}]
+               answering a hello with "rebase": also "rebase": {"base_seq", "chain_hash"}
     [b"resend", {"version": 1, "from_seq"}]
     [b"config", signed document (see standard.envelope.sign_document)]
     [b"snapshot-request", signed document of kind "snapshot_request", doc_version = request

@@ -43,6 +43,17 @@ def write_box_folder(folder: Path, district: str = "440605", **config) -> Path:
     return path
 
 
+def post_body(url: str, body: bytes, token: str) -> tuple[int, dict]:
+    """POST ``body`` with the platform token; (status, JSON answer), errors included."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 @dataclass
 class RunningBox:
     folder: Path

@@ -51,7 +51,7 @@ from edge.supervision.alerts import (
 from edge.supervision.checker import RuleChecker
 from edge.supervision.clockwatch import clock_watch
 from edge.supervision.config import ContactSection, NotifySection, RulesSection
-from edge.supervision.integrity import conflict_alert, store_alert
+from edge.supervision.integrity import conflict_alert, sequence_alert, store_alert
 from edge.supervision.rules import RuleEngine
 from edge.supervision.schedule import Scheduler
 from edge.supervision.service import Supervision
@@ -63,5 +63,6 @@ __all__ = [
     "SYSTEM", "Alert", "AlertNotFound", "ContactSection", "Finding", "NoticeNotFound",
     "NotifySection", "RuleChecker", "RuleEngine", "RulesSection", "Scheduler", "Supervision",
     "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "conflict_alert",
-    "open_alert", "raise_condition", "resolve_condition", "store_alert", "subject_label",
+    "open_alert", "raise_condition", "resolve_condition", "sequence_alert", "store_alert",
+    "subject_label",
 ]

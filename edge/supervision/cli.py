@@ -24,6 +24,7 @@ import click
 
 from edge.options import Target, parse_at, target_options
 from edge.store import Store, StoreError, utc_now
+from edge.storeidentity import StoreLost
 from edge.supervision.alerts import STATES, SUPERVISION_SCHEMA
 from edge.supervision.config import NotifySection, RulesSection
 from edge.supervision.service import Supervision
@@ -33,11 +34,11 @@ from standard.deadlines import LightSettings
 
 def open_store(target: Target) -> Store:
     """The target's store with the supervision tables (a bare --db file gets them too)."""
-    store = Store(target.db, box_id=target.box_id)
+    store = Store(target.db, box_id=target.box_id, marker=target.marker)
     store.extra_schema.append(SUPERVISION_SCHEMA)
     try:
         return store.open()
-    except StoreError as exc:
+    except (StoreError, StoreLost) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import urllib.error
-import urllib.request
 
 import pytest
 
 from standard.records import LOCAL_TZ
-from tests.boxes import start_box, write_box_folder
+from tests.boxes import post_body, start_box, write_box_folder
 from tests.integration.relay_harness import Deployment
 
 EVENTS = "/api/v1/platform/events"
@@ -165,11 +163,4 @@ def test_the_outbox_quota_refuses_the_request_that_would_pass_it(tmp_path):
 
 def post_ndjson(relay_box, events: list[dict]) -> tuple[int, dict]:
     body = "\n".join(json.dumps(e, ensure_ascii=False) for e in events).encode()
-    request = urllib.request.Request(
-        f"{relay_box.url}{EVENTS}", data=body, method="POST",
-        headers={"Authorization": f"Bearer {relay_box.token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return post_body(f"{relay_box.url}{EVENTS}", body, relay_box.token)

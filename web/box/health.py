@@ -33,7 +33,7 @@ class SnapshotStorage:
 @login_required(roles=READERS + TECHNICIANS)  # the hall's devices: not a department's business
 def index():
     box = services.box()
-    store = store_health(box.store)
+    store = store_health(box.store, box.store_watch)
     disk = shutil.disk_usage(box.store.path.parent)
     snapshot = services.hall().snapshot()
     sections = [services.relay_section(), services.evaluator_section(),
