@@ -27,6 +27,18 @@ from standard.configfile import ConfigError
 
 
 @dataclass
+class Reader:
+    """A read-only connection with the store's ``query`` (for read functions that take one)."""
+
+    conn: sqlite3.Connection
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+@dataclass
 class Target:
     """What a command works on: from ``--config`` or from ``--db``/``--catalogue``."""
 
@@ -51,9 +63,9 @@ class Target:
             raise click.ClickException(str(exc)) from None
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection to the database, for commands that only look: no writer, no
-        lock, nothing made when the file is missing (``store()`` opens it for writing)."""
+    def reading(self) -> Iterator[Reader]:
+        """The database read-only, for commands that only look: no writer, no lock, nothing
+        made when the file is missing (``store()`` opens it for writing)."""
         try:
             check_file(self.db, self.marker)
         except StoreLost as exc:
@@ -63,7 +75,7 @@ class Target:
                                        "first starts)")
         conn = sqlite3.connect(f"file:{self.db.resolve()}?mode=ro", uri=True, timeout=30)
         try:
-            yield conn
+            yield Reader(conn)
         finally:
             conn.close()
 
