@@ -61,18 +61,18 @@ def test_another_boxs_database_is_refused(tmp_path):
 
 
 def corrupt(db, index: str | None = None) -> None:
-    """Overwrite b-tree page headers, as a failing SD card would: pages 3–11, or the root page
-    of one ``index`` (the rest of the database, e.g. the page sessions, still works)."""
-    data = bytearray(db.read_bytes())
+    """Overwrite b-tree page headers in place, as a failing SD card would: pages 4–12, or the
+    root page of one ``index`` (the rest of the database, e.g. the sessions, still works)."""
     page = 4096
-    pages = range(3, min(len(data) // page, 12))
+    pages = range(3, min(db.stat().st_size // page, 12))
     if index is not None:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             [(root,)] = conn.execute("select rootpage from sqlite_master where name = ?", (index,))
         pages = [root - 1]
-    for number in pages:  # the page type and cell counts of each
-        data[number * page:number * page + 8] = b"\x0a\xff\xff\xff\xff\x00\xff\xff"
-    db.write_bytes(bytes(data))
+    with db.open("r+b") as handle:
+        for number in pages:  # the page type and cell counts of each
+            handle.seek(number * page)
+            handle.write(b"\x0a\xff\xff\xff\xff\x00\xff\xff")
 
 
 def test_quick_check_reports_damage_and_the_watch_tells_on_change(tmp_path):
