@@ -6,8 +6,10 @@ here asserts (timed assertions do not belong in tests).
 1. Throughput: a box Store filled with N case-event records (``tx.emit``), a Relay (sealing,
    Ed25519, CurveZMQ, batches of 500, window of 8) and a Receiver + HubStore on temporary
    files. Timed from the relay's start until the box has recorded the hub's ack of the last
-   record. Compared with raw pyzmq PUSH/PULL of the same batch payloads (no CURVE, no
-   sealing, no storage) in the same run.
+   record. Compared in the same run with (a) the same outbox carried by Debian's mosquitto
+   broker and paho-mqtt at QoS 1 into a hub SQLite table, acked after the hub's commit and
+   deleted from the box on PUBACK (bench/mqtt_baseline.py; the ratio's goal is >= 10x), and
+   (b) raw pyzmq PUSH/PULL of the same batch payloads (no CURVE, no sealing, no storage).
 2. A 7-day backlog (350,000 records) drained while the hall keeps working: a live record is
    emitted every 0.5 s during the drain, and its latency (box commit to hub apply) is noted.
 
@@ -32,6 +34,7 @@ import zmq
 
 from edge.relay import Relay, RelaySettings
 from edge.store import Store
+from bench import mqtt_baseline
 from hallwatch.sim import Platform
 from hub.receiver import Receiver
 from hub.store import HubStore
@@ -189,34 +192,49 @@ def raw_push_pull(payloads: list[bytes]) -> float:
     return elapsed
 
 
-def relay_once(folder: Path, count: int, events: list[dict]) -> tuple[float, list[bytes]]:
-    """One throughput run on fresh files: seconds, and the batch payloads it carried."""
+def relay_once(folder: Path, count: int,
+               events: list[dict]) -> tuple[float, list[bytes], list[tuple]]:
+    """One throughput run on fresh files: seconds, the batch payloads and the outbox rows."""
     hub, box = new_hub_identity(), new_box_identity(BOX_ID, DISTRICT, "南海区行政服务中心")
     folder.mkdir()
     store = filled_store(folder / "box.db", count, events)
     with store.read() as db:
-        rows = db.conn.execute("select body, hash from outbox order by seq").fetchall()
-    payloads = [wire.batch_plaintext(rows[i:i + BATCH]) for i in range(0, len(rows), BATCH)]
+        rows = db.conn.execute("select seq, body, hash from outbox order by seq").fetchall()
+    payloads = [wire.batch_plaintext([(body, digest) for _, body, digest in rows[i:i + BATCH]])
+                for i in range(0, len(rows), BATCH)]
     try:
         with HubProcess(folder / "hub", hub, box) as hub_process:
             seconds = relay_until_acked(store, box, hub, hub_process.endpoint, lambda: count)
     finally:
         store.close()
-    return seconds, payloads
+    return seconds, payloads, rows
 
 
-def throughput(folder: Path, count: int, events: list[dict], runs: int) -> None:
-    times, payloads = [], []
+def throughput(folder: Path, count: int, events: list[dict], runs: int, mqtt: bool) -> None:
+    """Relay and MQTT runs alternate, so a busy moment of a shared machine hits both."""
+    times, mqtt_times, payloads = [], [], []
+    have_mqtt = mqtt and mqtt_baseline.mosquitto_path() is not None
     for run in range(runs):
-        seconds, payloads = relay_once(folder / f"run{run}", count, events)
+        seconds, payloads, rows = relay_once(folder / f"run{run}", count, events)
         times.append(seconds)
+        if have_mqtt:
+            mqtt_times.append(mqtt_baseline.mqtt_relay(folder / f"mqtt{run}", rows))
     raw = statistics.median(raw_push_pull(payloads) for _ in range(5))
     seconds = statistics.median(times)
-    size = sum(map(len, payloads)) / count
-    print(f"throughput: {count:,} records of {size:.0f} bytes, batches of {BATCH}, "
-          "sealed + signed + CurveZMQ, applied once and acked")
+    size = sum(len(row[1].encode()) for row in rows) / count
+    print(f"throughput: {count:,} records of {size:.0f} bytes, sealed + signed + CurveZMQ, "
+          "applied once and acked after a durable commit (synchronous=full)")
     print(f"  relay:           {seconds:6.2f} s  {count / seconds:10,.0f} records/s  "
           f"(median of {runs}: {', '.join(f'{count / t:,.0f}' for t in times)}; goal 50,000)")
+    if have_mqtt:
+        mqtt = statistics.median(mqtt_times)
+        print(f"  mosquitto+paho:  {mqtt:6.2f} s  {count / mqtt:10,.0f} records/s  (QoS 1, hub "
+              f"commits then PUBACKs, box deletes on PUBACK; median of {runs}: "
+              f"{', '.join(f'{count / t:,.0f}' for t in mqtt_times)})")
+        print(f"  relay / MQTT:    {mqtt / seconds:6.1f}x the records/s  (goal >= 10x; "
+              f"per-run ratios {', '.join(f'{m / t:.1f}' for m, t in zip(mqtt_times, times))})")
+    elif mqtt:
+        print(f"  mosquitto+paho:  skipped: {mqtt_baseline.INSTALL_HINT}")
     print(f"  raw PUSH/PULL:   {raw:6.2f} s  {count / raw:10,.0f} records/s  "
           f"(same payloads, no CURVE, no sealing, no storage; median of 5)")
     print(f"  relay / raw:     {seconds / raw:6.1f}x the time")
@@ -262,11 +280,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="throughput run size")
     parser.add_argument("--runs", type=int, default=3, help="throughput runs (median shown)")
     parser.add_argument("--backlog", type=int, default=350_000, help="backlog drain size")
+    parser.add_argument("--no-mqtt", action="store_true",
+                        help="skip the mosquitto baseline (e.g. when profiling the relay alone)")
     args = parser.parse_args()
     events = sample_events()
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as folder:
-        throughput(Path(folder), args.records, events, args.runs)
-        backlog_drain(Path(folder), args.backlog, events)
+        throughput(Path(folder), args.records, events, args.runs, not args.no_mqtt)
+        if args.backlog:
+            backlog_drain(Path(folder), args.backlog, events)
 
 
 if __name__ == "__main__":

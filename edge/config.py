@@ -66,7 +66,7 @@ class RelaySection(Section):
     hub_endpoints: list[Annotated[str, Field(pattern=r"^tcp://")]] = Field(default_factory=list)
     identity: str = "keys/box.identity.json"
     hub_public: str = "keys/hub.public.json"
-    batch_size: int = Field(default=500, ge=1, le=5000)
+    batch_size: int = Field(default=4000, ge=1, le=5000)
     window: int = Field(default=8, ge=1, le=128)
     outbox_quota_mb: int = Field(default=1024, ge=1)
 

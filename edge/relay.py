@@ -55,8 +55,13 @@ MIN_FREE_DISK = 64 * 1024 * 1024
 
 @dataclass
 class RelaySettings:
-    batch_size: int = 500
+    # A batch takes what is waiting, up to batch_size records: a live record goes alone at
+    # once, a backlog goes in large batches (one hub commit and one ack per batch).
+    batch_size: int = 4000
     window: int = 8
+    # Records in flight at most, so that a live record queued behind a backlog at the hub
+    # waits for a bounded amount of work (bench/bench_relay.py measures that latency).
+    inflight_records: int = 16_000
     quota_bytes: int = 1024 * 1024 * 1024
     retention_seconds: float = 7 * 24 * 3600
     poll_seconds: float = 0.05
@@ -114,6 +119,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self._nonce_next = 0
         self._nonce_limit = 0
+        self._ack_submitted = 0  # the highest ack handed to the store
         self.noted_at = 0.0
 
     # -- life cycle ---------------------------------------------------------------------
@@ -141,8 +147,9 @@ class Relay:
     def backlog(self) -> int:
         return max(self.last_seq() - self.state.acked_seq, 0)
 
-    def _rows(self, start: int, stop: int | None) -> list[tuple[int, str, bytes]]:
-        sql = "select seq, body, hash from outbox where seq >= ?"
+    def _rows(self, start: int, stop: int | None) -> list[tuple[int, bytes, bytes]]:
+        # The body as stored, as bytes: it is framed as is (standard/wire.py), never re-encoded.
+        sql = "select seq, cast(body as blob), hash from outbox where seq >= ?"
         params: list = [start]
         if stop is not None:
             sql += " and seq <= ?"
@@ -252,9 +259,17 @@ class Relay:
         log.warning("after re-initialisation: %d records renumbered to follow the hub's %d",
                     moved, base)
 
-    def _acked(self, acked_seq: int) -> None:
-        if acked_seq <= self.state.acked_seq:
+    def _acked(self, acked_seq: int, *, wait: bool = True) -> None:
+        """Record the hub's cumulative ack (and prune past the retention) in the store.
+
+        The session does not wait (``wait=False``): the write joins the store's next group
+        while the relay seals and sends the next batches. Acks are cumulative, so one that is
+        late or lost in a power cut only means rows are sent again, and the hub acks those as
+        duplicates.
+        """
+        if acked_seq <= max(self.state.acked_seq, self._ack_submitted):
             return
+        self._ack_submitted = acked_seq
         retention = dt.timedelta(seconds=self.settings.retention_seconds)
 
         def record(tx: Tx) -> None:
@@ -273,9 +288,20 @@ class Relay:
                 (acked_seq, iso(tx.now - retention))).fetchone()
             tx.conn.execute("delete from outbox where seq < ?",
                             (keep[0] if keep else acked_seq + 1,))
-        self.store.write(record)
-        self.state.acked_seq = acked_seq
-        self.state.last_ack_at = iso(dt.datetime.now(dt.timezone.utc))
+        future = self.store.submit(record)
+        future.add_done_callback(lambda done: self._ack_recorded(done, acked_seq))
+        if wait:
+            future.result(timeout=60)
+
+    def _ack_recorded(self, done, acked_seq: int) -> None:
+        if done.exception() is not None:
+            log.warning("the hub's ack up to %s was not recorded: %s", acked_seq,
+                        done.exception())
+            self._ack_submitted = self.state.acked_seq  # the next ack records it
+            return
+        if acked_seq > self.state.acked_seq:
+            self.state.acked_seq = acked_seq
+            self.state.last_ack_at = iso(dt.datetime.now(dt.timezone.utc))
 
     # -- the link -----------------------------------------------------------------------
     def _socket(self, context: zmq.Context) -> zmq.Socket:
@@ -438,6 +464,7 @@ class _Session:
         self.split = split  # rows up to here are backlog, newer ones are live
         self.live_cursor = split + 1
         self.inflight: dict[int, tuple[int, int]] = {}  # first -> (last, send ordinal)
+        self.ack_seen = relay.state.acked_seq  # highest ack heard, recorded once per wake-up
         self.sent = 0  # messages sent on this connection: their order is the hub's order
         self.asked: deque[int] = deque()  # send ordinals of hello/pings not yet answered
         self.heard_at = 0.0
@@ -475,7 +502,12 @@ class _Session:
             if poller.poll(self.settings.poll_seconds * 1000):
                 while self.sock.poll(0):
                     self._handle(self.sock.recv_multipart())
+                self._record_ack()
         return self.answered
+
+    def _record_ack(self) -> None:
+        """Every ack read in one wake-up is recorded in one write (acks are cumulative)."""
+        self.relay._acked(self.ack_seen, wait=False)
 
     def _send_json(self, kind: bytes, body: dict) -> None:
         try:
@@ -500,8 +532,12 @@ class _Session:
                 return start, rows
         return None
 
+    def _in_flight(self) -> int:
+        return sum(last - first + 1 for first, (last, _) in self.inflight.items())
+
     def _fill_window(self) -> None:
-        while len(self.inflight) < self.settings.window:
+        while (len(self.inflight) < self.settings.window
+               and self._in_flight() < self.settings.inflight_records):
             cursors = self.live_cursor, self.backlog_cursor
             picked = self._next_rows()
             if picked is None:
@@ -550,14 +586,15 @@ class _Session:
                 return  # nothing is sent, or acked, before the hub said where to continue
             if held:
                 return
-            relay._acked(acked)
+            self.ack_seen = max(self.ack_seen, acked)
             applied = body.get("applied")
             if applied:
                 self.inflight.pop(int(applied[0]), None)
             for first, (last, _) in list(self.inflight.items()):
-                if last <= relay.state.acked_seq:
+                if last <= self.ack_seen:
                     del self.inflight[first]
             if kind == wire.PONG:
+                self._record_ack()
                 applying = body.get("applying")
                 self._resend_lost(set(applying) if isinstance(applying, list) else set())
         elif kind == wire.NACK:
@@ -594,7 +631,7 @@ class _Session:
         if lost:
             log.warning("batches from %s lost on the way to the hub; sending again from %s",
                         lost, self.relay.state.acked_seq + 1)
-            self._rewind(self.relay.state.acked_seq + 1)
+            self._rewind(max(self.relay.state.acked_seq, self.ack_seen) + 1)
 
     def _rewind(self, from_seq: int) -> None:
         """Send the backlog again from ``from_seq``; live rows sent so far join the backlog."""
