@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edge.store import Tx, iso
+from edge.supervision.remembered import SCHEMA as VERDICTS_SCHEMA
 from standard.supervision import (  # noqa: F401 (the shared words, re-exported for the box)
     ACTION_NAMES,
     ACTIVE_STATES,
@@ -57,7 +58,7 @@ create table if not exists notifications (
     state text not null, attempts integer not null default 0, next_attempt_at text not null,
     last_error text, sent_at text);
 create index if not exists notifications_due on notifications(channel, state, next_attempt_at);
-"""
+""" + VERDICTS_SCHEMA  # each open case's last verdict (edge/supervision/remembered.py)
 
 SYSTEM = "system"
 MAX_TEXT = 2000

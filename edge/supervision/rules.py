@@ -42,7 +42,7 @@ from edge.supervision.alerts import (
     change_alert,
     open_alert,
 )
-from edge.supervision.basis import JudgedBasis
+from edge.supervision.basis import JudgedBasis, item_digest
 from edge.supervision.focus import FocusCounter, FocusSettings, focus_findings
 from edge.supervision.notices import (
     CARDLESS_RULES,
@@ -53,6 +53,13 @@ from edge.supervision.notices import (
     notice_sms_text,
 )
 from edge.supervision.notify import NotificationQueue
+from edge.supervision.remembered import (
+    RememberedVerdicts,
+    basis_fingerprint,
+    decode_verdict,
+    encode_verdict,
+    facts_digest,
+)
 from edge.supervision.schedule import Scheduler, next_run
 from edge.supervision.verdicts import (
     CASE_RULES,
@@ -74,7 +81,7 @@ _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 class _Judged(NamedTuple):
     """A case as the engine last judged it; valid for days judged_on <= day < until."""
 
-    digest: int  # hash of the facts JSON it was judged from
+    digest: int  # facts_digest of the facts JSON it was judged from
     findings: tuple[Finding, ...]
     labels: tuple[str, str] | None  # (district, item name) for notification texts
     judged_on: int  # ordinal of the local day
@@ -128,6 +135,8 @@ class _Plan:
     clear: list[int] = field(default_factory=list)
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # case_no -> (district, item)
     marks: list[int] = field(default_factory=list)  # the waiting marks this pass judges
+    verdicts: list[tuple] = field(default_factory=list)  # open cases judged anew, to remember
+    forget: list[str] = field(default_factory=list)  # finished cases: no verdict to remember
 
     def __bool__(self) -> bool:
         return bool(self.open or self.reopen or self.recur or self.clear)
@@ -158,6 +167,10 @@ class RuleEngine:
         # day its findings can change.
         self._memo: dict[str, _Judged] = {}
         self._memo_basis: tuple = (None, None, None)
+        # The same memory on disk (edge/supervision/remembered.py), read once after a start.
+        self.remembered = RememberedVerdicts(store)
+        self._stored: dict[str, tuple] | None = None
+        self._fingerprint = ""
         self.basis = JudgedBasis(store)
         self.chunk = CHUNK
 
@@ -240,7 +253,7 @@ class RuleEngine:
         else:
             result.checked += len(evaluated)
             result.judged_open.update(case_no for case_no in evaluated if case_no in self._memo)
-        if plan or card_work or plan.marks:
+        if plan or card_work or plan.marks or plan.verdicts or plan.forget:
             self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
 
     def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
@@ -250,28 +263,50 @@ class RuleEngine:
         basis = (board.catalogue, board.calendar, board.settings)
         if any(new is not old for new, old in zip(basis, self._memo_basis)):
             self._memo, self._memo_basis = {}, basis
+            self._fingerprint = self._basis_fingerprint()
+            self._stored = None
+        if self._stored is None:  # after a start: what the last run judged, if still valid
+            self._stored = self.remembered.load(conn, self._fingerprint)
+        stored = self._stored
         day = today.toordinal()
         # Only open cases are remembered: finished ones are judged again only when marked.
         memo = self._memo if case_nos is not None else {}
         judged = set()
         for case_no, text, is_open in self._rows(conn, case_nos):
-            digest = hash(text)
+            digest = facts_digest(text)
             known = self._memo.get(case_no)
+            if known is None and stored:
+                saved = stored.get(case_no)
+                if saved is not None and saved[0] == digest and saved[1] <= day < saved[2]:
+                    found, labels = decode_verdict(saved[3], Finding)
+                    known = _Judged(digest, found, labels, saved[1], saved[2])
             if (known is None or known.digest != digest
                     or not known.judged_on <= day < known.until):
                 known = self._judge(CaseFacts.from_json(text), today, digest)
+                if is_open:
+                    plan.verdicts.append((case_no, digest, known.judged_on, known.until,
+                                          encode_verdict(known.findings, known.labels)))
             judged.add(case_no)
             if is_open:
                 memo[case_no] = known
             else:
                 memo.pop(case_no, None)
+                plan.forget.append(case_no)
             for finding in known.findings:
                 findings[(finding.subject, finding.rule)] = finding
             if known.labels:
                 plan.labels[case_no] = known.labels
         if case_nos is None:
             self._memo = memo
+            self._stored = {}  # the memory in this process covers every open case now
         return judged
+
+    def _basis_fingerprint(self) -> str:
+        board = self.board
+        return basis_fingerprint(
+            board.calendar.fingerprint(), board.settings, self.settings,
+            [rule.name for rule in self.rules],
+            sorted((code, item_digest(item)) for code, item in board.catalogue.items()))
 
     def _judge(self, facts: CaseFacts, today: dt.date, digest: int) -> _Judged:
         item = self.board.catalogue.get(facts.item_code)
@@ -338,6 +373,7 @@ class RuleEngine:
                              note="情形已消除，仍需说明理由并办结", cleared_at=now)
             result.cleared.append((alert["subject"], alert["rule"]))
         backlog.done(tx.conn, plan.marks)
+        self.remembered.save(tx, self._fingerprint, plan.verdicts, plan.forget)
         if self.cards is not None:
             self._issue_cards(tx, at, today, case_nos, result)
 
