@@ -4,7 +4,7 @@ Run from the repository root: ``python -m bench.bench_relay``. Prints figures on
 here asserts (timed assertions do not belong in tests).
 
 1. Throughput: a box Store filled with N case-event records (``tx.emit``), a Relay (sealing,
-   Ed25519, CurveZMQ, batches of 500, window of 8) and a Receiver + HubStore on temporary
+   Ed25519, CurveZMQ, default batches and window) and a Receiver + HubStore on temporary
    files. Timed from the relay's start until the box has recorded the hub's ack of the last
    record. Compared in the same run with (a) the same outbox carried by Debian's mosquitto
    broker and paho-mqtt at QoS 1 into a hub SQLite table, acked after the hub's commit and
@@ -56,7 +56,7 @@ from standard.identity import (
 )
 
 BOX_ID, DISTRICT = "440605-01", "440605"
-BATCH = 500
+BATCH = RelaySettings().batch_size  # what a box sends by default (a batch takes what waits)
 FILL_CHUNK = 5000
 
 

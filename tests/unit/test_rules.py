@@ -18,6 +18,7 @@ import pytest
 from edge.cases import CaseBoard
 from edge.ingest import ingest_texts
 from edge.store import Store
+from edge.supervision import rules as rules_module
 from edge.supervision.config import RULE_NAMES, RulesSection
 from edge.supervision.rules import CASE_RULES, RULE_DESCRIPTIONS, RuleEngine, RuleSettings, next_run
 from edge.supervision.schedule import Scheduler
@@ -239,6 +240,34 @@ def test_a_second_pass_over_unchanged_cases_writes_nothing(box):
     fresh = RuleEngine(box.store, box.engine.board, cards=box.engine.cards)   # no memo
     assert fresh.check(at("2026-10-10", "09:02")).created == 0
     assert box.count("outbox") == counts[2]
+
+
+def test_a_restarted_engine_takes_the_remembered_verdicts_and_judges_changed_cases(box,
+                                                                                  monkeypatch):
+    box.accept("C1")
+    box.accept("C4")
+    box.event("C4", "批准", "2026-09-30")
+    box.engine.check(at("2026-10-10"))
+    counts = [box.count(t) for t in ("alerts", "alert_events", "outbox", "notices")]
+    engine = box.engine
+    restarted = RuleEngine(box.store, engine.board, engine.rules, settings=engine.settings,
+                           focus=engine.focus, cards=engine.cards)
+    parsed: list[str] = []
+    real = rules_module.CaseFacts.from_json
+    monkeypatch.setattr(rules_module.CaseFacts, "from_json",
+                        lambda text: parsed.append(text) or real(text))
+    again = restarted.check(at("2026-10-10", "09:05"))
+    assert again.created == 0 and not again.cleared
+    assert [box.count(t) for t in ("alerts", "alert_events", "outbox", "notices")] == counts
+    assert parsed == []  # the same day, the same facts: nothing parsed or judged again
+    # A case whose facts changed behind the marks is judged again all the same (its digest).
+    box.store.write(lambda tx: tx.conn.execute(
+        "update cases set facts = json_set(facts, '$.terminal', '办结', '$.finished_on',"
+        " '2026-10-10') , is_open = 1 where case_no = 'C1'"))
+    later = RuleEngine(box.store, engine.board, engine.rules, settings=engine.settings,
+                       focus=engine.focus, cards=engine.cards)
+    later.check(at("2026-10-10", "09:10"))
+    assert len(parsed) == 1
 
 
 def test_every_alert_change_goes_to_the_outbox(box):
