@@ -420,7 +420,7 @@ class Receiver:
                       body.get("doc_version"), body.get("error"))
 
 
-def parse_records(items: list[tuple[bytes, bytes]], from_seq: int,
+def parse_records(items: list[tuple[bytes | str, bytes]], from_seq: int,
                   last: int) -> list[tuple[dict, str, bytes]]:
     """Each record parsed and checked: a JSON object, ascending seq within the header's range.
 
@@ -431,7 +431,7 @@ def parse_records(items: list[tuple[bytes, bytes]], from_seq: int,
     previous = from_seq - 1
     for raw, digest in items:
         record = orjson.loads(raw)
-        text = raw.decode("utf-8")
+        text = raw if isinstance(raw, str) else raw.decode("utf-8")
         if not isinstance(record, dict) or not isinstance(record.get("kind"), str) \
                 or not isinstance(record.get("at"), str) or "body" not in record:
             raise wire.WireError("a record lacks seq, kind, at or body")
