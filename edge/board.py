@@ -9,7 +9,12 @@ Evaluating one case costs about 20 µs (its JSON facts plus the deadline engine)
   being read; requests reuse the snapshot (a page refreshes it only when the background is
   several intervals behind, so a platform's backlog does not slow the board);
 - pages filter, sort and slice the snapshot in memory, and a snapshot is never changed once
-  published, so readers on other threads need no lock.
+  published, so readers on other threads need no lock;
+- it holds the open cases and those finished in the last ``RECENT_DAYS`` (what the lists with
+  finished cases and the charts of up to 90 days show), never the whole history: a box with
+  500,000 cases keeps its memory bounded (``python -m bench.bench_memory``). Older finished
+  cases stay in SQLite (``hallwatch edge cases --json`` lists every case; a case's page is
+  found by its number).
 
 The box starts it as a service: ``start()`` builds the first snapshot in the background, builds
 each new day's there too, and keeps it fresh while pages are being read (a box nobody looks at
@@ -48,6 +53,7 @@ WINDOW_SCAN_ROWS = 50_000  # a cold start reads window activity from this many r
 _LIGHT_ORDER = {"red": 0, "unknown": 1, "yellow": 2, "green": 3}
 STAGE_NAMES = tuple(stage.value for stage in STAGES)
 FINISHED = "finished"  # the day counts' key for the cases that ended that day
+RECENT_DAYS = 92  # finished cases kept on the board: the charts' longest period, and a margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +87,8 @@ class Snapshot:
 
     day: dt.date
     mark: int  # every case_events row up to this rowid is included
-    cases: dict[str, BoardCase]
-    ordered: list[BoardCase]  # every case, most urgent first
+    cases: dict[str, BoardCase]  # the open cases and those finished in the last RECENT_DAYS
+    ordered: list[BoardCase]  # every case of the board, most urgent first
     open_ordered: list[BoardCase]  # the open ones (what pages show by default)
     open_counts: Counter  # lights of the open ones
     day_counts: Counter  # (local day, day_state or FINISHED) → cases, for the charts
@@ -134,7 +140,7 @@ def urgency(row: CaseRow, is_open: bool) -> tuple:
 
 
 class HallBoard:
-    """The cached, evaluated board of every case in the store."""
+    """The cached, evaluated board: the open cases and the recently finished ones."""
 
     def __init__(self, board: CaseBoard, *, clock: Callable[[], dt.datetime],
                  refresh_seconds: float = 2.0):
@@ -229,9 +235,11 @@ class HallBoard:
 
     def _build(self, day: dt.date, mark: int) -> Snapshot:
         at = self.clock()
-        with self.store.read() as db:
-            texts = [text for (text,) in db.conn.execute("select facts from cases")]
-        cases = {c.row.case_no: c for c in (self._evaluate(text, at) for text in texts)}
+        since = (day - dt.timedelta(days=RECENT_DAYS)).isoformat()
+        with self.store.read() as db:  # one case at a time: the history is never held whole
+            cases = {c.row.case_no: c for c in (self._evaluate(text, at) for (text,) in
+                     db.conn.execute("select facts from cases where is_open = 1"
+                                     " or json_extract(facts, '$.finished_on') >= ?", (since,)))}
         ordered = sorted(cases.values(), key=_key)
         open_ordered = [c for c in ordered if c.is_open]
         windows = self._window_activity(max(0, mark - WINDOW_SCAN_ROWS), mark, {})
@@ -249,14 +257,17 @@ class HallBoard:
         cases = dict(old.cases)
         ordered, open_ordered = list(old.ordered), list(old.open_ordered)
         counts, days = Counter(old.open_counts), Counter(old.day_counts)
+        since = old.day - dt.timedelta(days=RECENT_DAYS)
         for case in (self._evaluate(text, at) for text in texts):
-            previous = cases.get(case.row.case_no)
+            previous = cases.pop(case.row.case_no, None)
             if previous is not None:
                 days.subtract(_day_keys(previous))
                 _remove(ordered, previous)
                 if previous.is_open:
                     _remove(open_ordered, previous)
                     counts[previous.row.light] -= 1
+            if not case.is_open and (case.finished_on is None or case.finished_on < since):
+                continue  # an old case's late event: it stays off the board, in SQLite
             cases[case.row.case_no] = case
             days.update(_day_keys(case))
             bisect.insort(ordered, case, key=_key)

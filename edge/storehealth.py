@@ -24,6 +24,7 @@ class StoreHealth:
     quarantine_rows: int
     last_event_at: str | None
     chain_seq: int
+    cases: int = 0  # every case the box holds (the hall board keeps only the recent ones)
     hub_ahead: int | None = None  # the hub acked beyond this store: relaying held (序号异常)
     rebase_pending: bool = False  # re-initialised, waiting for the hub to say where to go on
     damage: str | None = None  # what PRAGMA quick_check found (edge/storecheck.py), or None
@@ -51,7 +52,8 @@ def store_health(store, watch=None) -> StoreHealth:
         " (select received_at from case_events order by rowid desc limit 1) as last_event_at,"
         " (select value from meta where key = 'chain_seq') as chain_seq,"
         " (select value from meta where key = 'relay_hub_ahead') as hub_ahead,"
-        " (select value from meta where key = 'rebase') as rebase")[0]
+        " (select value from meta where key = 'rebase') as rebase,"
+        " (select coalesce(max(rowid), 0) from cases) as cases")[0]  # no deletes: a count
     first, last, acked = one["first"], one["last"], one["acked"]
     rows = 0 if last is None else last - first + 1
     unacked = 0 if last is None else max(last - max(acked, first - 1), 0)
@@ -63,7 +65,7 @@ def store_health(store, watch=None) -> StoreHealth:
     checked = watch.checked_at.isoformat(timespec="seconds") if watch and watch.checked_at \
         else None
     return StoreHealth(size(""), size("-wal"), rows, unacked, oldest, one["quarantine_rows"],
-                       one["last_event_at"], int(one["chain_seq"] or 0),
+                       one["last_event_at"], int(one["chain_seq"] or 0), one["cases"],
                        int(one["hub_ahead"]) if one["hub_ahead"] else None,
                        one["rebase"] == "pending", watch.problem if watch else None, checked)
 

@@ -27,9 +27,10 @@ import datetime as dt
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from edge import backlog
 from edge.cases import CaseBoard
@@ -92,9 +93,14 @@ _NEVER = dt.date.max.toordinal() + 1
 CHUNK = 5_000  # cases judged per read and write of a pass over the cases waiting
 
 
+KEPT = 1_000  # changes a pass keeps to show (the counts go on): a first pass over a long
+# history opens hundreds of thousands of alerts and notices, which must not all stay in memory
+
+
 @dataclass
 class PassResult:
-    """What one pass did (the CLI prints ``lines()``)."""
+    """What one pass did (the CLI prints ``lines()``): the first ``KEPT`` changes of each kind
+    and how many there were."""
 
     at: dt.datetime
     checked: int = 0
@@ -105,10 +111,18 @@ class PassResult:
     notifications: int = 0
     # Open cases this pass judged already (so the pass over open cases counts them once).
     judged_open: set[str] = field(default_factory=set, repr=False)
+    counts: Counter = field(default_factory=Counter)  # opened, reopened, cleared, notices
+
+    def note(self, kind: str, change: Any) -> None:
+        """Count a change, and keep it while fewer than ``KEPT`` of its kind are kept."""
+        self.counts[kind] += 1
+        kept = getattr(self, kind)
+        if len(kept) < KEPT:
+            kept.append(change)
 
     @property
     def created(self) -> int:
-        return len(self.opened) + len(self.reopened) + len(self.notices)
+        return self.counts["opened"] + self.counts["reopened"] + self.counts["notices"]
 
     def lines(self, limit: int | None = None) -> list[str]:
         """One line per change, then a summary; with ``limit``, at most that many change lines."""
@@ -117,12 +131,16 @@ class PassResult:
         out += [f"card    {'yellow' if n.kind == DEADLINE_NOTICE else 'red':<6} {n.number}  "
                 f"case:{n.case_no}  {n.kind} due {n.due_on}" for n in self.notices]
         out += [f"cleared {rule:<8} {subject}" for subject, rule in self.cleared]
-        if limit is not None and len(out) > limit:
-            more = len(out) - limit
-            out = out[:limit] + [f"... and {more} more (list them: hallwatch edge alerts)"]
+        changes = sum(self.counts.values())
+        if limit is not None and changes > limit:
+            out = out[:limit] + [f"... and {changes - limit} more (list them: hallwatch edge "
+                                 "alerts)"]
+        elif changes > len(out):
+            out.append(f"... and {changes - len(out)} more (list them: hallwatch edge alerts)")
+        counts = self.counts
         out.append(f"checked {self.checked} cases at {self.at.astimezone(LOCAL_TZ).isoformat()}: "
-                   f"opened {len(self.opened)}, reopened {len(self.reopened)}, cards "
-                   f"{len(self.notices)}, cleared {len(self.cleared)}, notifications queued "
+                   f"opened {counts['opened']}, reopened {counts['reopened']}, cards "
+                   f"{counts['notices']}, cleared {counts['cleared']}, notifications queued "
                    f"{self.notifications}")
         return out
 
@@ -346,14 +364,14 @@ class RuleEngine:
         for finding in plan.open:
             alert_id = open_alert(tx, finding, at)
             if alert_id is not None:
-                result.opened.append(finding)
+                result.note("opened", finding)
                 self._warn(tx, alert_id, finding, plan, at, result)
         for finding in plan.reopen:
             alert = _row(tx, finding)
             if alert and alert["state"] == "resolved":
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="reopen", note=finding.detail,
                              state="open", detail=finding.detail, cleared_at=None)
-                result.reopened.append(finding)
+                result.note("reopened", finding)
                 self._warn(tx, alert["id"], finding, plan, at, result)
         for alert_id in plan.recur:
             alert = alert_row(tx.conn, alert_id)
@@ -371,7 +389,7 @@ class RuleEngine:
             else:  # people still have to explain and close it
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="clear",
                              note="情形已消除，仍需说明理由并办结", cleared_at=now)
-            result.cleared.append((alert["subject"], alert["rule"]))
+            result.note("cleared", (alert["subject"], alert["rule"]))
         backlog.done(tx.conn, plan.marks)
         self.remembered.save(tx, self._fingerprint, plan.verdicts, plan.forget)
         if self.cards is not None:
@@ -389,7 +407,7 @@ class RuleEngine:
                      result: PassResult) -> None:
         if notice is None:
             return
-        result.notices.append(notice)
+        result.note("notices", notice)
         if self.queue is not None:
             result.notifications += self.queue.add(
                 tx, alert_id=alert["id"], dept_code=alert["dept_code"],

@@ -35,12 +35,11 @@ def index():
     box = services.box()
     store = store_health(box.store, box.store_watch)
     disk = shutil.disk_usage(box.store.path.parent)
-    snapshot = services.hall().snapshot()
     sections = [services.relay_section(), services.evaluator_section(),
                 services.camera_section(), *services.source_sections()]
     return render_template(
         "health.html", store=store, disk=disk, sections=sections, box=box,
-        cases=len(snapshot.cases), open_cases=sum(services.hall().light_counts().values()),
+        cases=store.cases, open_cases=sum(services.hall().light_counts().values()),
         disk_meter=meter(disk.used, disk.total, label="磁盘使用"),
         snapshots=snapshot_storage(), at=services.now())
 

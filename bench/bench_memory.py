@@ -1,0 +1,144 @@
+"""The box's memory at a province-sized history: RSS of a real ``edge serve`` process.
+
+    python -m bench.bench_memory [--cases 500000] [--open-share 0.05] [--folder DIR]
+
+Issue 15 measured 1.3 GB for a 500,000-case box; the goal is under 300 MB. The bench writes a
+history (每件 受理 then, for all but ``--open-share`` of them, 办结 a few working days later,
+over the last two years, across the catalogue's items and 12 windows), loads it with
+``hallwatch edge ingest`` (its own peak RSS is printed too), then starts ``hallwatch edge
+serve`` on it and samples the process's resident memory (``/proc/PID/status``: VmRSS now,
+VmHWM the peak) while the box judges every case once (the rule pass's backlog) and builds its
+hall board, and after that settles. ``--folder`` keeps the box between runs (the history is
+made only once). Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from hallwatch.sim import catalogue_for
+from tests.boxes import REPO, write_box_folder
+
+GOAL_MB = 300
+
+
+def write_history(path: Path, cases: int, open_share: float) -> int:
+    rng = random.Random(15)
+    items = [item for item in catalogue_for("440605")["items"]]
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    start = now - dt.timedelta(days=730)
+    events = 0
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(cases):
+            item = items[n % len(items)]
+            open_case = rng.random() < open_share
+            accepted = (now - dt.timedelta(days=rng.randrange(0, 20), hours=rng.randrange(8))
+                        if open_case else start + dt.timedelta(minutes=n * 2))
+            base = {"case_no": f"M{n:09d}", "item_code": item["item_code"],
+                    "dept_code": item["dept_code"], "district_code": "440605",
+                    "actor": {"id": f"S{n % 40:03d}", "name": f"工作人员{n % 40}"},
+                    "window_no": 1 + n % 12}
+            out.write(json.dumps({**base, "event_id": f"M{n:09d}-1", "event_type": "受理",
+                                  "occurred_at": accepted.isoformat()}, ensure_ascii=False))
+            out.write("\n")
+            events += 1
+            if not open_case:
+                done = accepted + dt.timedelta(days=rng.randrange(1, 9))
+                out.write(json.dumps({**base, "event_id": f"M{n:09d}-2", "event_type": "办结",
+                                      "occurred_at": done.isoformat()}, ensure_ascii=False))
+                out.write("\n")
+                events += 1
+    return events
+
+
+def hallwatch(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hallwatch", *args]
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB."""
+    fields = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def backlog(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute("select count(*) from cases_to_judge").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=500_000)
+    parser.add_argument("--open-share", type=float, default=0.05)
+    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--settle", type=float, default=60.0,
+                        help="seconds to keep sampling after the backlog is judged")
+    args = parser.parse_args()
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    config = folder / "box.toml"
+    if not config.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_box_folder(folder)
+        history = folder / "history.ndjson"
+        started = time.perf_counter()
+        events = write_history(history, args.cases, args.open_share)
+        print(f"history: {args.cases:,} cases, {events:,} events "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        started = time.perf_counter()
+        subprocess.run(hallwatch("edge", "ingest", "--config", str(config), str(history)),
+                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"edge ingest: {time.perf_counter() - started:.0f} s, peak RSS {peak:.0f} MB",
+              flush=True)
+        history.unlink()
+    db = folder / "data" / "box.db"
+    print(f"database {db.stat().st_size / 2**20:.0f} MB; cases to judge: {backlog(db):,}",
+          flush=True)
+    process = subprocess.Popen(hallwatch("edge", "serve", "--config", str(config)), cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    started = time.perf_counter()
+    try:
+        samples: list[tuple[float, float, float, int]] = []
+        judged_at = None
+        while True:
+            time.sleep(5)
+            rss, peak = memory(process.pid)
+            waiting = backlog(db)
+            elapsed = time.perf_counter() - started
+            samples.append((elapsed, rss, peak, waiting))
+            print(f"  {elapsed:5.0f} s  RSS {rss:6.0f} MB  peak {peak:6.0f} MB  "
+                  f"cases to judge {waiting:,}", flush=True)
+            if waiting == 0 and judged_at is None:
+                judged_at = elapsed
+            if judged_at is not None and elapsed - judged_at >= args.settle:
+                break
+        rss, peak = memory(process.pid)
+        verdict = "met" if peak < GOAL_MB else "NOT met"
+        print(f"edge serve, {args.cases:,} cases: settled RSS {rss:.0f} MB, peak {peak:.0f} MB "
+              f"(goal < {GOAL_MB} MB: {verdict}); every case judged after {judged_at:.0f} s")
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+if __name__ == "__main__":
+    main()
