@@ -237,58 +237,55 @@ def test_an_empty_box_shows_no_data(tmp_path):
         assert "暂无数据" in section(page, key) and "<svg" not in section(page, key)
 
 
-def test_the_daily_series_follows_new_events(tmp_path):
+@pytest.fixture
+def store_box(tmp_path):
+    """A box with its store open (no services): (box, send(events) through ingest)."""
+    from edge.ingest import ingest_texts
+
+    box = build_box(load_box_config(write_box_folder(tmp_path)), clock=lambda: AT)
+    box.store.open()
+
+    def send(events: list[dict]) -> None:
+        ingest_texts(box.store, [(n, json.dumps(e, ensure_ascii=False))
+                                 for n, e in enumerate(events)], source="test")
+    yield box, send
+    box.store.close()
+
+
+def test_the_daily_series_follows_new_events(store_box):
     """A case finished today moves from its light to its outcome in the next snapshot, and the
     incrementally updated counts agree with a full evaluation."""
     from edge.board import HallBoard
-    from edge.ingest import ingest_texts
 
-    box = build_box(load_box_config(write_box_folder(tmp_path)), clock=lambda: AT)
-    box.store.open()
-    try:
-        def send(events: list[dict]) -> None:
-            ingest_texts(box.store, [(n, json.dumps(e, ensure_ascii=False))
-                                     for n, e in enumerate(events)], source="test")
-
-        hall = HallBoard(box.board, clock=lambda: AT, refresh_seconds=0)
-        send(case_events())
-        assert hall.daily_cases(1)[0].received == Counter(green=3, yellow=1)
-        send([event("CH-TODAY-3", FOOD, "办结", "2026-12-01", hour=9)])
-        today = hall.daily_cases(1)[0]
-        assert today.received == Counter(green=2, yellow=1, early=1) and today.finished == 1
-        rebuilt = HallBoard(box.board, clock=lambda: AT)  # every case evaluated afresh
-        assert hall.daily_cases(90) == rebuilt.daily_cases(90)
-    finally:
-        box.store.close()
+    box, send = store_box
+    hall = HallBoard(box.board, clock=lambda: AT, refresh_seconds=0)
+    send(case_events())
+    assert hall.daily_cases(1)[0].received == Counter(green=3, yellow=1)
+    send([event("CH-TODAY-3", FOOD, "办结", "2026-12-01", hour=9)])
+    today = hall.daily_cases(1)[0]
+    assert today.received == Counter(green=2, yellow=1, early=1) and today.finished == 1
+    rebuilt = HallBoard(box.board, clock=lambda: AT)  # every case evaluated afresh
+    assert hall.daily_cases(90) == rebuilt.daily_cases(90)
 
 
-def test_the_board_keeps_open_and_recently_finished_cases_not_the_whole_history(tmp_path):
+def test_the_board_keeps_open_and_recently_finished_cases_not_the_whole_history(store_box):
     """Issue 15: a 500,000-case box used 1.3 GB; the board now holds the open cases and those
     finished within RECENT_DAYS, which is all that its lists and charts show."""
     from edge.board import RECENT_DAYS, HallBoard
-    from edge.ingest import ingest_texts
     from edge.storehealth import store_health
 
-    box = build_box(load_box_config(write_box_folder(tmp_path)), clock=lambda: AT)
-    box.store.open()
-    try:
-        def send(events: list[dict]) -> None:
-            ingest_texts(box.store, [(n, json.dumps(e, ensure_ascii=False))
-                                     for n, e in enumerate(events)], source="test")
-
-        old = (AT.date() - dt.timedelta(days=RECENT_DAYS + 30)).isoformat()
-        older = (AT.date() - dt.timedelta(days=RECENT_DAYS + 40)).isoformat()
-        send([event("OLD-1", FOOD, "受理", older), event("OLD-1", FOOD, "办结", old),
-              event("RECENT-1", FOOD, "受理", "2026-11-02"),
-              event("RECENT-1", FOOD, "办结", "2026-11-10"),
-              event("OPEN-1", FOOD, "受理", "2025-12-01")])  # open for a year: on the board
-        hall = HallBoard(box.board, clock=lambda: AT, refresh_seconds=0)
-        assert set(hall.snapshot().cases) == {"RECENT-1", "OPEN-1"}
-        send([event("OLD-1", FOOD, "收费", old, hour=16)])  # a late event for the old case
-        assert set(hall.snapshot().cases) == {"RECENT-1", "OPEN-1"}
-        assert hall.detail("OLD-1").row.case_no == "OLD-1"  # its page is still there
-        assert store_health(box.store).cases == 3
-        finished = hall.matching(CaseFilter(include_finished=True))
-        assert [c.row.case_no for c in finished if not c.is_open] == ["RECENT-1"]
-    finally:
-        box.store.close()
+    box, send = store_box
+    old = (AT.date() - dt.timedelta(days=RECENT_DAYS + 30)).isoformat()
+    older = (AT.date() - dt.timedelta(days=RECENT_DAYS + 40)).isoformat()
+    send([event("OLD-1", FOOD, "受理", older), event("OLD-1", FOOD, "办结", old),
+          event("RECENT-1", FOOD, "受理", "2026-11-02"),
+          event("RECENT-1", FOOD, "办结", "2026-11-10"),
+          event("OPEN-1", FOOD, "受理", "2025-12-01")])  # open for a year: on the board
+    hall = HallBoard(box.board, clock=lambda: AT, refresh_seconds=0)
+    assert set(hall.snapshot().cases) == {"RECENT-1", "OPEN-1"}
+    send([event("OLD-1", FOOD, "收费", old, hour=16)])  # a late event for the old case
+    assert set(hall.snapshot().cases) == {"RECENT-1", "OPEN-1"}
+    assert hall.detail("OLD-1").row.case_no == "OLD-1"  # its page is still there
+    assert store_health(box.store).cases == 3
+    finished = hall.matching(CaseFilter(include_finished=True))
+    assert [c.row.case_no for c in finished if not c.is_open] == ["RECENT-1"]
