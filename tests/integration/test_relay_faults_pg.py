@@ -32,11 +32,15 @@ def pg_deployment(tmp_path, pg_url):
     deployment.close()
 
 
+SLOW_DRAIN = {"batch_size": 10, "window": 1}
+
+
 @pytest.mark.timeout(300)  # PostgreSQL applies more slowly than SQLite on a busy machine
 def test_a_receiver_killed_mid_stream_and_the_box_fails_over(pg_deployment):
     deployment = pg_deployment
     hub, second = deployment.hub, deployment.add_receiver()
-    box = deployment.add_box(hub_endpoints=[hub.endpoint, second.endpoint])
+    # Small batches and a short window keep the drain long enough to be cut in the middle.
+    box = deployment.add_box(hub_endpoints=[hub.endpoint, second.endpoint], **SLOW_DRAIN)
     box.start()
     assert box.post_events(3000) == 3000
     made = box.chain_seq()
@@ -65,7 +69,7 @@ def test_postgresql_restarted_mid_stream(tmp_path, pg_server):  # pg_server: fai
     cluster = Cluster.create(durable=True)  # a server of its own to restart
     deployment = Deployment(tmp_path / "deployment", database=cluster.url)
     try:
-        hub, box = deployment.hub, deployment.add_box()
+        hub, box = deployment.hub, deployment.add_box(**SLOW_DRAIN)
         box.start()
         assert box.post_events(3000) == 3000
         made = box.chain_seq()
