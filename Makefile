@@ -4,6 +4,8 @@
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+# pytest-xdist workers (one per core); a test module stays on one worker (its fixtures once).
+PYTEST_WORKERS ?= auto
 
 .PHONY: demo test bench clean schema
 
@@ -18,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/hallwatch demo $(DEMO_ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$b .py) || exit 1; done

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from tests.pgcluster import Cluster, ClusterError, server_bin_dir
+from tests.pgcluster import (TEST_DATABASE_PREFIX, Cluster, ClusterError, new_database_name,
+                             server_bin_dir)
 
 PG_URL_ENV = "HALLWATCH_TEST_PG_URL"
 
@@ -70,9 +70,10 @@ def pg_server() -> Iterator[str]:
 def _drop_test_databases(server_url: str) -> None:
     import psycopg
 
+    pattern = TEST_DATABASE_PREFIX.replace("_", "\\_") + "%"
     with psycopg.connect(server_url, autocommit=True) as conn:
         names = [row[0] for row in conn.execute(
-            "select datname from pg_database where datname like 't\\_%'")]
+            "select datname from pg_database where datname like %s", (pattern,))]
         for name in names:
             conn.execute(f'drop database if exists "{name}" with (force)')
 
@@ -100,7 +101,7 @@ def fresh_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the server for the ``with`` block; yields its URL."""
     import psycopg
 
-    name = f"t_{uuid.uuid4().hex[:16]}"
+    name = new_database_name()
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     try:

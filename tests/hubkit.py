@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import tomllib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from hub.store import HubStore
 from hub.wiring import Dashboard, wire_dashboard
 from standard.districts import DISTRICTS
 from standard.records import LOCAL_TZ
+from tests.pgcluster import new_database_name
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=LOCAL_TZ)
 START = dt.date(2026, 9, 21)
@@ -126,7 +126,7 @@ def clone_database(url: str) -> str:
     import psycopg
 
     source = url.rsplit("/", 1)[1].split("?")[0]
-    name = f"t_{uuid.uuid4().hex[:16]}"
+    name = new_database_name()
     with psycopg.connect(url.replace(f"/{source}", "/postgres", 1), autocommit=True) as conn:
         conn.execute(f'create database "{name}" template "{source}"')
     return url.replace(f"/{source}", f"/{name}", 1)

@@ -88,4 +88,3 @@ def test_publishing_a_month_brings_its_report_with_a_pdf(hub, browser, page, tmp
                     str(tmp_path / "page")], check=True)
     (first_page,) = tmp_path.glob("page*.png")
     assert first_page.stat().st_size > 10_000  # a page with text on it, not a blank sheet
-    shutil.copy(first_page, "/tmp/report-page-1.png")
