@@ -188,8 +188,7 @@ def one_run(folder: Path, clients: int, records: int, seconds: float) -> RunResu
     write_box_folder(folder, district_name="南海区")
     box = start_box(folder)
     try:
-        found = re.search(r"首次登录：用户名 (\S+) 密码 (\S+)", "".join(box.lines))
-        reader = Reader(box, found[1], found[2])
+        reader = Reader(box, *box.admin_password())
         idle = reader.read(threading.Event(), limit=20)
         spawn = multiprocessing.get_context("spawn")
         out = spawn.Queue()

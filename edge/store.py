@@ -15,9 +15,9 @@ transaction and commits them together, so concurrent requests share one fsync. A
 fails rolls back to its savepoint alone; a job's future is answered only after the commit.
 
 People first: jobs run in the order they were submitted, except that a *bulk* job
-(``bulk=True``: the platform's ingest) waits while any other job is queued, and a group that
-starts with another job carries no bulk job. A key press, a sign-in or a click on an alert then
-waits for at most the group in progress, not for a platform's backlog (issue 22).
+(``bulk=True``: the platform's records, the rule passes' alerts) waits while any other job is
+queued, and a group holds at most one bulk job. A key press, a sign-in or a click on an alert
+then waits for at most one bulk job in progress, not for a platform's backlog (issue 22).
 
 Example::
 
@@ -293,10 +293,11 @@ class Store:
     def _next_group(self) -> tuple[list[tuple[Callable, Future]], bool]:
         """The jobs to commit together: the next one, and whatever else is already waiting.
 
-        A group that starts with people's writes leaves the bulk jobs queued for the next one,
-        so that those writes are not held up by a platform's records.
+        A group holds people's writes or one bulk job (and the people's writes that came
+        while it was forming): a write waits for at most one platform request's records, or one
+        rule pass's alerts, before its own group.
         """
-        first, _, job = self._jobs.get()
+        _, _, job = self._jobs.get()
         if job is _STOP:
             return [], True
         group = [job]
@@ -305,11 +306,11 @@ class Store:
                 priority, order, job = self._jobs.get_nowait()
             except queue.Empty:
                 break
-            if priority == _BULK and first != _BULK:
+            if job is _STOP:  # queued after every bulk job: none is left behind
+                return group, True
+            if priority == _BULK:  # one a group, and never joining people's writes
                 self._put(priority, order, job)  # back in its place, for the next group
                 break
-            if job is _STOP:
-                return group, True
             group.append(job)
         return group, False
 

@@ -272,7 +272,10 @@ class RuleEngine:
             result.checked += len(evaluated)
             result.judged_open.update(case_no for case_no in evaluated if case_no in self._memo)
         if plan or card_work or plan.marks or plan.verdicts or plan.forget:
-            self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result))
+            # Bulk: a pass after a platform's backlog writes thousands of alerts at once; a
+            # click or a key press goes before it (edge/store.py).
+            self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result),
+                             bulk=True)
 
     def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
                    findings: dict[tuple[str, str], Finding]) -> set[str]:

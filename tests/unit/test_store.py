@@ -73,28 +73,33 @@ def test_a_store_from_before_the_backlog_judges_every_case_once(tmp_path):
 
 
 def test_a_click_waits_for_the_transaction_in_progress_not_for_a_backlog(store):
-    """Bulk jobs (the platform's ingest chunks) go after every other queued job, in order."""
+    """Bulk jobs (a platform's records) go after every other queued job, in their order, one
+    a group: a click is committed and answered before the queued backlog even starts."""
     started, release = threading.Event(), threading.Event()
     ran: list[str] = []
+    answered: dict[str, Future] = {}
 
     def holding(tx):
         started.set()
         release.wait(10)
         ran.append("in progress")
 
-    first = store.submit(holding, bulk=True)
+    def job(name: str):
+        def run(tx):
+            ran.append(f"{name} after {sorted(n for n, f in answered.items() if f.done())}")
+        return run
+
+    answered["in progress"] = store.submit(holding, bulk=True)
     assert started.wait(10)
-    clicked: list[Future] = []
-    backlog = [store.submit(lambda tx, n=n: ran.append(f"chunk {n}, click answered: "
-                                                       f"{clicked[0].done()}"), bulk=True)
-               for n in range(3)]
-    clicked.append(store.submit(lambda tx: ran.append("click")))
+    for name in ("chunk 1", "chunk 2"):
+        answered[name] = store.submit(job(name), bulk=True)
+    answered["click"] = store.submit(job("click"))
     release.set()
-    for future in (first, *clicked, *backlog):
+    for future in answered.values():
         future.result(timeout=10)
-    # The click is committed and answered in a group of its own, before any chunk runs.
-    assert ran == ["in progress", "click", "chunk 0, click answered: True",
-                   "chunk 1, click answered: True", "chunk 2, click answered: True"]
+    assert ran == ["in progress", "click after ['in progress']",
+                   "chunk 1 after ['click', 'in progress']",
+                   "chunk 2 after ['chunk 1', 'click', 'in progress']"]
 
 
 def test_closing_runs_every_queued_bulk_job_first(tmp_path):
