@@ -320,7 +320,7 @@ def make_server(box: Box):
     """The box's waitress server on ``[web] host`` and ``port``, not yet running.
 
     One pool of ``[web] threads`` serves people and the platform API; the ingest queue keeps
-    the platform to ``ingest_queue`` + 2 of them (docs/box.md, "Platform API").
+    the platform to ``ingest_queue`` + 1 of them (docs/box.md, "Platform API").
     """
     from waitress import create_server
 

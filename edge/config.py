@@ -37,7 +37,7 @@ class WebSection(Section):
     # Behind a TLS proxy (HTTPS): the sign-in cookie is marked Secure, never sent over HTTP.
     secure_cookies: bool = False
     # The web server's threads, shared by people and the platform API; the platform holds at
-    # most ingest_queue + 2 of them (edge/ingestqueue.py), people keep the rest.
+    # most ingest_queue + 1 of them (edge/ingestqueue.py), people keep the rest.
     threads: int = Field(default=16, ge=PEOPLE_THREADS + INGEST_WORKERS, le=256)
     # Platform requests that may wait for their turn to ingest; one more is answered 503.
     ingest_queue: int = Field(default=6, ge=0, le=250, validate_default=True)

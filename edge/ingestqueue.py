@@ -4,9 +4,10 @@ A platform request is ingested on its own web-server thread and waits there unti
 are committed: the answer means "on disk". So every platform request inside the box is a
 thread the hall manager's pages cannot have. This queue bounds them:
 
-- at most ``workers`` requests ingest at once. The store has one writer thread
-  (edge/store.py), so more never commit faster; two keep the writer busy, one validating while
-  the other commits;
+- at most ``workers`` requests ingest at once (one). The store has one writer thread
+  (edge/store.py), and parsing runs under Python's one interpreter lock: a second request
+  validating while the first commits gave no more records a second and only slowed the commit
+  that people's writes wait for (bench/bench_backlog.py, docs/box.md);
 - at most ``waiting`` more wait for their turn, in the order they came;
 - any other is refused at once with :class:`QueueFull` (the platform API answers 503 with
   ``Retry-After``), before its body is read or anything is stored, so its retry is safe. A
@@ -17,7 +18,7 @@ The web server has more threads than the queue can hold (``[web] threads`` and
 
 Example::
 
-    queue = IngestQueue(workers=2, waiting=6)
+    queue = IngestQueue(workers=1, waiting=6)
     try:
         with queue.turn():
             ...  # split, validate and store the body
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-INGEST_WORKERS = 2  # requests ingesting at once: the store's one writer plus one validating
+INGEST_WORKERS = 1  # requests ingesting at once: one, as there is one writer (see above)
 MAX_WAIT_SECONDS = 30.0  # a turn not come by then is refused (stored nothing, retry is safe)
 MAX_RETRY_AFTER = 60
 _SMOOTHING = 0.2  # weight of the latest request in the running mean of a turn's length

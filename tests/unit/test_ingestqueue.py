@@ -95,9 +95,9 @@ def test_retry_after_follows_how_long_a_turn_takes():
 def test_web_config_keeps_threads_for_people(tmp_path):
     config = load_box_config(write_box_folder(tmp_path))
     assert (config.web.threads, config.web.ingest_queue) == (16, 6)
-    with pytest.raises(ConfigError, match=r"web\.ingest_queue: .*at most 2 with threads = 8"):
-        load_box_config(write_box_folder(tmp_path, web={"port": 0, "threads": 8}))
+    with pytest.raises(ConfigError, match=r"web\.ingest_queue: .*at most 2 with threads = 7"):
+        load_box_config(write_box_folder(tmp_path, web={"port": 0, "threads": 7}))
     with pytest.raises(ConfigError, match=r"web\.ingest_qeue: unknown key"):
         load_box_config(write_box_folder(tmp_path, web={"port": 0, "ingest_qeue": 2}))
-    small = load_box_config(write_box_folder(tmp_path, web={"threads": 8, "ingest_queue": 2}))
+    small = load_box_config(write_box_folder(tmp_path, web={"threads": 7, "ingest_queue": 2}))
     assert small.web.ingest_queue == 2
