@@ -15,7 +15,9 @@ it), signs in as its first administrator, then:
 
 Prints per run and, with several runs, the medians over runs: the latencies (median, p90, max)
 of each request kind idle and under the backlog, the platform's records/s, and the number of
-503 answers. Events are recent (the last two weeks), so the rules run alongside as in a hall.
+503 answers, and how long after the last answer the rules had judged every posted case (the
+records/s "judged" count that time too). Events are recent (the last two weeks), so the rules
+run alongside as in a hall.
 Figures only; nothing here asserts.
 """
 
@@ -27,6 +29,7 @@ import http.cookiejar
 import json
 import multiprocessing
 import re
+import sqlite3
 import statistics
 import tempfile
 import threading
@@ -182,10 +185,30 @@ class RunResult:
     idle: dict[str, list[float]]
     busy: dict[str, list[float]]
     tally: PostTally
+    rules_lag: float  # seconds after the last answer until every posted case was judged
+
+    @property
+    def judged_rate(self) -> float:
+        """Records a second, counted until the rules had judged them too."""
+        return self.tally.records / (self.tally.seconds + self.rules_lag)
 
 
-def one_run(folder: Path, clients: int, records: int, seconds: float) -> RunResult:
-    write_box_folder(folder, district_name="南海区")
+def rules_lag(box: RunningBox, limit: float = 600) -> float:
+    """Seconds until no case waits to be judged (edge/backlog.py's marks), read from the file."""
+    started = time.perf_counter()
+    pause = threading.Event()
+    while time.perf_counter() - started < limit:
+        with sqlite3.connect(f"file:{box.db}?mode=ro", uri=True, timeout=30) as db:
+            if not db.execute("select count(*) from cases_to_judge").fetchone()[0]:
+                break
+        pause.wait(0.2)
+    return time.perf_counter() - started
+
+
+def one_run(folder: Path, clients: int, records: int, seconds: float,
+            web: dict | None = None, reading: bool = True) -> RunResult:
+    write_box_folder(folder, district_name="南海区",
+                     web={"host": "127.0.0.1", "port": 0, **(web or {})})
     box = start_box(folder)
     try:
         reader = Reader(box, *box.admin_password())
@@ -199,15 +222,16 @@ def one_run(folder: Path, clients: int, records: int, seconds: float) -> RunResu
         busy: dict[str, list[float]] = {}
 
         def read_while_posting() -> None:
-            busy.update(reader.read(done))
+            busy.update(reader.read(done) if reading else idle)
 
         thread = threading.Thread(target=read_while_posting)
         thread.start()
         tally = out.get(timeout=seconds + 600)
+        lag = rules_lag(box)
         done.set()
         thread.join()
         posting.join()
-        return RunResult(idle, busy, tally)
+        return RunResult(idle, busy, tally, lag)
     finally:
         box.stop()
 
@@ -232,11 +256,19 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1000, help="case events per request")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="[web] threads of the box (its default "
+                        "when not given)")
+    parser.add_argument("--ingest-queue", type=int, help="[web] ingest_queue of the box")
+    parser.add_argument("--platform-only", action="store_true",
+                        help="no reader during the backlog: the platform's throughput alone")
     args = parser.parse_args()
+    web = {key: value for key, value in (("threads", args.threads),
+                                         ("ingest_queue", args.ingest_queue)) if value is not None}
     results = []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
-            result = one_run(Path(tmp), args.clients, args.records, args.seconds)
+            result = one_run(Path(tmp), args.clients, args.records, args.seconds, web,
+                             reading=not args.platform_only)
         results.append(result)
         tally = result.tally
         everything = [v for kind in KINDS for v in result.busy[kind]]
@@ -244,7 +276,9 @@ def main() -> None:
         print(f"run {run + 1}: {args.clients} clients x {args.records} records, "
               f"{tally.seconds:.0f} s: {tally.records / tally.seconds:,.0f} records/s, "
               f"{tally.answered} requests answered 200, {tally.refused} answered 503"
-              + (f", others {tally.other}" if tally.other else ""))
+              + (f", others {tally.other}" if tally.other else "")
+              + f"; rules caught up {result.rules_lag:.1f} s later: "
+              f"{result.judged_rate:,.0f} records/s judged")
         print(show("idle", result.idle))
         print(show("backlog", result.busy))
         print(f"  backlog, all three: median {median:.0f} ms, p90 {p90:.0f} ms, max {most:.0f} ms"
@@ -261,8 +295,10 @@ def main() -> None:
             print(f"  {kind:<6} under backlog median {figures[0]:.0f} ms, p90 {figures[1]:.0f} ms,"
                   f" max {figures[2]:.0f} ms (idle median {idle:.0f} ms)")
         rate = over_runs(lambda r: r.tally.records / r.tally.seconds)
+        judged = over_runs(lambda r: r.judged_rate)
         refused = over_runs(lambda r: r.tally.refused)
-        print(f"  platform {rate:,.0f} records/s, {refused:.0f} answers 503 a run")
+        print(f"  platform {rate:,.0f} records/s ({judged:,.0f} judged by the rules too), "
+              f"{refused:.0f} answers 503 a run")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ CLOCK_SLACK = dt.timedelta(minutes=5)  # NTP steps of a few seconds are not a pr
 # pages): when the checkpointer cannot keep up with a bulk load.
 WAL_BACKSTOP_PAGES = 16_384
 GROUP_MAX = 64  # jobs committed together (one fsync); each under its own savepoint
+BULK_GROUP_MAX = 1  # bulk jobs in one group: what a click may have to wait for (issue 22)
 SYNCHRONOUS = "full"  # what answers promise; bench/bench_durable.py compares it with normal
 # Records a sender can send again (the platform's, the channels') may fill the outbox quota
 # only up to this share; the rest is kept for the box's own rows (alerts, notices, key
@@ -297,10 +298,11 @@ class Store:
         while it was forming): a write waits for at most one platform request's records, or one
         rule pass's alerts, before its own group.
         """
-        _, _, job = self._jobs.get()
+        first, _, job = self._jobs.get()
         if job is _STOP:
             return [], True
         group = [job]
+        bulk = 1 if first == _BULK else 0  # bulk jobs in the group so far
         while len(group) < GROUP_MAX:
             try:
                 priority, order, job = self._jobs.get_nowait()
@@ -308,9 +310,11 @@ class Store:
                 break
             if job is _STOP:  # queued after every bulk job: none is left behind
                 return group, True
-            if priority == _BULK:  # one a group, and never joining people's writes
-                self._put(priority, order, job)  # back in its place, for the next group
-                break
+            if priority == _BULK:  # never joining people's writes, and few a group
+                if not bulk or bulk >= BULK_GROUP_MAX:
+                    self._put(priority, order, job)  # back in its place, for the next group
+                    break
+                bulk += 1
             group.append(job)
         return group, False
 

@@ -3,7 +3,7 @@
 The platform's answer waits for the commit, not for the rules. Ingest hands the numbers of the
 cases it changed to :meth:`RuleChecker.submit`; a thread runs ``rules.check`` for the union of
 everything submitted since its last pass, so the batches that arrive while a pass runs share
-the next one (500 cases a transaction), then judges whatever else waits on disk (edge/backlog.py: cases loaded while the
+the next one, then judges whatever else waits on disk (edge/backlog.py: cases loaded while the
 box was down, by ``edge ingest``, or left by a crash). An alert follows its event within a pass
 (well under a second on a quiet box). Fresh cases go before a long backlog: the backlog is
 taken a chunk at a time and gives way when new cases arrive. The scheduled passes
@@ -29,15 +29,6 @@ from collections.abc import Callable, Iterable
 from edge.supervision.rules import RuleEngine
 
 log = logging.getLogger(__name__)
-# Changed cases judged and written per transaction. Under a platform's backlog thousands change
-# between passes; their alerts in one transaction would hold the store's writer for seconds, and
-# a click or a key press waits for the transaction in progress (edge/store.py).
-PASS_CASES = 500
-
-
-def _parts(case_nos: set[str], size: int) -> list[set[str]]:
-    ordered = sorted(case_nos)
-    return [set(ordered[start:start + size]) for start in range(0, len(ordered), size)]
 
 
 class RuleChecker:
@@ -96,8 +87,8 @@ class RuleChecker:
                 backlog, self._backlog = self._backlog and not self._stopping, False
                 self._busy = True
             try:
-                for part in _parts(case_nos, PASS_CASES):
-                    self.rules.check(self.clock(), case_nos=part)
+                if case_nos:
+                    self.rules.check(self.clock(), case_nos=case_nos)
                 if backlog:
                     self.rules.drain(self.clock(), give_way=self._fresh_waiting)
             except Exception:  # the cases stay marked: the next pass judges them
