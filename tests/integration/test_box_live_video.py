@@ -91,6 +91,6 @@ def test_live_settings_are_validated(tmp_path):
     config = write_box_folder(tmp_path / "fps", presence={"live_fps": 0})
     with pytest.raises(ConfigError, match="live_fps"):
         load_box_config(config)
-    config = write_box_folder(tmp_path / "viewers", presence={"live_viewers": 7})
-    with pytest.raises(ConfigError, match="presence.live_viewers: at most 6 with web.threads"):
+    config = write_box_folder(tmp_path / "viewers", presence={"live_viewers": 8})
+    with pytest.raises(ConfigError, match="presence.live_viewers: at most 7 with web.threads"):
         load_box_config(config)
