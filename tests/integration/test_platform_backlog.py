@@ -149,6 +149,13 @@ def stored_event_ids(served: Served) -> set[str]:
     return stored
 
 
+def relayed_event_ids(served: Served) -> list[str]:
+    """The event ids of the outbox's case_event records, one per record sent to the hub."""
+    with sqlite3.connect(f"file:{served.box.store.path}?mode=ro", uri=True) as db:
+        return sorted(row[0] for row in db.execute(
+            "select json_extract(body, '$.body.event_id') from outbox where kind = 'case_event'"))
+
+
 def sign_in(served: Served) -> urllib.request.OpenerDirector:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -206,6 +213,10 @@ def test_a_full_queue_answers_503_with_retry_after_and_stores_nothing(served):
     again = [post_events(served, post) for post, _ in refused]
     assert all(a.status == 200 and a.body["accepted"] == 3 for a in again)
     assert stored_event_ids(served) == held_ids | refused_ids
+    # Exactly once: each event is one row and one record for the hub, however often it came.
+    repeat = post_events(served, next(iter(backlog.held)))
+    assert (repeat.status, repeat.body["accepted"], repeat.body["duplicates"]) == (200, 0, 3)
+    assert relayed_event_ids(served) == sorted(held_ids | refused_ids)
 
 
 def test_the_board_leaves_its_refresh_to_the_background_unless_it_falls_behind(tmp_path):
