@@ -2,10 +2,12 @@
 
 ``install(store, ctx)`` registers them on a :class:`hub.store.HubStore` (``store.appliers``;
 their tables come with the store's migrations, hub/storage/migrations.py); the store calls
-them inside the transaction that applies a batch, once per new (box, seq). Each applier runs under its own SAVEPOINT: a
-record the hub cannot project is logged in ``hub_projection_errors`` and skipped, and the
-batch is still applied and acknowledged (the raw record is kept, a bad body must never stall a
-box's relay).
+them inside the transaction that applies a batch, once per new (box, seq): a kind's new records
+together (``apply.many``, hub/projections/batchwise.py: a few statements per batch, the same
+rows as one by one). If one raises, the batch runs again record by record, each applier under
+its own SAVEPOINT: a record the hub cannot project is logged in ``hub_projection_errors`` and
+skipped, and the batch is still applied and acknowledged (the raw record is kept, a bad body
+must never stall a box's relay).
 
 Example::
 
@@ -24,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.projections import cases, halls, reporting, supervision
+from hub.projections import casebatch, cases, halls, reporting, supervision
+from hub.projections.batchwise import batch_wise, record_by_record
 from hub.projections.schema import PROJECTION_VERSION
 from standard.calendar import WorkCalendar
 from standard.deadlines import LightSettings
@@ -59,36 +62,51 @@ class ProjectionContext:
         return district
 
 
-def _case_event(ctx: ProjectionContext, conn, box_id: str, record: dict[str, Any]) -> None:
+def _enrolled(ctx: ProjectionContext, conn, box_id: str, record: dict[str, Any]) -> None:
     claimed = record["body"].get("district_code")
     enrolled = ctx.district_of(conn, box_id)
     if claimed != enrolled:
         raise ProjectionRefused(f"箱体 {box_id} 登记于 {enrolled}，却上报了 {claimed} 的办件 "
                                 f"(box {box_id} is enrolled for {enrolled}, not {claimed})")
+
+
+def _case_event(ctx: ProjectionContext, conn, box_id: str, record: dict[str, Any]) -> None:
+    _enrolled(ctx, conn, box_id, record)
     cases.apply_case_event(ctx, conn, box_id, record)
 
 
-APPLIERS: dict[str, Callable] = {
-    "case_event": _case_event,
-    "alert": supervision.apply_alert,
-    "alert_event": supervision.apply_alert_event,
-    "notice": supervision.apply_notice,
-    "rating": supervision.apply_rating,
-    "review_followup": supervision.apply_followup,
-    "presence": halls.apply_presence,
-    "camera_health": halls.apply_camera_health,
-    "selftest": halls.apply_selftest,
-    "reconciliation": reporting.apply_reconciliation,
+def _case_events(ctx: ProjectionContext, conn, box_id: str, records: list[dict]) -> None:
+    for record in records:
+        _enrolled(ctx, conn, box_id, record)
+    casebatch.apply_case_events(ctx, conn, box_id, records)
+
+
+# kind -> (record by record, batch-wise): the same rows either way.
+_STATEMENTS = {
+    "alert": supervision.alert_statements,
+    "alert_event": supervision.alert_event_statements,
+    "notice": supervision.notice_statements,
+    "review_followup": supervision.followup_statements,
+    "presence": halls.presence_statements,
+    "camera_health": halls.camera_health_statements,
+    "selftest": halls.selftest_statements,
+    "reconciliation": reporting.reconciliation_statements,
+}
+APPLIERS: dict[str, tuple[Callable, Callable]] = {
+    "case_event": (_case_event, _case_events),
+    "rating": (supervision.apply_rating, supervision.apply_ratings),
+    **{kind: (record_by_record(statements), batch_wise(statements))
+       for kind, statements in _STATEMENTS.items()},
 }
 
 
-def guarded(ctx: ProjectionContext, kind: str, apply: Callable):
+def guarded(ctx: ProjectionContext, kind: str, apply: Callable, many: Callable | None = None):
     """``apply`` for the store, with ``.careful``: the same under a savepoint, whose failure
-    is recorded and undone, never raised.
+    is recorded and undone, never raised; and ``.many``: a batch's records of this kind at once.
 
-    The store runs a batch with the plain appliers first (a savepoint per record costs two
-    round trips on PostgreSQL) and, only if one raised, runs the batch again with the careful
-    ones (hub/storage/batches.py).
+    The store runs a batch with the batch-wise appliers first (a savepoint per record costs
+    two round trips on PostgreSQL) and, only if one raised, runs the batch again record by
+    record with the careful ones (hub/storage/batches.py).
     """
 
     def fast(conn, box_id: str, record: dict[str, Any]) -> None:
@@ -109,13 +127,15 @@ def guarded(ctx: ProjectionContext, kind: str, apply: Callable):
         conn.execute("release projection")
 
     fast.careful = run
+    if many is not None:
+        fast.many = lambda conn, box_id, records: many(ctx, conn, box_id, records)
     return fast
 
 
 def install(store, ctx: ProjectionContext) -> None:
     """Register the appliers on a HubStore (their tables come with its migrations)."""
-    for kind, apply in APPLIERS.items():
-        store.appliers.setdefault(kind, []).append(guarded(ctx, kind, apply))
+    for kind, (apply, many) in APPLIERS.items():
+        store.appliers.setdefault(kind, []).append(guarded(ctx, kind, apply, many))
     store.projection_context = ctx
 
 

@@ -147,8 +147,26 @@ def refold(conn: sqlite3.Connection, district: str, case_no: str, ctx=None) -> C
     return facts
 
 
-def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last_seq: int,
-              old: dict[str, Any] | None) -> None:
+_CASE_NAMES = [name for name in _COLUMNS if name != "id"] + ["updated_at"]
+UPSERT_CASE = (
+    f"insert into hub_cases ({', '.join(_CASE_NAMES)}) values ({', '.join('?' * len(_CASE_NAMES))})"
+    " on conflict(district_code, case_no) do update set "
+    + ", ".join(f"{name} = excluded.{name}" for name in _CASE_NAMES[2:]))
+BUMP_DAILY = (
+    "insert into hub_case_daily as d (day, district_code, dept_code, item_code, dept_suffix,"
+    " finished, with_deadline, early, on_time, late, handling_days, handling_n)"
+    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " on conflict (day, district_code, dept_code, item_code) do update set"
+    " finished = d.finished + excluded.finished,"
+    " with_deadline = d.with_deadline + excluded.with_deadline,"
+    " early = d.early + excluded.early, on_time = d.on_time + excluded.on_time,"
+    " late = d.late + excluded.late, handling_days = d.handling_days + excluded.handling_days,"
+    " handling_n = d.handling_n + excluded.handling_n")
+
+
+def case_values(ctx, box_id: str, facts: CaseFacts, last_seq: int
+                ) -> tuple[dict[str, Any], list[tuple]]:
+    """The case's ``hub_cases`` columns as judged now, and its ``shares`` rows."""
     values = judged(ctx, facts)
     shares = values.pop("shares")
     values.update(
@@ -163,13 +181,24 @@ def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last
         anomalies=sum(1 for reason in facts.anomalies if reason.startswith("程序异常")),
         last_seq=last_seq, facts=facts.to_json(),
         updated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    names = [name for name in _COLUMNS if name != "id"] + ["updated_at"]
-    conn.execute(
-        f"insert into hub_cases ({', '.join(names)}) values ({', '.join('?' * len(names))})"
-        " on conflict(district_code, case_no) do update set "
-        + ", ".join(f"{name} = excluded.{name}" for name in names[2:]),
-        [values[name] for name in names])
-    if shares or facts.shares or (old is not None and '"shares"' in old["facts"]):
+    return values, shares
+
+
+def case_params(values: dict[str, Any]) -> list[Any]:
+    """``UPSERT_CASE``'s parameters for ``case_values``."""
+    return [values[name] for name in _CASE_NAMES]
+
+
+def shares_written(facts: CaseFacts, shares: list[tuple], old: dict[str, Any] | None) -> bool:
+    """Whether the case's share rows are rewritten (a joint case, now or before)."""
+    return bool(shares or facts.shares or (old is not None and '"shares"' in old["facts"]))
+
+
+def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last_seq: int,
+              old: dict[str, Any] | None) -> None:
+    values, shares = case_values(ctx, box_id, facts, last_seq)
+    conn.execute(UPSERT_CASE, case_params(values))
+    if shares_written(facts, shares, old):
         write_shares(conn, facts.district_code, facts.case_no, shares)
     bump_daily(conn, old, -1)
     bump_daily(conn, values, +1)
@@ -182,21 +211,28 @@ def _catalogue_type(ctx, facts: CaseFacts) -> str | None:
 
 def bump_daily(conn: sqlite3.Connection, case: dict[str, Any] | None, sign: int) -> None:
     """Add (sign=+1) or remove (sign=-1) a concluded case's share of ``hub_case_daily``."""
-    if case is None or case.get("terminal") not in CONCLUDED or not case.get("finished_on"):
-        return
+    delta = daily_delta(case, sign)
+    if delta is not None:
+        key, extra, vector = delta
+        conn.execute(BUMP_DAILY, (*key, *extra, *vector))
+
+
+def daily_delta(case: dict[str, Any] | None, sign: int) -> tuple[tuple, tuple, tuple] | None:
+    """A concluded case's share of ``hub_case_daily`` × ``sign``: (key, (dept_suffix,), counts);
+    None for a case that is not concluded (no share)."""
+    key = daily_key(case)
+    if key is None:
+        return None
     outcome = case.get("outcome")
     handling = case.get("handling_days")
-    conn.execute(
-        "insert into hub_case_daily as d (day, district_code, dept_code, dept_suffix, item_code,"
-        " finished, with_deadline, early, on_time, late, handling_days, handling_n)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " on conflict (day, district_code, dept_code, item_code) do update set"
-        " finished = d.finished + excluded.finished,"
-        " with_deadline = d.with_deadline + excluded.with_deadline,"
-        " early = d.early + excluded.early, on_time = d.on_time + excluded.on_time,"
-        " late = d.late + excluded.late, handling_days = d.handling_days + excluded.handling_days,"
-        " handling_n = d.handling_n + excluded.handling_n",
-        (case["finished_on"], case["district_code"], case["dept_code"], case["dept_suffix"],
-         case["item_code"], sign, sign * (outcome is not None), sign * (outcome == "early"),
-         sign * (outcome == "on_time"), sign * (outcome == "late"),
-         sign * (handling or 0), sign * (handling is not None)))
+    return key, (case["dept_suffix"],), (
+        sign, sign * (outcome is not None), sign * (outcome == "early"),
+        sign * (outcome == "on_time"), sign * (outcome == "late"), sign * (handling or 0),
+        sign * (handling is not None))
+
+
+def daily_key(case: dict[str, Any] | None) -> tuple | None:
+    """The ``hub_case_daily`` key a case counts under: (day, district, dept, item), or None."""
+    if case is None or case.get("terminal") not in CONCLUDED or not case.get("finished_on"):
+        return None
+    return case["finished_on"], case["district_code"], case["dept_code"], case["item_code"]

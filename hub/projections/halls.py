@@ -18,24 +18,25 @@ box starts counting and ends at the return, at the office's close or when the vi
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
+from hub.projections.batchwise import Statement
 from hub.units import local_date_of
 
 PROBLEM_STATUSES = ("fail", "warn")
 
 
-def apply_presence(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+def presence_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[Statement]:
     body = record["body"]
     if body.get("type") == "absence_started":
-        _absence_started(ctx, conn, box_id, body)
-    elif body.get("type") == "absence_ended":
-        _absence_ended(ctx, conn, box_id, body)
+        return [_absence_started(ctx, conn, box_id, body)]
+    if body.get("type") == "absence_ended":
+        return [_absence_ended(ctx, conn, box_id, body)]
+    return []
 
 
-def _absence_started(ctx, conn: sqlite3.Connection, box_id: str, body: dict[str, Any]) -> None:
-    conn.execute(
+def _absence_started(ctx, conn, box_id: str, body: dict[str, Any]) -> Statement:
+    return (
         "insert into hub_absences (box_id, absence_id, district_code, window_no, camera_id,"
         " alert_id, started_at, started_on, taken_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " on conflict(box_id, absence_id) do update set window_no = excluded.window_no,"
@@ -47,8 +48,8 @@ def _absence_started(ctx, conn: sqlite3.Connection, box_id: str, body: dict[str,
          local_date_of(body["started_at"]), body.get("taken_at")))
 
 
-def _absence_ended(ctx, conn: sqlite3.Connection, box_id: str, body: dict[str, Any]) -> None:
-    conn.execute(
+def _absence_ended(ctx, conn, box_id: str, body: dict[str, Any]) -> Statement:
+    return (
         "insert into hub_absences (box_id, absence_id, district_code, window_no, camera_id,"
         " alert_id, ended_at) values (?, ?, ?, ?, ?, ?, ?)"
         " on conflict(box_id, absence_id) do update set ended_at = excluded.ended_at",
@@ -56,10 +57,10 @@ def _absence_ended(ctx, conn: sqlite3.Connection, box_id: str, body: dict[str, A
          str(body["camera_id"]), body.get("alert_id"), body["ended_at"]))
 
 
-def apply_camera_health(ctx, conn: sqlite3.Connection, box_id: str,
-                        record: dict[str, Any]) -> None:
+def camera_health_statements(ctx, conn, box_id: str,
+                             record: dict[str, Any]) -> list[Statement]:
     body = record["body"]
-    conn.execute(
+    return [(
         "insert into hub_cameras (box_id, camera_id, district_code, ok, detail, last_frame_at,"
         " changed_at, seq) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, camera_id)"
         " do update set ok = excluded.ok, detail = excluded.detail,"
@@ -67,16 +68,16 @@ def apply_camera_health(ctx, conn: sqlite3.Connection, box_id: str,
         " seq = excluded.seq where excluded.seq > hub_cameras.seq",
         (box_id, str(body["camera_id"]), ctx.district_of(conn, box_id), int(bool(body["ok"])),
          str(body.get("detail") or ""), body.get("last_frame_at"), record["at"],
-         record["seq"]))
+         record["seq"]))]
 
 
-def apply_selftest(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+def selftest_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[Statement]:
     report = record["body"]
     problems = [{"status": check.get("status"), "title": str(check.get("title", ""))[:100],
                  "detail": str(check.get("detail", ""))[:300]}
                 for check in report.get("checks") or ()
                 if isinstance(check, dict) and check.get("status") in PROBLEM_STATUSES]
-    conn.execute(
+    return [(
         "insert into hub_selftests (box_id, district_code, seq, ok, started_at, finished_at,"
         " counts, problems) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id) do update set"
         " seq = excluded.seq, ok = excluded.ok, started_at = excluded.started_at,"
@@ -84,4 +85,4 @@ def apply_selftest(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str,
         " problems = excluded.problems where excluded.seq > hub_selftests.seq",
         (box_id, ctx.district_of(conn, box_id), record["seq"], int(bool(report["ok"])),
          report.get("started_at"), report.get("finished_at") or record["at"],
-         json.dumps(report.get("counts") or {}), json.dumps(problems, ensure_ascii=False)))
+         json.dumps(report.get("counts") or {}), json.dumps(problems, ensure_ascii=False)))]

@@ -7,13 +7,16 @@ department is the catalogue's for the item (empty when the hub's catalogue lacks
 
 Example::
 
-    apply_reconciliation(ctx, conn, "440605-01", {"seq": 9, "body": {"date": "2026-11-03",
-        "items": [{"item_code": "440605-SCJ-001", "platform": 12, "box": 10}]}})
+    record = {"seq": 9, "body": {"date": "2026-11-03",
+              "items": [{"item_code": "440605-SCJ-001", "platform": 12, "box": 10}]}}
+    run(conn, reconciliation_statements(ctx, conn, "440605-01", record))
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from hub.projections.batchwise import Statement
 
 # Created by migration 6 (hub/storage/migrations.py).
 SCHEMA = """
@@ -26,14 +29,16 @@ create index if not exists hub_reconciliations_dept on hub_reconciliations(day, 
 """
 
 
-def apply_reconciliation(ctx, conn, box_id: str, record: dict[str, Any]) -> None:
+def reconciliation_statements(ctx, conn, box_id: str,
+                              record: dict[str, Any]) -> list[Statement]:
     body = record["body"]
     district = ctx.district_of(conn, box_id)
     day = str(body["date"])
+    statements = []
     for item in body.get("items", []):
         code = str(item["item_code"])
         known = ctx.catalogue.get(code)
-        conn.execute(
+        statements.append((
             "insert into hub_reconciliations (district_code, day, item_code, dept_code, platform,"
             " box, origin, box_id, seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " on conflict (district_code, day, item_code) do update set"
@@ -41,4 +46,5 @@ def apply_reconciliation(ctx, conn, box_id: str, record: dict[str, Any]) -> None
             " origin = excluded.origin, box_id = excluded.box_id, seq = excluded.seq"
             " where excluded.seq >= hub_reconciliations.seq",
             (district, day, code, known.dept_code if known else "", int(item["platform"]),
-             int(item["box"]), str(body.get("origin", "")), box_id, int(record["seq"])))
+             int(item["box"]), str(body.get("origin", "")), box_id, int(record["seq"]))))
+    return statements

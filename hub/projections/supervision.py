@@ -12,6 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
+from hub.projections.batchwise import Deltas, Statement, chunks, marks, run
 from hub.units import dept_suffix, local_date_of
 from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS
 
@@ -19,12 +20,12 @@ YELLOW_CARD_NOTICE = "限期办理通知书"
 RED_CARD_NOTICE = "整改建议书"
 
 
-def apply_alert(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+def alert_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[Statement]:
     alert = record["body"]
     if not isinstance(alert, dict) or "id" not in alert:
-        return  # the box sends null for an alert it could not read back; nothing to show
+        return []  # the box sends null for an alert it could not read back; nothing to show
     district = ctx.district_of(conn, box_id)
-    conn.execute(
+    return [(
         "insert into hub_alerts (box_id, alert_id, district_code, subject, rule, level, state,"
         " detail, opened_at, opened_on, updated_at, case_no, dept_code, dept_suffix, card,"
         " card_due, cleared_at, liability)"
@@ -41,22 +42,22 @@ def apply_alert(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, An
          alert["updated_at"], alert.get("case_no"), alert.get("dept_code"),
          dept_suffix(alert.get("dept_code"), district) if alert.get("dept_code") else None,
          alert.get("card"), alert.get("card_due"), alert.get("cleared_at"),
-         alert.get("liability")))
+         alert.get("liability")))]
 
 
-def apply_alert_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+def alert_event_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[Statement]:
     event = record["body"]
-    conn.execute(
+    return [(
         "insert into hub_alert_events (box_id, event_id, alert_id, at, actor, action,"
         " from_state, to_state, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
         (box_id, event["id"], event["alert_id"], event["at"], event["actor"], event["action"],
-         event.get("from_state"), event.get("to_state"), event.get("note")))
+         event.get("from_state"), event.get("to_state"), event.get("note")))]
 
 
-def apply_notice(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+def notice_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[Statement]:
     notice = record["body"]
     district = ctx.district_of(conn, box_id)
-    conn.execute(
+    return [(
         "insert into hub_notices (box_id, number, kind, district_code, alert_id,"
         " case_no, dept_code, dept_suffix, issued_at, issued_on, due_on, content, html)"
         " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
@@ -65,19 +66,31 @@ def apply_notice(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
          dept_suffix(notice.get("dept_code"), district) if notice.get("dept_code") else None,
          notice["issued_at"], notice["issued_on"], notice.get("due_on"),
          json.dumps(notice.get("content") or {}, ensure_ascii=False),
-         notice["html"] if isinstance(notice.get("html"), str) else None))
+         notice["html"] if isinstance(notice.get("html"), str) else None))]
 
 
 _RATING_COLUMNS = ("district_code", "dept_code", "dept_suffix", "rated_on", "effective", "level",
                    "invalid")
+_UPSERT_RATING = (
+    "insert into hub_ratings (box_id, rating_id, district_code, dept_code, dept_suffix,"
+    " case_no, window_no, channel, level, effective, invalid, rated_at, rated_on)"
+    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, rating_id) do update"
+    " set dept_code = excluded.dept_code, dept_suffix = excluded.dept_suffix,"
+    " case_no = excluded.case_no, level = excluded.level, effective = excluded.effective,"
+    " invalid = excluded.invalid")
+_UPDATED_BY_UPSERT = ("dept_code", "dept_suffix", "level", "effective", "invalid")
+_BUMP_RATING_DAILY = (
+    "insert into hub_rating_daily as d (day, district_code, dept_code, dept_suffix, total,"
+    " counted, satisfied, bad, invalid) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " on conflict (day, district_code, dept_code) do update set"
+    " total = d.total + excluded.total,"
+    " counted = d.counted + excluded.counted, satisfied = d.satisfied + excluded.satisfied,"
+    " bad = d.bad + excluded.bad, invalid = d.invalid + excluded.invalid")
 
 
-def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
-    """The rating's latest state; ``hub_rating_daily`` follows by delta (old out, new in)."""
+def _rating_row(district: str, box_id: str, record: dict[str, Any]) -> tuple[dict, tuple]:
+    """The rating's counted columns and its upsert's parameters."""
     rating = record["body"]
-    district = ctx.district_of(conn, box_id)
-    found = conn.execute(f"select {', '.join(_RATING_COLUMNS)} from hub_ratings"
-                         " where box_id = ? and rating_id = ?", (box_id, rating["id"])).fetchone()
     invalid = bool(rating.get("invalid_reason"))
     effective = bool(rating.get("counted", True)) and not invalid \
         and rating.get("superseded_by") is None
@@ -86,41 +99,66 @@ def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
            "dept_suffix": dept_suffix(dept, district), "rated_on": local_date_of(
                rating["rated_at"]), "effective": int(effective), "level": int(rating["level"]),
            "invalid": int(invalid)}
-    conn.execute(
-        "insert into hub_ratings (box_id, rating_id, district_code, dept_code, dept_suffix,"
-        " case_no, window_no, channel, level, effective, invalid, rated_at, rated_on)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, rating_id) do update"
-        " set dept_code = excluded.dept_code, dept_suffix = excluded.dept_suffix,"
-        " case_no = excluded.case_no, level = excluded.level, effective = excluded.effective,"
-        " invalid = excluded.invalid",
-        (box_id, rating["id"], district, dept, new["dept_suffix"], rating.get("case_no"),
-         rating.get("window_no"), rating.get("channel"), new["level"], new["effective"],
-         new["invalid"], rating["rated_at"], new["rated_on"]))
-    if found is not None:
-        _bump_rating(conn, dict(zip(_RATING_COLUMNS, found)), -1)
-    _bump_rating(conn, new, +1)
+    return new, (box_id, rating["id"], district, dept, new["dept_suffix"], rating.get("case_no"),
+                 rating.get("window_no"), rating.get("channel"), new["level"], new["effective"],
+                 new["invalid"], rating["rated_at"], new["rated_on"])
 
 
-def _bump_rating(conn: sqlite3.Connection, rating: dict[str, Any], sign: int) -> None:
+def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+    """The rating's latest state; ``hub_rating_daily`` follows by delta (old out, new in)."""
+    district = ctx.district_of(conn, box_id)
+    found = conn.execute(f"select {', '.join(_RATING_COLUMNS)} from hub_ratings"
+                         " where box_id = ? and rating_id = ?",
+                         (box_id, record["body"]["id"])).fetchone()
+    new, params = _rating_row(district, box_id, record)
+    conn.execute(_UPSERT_RATING, params)
+    for rating, sign in ((found and dict(zip(_RATING_COLUMNS, found)), -1), (new, +1)):
+        if rating:
+            key, extra, vector = _rating_delta(rating, sign)
+            conn.execute(_BUMP_RATING_DAILY, (*key, *extra, *vector))
+
+
+def apply_ratings(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> None:
+    """:func:`apply_rating` for a batch: its ratings read in one query, then written in order
+    with one executemany, and ``hub_rating_daily`` with one row per (day, dept)."""
+    district = ctx.district_of(conn, box_id)
+    ids = list(dict.fromkeys(record["body"]["id"] for record in records))
+    held: dict[Any, dict[str, Any]] = {}
+    for chunk in chunks(ids):
+        for found in conn.execute(f"select rating_id, {', '.join(_RATING_COLUMNS)}"
+                                  " from hub_ratings where box_id = ?"
+                                  f" and rating_id in ({marks(chunk)})", (box_id, *chunk)):
+            held[found[0]] = dict(zip(_RATING_COLUMNS, found[1:]))
+    upserts, daily = [], Deltas(5)
+    for record in records:
+        new, params = _rating_row(district, box_id, record)
+        upserts.append(params)
+        rating_id = record["body"]["id"]
+        found = held.get(rating_id)
+        if found is not None:
+            daily.add(*_rating_delta(found, -1))
+        daily.add(*_rating_delta(new, +1))
+        # what the upsert leaves in the row: the columns it updates are the new ones
+        held[rating_id] = new if found is None else \
+            {**found, **{name: new[name] for name in _UPDATED_BY_UPSERT}}
+    run(conn, [(_UPSERT_RATING, params) for params in upserts])
+    run(conn, [(_BUMP_RATING_DAILY, row) for row in daily.rows()])
+
+
+def _rating_delta(rating: dict[str, Any], sign: int) -> tuple[tuple, tuple, tuple]:
+    """A rating's share of ``hub_rating_daily``: (key, (dept_suffix,), counts × sign)."""
     counted = rating["effective"]
-    conn.execute(
-        "insert into hub_rating_daily as d (day, district_code, dept_code, dept_suffix, total,"
-        " counted, satisfied, bad, invalid) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " on conflict (day, district_code, dept_code) do update set"
-        " total = d.total + excluded.total,"
-        " counted = d.counted + excluded.counted, satisfied = d.satisfied + excluded.satisfied,"
-        " bad = d.bad + excluded.bad, invalid = d.invalid + excluded.invalid",
-        (rating["rated_on"], rating["district_code"], rating["dept_code"] or "",
-         rating["dept_suffix"] or "", sign, sign * counted,
-         sign * (counted and rating["level"] in SATISFIED_LEVELS),
-         sign * (counted and rating["level"] in BAD_LEVELS), sign * rating["invalid"]))
+    return ((rating["rated_on"], rating["district_code"], rating["dept_code"] or ""),
+            (rating["dept_suffix"] or "",),
+            (sign, sign * counted, sign * (counted and rating["level"] in SATISFIED_LEVELS),
+             sign * (counted and rating["level"] in BAD_LEVELS), sign * rating["invalid"]))
 
 
-def apply_followup(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
+def followup_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[Statement]:
     state = record["body"].get("followup") or {}
     if "rating_id" not in state:
-        return
-    conn.execute(
+        return []
+    return [(
         "insert into hub_followups (box_id, rating_id, district_code, state, opened_on,"
         " return_call_due, rectify_due, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)"
         " on conflict(box_id, rating_id) do update set state = excluded.state,"
@@ -128,4 +166,4 @@ def apply_followup(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str,
         " updated_at = excluded.updated_at",
         (box_id, state["rating_id"], ctx.district_of(conn, box_id), state.get("state"),
          state.get("opened_on"), state.get("return_call_due"), state.get("rectify_due"),
-         state.get("updated_at")))
+         state.get("updated_at")))]

@@ -4,7 +4,8 @@ Called by :meth:`hub.store.HubStore.apply_batch` with the box's lock held, so th
 (which sequence numbers are held, the box's marks) cannot race another receiver.
 
 - **Exactly once.** One query for what is already held in the batch's range, then one bulk
-  insert of the rest (``COPY`` on PostgreSQL), then the projections for the new rows only.
+  insert of the rest (``COPY`` on PostgreSQL), then the projections for the new rows only,
+  each kind's at once (hub/projections/batchwise.py).
 - **Gaps.** A hole inside ``[from_seq, last]`` beyond the hub's acknowledged mark is one row in
   ``missing_ranges`` and one integrity alert, however long it is: the work is proportional to
   the batch, never to the size of the jump.
@@ -47,9 +48,7 @@ def apply_records(conn, appliers, box_id: str, district_code: str,
             (box_id, parsed[0][0]["seq"], parsed[-1][0]["seq"]))}
         fresh = [row for row in parsed if row[0]["seq"] not in held]
         _insert(conn, box_id, fresh, now, copy)
-        for record, _, _ in fresh:
-            for apply in appliers.get(record["kind"], ()):
-                (getattr(apply, "careful", apply) if careful else apply)(conn, box_id, record)
+        _project(conn, appliers, box_id, [record for record, _, _ in fresh], careful)
         tamper += _note_gaps(conn, box_id, from_seq, [r["seq"] for r, _, _ in parsed], now)
     acked = _advance(conn, box_id, now, tamper, fresh)
     last = parsed[-1][0]["seq"] if parsed else 0
@@ -58,6 +57,28 @@ def apply_records(conn, appliers, box_id: str, district_code: str,
                  " record_count = record_count + ? where box_id = ?",
                  (now, backlog, last, last, len(fresh), box_id))
     return len(fresh), acked, tamper
+
+
+def _project(conn, appliers, box_id: str, records: list[dict[str, Any]], careful: bool) -> None:
+    """Run the projections on the new records: each kind's records at once (``apply.many``)
+    where the applier can, else one by one; ``careful``: one by one, each under a savepoint.
+    Appliers of different kinds write different tables, so kinds need not interleave."""
+    if careful:
+        for record in records:
+            for apply in appliers.get(record["kind"], ()):
+                getattr(apply, "careful", apply)(conn, box_id, record)
+        return
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_kind.setdefault(record["kind"], []).append(record)
+    for kind, batch in by_kind.items():
+        for apply in appliers.get(kind, ()):
+            many = getattr(apply, "many", None)
+            if many is not None:
+                many(conn, box_id, batch)
+            else:
+                for record in batch:
+                    apply(conn, box_id, record)
 
 
 def _insert(conn, box_id: str, fresh: list, now: str, copy: bool) -> None:
