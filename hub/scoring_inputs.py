@@ -8,6 +8,8 @@ A department is ``(district_code, dept_code)``, the full code the catalogue uses
 Its *cases* (本月经办件数) are the cases accepted by the month's end and not finished before
 it began: every case the department had on its desk during the month. That number is the
 denominator of the per-100-cases rates and the weight of the department in its district.
+A joint case (联办件) counts for each participating department too, from 分送 to its 反馈, and
+its share is due by that department's own limit (``_shares``).
 
 Example::
 
@@ -110,11 +112,53 @@ def month_counts(data: HubData, config: ScoringConfig, month: str) -> dict[Key, 
         if (counts := unit(row["district_code"], row["dept_code"])) is not None:
             counts.due += row["due"] or 0
             counts.on_time += row["on_time"] or 0
+    _shares(data, first, last, today, unit)
     _concluded(data, config, first, last, unit)
     _supervision(data, config, first, last, today, unit)
     _ratings_and_complaints(data, first, last, unit)
     _reconciled(data, first, last, unit)
     return units
+
+
+def _shares(data: HubData, first: str, last: str, today: str, unit) -> None:
+    """Joint cases (联办件) count for each participating department too, by its own share
+    (hub_case_shares): the case is on its desk from 分送 (or 受理) until its 反馈; its share
+    is due, and on time or not, by the department's own limit, as the box judges it; its 反馈
+    is its 办结 (early, or late, by that limit). A share
+    stops at 反馈, or when the case concludes; a case ended otherwise (不予受理, 退回) is not
+    counted for a share that had not answered, as it is not for the lead department."""
+    done = _in(CONCLUDED_TERMINALS)
+    stopped = f"(s.back_on is not null or c.terminal in ({done}))"
+    joined = (" from hub_case_shares s join hub_cases c on c.district_code = s.district_code"
+              " and c.case_no = s.case_no where s.dept_code <> c.dept_code")
+    for row in data.query(
+            "select s.district_code, s.dept_code, count(*) as n" + joined +
+            " and s.started_on <= ? and (s.back_on is null or s.back_on >= ?)"
+            " and (c.finished_on is null or c.finished_on >= ?)"
+            " group by s.district_code, s.dept_code", (last, first, first)):
+        if (counts := unit(row["district_code"], row["dept_code"])) is not None:
+            counts.cases += row["n"]
+    for row in data.query(
+            "select s.district_code, s.dept_code,"
+            f" sum(case when {stopped} or s.deadline < ? then 1 else 0 end) as due,"
+            f" sum(case when {stopped} and s.state = 'done' then 1 else 0 end) as on_time"
+            + joined + " and s.deadline >= ? and s.deadline <= ?"
+            f" and (c.terminal is null or c.terminal in ({done}) or s.back_on is not null)"
+            " group by s.district_code, s.dept_code",
+            (*CONCLUDED_TERMINALS, today, *CONCLUDED_TERMINALS, first, last,
+             *CONCLUDED_TERMINALS)):
+        if (counts := unit(row["district_code"], row["dept_code"])) is not None:
+            counts.due += row["due"] or 0
+            counts.on_time += row["on_time"] or 0
+    for row in data.query(  # 反馈 in the month: the share's 办结, early or late by its limit
+            "select s.district_code, s.dept_code, count(*) as finished,"
+            " sum(case when s.back_on < s.deadline then 1 else 0 end) as early,"
+            " sum(case when s.state = 'late' then 1 else 0 end) as late" + joined +
+            " and s.back_on >= ? and s.back_on <= ? and s.deadline is not null"
+            " group by s.district_code, s.dept_code", (first, last)):
+        if (counts := unit(row["district_code"], row["dept_code"])) is not None:
+            for name in ("finished", "early", "late"):
+                setattr(counts, name, getattr(counts, name) + (row[name] or 0))
 
 
 def _concluded(data: HubData, config: ScoringConfig, first: str, last: str, unit) -> None:

@@ -17,6 +17,8 @@ from hallwatch.hubsim import SimBox, feed
 from hub.dubans import DubanError
 from hub.projections import rebuild
 from hub.projections.lights import refresh_lights
+from hub.scoring import ScoringConfig, score_lines
+from hub.scoring_inputs import month_counts
 from hub.services import NotFound, Scope
 from hub.services.cases import CaseFilter, case_detail, case_page, find_case, iter_cases
 from standard.records import LOCAL_TZ
@@ -128,3 +130,18 @@ def test_the_pages_show_the_shares_and_the_city_targets_the_late_department(hub)
     assert answer.status_code == 302
     duban = jtj.client.get(answer.headers["Location"])
     assert duban.status_code == 200 and "请说明逾期未反馈原因" in duban.get_data(as_text=True)
+
+
+def test_each_participating_department_is_scored_on_its_own_share(hub):
+    """按时办结率 counts a joint case for each participating department by its own limit: on
+    11-20, 交通运输局 is two days past its 11-18 share and 住建局 answered in time; the lead's
+    own deadline (11-30) has not come."""
+    counts = month_counts(hub.data, ScoringConfig(), "2026-11")
+    jtj, zjj, fgj = (counts[("440605", f"440605{dept}")] for dept in ("JTJ", "ZJJ", "FGJ"))
+    assert (jtj.cases, jtj.due, jtj.on_time) == (1, 1, 0)
+    assert (zjj.cases, zjj.due, zjj.on_time) == (1, 1, 1)
+    assert (zjj.finished, zjj.early, zjj.late) == (1, 1, 0)  # 反馈 on 11-16, due 11-23
+    assert (jtj.finished, jtj.late) == (0, 0)                # no 反馈 yet
+    assert (fgj.cases, fgj.due, fgj.on_time) == (1, 0, 0)
+    line = {line.key: line for line in score_lines(ScoringConfig(), jtj)}["on_time"]
+    assert line.inputs == "按时办结 0 / 本月到期 1 件" and line.rate_text == "0.0%"
