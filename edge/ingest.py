@@ -63,15 +63,16 @@ class Conflict:
     """A record re-sent under a known ``event_id`` with different content."""
 
     index: int
-    event_id: str
+    event_id: str  # the record's id: its event_id, or an evaluation's evaluation_id
     fields: list[str]
     raw: str
+    id_field: str = "event_id"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "event_id": self.event_id, "fields": self.fields}
+        return {"index": self.index, self.id_field: self.event_id, "fields": self.fields}
 
     def rejection(self) -> Rejection:
-        return Rejection(self.index, [{"field": "event_id", "message":
+        return Rejection(self.index, [{"field": self.id_field, "message":
                                        f"{CONFLICT_REASON}：{', '.join(self.fields)}"}], self.raw)
 
 

@@ -144,6 +144,16 @@ def _answer_components() -> dict[str, Any]:
                              "description": "新保存的记录数（已落盘）。"},
                 "duplicates": {"type": "integer", "minimum": 0,
                                "description": "此前已收到的记录数（重发无害）。"},
+                "conflicts": {"type": "integer", "minimum": 0,
+                              "description": "以已收到的编号（event_id 或 evaluation_id）重发、"
+                                             "但内容不同的记录数：已保存的记录不变，重发的记录"
+                                             "已隔离，箱体开启“数据冲突”预警。"},
+                "conflicting": {"type": "array", "items": {
+                    "type": "object", "required": ["index", "fields"],
+                    "properties": {"index": {"type": "integer", "minimum": 0},
+                                   "event_id": text, "evaluation_id": text,
+                                   "fields": {"type": "array", "items": text,
+                                              "description": "与已保存记录不同的字段。"}}}},
                 "rejected": {"type": "array", "items": {"$ref": _REF + "RejectedRecord"}}}},
         "EvaluationAnswer": {
             "allOf": [{"$ref": _REF + "IngestAnswer"}],

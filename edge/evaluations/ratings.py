@@ -28,6 +28,7 @@ from typing import Any
 from edge.config import EvaluationSection
 from edge.evaluations.followups import open_followup
 from edge.evaluations.rows import day_start, emit_rating, fetch_one, local_date, present_rating
+from edge.ingest import Conflict, ConflictHook
 from edge.quarantine import Rejection, quarantine
 from edge.store import Store, Tx, iso
 from standard.calendar import CalendarUnknownYear, WorkCalendar
@@ -69,6 +70,16 @@ class RatingOutcome:
     followup_opened: bool
     disarmed: bool = False
     duplicate: bool = False  # already recorded (a retry or a re-sent evaluation)
+    # Re-sent under a known evaluation_id with these fields different: quarantined, not taken
+    conflict: tuple[str, ...] = ()
+
+
+def _changed_fields(kept: dict[str, Any], ev: Evaluation) -> tuple[str, ...]:
+    """The fields of a re-sent evaluation that differ from the one kept under its id."""
+    sent = {"case_no": ev.case_no, "level": ev.level, "rated_at": iso(ev.rated_at),
+            "tags": json.dumps(list(ev.tags), ensure_ascii=False), "text": ev.text,
+            "citizen_name": ev.citizen_name, "citizen_phone": ev.citizen_phone}
+    return tuple(name for name, value in sent.items() if kept[name] != value)
 
 
 def _outcome(row: dict[str, Any], *, followup: bool, duplicate: bool = False) -> RatingOutcome:
@@ -182,9 +193,14 @@ class Ratings:
     # -- other channels -----------------------------------------------------------------
     def record_evaluations(self, evaluations: list[tuple[int, Evaluation]],
                            rejected: Sequence[Rejection] = (), *, source: str = "evaluations",
-                           limit_outbox: bool = False) -> list[tuple[int, RatingOutcome]]:
+                           limit_outbox: bool = False, on_conflicts: Sequence[ConflictHook] = ()
+                           ) -> list[tuple[int, RatingOutcome]]:
         """Commit channel evaluations and quarantine the rejected ones, in one transaction.
 
+        An evaluation re-sent under a known ``evaluation_id`` is a duplicate when identical, or
+        a conflict when its content differs (a rating changed after the fact): the kept one
+        stands, the new one is quarantined with the fields that differ, and ``on_conflicts``
+        run in the same transaction (the box's data-quality alert), as for case events.
         ``limit_outbox``: refuse them all (StoreFull) rather than pass the outbox quota.
         """
 
@@ -192,15 +208,26 @@ class Ratings:
             if limit_outbox:
                 tx.limit_outbox()
             quarantine(tx, list(rejected), source)
-            return [(index, self._record_evaluation(tx, ev)) for index, ev in evaluations]
+            recorded = [(index, self._record_evaluation(tx, ev)) for index, ev in evaluations]
+            conflicts = [Conflict(index, ev.evaluation_id, list(outcome.conflict),
+                                  ev.model_dump_json(), id_field="evaluation_id")
+                         for (index, outcome), (_, ev) in zip(recorded, evaluations)
+                         if outcome.conflict]
+            if conflicts:
+                quarantine(tx, [c.rejection() for c in conflicts], source)
+                for hook in on_conflicts:
+                    hook(tx, conflicts)
+            return recorded
 
         return self.store.write(apply)
 
     def _record_evaluation(self, tx: Tx, ev: Evaluation) -> RatingOutcome:
         uid = f"{ev.channel}:{ev.evaluation_id}"
-        known = self._known(tx, uid)
-        if known:
-            return known
+        kept = fetch_one(tx.conn, "select * from ratings where rating_uid = ?", (uid,))
+        if kept is not None:
+            known = self._known(tx, uid)
+            changed = _changed_fields(kept, ev)
+            return dataclasses.replace(known, duplicate=not changed, conflict=changed)
         case = fetch_one(tx.conn, "select dept_code, facts from cases where case_no = ?",
                          (ev.case_no,))
         facts = CaseFacts.from_json(case["facts"]) if case else None

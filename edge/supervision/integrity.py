@@ -35,8 +35,8 @@ def conflict_alert(tx: Tx, conflicts: list[Conflict]) -> None:
     """Open or reopen the data-quality alert for these conflicts (an ingest ConflictHook)."""
     ids = "、".join(c.event_id for c in conflicts[:NAMED])
     more = f" 等 {len(conflicts)} 条" if len(conflicts) > NAMED else ""
-    detail = (f"平台重发的记录{CONFLICT_REASON}（event_id {ids}{more}），已隔离未采用；"
-              "请与平台核对哪一份是正确的")
+    detail = (f"平台重发的记录{CONFLICT_REASON}（{conflicts[0].id_field} {ids}{more}），"
+              "已隔离未采用；请与平台核对哪一份是正确的")
     raise_condition(tx, Finding(SUBJECT, RULE, "yellow", detail), tx.now)
 
 

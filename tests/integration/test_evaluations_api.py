@@ -129,3 +129,31 @@ def test_simulate_needs_mock_pins(tmp_path):
                                                      simulate=True)))
     assert box.evaluations.simulator is not None  # built, not started: no pins opened
     assert box.evaluations.keys.factories == {}
+
+
+def test_a_rating_changed_after_the_fact_is_quarantined_and_raises_a_conflict_alert(served):
+    """A channel that re-sends an evaluation_id with another level cannot turn a 差评 into a
+    good one: the kept rating stands, the new one is quarantined naming the fields, the hall
+    manager sees a 数据冲突 alert, and its neighbours in the request are taken."""
+    box, url, _ = served
+    first = evaluation(60, "NH-API-60", 1, citizen_phone="13800138060")
+    status, answer = post(url, "/api/v1/evaluations", json.dumps([first]).encode(),
+                          box.platform_token)
+    assert status == 200 and answer["accepted"] == 1
+    kept = answer["ratings"][0]["rating_id"]
+    changed = {**first, "level": 5, "text": "很好"}
+    body = json.dumps([changed, evaluation(61, "NH-API-61", 4), first],
+                      ensure_ascii=False).encode()
+    status, answer = post(url, "/api/v1/evaluations", body, box.platform_token)
+    assert status == 200
+    assert (answer["accepted"], answer["duplicates"], answer["conflicts"]) == (1, 1, 1)
+    assert answer["conflicting"] == [{"index": 0, "evaluation_id": "QR-60",
+                                      "fields": ["level", "text"]}]
+    assert box.evaluations.ratings.get(kept)["level"] == 1
+    assert box.evaluations.followups.get(kept).state == "待回访"  # the 差评's call-back stays
+    (reason,) = [reason for reason, raw in query(
+        box, "select reason, raw from quarantine where source = 'evaluations-http'")
+        if '"QR-60"' in raw]
+    assert "evaluation_id" in reason and "与已接收记录内容不同：level, text" in reason
+    alerts = box.supervision.alerts(rule="数据冲突")
+    assert alerts and "evaluation_id QR-60" in alerts[0].detail

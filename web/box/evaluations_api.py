@@ -41,17 +41,23 @@ def post_evaluations():
         quarantine_body(box.store, body, SOURCE, str(exc))
         return error(400, str(exc))
     try:
-        recorded = box.evaluations.ratings.record_evaluations(good, bad, source=SOURCE,
-                                                              limit_outbox=True)
+        recorded = box.evaluations.ratings.record_evaluations(
+            good, bad, source=SOURCE, limit_outbox=True, on_conflicts=box.conflict_hooks)
     except StoreFull as exc:
         return error(507, str(exc))
-    fresh = [(index, o) for index, o in recorded if not o.duplicate]
+    conflicts = [(index, o) for index, o in recorded if o.conflict]
+    taken = [(index, o) for index, o in recorded if not o.conflict]
+    good_by_index = dict(good)
+    fresh = [(index, o) for index, o in taken if not o.duplicate]
     answer = {
         "accepted": len(fresh),
-        "duplicates": len(recorded) - len(fresh),
+        "duplicates": len(taken) - len(fresh),
+        "conflicts": len(conflicts),
+        "conflicting": [{"index": index, "evaluation_id": good_by_index[index].evaluation_id,
+                         "fields": list(o.conflict)} for index, o in conflicts],
         "rejected": [r.as_dict() for r in bad],
         "ratings": [{"index": index, "rating_id": o.rating_id, "counted": o.counted,
                      "repeat_of": o.repeat_of, "followup_opened": o.followup_opened,
-                     "duplicate": o.duplicate} for index, o in recorded],
+                     "duplicate": o.duplicate} for index, o in taken],
     }
     return jsonify(answer), 422 if bad and not recorded else 200
