@@ -80,9 +80,8 @@ _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 
 
 class _Judged(NamedTuple):
-    """A case as the engine last judged it; valid for days judged_on <= day < until."""
+    """A case as the engine judged it; valid for days judged_on <= day < until."""
 
-    digest: int  # facts_digest of the facts JSON it was judged from
     findings: tuple[Finding, ...]
     labels: tuple[str, str] | None  # (district, item name) for notification texts
     judged_on: int  # ordinal of the local day
@@ -180,15 +179,11 @@ class RuleEngine:
         self.day_start = day_start
         self._focus = FocusCounter(focus) if focus is not None else None
         self._lock = threading.Lock()  # one pass at a time: a pass reads, decides, then writes
-        # case_no -> how it was judged, for the catalogue, calendar and light settings in
-        # _memo_basis: a case whose facts are unchanged is not parsed or judged again until the
-        # day its findings can change.
-        self._memo: dict[str, _Judged] = {}
-        self._memo_basis: tuple = (None, None, None)
-        # The same memory on disk (edge/supervision/remembered.py), read once after a start.
-        self.remembered = RememberedVerdicts(store)
-        self._stored: dict[str, tuple] | None = None
+        # What verdicts are judged against (catalogue, calendar, light settings) and its
+        # fingerprint; each open case's verdict is kept on disk (edge/supervision/remembered.py).
+        self._basis: tuple = (None, None, None)
         self._fingerprint = ""
+        self.remembered = RememberedVerdicts(store)
         self.basis = JudgedBasis(store)
         self.chunk = CHUNK
 
@@ -259,18 +254,21 @@ class RuleEngine:
             conn = db.conn
             # The marks first, the facts after: a case marked again in between keeps its mark.
             plan.marks = backlog.marks_for(conn, case_nos) if case_nos is not None else []
-            evaluated = self._judge_all(conn, case_nos, today, plan, findings)
+            evaluated, judged_open = self._judge_all(conn, case_nos, today, plan, findings)
             if case_nos is None and self._focus is not None:
                 counts = self._focus.counts(conn, today)
                 for finding in focus_findings(counts, self._focus.settings, self.dept_names):
                     findings[(finding.subject, finding.rule)] = finding
             _diff(plan, findings, self._existing(conn, case_nos), evaluated)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
-        if case_nos is None:
-            result.checked += len(evaluated - result.judged_open)
+            if case_nos is None:
+                open_cases = conn.execute("select count(*) from cases where is_open = 1"
+                                          ).fetchone()[0]
+        if case_nos is None:  # every open case, counted once in a pass
+            result.checked += open_cases - len(result.judged_open)
         else:
             result.checked += len(evaluated)
-            result.judged_open.update(case_no for case_no in evaluated if case_no in self._memo)
+            result.judged_open.update(judged_open)
         if plan or card_work or plan.marks or plan.verdicts or plan.forget:
             # Bulk: a pass after a platform's backlog writes thousands of alerts at once; a
             # click or a key press goes before it (edge/store.py).
@@ -278,49 +276,47 @@ class RuleEngine:
                              bulk=True)
 
     def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
-                   findings: dict[tuple[str, str], Finding]) -> set[str]:
-        """Run the rules on every case in scope; returns the case numbers judged."""
+                   findings: dict[tuple[str, str], Finding]) -> tuple[set[str] | None, set[str]]:
+        """Run the rules on the cases in scope: ``case_nos`` (each judged), or every open case
+        (judged only without a verdict valid today, edge/supervision/remembered.py).
+
+        Returns the case numbers judged (None: every open case) and the open ones among them.
+        """
         board = self.board
         basis = (board.catalogue, board.calendar, board.settings)
-        if any(new is not old for new, old in zip(basis, self._memo_basis)):
-            self._memo, self._memo_basis = {}, basis
-            self._fingerprint = self._basis_fingerprint()
-            self._stored = None
-        if self._stored is None:  # after a start: what the last run judged, if still valid
-            self._stored = self.remembered.load(conn, self._fingerprint)
-        stored = self._stored
+        if any(new is not old for new, old in zip(basis, self._basis)):
+            self._basis, self._fingerprint = basis, self._basis_fingerprint()
         day = today.toordinal()
-        # Only open cases are remembered: finished ones are judged again only when marked.
-        memo = self._memo if case_nos is not None else {}
-        judged = set()
-        for case_no, text, is_open in self._rows(conn, case_nos):
-            digest = facts_digest(text)
-            known = self._memo.get(case_no)
-            if known is None and stored:
-                saved = stored.get(case_no)
-                if saved is not None and saved[0] == digest and saved[1] <= day < saved[2]:
-                    found, labels = decode_verdict(saved[3], Finding)
-                    known = _Judged(digest, found, labels, saved[1], saved[2])
-            if (known is None or known.digest != digest
-                    or not known.judged_on <= day < known.until):
-                known = self._judge(CaseFacts.from_json(text), today, digest)
-                if is_open:
-                    plan.verdicts.append((case_no, digest, known.judged_on, known.until,
-                                          encode_verdict(known.findings, known.labels)))
+        if case_nos is not None:
+            rows = conn.execute("select case_no, facts, is_open from cases where case_no in"
+                                " (select value from json_each(?))", (json.dumps(sorted(case_nos)),))
+        elif self.remembered.usable(conn, self._fingerprint):
+            rows = ((case_no, text, 1) for case_no, text in self.remembered.stale(conn, day))
+            for case_no, verdict in self.remembered.found(conn, day):
+                found, labels = decode_verdict(verdict, Finding)
+                self._note(case_no, found, labels, plan, findings)
+        else:  # none kept (or under another basis): judge them all
+            rows = conn.execute("select case_no, facts, 1 from cases where is_open = 1")
+        judged, judged_open = set(), set()
+        for case_no, text, is_open in rows:
+            known = self._judge(CaseFacts.from_json(text), today)
             judged.add(case_no)
             if is_open:
-                memo[case_no] = known
+                judged_open.add(case_no)
+                plan.verdicts.append((case_no, facts_digest(text), known.judged_on,
+                                      known.until, encode_verdict(known.findings, known.labels)))
             else:
-                memo.pop(case_no, None)
                 plan.forget.append(case_no)
-            for finding in known.findings:
-                findings[(finding.subject, finding.rule)] = finding
-            if known.labels:
-                plan.labels[case_no] = known.labels
-        if case_nos is None:
-            self._memo = memo
-            self._stored = {}  # the memory in this process covers every open case now
-        return judged
+            self._note(case_no, known.findings, known.labels, plan, findings)
+        return (judged if case_nos is not None else None), judged_open
+
+    @staticmethod
+    def _note(case_no: str, found: tuple[Finding, ...], labels: tuple[str, str] | None,
+              plan: _Plan, findings: dict[tuple[str, str], Finding]) -> None:
+        for finding in found:
+            findings[(finding.subject, finding.rule)] = finding
+        if labels:
+            plan.labels[case_no] = labels
 
     def _basis_fingerprint(self) -> str:
         board = self.board
@@ -329,7 +325,7 @@ class RuleEngine:
             [rule.name for rule in self.rules],
             sorted((code, item_digest(item)) for code, item in board.catalogue.items()))
 
-    def _judge(self, facts: CaseFacts, today: dt.date, digest: int) -> _Judged:
+    def _judge(self, facts: CaseFacts, today: dt.date) -> _Judged:
         item = self.board.catalogue.get(facts.item_code)
         case = CaseView(facts, self.board.status(facts, today), item)
         found = case_findings(case, self.rules, self.settings)
@@ -337,17 +333,8 @@ class RuleEngine:
         until = recheck_on(case, today, self.board.calendar,
                            self.board.settings.yellow_within_working_days,
                            self.settings.near_deadline_working_days)
-        return _Judged(digest, tuple(found), labels, today.toordinal(),
+        return _Judged(tuple(found), labels, today.toordinal(),
                        until.toordinal() if until else _NEVER)
-
-    def _rows(self, conn, case_nos: set[str] | None):
-        if case_nos is None:
-            # Open cases: time moves their deadlines. A finished case's verdict changes only
-            # with its facts or its basis, and then it is marked (edge/backlog.py).
-            return conn.execute("select case_no, facts, is_open from cases where is_open = 1")
-        return conn.execute(
-            "select case_no, facts, is_open from cases where case_no in"
-            " (select value from json_each(?))", (json.dumps(sorted(case_nos)),))
 
     def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
         sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
@@ -440,8 +427,9 @@ def _row(tx: Tx, finding: Finding) -> dict | None:
     return alert_row(tx.conn, found[0]) if found else None
 
 
-def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str]) -> None:
-    """Compare this pass's findings with the stored alerts; fills ``plan``."""
+def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str] | None) -> None:
+    """Compare this pass's findings with the stored alerts; fills ``plan``. ``evaluated``:
+    the cases judged, or None for every open case (``_existing`` then reads only theirs)."""
     for key, finding in findings.items():
         known = existing.get(key)
         if known is None:
@@ -451,7 +439,8 @@ def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str]) -> N
         elif known[1] in ACTIVE_STATES and known[2]:
             plan.recur.append(known[0])
     for key, (alert_id, state, cleared_at, case_no) in existing.items():
-        if (case_no in evaluated and key not in findings and state in ACTIVE_STATES
+        judged = case_no is not None if evaluated is None else case_no in evaluated
+        if (judged and key not in findings and state in ACTIVE_STATES
                 and not cleared_at):
             plan.clear.append(alert_id)
 
