@@ -60,4 +60,4 @@ def post_evaluations():
                      "repeat_of": o.repeat_of, "followup_opened": o.followup_opened,
                      "duplicate": o.duplicate} for index, o in taken],
     }
-    return jsonify(answer), 422 if bad and not recorded else 200
+    return jsonify(answer), 422 if (bad or conflicts) and not taken else 200
