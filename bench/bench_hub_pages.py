@@ -94,6 +94,27 @@ def sign_in(app, username: str, password: str):
     return client
 
 
+def signed_in_clients(dashboard) -> dict:
+    """A test client of the dashboard app per role, signed in as the bench's user (made on
+    first use), and ``public`` (not signed in)."""
+    from web.hub import create_app
+
+    users = dashboard.users.setup()
+    passwords = {}
+    for role, (name, kind, scope) in USERS.items():
+        if users.users.get(name) is None:
+            passwords[role] = users.add(name, kind, scope, is_admin=kind == "city",
+                                        password=f"bench-{name}-pass")  # not one-time
+        else:
+            # A reused folder: the one-time password changed, as at a first sign-in.
+            passwords[role] = f"bench-{name}-pass2"
+            users.users.change_password(name, users.reset(name), passwords[role])
+    app = create_app(dashboard, {"TESTING": True}, announce=lambda line: None)
+    app.extensions["portal_limits"]["pages"].limit = 10**9
+    clients = {role: sign_in(app, USERS[role][0], passwords[role]) for role in USERS}
+    return {**clients, "public": app.test_client()}
+
+
 def timed(client, url: str, runs: int) -> tuple[float, float, int, int]:
     response = client.get(url)  # warm-up: the first request of a page compiles its template
     times = []
@@ -161,25 +182,11 @@ def main() -> None:
     refresh_lights(store, dashboard.context)
     print(f"light refresh of all open cases: {time.perf_counter() - t0:.1f} s")
 
-    from web.hub import create_app
-
-    users = dashboard.users.setup()
-    passwords = {}
-    for role, (name, kind, scope) in USERS.items():
-        if users.users.get(name) is None:
-            passwords[role] = users.add(name, kind, scope, is_admin=kind == "city",
-                                        password=f"bench-{name}-pass")  # not one-time
-        else:
-            # A reused folder: the one-time password changed, as at a first sign-in.
-            passwords[role] = f"bench-{name}-pass2"
-            users.users.change_password(name, users.reset(name), passwords[role])
-    app = create_app(dashboard, {"TESTING": True}, announce=lambda line: None)
-    app.extensions["portal_limits"]["pages"].limit = 10**9
+    clients = signed_in_clients(dashboard)
     worst = 0.0
     print(f"\n{'role':<11}{'page':<34}{'median ms':>10}{'max ms':>9}{'status':>8}{'KB':>8}")
     for role, urls in pages(dashboard).items():
-        client = app.test_client() if role == "public" else \
-            sign_in(app, USERS[role][0], passwords[role])
+        client = clients[role]
         for url in urls:
             median, slowest, status, size = timed(client, url, args.runs)
             worst = max(worst, median)

@@ -22,22 +22,28 @@ from hub.services import HubData, NotFound, Scope
 from standard.districts import DISTRICTS
 
 PER_PAGE = 50
+# A list counts its cases exactly up to here, then says "more than": counting millions of
+# rows for a page header cost seconds at tens of millions of records (bench_hub_bigdata), and
+# nobody pages 2,000 pages deep (filters narrow the list; exports stream every row).
+COUNT_LIMIT = 100_000
 STAGE_NAMES = ("申请", "受理", "承办", "审核", "批准", "办结")
 OUTCOMES = {"early": "提前办结", "on_time": "按时办结", "late": "超期办结"}
 LIST_COLUMNS = ("district_code, case_no, item_code, dept_code, dept_suffix, case_type, stage,"
                 " is_open, accepted_on, finished_on, terminal, light, deadline, remaining,"
                 " outcome, handling_days, reasons")
+# The same expression as the index hub_cases_urgent (hub/storage/migrations.py).
+LIGHT_RANK = {"red": 0, "unknown": 1, "yellow": 2}
 _LIGHT_ORDER = ("case light when 'red' then 0 when 'unknown' then 1 when 'yellow' then 2"
                 " else 3 end")
 _SHARED = ("exists (select 1 from hub_case_shares s where s.district_code ="
            " hub_cases.district_code and s.case_no = hub_cases.case_no and {})")
 
 
-def case_scope(scope: Scope) -> tuple[str, list[Any]]:
+def case_scope(scope: Scope, shares: bool = True) -> tuple[str, list[Any]]:
     """The scope's WHERE fragment for ``hub_cases``: a department also sees the joint cases it
-    takes part in, whichever department leads them."""
+    takes part in, whichever department leads them (``shares=False``: it takes part in none)."""
     where, params = scope.sql()
-    if not getattr(scope, "depts", ()):
+    if not getattr(scope, "depts", ()) or not shares:
         return where, params
     shared, shared_params = scope.sql("s.district_code", "s.dept_suffix")
     return f"({where} or {_SHARED.format(shared)})", [*params, *shared_params]
@@ -56,7 +62,8 @@ class CaseFilter:
     state: str = "open"
     case_no: str | None = None
 
-    def sql(self) -> tuple[str, list[Any]]:
+    def sql(self, shares: bool = True) -> tuple[str, list[Any]]:
+        """``shares=False``: the department filter's department takes part in no joint case."""
         clauses, params = [], []
         for column, value in (("district_code", self.district), ("item_code", self.item),
                               ("light", self.light), ("stage", self.stage),
@@ -64,7 +71,10 @@ class CaseFilter:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if self.dept:  # the department leads the case or takes part in it
+        if self.dept and not shares:
+            clauses.append("dept_suffix = ?")
+            params.append(self.dept)
+        elif self.dept:  # the department leads the case or takes part in it
             clauses.append(f"(dept_suffix = ? or {_SHARED.format('s.dept_suffix = ?')})")
             params += [self.dept, self.dept]
         if self.state == "open":
@@ -75,15 +85,33 @@ class CaseFilter:
             clauses.append("case_no like ? escape '\\'")
             params.append(self.case_no.replace("\\", "\\\\").replace("%", "\\%")
                           .replace("_", "\\_") + "%")
+            if self.case_no.isdigit() and self.case_no.isascii():
+                # The same prefix as a range, which an index on case_no answers (LIKE is
+                # case-insensitive on SQLite and collation-bound on PostgreSQL: no index).
+                clauses.append("case_no >= ?")
+                params.append(self.case_no)
+                upper = _next_number(self.case_no)
+                if upper:
+                    clauses.append("case_no < ?")
+                    params.append(upper)
         return " and ".join(clauses) or "1 = 1", params
+
+
+def _next_number(digits: str) -> str | None:
+    """The smallest number of the same length above ``digits`` (``0199`` → ``0200``), None
+    for all nines: every string starting with ``digits`` sorts below it."""
+    if set(digits) == {"9"}:
+        return None
+    return f"{int(digits) + 1:0{len(digits)}d}"
 
 
 @dataclass
 class CasePage:
     rows: list[dict[str, Any]]
-    total: int
+    total: int  # at most COUNT_LIMIT; ``more`` says there are more
     page: int
     pages: int
+    more: bool = False
 
 
 def _shape(row: dict[str, Any], data: HubData) -> dict[str, Any]:
@@ -97,22 +125,38 @@ def _shape(row: dict[str, Any], data: HubData) -> dict[str, Any]:
 def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
               per_page: int = PER_PAGE) -> CasePage:
     """One page of cases in scope: open ones red first, then by remaining working days."""
-    scope_sql, scope_params = case_scope(scope)
-    filter_sql, filter_params = where.sql()
+    # A department without joint cases needs no look at the shares: its cases are one walk
+    # down an index, where "leads it or takes part" is a filter on every row.
+    shares = _takes_part(data, (*getattr(scope, "depts", ()), *([where.dept] if where.dept
+                                                                 else [])))
+    scope_sql, scope_params = case_scope(scope, shares)
+    filter_sql, filter_params = where.sql(shares)
     condition = f"{scope_sql} and {filter_sql}"
     params = [*scope_params, *filter_params]
-    total = data.query(f"select count(*) as n from hub_cases where {condition}", params)[0]["n"]
+    total = data.query(f"select count(*) as n from (select 1 from hub_cases where {condition}"
+                       " limit ?) counted", [*params, COUNT_LIMIT + 1])[0]["n"]
+    more = total > COUNT_LIMIT
+    total = min(total, COUNT_LIMIT)
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     # Open cases: the most urgent first (a sort of the open cases only). All or finished
     # cases: newest first, by the row id, so that a deep page of a million rows is a walk
     # down an index, never a sort.
-    order = (f"{_LIGHT_ORDER}, remaining is null, remaining, case_no" if where.state == "open"
-             else "id desc")
-    rows = data.query(f"select {LIST_COLUMNS} from hub_cases where {condition}"
-                      f" order by {order} limit ? offset ?",
-                      [*params, per_page, (page - 1) * per_page])
-    return CasePage([_shape(row, data) for row in rows], total, page, pages)
+    order = (f"{_LIGHT_ORDER}, remaining is null, remaining, case_no, id"
+             if where.state == "open" else "id desc")
+    # The page's ids first, from the index alone where it can (a deep page skips index
+    # entries, not rows), then those rows.
+    rows = data.query(f"select {LIST_COLUMNS} from hub_cases where id in (select id from"
+                      f" hub_cases where {condition} order by {order} limit ? offset ?)"
+                      f" order by {order}", [*params, per_page, (page - 1) * per_page])
+    return CasePage([_shape(row, data) for row in rows], total, page, pages, more)
+
+
+def _takes_part(data: HubData, depts: tuple[str, ...]) -> bool:
+    """Whether any of these departments takes part in a joint case."""
+    return bool(depts) and bool(data.query(
+        f"select 1 from hub_case_shares where dept_suffix in ({', '.join('?' * len(depts))})"
+        " limit 1", depts))
 
 
 def iter_cases(data: HubData, scope: Scope, where: CaseFilter,

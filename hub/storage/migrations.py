@@ -202,6 +202,27 @@ create index if not exists dubans_complaint on dubans(complaint_id);
 """)
 
 
+# The open cases' list order (hub/services/cases.py, most urgent first), as an index.
+URGENCY = ("(case light when 'red' then 0 when 'unknown' then 1 when 'yellow' then 2 else 3 end),"
+           " (remaining is null), remaining, case_no, id")
+
+
+def case_list_indexes(db: Migrating) -> None:
+    """Issue 18: case lists that walk an index at tens of millions of records, not a sort.
+
+    The open cases in urgency order, city-wide and per district (partial: open cases only).
+    A department's cases newest first. A district's cases newest first: SQLite's index on
+    district_code already ends with the row id; PostgreSQL's needs it spelled out."""
+    db.run(f"""
+create index if not exists hub_cases_urgent on hub_cases({URGENCY}) where is_open = 1;
+create index if not exists hub_cases_urgent_district on hub_cases(district_code, {URGENCY})
+    where is_open = 1;
+create index if not exists hub_cases_dept_id on hub_cases(dept_suffix, id);
+""")
+    if db.postgres:
+        db.run("create index if not exists hub_cases_district_id on hub_cases(district_code, id);")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -219,6 +240,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "monthly supervision reports", monthly_reports),
     Migration(8, "window snapshot requests", snapshot_requests),
     Migration(9, "notice pages, 督办通知书, complaint channels and links", hub_pages),
+    Migration(10, "case list indexes", case_list_indexes),
 )
 LATEST = MIGRATIONS[-1].version
 

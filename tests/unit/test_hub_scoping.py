@@ -134,6 +134,36 @@ def test_case_lists_and_exports_hold_only_the_scope(hub):
     assert case_page(data, SCJ, CaseFilter(dept="WJJ", state="all")).total == 0
 
 
+def test_case_pages_walk_the_whole_list_and_a_long_one_says_more(hub, monkeypatch):
+    import hub.services.cases as cases
+
+    data = hub.data
+    for where in (CaseFilter(), CaseFilter(state="all"), CaseFilter(district="440605")):
+        first = case_page(data, CITY, where, per_page=7)
+        walked = [row["case_no"] for page in range(1, first.pages + 1)
+                  for row in case_page(data, CITY, where, page=page, per_page=7).rows]
+        assert len(walked) == len(set(walked)) == first.total > 7
+        if where.state == "open":  # red first, then by working days left
+            ranks = [cases.LIGHT_RANK.get(row["light"], 3) for page in range(1, first.pages + 1)
+                     for row in case_page(data, CITY, where, page=page, per_page=7).rows]
+            assert ranks == sorted(ranks)
+        else:  # newest first
+            ids = {row["case_no"]: row["id"] for row in data.query(
+                "select case_no, id from hub_cases")}
+            assert [ids[n] for n in walked] == sorted((ids[n] for n in walked), reverse=True)
+    # A case number's first digits find exactly the cases that start with them.
+    numbers = [row["case_no"] for row in iter_cases(data, CITY, CaseFilter(state="all"))]
+    prefix = numbers[0][:-1]
+    found = case_page(data, CITY, CaseFilter(state="all", case_no=prefix), per_page=1000)
+    assert sorted(row["case_no"] for row in found.rows) == \
+        sorted(n for n in numbers if n.startswith(prefix))
+    # Past the counting limit the list says "more than" and pages only that far.
+    monkeypatch.setattr(cases, "COUNT_LIMIT", 10)
+    capped = case_page(data, CITY, CaseFilter(state="all"), per_page=4)
+    assert (capped.total, capped.more, capped.pages) == (10, True, 3)
+    assert not case_page(data, NANHAI, CaseFilter(case_no=prefix, state="all")).more
+
+
 def test_one_case_is_not_found_outside_the_scope(hub):
     data = hub.data
     shunde_case = case_of(hub, "440606")

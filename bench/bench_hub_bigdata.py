@@ -1,0 +1,237 @@
+"""Benchmark: the hub's pages at tens of millions of records on PostgreSQL (issue 18).
+
+Run from the repository root, on a throwaway cluster::
+
+    eval "$(python3.11 tests/pgcluster.py start --dir /tmp/bigpg)"
+    python -m bench.bench_hub_bigdata --pg-url "${HALLWATCH_TEST_PG_URL%/postgres}/postgres" \\
+        --seed-per-district 40000 --scales 5000000,25000000
+    python3.11 tests/pgcluster.py stop --dir /tmp/bigpg
+
+Filling 50 million records through the receiver's path takes about 20 hours here, so it is
+done in two steps:
+
+1. a seed: six units' simulated boxes (hallwatch/hubsim.py) applied through
+   ``HubStore.apply_batch`` with every projection, exactly as bench/bench_hub_pages.py does
+   (``--seed-per-district`` records each, a year of history);
+2. copies of the seed, made in SQL (``INSERT ... SELECT``), as if each box had sent its year
+   again and again on the same days: copy ``k`` of a seed row has its box's sequence numbers
+   and its alert, rating and absence ids moved up by ``k * 2,000,000``, and its case numbers
+   ``440605<kkk>...`` instead of ``440605000...`` (the digits that hubsim's seed field and a
+   box's first million cases leave at 0). Every table the projections fill per record or per
+   case (``records``, ``hub_cases``, ``hub_case_events``, ``hub_alerts``, ``hub_ratings``...)
+   gets the copies' rows; the daily aggregates (``hub_case_daily``, ``hub_rating_daily``) are
+   the seed's counts times the number of copies, and each box's ``record_count`` too. So the
+   projections are what applying the copies' records would have made of them, at ``k`` times
+   the volume per day (``k`` times the open cases as well), with the same six boxes. The
+   copies' hash chains are not recomputed (the pages never read them).
+
+Then it signs in as a city, a district and a department user and times the overview, the
+district, the department and the case lists (first page, deep pages, filtered) through the
+Flask test client: median and p90 of ``--runs`` after one warm-up request. Each scale in
+``--scales`` is reached by adding copies to the previous one. Prints figures and the goal;
+nothing here asserts. ``--keep DIR`` keeps the hub folder (hub.toml) for another run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_hub_pages import AT, GOAL_MS, fill, open_hub, signed_in_clients
+
+STRIDE = 2_000_000  # a copy's ids are the seed's plus k * STRIDE (int4 columns: k < 1000)
+MAX_COPIES = 1000  # the copy number takes the three case-number digits after the district
+SHIFTED = {"seq", "last_seq", "alert_id", "event_id", "rating_id", "absence_id"}
+# Text columns that may quote a case number (a record's body, an alert's subject and detail,
+# a notice's content...): the seed's "<district>000" becomes "<district><kkk>".
+QUOTING = {"body", "facts", "subject", "detail", "content", "html", "note", "reasons"}
+# Tables copied row by row: those the projections fill per record, per case or per alert.
+# (hub_cameras and hub_selftests hold one row per camera or box: not copied.)
+COPIED = {"records": "box_id", "hub_cases": "case_no", "hub_case_events": "case_no",
+          "hub_case_shares": "case_no", "hub_alerts": "alert_id",
+          "hub_alert_events": "alert_id", "hub_notices": "number", "hub_ratings": "rating_id",
+          "hub_followups": "rating_id", "hub_absences": "absence_id"}
+# Daily aggregates: the seed's counts times the number of copies.
+SCALED = {"hub_case_daily": ("finished", "with_deadline", "early", "on_time", "late",
+                             "handling_days", "handling_n"),
+          "hub_rating_daily": ("total", "counted", "satisfied", "bad", "invalid"),
+          "hub_reconciliations": ("platform", "box")}
+PAGES = {
+    "overview": "/",
+    "district": "/districts/440605",
+    "department": "/departments/SCJ?month=2026-10",
+    "cases (open, first page)": "/cases",
+    "cases (open, page 100)": "/cases?page=100",
+    "cases red, district": "/cases?light=red&district=440605",
+    "cases all (first page)": "/cases?state=all",
+    "cases all (page 2000)": "/cases?state=all&page=2000",
+    "cases done, dept (p 500)": "/cases?state=finished&dept=SCJ&page=500",
+    "cases by number prefix": "/cases?state=all&q=4406050100",
+    "cases all, joint dept (p 500)": "/cases?state=all&dept=JTJ&page=500",
+}
+ROLE_PAGES = {"city": list(PAGES), "district": list(PAGES)[:-1],
+              "department": ["overview", "department", "cases (open, first page)",
+                             "cases all (page 2000)", "cases done, dept (p 500)"]}
+
+
+def copy_expression(column: str, district: str) -> str:
+    """The column of copy ``g.k`` (a generate_series) of a seed row."""
+    tag = "lpad(g.k::text, 3, '0')"
+    if column in SHIFTED:
+        return f"{column} + g.k * {STRIDE}"
+    if column == "case_no":
+        return f"left(case_no, 6) || {tag} || substr(case_no, 10)"
+    if column == "number":
+        return f"replace(number, '号', '-' || {tag} || '号')"
+    if column in QUOTING:
+        return f"replace({column}, {district} || '000', {district} || {tag})"
+    return column
+
+
+def seed_rows(table: str, key: str) -> str:
+    """The WHERE clause selecting the seed's rows of ``table`` (copy 0)."""
+    if key == "box_id":  # records: by its primary key, box by box
+        return "box_id in (select box_id from boxes) and seq < %d" % STRIDE
+    if key == "case_no":
+        return "substr(case_no, 7, 3) = '000'"
+    if key == "number":
+        return "number not like '%%-%%'"
+    return f"{key} < {STRIDE}"
+
+
+def columns(conn, table: str) -> list[str]:
+    return [row[0] for row in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'public'"
+        " and table_name = %s order by ordinal_position", (table,))]
+
+
+def add_copies(conn, first: int, last: int, per_statement: int = 10) -> None:
+    """Copies ``first`` .. ``last`` (inclusive) of the seed, ``per_statement`` at a time."""
+    most = conn.execute("select max(seq) from records").fetchone()[0]
+    assert most < STRIDE, f"the seed's boxes reach seq {most}: more than the stride {STRIDE}"
+    assert last < MAX_COPIES, f"at most {MAX_COPIES - 1} copies"
+    layout = {table: columns(conn, table) for table in COPIED}
+    for low in range(first, last + 1, per_statement):
+        high = min(last, low + per_statement - 1)
+        t0 = time.perf_counter()
+        with conn.transaction():
+            for table, key in COPIED.items():
+                names = [name for name in layout[table] if name != "id"]
+                district = "district_code" if "district_code" in names else "left(box_id, 6)"
+                order = " order by s.id, g.k" if "id" in layout[table] else ""
+                select = ", ".join(copy_expression(n, district) for n in names)
+                conn.execute(
+                    f"insert into {table} ({', '.join(names)}) select {select} from"
+                    f" (select * from {table} where {seed_rows(table, key)}) s"
+                    f" cross join generate_series({low}, {high}) as g(k){order}")
+        print(f"  copies {low}-{high}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def scale_aggregates(conn, copies: int) -> None:
+    """Daily aggregates and record counts as ``copies`` times the seed's (kept aside)."""
+    with conn.transaction():
+        for table, counts in {**SCALED, "boxes": ("record_count",)}.items():
+            conn.execute(f"create table if not exists bench_seed_{table} as"
+                         f" select * from {table}")
+            names = columns(conn, table)
+            conn.execute(f"delete from {table}")
+            conn.execute(
+                f"insert into {table} ({', '.join(names)}) select "
+                + ", ".join(f"{n} * {copies}" if n in counts else n for n in names)
+                + f" from bench_seed_{table}")
+        conn.execute("insert into hub_meta (key, value) values ('bench_copies', %s)"
+                     " on conflict (key) do update set value = excluded.value", (str(copies),))
+
+
+def copies_present(conn) -> int:
+    row = conn.execute("select value from hub_meta where key = 'bench_copies'").fetchone()
+    return int(row[0]) if row else 1
+
+
+def grow(url: str, records_wanted: int) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        have = copies_present(conn)
+        seed = conn.execute("select sum(record_count) from boxes").fetchone()[0] // have
+        want = min(MAX_COPIES - 1, max(have, round(records_wanted / seed)))
+        if want > have:
+            print(f"copying the seed ({seed:,} records) {want - have} more times")
+            t0 = time.perf_counter()
+            add_copies(conn, have, want - 1)
+            scale_aggregates(conn, want)
+            t1 = time.perf_counter()
+            conn.execute("vacuum analyze")
+            print(f"  {want - have} copies in {t1 - t0:.0f} s, vacuum analyze"
+                  f" {time.perf_counter() - t1:.0f} s")
+
+
+def summary(store) -> str:
+    counts = store.query(
+        "select (select sum(record_count) from boxes) as records,"
+        " (select count(*) from hub_cases) as cases,"
+        " (select count(*) from hub_cases where is_open = 1) as open_cases,"
+        " (select count(*) from hub_alerts) as alerts,"
+        " (select count(*) from hub_ratings) as ratings,"
+        " (select pg_database_size(current_database())) as size")[0]
+    return (f"{counts['records']:,} records, {counts['cases']:,} cases "
+            f"({counts['open_cases']:,} open), {counts['alerts']:,} alerts, "
+            f"{counts['ratings']:,} ratings, {counts['size'] / 2**30:.1f} GiB")
+
+
+def timed(client, url: str, runs: int) -> tuple[float, float, int]:
+    response = client.get(url)  # warm-up: templates compiled, pages in PostgreSQL's cache
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        response = client.get(url)
+        times.append(1000 * (time.perf_counter() - t0))
+    times.sort()
+    p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
+    return statistics.median(times), p90, response.status_code
+
+
+def time_pages(dashboard, runs: int) -> float:
+    clients = signed_in_clients(dashboard)
+    worst = 0.0
+    print(f"\n{'role':<11}{'page':<31}{'url':<42}{'median ms':>10}{'p90 ms':>8}{'status':>7}")
+    for role, names in ROLE_PAGES.items():
+        for name in names:
+            median, p90, status = timed(clients[role], PAGES[name], runs)
+            worst = max(worst, median)
+            flag = "  > goal" if median > GOAL_MS else ""
+            print(f"{role:<11}{name:<31}{PAGES[name][:41]:<42}{median:>10.1f}{p90:>8.1f}"
+                  f"{status:>7}{flag}", flush=True)
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pg-url", required=True, help="An empty PostgreSQL database (or the "
+                        "one a previous run with --keep filled).")
+    parser.add_argument("--seed-per-district", type=int, default=40_000)
+    parser.add_argument("--scales", default="5000000,50000000",
+                        help="Record counts to time the pages at, comma-separated, ascending.")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="Keep (and reuse) the hub folder here.")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-bigdata-")) / "hub"
+    dashboard = open_hub(folder, args.pg_url)
+    store = dashboard.data.store
+    if not store.query("select 1 from boxes limit 1"):
+        print(f"seed: 6 units x {args.seed_per_district:,} records through apply_batch")
+        fill(dashboard, args.seed_per_district)
+    print(f"at {AT.isoformat()}, load average {os.getloadavg()[0]:.1f}")
+    for scale in (int(text) for text in args.scales.split(",")):
+        grow(args.pg_url, scale)
+        print(f"\nhub: {summary(store)}; load average {os.getloadavg()[0]:.1f}")
+        worst = time_pages(dashboard, args.runs)
+        print(f"slowest median: {worst:.0f} ms (goal: every page under {GOAL_MS} ms)")
+
+
+if __name__ == "__main__":
+    main()
