@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -202,20 +203,39 @@ def record_event(tx: Tx, alert: dict[str, Any], at: str, actor: str, action: str
 
 def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int | None:
     """Insert the alert unless one for this subject and rule exists; its id if new."""
-    now = iso(at or tx.now)
-    cursor = tx.conn.execute(
+    opened = open_alerts(tx, [finding], at or tx.now)
+    return opened[0][0] if opened else None
+
+
+def open_alerts(tx: Tx, findings: Sequence[Finding], at: dt.datetime
+                ) -> list[tuple[int, Finding]]:
+    """``open_alert`` for many findings (a rule pass's), one statement per table; returns
+    ``(alert id, finding)`` of those opened, in the order given."""
+    conn, now = tx.conn, iso(at)
+    before = conn.execute("select coalesce(max(id), 0) from alerts").fetchone()[0]
+    conn.executemany(
         "insert into alerts (subject, rule, level, state, detail, opened_at, updated_at, case_no,"
         " dept_code) values (?, ?, ?, 'open', ?, ?, ?, ?, ?) on conflict(subject, rule) do nothing",
-        (finding.subject, finding.rule, finding.level, finding.detail, now, now, finding.case_no,
-         finding.dept_code))
-    if not cursor.rowcount:
-        return None
-    alert = {"id": cursor.lastrowid, "subject": finding.subject, "rule": finding.rule,
-             "level": finding.level, "state": "open", "detail": finding.detail, "opened_at": now,
-             "updated_at": now, "case_no": finding.case_no, "dept_code": finding.dept_code,
-             "card": None, "card_due": None, "cleared_at": None, "liability": None}
-    record_event(tx, alert, now, SYSTEM, "open", None, finding.detail)
-    return cursor.lastrowid
+        [(f.subject, f.rule, f.level, f.detail, now, now, f.case_no, f.dept_code)
+         for f in findings])
+    by_key = {(f.subject, f.rule): f for f in findings}
+    opened = [(alert_id, by_key[(subject, rule)]) for alert_id, subject, rule in conn.execute(
+        "select id, subject, rule from alerts where id > ? order by id", (before,))]
+    first = conn.execute("select coalesce(max(id), 0) + 1 from alert_events").fetchone()[0]
+    conn.executemany(
+        "insert into alert_events (id, alert_id, at, actor, action, from_state, to_state, note)"
+        " values (?, ?, ?, ?, 'open', null, 'open', ?)",
+        [(first + n, alert_id, now, SYSTEM, f.detail) for n, (alert_id, f) in enumerate(opened)])
+    for n, (alert_id, f) in enumerate(opened):  # for the hub, as record_event queues them
+        tx.emit("alert_event", {"id": first + n, "alert_id": alert_id, "at": now,
+                                "actor": SYSTEM, "action": "open", "from_state": None,
+                                "to_state": "open", "note": f.detail})
+        tx.emit("alert", {"id": alert_id, "subject": f.subject, "rule": f.rule,
+                          "level": f.level, "state": "open", "detail": f.detail,
+                          "opened_at": now, "updated_at": now, "case_no": f.case_no,
+                          "dept_code": f.dept_code, "card": None, "card_due": None,
+                          "cleared_at": None, "liability": None})
+    return opened
 
 
 def change_alert(tx: Tx, alert: dict[str, Any], *, at: str, actor: str, action: str,

@@ -42,6 +42,7 @@ from edge.supervision.alerts import (
     alert_row,
     change_alert,
     open_alert,
+    open_alerts,
 )
 from edge.supervision.basis import JudgedBasis, item_digest
 from edge.supervision.focus import FocusCounter, FocusSettings, focus_findings
@@ -351,11 +352,14 @@ class RuleEngine:
     def _apply(self, tx: Tx, plan: _Plan, at: dt.datetime, today: dt.date,
                case_nos: set[str] | None, result: PassResult) -> None:
         now = iso(at)
-        for finding in plan.open:
-            alert_id = open_alert(tx, finding, at)
-            if alert_id is not None:
-                result.note("opened", finding)
-                self._warn(tx, alert_id, finding, plan, at, result)
+        warnings, names = [], self.dept_names
+        for alert_id, finding in open_alerts(tx, plan.open, at):
+            result.note("opened", finding)
+            text = self._warning(finding, plan, names)
+            if text:
+                warnings.append((alert_id, finding.dept_code, text))
+        if warnings:
+            result.notifications += self.queue.add_many(tx, warnings, at)
         for finding in plan.reopen:
             alert = _row(tx, finding)
             if alert and alert["state"] == "resolved":
@@ -405,16 +409,21 @@ class RuleEngine:
 
     def _warn(self, tx: Tx, alert_id: int, finding: Finding, plan: _Plan, at: dt.datetime,
               result: PassResult) -> None:
-        """A yellow light tells the department's contact person (red ones do so via cards)."""
+        text = self._warning(finding, plan, self.dept_names)
+        if text:
+            result.notifications += self.queue.add(tx, alert_id=alert_id,
+                                                   dept_code=finding.dept_code, text=text, at=at)
+
+    def _warning(self, finding: Finding, plan: _Plan, names: dict[str, str]) -> str | None:
+        """A yellow light tells the department's contact person (red ones do so via cards):
+        the text, or None when nobody is to be told."""
         if self.queue is None or finding.level != "yellow":
-            return
+            return None
         district, item = plan.labels.get(finding.case_no or "", (None, None))
         where = f"【{district_label(district)}电子监察】" if district else "【电子监察】"
-        dept = self.dept_names.get(finding.dept_code or "", finding.dept_code or "")
+        dept = names.get(finding.dept_code or "", finding.dept_code or "")
         what = f"办件{finding.case_no}（{item}）" if finding.case_no else ""
-        text = f"{where}{dept}：{what}{finding.rule}，{finding.detail}，请及时处理。"
-        result.notifications += self.queue.add(tx, alert_id=alert_id, dept_code=finding.dept_code,
-                                               text=text, at=at)
+        return f"{where}{dept}：{what}{finding.rule}，{finding.detail}，请及时处理。"
 
     def scheduler(self, clock: Callable[[], dt.datetime]) -> Scheduler:
         return Scheduler(lambda at: self.check(at), clock, self.interval_seconds, self.day_start,

@@ -102,25 +102,36 @@ class NotificationQueue:
         A channel that needs a phone number is skipped when the department has no contact,
         and a 联系人缺失 alert says so (once per department).
         """
-        contact = self.contacts.get(dept_code)
-        added = 0
-        for channel in self.channels:
-            if channel.needs_phone and contact is None:
-                raise_condition(tx, Finding(
-                    f"config:contact:{dept_code}", "联系人缺失", "yellow",
-                    f"部门{dept_code}未配置相对固定的联系人，短信通知无法送达，请在box.toml的"
-                    "[[contacts]]中添加", dept_code=dept_code), at)
-                continue
-            now = iso(at)
-            cursor = tx.conn.execute(
-                "insert into notifications (channel, alert_id, notice_number, dept_code,"
-                " contact_name, phone, text, created_at, state, next_attempt_at)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                (channel.name, alert_id, notice_number, dept_code,
-                 contact.name if contact else None, contact.phone if contact else None,
-                 text, now, now))
-            tx.emit("notification", {"id": cursor.lastrowid, "channel": channel.name,
-                                     "alert_id": alert_id, "notice_number": notice_number,
-                                     "dept_code": dept_code, "state": "pending", "text": text})
-            added += 1
-        return added
+        return self.add_many(tx, [(alert_id, dept_code, text)], at, notice_number)
+
+    def add_many(self, tx: Tx, items: Sequence[tuple[int | None, str | None, str]],
+                 at: dt.datetime, notice_number: str | None = None) -> int:
+        """``add`` for many ``(alert_id, dept_code, text)`` (a rule pass's warnings), with one
+        insert statement; returns rows added."""
+        rows = []
+        for alert_id, dept_code, text in items:
+            contact = self.contacts.get(dept_code)
+            for channel in self.channels:
+                if channel.needs_phone and contact is None:
+                    raise_condition(tx, Finding(
+                        f"config:contact:{dept_code}", "联系人缺失", "yellow",
+                        f"部门{dept_code}未配置相对固定的联系人，短信通知无法送达，请在box.toml的"
+                        "[[contacts]]中添加", dept_code=dept_code), at)
+                    continue
+                rows.append((channel.name, alert_id, notice_number, dept_code,
+                             contact.name if contact else None,
+                             contact.phone if contact else None, text))
+        if not rows:
+            return 0
+        now = iso(at)
+        first = tx.conn.execute("select coalesce(max(id), 0) + 1 from notifications").fetchone()[0]
+        tx.conn.executemany(
+            "insert into notifications (id, channel, alert_id, notice_number, dept_code,"
+            " contact_name, phone, text, created_at, state, next_attempt_at)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            [(first + n, *row, now, now) for n, row in enumerate(rows)])
+        for n, (channel, alert_id, number, dept_code, _name, _phone, text) in enumerate(rows):
+            tx.emit("notification", {"id": first + n, "channel": channel, "alert_id": alert_id,
+                                     "notice_number": number, "dept_code": dept_code,
+                                     "state": "pending", "text": text})
+        return len(rows)
