@@ -17,8 +17,12 @@ end a copied cookie by itself; the role checks, idle and absolute expiry and the
 password change (``web/auth.py``) would stay ours anyway. Eighty lines on the store we already
 have beat a dependency that needs another database.
 
-Rows are purged when they expire; sessions without a user (a sign-in form's CSRF token, a
-message after logout) are capped at ``MAX_ANONYMOUS``, newest kept.
+Only signed-in sessions are rows. A session without a user (the sign-in form's CSRF token, a
+message after logout) is Flask's signed cookie instead, marked ``a.``: it grants nothing, so
+there is nothing to end, and the sign-in page writes nothing. Under a platform backlog a write
+waits its turn at the box's one writer (issue 22), and anyone on the network could otherwise
+fill the table by asking for the sign-in page. Signing in issues a row and a new id. Rows are
+purged when they expire.
 
 Example::
 
@@ -36,7 +40,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import SecureCookieSessionInterface, SessionInterface, SessionMixin
+from itsdangerous import BadSignature
 from werkzeug.datastructures import CallbackDict
 
 SCHEMA = (
@@ -46,8 +51,9 @@ SCHEMA = (
     "create index if not exists sessions_by_expiry on sessions(expires_at)",
     "create index if not exists sessions_by_user on sessions(user_id, created_at)",
 )
-MAX_ANONYMOUS = 10_000
 MAX_ID_LENGTH = 128  # a longer cookie is not one of ours: not even looked up
+ANONYMOUS = "a."  # a session without a user: signed data in the cookie, no row
+_SIGNED = SecureCookieSessionInterface()  # Flask's own signing of cookie sessions
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -61,6 +67,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.sid = sid
         self.modified = False
         self.renewed = False
+        self.in_cookie = False  # came as a signed anonymous cookie
 
 
 def renew(session: SessionMixin) -> None:
@@ -93,6 +100,8 @@ class ServerSessions(SessionInterface):
 
     def open_session(self, app, request) -> ServerSession:
         sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and sid.startswith(ANONYMOUS):
+            return self._open_anonymous(app, sid[len(ANONYMOUS):])
         if sid and len(sid) <= MAX_ID_LENGTH:
             rows = self.db.query("select data from sessions where id_hash = ? and expires_at > ?",
                                  (_digest(sid), _stamp(self.clock())))
@@ -105,26 +114,48 @@ class ServerSessions(SessionInterface):
                               self.get_cookie_path(app))
         if session.accessed:
             response.vary.add("Cookie")
+        ended = session.sid is not None and (not session or session.get("uid") is None)
+        if ended:  # signed out, or emptied: the row goes
+            self.db.write(lambda tx: tx.conn.execute(
+                "delete from sessions where id_hash = ?", (_digest(session.sid),)))
         if not session:
-            if session.sid is not None:
-                self.db.write(lambda tx: tx.conn.execute(
-                    "delete from sessions where id_hash = ?", (_digest(session.sid),)))
+            if ended or session.in_cookie:
                 response.delete_cookie(name, domain=domain, path=path,
                                        secure=self.get_cookie_secure(app),
                                        httponly=self.get_cookie_httponly(app),
                                        samesite=self.get_cookie_samesite(app))
             return
+        if session.get("uid") is None:
+            if ended or session.modified or not session.in_cookie:
+                signed = _SIGNED.get_signing_serializer(app).dumps(dict(session))
+                self._set_cookie(app, response, ANONYMOUS + signed, session)
+            return
         if session.sid is None or session.renewed:
             self._issue(session)
-            response.set_cookie(name, session.sid, expires=self.get_expiration_time(app, session),
-                                httponly=self.get_cookie_httponly(app), domain=domain,
-                                path=path, secure=self.get_cookie_secure(app),
-                                samesite=self.get_cookie_samesite(app))
+            self._set_cookie(app, response, session.sid, session)
         elif session.modified:
             data = json.dumps(dict(session), ensure_ascii=False)
             # An update only: a session ended meanwhile (logout in another tab) stays ended.
             self.db.write(lambda tx: tx.conn.execute(
                 "update sessions set data = ? where id_hash = ?", (data, _digest(session.sid))))
+
+    def _open_anonymous(self, app, signed: str) -> ServerSession:
+        """The data of a signed anonymous cookie (nothing, if forged, altered or too old)."""
+        try:
+            data = _SIGNED.get_signing_serializer(app).loads(signed, max_age=int(self.lifetime))
+        except BadSignature:
+            data = None
+        session = ServerSession(data if isinstance(data, dict) and "uid" not in data else None)
+        session.in_cookie = True
+        return session
+
+    def _set_cookie(self, app, response, value: str, session: ServerSession) -> None:
+        response.set_cookie(self.get_cookie_name(app), value,
+                            expires=self.get_expiration_time(app, session),
+                            httponly=self.get_cookie_httponly(app),
+                            domain=self.get_cookie_domain(app), path=self.get_cookie_path(app),
+                            secure=self.get_cookie_secure(app),
+                            samesite=self.get_cookie_samesite(app))
 
     def _issue(self, session: ServerSession) -> None:
         old, session.sid, session.renewed = session.sid, secrets.token_urlsafe(32), False
@@ -141,10 +172,5 @@ class ServerSessions(SessionInterface):
                 "insert into sessions (id_hash, user_id, data, created_at, expires_at)"
                 " values (?, ?, ?, ?, ?)", (_digest(session.sid), user_id, data, _stamp(now),
                                             _stamp(started + self.lifetime)))
-            if user_id is None:
-                tx.conn.execute(
-                    "delete from sessions where user_id is null and id_hash in (select id_hash"
-                    " from sessions where user_id is null order by created_at desc"
-                    " limit -1 offset ?)", (MAX_ANONYMOUS,))
 
         self.db.write(insert)

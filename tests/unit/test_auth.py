@@ -344,6 +344,36 @@ def test_a_new_sign_in_gets_a_new_id(app, users):
     assert planted.get("/tech").status_code == 302
 
 
+def test_the_sign_in_page_writes_nothing_and_its_signed_cookie_grants_nothing(app, users,
+                                                                              tmp_path):
+    """Only signed-in sessions are rows: asking for the sign-in page (its CSRF token, a
+    message after logout) writes nothing, so it never waits behind a platform backlog and
+    nobody can fill the table; the signed anonymous cookie cannot be forged into a user."""
+    from web.sessions import ANONYMOUS
+
+    def rows() -> int:
+        with sqlite3.connect(tmp_path / "users.db") as db:
+            return db.execute("select count(*) from sessions").fetchone()[0]
+
+    before = rows()
+    visitors = [app.test_client() for _ in range(20)]
+    for visitor in visitors:
+        assert visitor.get("/login").status_code == 200
+    assert rows() == before
+    cookie = visitors[0].get_cookie(COOKIE).value
+    assert cookie.startswith(ANONYMOUS)
+    password = users.add("anon", "匿名", "technician", password=CHOSEN)
+    assert sign_in(visitors[0], "anon", password).status_code == 302  # the token still works
+    assert rows() == before + 1 and not visitors[0].get_cookie(COOKIE).value.startswith(ANONYMOUS)
+    assert visitors[0].post("/logout", data={"csrf_token": _token(visitors[0])}
+                            ).status_code == 302
+    assert rows() == before and "已退出登录" in visitors[0].get("/login").get_data(as_text=True)
+    forged = app.test_client()  # a user id added to an anonymous cookie breaks its signature
+    forged.set_cookie(COOKIE, cookie[:-4] + "AAAA")
+    assert forged.get("/tech").status_code == 302
+    assert forged.post("/logout", data={"csrf_token": "x"}).status_code == 400
+
+
 def test_a_password_change_or_disable_ends_every_other_session(app, users):
     password = users.add("two", "两处", "technician", password=CHOSEN)
     office, phone = app.test_client(), app.test_client()
