@@ -4,8 +4,10 @@ Run from the repository root: ``python -m bench.bench_hub_province [--boxes 120]
 [--records-per-box 2000] [--pg-url URL]``. Prints figures only.
 
 Each receiver is a process of its own that applies batches of 500 records through
-``HubStore.apply_batch`` with every view (the receiver's own path after a batch is opened),
-taking its boxes' batches in turn as a receiver serving many boxes does. Box i goes to
+``HubStore.apply_batches`` with every view (the receiver's own path after a batch is opened),
+taking its boxes' batches in turn as a receiver serving many boxes does, and committing
+those that wait together as its apply worker does (``--group-records``; 500 for one
+transaction per batch). Box i goes to
 receiver i mod n. Records come from ``hallwatch.hubsim`` (cases, ratings, alerts, notices: the
 projections' real work), made in each receiver process before the clock starts. Not measured
 here: ZeroMQ, CURVE, decryption and signature checks (``bench_relay`` measures the whole path
@@ -29,6 +31,7 @@ from pathlib import Path
 import tomli_w
 
 from hallwatch.hubsim import SimBox, city_catalogue
+from hub.apply_pool import GROUP_RECORDS
 from standard.districts import DISTRICTS
 
 BATCH = 500
@@ -48,9 +51,9 @@ def _box(index: int, records_per_box: int) -> tuple[SimBox, list]:
 
 
 def _receiver(folder: str, boxes: list[int], records_per_box: int, views: bool,
-              ready, go, results) -> None:
+              group_records: int, ready, go, results) -> None:
     from hub.config import load_hub_config
-    from hub.store import HubStore
+    from hub.store import Batch, HubStore
     from hub.wiring import wire_dashboard
 
     config = load_hub_config(Path(folder) / "hub.toml")
@@ -64,24 +67,37 @@ def _receiver(folder: str, boxes: list[int], records_per_box: int, views: bool,
     started = time.perf_counter()
     applied, caught_up = 0, []
     cursors = [0] * len(made)
+    group: list = []  # (position, Batch) waiting: committed together, as the receiver's
+    #                   worker takes what waits in its queue (hub/apply_pool.py)
+
+    def commit() -> int:
+        done = store.apply_batches([batch for _, batch in group])
+        for position, _ in group:
+            if cursors[position] >= len(made[position][1]):
+                caught_up.append(time.perf_counter() - started)
+        group.clear()
+        return sum(outcome.new for outcome in done)
+
     while len(caught_up) < len(made):
         for position, (box, records) in enumerate(made):
             first = cursors[position]
             if first >= len(records):
                 continue
             chunk = records[first:first + BATCH]
-            applied += store.apply_batch(box.box_id, box.district_code, chunk,
-                                         from_seq=chunk[0][0]["seq"], backlog=0).new
+            group.append((position, Batch(box.box_id, box.district_code, chunk,
+                                          chunk[0][0]["seq"], 0)))
             cursors[position] = first + BATCH
-            if cursors[position] >= len(records):
-                caught_up.append(time.perf_counter() - started)
+            if len(group) * BATCH >= group_records:
+                applied += commit()
+        if group:
+            applied += commit()
     results.put({"applied": applied, "seconds": time.perf_counter() - started,
                  "last_caught_up": max(caught_up)})
     store.close()
 
 
 def run(label: str, folder: Path, database: str | None, boxes: int, records_per_box: int,
-        receivers: int, views: bool) -> dict:
+        receivers: int, views: bool, group_records: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "catalogue.json").write_text(json.dumps(city_catalogue(UNITS), ensure_ascii=False),
                                            encoding="utf-8")
@@ -92,8 +108,8 @@ def run(label: str, folder: Path, database: str | None, boxes: int, records_per_
     context = multiprocessing.get_context("spawn")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
     processes = [context.Process(target=_receiver, args=(
-        str(folder), list(range(n, boxes, receivers)), records_per_box, views, ready, go,
-        results)) for n in range(receivers)]
+        str(folder), list(range(n, boxes, receivers)), records_per_box, views, group_records,
+        ready, go, results)) for n in range(receivers)]
     for process in processes:
         process.start()
     total = sum(ready.get(timeout=1800) for _ in processes)
@@ -115,6 +131,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boxes", type=int, default=120)
     parser.add_argument("--records-per-box", type=int, default=2000)
+    parser.add_argument("--group-records", type=int, default=GROUP_RECORDS,
+                        help="batches committed together, up to this many records (the "
+                        "receiver's group commit); 500 = one batch per transaction")
     parser.add_argument("--pg-url", default=None, help="a database to fill (else a throwaway "
                         "cluster); it must be empty")
     args = parser.parse_args()
@@ -125,6 +144,7 @@ def main() -> None:
         cluster = Cluster.create(durable=True)
     server = args.pg_url or cluster.url
     print(f"{args.boxes} boxes x {args.records_per_box:,} records, batches of {BATCH}, "
+          f"group commits of up to {args.group_records:,} records, "
           f"{multiprocessing.cpu_count()} cores")
     try:
         import psycopg
@@ -145,7 +165,8 @@ def main() -> None:
                         database = server.rsplit("/", 1)[0] + f"/{name}"
                     figures[(views, label)] = run(
                         label, Path(tmp) / f"{int(views)}-{label.replace(' ', '')}", database,
-                        args.boxes, args.records_per_box, receivers, views)
+                        args.boxes, args.records_per_box, receivers, views,
+                        args.group_records)
             base = figures[(True, "SQLite, 1 receiver")]["rate"]
             for (views, label), figure in figures.items():
                 print(f"  {'views' if views else 'raw':<6}{label:<28}"

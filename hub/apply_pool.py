@@ -1,16 +1,24 @@
-"""Applying different boxes' batches at the same time (PostgreSQL), each box's in order.
+"""Applying boxes' batches off the socket thread, each box's in order, in group commits.
 
-The receiver's socket thread opens and checks every batch; with a pool, it hands the
-database work to one of ``workers`` threads chosen by the box id, so a box's batches stay in
-order while a slow batch of one box (a big backlog, a huge sequence jump) never holds up the
-others, and the database works while Python parses. The worker's answer (the ack) goes back
-to the socket thread through ``reply``, since a ZeroMQ socket belongs to one thread. SQLite
-has one writer, so there the receiver applies inline and uses no pool.
+The receiver's socket thread opens and checks every batch (decryption, signature, parsing);
+it hands the database work to one of ``workers`` threads chosen by the box id, so that:
+
+- the database commits batch N while the socket thread opens batch N+1 (a pipeline; SQLite
+  and psycopg let go of the interpreter lock while they write and sync);
+- a worker takes every batch waiting in its queue (up to ``group_records`` records) and
+  applies them in one transaction (``HubStore.apply_batches``): one commit and one sync for
+  all, each acknowledged only after that commit;
+- on PostgreSQL (several workers), a slow batch of one box (a big backlog, a huge sequence
+  jump) never holds up the boxes of other workers. SQLite has one writer: one worker.
+
+A box's batches always go to the same worker, in the order they came, so they are applied in
+order. The answers (acks) go back to the socket thread through ``finished``, since a ZeroMQ
+socket belongs to one thread.
 
 Example::
 
-    pool = ApplyPool(4, reply=lambda route, frames: outgoing.append((route, frames)))
-    pool.submit("440605-01", route, lambda: [b"ack", b"{}"])
+    pool = ApplyPool(store, 1, finished=lambda job, applied: answers.append((job, applied)))
+    pool.submit(Job(Batch("440605-01", "440605", parsed, 1, 0), route, 1, 500))
 """
 
 from __future__ import annotations
@@ -20,18 +28,36 @@ import queue
 import threading
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from hub.storage.engines import unavailable_errors
+from hub.store import Applied, Batch, HubStore
 
 log = logging.getLogger(__name__)
-Job = Callable[[], list[bytes] | None]
+GROUP_RECORDS = 16_000  # a box's window in flight (edge/relay.py): one commit can take it all
+
+
+@dataclass(frozen=True)
+class Job:
+    """A batch to apply and whom to answer: the box's route and the header's range."""
+
+    batch: Batch
+    route: bytes
+    first: int | None
+    last: int | None
 
 
 class ApplyPool:
-    def __init__(self, workers: int, reply: Callable[[bytes, list[bytes]], None],
-                 on_unavailable: Callable[[BaseException], None] | None = None):
-        self.reply = reply
+    def __init__(self, store: HubStore, workers: int,
+                 finished: Callable[[Job, Applied | None], None],
+                 on_unavailable: Callable[[BaseException], None] | None = None, *,
+                 group_records: int = GROUP_RECORDS):
+        """``finished(job, applied)`` is called for every job once its transaction is over:
+        ``applied`` is None when it was not committed (the box sends it again)."""
+        self.store = store
+        self.finished = finished
         self.on_unavailable = on_unavailable
+        self.group_records = group_records
         self._queues: list[queue.Queue] = [queue.Queue() for _ in range(workers)]
         self._threads = [threading.Thread(target=self._work, args=(q,), daemon=True,
                                           name=f"hub-apply-{n}")
@@ -39,8 +65,9 @@ class ApplyPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, box_id: str, route: bytes, job: Job) -> None:
-        self._queues[zlib.crc32(box_id.encode()) % len(self._queues)].put((route, job))
+    def submit(self, job: Job) -> None:
+        box = job.batch.box_id
+        self._queues[zlib.crc32(box.encode()) % len(self._queues)].put(job)
 
     def stop(self) -> None:
         for pending in self._queues:
@@ -49,17 +76,32 @@ class ApplyPool:
             thread.join(timeout=30)
 
     def _work(self, pending: queue.Queue) -> None:
-        unavailable = unavailable_errors()
-        while (item := pending.get()) is not None:
-            route, job = item
+        running = True
+        while running and (job := pending.get()) is not None:
+            group, size = [job], len(job.batch.parsed)
+            while size < self.group_records:
+                try:
+                    more = pending.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # stopping: apply what was taken, then end
+                    running = False
+                    break
+                group.append(more)
+                size += len(more.batch.parsed)
+            self._apply(group)
+
+    def _apply(self, group: list[Job]) -> None:
+        applied: list[Applied | None] = [None] * len(group)
+        try:
+            applied = list(self.store.apply_batches([job.batch for job in group]))
+        except unavailable_errors() as exc:  # not acknowledged: the box sends them again
+            if self.on_unavailable:
+                self.on_unavailable(exc)
+        except Exception:  # noqa: BLE001 - one bad batch must not end the worker
+            log.exception("applying %d batches failed", len(group))
+        for job, outcome in zip(group, applied):
             try:
-                frames = job()
-            except unavailable as exc:  # not acknowledged: the box sends the batch again
-                if self.on_unavailable:
-                    self.on_unavailable(exc)
-                continue
-            except Exception:  # noqa: BLE001 - one bad batch must not end the worker
-                log.exception("applying a batch failed")
-                continue
-            if frames is not None:
-                self.reply(route, frames)
+                self.finished(job, outcome)
+            except Exception:  # noqa: BLE001
+                log.exception("answering box %s failed", job.batch.box_id)

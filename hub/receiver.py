@@ -2,8 +2,9 @@
 
 Each batch is checked in order: the CURVE key that carried it belongs to an enrolled box that
 is not revoked (ZAP, then again per batch), the batch claims that same box, its Ed25519
-signature verifies, it decrypts; then its records are applied by (box, seq) in one
-transaction and only then acknowledged. Anything refused is answered with a nack and counted
+signature verifies, it decrypts (hub/batch_open.py); then a worker thread applies its records
+by (box, seq) in one transaction, with whatever other batches wait (a group commit,
+hub/apply_pool.py), and only then is it acknowledged. Anything refused is answered with a nack and counted
 in ``refusals``, one row per sender, reason and episode (hub/store.py), and logged at most
 once a minute per row: a revoked box retrying ten times a second fills neither the disk nor
 the log. No bad batch can stop the loop or disturb another box.
@@ -28,17 +29,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
-from hub.apply_pool import ApplyPool
+from hub.apply_pool import ApplyPool, Job
+from hub.batch_open import BatchRefused, int_or_none as _int, open_batch
 from hub.boxreset import check_behind, rebase_answer
+from hub.configpush import ConfigPush
+from hub.logthrottle import LogThrottle
 from hub.snapshots import SnapshotDesk
 from hub.storage.engines import unavailable_errors
-from hub.store import REFUSAL_WINDOW_SECONDS, HubStore, utc_iso
+from hub.store import REFUSAL_WINDOW_SECONDS, Applied, HubStore, utc_iso
 from standard import wire
-from standard.envelope import EnvelopeError, Opener, sign_document
+from standard.envelope import Opener, sign_document
 from standard.identity import EnrolledBox, HubIdentity
 
 log = logging.getLogger(__name__)
@@ -79,8 +82,8 @@ class ReceiverStats:
 class Receiver:
     def __init__(self, store: HubStore, identity: HubIdentity, bind: str,
                  load_boxes: Callable[[], dict[str, EnrolledBox]], *, apply_workers: int = 1):
-        """``apply_workers`` > 1: different boxes' batches are applied in parallel threads
-        (hub/apply_pool.py); only for PostgreSQL, SQLite having one writer."""
+        """Batches are applied by a pool's worker threads, in group commits (hub/apply_pool.py):
+        ``apply_workers`` of them on PostgreSQL, one on SQLite (one writer)."""
         self.store = store
         self.identity = identity
         self.bind = bind
@@ -97,8 +100,7 @@ class Receiver:
         self._thread: threading.Thread | None = None
         self._outgoing: list[tuple[str, list[bytes]]] = []
         self._heard: dict[str, float] = {}  # box_id -> monotonic time last heard from
-        self._configs_held: dict[str, dict[str, int]] = {}  # box_id -> kind -> doc_version
-        self._configs_sent: dict[tuple[str, str], int] = {}  # (box_id, kind) -> doc_version
+        self.configs = ConfigPush(store, self.send_to)
         self._refusal_log = LogThrottle(REFUSAL_WINDOW_SECONDS)
         self._db_log = LogThrottle(10.0)
         self.apply_workers = apply_workers if store.is_postgres else 1
@@ -128,8 +130,8 @@ class Receiver:
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
-        if self.apply_workers > 1:
-            self._pool = ApplyPool(self.apply_workers, self._reply, self._database_unavailable)
+        self._pool = ApplyPool(self.store, self.apply_workers, self._applied,
+                               self._database_unavailable)
         self.reload_boxes()
         self._thread = threading.Thread(target=self._run, name="hub-receiver", daemon=True)
         self._thread.start()
@@ -188,7 +190,9 @@ class Receiver:
                     except Exception:
                         log.exception("housekeeping failed")
                 self._flush_outgoing(sock)
-                if not sock.poll(5 if self._pool is not None else 100):  # acks from the pool
+                with self._lock:
+                    busy = any(self._applying.values())
+                if not sock.poll(2 if busy else 100):  # acks come from the pool's workers
                     continue
                 frames = sock.recv_multipart(copy=False)
                 try:
@@ -236,7 +240,7 @@ class Receiver:
         elif kind in (wire.HELLO, wire.PING):
             self._heartbeat(sock, route, sender, kind, body)
         elif kind == wire.CONFIG_ACK:
-            self._config_ack(sender.box_id, wire.decode_json(body, kind))
+            self.configs.acked(sender.box_id, wire.decode_json(body, kind))
         elif kind == wire.SNAPSHOT:
             self._snapshot(sender.box_id, body)
         else:
@@ -297,57 +301,36 @@ class Receiver:
 
         sock.send_multipart([route, *pong()])
         if kind == wire.HELLO:
-            known = message.get("configs") if isinstance(message.get("configs"), dict) else {}
-            self._configs_held[sender.box_id] = {k: v for k, v in known.items()
-                                                 if isinstance(v, int)}
-            for key in [key for key in self._configs_sent if key[0] == sender.box_id]:
-                del self._configs_sent[key]  # a new session: offer again what was refused
-            self._push_configs(sender.box_id, self.store.latest_configs())
+            self.configs.hello(sender.box_id, message.get("configs"))
 
     def _batch(self, sock, route, sender: EnrolledBox, body: list[bytes]) -> None:
-        first = last = None
         try:
-            header = self.opener.peek_header(body)
-            # Unverified, only so that the nack names the batch and the box can free its slot.
-            first, last = _int(header.get("first_seq")), _int(header.get("last_seq"))
-            if header["box_id"] != sender.box_id:
-                raise EnvelopeError(f"batch claims box {header['box_id']} but came over the "
-                                    f"connection of box {sender.box_id}")
-            header, plaintext = self.opener.open(body, sender.seal_public, sender.sign_public)
-            first, last = int(header["first_seq"]), int(header["last_seq"])
-            from_seq = int(header.get("from_seq", first))
-            records = parse_records(wire.parse_batch_plaintext(plaintext), from_seq, last)
-        except (EnvelopeError, wire.WireError, KeyError, TypeError, ValueError) as exc:
-            self._refuse(sock, route, sender.box_id, f"batch refused: {exc}", first, last)
+            batch, first, last = open_batch(self.opener, sender, body)
+        except BatchRefused as exc:
+            self._refuse(sock, route, sender.box_id, f"batch refused: {exc}", exc.first,
+                         exc.last)
             return
-        def apply() -> list[bytes]:
-            applied = self.store.apply_batch(sender.box_id, sender.district_code, records,
-                                             from_seq=from_seq,
-                                             backlog=_int(header.get("backlog")))
-            for detail in applied.tamper:
-                log.error("TAMPER: %s", detail)
-            with self._lock:
+        job = Job(batch, route, first, last)
+        with self._lock:
+            self._applying.setdefault(sender.box_id, Counter())[first] += 1
+        self._pool.submit(job)
+
+    def _applied(self, job: Job, applied: Applied | None) -> None:
+        """A worker's transaction is over: the batch is acknowledged if it was committed."""
+        box_id = job.batch.box_id
+        with self._lock:
+            self._applying[box_id][job.first] -= 1
+            if self._applying[box_id][job.first] <= 0:
+                del self._applying[box_id][job.first]
+            if applied is not None:
                 self.stats.batches += 1
                 self.stats.records += applied.new
-            return wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
-                                          "applied": [first, last]})
-
-        if self._pool is not None:
-            box_id = sender.box_id
-            with self._lock:
-                self._applying.setdefault(box_id, Counter())[first] += 1
-
-            def counted() -> list[bytes]:
-                try:
-                    return apply()
-                finally:
-                    with self._lock:
-                        self._applying[box_id][first] -= 1
-                        if self._applying[box_id][first] <= 0:
-                            del self._applying[box_id][first]
-            self._pool.submit(box_id, route, counted)
-        else:
-            sock.send_multipart([route, *apply()])
+        if applied is None:
+            return
+        for detail in applied.tamper:
+            log.error("TAMPER: %s", detail)
+        self._reply(job.route, wire.encode(wire.ACK, {"acked_seq": applied.acked_seq,
+                                                      "applied": [job.first, job.last]}))
 
     # -- once a second: enrolment, commands, config ----------------------------------------
     def _housekeeping(self) -> None:
@@ -371,7 +354,7 @@ class Receiver:
             self.store.command_done(command["id"])
         configs = self.store.latest_configs()
         for box_id in connected:
-            self._push_configs(box_id, configs)
+            self.configs.push(box_id, configs)
 
     def _command_frames(self, box_id: str, kind: str, body: dict) -> list[bytes]:
         """The message a queued command becomes; ValueError for one the hub cannot send."""
@@ -397,82 +380,11 @@ class Receiver:
             log.info("box %s answered snapshot request %s (%s)", box_id,
                      answer.get("request_id"), answer.get("error") or "JPEG")
 
-    def _push_configs(self, box_id: str, configs: dict[str, dict]) -> None:
-        """Queue each document newer than the box holds, once per document and session."""
-        held = self._configs_held.get(box_id)
-        if held is None:  # no hello since the hub started: go by the box's last answers
-            held = self._configs_held[box_id] = {
-                kind: state["doc_version"]
-                for kind, state in self.store.config_states().get(box_id, {}).items()
-                if state["ok"]}
-        for kind, doc in configs.items():
-            version = doc["doc_version"]
-            if held.get(kind, 0) < version and self._configs_sent.get((box_id, kind)) != version:
-                self._configs_sent[(box_id, kind)] = version
-                self.send_to(box_id, [wire.CONFIG, json.dumps(doc, ensure_ascii=False).encode()])
-
-    def _config_ack(self, box_id: str, body: dict) -> None:
-        self.store.config_acked(box_id, body)
-        if body.get("ok") and isinstance(body.get("doc_version"), int):
-            self._configs_held.setdefault(box_id, {})[str(body.get("kind"))] = body["doc_version"]
-        elif not body.get("ok"):
-            log.error("box %s refused config %s v%s: %s", box_id, body.get("kind"),
-                      body.get("doc_version"), body.get("error"))
-
-
-def parse_records(items: list[tuple[bytes | str, bytes]], from_seq: int,
-                  last: int) -> list[tuple[dict, str, bytes]]:
-    """Each record parsed and checked: a JSON object, ascending seq within the header's range.
-
-    orjson reads a record several times faster than ``json`` (the hub's largest cost per
-    record, bench/notes/relay-profile.md); it refuses invalid UTF-8 and NaN, as it should.
-    """
-    parsed = []
-    previous = from_seq - 1
-    for raw, digest in items:
-        record = orjson.loads(raw)
-        text = raw if isinstance(raw, str) else raw.decode("utf-8")
-        if not isinstance(record, dict) or not isinstance(record.get("kind"), str) \
-                or not isinstance(record.get("at"), str) or "body" not in record:
-            raise wire.WireError("a record lacks seq, kind, at or body")
-        seq = record.get("seq")
-        if not isinstance(seq, int) or not previous < seq <= last:
-            raise wire.WireError(f"record seq {seq!r} is out of order or outside {from_seq}-{last}")
-        previous = seq
-        parsed.append((record, text, digest))
-    return parsed
-
-
-class LogThrottle:
-    """Says whether a key is due a log line: the first time, then once per ``seconds``."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.seconds = seconds
-        self.clock = clock
-        self._last: dict[object, float] = {}
-        self._lock = threading.Lock()
-
-    def due(self, key: object) -> bool:
-        now = self.clock()
-        with self._lock:
-            if now - self._last.get(key, -self.seconds) < self.seconds:
-                return False
-            if len(self._last) > 1000:  # forget keys long quiet, so the map stays small
-                self._last = {k: t for k, t in self._last.items() if now - t < self.seconds}
-            self._last[key] = now
-            return True
 
 
 def _key_source(curve_key: bytes) -> str:
     """A refusal's source when no enrolled box owns the CURVE key: the key itself (Z85)."""
     return "key:" + curve_key.decode(errors="replace")
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _first_line(exc: BaseException) -> str:

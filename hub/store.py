@@ -37,7 +37,7 @@ from hub.storage.retry import retrying
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Applied", "ConfigVersionTaken", "HubStore", "Refusal", "StorageError", "utc_iso"]
+__all__ = ["Applied", "Batch", "ConfigVersionTaken", "HubStore", "Refusal", "StorageError", "utc_iso"]
 
 REFUSAL_WINDOW_SECONDS = 60.0
 
@@ -60,6 +60,17 @@ class Refusal:
     id: int
     count: int
     first_at: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One box's batch as the receiver opened it: records in ascending seq (see apply_batch)."""
+
+    box_id: str
+    district_code: str
+    parsed: list[tuple[dict[str, Any], str, bytes]]
+    from_seq: int
+    backlog: int | None
 
 
 @dataclass
@@ -189,28 +200,45 @@ class HubStore:
         ``parsed`` holds (record, record_text, claimed_hash) in ascending seq order. Two
         receivers given the same batch (a box failing over) apply it once between them.
         """
+        return self.apply_batches([Batch(box_id, district_code, parsed, from_seq, backlog)])[0]
+
+    def apply_batches(self, batches: list[Batch]) -> list[Applied]:
+        """Apply several batches (one box's in order, or several boxes') in one transaction:
+        one commit, one sync, for all (a group commit). Each is applied as ``apply_batch``
+        would; if one fails, each is applied again in a transaction of its own."""
         if self.is_postgres:
-            months = {month_of(record["at"]) for record, _, _ in parsed} - {None}
+            months = {month_of(record["at"]) for batch in batches
+                      for record, _, _ in batch.parsed} - {None}
             needed = self._months.missing(months)
             if needed:
                 ensure_months(self.engine, needed)
                 self._months.add(needed)
 
-        def attempt(careful: bool) -> Applied:
+        def attempt(careful: bool) -> list[Applied]:
+            applied = []
             with self.transaction() as conn:
-                self.engine.lock_box(conn, box_id)
-                new, acked, tamper = apply_records(conn, self.appliers, box_id, district_code,
-                                                   parsed, from_seq, backlog, utc_iso(),
-                                                   copy=self.is_postgres, careful=careful)
-            return Applied(new, len(parsed) - new, acked, tamper)
+                for box_id in sorted({batch.box_id for batch in batches}):  # no deadlock
+                    self.engine.lock_box(conn, box_id)
+                now = utc_iso()
+                for batch in batches:
+                    new, acked, tamper = apply_records(
+                        conn, self.appliers, batch.box_id, batch.district_code, batch.parsed,
+                        batch.from_seq, batch.backlog, now, copy=self.is_postgres,
+                        careful=careful)
+                    applied.append(Applied(new, len(batch.parsed) - new, acked, tamper))
+            return applied
 
         try:
             return retrying(lambda: attempt(False), self.engine)
         except unavailable_errors():
             raise
         except Exception as exc:  # noqa: BLE001 - a projection failed: again, record by record
+            if len(batches) > 1:
+                log.info("a group of %d batches failed (%s); applying each alone",
+                         len(batches), exc)
+                return [self.apply_batches([batch])[0] for batch in batches]
             log.info("box %s batch %s: a projection failed (%s); applying it again with each"
-                     " record under a savepoint", box_id, from_seq, exc)
+                     " record under a savepoint", batches[0].box_id, batches[0].from_seq, exc)
             return retrying(lambda: attempt(True), self.engine)
 
     # -- config pushed to boxes ---------------------------------------------------------

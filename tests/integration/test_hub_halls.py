@@ -17,7 +17,7 @@ from edge.presence.evidence import SnapshotStore
 from edge.presence.store import PRESENCE_SCHEMA, StorePresenceSink
 from edge.store import Store
 from hub.projections import rebuild
-from hub.receiver import parse_records
+from hub.batch_open import parse_records
 from hub.services import Scope
 from hub.services.halls import hall_views, refusals
 from provisioning.selftest import queue_report
