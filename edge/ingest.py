@@ -30,13 +30,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from edge import backlog
+from edge.casefold import CaseBatch
 from edge.bodies import BodyError, RawRecord, csv_records, split_body
 from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
-from standard.deadlines import CaseFacts, apply_event
+from standard.deadlines import apply_event
+from standard.fastrecords import FastEvent, read_event
 from standard.problems import field_problems
 from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent, CatalogueItem
 from standard.shares import participants
@@ -53,9 +56,11 @@ __all__ = [
     "split_body", "validate",
 ]
 
+# An accepted event: the common shape read by msgspec, or the pydantic model (same attributes).
+Event = CaseEvent | FastEvent
 # Called inside the ingest transaction with the newly accepted events, so that whatever a
 # module derives from them (a window armed for rating, say) commits with the events or not at all.
-IngestHook = Callable[[Tx, list[CaseEvent]], None]
+IngestHook = Callable[[Tx, list[Event]], None]
 
 
 @dataclass
@@ -119,14 +124,15 @@ class Judged:
     """A record that passed: the event, the JSON text stored and relayed, the raw text."""
 
     index: int
-    event: CaseEvent
+    event: Event
     body: str
     raw: str
 
 
-def validate(index: int, raw: str | bytes) -> CaseEvent | Rejection:
+def validate(index: int, raw: str | bytes) -> Event | Rejection:
     """Validate one raw record, returning the event or a Rejection naming each bad field."""
-    return judge_record(index, raw, _validate_json)
+    outcome = judge(index, raw)
+    return outcome if isinstance(outcome, Rejection) else outcome.event
 
 
 def judge_record(index: int, raw: str | bytes, validate_json: Callable[..., Any]) -> Any:
@@ -153,8 +159,16 @@ def _refused(index: int, raw: str | bytes, message: str) -> Rejection:
 
 
 def judge(index: int, raw: str | bytes) -> Judged | Rejection:
-    """Validate and encode one record (the encoding is what is stored, so it is checked here)."""
-    outcome = validate(index, raw)
+    """Validate and encode one record (the encoding is what is stored, so it is checked here).
+
+    The common shape goes by msgspec (standard/fastrecords.py); whatever it leaves, good or
+    bad, the pydantic model judges, so the verdicts and the messages are the model's.
+    """
+    if isinstance(raw, str) and len(raw) <= MAX_RAW_CHARS:
+        fast = read_event(raw)
+        if fast is not None:
+            return Judged(index, fast[0], fast[1], raw)
+    outcome = judge_record(index, raw, _validate_json)
     if isinstance(outcome, Rejection):
         return outcome
     try:
@@ -248,7 +262,7 @@ def _submit_chunk(store: Store, chunk: list[RawRecord], options: _Options
 
 
 def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
-                 catalogue: Mapping[str, CatalogueItem] | None = None) -> list[CaseEvent]:
+                 catalogue: Mapping[str, CatalogueItem] | None = None) -> list[Event]:
     """Insert new events, fold them into their cases' facts, queue them for the hub and mark
     their cases to be judged (edge/backlog.py), all in the caller's transaction.
 
@@ -271,14 +285,12 @@ def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
             result.duplicates += 1
     if not fresh:
         return []
-    case_nos = list(dict.fromkeys(j.event.case_no for j in fresh))
-    facts = _load_facts(conn, case_nos)
+    batch = CaseBatch(conn, list(dict.fromkeys(j.event.case_no for j in fresh)),
+                      _joint_lookup(catalogue))
     stored: list[Judged] = []
-    joint = _joint_lookup(catalogue)
     for item in fresh:
         try:
-            facts[item.event.case_no] = apply_event(facts.get(item.event.case_no), item.event,
-                                                    joint(item.event.item_code))
+            batch.fold(item.event)
         except Exception as exc:  # a bug in the fold: refuse this record, keep the others
             log.exception("event %s could not be folded into its case", item.event.event_id)
             result.rejected.append(_refused(item.index, item.raw,
@@ -286,22 +298,15 @@ def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
             continue
         stored.append(item)
     now = iso(tx.now)
-    conn.executemany(
+    # One statement over a JSON array, not executemany (edge/store.py insert_outbox says why).
+    conn.execute(
         "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
-        " values (?, ?, ?, ?, ?, ?)",
-        [(j.event.event_id, j.event.case_no, j.event.event_type,
-          j.event.occurred_at.isoformat(), now, j.body) for j in stored])
+        " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, value ->> 4"
+        " from json_each(?)",
+        (now, orjson.dumps([(j.event.event_id, j.event.case_no, j.event.event_type,
+                             _occurred_iso(j.event), j.body) for j in stored]).decode("utf-8")))
     tx.emit_json_many("case_event", [j.body for j in stored])
-    touched = list(dict.fromkeys(j.event.case_no for j in stored))
-    conn.executemany(
-        "insert into cases (case_no, item_code, dept_code, district_code, case_type, stage,"
-        " is_open, facts, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " on conflict(case_no) do update set item_code=excluded.item_code,"
-        " dept_code=excluded.dept_code, case_type=excluded.case_type, stage=excluded.stage,"
-        " is_open=excluded.is_open, facts=excluded.facts, updated_at=excluded.updated_at",
-        [(f.case_no, f.item_code, f.dept_code, f.district_code, f.case_type, f.stage,
-          0 if f.terminal in TERMINAL_EVENTS else 1, f.to_json(), now)
-         for f in (facts[case_no] for case_no in touched)])
+    touched = batch.write(now)
     backlog.mark(conn, touched)
     result.accepted += len(stored)
     result.cases.update(touched)
@@ -374,7 +379,8 @@ def _known_bodies(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
         " where event_id in (select value from json_each(?))", (json.dumps(ids),)))
 
 
-def _load_facts(conn: sqlite3.Connection, case_nos: list[str]) -> dict[str, CaseFacts]:
-    return {case_no: CaseFacts.from_json(text) for case_no, text in conn.execute(
-        "select case_no, facts from cases where case_no in (select value from json_each(?))",
-        (json.dumps(case_nos),))}
+def _occurred_iso(event: Event) -> str:
+    """The event's time as stored: the fast path's text is already ``isoformat()``'s."""
+    if isinstance(event, FastEvent):
+        return event.occurred_text
+    return event.occurred_at.isoformat()

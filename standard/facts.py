@@ -19,10 +19,10 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+import orjson
 import pydantic_core
 
 from standard.records import STAGE_RANK, TERMINAL_EVENTS, CaseEvent, CaseType, EventType
@@ -135,8 +135,12 @@ class CaseFacts:
         )
 
 
-# One encoder, built once: json.dumps builds a new one for every call with these options.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _dumps(value: dict[str, object]) -> str:
+    # orjson writes the same compact UTF-8 JSON as json.dumps(ensure_ascii=False,
+    # separators=(",", ":")), several times faster: ingest writes every case it touches.
+    return orjson.dumps(value).decode("utf-8")
+
+
 # pydantic's parser (already a dependency) reads facts three times faster than json.loads;
 # a full rule pass parses every open case.
 _loads = pydantic_core.from_json
@@ -169,19 +173,20 @@ def _is_share_event(facts: CaseFacts, event: CaseEvent, kind: str,
 
 
 def apply_event(facts: CaseFacts | None, event: CaseEvent,
-                joint: Collection[str] = ()) -> CaseFacts:
+                joint: Collection[str] = (), *, in_place: bool = False) -> CaseFacts:
     """Fold one event into a copy of ``facts`` (None for a case's first event).
 
     Events are taken in the order the platform sent them. Anomalies are recorded, never
     rejected; fees are judged later, by ``evaluate``, against the catalogue. ``joint`` is the
     item's participating department codes (``standard.shares.participants``): their events go
-    to their own shares, in parallel with the lead's stages.
+    to their own shares, in parallel with the lead's stages. ``in_place``: change ``facts``
+    itself (ingest folds a batch into facts it owns: a copy per event cost a tenth of its time).
     """
     if facts is None:
         facts = CaseFacts(event.case_no, event.item_code, event.dept_code, event.district_code)
     elif facts.case_no != event.case_no:
         raise ValueError(f"event {event.event_id} is for case {event.case_no}, not {facts.case_no}")
-    else:
+    elif not in_place:
         facts = facts.copy()
     kind = str(event.event_type)
     day = event.local_date
