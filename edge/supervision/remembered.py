@@ -11,9 +11,10 @@ A verdict row exists only while it matches the case's facts: triggers on ``cases
 whenever a case's facts change, however they change (ingest, a refold, a hand-made update), and
 it is written, in the transaction that applies the pass's alerts, only if the case is not marked
 to be judged again: every feed that changes a case's facts marks it in the same transaction
-(edge/backlog.py), so a case changed after the pass read it keeps no verdict of its old facts. It is used only under the basis it was
-judged against (catalogue, calendar, light and rule settings, enabled rules:
-``basis_fingerprint``, kept in ``meta``); under another basis every open case is judged again.
+(edge/backlog.py), so a case changed after the pass read it keeps no verdict of its old facts.
+It is used only under the basis it was judged against (catalogue, calendar, light and rule
+settings, enabled rules: ``basis_fingerprint``, kept in ``meta``); under another basis every
+open case is judged again. A marked case whose verdict still holds is not judged again either.
 
 Example::
 
@@ -113,6 +114,13 @@ class RememberedVerdicts:
             "select v.case_no, v.verdict from case_verdicts v join cases c"
             " on c.case_no = v.case_no where v.verdict is not null and c.is_open = 1"
             " and v.judged_on <= ?1 and ?1 < v.until", (day,))
+
+    def valid_for(self, conn, case_nos: Iterable[str], day: int) -> dict[str, str | None]:
+        """``{case_no: verdict}`` of these cases whose verdict is valid on ``day``."""
+        return dict(conn.execute(
+            "select case_no, verdict from case_verdicts where case_no in"
+            " (select value from json_each(?1)) and judged_on <= ?2 and ?2 < until",
+            (json.dumps(list(case_nos)), day)))
 
     def save(self, tx: Tx, fingerprint: str,
              rows: Iterable[tuple[str, int, int, int, str | None]],

@@ -278,20 +278,24 @@ class RuleEngine:
 
     def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
                    findings: dict[tuple[str, str], Finding]) -> tuple[set[str] | None, set[str]]:
-        """Run the rules on the cases in scope: ``case_nos`` (each judged), or every open case
-        (judged only without a verdict valid today, edge/supervision/remembered.py).
+        """Run the rules on the cases in scope, ``case_nos`` or every open case; a case whose
+        kept verdict holds today is not judged again (edge/supervision/remembered.py).
 
-        Returns the case numbers judged (None: every open case) and the open ones among them.
+        Returns the case numbers in scope (None: every open case) and the open ones among them.
         """
         board = self.board
         basis = (board.catalogue, board.calendar, board.settings)
         if any(new is not old for new, old in zip(basis, self._basis)):
             self._basis, self._fingerprint = basis, self._basis_fingerprint()
         day = today.toordinal()
+        usable = self.remembered.usable(conn, self._fingerprint)
+        kept = {}  # cases in scope whose facts are unchanged since their verdict (it holds)
         if case_nos is not None:
             rows = conn.execute("select case_no, facts, is_open from cases where case_no in"
-                                " (select value from json_each(?))", (json.dumps(sorted(case_nos)),))
-        elif self.remembered.usable(conn, self._fingerprint):
+                                " (select value from json_each(?))",
+                                (json.dumps(sorted(case_nos)),))
+            kept = self.remembered.valid_for(conn, case_nos, day) if usable else {}
+        elif usable:
             rows = ((case_no, text, 1) for case_no, text in self.remembered.stale(conn, day))
             for case_no, verdict in self.remembered.found(conn, day):
                 found, labels = decode_verdict(verdict, Finding)
@@ -300,8 +304,13 @@ class RuleEngine:
             rows = conn.execute("select case_no, facts, 1 from cases where is_open = 1")
         judged, judged_open = set(), set()
         for case_no, text, is_open in rows:
-            known = self._judge(CaseFacts.from_json(text), today)
             judged.add(case_no)
+            if is_open and case_no in kept:
+                judged_open.add(case_no)
+                found, labels = decode_verdict(kept[case_no], Finding)
+                self._note(case_no, found, labels, plan, findings)
+                continue
+            known = self._judge(CaseFacts.from_json(text), today)
             if is_open:
                 judged_open.add(case_no)
                 plan.verdicts.append((case_no, facts_digest(text), known.judged_on,
