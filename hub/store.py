@@ -223,8 +223,7 @@ class HubStore:
                 for batch in batches:
                     new, acked, tamper = apply_records(
                         conn, self.appliers, batch.box_id, batch.district_code, batch.parsed,
-                        batch.from_seq, batch.backlog, now, copy=self.is_postgres,
-                        careful=careful)
+                        batch.from_seq, batch.backlog, now, careful=careful)
                     applied.append(Applied(new, len(batch.parsed) - new, acked, tamper))
             return applied
 

@@ -2,8 +2,9 @@
 
 A batch's events are grouped by case; the cases' rows and the events already folded are read
 in one query each; each case is folded in memory from its row's facts through all its new
-events and judged once; then the batch writes with one executemany per table: the events, the
-cases, their shares, and ``hub_case_daily`` with the deltas summed per key. The rows are those
+events and judged once; then the batch writes each table at once: the events (``COPY`` on
+PostgreSQL, hub/storage/engines.py), then one executemany each for the cases, their shares,
+and ``hub_case_daily`` with the deltas summed per key. The rows are those
 that applying the events one by one gives (tests/unit/test_hub_projection_batches.py), except
 ``updated_at`` and, on PostgreSQL, the ids a per-record upsert would have drawn and not used.
 
@@ -25,11 +26,11 @@ from hub.projections.cases import (_COLUMNS, BUMP_DAILY, UPSERT_CASE, HubEvent, 
                                    apply_case_event, case_params, case_values, daily_delta,
                                    shares_written)
 from hub.projections.shares import COLUMNS as SHARE_COLUMNS
+from hub.storage.engines import insert_new
 from hub.units import dept_suffix
 from standard.deadlines import CaseFacts, apply_event
 
-_INSERT_EVENT = ("insert into hub_case_events (district_code, case_no, box_id, seq, event_type,"
-                 " occurred_at) values (?, ?, ?, ?, ?, ?) on conflict do nothing")
+_EVENT_COLUMNS = ("district_code", "case_no", "box_id", "seq", "event_type", "occurred_at")
 _DELETE_SHARES = "delete from hub_case_shares where district_code = ? and case_no = ?"
 _INSERT_SHARE = (f"insert into hub_case_shares (district_code, case_no, dept_suffix,"
                  f" {', '.join(SHARE_COLUMNS)}) values (?, ?, ?, {marks(SHARE_COLUMNS)})")
@@ -68,7 +69,8 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
             share_rows += [(facts.district_code, case_no,
                             dept_suffix(row[0], facts.district_code), *row) for row in shares]
         _add(daily, daily_delta(values, +1))
-    run(conn, [(_INSERT_EVENT, row) for row in new_events])
+    # The box's lock is held and its events held already were skipped: none can conflict.
+    insert_new(conn, "hub_case_events", _EVENT_COLUMNS, new_events)
     run(conn, [(UPSERT_CASE, row) for row in cases])
     run(conn, [(_DELETE_SHARES, row) for row in share_cases])
     run(conn, [(_INSERT_SHARE, row) for row in share_rows])

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from hub.storage.engines import insert_new
 from standard.envelope import GENESIS, chain_hash
 
 log = logging.getLogger(__name__)
 CHAIN_CHUNK = 5000
-_COLUMNS = "box_id, seq, kind, at, body, hash, received_at"
+_COLUMNS = ("box_id", "seq", "kind", "at", "body", "hash", "received_at")
 
 
 def ensure_box(conn, box_id: str, district_code: str) -> None:
@@ -32,7 +33,7 @@ def ensure_box(conn, box_id: str, district_code: str) -> None:
 
 def apply_records(conn, appliers, box_id: str, district_code: str,
                   parsed: list[tuple[dict[str, Any], str, bytes]], from_seq: int,
-                  backlog: int | None, now: str, *, copy: bool,
+                  backlog: int | None, now: str, *,
                   careful: bool = False) -> tuple[int, int, list[str]]:
     """Apply ``parsed``; returns (new rows, the box's acked mark, tamper messages).
 
@@ -47,7 +48,7 @@ def apply_records(conn, appliers, box_id: str, district_code: str,
             "select seq from records where box_id = ? and seq between ? and ?",
             (box_id, parsed[0][0]["seq"], parsed[-1][0]["seq"]))}
         fresh = [row for row in parsed if row[0]["seq"] not in held]
-        _insert(conn, box_id, fresh, now, copy)
+        _insert(conn, box_id, fresh, now)
         _project(conn, appliers, box_id, [record for record, _, _ in fresh], careful)
         tamper += _note_gaps(conn, box_id, from_seq, [r["seq"] for r, _, _ in parsed], now)
     acked = _advance(conn, box_id, now, tamper, fresh)
@@ -81,18 +82,11 @@ def _project(conn, appliers, box_id: str, records: list[dict[str, Any]], careful
                     apply(conn, box_id, record)
 
 
-def _insert(conn, box_id: str, fresh: list, now: str, copy: bool) -> None:
-    rows = [(box_id, record["seq"], record["kind"], record["at"], text, digest, now)
-            for record, text, digest in fresh]
-    if not rows:
-        return
-    if copy:  # the box's lock is held and held rows were skipped: nothing can conflict
-        with conn.raw.cursor().copy(f"copy records ({_COLUMNS}) from stdin") as stream:
-            for row in rows:
-                stream.write_row(row)
-        return
-    conn.executemany(f"insert into records ({_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)"
-                     " on conflict do nothing", rows)
+def _insert(conn, box_id: str, fresh: list, now: str) -> None:
+    # the box's lock is held and held rows were skipped: nothing can conflict
+    insert_new(conn, "records", _COLUMNS, [
+        (box_id, record["seq"], record["kind"], record["at"], text, digest, now)
+        for record, text, digest in fresh])
 
 
 def _note_gaps(conn, box_id: str, from_seq: int, seqs: list[int], now: str) -> list[str]:

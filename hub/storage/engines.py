@@ -239,6 +239,24 @@ class _PgConnection:
         cursor.executemany(PostgresDialect().prepare(sql), [_params(row) for row in rows])
         return cursor
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows) -> None:
+        with self.raw.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as stream:
+            for row in rows:
+                stream.write_row(row)
+
+
+def insert_new(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert rows that cannot conflict (the caller holds the box's lock and skipped the
+    rows held): ``COPY`` on PostgreSQL, several times faster than an insert per row;
+    ``executemany`` of an ``insert ... on conflict do nothing`` on SQLite."""
+    if not rows:
+        return
+    if isinstance(conn, _PgConnection):
+        conn.copy_rows(table, columns, rows)
+        return
+    conn.executemany(f"insert into {table} ({', '.join(columns)})"
+                     f" values ({', '.join('?' * len(columns))}) on conflict do nothing", rows)
+
 
 def _params(params):
     return params if isinstance(params, dict) else tuple(params)
