@@ -111,8 +111,9 @@ def columns(conn, table: str) -> list[str]:
 
 def add_copies(conn, first: int, last: int, per_statement: int = 10) -> None:
     """Copies ``first`` .. ``last`` (inclusive) of the seed, ``per_statement`` at a time."""
-    most = conn.execute("select max(seq) from records").fetchone()[0]
-    assert most < STRIDE, f"the seed's boxes reach seq {most}: more than the stride {STRIDE}"
+    if first == 1:  # only the seed so far
+        most = conn.execute("select max(last_seq) from boxes").fetchone()[0]
+        assert most < STRIDE, f"the seed's boxes reach seq {most}: more than the stride {STRIDE}"
     assert last < MAX_COPIES, f"at most {MAX_COPIES - 1} copies"
     layout = {table: columns(conn, table) for table in COPIED}
     for low in range(first, last + 1, per_statement):

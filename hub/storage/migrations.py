@@ -223,6 +223,22 @@ create index if not exists hub_cases_dept_id on hub_cases(dept_suffix, id);
         db.run("create index if not exists hub_cases_district_id on hub_cases(district_code, id);")
 
 
+def overview_indexes(db: Migrating) -> None:
+    """Issue 18: the overview's and the department page's reads at tens of millions of records.
+
+    Active cards (partial: carded alerts only, state first, so the few active ones are read,
+    not every closed card); a case's item by its number (the department page joins a
+    month's ratings to their cases: index only); a department's ratings by day; one unit's
+    department's cases newest first (a 区审批部门 user's lists)."""
+    db.run("""
+create index if not exists hub_alerts_cards on hub_alerts(state, card, district_code, dept_suffix,
+    card_due) where card is not null;
+create index if not exists hub_cases_no_item on hub_cases(district_code, case_no, item_code);
+create index if not exists hub_ratings_dept on hub_ratings(dept_suffix, rated_on);
+create index if not exists hub_cases_unit_id on hub_cases(district_code, dept_suffix, id);
+""")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -241,6 +257,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "window snapshot requests", snapshot_requests),
     Migration(9, "notice pages, 督办通知书, complaint channels and links", hub_pages),
     Migration(10, "case list indexes", case_list_indexes),
+    Migration(11, "overview and department page indexes", overview_indexes),
 )
 LATEST = MIGRATIONS[-1].version
 
