@@ -2,8 +2,10 @@
 
     python -m bench.bench_ingest [--events 1000000] [--http-events 100000] [--source FILE]
 
-Prints figures only. Goals (issue 2): ≥ 50,000 events/s from a file and at least a third of
-the raw executemany rate; ≥ 10,000 events/s over HTTP in batches of 500.
+Prints figures only. Goals (issues 2 and 17): ≥ 50,000 events/s from a file, at least half the
+rate of a plain parse + executemany of the same lines in the same run (the insert alone is
+printed too, the yardstick of the earlier figures); ≥ 10,000 events/s over HTTP in batches of
+500 with the rules running.
 
 The file figure is ``edge ingest``'s own path (``ingest_files``). The HTTP box runs as ``serve``
 runs it (waitress, 8 threads) with its clock fixed an hour after the last event posted, so that
@@ -61,27 +63,30 @@ def read_lines(path: Path, limit: int | None = None) -> list[str]:
         return [line.rstrip("\n") for line in itertools.islice(handle, limit)]
 
 
-def raw_executemany(folder: Path, lines: list[str]) -> float:
-    """The baseline: the same rows, already parsed, straight into SQLite."""
+def raw_executemany(folder: Path, lines: list[str]) -> tuple[float, float]:
+    """The baselines: the same rows straight into SQLite, in rows/s, timed without the parse
+    (already parsed) and with it (``json.loads`` of each line, issue 17's "plain parse +
+    executemany")."""
     conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
     conn.execute("pragma journal_mode=wal")
     conn.execute("pragma synchronous=normal")
     conn.execute("create table case_events (event_id text primary key, case_no text,"
                  " event_type text, occurred_at text, body text)")
+    started = time.perf_counter()
     rows = []
     for line in lines:
         record = json.loads(line)
         rows.append((record["event_id"], record["case_no"], record["event_type"],
                      record["occurred_at"], line))
-    started = time.perf_counter()
+    parsed = time.perf_counter()
     for offset in range(0, len(rows), 2000):
         conn.execute("begin")
         conn.executemany("insert into case_events values (?, ?, ?, ?, ?)",
                          rows[offset:offset + 2000])
         conn.execute("commit")
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
     conn.close()
-    return len(rows) / elapsed
+    return len(rows) / (ended - parsed), len(rows) / (ended - started)
 
 
 def file_ingest(folder: Path, path: Path) -> tuple[float, int]:
@@ -147,11 +152,12 @@ def main() -> None:
         source = args.source or folder / "events.ndjson"
         if args.source is None:
             generate(source, args.events)
-        raw_rate = raw_executemany(folder, read_lines(source))
+        raw_rate, parse_rate = raw_executemany(folder, read_lines(source))
         rate, accepted = file_ingest(folder, source)
         print(f"file ingest: {accepted:,} events, {rate:,.0f} events/s "
-              f"(goal ≥ 50,000); raw executemany {raw_rate:,.0f} rows/s; "
-              f"ratio {rate / raw_rate:.2f} (goal ≥ 0.33)")
+              f"(goal ≥ 50,000); raw executemany {raw_rate:,.0f} rows/s, ratio "
+              f"{rate / raw_rate:.2f}; parse + executemany {parse_rate:,.0f} rows/s, ratio "
+              f"{rate / parse_rate:.2f} (goal ≥ 0.5)")
         lines = read_lines(source, args.http_events)
         http_rate, lag = http_ingest(folder, lines)
         alone, _ = http_ingest(folder, lines, rules=False)
