@@ -43,13 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 import sqlite_utils
 
 from edge.checkpointer import Checkpointer
+from edge.outboxrows import insert_outbox, record_json
 from edge.storeidentity import StoreLost, bind, check_file, remedy
 from edge.storeschema import OUTBOX_BYTES, get_meta, prepare, set_meta
-from standard.envelope import GENESIS, canonical_json, chain_hash
+from standard.envelope import GENESIS, chain_hash
 from standard.files import private_dir, private_sqlite
 
 T = TypeVar("T")
@@ -66,7 +66,6 @@ SYNCHRONOUS = "full"  # what answers promise; bench/bench_durable.py compares it
 # only up to this share; the rest is kept for the box's own rows (alerts, notices, key
 # presses), which are never refused.
 SENDERS_SHARE = 0.8
-BULK_ROWS = 16  # rows from which a table is written by one statement over a JSON array
 
 
 class StoreError(Exception):
@@ -120,7 +119,7 @@ class Tx:
 
     def emit(self, kind: str, body: dict[str, Any]) -> int:
         """Queue a record for the hub in this transaction; returns its sequence number."""
-        return self.emit_json(kind, canonical_json(body).decode("utf-8"))
+        return self.emit_json(kind, record_json(body))
 
     def emit_json(self, kind: str, body_json: str) -> int:
         """``emit`` for a body that is already JSON text (saves encoding it twice).
@@ -163,26 +162,6 @@ class Tx:
             set_meta(self.conn, OUTBOX_BYTES, str(used))
             set_meta(self.conn, "chain_seq", str(self.head.seq))
             set_meta(self.conn, "chain_hash", self.head.hash.hex())
-
-
-def insert_outbox(conn: sqlite3.Connection, rows: list[tuple[int, str, str, bytes, str]]) -> None:
-    """Insert outbox rows ``(seq, kind, record, hash, created_at)`` of consecutive seqs.
-
-    Many rows go in one statement over a JSON array (the hashes as one blob, 32 bytes each):
-    ``executemany`` lets go of Python's lock for every row and waits to take it back, and under
-    load (the rule pass in the same interpreter, a busy machine) those waits were most of a
-    bulk write's time (issue 17).
-    """
-    if len(rows) < BULK_ROWS or rows[-1][0] - rows[0][0] != len(rows) - 1:
-        conn.executemany("insert into outbox (seq, kind, body, hash, created_at)"
-                         " values (?, ?, ?, ?, ?)", rows)
-        return
-    conn.execute(
-        "insert into outbox (seq, kind, body, hash, created_at) select ? + key, value ->> 0,"
-        " value ->> 1, substr(?, key * 32 + 1, 32), value ->> 2 from json_each(?)",
-        (rows[0][0], b"".join(row[3] for row in rows),
-         orjson.dumps([(kind, record, created)
-                       for _, kind, record, _, created in rows]).decode("utf-8")))
 
 
 def senders_limit(quota: int) -> int:
