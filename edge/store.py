@@ -121,6 +121,10 @@ class Tx:
         """Queue a record for the hub in this transaction; returns its sequence number."""
         return self.emit_json(kind, record_json(body))
 
+    def emit_many(self, kind: str, bodies: Iterable[dict[str, Any]]) -> None:
+        """``emit`` for many records of one kind, in order."""
+        self.emit_json_many(kind, [record_json(body) for body in bodies])
+
     def emit_json(self, kind: str, body_json: str) -> int:
         """``emit`` for a body that is already JSON text (saves encoding it twice).
 

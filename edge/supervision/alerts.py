@@ -188,19 +188,6 @@ def alert_row(conn, alert_id: int) -> dict[str, Any] | None:
     return dict(zip(_ALERT_COLUMNS, row)) if row else None
 
 
-def record_event(tx: Tx, alert: dict[str, Any], at: str, actor: str, action: str,
-                 from_state: str | None, note: str | None) -> None:
-    """Append an audit entry and queue it (and ``alert``, the row as it now is) for the hub."""
-    alert_id, to_state = alert["id"], alert["state"]
-    cursor = tx.conn.execute(
-        "insert into alert_events (alert_id, at, actor, action, from_state, to_state, note)"
-        " values (?, ?, ?, ?, ?, ?, ?)", (alert_id, at, actor, action, from_state, to_state, note))
-    tx.emit("alert_event", {"id": cursor.lastrowid, "alert_id": alert_id, "at": at,
-                            "actor": actor, "action": action, "from_state": from_state,
-                            "to_state": to_state, "note": note})
-    tx.emit("alert", alert)
-
-
 def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int | None:
     """Insert the alert unless one for this subject and rule exists; its id if new."""
     opened = open_alerts(tx, [finding], at or tx.now)
@@ -226,7 +213,7 @@ def open_alerts(tx: Tx, findings: Sequence[Finding], at: dt.datetime
         "insert into alert_events (id, alert_id, at, actor, action, from_state, to_state, note)"
         " values (?, ?, ?, ?, 'open', null, 'open', ?)",
         [(first + n, alert_id, now, SYSTEM, f.detail) for n, (alert_id, f) in enumerate(opened)])
-    for n, (alert_id, f) in enumerate(opened):  # for the hub, as record_event queues them
+    for n, (alert_id, f) in enumerate(opened):  # for the hub, as change_alerts queues them
         tx.emit("alert_event", {"id": first + n, "alert_id": alert_id, "at": now,
                                 "actor": SYSTEM, "action": "open", "from_state": None,
                                 "to_state": "open", "note": f.detail})
@@ -244,10 +231,31 @@ def change_alert(tx: Tx, alert: dict[str, Any], *, at: str, actor: str, action: 
 
     ``alert`` is the row as read in this transaction (``alert_row``).
     """
+    change_alerts(tx, [(alert, note)], at=at, actor=actor, action=action, **columns)
+
+
+def change_alerts(tx: Tx, alerts: Sequence[tuple[dict[str, Any], str | None]], *, at: str,
+                  actor: str, action: str, **columns: Any) -> None:
+    """``change_alert`` of the same columns on many ``(alert, note)``: one statement per table,
+    the audit entries and the hub's records in the order given."""
+    if not alerts:
+        return
     columns["updated_at"] = at
     sets = ", ".join(f"{name} = ?" for name in columns)
-    tx.conn.execute(f"update alerts set {sets} where id = ?", (*columns.values(), alert["id"]))
-    record_event(tx, {**alert, **columns}, at, actor, action, alert["state"], note)
+    values = tuple(columns.values())
+    tx.conn.executemany(f"update alerts set {sets} where id = ?",
+                        [(*values, alert["id"]) for alert, _ in alerts])
+    first = tx.conn.execute("select coalesce(max(id), 0) + 1 from alert_events").fetchone()[0]
+    events = [{"id": first + n, "alert_id": alert["id"], "at": at, "actor": actor,
+               "action": action, "from_state": alert["state"],
+               "to_state": columns.get("state", alert["state"]), "note": note}
+              for n, (alert, note) in enumerate(alerts)]
+    tx.conn.executemany(
+        "insert into alert_events (id, alert_id, at, actor, action, from_state, to_state, note)"
+        " values (:id, :alert_id, :at, :actor, :action, :from_state, :to_state, :note)", events)
+    for event, (alert, _) in zip(events, alerts):  # for the hub, in the order of the audit entries
+        tx.emit("alert_event", event)
+        tx.emit("alert", {**alert, **columns})
 
 
 def raise_condition(tx: Tx, finding: Finding, at: dt.datetime) -> int | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from edge.cases import CaseBoard
 from edge.store import Tx, iso
-from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert
+from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert, change_alerts
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, local_day
 from standard.districts import hall_name, short_name
@@ -89,11 +89,7 @@ def format_number(district_code: str, year: int, seq: int, word: str = "电监")
 
 def next_seq(tx: Tx, district_code: str, year: int) -> int:
     """The next number of the district's year, taken in the caller's transaction (gap-free)."""
-    row = tx.conn.execute(
-        "insert into notice_counters (district_code, year, last) values (?, ?, 1)"
-        " on conflict(district_code, year) do update set last = last + 1 returning last",
-        (district_code, year)).fetchone()
-    return row[0]
+    return _take_seqs(tx, [(district_code, year)])[0][1]
 
 
 class CardDesk:
@@ -149,20 +145,26 @@ class CardDesk:
                 [alert_row(conn, i) for i, dept, lead, facts in need_red
                  if dept in (None, lead) or not _fed_back(facts, dept)])
 
-    def _case(self, tx: Tx, case_no: str) -> CaseFacts:
-        (text,) = tx.conn.execute("select facts from cases where case_no = ?",
-                                  (case_no,)).fetchone()
-        return CaseFacts.from_json(text)
+    def _cases(self, tx: Tx, case_nos: list[str]) -> dict[str, CaseFacts]:
+        return {case_no: CaseFacts.from_json(text) for case_no, text in tx.conn.execute(
+            "select case_no, facts from cases where case_no in (select value from json_each(?))",
+            (json.dumps(case_nos),))}
 
-    def _case_lines(self, tx: Tx, facts: CaseFacts, at: dt.datetime,
-                    dept_code: str) -> list[list[str]]:
+    def _red_reasons(self, tx: Tx, case_nos: list[str]) -> dict[tuple[str, str | None], list[str]]:
+        """The active red findings of the cases, by (case, department), in alert order."""
+        reasons: dict[tuple[str, str | None], list[str]] = {}
+        for case_no, dept_code, rule, detail in tx.conn.execute(
+                "select case_no, dept_code, rule, detail from alerts where case_no in"
+                f" (select value from json_each(?)) and level = 'red' and state in {_ACTIVE}"
+                " and cleared_at is null order by id", (json.dumps(case_nos),)):
+            reasons.setdefault((case_no, dept_code), []).append(f"{rule}：{detail}")
+        return reasons
+
+    def _case_lines(self, facts: CaseFacts, at: dt.datetime, dept_code: str,
+                    reasons: list[str]) -> list[list[str]]:
         """The notice's table; for a participating department, its own share of the case."""
         status = self.board.evaluate(facts, at)
         item = self.board.catalogue.get(facts.item_code)
-        reasons = [f"{rule}：{detail}" for rule, detail in tx.conn.execute(
-            f"select rule, detail from alerts where case_no = ? and dept_code is ?"
-            f" and level = 'red' and state in {_ACTIVE} and cleared_at is null order by id",
-            (facts.case_no, dept_code))]
         lines = [["办件编号", facts.case_no],
                  ["事项名称", f"{item.name}（{facts.item_code}）" if item else facts.item_code]]
         share = next((d for d in status.departments if d.dept_code == dept_code), None)
@@ -199,33 +201,45 @@ class CardDesk:
 
     def issue_yellow(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
         """黄牌 + 限期办理通知书 on ``alert``; None when the calendar cannot give a due date."""
+        issued = self.issue_yellow_many(tx, [alert], at)
+        return issued[0] if issued else None
+
+    def issue_yellow_many(self, tx: Tx, alerts: list[dict], at: dt.datetime) -> list[Notice]:
+        """``issue_yellow`` for a pass's alerts, numbered in their order; one statement per
+        table (a next day may card thousands of cases). Empty without a due date."""
         today = local_day(at)
-        due = self._due_on(today, self.settings.notice_due_working_days)
+        due = self._due_on(today, self.settings.notice_due_working_days) if alerts else None
         if due is None:
-            return None
-        facts = self._case(tx, alert["case_no"])
-        dept = alert["dept_code"] or facts.dept_code
-        issuer = self.issuer(facts.district_code)
-        share = dept != facts.dept_code
-        what = "你单位协办的下列联办件已超过本部门办理时限" if share else "你单位办理的下列办件已亮红灯"
-        finish, verb = ("向牵头部门反馈办理意见", "反馈") if share else ("依法办结该件", "办结")
-        content = {
-            "version": 1, "kind": DEADLINE_NOTICE, "title": DEADLINE_NOTICE,
-            "recipient": self.dept_name(dept),
-            "opening": f"经行政审批电子监察系统监测，{what}，现发出黄牌督办：",
-            "lines": self._case_lines(tx, facts, at, dept),
-            "joint_share": share,
-            "requirements": [
-                f"请你单位于{chinese_date(due)}前{finish}，并在电子监察系统中书面说明理由"
-                "（原因及整改措施）。",
-                f"逾期仍未{verb}的，将升级为红牌督办并发出整改建议书。",
-                "特此通知。"],
-            "issuer": issuer, "issued_on": today.isoformat(), "due_on": due.isoformat(),
-        }
-        notice = self._issue(tx, alert, facts, content, at)
-        change_alert(tx, alert, at=iso(at), actor="system", action="yellow_card",
-                     note=notice.number, card="yellow", card_due=due.isoformat())
-        return notice
+            return []
+        case_nos = sorted({alert["case_no"] for alert in alerts})
+        cases, reasons = self._cases(tx, case_nos), self._red_reasons(tx, case_nos)
+        contents = []
+        for alert in alerts:
+            facts = cases[alert["case_no"]]
+            dept = alert["dept_code"] or facts.dept_code
+            share = dept != facts.dept_code
+            what = "你单位协办的下列联办件已超过本部门办理时限" if share else "你单位办理的下列办件已亮红灯"
+            finish, verb = ("向牵头部门反馈办理意见", "反馈") if share else ("依法办结该件", "办结")
+            contents.append((alert, facts, {
+                "version": 1, "kind": DEADLINE_NOTICE, "title": DEADLINE_NOTICE,
+                "recipient": self.dept_name(dept),
+                "opening": f"经行政审批电子监察系统监测，{what}，现发出黄牌督办：",
+                "lines": self._case_lines(facts, at, dept,
+                                          reasons.get((facts.case_no, alert["dept_code"]), [])),
+                "joint_share": share,
+                "requirements": [
+                    f"请你单位于{chinese_date(due)}前{finish}，并在电子监察系统中书面说明理由"
+                    "（原因及整改措施）。",
+                    f"逾期仍未{verb}的，将升级为红牌督办并发出整改建议书。",
+                    "特此通知。"],
+                "issuer": self.issuer(facts.district_code), "issued_on": today.isoformat(),
+                "due_on": due.isoformat(),
+            }))
+        notices = self._issue(tx, contents, at)
+        change_alerts(tx, [(alert, notice.number) for alert, notice in zip(alerts, notices)],
+                      at=iso(at), actor="system", action="yellow_card", card="yellow",
+                      card_due=due.isoformat())
+        return notices
 
     def issue_red(self, tx: Tx, alert: dict, at: dt.datetime) -> Notice | None:
         """红牌 + 整改建议书 on an alert whose yellow card's date has passed."""
@@ -233,7 +247,7 @@ class CardDesk:
         due = self._due_on(today, self.settings.rectify_working_days)
         if due is None:
             return None
-        facts = self._case(tx, alert["case_no"])
+        facts = self._cases(tx, [alert["case_no"]])[alert["case_no"]]
         dept = alert["dept_code"] or facts.dept_code
         finish, verb = (("向牵头部门反馈办理意见", "反馈") if dept != facts.dept_code
                         else ("依法办结该件", "办结"))
@@ -242,12 +256,13 @@ class CardDesk:
             (alert["id"], DEADLINE_NOTICE)).fetchone()
         issuer = self.issuer(facts.district_code)
         earlier = f"《{DEADLINE_NOTICE}》（{previous[0]}）" if previous else f"《{DEADLINE_NOTICE}》"
+        reasons = self._red_reasons(tx, [facts.case_no]).get((facts.case_no, alert["dept_code"]))
         content = {
             "version": 1, "kind": RECTIFY_NOTICE, "title": RECTIFY_NOTICE,
             "recipient": self.dept_name(dept),
             "opening": (f"你单位办理的下列办件经{earlier}督办，至{chinese_date(alert['card_due'])}"
                         f"仍未{verb}，现升级为红牌督办，并提出以下整改建议："),
-            "lines": self._case_lines(tx, facts, at, dept),
+            "lines": self._case_lines(facts, at, dept, reasons or []),
             "joint_share": dept != facts.dept_code,
             "requirements": [
                 f"一、立即{finish}，并书面说明逾期未{verb}的原因；",
@@ -257,33 +272,56 @@ class CardDesk:
             "issuer": issuer, "issued_on": today.isoformat(), "due_on": due.isoformat(),
             "follows": previous[0] if previous else None,
         }
-        notice = self._issue(tx, alert, facts, content, at)
+        (notice,) = self._issue(tx, [(alert, facts, content)], at)
         change_alert(tx, alert, at=iso(at), actor="system", action="red_card",
                      note=notice.number, card="red", card_due=due.isoformat())
         return notice
 
-    def _issue(self, tx: Tx, alert: dict, facts: CaseFacts, content: dict, at: dt.datetime
-               ) -> Notice:
-        issued_on = dt.date.fromisoformat(content["issued_on"])
-        seq = next_seq(tx, facts.district_code, issued_on.year)
-        number = format_number(facts.district_code, issued_on.year, seq,
-                               self.settings.document_word)
-        content["number"] = number
-        notice = Notice(number, content["kind"], facts.district_code, issued_on.year, seq,
-                        alert["id"], facts.case_no, alert["dept_code"] or facts.dept_code, iso(at),
-                        content["issued_on"], content["due_on"], content)
-        notice = dataclasses.replace(notice, html=render_notice_html(notice),
-                                     text=render_notice_text(notice))
-        tx.conn.execute(
+    def _issue(self, tx: Tx, contents: list[tuple[dict, CaseFacts, dict]], at: dt.datetime
+               ) -> list[Notice]:
+        """Number, render, store and queue notices ``(alert, case, content)`` in that order."""
+        issued_at, notices = iso(at), []
+        seqs = _take_seqs(tx, [(facts.district_code, int(content["issued_on"][:4]))
+                               for _, facts, content in contents])
+        for (alert, facts, content), (year, seq) in zip(contents, seqs):
+            number = format_number(facts.district_code, year, seq, self.settings.document_word)
+            content["number"] = number
+            notice = Notice(number, content["kind"], facts.district_code, year, seq,
+                            alert["id"], facts.case_no, alert["dept_code"] or facts.dept_code,
+                            issued_at, content["issued_on"], content["due_on"], content)
+            notices.append(dataclasses.replace(notice, html=render_notice_html(notice),
+                                               text=render_notice_text(notice)))
+        tx.conn.executemany(
             "insert into notices (number, kind, district_code, year, seq, alert_id, case_no,"
             " dept_code, issued_at, issued_on, due_on, content, html, text) values"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (number, notice.kind, notice.district_code, notice.year, seq, notice.alert_id,
-             notice.case_no, notice.dept_code, notice.issued_at, notice.issued_on, notice.due_on,
-             json.dumps(content, ensure_ascii=False), notice.html, notice.text))
+            [(n.number, n.kind, n.district_code, n.year, n.seq, n.alert_id, n.case_no,
+              n.dept_code, n.issued_at, n.issued_on, n.due_on,
+              json.dumps(n.content, ensure_ascii=False), n.html, n.text) for n in notices])
         # All of it, so the hub can reprint it too (a shallow dict: asdict would deep-copy).
-        tx.emit("notice", {f.name: getattr(notice, f.name) for f in dataclasses.fields(notice)})
-        return notice
+        fields = [f.name for f in dataclasses.fields(Notice)]
+        tx.emit_many("notice", [{name: getattr(n, name) for name in fields} for n in notices])
+        return notices
+
+
+def _take_seqs(tx: Tx, keys: list[tuple[str, int]]) -> list[tuple[int, int]]:
+    """``next_seq`` for each ``(district, year)`` in order, one counter update per key:
+    ``(year, seq)`` each, the same gap-free numbers as taking them one at a time."""
+    wanted: dict[tuple[str, int], int] = {}
+    for key in keys:
+        wanted[key] = wanted.get(key, 0) + 1
+    next_of = {}
+    for (district_code, year), count in wanted.items():
+        (last,) = tx.conn.execute(
+            "insert into notice_counters (district_code, year, last) values (?, ?, ?)"
+            " on conflict(district_code, year) do update set last = last + excluded.last"
+            " returning last", (district_code, year, count)).fetchone()
+        next_of[(district_code, year)] = last - count + 1
+    taken = []
+    for key in keys:
+        taken.append((key[1], next_of[key]))
+        next_of[key] += 1
+    return taken
 
 
 def _join_order(conn, case_nos: set[str] | None) -> str:

@@ -401,20 +401,17 @@ class RuleEngine:
     def _issue_cards(self, tx: Tx, at: dt.datetime, today: dt.date, case_nos: set[str] | None,
                      result: PassResult) -> None:
         need_yellow, need_red = self.cards.work(tx.conn, today, case_nos)
-        for alert in need_yellow:
-            self._notify_card(tx, alert, self.cards.issue_yellow(tx, alert, at), at, result)
+        issued = list(zip(need_yellow, self.cards.issue_yellow_many(tx, need_yellow, at)))
         for alert in need_red:
-            self._notify_card(tx, alert, self.cards.issue_red(tx, alert, at), at, result)
-
-    def _notify_card(self, tx: Tx, alert: dict, notice: Notice | None, at: dt.datetime,
-                     result: PassResult) -> None:
-        if notice is None:
-            return
-        result.note("notices", notice)
-        if self.queue is not None:
-            result.notifications += self.queue.add(
-                tx, alert_id=alert["id"], dept_code=alert["dept_code"],
-                text=notice_sms_text(notice), at=at, notice_number=notice.number)
+            notice = self.cards.issue_red(tx, alert, at)
+            if notice is not None:
+                issued.append((alert, notice))
+        for _, notice in issued:
+            result.note("notices", notice)
+        if self.queue is not None and issued:
+            result.notifications += self.queue.add_many(tx, [
+                (alert["id"], alert["dept_code"], notice_sms_text(notice), notice.number)
+                for alert, notice in issued], at)
 
     def _warn(self, tx: Tx, alert_id: int, finding: Finding, plan: _Plan, at: dt.datetime,
               result: PassResult) -> None:

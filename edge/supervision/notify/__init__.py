@@ -106,10 +106,12 @@ class NotificationQueue:
 
     def add_many(self, tx: Tx, items: Sequence[tuple[int | None, str | None, str]],
                  at: dt.datetime, notice_number: str | None = None) -> int:
-        """``add`` for many ``(alert_id, dept_code, text)`` (a rule pass's warnings), with one
-        insert statement; returns rows added."""
+        """``add`` for many ``(alert_id, dept_code, text)`` (a rule pass's warnings), or
+        ``(alert_id, dept_code, text, notice_number)`` (its cards), with one insert statement;
+        returns rows added."""
         rows = []
-        for alert_id, dept_code, text in items:
+        for alert_id, dept_code, text, *number in items:
+            notice = number[0] if number else notice_number
             contact = self.contacts.get(dept_code)
             for channel in self.channels:
                 if channel.needs_phone and contact is None:
@@ -118,7 +120,7 @@ class NotificationQueue:
                         f"部门{dept_code}未配置相对固定的联系人，短信通知无法送达，请在box.toml的"
                         "[[contacts]]中添加", dept_code=dept_code), at)
                     continue
-                rows.append((channel.name, alert_id, notice_number, dept_code,
+                rows.append((channel.name, alert_id, notice, dept_code,
                              contact.name if contact else None,
                              contact.phone if contact else None, text))
         if not rows:
