@@ -37,7 +37,7 @@ class CaseBatch:
         self.joint = joint
         self._stored: dict[str, str] = {}  # case_no -> facts text, of the known cases
         self._was_open: dict[str, int] = {}
-        # Read and written as JSON arrays, a statement each (edge/store.py insert_outbox).
+        # Read and written as JSON arrays, a statement each (edge/outboxrows.py says why).
         found = conn.execute(
             "select json_group_array(json_array(case_no, facts, is_open)) from cases"
             " where case_no in (select value from json_each(?))",

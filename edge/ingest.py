@@ -34,8 +34,8 @@ import orjson
 from pydantic import ValidationError
 
 from edge import backlog
-from edge.casefold import CaseBatch
 from edge.bodies import BodyError, RawRecord, csv_records, split_body
+from edge.casefold import CaseBatch
 from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
 from standard.deadlines import apply_event
@@ -298,7 +298,7 @@ def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
             continue
         stored.append(item)
     now = iso(tx.now)
-    # One statement over a JSON array, not executemany (edge/store.py insert_outbox says why).
+    # One statement over a JSON array, not executemany (edge/outboxrows.py says why).
     conn.execute(
         "insert into case_events (event_id, case_no, event_type, occurred_at, received_at, body)"
         " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, value ->> 4"
