@@ -30,6 +30,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from edge import backlog
@@ -41,6 +43,7 @@ from edge.supervision.alerts import (
     Finding,
     alert_row,
     change_alert,
+    change_alerts,
     open_alert,
     open_alerts,
 )
@@ -381,18 +384,20 @@ class RuleEngine:
             if alert["state"] in ACTIVE_STATES and alert["cleared_at"]:
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="recur",
                              note="情形再次出现", cleared_at=None)
+        cleared = []
         for alert_id in plan.clear:
             alert = alert_row(tx.conn, alert_id)
             if alert["state"] not in ACTIVE_STATES or alert["cleared_at"]:
                 continue
-            if (alert["level"] == "yellow" or alert["rule"] in CARDLESS_RULES) \
-                    and alert["state"] in ("open", "acknowledged"):
-                change_alert(tx, alert, at=now, actor=SYSTEM, action="resolve",
-                             note="预警情形已消除", state="resolved", cleared_at=now)
-            else:  # people still have to explain and close it
-                change_alert(tx, alert, at=now, actor=SYSTEM, action="clear",
-                             note="情形已消除，仍需说明理由并办结", cleared_at=now)
+            resolve = (alert["level"] == "yellow" or alert["rule"] in CARDLESS_RULES) \
+                and alert["state"] in ("open", "acknowledged")
+            cleared.append((resolve, alert))  # else people still have to explain and close it
             result.note("cleared", (alert["subject"], alert["rule"]))
+        for resolve, run in groupby(cleared, key=itemgetter(0)):  # in order, a run at a time
+            changes = [(alert, _CLEARED[resolve][1]) for _, alert in run]
+            action, _, columns = _CLEARED[resolve]
+            change_alerts(tx, changes, at=now, actor=SYSTEM, action=action, cleared_at=now,
+                          **columns)
         backlog.done(tx.conn, plan.marks)
         self.remembered.save(tx, self._fingerprint, plan.verdicts, plan.forget)
         if self.cards is not None:
@@ -434,6 +439,12 @@ class RuleEngine:
     def scheduler(self, clock: Callable[[], dt.datetime]) -> Scheduler:
         return Scheduler(lambda at: self.check(at), clock, self.interval_seconds, self.day_start,
                          self.board.calendar)
+
+
+# How a pass clears an alert whose condition is gone: (action, note, other columns), by
+# whether it resolves by itself (a yellow light, a configuration gap) or waits for people.
+_CLEARED = {True: ("resolve", "预警情形已消除", {"state": "resolved"}),
+            False: ("clear", "情形已消除，仍需说明理由并办结", {})}
 
 
 def _row(tx: Tx, finding: Finding) -> dict | None:
