@@ -39,9 +39,9 @@ from pathlib import Path
 SUPERUSER = "postgres"
 # Tests want speed, not durability; the fault tests and benchmarks pass durable=True.
 FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
-# Test databases are t_<pytest-xdist worker>_<random> ("main" without xdist), so a worker that
-# finishes first drops only its own (tests/conftest.py).
-TEST_DATABASE_PREFIX = f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_"
+# Test databases are t_<process id>_<random>, so a pytest process (an xdist worker, or another
+# run on the same server) that finishes first drops only its own (tests/conftest.py).
+TEST_DATABASE_PREFIX = f"t_{os.getpid()}_"
 
 
 def new_database_name() -> str:

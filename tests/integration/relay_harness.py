@@ -316,6 +316,13 @@ class Box:
         rows = self.query("select value from meta where key = 'chain_seq'")
         return int(rows[0][0]) if rows else 0
 
+    def cases_to_judge(self) -> int:
+        """Cases the box's rules have not judged yet (0 before its tables exist)."""
+        try:
+            return self.query("select count(*) from cases_to_judge")[0][0]
+        except sqlite3.OperationalError:
+            return 0
+
     @contextmanager
     def tamper(self) -> Iterator[sqlite3.Connection]:
         """A writable connection to the box's database, as someone with a shell on it."""
@@ -393,11 +400,26 @@ def all_arrived(hub: Hub, box: Box) -> bool:
 
 
 def wait_all_arrived(hub: Hub, box: Box, timeout: float = 30) -> int:
-    wait_for(lambda: all_arrived(hub, box), timeout, what=f"every record of {box.box_id}",
+    """Wait until the box has judged every case it was given (the rule check's alerts come a
+    moment after the events, edge/supervision/checker.py) and the hub holds every record it
+    made; returns that count, the one the check saw."""
+    seen: list[int] = []
+
+    def arrived() -> bool:
+        if box.cases_to_judge():
+            return False
+        made = box.chain_seq()
+        if all_arrived(hub, box) and box.chain_seq() == made:
+            seen.append(made)
+            return True
+        return False
+
+    wait_for(arrived, timeout, what=f"every record of {box.box_id}",
              detail=lambda: {"box chain_seq": box.chain_seq(),
+                             "box cases to judge": box.cases_to_judge(),
                              "hub rows, distinct, max": hub.distinct_seqs(box.box_id),
                              "hub acked": hub.acked(box.box_id)})
-    return box.chain_seq()
+    return seen[-1]
 
 
 # -- a box impersonated at the wire level ---------------------------------------------------
