@@ -124,9 +124,9 @@ def _shares(data: HubData, first: str, last: str, today: str, unit) -> None:
     """Joint cases (联办件) count for each participating department too, by its own share
     (hub_case_shares): the case is on its desk from 分送 (or 受理) until its 反馈; its share
     is due, and on time or not, by the department's own limit, as the box judges it; its 反馈
-    is its 办结 (early, or late, by that limit). A share
-    stops at 反馈, or when the case concludes; a case ended otherwise (不予受理, 退回) is not
-    counted for a share that had not answered, as it is not for the lead department."""
+    is its 办结 (early, or late, by that limit). A share stops at 反馈, or when the case
+    concludes; a case ended otherwise (不予受理, 退回) is not counted for a share that had not
+    answered, as it is not for the lead department."""
     done = _in(CONCLUDED_TERMINALS)
     stopped = f"(s.back_on is not null or c.terminal in ({done}))"
     joined = (" from hub_case_shares s join hub_cases c on c.district_code = s.district_code"

@@ -110,8 +110,6 @@ class ServerSessions(SessionInterface):
         return ServerSession()
 
     def save_session(self, app, session: ServerSession, response) -> None:
-        name, domain, path = (self.get_cookie_name(app), self.get_cookie_domain(app),
-                              self.get_cookie_path(app))
         if session.accessed:
             response.vary.add("Cookie")
         ended = session.sid is not None and (not session or session.get("uid") is None)
@@ -120,10 +118,7 @@ class ServerSessions(SessionInterface):
                 "delete from sessions where id_hash = ?", (_digest(session.sid),)))
         if not session:
             if ended or session.in_cookie:
-                response.delete_cookie(name, domain=domain, path=path,
-                                       secure=self.get_cookie_secure(app),
-                                       httponly=self.get_cookie_httponly(app),
-                                       samesite=self.get_cookie_samesite(app))
+                self._set_cookie(app, response, None, session)
             return
         if session.get("uid") is None:
             if ended or session.modified or not session.in_cookie:
@@ -149,13 +144,17 @@ class ServerSessions(SessionInterface):
         session.in_cookie = True
         return session
 
-    def _set_cookie(self, app, response, value: str, session: ServerSession) -> None:
-        response.set_cookie(self.get_cookie_name(app), value,
-                            expires=self.get_expiration_time(app, session),
-                            httponly=self.get_cookie_httponly(app),
-                            domain=self.get_cookie_domain(app), path=self.get_cookie_path(app),
-                            secure=self.get_cookie_secure(app),
-                            samesite=self.get_cookie_samesite(app))
+    def _set_cookie(self, app, response, value: str | None, session: ServerSession) -> None:
+        """Set the session cookie to ``value``, or delete it (None), with the app's flags."""
+        flags = {"domain": self.get_cookie_domain(app), "path": self.get_cookie_path(app),
+                 "secure": self.get_cookie_secure(app),
+                 "httponly": self.get_cookie_httponly(app),
+                 "samesite": self.get_cookie_samesite(app)}
+        if value is None:
+            response.delete_cookie(self.get_cookie_name(app), **flags)
+        else:
+            response.set_cookie(self.get_cookie_name(app), value,
+                                expires=self.get_expiration_time(app, session), **flags)
 
     def _issue(self, session: ServerSession) -> None:
         old, session.sid, session.renewed = session.sid, secrets.token_urlsafe(32), False
