@@ -161,7 +161,7 @@ def cases(target: Target, at_text: str | None, as_json: bool, open_only: bool) -
 def status(config_path: Path, as_json: bool) -> None:
     """The box's relay (last sequence made, acknowledged, backlog, hub connected and which)
     and its platform sources (watermark, rows, lag, last error)."""
-    from edge.integration import source_states
+    from edge.integration import latest_reconciliations, source_states, summary_text
     from edge.store import get_meta
 
     target = Target(load_box_config(config_path).db_path, None, None,
@@ -180,12 +180,15 @@ def status(config_path: Path, as_json: bool) -> None:
                                       " and name = 'integration_sources'").fetchone()
         now = dt.datetime.now(dt.timezone.utc)
         feeds = [s.as_dict(now) for s in source_states(db)] if has_sources else []
+        checks = latest_reconciliations(db, 5) if has_sources else []
     report = {"box_id": target.box_id, "last_seq": last_seq, "acked_seq": acked,
               "backlog": max(last_seq - acked, 0), "hub_connected": connected,
               "last_heard": heard_at, "hub_endpoint": endpoint,
               "rebase_pending": rebase_pending, "hub_ahead": int(hub_ahead) if hub_ahead else None}
     if as_json:
-        click.echo(json.dumps({**report, "sources": feeds}, ensure_ascii=False))
+        click.echo(json.dumps({**report, "sources": feeds,
+                               "reconciliations": [r.as_dict() for r in checks]},
+                              ensure_ascii=False))
         return
     for key, value in report.items():
         click.echo(f"{key:<14}{value}")
@@ -196,6 +199,8 @@ def status(config_path: Path, as_json: bool) -> None:
                    f"{feed['rejected']}{lag}" + (f", failures {feed['failures']}: "
                                                  f"{feed['last_error']}" if feed["failures"]
                                                  else ""))
+    for check in checks:
+        click.echo(f"reconciliation {check.day} {check.origin}: {summary_text(check)}")
 
 
 # Each capability's commands, and the pages' users (add, reset, disable).

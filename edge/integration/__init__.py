@@ -20,7 +20,8 @@ Example::
 from edge.integration.config import ReconcileSection, SourceSection, unique_names
 from edge.integration.intake import Sink, SourceRefused, load_rows
 from edge.integration.mapping import Mapping, MappingRefused, RowMapper
-from edge.integration.reconcile import Reconciliation, latest_reconciliations, reconcile_counts
+from edge.integration.reconcile import (Reconciliation, latest_reconciliations, reconcile_counts,
+                                        summary_text)
 from edge.integration.state import INTEGRATION_SCHEMA, SourceState, recent_files, source_states
 from edge.integration.wiring import Integration, build_source, wire_integration
 from standard.reconciliation import PlatformCounts
@@ -29,5 +30,5 @@ __all__ = [
     "INTEGRATION_SCHEMA", "Integration", "Mapping", "MappingRefused", "PlatformCounts",
     "ReconcileSection", "Reconciliation", "RowMapper", "Sink", "SourceRefused", "SourceSection",
     "SourceState", "build_source", "latest_reconciliations", "load_rows", "recent_files",
-    "reconcile_counts", "source_states", "unique_names", "wire_integration",
+    "reconcile_counts", "source_states", "summary_text", "unique_names", "wire_integration",
 ]

@@ -125,10 +125,25 @@ def alert_text(result: Reconciliation) -> str:
             + "；".join(parts) + tail)
 
 
-def latest_reconciliations(store: Store, limit: int = 5) -> list[dict[str, object]]:
-    """The most recent reconciliations (for the health page and ``edge status``)."""
-    return store.query("select day, origin, at, matched, items from reconciliations"
-                       " order by id desc limit ?", (limit,))
+def latest_reconciliations(store: Store, limit: int = 5) -> list[Reconciliation]:
+    """The newest reconciliation of each of the last ``limit`` (day, origin) pairs, newest day
+    first (for the health page and ``edge status``); a day reconciled again shows its latest."""
+    rows = store.query(
+        "select day, origin, items from reconciliations where id in (select max(id) from"
+        " reconciliations group by day, origin) order by day desc, origin limit ?", (limit,))
+    return [Reconciliation(dt.date.fromisoformat(row["day"]), row["origin"],
+                           [ItemCount(i["item_code"], i["platform"], i["box"])
+                            for i in json.loads(row["items"])]) for row in rows]
+
+
+def summary_text(result: Reconciliation) -> str:
+    """One line in Chinese: ``一致：12 个事项，平台 340 条、本机 340 条`` or the differing items."""
+    platform = sum(item.platform for item in result.items)
+    stored = sum(item.box for item in result.items)
+    totals = f"{len(result.items)} 个事项，平台 {platform} 条、本机 {stored} 条"
+    if result.matched:
+        return f"一致：{totals}"
+    return f"不一致（{totals}）：" + alert_text(result).split("不一致：", 1)[1]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -108,22 +112,59 @@ def test_the_daily_pass_reads_the_platform_counts_from_the_exchange(box):
     assert not box.store.query("select 1 from alerts where rule = '数据报送'")
 
 
-def test_the_health_page_shows_the_source_its_last_row_and_lag(box):
-    import re
-
-    worker = box.integration.workers[0]
-    assert worker.wait_polls(1, timeout=30)
+def health_page(box) -> str:
+    """/health as a signed-in technician sees it."""
     app = create_app(box)
     app.config["TESTING"] = True
-    app.extensions["users"].add("tech", "技术员", "technician", password="technician-pass-1")
+    users = app.extensions["users"]
+    if users.get("tech") is None:
+        users.add("tech", "技术员", "technician", password="technician-pass-1")
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
     assert client.post("/login", data={"username": "tech", "password": "technician-pass-1",
                                        "csrf_token": csrf}).status_code == 302
-    health = client.get("/health").get_data(as_text=True)
+    return client.get("/health").get_data(as_text=True)
+
+
+def test_the_health_page_shows_the_source_its_last_row_and_lag(box):
+    worker = box.integration.workers[0]
+    assert worker.wait_polls(1, timeout=30)
+    health = health_page(box)
     total = len(day_events())
     assert "平台数据源 zjk（中间库）" in health and "exchange.db t_bj_hjxx" in health
     assert f"{total} 行：接收 {total}，重复 0，拒收 0" in health
     assert "最后一行（水位）" in health and f"<dd>{total}</dd>" in health
     assert "数据延迟" in health and "秒" in health
+
+
+def test_reconciliations_are_shown_on_the_health_page_and_in_edge_status(box):
+    assert box.integration.workers[0].wait_polls(1, timeout=30)
+    assert "每日对账（数据报送）" in health_page(box)
+    stored = stored_per_item(day_events())
+    item, count = sorted(stored.items())[0]
+    status, _ = post(box, {"version": 1, "date": DAY.isoformat(), "counts": [
+        {"item_code": code, "count": n + (3 if code == item else 0)}
+        for code, n in stored.items()]})
+    assert status == 200
+    box.integration.reconciler.run_due()  # the 中间库 agrees (unless its thread did it first)
+    assert box.store.query("select matched from reconciliations where origin = '中间库 zjk'")[0][
+        "matched"] == 1
+    health = health_page(box)
+    section = health[health.index("每日对账（数据报送）"):]
+    assert "light-red" in section[:200]  # the platform's own count still differs
+    assert "2026-11-03 平台推送" in section
+    assert f"{item} 平台 {count + 3} 条、本机 {count} 条（少 3 条）" in section
+    assert "2026-11-03 中间库 zjk" in section and "一致：" in section
+    config = Path(box.config.base_dir) / "box.toml"
+    shown = subprocess.run([sys.executable, "-m", "hallwatch", "edge", "status", "--config",
+                            str(config), "--json"], capture_output=True, text=True, timeout=60,
+                           check=True)
+    checks = {c["origin"]: c for c in json.loads(shown.stdout)["reconciliations"]}
+    assert checks["平台推送"]["matched"] is False and checks["中间库 zjk"]["matched"] is True
+    assert {"item_code": item, "platform": count + 3, "box": count, "difference": -3} in \
+        checks["平台推送"]["items"]
+    text = subprocess.run([sys.executable, "-m", "hallwatch", "edge", "status", "--config",
+                           str(config)], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+    assert "reconciliation 2026-11-03 平台推送: 不一致" in text and "少 3 条" in text

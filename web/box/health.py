@@ -36,9 +36,10 @@ def index():
     store = store_health(box.store, box.store_watch)
     disk = shutil.disk_usage(box.store.path.parent)
     sections = [services.relay_section(), services.evaluator_section(),
-                services.camera_section(), *services.source_sections()]
+                services.camera_section(), *services.source_sections(),
+                services.reconciliation_section()]
     return render_template(
-        "health.html", store=store, disk=disk, sections=sections, box=box,
+        "health.html", store=store, disk=disk, sections=[s for s in sections if s], box=box,
         cases=store.cases, open_cases=sum(services.hall().light_counts().values()),
         disk_meter=meter(disk.used, disk.total, label="磁盘使用"),
         snapshots=snapshot_storage(), at=services.now())

@@ -215,6 +215,30 @@ def source_sections() -> list[DeviceSection]:
     return sections
 
 
+def reconciliation_section() -> DeviceSection | None:
+    """每日对账: the latest reconciliations (中间库 or the platform's endpoint), the items that
+    differ and their counts; None while the box has neither a reconciler nor any result."""
+    from edge.integration import latest_reconciliations, summary_text
+
+    integration = getattr(box(), "integration", None)
+    try:
+        results = latest_reconciliations(box().store, 5)
+    except Exception:
+        log.exception("reconciliations for the health page failed")
+        return None
+    if not results and getattr(integration, "reconciler", None) is None:
+        return None
+    title = "每日对账（数据报送）"
+    if not results:
+        return DeviceSection(title, True, None, [("状态", "尚未对账（每日对账前一日的记录数）")])
+    newest: dict[str, bool] = {}
+    for result in results:  # newest day first: each origin's latest decides the badge
+        newest.setdefault(result.origin, result.matched)
+    lines = [(f"{result.day.isoformat()} {result.origin}", summary_text(result))
+             for result in results]
+    return DeviceSection(title, True, all(newest.values()), lines)
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} 秒"
