@@ -20,17 +20,20 @@ done in two steps:
    ``440605<kkk>...`` instead of ``440605000...`` (the digits that hubsim's seed field and a
    box's first million cases leave at 0). Every table the projections fill per record or per
    case (``records``, ``hub_cases``, ``hub_case_events``, ``hub_alerts``, ``hub_ratings``...)
-   gets the copies' rows; the daily aggregates (``hub_case_daily``, ``hub_rating_daily``) are
-   the seed's counts times the number of copies, and each box's ``record_count`` too. So the
-   projections are what applying the copies' records would have made of them, at ``k`` times
-   the volume per day (``k`` times the open cases as well), with the same six boxes. The
-   copies' hash chains are not recomputed (the pages never read them).
+   gets the copies' rows (``hub_case_depts`` too, keyed by the copied cases' ids); the daily
+   aggregates (``hub_case_daily``, ``hub_rating_daily``) are the seed's counts times the
+   number of copies, and each box's ``record_count`` too. So the projections are what
+   applying the copies' records would have made of them, at ``k`` times the volume per day
+   (``k`` times the open cases as well), with the same six boxes. The copies' hash chains
+   are not recomputed (the pages never read them).
 
-Then it signs in as a city, a district and a department user and times the overview, the
-district, the department and the case lists (first page, deep pages, filtered) through the
-Flask test client: median and p90 of ``--runs`` after one warm-up request. Each scale in
-``--scales`` is reached by adding copies to the previous one. Prints figures and the goal;
-nothing here asserts. ``--keep DIR`` keeps the hub folder (hub.toml) for another run.
+Then it signs in as a city, a district and two department users (SCJ; JTJ, which takes
+part in joint cases) and times the overview, the district, the department and the case
+lists (first page, deep pages, filtered) through the Flask test client: median and p90 of
+``--runs`` after one warm-up request. Each scale in ``--scales`` is reached by adding copies
+to the previous one. Prints figures, the goal and the plans of the joint department's deep
+page (EXPLAIN ANALYZE); nothing here asserts. ``--keep DIR`` keeps the hub folder (hub.toml)
+for another run.
 """
 
 from __future__ import annotations
@@ -82,7 +85,10 @@ PAGES = {
 }
 ROLE_PAGES = {"city": list(PAGES), "district": list(PAGES)[:-1],
               "department": ["overview", "department", "cases (open, first page)",
-                             "cases all (page 2000)", "cases done, dept (p 500)"]}
+                             "cases all (page 2000)", "cases done, dept (p 500)"],
+              # a department that takes part in joint cases: its own lists (hub_case_depts)
+              "joint dept": ["overview", "cases (open, first page)", "cases all (p 500)"]}
+PAGES["cases all (p 500)"] = "/cases?state=all&page=500"
 
 
 def copy_expression(column: str, district: str) -> str:
@@ -136,7 +142,21 @@ def add_copies(conn, first: int, last: int, per_statement: int = 10) -> None:
                     f"insert into {table} ({', '.join(names)}) select {select} from"
                     f" (select * from {table} where {seed_rows(table, key)}) s"
                     f" cross join generate_series({low}, {high}) as g(k){order}")
+            copy_case_depts(conn, low, high)
         print(f"  copies {low}-{high}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def copy_case_depts(conn, low: int, high: int) -> None:
+    """The seed's ``hub_case_depts`` rows for copies ``low`` .. ``high`` of its cases (keyed
+    by the copies' case ids, which the copied ``hub_cases`` rows have drawn)."""
+    copied_no = copy_expression("case_no", "").replace("case_no", "s.case_no")
+    conn.execute(
+        "insert into hub_case_depts (dept_suffix, case_id, district_code, is_open)"
+        " select d.dept_suffix, c.id, c.district_code, c.is_open from hub_case_depts d"
+        " join hub_cases s on s.id = d.case_id and substr(s.case_no, 7, 3) = '000'"
+        f" cross join generate_series({low}, {high}) as g(k)"
+        f" join hub_cases c on c.district_code = s.district_code"
+        f" and c.case_no = {copied_no} order by c.id")
 
 
 def scale_aggregates(conn, copies: int) -> None:
@@ -217,6 +237,26 @@ def time_pages(dashboard, runs: int) -> float:
     return worst
 
 
+def explain_joint_list(dashboard) -> None:
+    """PostgreSQL's plans for the joint department's deep page (its count, then its ids):
+    a walk down hub_case_depts' key, no look at the shares."""
+    from hub.services import Scope
+    from hub.services.cases import CaseFilter, case_page
+
+    data = dashboard.data
+    issued: list[tuple[str, list]] = []
+    real = data.query
+    data.query = lambda sql, params=(): issued.append((sql, list(params))) or real(sql, params)
+    try:
+        case_page(data, Scope.city(), CaseFilter(dept="JTJ", state="all"), page=500)
+    finally:
+        del data.query
+    for sql, params in issued:
+        if "hub_case_depts" in sql:
+            plan = data.query(f"explain (analyze, buffers, costs off) {sql}", params)
+            print("\n" + "\n".join(row["QUERY PLAN"] for row in plan))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pg-url", help="An empty PostgreSQL database (or the one a previous "
@@ -261,6 +301,7 @@ def run(args) -> None:
         grow(args.pg_url, scale)
         print(f"\nhub: {summary(store)}; load average {os.getloadavg()[0]:.1f}")
         worst = time_pages(dashboard, args.runs)
+        explain_joint_list(dashboard)
         print(f"slowest median: {worst:.0f} ms (goal: every page under {GOAL_MS} ms)")
 
 

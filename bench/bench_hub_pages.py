@@ -37,7 +37,8 @@ GOAL_MS = 500
 RECORDS_PER_CASE = 6.86  # measured from hubsim: events, ratings, alerts and notices per case
 # role: (user name, hub role, scope); the city user is an administrator (it sees /users).
 USERS = {"city": ("bench-city", "city", None), "district": ("bench-nh", "district", "440605"),
-         "department": ("bench-scj", "department", "SCJ")}
+         "department": ("bench-scj", "department", "SCJ"),
+         "joint dept": ("bench-jtj", "department", "JTJ")}  # takes part in joint cases
 
 
 def open_hub(folder: Path, database: str | None = None):

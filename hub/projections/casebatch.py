@@ -4,9 +4,10 @@ A batch's events are grouped by case; the cases' rows and the events already fol
 in one query each; each case is folded in memory from its row's facts through all its new
 events and judged once; then the batch writes each table at once: the events (``COPY`` on
 PostgreSQL, hub/storage/engines.py), then one executemany each for the cases, their shares,
-and ``hub_case_daily`` with the deltas summed per key. The rows are those
-that applying the events one by one gives (tests/unit/test_hub_projection_batches.py), except
-``updated_at`` and, on PostgreSQL, the ids a per-record upsert would have drawn and not used.
+the departments whose lists show them (hub/projections/casedepts.py), and ``hub_case_daily``
+with the deltas summed per key. The rows are those that applying the events one by one gives
+(tests/unit/test_hub_projection_batches.py), except ``updated_at`` and, on PostgreSQL, the
+ids a per-record upsert would have drawn and not used.
 
 A case whose row has folded a later event than the batch's first for it (live records ran
 ahead of a resent backlog) is refolded from all its events, record by record, as before: rare,
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.projections.batchwise import Deltas, chunks, marks, run
+from hub.projections.casedepts import dept_rows, depts_changed, write_depts
 from hub.projections.cases import (_COLUMNS, BUMP_DAILY, UPSERT_CASE, HubEvent, _joint,
                                    apply_case_event, case_params, case_values, daily_delta,
                                    shares_written)
@@ -52,6 +54,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     for case_no in refold:
         del by_case[case_no]
     new_events, cases, share_cases, share_rows, daily = [], [], [], [], Deltas(7)
+    dept_cases, depts = [], []
     for case_no, new in by_case.items():
         before = old.get(case_no)
         facts = CaseFacts.from_json(before["facts"]) if before else None
@@ -64,16 +67,21 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
             facts = apply_event(facts, event, _joint(ctx, event.item_code))
         values, shares = case_values(ctx, box_id, facts, new[-1][0])
         cases.append(case_params(values))
-        if shares_written(facts, shares, before):
+        rewritten = shares_written(facts, shares, before)
+        if rewritten:
             share_cases.append((facts.district_code, case_no))
             share_rows += [(facts.district_code, case_no,
                             dept_suffix(row[0], facts.district_code), *row) for row in shares]
+        if depts_changed(values, before, rewritten):
+            dept_cases.append((facts.district_code, case_no))
+            depts += dept_rows(facts.district_code, case_no, values["dept_suffix"], shares)
         _add(daily, daily_delta(values, +1))
     # The box's lock is held and its events held already were skipped: none can conflict.
     insert_new(conn, "hub_case_events", _EVENT_COLUMNS, new_events)
     run(conn, [(UPSERT_CASE, row) for row in cases])
     run(conn, [(_DELETE_SHARES, row) for row in share_cases])
     run(conn, [(_INSERT_SHARE, row) for row in share_rows])
+    write_depts(conn, dept_cases, depts)
     run(conn, [(BUMP_DAILY, row) for row in daily.rows()])
     for record, (_, event) in zip(records, events):
         if event.case_no in refold:

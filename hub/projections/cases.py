@@ -18,6 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from hub.projections.casedepts import dept_rows, depts_changed, write_depts
 from hub.projections.shares import share_rows, write_shares
 from hub.units import dept_suffix
 from standard.calendar import CalendarUnknownYear
@@ -198,8 +199,12 @@ def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last
               old: dict[str, Any] | None) -> None:
     values, shares = case_values(ctx, box_id, facts, last_seq)
     conn.execute(UPSERT_CASE, case_params(values))
-    if shares_written(facts, shares, old):
+    rewritten = shares_written(facts, shares, old)
+    if rewritten:
         write_shares(conn, facts.district_code, facts.case_no, shares)
+    if depts_changed(values, old, rewritten):
+        key = (facts.district_code, facts.case_no)
+        write_depts(conn, [key], dept_rows(*key, values["dept_suffix"], shares))
     bump_daily(conn, old, -1)
     bump_daily(conn, values, +1)
 

@@ -2,7 +2,9 @@
 
 A joint case (联办件) is in a department's scope when it leads it or takes part in it (a row in
 ``hub_case_shares``, hub/projections/shares.py), so a co-department sees the joint cases it
-shares, with its own deadline beside the lead's.
+shares, with its own deadline beside the lead's. ``hub_case_depts`` (hub/projections/
+casedepts.py) holds that answer per case and department, so a department's list is one walk
+down its index rather than an ``OR`` with a look at the shares on every case.
 
 Example::
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.projections.shares import read_shares
@@ -35,18 +37,17 @@ LIST_COLUMNS = ("district_code, case_no, item_code, dept_code, dept_suffix, case
 LIGHT_RANK = {"red": 0, "unknown": 1, "yellow": 2}
 _LIGHT_ORDER = ("case light when 'red' then 0 when 'unknown' then 1 when 'yellow' then 2"
                 " else 3 end")
-_SHARED = ("exists (select 1 from hub_case_shares s where s.district_code ="
-           " hub_cases.district_code and s.case_no = hub_cases.case_no and {})")
+# The cases a department leads or takes part in; the fragment names hub_case_depts' columns.
+_IN_DEPTS = "id in (select case_id from hub_case_depts where {})"
 
 
-def case_scope(scope: Scope, shares: bool = True) -> tuple[str, list[Any]]:
+def case_scope(scope: Scope) -> tuple[str, list[Any]]:
     """The scope's WHERE fragment for ``hub_cases``: a department also sees the joint cases it
-    takes part in, whichever department leads them (``shares=False``: it takes part in none)."""
+    takes part in, whichever department leads them."""
     where, params = scope.sql()
-    if not getattr(scope, "depts", ()) or not shares:
+    if not getattr(scope, "depts", ()):
         return where, params
-    shared, shared_params = scope.sql("s.district_code", "s.dept_suffix")
-    return f"({where} or {_SHARED.format(shared)})", [*params, *shared_params]
+    return _IN_DEPTS.format(where), params   # hub_case_depts has the same column names
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,7 @@ class CaseFilter:
     state: str = "open"
     case_no: str | None = None
 
-    def sql(self, shares: bool = True) -> tuple[str, list[Any]]:
-        """``shares=False``: the department filter's department takes part in no joint case."""
+    def sql(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
         for column, value in (("district_code", self.district), ("item_code", self.item),
                               ("light", self.light), ("stage", self.stage),
@@ -71,12 +71,9 @@ class CaseFilter:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if self.dept and not shares:
-            clauses.append("dept_suffix = ?")
+        if self.dept:  # the department leads the case or takes part in it
+            clauses.append(_IN_DEPTS.format("dept_suffix = ?"))
             params.append(self.dept)
-        elif self.dept:  # the department leads the case or takes part in it
-            clauses.append(f"(dept_suffix = ? or {_SHARED.format('s.dept_suffix = ?')})")
-            params += [self.dept, self.dept]
         if self.state == "open":
             clauses.append("is_open = 1")
         elif self.state == "finished":
@@ -125,38 +122,71 @@ def _shape(row: dict[str, Any], data: HubData) -> dict[str, Any]:
 def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
               per_page: int = PER_PAGE) -> CasePage:
     """One page of cases in scope: open ones red first, then by remaining working days."""
-    # A department without joint cases needs no look at the shares: its cases are one walk
-    # down an index, where "leads it or takes part" is a filter on every row.
-    shares = _takes_part(data, (*getattr(scope, "depts", ()), *([where.dept] if where.dept
-                                                                 else [])))
-    scope_sql, scope_params = case_scope(scope, shares)
-    filter_sql, filter_params = where.sql(shares)
-    condition = f"{scope_sql} and {filter_sql}"
-    params = [*scope_params, *filter_params]
-    total = data.query(f"select count(*) as n from (select 1 from hub_cases where {condition}"
-                       " limit ?) counted", [*params, COUNT_LIMIT + 1])[0]["n"]
-    more = total > COUNT_LIMIT
-    total = min(total, COUNT_LIMIT)
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
     # Open cases: the most urgent first (a sort of the open cases only). All or finished
     # cases: newest first, by the row id, so that a deep page of a million rows is a walk
     # down an index, never a sort.
     order = (f"{_LIGHT_ORDER}, remaining is null, remaining, case_no, id"
              if where.state == "open" else "id desc")
-    # The page's ids first, from the index alone where it can (a deep page skips index
+    # The page's ids first, from an index alone where it can (a deep page skips index
     # entries, not rows), then those rows.
-    rows = data.query(f"select {LIST_COLUMNS} from hub_cases where id in (select id from"
-                      f" hub_cases where {condition} order by {order} limit ? offset ?)"
-                      f" order by {order}", [*params, per_page, (page - 1) * per_page])
+    driven = _dept_walk(scope, where)
+    if driven is not None:
+        condition, params, join = driven
+        counted = f"select 1 from hub_case_depts d{_JOIN if join else ''} where {condition}"
+        # The open ones' order reads the cases' columns.
+        ids = (f"select d.case_id from hub_case_depts d"
+               f"{_JOIN if join or where.state == 'open' else ''} where {condition}")
+        ids_order = order if where.state == "open" else "d.case_id desc"
+    else:
+        scope_sql, scope_params = case_scope(scope)
+        filter_sql, filter_params = where.sql()
+        params = [*scope_params, *filter_params]
+        counted = f"select 1 from hub_cases where {scope_sql} and {filter_sql}"
+        ids, ids_order = counted.replace("select 1", "select id", 1), order
+    total = data.query(f"select count(*) as n from ({counted} limit ?) counted",
+                       [*params, COUNT_LIMIT + 1])[0]["n"]
+    more = total > COUNT_LIMIT
+    total = min(total, COUNT_LIMIT)
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = data.query(f"select {LIST_COLUMNS} from hub_cases where id in ({ids} order by"
+                      f" {ids_order} limit ? offset ?) order by {order}",
+                      [*params, per_page, (page - 1) * per_page])
     return CasePage([_shape(row, data) for row in rows], total, page, pages, more)
 
 
-def _takes_part(data: HubData, depts: tuple[str, ...]) -> bool:
-    """Whether any of these departments takes part in a joint case."""
-    return bool(depts) and bool(data.query(
-        f"select 1 from hub_case_shares where dept_suffix in ({', '.join('?' * len(depts))})"
-        " limit 1", depts))
+_JOIN = " join hub_cases c on c.id = d.case_id"
+
+
+def _dept_walk(scope: Scope, where: CaseFilter) -> tuple[str, list[Any], bool] | None:
+    """A department's list as a walk down ``hub_case_depts`` (alias ``d``): the condition,
+    its parameters, and whether it needs the cases joined (``_JOIN``) for other filters.
+
+    None when no single department drives the list (none, or a scope of several: a case
+    could be listed once per department)."""
+    depts = (where.dept,) if where.dept else tuple(getattr(scope, "depts", ()))
+    if len(depts) != 1:
+        return None
+    clauses, params = ["d.dept_suffix = ?"], [depts[0]]
+    for districts in (tuple(getattr(scope, "districts", ())),
+                      (where.district,) if where.district else ()):
+        if districts:
+            clauses.append(f"d.district_code in ({', '.join('?' * len(districts))})")
+            params += districts
+    if where.state in ("open", "finished"):
+        clauses.append(f"d.is_open = {1 if where.state == 'open' else 0}")
+    others = tuple(getattr(scope, "depts", ()))
+    if where.dept and others and others != depts:  # and the scope's department takes part
+        clauses.append("d.case_id in (select case_id from hub_case_depts where dept_suffix in"
+                       f" ({', '.join('?' * len(others))}))")
+        params += others
+    # The filters on the cases' own columns (district, department and state are above).
+    rest, rest_params = replace(where, district=None, dept=None, state="all").sql()
+    join = rest != "1 = 1"
+    if join:
+        clauses.append(rest)
+        params += rest_params
+    return " and ".join(clauses), params, join
 
 
 def iter_cases(data: HubData, scope: Scope, where: CaseFilter,

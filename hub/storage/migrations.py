@@ -239,6 +239,17 @@ create index if not exists hub_cases_unit_id on hub_cases(district_code, dept_su
 """)
 
 
+def case_depts(db: Migrating) -> None:
+    """Issue 18: a department's case list as one index walk, joint cases included (one row per
+    case and department that leads it or takes part, hub/projections/casedepts.py), filled
+    from the cases and shares stored; the indexes after the rows (faster than row by row)."""
+    from hub.projections import casedepts
+
+    db.run(casedepts.table_ddl(db.postgres))
+    db.conn.execute(casedepts.BACKFILL)
+    db.run(casedepts.INDEXES)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -258,6 +269,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "notice pages, 督办通知书, complaint channels and links", hub_pages),
     Migration(10, "case list indexes", case_list_indexes),
     Migration(11, "overview and department page indexes", overview_indexes),
+    Migration(12, "the departments whose lists show a case", case_depts),
 )
 LATEST = MIGRATIONS[-1].version
 

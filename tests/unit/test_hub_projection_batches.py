@@ -4,7 +4,8 @@ Two hubs take the same batches: one as the receiver applies them (each kind's re
 once, hub/projections/batchwise.py), one with the appliers' batch forms removed, so that each
 record is projected alone as before. Every view table must then hold the same rows, apart
 from ``updated_at``/``at`` (the moment of writing) and ``hub_cases.id`` (PostgreSQL draws an
-id for each per-record upsert, used or not).
+id for each per-record upsert, used or not; ``hub_case_depts`` is compared by case number). The
+departments whose lists show a case are also those its lead and shares name.
 
 The batches carry what makes batch-wise application hard: several events of one case and
 several states of one rating in one batch, events after a case concluded mid-batch, a
@@ -113,10 +114,20 @@ def _batches() -> list[tuple[SimBox, list[tuple]]]:
     return batches
 
 
+# hub_case_depts by case number: its case ids differ between the hubs on PostgreSQL.
+_DEPTS = ("select d.dept_suffix, d.district_code, c.case_no, d.is_open from hub_case_depts d"
+          " join hub_cases c on c.id = d.case_id")
+# What hub_case_depts must hold: each case's lead department and those in its shares.
+_DEPTS_DERIVED = ("select dept_suffix, district_code, case_no, is_open from hub_cases union"
+                  " select s.dept_suffix, c.district_code, c.case_no, c.is_open from"
+                  " hub_case_shares s join hub_cases c on c.district_code = s.district_code"
+                  " and c.case_no = s.case_no")
+
+
 def _views(store) -> dict[str, list[tuple]]:
     views = {}
     for table in VIEW_TABLES:
-        rows = store.query(f"select * from {table}")
+        rows = store.query(_DEPTS if table == "hub_case_depts" else f"select * from {table}")
         views[table] = sorted((tuple((name, row[name]) for name in sorted(row)
                                      if name not in IGNORED) for row in rows), key=repr)
     return views
@@ -168,6 +179,11 @@ def _compare(tmp_path: Path, one: str | None, other: str | None) -> None:
             {table: len(rows) for table, rows in expected.items()}
         for table in VIEW_TABLES:
             assert got[table] == expected[table], table
+        derived = _views(batch_wise)["hub_case_depts"]
+        rows = batch_wise.query(_DEPTS_DERIVED)
+        assert sorted((tuple((name, row[name]) for name in sorted(row)) for row in rows),
+                      key=repr) == derived
+        assert len(derived) > len(got["hub_cases"]), "joint cases add their departments"
     finally:
         batch_wise.close()
         record_wise.close()
