@@ -1,13 +1,16 @@
-"""Quarter, half-year and year scores: means of the *published* months, with quarterly grades.
+"""Quarter, half-year and year scores: means of the *published* months, with quarterly and
+annual grades.
 
 A draft never counts: an unfinished month averaged in would drag every grade down. Each
 month contributes its newest published version; a month a unit had no cases (无办件) is left
-out of that unit's means. The grade bands are the formula's ``[[grades]]`` (the current file).
+out of that unit's means. The grade bands are the formula's ``[[grades]]`` (the current file),
+applied to each quarter's mean and to the year's.
 
 Example::
 
     rows = period_scores(book, 2026, Scope.city(), config)
     rows[0]["Q4"], rows[0]["Q4_grade"], rows[0]["Q4_published"]   # 91.3, '良好', 3
+    rows[0]["Y"], rows[0]["Y_grade"]                                # 88.0, '良好'
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ PERIODS = ("Q1", "Q2", "Q3", "Q4", "H1", "H2", "Y")
 
 def period_scores(book: Scorebook, year: int, scope: Scope,
                   config: ScoringConfig) -> list[dict[str, Any]]:
-    """Per unit: each published month's score, the periods' means and the quarters' grades."""
+    """Per unit: each published month's score, the periods' means, the quarters' and the
+    year's grades."""
     units: dict[tuple, dict[str, Any]] = {}
     published: set[str] = set()
     for month in months_of(year, "Y"):
@@ -47,6 +51,6 @@ def period_scores(book: Scorebook, year: int, scope: Scope,
             unit[period] = round(sum(values) / len(values), 2) if values else None
             unit[f"{period}_months"] = len(values)
             unit[f"{period}_published"] = len(published & set(months))
-            if period.startswith("Q"):
+            if period.startswith("Q") or period == "Y":
                 unit[f"{period}_grade"] = config.grade(unit[period])
     return sorted(units.values(), key=lambda u: (u["kind"] != "district", u["name"]))

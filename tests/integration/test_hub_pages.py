@@ -16,7 +16,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from hallwatch.cli import main
+from hub.score_periods import period_scores
 from hub.scoring import compute_month
+from hub.services import Scope
 from standard.districts import DISTRICTS
 from tests.hubkit import (
     add_users,
@@ -210,6 +212,13 @@ def test_scores_compute_publish_explain_and_report(hub):
     assert "更正" not in shown and "chief" not in shown  # drafts and names stay inside
     assert "按时办结率" in public.get("/portal/scores/formula").get_data(as_text=True)
     assert public.get("/portal/scores?month=2026-10&version=2").status_code == 404
+    year = public.get("/portal/scores/year/2026").get_data(as_text=True)
+    nanhai = next(u for u in period_scores(hub[0].scorebook, 2026, Scope.city(), hub[0].scoring)
+                  if u["kind"] == "district" and u["district_code"] == "440605")
+    row = re.search(r"<tr><td>南海区</td>.*?</tr>", year).group(0)
+    assert "全年等级" in year and nanhai["Y_grade"]  # the year is graded, like its quarters
+    assert row.endswith(f'<td class="grade-{nanhai["Y_grade"]}">{nanhai["Y_grade"]}</td>'
+                        f'<td class="num-cell">{nanhai["Y_months"]}</td></tr>')
 
 
 def solve(app, page: str) -> tuple[str, str]:

@@ -124,7 +124,9 @@ def test_quarters_and_the_year_come_from_published_months_only(hub):
     assert (unit["Q4_months"], unit["Q4_published"]) == (2, 2)
     assert unit["Q4_grade"] == board.scoring.grade(unit["Q4"])
     assert unit["Y"] == unit["Q4"] and unit["Q1"] is None and unit["Q1_grade"] is None
+    assert unit["Y_grade"] == board.scoring.grade(unit["Y"]) is not None  # the year has one too
     empty = next(u for u in rows if u["kind"] == "district" and u["district_code"] == "440606")
     assert empty["months"] == {"2026-10": None, "2026-11": None} and empty["Q4"] is None
+    assert empty["Y_grade"] is None
     scoped = period_scores(book, 2026, Scope.department("SCJ"), board.scoring)
     assert scoped and {u["dept_code"][6:] for u in scoped} == {"SCJ"}
