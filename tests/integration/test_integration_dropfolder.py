@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,11 +16,14 @@ from openpyxl import Workbook
 from edge.integration import INTEGRATION_SCHEMA, Mapping, RowMapper, Sink, source_states
 from edge.integration.dropfolder import DropFolder
 from edge.integration.worker import SourceWorker
+from edge.ingest import CHUNK
 from edge.store import Store
 from edge.supervision import SUPERVISION_SCHEMA
 from hallwatch.exchange import COLUMNS, MAPPING_FILE, PlatformRows, drop_export, export_csv
 from hallwatch.sim import Platform
 from standard.configfile import load_toml
+from tests.boxes import start_box, write_box_folder
+from tests.integration.relay_harness import wait_for
 
 START = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.timezone.utc)
 # Exports with Chinese headers, as a platform's "导出Excel" writes them.
@@ -193,3 +199,54 @@ def test_the_worker_keeps_the_folder_state_for_the_health_page(tmp_path, store):
     assert (state.kind, state.files_done, state.rows_read, state.accepted) == \
         ("folder", 1, len(rows()), len(rows()))
     assert state.caught_up_at is not None and state.failures == 0
+
+
+# -- a real box killed with SIGKILL in the middle of a file -----------------------------------
+def stored_events(db: Path) -> int:
+    """Events committed, as another process sees them."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return conn.execute("select count(*) from case_events").fetchone()[0]
+
+
+def test_kill_9_in_the_middle_of_a_file_then_restart_stores_every_row_once(tmp_path):
+    """A file is committed in chunks: killed after some, the box reads it again from the start
+    on restart; what was committed comes back as duplicates, nothing twice, nothing lost."""
+    data = PlatformRows().rows(Platform("440608").backlog(START, 60, 200))
+    assert len(data) > 4 * CHUNK  # several transactions: a kill can fall between them
+    folder = tmp_path / "box"
+    write_box_folder(folder, "440608", sources=[{
+        "name": "gm", "kind": "folder", "folder": "incoming", "interval_seconds": 0.5,
+        "mapping_file": str(MAPPING_FILE)}])
+    db = folder / "data" / "box.db"
+    box = start_box(folder)
+    try:
+        drop_export(folder / "incoming", "big.csv", data)
+        wait_for(lambda: db.exists() and stored_events(db) > 0, 120, what="the first chunk",
+                 interval=0.02)
+        os.kill(box.process.pid, signal.SIGKILL)  # mid-file: chunks committed, the rest not
+        box.process.wait(timeout=10)
+    finally:
+        if box.process.poll() is None:
+            box.process.kill()
+    before = stored_events(db)
+    assert 0 < before < len(data), "the kill came after the file was loaded"
+    assert (folder / "incoming" / "big.csv").exists()  # not moved: it is read again
+    box = start_box(folder)
+    try:
+        done = folder / "incoming" / "done"
+        wait_for(lambda: (done / "big.csv.report.json").exists(), 180, what="the file in done/")
+    finally:
+        box.stop()
+    assert stored_events(db) == len(data)  # every row once
+    loaded = report(done, "big.csv")
+    assert loaded["status"] == "done" and loaded["rows"] == len(data)
+    assert (loaded["accepted"], loaded["duplicates"], loaded["rejected"]) == (
+        len(data) - before, before, 0)
+    assert not (folder / "incoming" / "big.csv").exists()
+    assert not (folder / "incoming" / "big.csv.ok").exists()
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        assert conn.execute("select count(*) from quarantine").fetchone()[0] == 0
+        relayed = conn.execute("select count(*), count(distinct json_extract(body,"
+                               " '$.body.event_id')) from outbox where kind = 'case_event'"
+                               ).fetchone()
+        assert relayed == (len(data), len(data))  # each row goes to the hub once
