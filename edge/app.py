@@ -26,7 +26,7 @@ from edge.ingestqueue import IngestQueue
 from edge.integration import Integration, wire_integration
 from edge.relay import Relay, RelaySettings
 from edge.store import Store, utc_now
-from edge.storecheck import StoreWatch
+from standard.storecheck import StoreWatch
 from edge.supervision import (
     Finding,
     RuleChecker,

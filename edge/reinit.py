@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import BoxConfig
-from edge.storecheck import quick_check
+from standard.storecheck import quick_check
 from edge.store import Store, Tx, get_meta, iso, set_meta
 from edge.storeidentity import read_marker
 from standard.storemarker import STATE_WORDS, file_state

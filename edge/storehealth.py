@@ -27,7 +27,7 @@ class StoreHealth:
     cases: int = 0  # every case the box holds (the hall board keeps only the recent ones)
     hub_ahead: int | None = None  # the hub acked beyond this store: relaying held (序号异常)
     rebase_pending: bool = False  # re-initialised, waiting for the hub to say where to go on
-    damage: str | None = None  # what PRAGMA quick_check found (edge/storecheck.py), or None
+    damage: str | None = None  # what PRAGMA quick_check found (standard/storecheck.py), or None
     checked_at: str | None = None  # when it last ran
 
 

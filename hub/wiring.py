@@ -36,6 +36,7 @@ from standard.catalogue import load_catalogue
 from standard.configfile import ConfigError
 from standard.deadlines import LightSettings
 from standard.records import CatalogueItem
+from standard.storecheck import StoreWatch
 
 
 def utc_now() -> dt.datetime:
@@ -55,6 +56,7 @@ class Dashboard:
     context: ProjectionContext
     reports: ReportDesk | None = None
     snapshots: SnapshotDesk | None = None
+    store_watch: StoreWatch | None = None  # quick_check of hub.db (SQLite), for the overview
     services: list = field(default_factory=list)
 
     def published(self) -> None:
@@ -118,6 +120,11 @@ def wire_dashboard(config: HubConfig, store, *, clock: Callable[[], dt.datetime]
         DubanDesk(store, calendar, clock, city_name=config.city_name, word=config.duban_word,
                   due_working_days=config.duban_due_working_days),
         Scorebook(store, clock), scoring, scoring_text, HubUsers(users_path(config)), context)
+    if not config.database.url:  # PostgreSQL keeps its own files; SQLite's is checked here
+        dashboard.store_watch = StoreWatch(config.db_path, what="hub", advice=(
+            "stop the hub and run 'hallwatch hub reinit --config hub.toml --confirm', then "
+            "'hallwatch hub resend' for each box (see docs/hub.md)"))
+        dashboard.services.append(dashboard.store_watch)
     dashboard.services.append(LightRefresher(store, context, config.web.light_refresh_seconds))
     if config.database.url and config.database.retention_months:
         dashboard.services.append(RetentionKeeper(

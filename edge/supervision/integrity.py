@@ -2,7 +2,7 @@
 
 - 数据冲突 (``data:platform``, yellow): a re-sent record contradicts one kept.
 - 数据库损坏 (``device:store``, red): ``PRAGMA quick_check`` found the database damaged
-  (edge/storecheck.py); resolved by the system when a later check finds it sound.
+  (standard/storecheck.py); resolved by the system when a later check finds it sound.
 - 序号异常 (``device:relay``, red): the hub acknowledged records beyond the last one this
   database made (edge/relay.py): relaying is held until a technician sees to it.
 

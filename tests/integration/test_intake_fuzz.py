@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from edge.storecheck import quick_check
+from standard.storecheck import quick_check
 from tests.boxes import keyed_box_in_process, post_body
 
 EVENTS = "/api/v1/platform/events"

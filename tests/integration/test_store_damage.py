@@ -13,6 +13,7 @@ import sqlite3
 from edge.app import build_box
 from edge.config import load_box_config
 from tests.boxes import write_box_folder
+from tests.integration.relay_harness import wait_for
 from tests.unit.test_store_integrity import corrupt
 from web.box import create_app
 
@@ -23,6 +24,14 @@ def event(n: int) -> dict:
     return {"event_id": f"D-{n}", "case_no": f"DC-{n}", "item_code": "440605-SCJ-002",
             "dept_code": "440605SCJ", "district_code": "440605", "event_type": "受理",
             "occurred_at": "2026-11-23T09:00:00+08:00", "actor": {"id": "S001", "name": "李敏"}}
+
+
+def fold_wal(db) -> None:
+    """Checkpoint until SQLite says it copied every frame: a reader of the box's own threads
+    can make one attempt busy, and the index page then stays in the WAL over the damage."""
+    with sqlite3.connect(db) as conn:
+        wait_for(lambda: conn.execute("pragma wal_checkpoint(truncate)").fetchone()[0] == 0,
+                 30, what="a complete checkpoint")
 
 
 def test_damage_is_shown_and_refuses_records_while_pages_keep_working(tmp_path):
@@ -38,8 +47,8 @@ def test_damage_is_shown_and_refuses_records_while_pages_keep_working(tmp_path):
         box.store_watch.checked.wait(10)
         assert box.store_watch.problem is None
 
-        with sqlite3.connect(box.store.path) as conn:  # the WAL into the file, then damage it
-            conn.execute("pragma wal_checkpoint(truncate)")
+        assert box.checker.wait_idle(timeout=60)  # the rule pass's writes done
+        fold_wal(box.store.path)  # the WAL into the file, then damage the file
         corrupt(box.store.path, index="case_events_case")
         assert box.store_watch.run_once()  # the periodic check, now
         answer = api.post("/api/v1/platform/events", data=json.dumps([event(999)]).encode(),

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from edge.store import Store, StoreError
-from edge.storecheck import StoreWatch, quick_check
+from standard.storecheck import StoreWatch, quick_check
 from edge.storeidentity import StoreLost
 
 

@@ -20,7 +20,14 @@ def _overview_context() -> dict:
     tiles = district_tiles(data(), scope())
     return {"tiles": tiles, "total": totals(tiles), "scope": scope(),
             "tamper": tamper_alerts(data(), scope()) if scope().sees_boxes else [],
+            "store_damage": _store_damage() if scope().sees_boxes else None,
             "today": data().today()}
+
+
+def _store_damage() -> str | None:
+    """What the last ``PRAGMA quick_check`` of hub.db found (hub/wiring.py), None if sound."""
+    watch = dashboard().store_watch
+    return watch.problem if watch is not None else None
 
 
 @bp.get("/")

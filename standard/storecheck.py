@@ -1,15 +1,17 @@
-"""The box database's integrity: ``PRAGMA quick_check`` at start-up and periodically.
+"""A SQLite database's integrity: ``PRAGMA quick_check`` at start-up and periodically.
 
-A damaged database is reported, never a crash loop: :class:`StoreWatch` runs the check on its
-own thread with its own read-only connection (the writer and the pages never wait for it),
-keeps the last result for the health page (``problem``, ``checked_at``) and hands every change
-to ``on_change`` (a device alert, edge/supervision/integrity.py). While it reports a problem
-the box refuses new platform records with 503 (they stay with the platform, nothing is lost)
-and keeps serving its pages and relaying what it holds.
+Box and hub alike (``box.db``; the hub's ``hub.db`` when it runs on SQLite). A damaged
+database is reported, never a crash loop: :class:`StoreWatch` runs the check on its own thread
+with its own read-only connection (the writer and the pages never wait for it), keeps the last
+result for the health pages (``problem``, ``checked_at``) and hands every change to
+``on_change``. The box raises a device alert (edge/supervision/integrity.py) and refuses new
+platform records with 503 while damaged (they stay with the platform, nothing is lost); the
+hub shows the damage on its overview (web/hub/overview.py) and keeps receiving.
 
 Example::
 
-    watch = StoreWatch(Path("data/box.db"), interval_seconds=6 * 3600)
+    watch = StoreWatch(Path("data/box.db"), interval_seconds=6 * 3600,
+                       advice="run 'hallwatch edge reinit --config box.toml --confirm'")
     watch.start()            # the first check runs at once
     watch.problem            # None while the database is sound
     watch.stop()
@@ -50,8 +52,12 @@ class StoreWatch:
 
     def __init__(self, path: Path, *, interval_seconds: float = CHECK_SECONDS,
                  on_change: Callable[[str | None], None] | None = None,
-                 check: Callable[[Path], str | None] = quick_check):
+                 check: Callable[[Path], str | None] = quick_check, what: str = "box",
+                 advice: str = "run 'hallwatch edge reinit --config box.toml --confirm' "
+                               "(see docs/box.md)"):
         self.path = Path(path)
+        self.what = what  # in the log: "box database damaged"
+        self.advice = advice  # what to do, after "restore <file> from a backup, or"
         self.interval_seconds = interval_seconds
         self.on_change = on_change
         self.check = check
@@ -81,11 +87,10 @@ class StoreWatch:
         self.problem = problem
         self.checked_at = dt.datetime.now(dt.timezone.utc)
         if problem and changed:
-            log.error("box database damaged: %s. Restore data/box.db from a backup, or run "
-                      "'hallwatch edge reinit --config box.toml --confirm' (see docs/box.md)",
-                      problem)
+            log.error("%s database damaged: %s. Restore %s from a backup, or %s", self.what,
+                      problem, self.path, self.advice)
         elif changed:
-            log.warning("box database sound again: %s", self.path)
+            log.warning("%s database sound again: %s", self.what, self.path)
         if changed and self.on_change is not None:
             try:
                 self.on_change(problem)
