@@ -357,6 +357,13 @@ def test_user_commands_and_score_commands(seeded, tmp_path):
     forced = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
                                   this_month, "--force", "--reason", "演示"])
     assert forced.exit_code == 0 and "强制提前发布" in forced.output
+    quiet = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-01",
+                                 "--json"])  # before the seeded months: 无办件 everywhere
+    assert quiet.exit_code == 0, quiet.output
+    empty = [json.loads(line) for line in quiet.output.splitlines() if line.startswith("{")]
+    assert empty and all(row["score"] is None and row["rank"] is None and row["cases"] == 0
+                         for row in empty)
+    assert '"score": null' in quiet.output
     wrong = runner.invoke(main, ["hub", "score", "--config", config, "--month", "2026-13"])
     assert wrong.exit_code != 0 and "YYYY-MM" in wrong.output
 
