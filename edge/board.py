@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.cases import CaseBoard, CaseFilter, CaseRow
+from standard.catalogue import departments
 from standard.deadlines import CaseFacts, local_day
 from standard.records import LOCAL_TZ, STAGES
 
@@ -424,8 +425,8 @@ class HallBoard:
         return CaseDetail(row, events, facts, self.board.catalogue.get(facts.item_code))
 
     def departments(self) -> dict[str, str]:
-        """Department code → name, from the catalogue."""
-        return {i.dept_code: i.dept_name for i in self.board.catalogue.values()}
+        """Department code → name, from the catalogue (joint items' participants included)."""
+        return departments(self.board.catalogue)
 
     def items(self) -> list[tuple[str, str]]:
         return sorted((i.item_code, i.name) for i in self.board.catalogue.values())

@@ -16,7 +16,7 @@ import click
 from edge.config import load_box_config
 from edge.store import Store, StoreError
 from edge.storeidentity import StoreLost
-from standard.catalogue import CatalogueError, load_catalogue
+from standard.catalogue import CatalogueError, departments, load_catalogue
 from standard.configfile import ConfigError
 from standard.districts import dept_checker
 
@@ -49,7 +49,7 @@ def user_store(config_path: Path) -> Iterator:
         store = Store(config.db_path, box_id=config.box_id, marker=config.store_marker).open()
     except (ConfigError, StoreError, StoreLost, CatalogueError) as exc:
         raise click.ClickException(str(exc)) from None
-    check = dept_checker((item.dept_code for item in catalogue.values()), config.district_code)
+    check = dept_checker(departments(catalogue), config.district_code)
     try:
         yield UserStore(store, check_dept=check).setup()
     finally:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from standard.catalogue import departments
 from standard.districts import DISTRICTS
 from standard.records import LOCAL_TZ, CatalogueItem
 
@@ -108,16 +109,12 @@ def previous_month(today: dt.date) -> str:
 def department_names(catalogue: dict[str, CatalogueItem]) -> dict[str, str]:
     """Department suffix → name (市场监督管理局), from the catalogue."""
     names: dict[str, str] = {}
-    for item in catalogue.values():
-        district = item.dept_code[:6] if item.dept_code[:6].isdigit() else ""
-        names.setdefault(dept_suffix(item.dept_code, district), item.dept_name)
+    for code, name in departments(catalogue).items():
+        district = code[:6] if code[:6].isdigit() else ""
+        names.setdefault(dept_suffix(code, district), name)
     return names
 
 
 def dept_code_names(catalogue: dict[str, CatalogueItem]) -> dict[str, str]:
     """Full department code → name (a participating department of a joint item counts too)."""
-    names = {item.dept_code: item.dept_name for item in catalogue.values()}
-    for item in catalogue.values():
-        for joint in item.joint_depts:
-            names.setdefault(joint.dept_code, joint.dept_name)
-    return names
+    return departments(catalogue)

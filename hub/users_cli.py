@@ -13,7 +13,7 @@ from hub.options import command_config
 from hub.services import HUB_ROLES
 from hub.users import HubUsers
 from hub.wiring import load_city_catalogue, users_path
-from standard.catalogue import CatalogueError
+from standard.catalogue import CatalogueError, departments
 from web.userstore import UserError
 
 
@@ -27,7 +27,7 @@ def _known_depts(config_path: Path) -> list[str]:
         catalogue = load_city_catalogue(command_config(config_path))
     except CatalogueError as exc:
         raise click.ClickException(str(exc)) from None
-    return [item.dept_code for item in catalogue.values()]
+    return list(departments(catalogue))
 
 
 config_option = click.option(

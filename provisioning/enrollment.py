@@ -26,7 +26,7 @@ from hub.api_token import new_token, token_path
 from hub.config import HubConfig
 from standard import envelope
 from standard.calendar import load_overrides
-from standard.catalogue import load_catalogue
+from standard.catalogue import departments, load_catalogue
 from standard.configfile import ConfigError, describe_errors
 from standard.districts import district_name
 from standard.identity import (
@@ -129,9 +129,8 @@ def _check_box_inputs(profile: Path | None, calendar_overrides: Path | None,
     if profile is not None:
         loaded = load_profile(profile)  # ProfileError lists every problem
         if catalogue is not None:
-            check_departments(loaded, (item.dept_code for item in
-                                       load_catalogue(catalogue).values()),
-                              district_code, str(profile))
+            check_departments(loaded, departments(load_catalogue(catalogue)), district_code,
+                              str(profile))
     if calendar_overrides is not None:
         load_overrides(calendar_overrides)
 

@@ -30,6 +30,7 @@ from edge.profile import (
     check_departments,
     load_profile,
 )
+from standard.catalogue import departments
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "firmware_cfg" / "profile.schema.json"
 SCHEMA_ID = "https://hallwatch.example/firmware_cfg/profile.schema.json"
@@ -70,8 +71,7 @@ def check_profile(path: Path | str, catalogue: dict | None = None,
     """
     profile = load_profile(path)
     if catalogue is not None and district_code is not None:
-        check_departments(profile, (item.dept_code for item in catalogue.values()),
-                          district_code, str(path))
+        check_departments(profile, departments(catalogue), district_code, str(path))
     return profile
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ def load_catalogue(path: Path) -> dict[str, CatalogueItem]:
 
     >>> items = load_catalogue(Path("docs/standard/examples/catalogue.json"))
     >>> sorted(items)[:1]
-    ['440605-GS-001']
+    ['440605-FGJ-010']
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -30,3 +31,19 @@ def load_catalogue(path: Path) -> dict[str, CatalogueItem]:
     except ValidationError as exc:
         problems = "\n  ".join(describe_errors(exc))
         raise CatalogueError(f"{path}: invalid catalogue:\n  {problems}") from None
+
+
+def departments(catalogue: Mapping[str, CatalogueItem]) -> dict[str, str]:
+    """Every department the catalogue names, full code → name: each item's department and the
+    participating departments of its joint items (联办件), which may lead no item themselves
+    but answer for their own shares (users, scopes and windows are checked against this).
+
+    >>> items = load_catalogue(Path("docs/standard/examples/catalogue.json"))
+    >>> departments(items)["440605JTJ"]
+    '交通运输局'
+    """
+    names = {item.dept_code: item.dept_name for item in catalogue.values()}
+    for item in catalogue.values():
+        for joint in item.joint_depts:
+            names.setdefault(joint.dept_code, joint.dept_name)
+    return names

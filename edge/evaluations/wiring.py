@@ -28,6 +28,7 @@ from edge.profile import HardwareProfile, check_departments, load_profile
 from edge.store import Store
 from edge.supervision import Scheduler
 from standard.calendar import WorkCalendar
+from standard.catalogue import departments
 from standard.configfile import ConfigError
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def wire_evaluations(box: Box, calendar: WorkCalendar,
     box.store.extra_schema.append(SCHEMA_SCRIPT)
     profile = load_profile(config.path(config.profile)) if config.profile else None
     if profile is not None:  # every window's department is one of this district's
-        check_departments(profile, (item.dept_code for item in box.board.catalogue.values()),
+        check_departments(profile, departments(box.board.catalogue),
                           config.district_code, str(config.path(config.profile)))
     evaluations = build_evaluations(box.store, calendar, policy, profile)
     box.ingest_hooks.append(evaluations.ratings.arm_from_events)

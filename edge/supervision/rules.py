@@ -75,6 +75,7 @@ from edge.supervision.verdicts import (
     case_findings,
     recheck_on,
 )
+from standard.catalogue import departments
 from standard.deadlines import CaseFacts, local_day
 from standard.records import LOCAL_TZ
 
@@ -193,7 +194,7 @@ class RuleEngine:
 
     @property
     def dept_names(self) -> dict[str, str]:
-        return {item.dept_code: item.dept_name for item in self.board.catalogue.values()}
+        return departments(self.board.catalogue)  # joint items' participants included
 
     def check(self, at: dt.datetime, case_nos: set[str] | None = None,
               progress: Progress | None = None) -> PassResult:
