@@ -5,8 +5,9 @@ outside it is "not found", as everywhere) and against the complaint's own distri
 complaint is not linked to a 顺德 case (forward it to 顺德 first). A complaint that names no
 district takes the case's district and department.
 
-移交督办 issues a city 督办 on the linked case through :class:`hub.dubans.DubanDesk`, in one
-transaction with the complaint's own step: the 督办 records the complaint it came from
+移交督办 issues a 督办 on the linked case through :class:`hub.dubans.DubanDesk`, in one
+transaction with the complaint's own step: a city user's is a city 督办, a district
+supervisor's (区监察室, on a complaint and case of its district) the district's own. The 督办 records the complaint it came from
 (``dubans.complaint_id``, its notice names the tracking number) and the complaint records the
 督办 (``complaints.duban_id``, a ``transfer`` event). A complaint not yet accepted is accepted
 by it, as forwarding does. Every step is in the append-only ``complaint_events``.
@@ -70,10 +71,10 @@ def link_case(desk: ComplaintDesk, data: HubData, scope: Scope, complaint_id: in
 def transfer_to_duban(desk: ComplaintDesk, dubans: DubanDesk, data: HubData, scope: Scope,
                       complaint_id: int, *, user: str, requirement: str,
                       dept_code: str | None = None) -> dict[str, Any]:
-    """移交督办: a city 督办 on the linked case; returns the 督办."""
+    """移交督办: a 督办 on the linked case, the city's or the district's; returns the 督办."""
     row = desk.get(complaint_id, scope)
-    if not scope.is_city:
-        raise ComplaintError("只有市监察局可以移交督办")
+    if scope.role not in ("city", "district"):
+        raise ComplaintError("只有市监察局和区监察室可以移交督办")
     if row["duban_id"]:
         raise ComplaintError(f"该件已移交督办（{row['duban']['number'] if row['duban'] else ''}）")
     if row["state"] not in TRANSFERABLE:

@@ -1,4 +1,5 @@
-"""The city's 督办通知书: its content, fixed when the 督办 is issued, and its printed page.
+"""The 督办通知书 issued at the hub (the city's or a district's): its content, fixed when the
+督办 is issued, and its printed page.
 
 The content has the shape of the boxes' notices (standard/notice_layout.py), so the hub's
 notice prints on one A4 sheet in the same 公文 layout as a district's 限期办理通知书: the
@@ -38,10 +39,23 @@ def duban_issuer(city_name: str) -> str:
     return f"{city_name}电子监察中心"
 
 
+def district_issuer(code: str) -> str:
+    """A district's 监察室, as it signs its own notices (the boxes' cards too)."""
+    return f"{hall_name(code)}行政服务中心电子监察室"
+
+
+def notice_org(city_name: str, issuer: str | None) -> str:
+    """The red line of a 督办's notice: the city's, or the issuing district's."""
+    if not issuer or issuer == "city":
+        return duban_org(city_name)
+    return f"{hall_name(issuer)}行政审批电子监察"
+
+
 def duban_content(data: HubData, case: dict[str, Any], target: str, *, number: str,
                   issued_on: dt.date, due_on: dt.date, requirement: str, issuer: str,
-                  source: str | None = None) -> dict[str, Any]:
-    """The notice as issued; ``source`` names where the matter came from (a complaint)."""
+                  source: str | None = None, city: bool = True) -> dict[str, Any]:
+    """The notice as issued; ``source`` names where the matter came from (a complaint);
+    ``city`` False for a district's own 督办."""
     item = data.catalogue.get(case["item_code"])
     recipient = hall_name(case["district_code"]) + data.dept_code_names().get(target, target)
     lines = [["办件编号", case["case_no"]],
@@ -62,7 +76,8 @@ def duban_content(data: HubData, case: dict[str, Any], target: str, *, number: s
                       else reasons[:MAX_REASONS - 1] + "…等"])
     if source:
         lines.append(["问题来源", source])
-    opening = (f"经行政审批电子监察系统监测，你单位办理的下列办件需要市级督办："
+    level = "市级督办" if city else "督办"
+    opening = (f"经行政审批电子监察系统监测，你单位办理的下列办件需要{level}："
                if not source else f"群众反映你单位办理的下列办件存在问题（{source}），现予督办：")
     return {
         "version": 1, "kind": TITLE, "title": TITLE, "number": number, "recipient": recipient,
@@ -86,4 +101,4 @@ def duban_page(row: dict[str, Any], data: HubData, case: dict[str, Any] | None) 
             issued_on=dt.date.fromisoformat(row["issued_on"]),
             due_on=dt.date.fromisoformat(row["due_on"] or row["issued_on"]),
             requirement=row["requirement"], issuer=duban_issuer(data.city_name))
-    return render_notice_page(content, org=duban_org(data.city_name))
+    return render_notice_page(content, org=notice_org(data.city_name, row.get("issuer")))

@@ -1,10 +1,13 @@
-"""The city's own 督办 notices: issued on any case in scope, numbered per city and year.
+"""督办 notices issued at the hub: the city's on any case, a district's on its own cases.
 
 Boxes issue their districts' cards (南海电监〔2026〕17号); the city supervision centre issues its
 own 督办通知 on any case it can see, numbered ``佛山电监〔2026〕3号`` without gaps (the counter is
-taken in the issuing transaction). A notice is tracked to closure: the district or department
-answers (反馈), the city closes it (办结). Every step is an append-only ``duban_events`` row.
-Its 督办通知书 is fixed at issue (``dubans.content``) and prints on one A4 sheet.
+taken in the issuing transaction). A district's 监察室 issues 督办 on its district's cases (a
+complaint's 移交督办), numbered by its own counter, ``南海电监督〔2026〕1号``; ``dubans.issuer``
+is ``city`` or the district's code. A notice is tracked to closure: the department (or
+district) answers (反馈), its issuer closes it (办结). Every step is an append-only
+``duban_events`` row. Its 督办通知书 is fixed at issue (``dubans.content``) and prints on one
+A4 sheet.
 
 Example::
 
@@ -21,12 +24,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from hub.duban_notice import duban_content, duban_issuer, duban_page
+from hub.duban_notice import duban_content, duban_issuer, duban_page, district_issuer
 from hub.projections.shares import read_shares
 from hub.services import HubData, NotFound, Scope
 from hub.services.cases import find_case
 from hub.units import dept_suffix
 from standard.calendar import CalendarUnknownYear, WorkCalendar
+from standard.districts import hall_name, short_name
 from standard.records import LOCAL_TZ
 
 # Created by migration 1 (hub/storage/migrations.py); a later change needs a new migration.
@@ -51,6 +55,8 @@ create trigger if not exists duban_events_no_delete before delete on duban_event
 """
 
 STATE_NAMES = {"issued": "已发出", "answered": "已反馈", "closed": "已办结"}
+CITY = "city"  # dubans.issuer of the city's own 督办; a district's is its code
+DISTRICT_WORD = "电监督"  # a district's 督办 number: 南海电监督〔2026〕1号 (its cards: 南海电监…)
 ACTION_NAMES = {"issue": "发出督办", "answer": "反馈", "close": "办结"}
 MAX_TEXT = 2000
 # The requirement is printed on the one-page 督办通知书 (hub/duban_notice.py): kept short.
@@ -77,6 +83,16 @@ def _note(text: str | None, what: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
+def issuer_of(scope: Scope) -> str:
+    """Who issues a 督办 for ``scope``: the city, or a district user's district; DubanError
+    for a department user."""
+    if scope.is_city:
+        return CITY
+    if scope.role == "district" and len(scope.districts) == 1:
+        return scope.districts[0]
+    raise DubanError("只有市监察局和区监察室可以发出督办")
+
+
 def target_departments(data: HubData, case: dict[str, Any]) -> list[str]:
     """The departments a city 督办 on ``case`` may go to: its lead, then its joint shares."""
     shares = read_shares(data.query, case["district_code"], case["case_no"])
@@ -98,15 +114,16 @@ class DubanDesk:
               dept_code: str | None = None, source: str | None = None,
               complaint_id: int | None = None,
               also: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        """Issue a city 督办 on a case the (city) user can see; returns the notice.
+        """Issue a 督办 on a case the user can see; returns the notice.
 
-        It goes to the case's department, or to ``dept_code``: the lead or any department that
-        takes part in the joint case (联办件). Its 督办通知书 is fixed now (hub/duban_notice.py).
-        ``source`` and ``complaint_id`` name the complaint it came from (移交督办); ``also(conn,
-        notice)`` runs in the issuing transaction, so the complaint's own step commits with it.
+        A city user issues the city's 督办, a district user its district's (on that district's
+        cases only: ``find_case`` in its scope). It goes to the case's department, or to
+        ``dept_code``: the lead or any department that takes part in the joint case (联办件).
+        Its 督办通知书 is fixed now (hub/duban_notice.py). ``source`` and ``complaint_id`` name
+        the complaint it came from (移交督办); ``also(conn, notice)`` runs in the issuing
+        transaction, so the complaint's own step commits with it.
         """
-        if not scope.is_city:
-            raise DubanError("只有市监察局可以发出市级督办")
+        issuer = issuer_of(scope)
         case = find_case(data, scope, case_no)
         text = _note(requirement, "督办要求", MAX_REQUIREMENT)
         target = dept_code or case["dept_code"]
@@ -121,29 +138,42 @@ class DubanDesk:
             raise DubanError(f"工作日历缺少{exc.year}年数据，无法计算督办期限") from None
         at = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
         with self.store.transaction() as conn:
-            seq = conn.execute("insert into duban_counters (year, last) values (?, 1)"
-                               " on conflict(year) do update set last = duban_counters.last + 1"
-                               " returning last",
-                               (today.year,)).fetchone()[0]
-            number = duban_number(self.city_name, self.word, today.year, seq)
-            content = duban_content(data, case, target, number=number, issued_on=today,
-                                    due_on=due, requirement=text, source=source,
-                                    issuer=duban_issuer(self.city_name))
+            seq = self._next_seq(conn, issuer, today.year)
+            number = (duban_number(self.city_name, self.word, today.year, seq) if issuer == CITY
+                      else duban_number(short_name(issuer), DISTRICT_WORD, today.year, seq))
+            content = duban_content(
+                data, case, target, number=number, issued_on=today, due_on=due,
+                requirement=text, source=source, city=issuer == CITY,
+                issuer=duban_issuer(self.city_name) if issuer == CITY
+                else district_issuer(issuer))
             duban_id = conn.execute(
                 "insert into dubans (number, year, seq, district_code, case_no, dept_code,"
                 " dept_suffix, item_code, issued_at, issued_on, issued_by, due_on, requirement,"
-                " state, updated_at, content, complaint_id)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?, ?) returning id",
+                " state, updated_at, content, complaint_id, issuer)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?, ?, ?)"
+                " returning id",
                 (number, today.year, seq, case["district_code"], case["case_no"],
                  target, dept_suffix(target, case["district_code"]), case["item_code"], at,
                  today.isoformat(), user, due.isoformat(), text, at,
-                 json.dumps(content, ensure_ascii=False), complaint_id)).fetchone()[0]
+                 json.dumps(content, ensure_ascii=False), complaint_id, issuer)).fetchone()[0]
             note = f"{text}（来源：{source}）" if source else text
             conn.execute("insert into duban_events (duban_id, at, actor, action, note)"
                          " values (?, ?, ?, 'issue', ?)", (duban_id, at, user, note))
             if also is not None:
                 also(conn, {"id": duban_id, "number": number})
         return self.get(duban_id, scope)
+
+    @staticmethod
+    def _next_seq(conn, issuer: str, year: int) -> int:
+        """The issuer's next number this year, taken in the issuing transaction (no gaps)."""
+        if issuer == CITY:
+            return conn.execute("insert into duban_counters (year, last) values (?, 1)"
+                                " on conflict(year) do update set last = duban_counters.last + 1"
+                                " returning last", (year,)).fetchone()[0]
+        return conn.execute("insert into duban_unit_counters (issuer, year, last) values (?, ?, 1)"
+                            " on conflict(issuer, year) do update"
+                            " set last = duban_unit_counters.last + 1 returning last",
+                            (issuer, year)).fetchone()[0]
 
     def notice_page(self, data: HubData, duban_id: int, scope: Scope) -> str:
         """The 督办通知书 as a printable A4 page (NotFound outside the scope)."""
@@ -169,6 +199,8 @@ class DubanDesk:
     def _shape(self, row: dict[str, Any]) -> dict[str, Any]:
         today = self.clock().astimezone(LOCAL_TZ).date().isoformat()
         row["state_name"] = STATE_NAMES[row["state"]]
+        row["issuer"] = row.get("issuer") or CITY
+        row["level_name"] = "市级督办" if row["issuer"] == CITY else f"{hall_name(row['issuer'])}督办"
         row["overdue"] = row["state"] != "closed" and bool(row["due_on"]) and today > row["due_on"]
         return row
 
@@ -212,9 +244,12 @@ class DubanDesk:
 
     @staticmethod
     def actions_for(row: dict[str, Any], scope: Scope) -> tuple[str, ...]:
+        """Anyone in scope answers (反馈); the issuer closes (办结), the city any 督办."""
         if row["state"] == "closed":
             return ()
-        return ("answer", "close") if scope.is_city else ("answer",)
+        issuer = row.get("issuer") or CITY
+        closes = scope.is_city or (scope.role == "district" and scope.districts == (issuer,))
+        return ("answer", "close") if closes else ("answer",)
 
     def act(self, duban_id: int, scope: Scope, action: str, *, user: str,
             note: str | None) -> dict[str, Any]:

@@ -208,7 +208,7 @@ def _supervision(data: HubData, config: ScoringConfig, first: str, last: str, to
             "select d.id, d.district_code, d.dept_code, d.due_on, min(e.at) as answered_at"
             " from dubans d left join duban_events e on e.duban_id = d.id"
             " and e.action in ('answer', 'close')"
-            " where d.due_on >= ? and d.due_on <= ?"
+            " where d.due_on >= ? and d.due_on <= ? and d.issuer = 'city'"
             " group by d.id, d.district_code, d.dept_code, d.due_on", (first, last)):
         counts = unit(row["district_code"], row["dept_code"])
         if counts is None:

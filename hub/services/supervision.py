@@ -196,7 +196,8 @@ def forwarded_cases(data: HubData, scope: Scope, *, limit: int = 300) -> list[di
         "select c.district_code, c.case_no, c.item_code, c.dept_code, c.stage, c.is_open,"
         " c.accepted_on, c.finished_on, c.light, c.deadline, c.remaining, c.outcome, c.reasons,"
         f" (select {dubans} from dubans d"
-        "  where d.case_no = c.case_no and d.district_code = c.district_code) as dubans"
+        "  where d.case_no = c.case_no and d.district_code = c.district_code"
+        "  and d.issuer = 'city') as dubans"
         f" from hub_cases c where c.case_type = '上报件' and {where}"
         " order by c.is_open desc, c.light = 'red' desc, c.accepted_on desc limit ?",
         [*params, limit])

@@ -250,6 +250,48 @@ def case_depts(db: Migrating) -> None:
     db.run(casedepts.INDEXES)
 
 
+DUBAN_COLUMNS = ("id, number, year, seq, district_code, case_no, dept_code, dept_suffix, item_code,"
+                 " issued_at, issued_on, issued_by, due_on, requirement, state, closed_at,"
+                 " updated_at, content, complaint_id")
+
+
+def district_dubans(db: Migrating) -> None:
+    """Issue 20: a district's 监察室 issues its own 督办 (a complaint's 移交督办 in its district).
+
+    ``dubans.issuer`` is ``city`` or the issuing district's code; each issuer numbers its own
+    督办 per year without gaps (``duban_unit_counters``), so the number is unique per
+    (issuer, year, seq) instead of (year, seq). SQLite cannot drop a table's unique
+    constraint, so its table is rebuilt; PostgreSQL drops and adds the constraint."""
+    db.run("create table if not exists duban_unit_counters (issuer text not null,"
+           " year integer not null, last integer not null, primary key (issuer, year));")
+    if db.postgres:
+        db.conn.execute("alter table dubans add column if not exists issuer text not null"
+                        " default 'city'")
+        for (name,) in db.conn.execute(
+                "select conname from pg_constraint where conrelid = 'dubans'::regclass"
+                " and contype = 'u' and pg_get_constraintdef(oid) = 'UNIQUE (year, seq)'"
+                ).fetchall():
+            db.conn.execute(f'alter table dubans drop constraint "{name}"')
+        db.conn.execute("alter table dubans add constraint dubans_issuer_year_seq"
+                        " unique (issuer, year, seq)")
+        return
+    db.run(f"""
+create table dubans_rebuilt (
+    id integer primary key, number text not null unique, year integer not null,
+    seq integer not null, district_code text not null, case_no text not null, dept_code text,
+    dept_suffix text, item_code text, issued_at text not null, issued_on text not null,
+    issued_by text not null, due_on text, requirement text not null, state text not null,
+    closed_at text, updated_at text not null, content text, complaint_id integer,
+    issuer text not null default 'city', unique (issuer, year, seq));
+insert into dubans_rebuilt ({DUBAN_COLUMNS}, issuer) select {DUBAN_COLUMNS}, 'city' from dubans;
+drop table dubans;
+alter table dubans_rebuilt rename to dubans;
+create index if not exists dubans_case on dubans(case_no, district_code);
+create index if not exists dubans_state on dubans(state, district_code);
+create index if not exists dubans_complaint on dubans(complaint_id);
+""")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -270,6 +312,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "case list indexes", case_list_indexes),
     Migration(11, "overview and department page indexes", overview_indexes),
     Migration(12, "the departments whose lists show a case", case_depts),
+    Migration(13, "district 督办 with their own numbers", district_dubans),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -111,11 +111,12 @@ def test_a_portal_complaint_is_linked_turned_into_a_duban_and_answered_in_public
                                                        "csrf_token": chief.csrf})
     detail = chief.client.get(f"/complaints/{cid}").get_data(as_text=True)
     assert f'href="/cases/{case_no}"' in detail and 'id="transfer-duban"' in detail
-    # A district supervisor links but does not transfer (city 督办 are the city's).
-    nanhai = client(hub, "nanhai")
-    refused = nanhai.client.post(f"/complaints/{cid}/transfer", data={
-        "requirement": "x", "csrf_token": nanhai.csrf})
-    assert refused.status_code == 403
+    # Another district's supervisor cannot reach it; a department user may not transfer.
+    assert shunde.client.post(f"/complaints/{cid}/transfer", data={
+        "requirement": "x", "csrf_token": shunde.csrf}).status_code == 404
+    scj = client(hub, "scj")
+    assert scj.client.post(f"/complaints/{cid}/transfer", data={
+        "requirement": "x", "csrf_token": scj.csrf}).status_code == 403
     moved = chief.client.post(f"/complaints/{cid}/transfer", data={
         "requirement": "请核实群众反映的超时问题并依法办结。", "csrf_token": chief.csrf})
     assert moved.status_code == 302 and "/dubans/" in moved.headers["Location"]
@@ -143,6 +144,55 @@ def test_a_portal_complaint_is_linked_turned_into_a_duban_and_answered_in_public
     assert "13812345678" not in replies and "王小明" not in replies and "138****5678" in replies
     assert "王**" in replies
     assert "审批超时" in hub[1].test_client().get("/portal/complaints").get_data(as_text=True)
+
+
+def test_a_district_supervisor_transfers_its_own_complaint_to_a_district_duban(hub):
+    """区监察室 closes the loop in its own district: link, 移交督办 (the district's own 督办,
+    numbered by its own counter), the department answers, the district closes it."""
+    dashboard = hub[0]
+    number = submit_on_portal(hub, subject="南海窗口推诿")
+    cid = complaint_id(hub, number)
+    nanhai = client(hub, "nanhai")
+    case_no = case_of(dashboard, "440605", "SCJ", open_only=True)
+    nanhai.client.post(f"/complaints/{cid}/link", data={"case_no": case_no,
+                                                        "csrf_token": nanhai.csrf})
+    detail = nanhai.client.get(f"/complaints/{cid}").get_data(as_text=True)
+    assert 'id="transfer-duban"' in detail and "发出本区督办" in detail
+    moved = nanhai.client.post(f"/complaints/{cid}/transfer", data={
+        "requirement": "请核实窗口推诿问题，三日内书面反馈。", "csrf_token": nanhai.csrf})
+    assert moved.status_code == 302 and "/dubans/" in moved.headers["Location"]
+    duban_url = moved.headers["Location"]
+    page = nanhai.client.get(duban_url).get_data(as_text=True)
+    assert "南海区督办" in page and number in page
+    duban_number = re.search(r"南海电监督〔2026〕(\d+)号", page)
+    assert duban_number, page
+    row = dashboard.data.store.query("select issuer, seq, complaint_id from dubans where"
+                                     " number = ?", (duban_number.group(0),))[0]
+    assert (row["issuer"], row["complaint_id"]) == ("440605", cid)
+    # Numbered by the district's own counter, apart from the city's 佛山电监〔2026〕N号.
+    assert row["seq"] == len(dashboard.data.store.query(
+        "select id from dubans where issuer = '440605'"))
+    notice = nanhai.client.get(duban_url + "/notice").get_data(as_text=True)
+    assert ("南海区行政审批电子监察" in notice and "南海区行政服务中心电子监察室" in notice
+            and "南海区市场监督管理局" in notice and number in notice)
+    detail = nanhai.client.get(f"/complaints/{cid}").get_data(as_text=True)
+    assert duban_number.group(0) in detail and "已受理" in detail
+    events = [e["action"] for e in dashboard.data.store.query(
+        "select action from complaint_events where complaint_id = ? order by id", (cid,))]
+    assert events == ["submit", "link_case", "transfer"]
+    # The city sees it on its list; another district does not; the department answers it,
+    # the issuing district closes it.
+    chief = client(hub, "chief")
+    assert duban_number.group(0) in chief.client.get("/dubans?state=all").get_data(as_text=True)
+    shunde = client(hub, "shunde")
+    assert shunde.client.get(duban_url).status_code == 404
+    scj = client(hub, "scj")
+    scj.client.post(duban_url + "/answer", data={"note": "已约谈窗口人员并办结。",
+                                                 "csrf_token": scj.csrf})
+    closed = nanhai.client.post(duban_url + "/close", data={"note": "核实整改到位。",
+                                                            "csrf_token": nanhai.csrf},
+                                follow_redirects=True).get_data(as_text=True)
+    assert "已办结" in closed and "已约谈窗口人员并办结" in closed
 
 
 def test_a_reply_is_public_only_when_the_citizen_agreed(hub):

@@ -255,8 +255,10 @@ def test_complaints_are_seen_and_handled_only_in_scope(hub):
 def test_city_duban_is_numbered_per_year_and_scoped(hub):
     desk, data = hub.dubans, hub.data
     shunde_case = case_of(hub, "440606", "SCJ")
-    with pytest.raises(DubanError):
+    with pytest.raises(NotFound):  # a district issues only on its own district's cases
         desk.issue(data, NANHAI, shunde_case, user="nh", requirement="x")
+    with pytest.raises(DubanError):
+        desk.issue(data, SCJ, shunde_case, user="scj", requirement="x")
     first = desk.issue(data, CITY, shunde_case, user="city", requirement="请限期办结")
     second = desk.issue(data, CITY, case_of(hub, "440604"), user="city", requirement="请办结")
     assert first["number"].startswith("佛山电监〔2026〕") and first["due_on"] == "2026-11-27"

@@ -176,3 +176,38 @@ def test_the_hub_applies_the_retention_it_is_configured_with(tmp_path, pg_url):
         assert partitions(store.engine) == ["2026-04", "2026-05", "2026-06"]
     finally:
         store.close()
+
+
+def test_a_hub_from_before_district_dubans_keeps_its_dubans_and_numbers(hub_database,
+                                                                         monkeypatch):
+    """The district 督办 migration on a hub holding city 督办: they stay, as the city's, and a district may
+    number its own from 1 in the same year (the number is unique per issuer, not per year)."""
+    import hub.storage.migrations as migrations
+
+    before = [m.step for m in migrations.MIGRATIONS].index(migrations.district_dubans)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
+    old = HubStore(hub_database).open()
+    with old.transaction() as conn:
+        conn.execute(
+            "insert into dubans (number, year, seq, district_code, case_no, issued_at,"
+            " issued_on, issued_by, requirement, state, updated_at) values"
+            " ('佛山电监〔2026〕1号', 2026, 1, '440605', 'NH-1', '2026-11-20T02:00:00+00:00',"
+            " '2026-11-20', '市局', '请办结', 'issued', '2026-11-20T02:00:00+00:00')")
+    old.close()
+    monkeypatch.undo()
+    store = HubStore(hub_database).open()
+    try:
+        assert schema_version(store.engine) == LATEST
+        (row,) = store.query("select number, issuer, seq from dubans")
+        assert row == {"number": "佛山电监〔2026〕1号", "issuer": "city", "seq": 1}
+        insert = ("insert into dubans (number, year, seq, district_code, case_no, issued_at,"
+                  " issued_on, issued_by, requirement, state, updated_at, issuer) values"
+                  " (?, 2026, 1, '440605', 'NH-2', '2026-11-20T03:00:00+00:00', '2026-11-20',"
+                  " '南海', '请办结', 'issued', '2026-11-20T03:00:00+00:00', ?)")
+        with store.transaction() as conn:
+            conn.execute(insert, ("南海电监督〔2026〕1号", "440605"))
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            with store.transaction() as conn:
+                conn.execute(insert, ("佛山电监〔2026〕1号之二", "city"))
+    finally:
+        store.close()

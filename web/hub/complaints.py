@@ -20,7 +20,7 @@ from hub.complaints import (
 )
 from standard.records import LOCAL_TZ
 from web.auth import login_required
-from web.hub.common import CITY, READERS, dashboard, data, page_arg, scope, user_name
+from web.hub.common import READERS, dashboard, data, page_arg, scope, user_name
 
 bp = Blueprint("complaints", __name__)
 STAFF = ("city", "district")
@@ -106,9 +106,10 @@ def link(complaint_id: int):
 
 
 @bp.post("/complaints/<int:complaint_id>/transfer")
-@login_required(roles=CITY)
+@login_required(roles=STAFF)
 def transfer(complaint_id: int):
-    """移交督办: a city 督办 on the linked case, recorded on both."""
+    """移交督办: a 督办 on the linked case (the city's, or the district supervisor's own),
+    recorded on both."""
     try:
         duban = transfer_to_duban(dashboard().complaints, dashboard().dubans, data(), scope(),
                                   complaint_id, user=user_name(),
