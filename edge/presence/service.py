@@ -107,7 +107,7 @@ class PresenceService:
     # -- wiring and life cycle ----------------------------------------------------------
     def sink(self, camera_id: str, depts: Mapping[int, str | None]) -> StorePresenceSink:
         return StorePresenceSink(self.store, self.snapshots, camera_id, depts=depts,
-                                 on_change=self._notify)
+                                 on_change=self._notify, schedule=self.schedule)
 
     def add_camera(self, worker: CameraWorker) -> None:
         self.workers.append(worker)

@@ -31,6 +31,7 @@ from typing import Any
 
 from edge.presence.evidence import SnapshotStore
 from edge.presence.ports import State
+from edge.presence.tracker import OfficeSchedule
 from edge.store import Store, Tx, iso
 from edge.supervision.alerts import (
     ACTIVE_STATES,
@@ -97,10 +98,29 @@ class StorePresenceSink:
     """The ``PresenceSink`` of one camera, on the box store; thread-safe through the store."""
 
     def __init__(self, store: Store, snapshots: SnapshotStore, camera_id: str, *,
-                 depts: Mapping[int, str | None], on_change: Callable[[], None] = lambda: None):
+                 depts: Mapping[int, str | None], on_change: Callable[[], None] = lambda: None,
+                 schedule: OfficeSchedule | None = None):
         self.store, self.snapshots, self.camera_id = store, snapshots, camera_id
         self.depts = dict(depts)
         self._on_change = on_change
+        self.schedule = schedule  # the hall's office hours: an absence counts only in them
+
+    def office_periods(self, started_at: dt.datetime) -> list[list[str]] | None:
+        """The office periods of the absence's day, as [start, end] UTC times, sent with it so
+        the hub counts its minutes as the box does (lunch and after hours do not count)."""
+        if self.schedule is None:
+            return None
+        day = _local(started_at).date()
+        start = dt.datetime.combine(day, dt.time(0), LOCAL_TZ)
+        return [[iso(lower), iso(upper)] for lower, upper, _day
+                in self.schedule.segments(start, start + dt.timedelta(days=1))]
+
+    def office_minutes(self, started_at: dt.datetime, ended_at: dt.datetime) -> float:
+        """Minutes of ``[started_at, ended_at)`` in office hours (all of it without a schedule)."""
+        if self.schedule is None:
+            return (ended_at - started_at).total_seconds() / 60
+        return sum((upper - lower).total_seconds()
+                   for lower, upper, _day in self.schedule.segments(started_at, ended_at)) / 60
 
     @property
     def label(self) -> str:
@@ -158,7 +178,8 @@ class StorePresenceSink:
                 "version": RECORD_VERSION, "type": "absence_started", "absence_id": absence_id,
                 "alert_id": alert_id, "camera_id": self.camera_id, "window_no": window_no,
                 "started_at": iso(started_at), "taken_at": iso(taken_at), "staff_id": staff_id,
-                "staff_name": staff_name, "snapshot_files": names})
+                "staff_name": staff_name, "snapshot_files": names,
+                "office_periods": self.office_periods(started_at)})
             return alert_id
 
         try:
@@ -177,8 +198,9 @@ class StorePresenceSink:
                 log.warning("absence of alert %s not found", alert_id)
                 return
             absence_id, started = found
-            minutes = (ended_at - dt.datetime.fromisoformat(started)).total_seconds() / 60
-            note = f"{_local(ended_at):%H:%M:%S}离岗情形结束，共约{max(1, round(minutes))}分钟"
+            minutes = self.office_minutes(dt.datetime.fromisoformat(started), ended_at)
+            note = (f"{_local(ended_at):%H:%M:%S}离岗情形结束，办公时间内共约"
+                    f"{max(1, round(minutes))}分钟")
             tx.conn.execute("update absences set ended_at = ?, end_note = ? where id = ?",
                             (iso(ended_at), note, absence_id))
             alert = alert_row(tx.conn, int(alert_id))

@@ -11,8 +11,11 @@ report (provisioning/selftest.py). These appliers keep:
 - ``hub_selftests``: each box's latest self-test, likewise.
 
 Intervals stay in ``records``: their office-time minutes depend on the hall's office hours,
-which only the box knows. An absence is already counted in office time: it starts when the
-box starts counting and ends at the return, at the office's close or when the video stops.
+which only the box knows. An absence starts when the box starts counting and ends at the
+return, at the office's close or when the video stops; it may run over lunch, so
+``absence_started`` carries its day's office periods (``office_periods``, UTC [start, end]
+pairs) and the hub counts only the time inside them, as the box does
+(hub/services/halls.py). Records from boxes that did not send them count start to end.
 """
 
 from __future__ import annotations
@@ -38,14 +41,26 @@ def presence_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[
 def _absence_started(ctx, conn, box_id: str, body: dict[str, Any]) -> Statement:
     return (
         "insert into hub_absences (box_id, absence_id, district_code, window_no, camera_id,"
-        " alert_id, started_at, started_on, taken_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " alert_id, started_at, started_on, taken_at, office_periods)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " on conflict(box_id, absence_id) do update set window_no = excluded.window_no,"
         " camera_id = excluded.camera_id, alert_id = excluded.alert_id,"
         " started_at = excluded.started_at, started_on = excluded.started_on,"
-        " taken_at = excluded.taken_at",
+        " taken_at = excluded.taken_at, office_periods = excluded.office_periods",
         (box_id, int(body["absence_id"]), ctx.district_of(conn, box_id), int(body["window_no"]),
          str(body["camera_id"]), body.get("alert_id"), body["started_at"],
-         local_date_of(body["started_at"]), body.get("taken_at")))
+         local_date_of(body["started_at"]), body.get("taken_at"),
+         _periods(body.get("office_periods"))))
+
+
+def _periods(value: Any) -> str | None:
+    """The office periods as JSON text, or None when the box sent none (or not a list of
+    [start, end] pairs: such an absence counts start to end, as before)."""
+    if not isinstance(value, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+            for pair in value):
+        return None
+    return json.dumps(value)
 
 
 def _absence_ended(ctx, conn, box_id: str, body: dict[str, Any]) -> Statement:

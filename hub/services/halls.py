@@ -62,19 +62,41 @@ def window_absences(data: HubData, scope: Scope,
     now = data.clock()
     found: dict[tuple[str, str, int], WindowAbsences] = {}
     for row in data.query(
-            "select district_code, box_id, window_no, started_at, ended_at from hub_absences"
+            "select district_code, box_id, window_no, started_at, ended_at, office_periods"
+            " from hub_absences"
             f" where started_on = ? and {where} order by district_code, box_id, window_no",
             [(day or data.today()).isoformat(), *params]):
         key = (row["district_code"], row["box_id"], row["window_no"])
         window = found.setdefault(key, WindowAbsences(row["box_id"], row["window_no"]))
         ended = _moment(row["ended_at"]) or now
         window.alerts += 1
-        window.minutes += max(0.0, (ended - _moment(row["started_at"])).total_seconds() / 60)
+        window.minutes += office_minutes(_moment(row["started_at"]), ended,
+                                         row["office_periods"])
         window.ongoing = window.ongoing or row["ended_at"] is None
     by_district: dict[str, list[WindowAbsences]] = {}
     for (district, _, _), window in found.items():
         by_district.setdefault(district, []).append(window)
     return by_district
+
+
+def office_minutes(started: dt.datetime, ended: dt.datetime, periods: str | None) -> float:
+    """Minutes of an absence inside the office periods its box sent (JSON [start, end] UTC
+    pairs), as the box counts them; start to end when the box sent none.
+
+    >>> office_minutes(dt.datetime.fromisoformat("2026-11-20T03:50:00+00:00"),
+    ...                dt.datetime.fromisoformat("2026-11-20T06:20:00+00:00"),
+    ...                '[["2026-11-20T00:30:00+00:00", "2026-11-20T04:00:00+00:00"],'
+    ...                ' ["2026-11-20T06:00:00+00:00", "2026-11-20T09:30:00+00:00"]]')
+    30.0
+    """
+    if periods is None:
+        return max(0.0, (ended - started).total_seconds() / 60)
+    seconds = 0.0
+    for start_text, end_text in json.loads(periods):
+        lower = max(started, dt.datetime.fromisoformat(start_text))
+        upper = min(ended, dt.datetime.fromisoformat(end_text))
+        seconds += max(0.0, (upper - lower).total_seconds())
+    return seconds / 60
 
 
 def cameras_down(data: HubData, scope: Scope) -> list[dict[str, Any]]:

@@ -292,6 +292,12 @@ create index if not exists dubans_complaint on dubans(complaint_id);
 """)
 
 
+def absence_office_periods(db: Migrating) -> None:
+    """Issue 20: an absence's office periods as its box sent them (``absence_started``), so
+    the hub counts its 离岗 minutes in office time as the box does (lunch does not count)."""
+    db.add_columns((("hub_absences", "office_periods", "text"),))
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -313,6 +319,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "overview and department page indexes", overview_indexes),
     Migration(12, "the departments whose lists show a case", case_depts),
     Migration(13, "district 督办 with their own numbers", district_dubans),
+    Migration(14, "absences' office periods", absence_office_periods),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -161,3 +161,31 @@ def test_the_manager_signs_many_alerts_at_once_with_one_audit_entry_each(hall_bo
             f" where a.case_no in ({', '.join('?' * len(cases))}) and a.rule = '超期'"
             " group by a.id", cases).fetchall()
     assert sorted(signed) == [(case_no, "acknowledged", 1) for case_no in cases]
+
+
+def test_the_manager_finds_cases_by_number_item_or_staff(hall_box, page):
+    events = (accepted_case("NH-E2E-FIND-1", 1, staff=("S088", "欧阳明"))
+              + accepted_case("NH-E2E-FIND-2", 1, staff=("S089", "司马青")))
+    status, _ = hall_box.post("/api/v1/platform/events",
+                              json.dumps(events, ensure_ascii=False).encode())
+    assert status == 200
+    sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
+    page.goto(f"{hall_box.url}/cases")
+    search = page.get_by_role("searchbox", name="搜索")
+    rows = page.locator("table.cases tbody tr[data-case]")
+
+    def find(text: str) -> list[str]:
+        search.fill(text)
+        search.press("Enter")
+        expect(page).to_have_url(re.compile(r"[?&]q="))
+        expect(page.get_by_role("searchbox", name="搜索")).to_have_value(text)
+        return sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.case)"))
+
+    assert find("欧阳明") == ["NH-E2E-FIND-1"]                 # a staff member's name
+    assert find("S089") == ["NH-E2E-FIND-2"]                   # a staff id
+    assert find("e2e-find") == ["NH-E2E-FIND-1", "NH-E2E-FIND-2"]  # part of the number
+    item = find("440605-SCJ-001")                              # an item's code
+    assert {"NH-E2E-FIND-1", "NH-E2E-FIND-2"} <= set(item)
+    expect(page.locator("#case-total")).to_have_text(str(len(item)))
+    assert find("没有这个人") == []
+    expect(page.locator("#case-total")).to_have_text("0")
