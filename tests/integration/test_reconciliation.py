@@ -168,3 +168,29 @@ def test_reconciliations_are_shown_on_the_health_page_and_in_edge_status(box):
                            str(config)], capture_output=True, text=True, timeout=60,
                           check=True).stdout
     assert "reconciliation 2026-11-03 平台推送: 不一致" in text and "少 3 条" in text
+
+
+def test_a_failing_source_shows_its_errors_on_the_health_page_and_in_edge_status(tmp_path):
+    config = write_box_folder(tmp_path, "440605", sources=[{
+        "name": "zjk", "kind": "database", "url": f"sqlite:///{tmp_path / 'gone' / 'x.db'}",
+        "table": "t_bj_hjxx", "watermark": "xh", "interval_seconds": 0.2,
+        "max_backoff_seconds": 1, "alert_after_failures": 2,
+        "mapping_file": str(MAPPING_FILE)}])
+    box = build_box(load_box_config(config), clock=lambda: NOW).start()
+    try:
+        assert box.integration.workers[0].wait_polls(2, timeout=30)
+        health = health_page(box)
+    finally:
+        box.stop()
+    section = health[health.index("平台数据源 zjk（中间库）"):]
+    section = section[:section.index("</section>")]
+    assert "异常" in section and "连续失败" in section and "OperationalError" in section
+    shown = subprocess.run([sys.executable, "-m", "hallwatch", "edge", "status", "--config",
+                            str(config)], capture_output=True, text=True, timeout=60,
+                           check=True).stdout
+    line = next(line for line in shown.splitlines() if line.startswith("source zjk"))
+    assert "failures" in line and "OperationalError" in line
+    (feed,) = json.loads(subprocess.run(
+        [sys.executable, "-m", "hallwatch", "edge", "status", "--config", str(config), "--json"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)["sources"]
+    assert feed["failures"] >= 2 and "OperationalError" in feed["last_error"]
