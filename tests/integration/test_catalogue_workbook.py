@@ -124,3 +124,20 @@ def test_unrecognised_headers_need_a_mapping_which_names_its_mistakes(tmp_path):
     answer = run("hub", "catalogue", "import", str(path), "--out", str(out), "--mapping",
                  str(mapping))
     assert "colums: unknown key (check the spelling)" in answer.output
+
+
+@pytest.mark.parametrize("header", [
+    ["序号", "事项代码", "*事项名称", "实施部门", "实施部门代码", "法定时限（天）", "承诺期限",
+     "是否收费及收费标准", "办理类型", "申请材料目录", "法律依据"],
+    ["序号", "实施清单编码", "实施事项名称", "实施机构", "实施机构编码", "法定办理时限",
+     "承诺办理时限(工作日)", "收费情况", "办件类型", "材料清单", "设定和实施依据"],
+])
+def test_common_header_variants_are_recognised_without_a_mapping(tmp_path, header):
+    out = tmp_path / "catalogue.json"
+    answer = run("edge", "catalogue", "import", str(workbook(tmp_path / "目录.xlsx", GOOD, header)),
+                 "--out", str(out))
+    assert answer.exit_code == 0, answer.output
+    items = load_catalogue(out)
+    assert items["440605-SCJ-001"].promised_days == 3 and items["440605-SCJ-001"].legal_days == 15
+    assert items["440605-MZJ-006"].dept_code == "440605MZJ"
+    assert items["440605-SCJ-002"].legal_basis == BASIS
