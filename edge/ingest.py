@@ -77,8 +77,11 @@ class Conflict:
         return {"index": self.index, self.id_field: self.event_id, "fields": self.fields}
 
     def rejection(self) -> Rejection:
+        fields = ", ".join(self.fields)
         return Rejection(self.index, [{"field": self.id_field, "message":
-                                       f"{CONFLICT_REASON}：{', '.join(self.fields)}"}], self.raw)
+                                       f"{CONFLICT_REASON}：{fields} (differs from the record "
+                                       f"already received under this {self.id_field}: {fields})"}],
+                         self.raw)
 
 
 # Called in the same transaction with the conflicts found (a data-quality alert, say).
@@ -278,7 +281,7 @@ def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
             known[event_id] = item.body
             fresh.append(item)
             continue
-        differing = _differing_fields(known[event_id], item)
+        differing = differing_fields(known[event_id], item)
         if differing:
             result.conflicts.append(Conflict(item.index, event_id, differing, item.raw))
         else:
@@ -351,7 +354,7 @@ def refold_cases(tx: Tx, case_nos: list[str], catalogue: Mapping[str, CatalogueI
     backlog.mark(tx.conn, case_nos)
 
 
-def _differing_fields(known_body: str, item: Judged) -> list[str]:
+def differing_fields(known_body: str, item: Judged) -> list[str]:
     """The top-level fields in which a re-sent record differs from the one kept; [] if none.
 
     Compared as parsed values, so a record kept by an older release (field order, defaults)

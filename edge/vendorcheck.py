@@ -3,6 +3,9 @@
 ``hallwatch standard validate FILE...`` is a thin wrapper around :func:`check_file`. Records go
 through the box's own reading (``edge ingest`` for case events, the HTTP intake's split for
 evaluations) and its own validators, so the verdicts are the box's, not a copy of its rules.
+A record re-using an ``event_id`` (an evaluation's channel and ``evaluation_id``) accepted
+earlier in the same run is judged as the box judges a re-send: the same content is a harmless
+duplicate, different content a conflict the box refuses ("与已接收记录内容不同").
 
 Example::
 
@@ -16,12 +19,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from edge.evaluations.intake import split_evaluations, validate_evaluation
+from edge.evaluations.ratings import changed_fields, kept_fields, rating_uid
 from edge.filefeed import file_records
-from edge.ingest import BodyError, Rejection, validate
+from edge.ingest import BodyError, Conflict, Rejection, differing_fields, judge
 from standard.fields import compatibility_forms, standard_form
 from standard.problems import RECORD, field_problems
 from standard.records import Catalogue
@@ -67,8 +72,39 @@ class FileReport:
                 f" {self.refused} refused)")
 
 
-def check_file(path: Path, kind: str = "auto") -> FileReport:
-    """The box's verdict on every record of ``path`` (JSON array, NDJSON, CSV or a catalogue)."""
+@dataclass
+class Accepted:
+    """What the box would hold after the records judged so far: re-sends are compared with it."""
+
+    events: dict[str, Any] = field(default_factory=dict)  # event_id -> edge.ingest.Judged
+    ratings: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> kept fields
+
+    def conflict(self, index: int, raw: str, outcome: Any) -> Rejection | None:
+        """None for a new record or an identical re-send; else the box's conflict refusal."""
+        if hasattr(outcome, "body"):  # a case event (edge.ingest.Judged)
+            event_id = outcome.event.event_id
+            if event_id not in self.events:
+                self.events[event_id] = outcome
+                return None
+            fields = differing_fields(self.events[event_id].body, outcome)
+            found = Conflict(index, event_id, fields, raw) if fields else None
+        else:  # an evaluation
+            uid = rating_uid(outcome)
+            if uid not in self.ratings:
+                self.ratings[uid] = kept_fields(outcome)
+                return None
+            fields = list(changed_fields(self.ratings[uid], outcome))
+            found = Conflict(index, outcome.evaluation_id, fields, raw,
+                             id_field="evaluation_id") if fields else None
+        return found.rejection() if found else None
+
+
+def check_file(path: Path, kind: str = "auto", accepted: Accepted | None = None) -> FileReport:
+    """The box's verdict on every record of ``path`` (JSON array, NDJSON, CSV or a catalogue).
+
+    ``accepted``: the records of earlier files in the same run (one box receiving them in
+    turn); a new :class:`Accepted` when not given.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -85,10 +121,13 @@ def check_file(path: Path, kind: str = "auto") -> FileReport:
     except (BodyError, json.JSONDecodeError) as exc:
         report.problems.append(Problem(None, "(body)", f"不是 JSON 数组、NDJSON 或 CSV ({exc})"))
         return report
-    judge = validate if kind == "event" else validate_evaluation
+    accepted = accepted if accepted is not None else Accepted()
+    judged_by = judge if kind == "event" else validate_evaluation
     for index, raw in records:
         report.records += 1
-        outcome = judge(index, raw)
+        outcome = judged_by(index, raw)
+        if not isinstance(outcome, Rejection):
+            outcome = accepted.conflict(index, raw, outcome) or outcome
         if isinstance(outcome, Rejection):
             report.refused += 1
             report.problems.extend(Problem(index, e["field"], e["message"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from edge.vendorcheck import KINDS, CheckError, check_file
+from edge.vendorcheck import KINDS, Accepted, CheckError, check_file
 
 
 @click.group()
@@ -29,13 +29,15 @@ def validate(files: tuple[Path, ...], kind: str) -> None:
 
     Prints each refused record's problems with the field named, in Chinese and English, and
     notes for records the box takes only for compatibility. Record numbers (#N) are the
-    box's `index`: from 0, the NDJSON line number or CSV data row minus one. Exits 1 when any
-    record would be refused.
+    box's `index`: from 0, the NDJSON line number or CSV data row minus one. A record that
+    re-uses an id from earlier in the run with other content is refused as the box refuses a
+    conflicting re-send. Exits 1 when any record would be refused.
     """
     refused = False
+    accepted = Accepted()  # one box receiving the files in turn: a re-send is compared
     for path in files:
         try:
-            report = check_file(path, kind)
+            report = check_file(path, kind, accepted)
         except CheckError as exc:
             raise click.ClickException(str(exc)) from None
         for problem in report.problems:

@@ -74,12 +74,21 @@ class RatingOutcome:
     conflict: tuple[str, ...] = ()
 
 
-def _changed_fields(kept: dict[str, Any], ev: Evaluation) -> tuple[str, ...]:
-    """The fields of a re-sent evaluation that differ from the one kept under its id."""
-    sent = {"case_no": ev.case_no, "level": ev.level, "rated_at": iso(ev.rated_at),
+def kept_fields(ev: Evaluation) -> dict[str, Any]:
+    """An evaluation's fields as the ratings table keeps them: what a re-send is compared on."""
+    return {"case_no": ev.case_no, "level": ev.level, "rated_at": iso(ev.rated_at),
             "tags": json.dumps(list(ev.tags), ensure_ascii=False), "text": ev.text,
             "citizen_name": ev.citizen_name, "citizen_phone": ev.citizen_phone}
-    return tuple(name for name, value in sent.items() if kept[name] != value)
+
+
+def rating_uid(ev: Evaluation) -> str:
+    """The id a rating is kept under: the same evaluation_id may come from two channels."""
+    return f"{ev.channel}:{ev.evaluation_id}"
+
+
+def changed_fields(kept: dict[str, Any], ev: Evaluation) -> tuple[str, ...]:
+    """The fields of a re-sent evaluation that differ from the one kept under its id."""
+    return tuple(name for name, value in kept_fields(ev).items() if kept[name] != value)
 
 
 def _outcome(row: dict[str, Any], *, followup: bool, duplicate: bool = False) -> RatingOutcome:
@@ -222,11 +231,11 @@ class Ratings:
         return self.store.write(apply)
 
     def _record_evaluation(self, tx: Tx, ev: Evaluation) -> RatingOutcome:
-        uid = f"{ev.channel}:{ev.evaluation_id}"
+        uid = rating_uid(ev)
         kept = fetch_one(tx.conn, "select * from ratings where rating_uid = ?", (uid,))
         if kept is not None:
             known = self._known(tx, uid)
-            changed = _changed_fields(kept, ev)
+            changed = changed_fields(kept, ev)
             return dataclasses.replace(known, duplicate=not changed, conflict=changed)
         case = fetch_one(tx.conn, "select dept_code, facts from cases where case_no = ?",
                          (ev.case_no,))

@@ -41,7 +41,8 @@ def test_the_kit_covers_the_rules_a_vendor_trips_on():
     names = {path.stem for path in INVALID}
     for rule in ("events-fee-missing", "events-fee-three-decimals", "events-fee-not-a-number",
                  "events-extension-without-days", "events-special-without-kind",
-                 "events-dispatch-without-department", "events-time-without-offset"):
+                 "events-dispatch-without-department", "events-time-without-offset",
+                 "events-conflicting-resend", "evaluations-conflicting-resend"):
         assert rule in names
     assert len(INVALID) == len(list(KIT.glob("invalid/*.expected.txt")))
 
@@ -81,3 +82,31 @@ def test_an_evaluation_file_is_recognised_and_a_bad_body_is_named(tmp_path):
     broken.write_text('[{"event_id": ', encoding="utf-8")
     code, output = validate(broken)
     assert code == 1 and "(body)" in output
+
+
+def test_a_resend_is_judged_as_the_box_judges_it_across_the_files_of_a_run(tmp_path):
+    """Issue 21: "exactly as the box would judge it": the box refuses a known event_id with
+    other content (a conflict) and takes an identical one (a duplicate), within a request and
+    across requests; the validator does the same within a file and across the files of a run."""
+    from edge.ingest import ingest_texts
+    from edge.store import Store
+
+    sample = KIT / "invalid" / "events-conflicting-resend.ndjson"
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    with Store(tmp_path / "box.db", box_id="440605-01") as store:
+        box = ingest_texts(store, list(enumerate(lines)), source="test", whole=True)
+    assert (box.accepted, box.duplicates) == (1, 1)
+    assert [c.index for c in box.conflicts] == [2]
+    code, output = validate(sample)
+    assert code == 1 and "记录 #2: event_id: " + box.conflicts[0].rejection().errors[0][
+        "message"] in output
+    assert "记录 #0" not in output and "记录 #1" not in output  # the identical re-send is fine
+
+    first, again, changed = (tmp_path / name for name in ("a.ndjson", "b.ndjson", "c.ndjson"))
+    first.write_text(lines[0] + "\n", encoding="utf-8")
+    again.write_text(lines[1] + "\n", encoding="utf-8")
+    changed.write_text(lines[2] + "\n", encoding="utf-8")
+    assert validate(first, again)[0] == 0
+    code, output = validate(first, changed)
+    assert code == 1 and f"{changed}: 记录 #0: event_id: 与已接收记录内容不同" in output
+    assert validate(changed)[0] == 0  # alone, it is a new record
