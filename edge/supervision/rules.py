@@ -227,9 +227,10 @@ class RuleEngine:
                also_open: bool, give_way: Callable[[], bool] | None = None) -> None:
         with self.store.read() as db:
             total = backlog.waiting(db.conn)
-            if also_open:
-                total += db.conn.execute("select count(*) from cases where is_open = 1"
-                                         ).fetchone()[0]
+            if also_open:  # an open case waiting to be judged is judged (and counted) once
+                total += db.conn.execute(
+                    "select count(*) from cases where is_open = 1 and case_no not in"
+                    " (select case_no from cases_to_judge)").fetchone()[0]
         after = judged = 0
         while not (give_way is not None and give_way()):
             with self._lock:  # one chunk at a time: the checker and the schedule take turns

@@ -78,3 +78,41 @@ def test_bad_options_get_a_clear_message(tmp_path):
     done = hallwatch("edge", "cases", "--config", str(wrong))
     assert done.returncode == 1
     assert "catalog: unknown key" in done.stderr and "catalogue: Field required" in done.stderr
+
+
+def test_cases_json_gives_each_participating_department_of_a_joint_case(tmp_path):
+    """The published 联办件 (joint.ndjson): 受理 and 分送 on 11-02; 交通运输局 (10 working
+    days, due 11-16) answers on 11-10, 住房和城乡建设局 (15, due 11-23) on 11-16; the lead
+    (20 days, due 11-30) finishes on 11-18."""
+    db = str(tmp_path / "box.db")
+    done = hallwatch("edge", "ingest", "--db", db, "--catalogue", str(CATALOGUE),
+                     str(EXAMPLES / "joint.ndjson"))
+    assert done.returncode == 0 and "accepted 9" in done.stdout, done.stdout + done.stderr
+
+    def row(at: str) -> dict:
+        listed = hallwatch("edge", "cases", "--db", db, "--catalogue", str(CATALOGUE),
+                           "--at", at, "--json")
+        (case,) = [r for r in map(json.loads, listed.stdout.splitlines())
+                   if r["case_no"] == "NH2026110005"]
+        return case
+
+    keys = ("dept_code", "deadline", "remaining_working_days", "light", "state")
+    case = row("2026-11-13T10:00:00+08:00")
+    assert (case["dept_code"], case["deadline"]) == ("440605FGJ", "2026-11-30")  # the lead's
+    # Both answered in time: the working days that were left at their 反馈.
+    assert [tuple(d[k] for k in keys) for d in case["departments"]] == [
+        ("440605ZJJ", "2026-11-23", 5, "green", "done"),
+        ("440605JTJ", "2026-11-16", 4, "green", "done")]
+    assert "程序异常" not in json.dumps(case, ensure_ascii=False)  # parallel 承办 is no anomaly
+    # Before 住建局's 反馈 is known, on 11-24 it is one working day late; the lead is not.
+    db = str(tmp_path / "early.db")
+    lines = (EXAMPLES / "joint.ndjson").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "part.ndjson").write_text(
+        "\n".join(line for line in lines if "NH-2026-000507" not in line
+                  and '"办结"' not in line and '"批准"' not in line) + "\n", encoding="utf-8")
+    assert hallwatch("edge", "ingest", "--db", db, "--catalogue", str(CATALOGUE),
+                     str(tmp_path / "part.ndjson")).returncode == 0
+    case = row("2026-11-24T10:00:00+08:00")
+    assert (case["light"], case["remaining_working_days"]) == ("green", 4)
+    assert [tuple(d[k] for k in keys) for d in case["departments"]][0] == (
+        "440605ZJJ", "2026-11-23", -1, "red", "late")

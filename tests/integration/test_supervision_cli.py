@@ -185,3 +185,38 @@ def test_check_lists_at_most_the_limit_and_counts_everything(folder):
     assert lines[0].startswith("opened  ") and lines[1].startswith("... and ")
     assert "more (list them: hallwatch edge alerts)" in lines[1]
     assert lines[2].startswith("checked 2 cases") and "opened 1, reopened 0, cards 1" in lines[2]
+
+
+def test_check_shows_its_progress_on_a_terminal(folder):
+    """On a terminal (a real pseudo-terminal on stderr) the check redraws one progress line;
+    piped, as every other test runs it, stderr stays clean."""
+    import os
+    import pty
+
+    reader, writer = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hallwatch", "edge", "check", "--config",
+             str(folder / "box.toml"), "--at", "2026-11-06T09:00"],
+            stdout=subprocess.PIPE, stderr=writer, text=True, cwd=REPO, timeout=120)
+        os.close(writer)
+        writer = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(reader, 4096)
+            except OSError:  # the terminal is closed once everything written was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if writer is not None:
+            os.close(writer)
+        os.close(reader)
+    assert done.returncode == 0 and "checked 2 cases" in done.stdout
+    assert "\r判定办件 judged 2 / 2 cases" in shown.decode("utf-8")
+    piped = subprocess.run([sys.executable, "-m", "hallwatch", "edge", "check", "--config",
+                            str(folder / "box.toml"), "--at", "2026-11-06T10:00"],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert piped.returncode == 0 and "判定办件" not in piped.stderr
