@@ -5,7 +5,9 @@ One box folder loads it the way a technician backfills a hall: ``hallwatch edge 
 serve`` and the platform posts the same records over HTTP; its background checker judges them.
 Finished cases (no 受理, a refusal without reason, finished late, a wrong fee), an open overdue
 case, a joint case whose participating department is late, and an item the catalogue does not
-know: every alert (subject, rule, level, department, card, detail) must be identical.
+know: every alert (subject, rule, level, department, card, detail) must be identical. A third
+folder loads the file with ``edge ingest`` and then starts ``edge serve`` without a check, as a
+box restarted after a backfill: it must find the same alerts by itself.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import json
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from hallwatch.sim import catalogue_for
 from standard.records import LOCAL_TZ
@@ -85,17 +90,35 @@ def hallwatch(*args) -> str:
     return done.stdout
 
 
-def test_file_and_http_find_the_same_alerts(tmp_path):
+@pytest.fixture(scope="module")
+def by_file(tmp_path_factory) -> tuple[set[tuple], dt.date, list[dict], Path]:
+    """The history loaded by ``edge ingest`` then judged by ``edge check``: (alerts, the day
+    they were judged, the records, the history file)."""
+    folder = tmp_path_factory.mktemp("file")
     day = dt.datetime.now(LOCAL_TZ).date()
-    by_file = box_folder(tmp_path / "file")
+    config = box_folder(folder)
     records = history()
-    (tmp_path / "history.ndjson").write_text(
-        "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
-    loaded = hallwatch("ingest", "--config", by_file, tmp_path / "history.ndjson")
+    path = folder / "history.ndjson"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
+                    encoding="utf-8")
+    loaded = hallwatch("ingest", "--config", config, path)
     assert "accepted 24" in loaded and "7 cases wait to be judged" in loaded
-    hallwatch("check", "--config", by_file)
-    found = alerts(tmp_path / "file" / "data" / "box.db")
+    hallwatch("check", "--config", config)
+    return alerts(folder / "data" / "box.db"), day, records, path
 
+
+def wait_for_the_same(box, found: set[tuple], day: dt.date, how: str) -> None:
+    def same() -> bool:
+        if dt.datetime.now(LOCAL_TZ).date() != day:  # a day's count moved on mid-test
+            return {a[:5] for a in alerts(box.db)} == {a[:5] for a in found}
+        return alerts(box.db) == found
+
+    wait_for(same, timeout=60, what=f"the same alerts {how}",
+             detail=lambda: alerts(box.db) ^ found)
+
+
+def test_file_and_http_find_the_same_alerts(by_file, tmp_path):
+    found, day, records, _ = by_file
     box_folder(tmp_path / "http")
     box = start_box(tmp_path / "http")
     try:
@@ -106,14 +129,7 @@ def test_file_and_http_find_the_same_alerts(tmp_path):
                              if r["case_no"] == case_no)
             status, answer = box.post("/api/v1/platform/events", body.encode())
             assert status == 200 and not answer["rejected"], answer
-
-        def same() -> bool:
-            if dt.datetime.now(LOCAL_TZ).date() != day:  # a day's count moved on mid-test
-                return {a[:5] for a in alerts(box.db)} == {a[:5] for a in found}
-            return alerts(box.db) == found
-
-        wait_for(same, timeout=60, what="the same alerts over HTTP",
-                 detail=lambda: alerts(box.db) ^ found)
+        wait_for_the_same(box, found, day, "over HTTP")
     finally:
         box.stop()
     rules = {(subject, rule, dept) for subject, rule, _level, dept, _card, _detail in found}
@@ -124,3 +140,16 @@ def test_file_and_http_find_the_same_alerts(tmp_path):
     assert not any(rule == "程序异常" and subject.startswith("case:J1") for subject, rule, _d in rules)
     cards = {(subject, card) for subject, _rule, _level, _dept, card, _detail in found if card}
     assert ("case:J1:dept:440605JTJ", "yellow") in cards and ("case:U1", "yellow") not in cards
+
+
+def test_a_box_started_after_edge_ingest_finds_them_by_itself(by_file, tmp_path):
+    """Loaded while the box was stopped and never checked: ``edge serve`` judges the cases
+    waiting on disk when it starts, finished ones included, with no ``edge check``."""
+    found, day, _, path = by_file
+    config = box_folder(tmp_path / "serve")
+    assert "7 cases wait to be judged" in hallwatch("ingest", "--config", config, path)
+    box = start_box(tmp_path / "serve")
+    try:
+        wait_for_the_same(box, found, day, "after a restart")
+    finally:
+        box.stop()
