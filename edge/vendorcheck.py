@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from edge.evaluations.intake import split_evaluations, validate_evaluation
 from edge.evaluations.ratings import changed_fields, kept_fields, rating_uid
+from edge.bodies import BOM
 from edge.filefeed import file_records
 from edge.ingest import BodyError, Conflict, Rejection, differing_fields, judge
 from standard.fields import compatibility_forms, standard_form
@@ -107,17 +108,20 @@ def check_file(path: Path, kind: str = "auto", accepted: Accepted | None = None)
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes().removeprefix(BOM)
+    except OSError as exc:
         raise CheckError(f"{path}: 无法读取 (cannot read: {exc})") from None
+    # Records keep their bytes, as the box keeps them: a line that is not UTF-8 is one refused
+    # record, not a file that cannot be read. The text is for guessing the kind.
+    text = data.decode("utf-8", errors="replace")
     if kind == "auto":
         kind = _guess_kind(path, text)
     report = FileReport(path, kind)
     if kind == "catalogue":
-        _check_catalogue(text, report)
+        _check_catalogue(data, report)
         return report
     try:
-        records = _records(path, text, kind)
+        records = _records(path, data, kind)
     except (BodyError, json.JSONDecodeError) as exc:
         report.problems.append(Problem(None, "(body)", f"不是 JSON 数组、NDJSON 或 CSV ({exc})"))
         return report
@@ -162,12 +166,12 @@ def _first_json_line(text: str) -> object:
     return None
 
 
-def _records(path: Path, text: str, kind: str) -> Iterable[tuple[int, str]]:
+def _records(path: Path, data: bytes, kind: str) -> Iterable[tuple[int, str | bytes]]:
     if kind == "event":
         return list(file_records(path))  # what `hallwatch edge ingest` reads
     if path.suffix.lower() == ".csv":
         raise BodyError("好差评只接收 JSON 或 NDJSON (evaluations come as JSON or NDJSON, not CSV)")
-    return split_evaluations(text.encode("utf-8"))  # what POST /api/v1/evaluations reads
+    return split_evaluations(data)  # what POST /api/v1/evaluations reads
 
 
 def _notes(index: int, raw: str) -> list[Problem]:
@@ -182,7 +186,13 @@ def _notes(index: int, raw: str) -> list[Problem]:
             for name in compatibility_forms(record)]
 
 
-def _check_catalogue(text: str, report: FileReport) -> None:
+def _check_catalogue(data: bytes, report: FileReport) -> None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        report.refused = 1
+        report.problems.append(Problem(None, "(file)", f"不是 UTF-8 编码 (not UTF-8: {exc})"))
+        return
     try:
         catalogue = Catalogue.model_validate_json(text, strict=True)
     except ValidationError as exc:

@@ -110,3 +110,30 @@ def test_a_resend_is_judged_as_the_box_judges_it_across_the_files_of_a_run(tmp_p
     code, output = validate(first, changed)
     assert code == 1 and f"{changed}: 记录 #0: event_id: 与已接收记录内容不同" in output
     assert validate(changed)[0] == 0  # alone, it is a new record
+
+
+def test_a_line_that_is_not_utf8_is_one_refused_record_as_on_the_box(tmp_path):
+    """The box keeps such a line's bytes and refuses that record alone (edge/bodies.py); the
+    validator said the whole file could not be read."""
+    from edge.filefeed import file_records
+    from edge.ingest import ingest_texts
+    from edge.store import Store
+
+    good = (KIT / "valid" / "events.ndjson").read_bytes().splitlines()[:3]
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(b"\n".join([good[0], good[1].replace("陈静".encode(), b"\xff\xfe"),
+                                   good[2]]) + b"\n")
+    with Store(tmp_path / "box.db", box_id="440605-01") as store:
+        box = ingest_texts(store, list(file_records(export)), source="test", whole=True)
+    assert box.accepted == 2 and [r.index for r in box.rejected] == [1]
+    code, output = validate(export)
+    assert code == 1
+    assert "记录 #1: (record): 不是 UTF-8 编码的文本" in output
+    assert "3 条记录，接收 2 条，拒收 1 条" in output
+
+    ratings = tmp_path / "ratings.ndjson"
+    lines = (KIT / "valid" / "evaluations.ndjson").read_bytes().splitlines()
+    ratings.write_bytes(b"\n".join([lines[0] + b"\xff", *lines[1:]]) + b"\n")
+    code, output = validate(ratings)
+    assert code == 1 and "记录 #0: (record): 不是 UTF-8 编码的文本" in output
+    assert f"{len(lines)} 条记录，接收 {len(lines) - 1} 条，拒收 1 条" in output
