@@ -4,6 +4,7 @@ stored, by the endpoint and by the 中间库's daily pass; a 数据报送 alert;
 from __future__ import annotations
 
 import datetime as dt
+import base64
 import json
 import re
 import subprocess
@@ -99,6 +100,16 @@ def test_a_bad_body_is_refused_naming_the_field(box):
     assert {"date", "counts.0.count"} <= fields
     status, answer = post(box, {"date": "2026-11-03", "district_code": "440606", "counts": []})
     assert status == 422 and "440606" in answer["error"]
+    client = create_app(box).test_client()
+    broken = b'{"version": 1, "date": "2026-11-03", "counts": [{"item_code": "\xff"}]}'
+    answer = client.post("/api/v1/platform/reconciliation", data=broken,
+                         headers={"Authorization": f"Bearer {box.platform_token}"})
+    assert answer.status_code == 422
+    kept = box.store.query("select reason, raw, encoding from quarantine"
+                           " where source = 'reconciliation-http' order by id")
+    assert len(kept) == 3  # every refused body kept, with its reason, as records are
+    assert "date" in kept[0]["reason"] and "440606" in kept[1]["reason"]
+    assert kept[2]["encoding"] == "base64" and base64.b64decode(kept[2]["raw"]) == broken
     client = create_app(box).test_client()
     assert client.post("/api/v1/platform/reconciliation", data="{}").status_code == 401
 
