@@ -156,14 +156,22 @@ class DailyCount:
 
 
 class DailyReconciler:
-    """Once a day after ``at`` (local), reconcile yesterday for each source that can count."""
+    """Once a day after ``at`` (local), reconcile yesterday for each source that can count.
+
+    It looks every ``retry_seconds``; while a due origin waits for its source to catch up
+    (a box just started, a backlog being read), every ``ready_check_seconds`` instead, so the
+    day is reconciled soon after the source has read it.
+    """
 
     def __init__(self, store: Store, clock: Callable[[], dt.datetime],
-                 counters: dict[str, DailyCount], *, retry_seconds: float = 300.0):
+                 counters: dict[str, DailyCount], *, retry_seconds: float = 300.0,
+                 ready_check_seconds: float = 15.0):
         self.store = store
         self.clock = clock
         self.counters = counters
         self.retry_seconds = retry_seconds
+        self.ready_check_seconds = ready_check_seconds
+        self.waiting_for_source = False  # the last look found a due origin not caught up
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -179,17 +187,24 @@ class DailyReconciler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.run_due()
-            self._stop.wait(self.retry_seconds)
+            self._stop.wait(self.next_wait())
+
+    def next_wait(self) -> float:
+        """Seconds until the next look (sooner while a due day waits for its source)."""
+        return min(self.ready_check_seconds, self.retry_seconds) if self.waiting_for_source \
+            else self.retry_seconds
 
     def run_due(self) -> list[Reconciliation]:
         """Reconcile yesterday for each origin that has not done it and whose time has come."""
         now = self.clock().astimezone(LOCAL_TZ)
         yesterday = now.date() - dt.timedelta(days=1)
         done = []
+        self.waiting_for_source = False
         for origin, daily in self.counters.items():
             if now.time() < daily.at or self._last_day(origin) >= yesterday.isoformat():
                 continue
             if not daily.ready():  # the box has not read all the platform has yet
+                self.waiting_for_source = True
                 continue
             try:
                 figures = daily.count(yesterday)

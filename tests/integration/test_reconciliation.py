@@ -15,6 +15,7 @@ import pytest
 
 from edge.app import build_box
 from edge.config import load_box_config
+from edge.integration.reconcile import DailyCount, DailyReconciler
 from hallwatch.exchange import MAPPING_FILE, Exchange
 from hallwatch.sim import Platform
 from standard.records import LOCAL_TZ
@@ -205,3 +206,14 @@ def test_a_failing_source_shows_its_errors_on_the_health_page_and_in_edge_status
         [sys.executable, "-m", "hallwatch", "edge", "status", "--config", str(config), "--json"],
         capture_output=True, text=True, timeout=60, check=True).stdout)["sources"]
     assert feed["failures"] >= 2 and "OperationalError" in feed["last_error"]
+
+
+def test_a_day_waiting_for_its_source_is_looked_at_again_soon(box):
+    caught_up = [False]
+    reconciler = DailyReconciler(box.store, lambda: NOW, {"测试": DailyCount(
+        dt.time(1, 30), lambda day: stored_per_item(day_events()), ready=lambda: caught_up[0])})
+    assert reconciler.run_due() == [] and reconciler.next_wait() == 15  # not 5 minutes
+    caught_up[0] = True
+    (result,) = reconciler.run_due()
+    assert result.origin == "测试" and reconciler.next_wait() == 300
+    assert reconciler.run_due() == [] and reconciler.next_wait() == 300  # done for the day
