@@ -7,7 +7,8 @@ Finished cases (no 受理, a refusal without reason, finished late, a wrong fee)
 case, a joint case whose participating department is late, and an item the catalogue does not
 know: every alert (subject, rule, level, department, card, detail) must be identical. A third
 folder loads the file with ``edge ingest`` and then starts ``edge serve`` without a check, as a
-box restarted after a backfill: it must find the same alerts by itself.
+box restarted after a backfill: it must find the same alerts by itself; a fourth gets the
+platform's own CSV export in its drop folder.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import json
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from hallwatch.sim import catalogue_for
 from standard.records import LOCAL_TZ
@@ -151,5 +154,28 @@ def test_a_box_started_after_edge_ingest_finds_them_by_itself(by_file, tmp_path)
     box = start_box(tmp_path / "serve")
     try:
         wait_for_the_same(box, found, day, "after a restart")
+    finally:
+        box.stop()
+
+
+def test_the_platforms_export_in_a_drop_folder_finds_them_too(by_file, tmp_path):
+    """The same history as the platform's own CSV export (its columns and codes, local times,
+    GB18030), dropped in a running box's folder as a platform resends its history."""
+    from hallwatch.exchange import MAPPING_FILE, PlatformRows, drop_export
+
+    found, day, records, _ = by_file
+    folder = tmp_path / "drop"
+    box_folder(folder)
+    config = tomllib.loads((folder / "box.toml").read_text(encoding="utf-8"))
+    config["sources"] = [{"name": "export", "kind": "folder", "folder": "incoming",
+                          "interval_seconds": 0.2, "mapping_file": str(MAPPING_FILE)}]
+    (folder / "box.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
+    box = start_box(folder)
+    try:
+        drop_export(folder / "incoming", "history.csv", PlatformRows().rows(records))
+        wait_for(lambda: (folder / "incoming" / "done" / "history.csv").exists(), 60,
+                 what="the export loaded", detail=lambda: sorted(
+                     p.name for p in (folder / "incoming").rglob("*")))
+        wait_for_the_same(box, found, day, "from the drop folder")
     finally:
         box.stop()
