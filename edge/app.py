@@ -236,7 +236,9 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
             detector = HaarPersonDetector()
         except DetectorError as exc:
             raise SetupError(str(exc)) from None
-        sink = presence.sink(camera.id, depts)
+        # The sink names its camera by the windows it watches (3、4号窗口摄像头) on alerts.
+        sink = presence.sink(camera.id, {window.window_no: depts.get(window.window_no)
+                                         for window in camera.windows})
         pipeline = CameraPipeline(regions, sink, schedule, detector, tracker=tracker)
         if config.simulate:
             scene = HallScene((camera.width, camera.height), regions)

@@ -163,6 +163,8 @@ def test_a_missing_camera_and_a_frozen_one_raise_device_alerts_that_resolve(tmp_
     lost = alert(box, "device:camera:cam-lost")
     assert (lost["rule"], lost["level"], lost["state"]) == ("摄像头异常", "red", "open")
     assert "无画面" in lost["detail"] and not box.presence.health().ok
+    # Named by the window it watches, not by its id or by every window of the hall.
+    assert lost["detail"].startswith("1号窗口摄像头"), lost["detail"]
     ready = make_clip(tmp_path / "ready.avi", [Segment(1, present={1})], fps=10)
     os.replace(ready, later)  # the cable is back
     assert box.presence.wait_for(
@@ -172,6 +174,7 @@ def test_a_missing_camera_and_a_frozen_one_raise_device_alerts_that_resolve(tmp_
                       " a.subject = 'device:camera:cam-frozen' and e.action = 'resolve'"
     assert box.presence.wait_for(lambda: rows(box, resolved_frozen), WAIT)
     assert "画面冻结" in alert(box, "device:camera:cam-frozen")["detail"]
+    assert alert(box, "device:camera:cam-frozen")["detail"].startswith("2号窗口摄像头")
     health = outbox(box, "camera_health")
     assert [r["ok"] for r in health if r["camera_id"] == "cam-lost"][:2] == [False, True]
     assert False in [r["ok"] for r in health if r["camera_id"] == "cam-frozen"]
