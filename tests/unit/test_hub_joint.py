@@ -70,6 +70,10 @@ def test_a_co_department_sees_the_joint_cases_it_takes_part_in(hub):
     assert [row["case_no"] for row in case_page(data, wjj, EVERYTHING).rows] == ["NH-PLAIN-1"]
     with pytest.raises(NotFound):
         find_case(data, wjj, CASE)
+    nanhai_jtj = Scope.for_user("department", "440605JTJ")   # one district's 交通运输局
+    assert [row["case_no"] for row in case_page(data, nanhai_jtj, EVERYTHING).rows] == [CASE]
+    assert find_case(data, nanhai_jtj, CASE)
+    assert case_page(data, Scope.for_user("department", "440606JTJ"), EVERYTHING).rows == []
     city = case_page(data, Scope.city(), CaseFilter(dept="JTJ", state="all"))
     assert [row["case_no"] for row in city.rows] == [CASE]   # the filter follows the shares too
     detail = case_detail(data, jtj, CASE)
