@@ -319,6 +319,14 @@ class Ratings:
         """Each window's armed case and staff on duty, for the live board."""
         return self.store.query("select * from window_service order by window_no")
 
+    def awaiting_rating(self, now: dt.datetime, within: dt.timedelta) -> set[int]:
+        """Windows armed by a case served in the last ``within``: where a citizen who was
+        just served may rate (the demo's simulated citizens go only there)."""
+        rows = self.store.query("select window_no from window_service where armed = 1"
+                                " and case_no is not null and seen_at >= ?",
+                                (iso(now - within),))
+        return {row["window_no"] for row in rows}
+
     def last_key_presses(self) -> dict[int, dt.datetime]:
         """Window → when its evaluator's keys were last pressed (device health)."""
         rows = self.store.query("select window_no, max(rated_at) as at from ratings"

@@ -31,6 +31,9 @@ from standard.calendar import WorkCalendar
 from standard.catalogue import departments
 from standard.configfile import ConfigError
 
+# A simulated citizen rates within this long of being served (a real one, at the counter).
+SERVED_WITHIN = dt.timedelta(minutes=10)
+
 if TYPE_CHECKING:
     from edge.app import Box
     from edge.evaluations.evaluators import CitizenSimulator, EvaluatorService
@@ -105,8 +108,10 @@ def _wire_keys(box: Box, evaluations: Evaluations, profile: HardwareProfile,
     evaluations.keys = keys
     box.services.append(keys)
     if box.config.simulate:
+        # Citizens rate a case just served (in office hours, as the platform serves them).
         evaluations.simulator = CitizenSimulator(
-            profile, lambda: keys.factories, rng=random.Random(box.config.box_id))
+            profile, lambda: keys.factories, rng=random.Random(box.config.box_id),
+            serving=lambda: evaluations.ratings.awaiting_rating(box.clock(), SERVED_WITHIN))
         box.services.append(evaluations.simulator)
 
 

@@ -274,6 +274,38 @@ def test_simulated_citizens_press_mock_pins(rig):
     assert {r["channel"] for r in rows(rig)} == {"评价器"}
 
 
+def test_simulated_citizens_rate_only_a_window_just_served(rig):
+    """Nobody presses while no case was served (at night, say); once the platform reports a
+    case served at window 1, the citizens rate there, on that case, under its staff."""
+    rig.service.stop()
+    rig.service.monotonic = __import__("time").monotonic
+    rig.service.profile = parse_profile({**PROFILE, "lockout_seconds": 0})
+    rig.service.start()
+    asked = threading.Semaphore(0)
+
+    def serving() -> set[int]:
+        asked.release()
+        return rig.ratings.awaiting_rating(NOW, dt.timedelta(minutes=10))
+
+    simulator = CitizenSimulator(rig.service.profile, lambda: rig.service.factories,
+                                 rng=random.Random(3), mean_interval_seconds=0.02,
+                                 hold_seconds=(0.001, 0.002), serving=serving)
+    simulator.start()
+    try:
+        for _ in range(20):  # twenty citizens came and found no one served
+            assert asked.acquire(timeout=WAIT)
+        assert simulator.presses == 0 and rows(rig) == []
+        arm(rig, 1, "NH-SIM-0001", "E-SIM-1")
+        press, outcome = rig.recorded.get(timeout=WAIT)
+    finally:
+        simulator.stop()
+    assert rig.service.flush(WAIT)
+    first = rows(rig)[0]
+    assert (first["window_no"], first["case_no"], first["staff_name"], first["armed"]) == (
+        1, "NH-SIM-0001", "李敏", 1)
+    assert {r["window_no"] for r in rows(rig)} == {1}
+
+
 def test_simulator_refuses_real_pins():
     profile = parse_profile(PROFILE)
     simulator = CitizenSimulator(profile, lambda: {"main": object()}, rng=random.Random(1))

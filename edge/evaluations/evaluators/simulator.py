@@ -5,6 +5,12 @@ service, so the whole path pin -> debounce -> lockout -> queue -> SQLite -> LED 
 with real keys. Some presses bounce, some are pressed twice (the lockout drops the second).
 It refuses to run on anything but mock pins.
 
+A citizen rates after being served: given ``serving`` (the windows whose case was just
+served, ``Ratings.awaiting_rating``), the next citizen goes to one of those windows, and when
+there are none nobody presses. Without it (tests of the key path) any window is pressed. In
+the demo this keeps ratings in office hours, on a case, under the staff who served it: before,
+keys were pressed every few seconds all night, at no case, and counted in 满意率.
+
 Example::
 
     simulator = CitizenSimulator(profile, lambda: service.factories, rng=random.Random(7),
@@ -18,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 
 from gpiozero.pins.mock import MockFactory
 
@@ -38,7 +44,8 @@ class CitizenSimulator:
                  factories: Callable[[], Mapping[str, object]], *,
                  rng: random.Random, mean_interval_seconds: float = 30.0,
                  hold_seconds: tuple[float, float] = (0.08, 0.4), bounce_chance: float = 0.3,
-                 double_press_chance: float = 0.1):
+                 double_press_chance: float = 0.1,
+                 serving: Callable[[], Set[int]] | None = None):
         self.profile = profile
         self.get_factories = factories  # the evaluator service's, once it has started
         self.factories: dict[str, object] = {}
@@ -47,6 +54,7 @@ class CitizenSimulator:
         self.hold = hold_seconds
         self.bounce_chance = bounce_chance
         self.double_press_chance = double_press_chance
+        self.serving = serving
         self.presses = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,13 +78,28 @@ class CitizenSimulator:
         # One timeline for all windows: the next citizen comes to a random window.
         per_window = self.mean_interval / max(1, len(self.profile.windows))
         while not self._stop.wait(self.rng.expovariate(1 / per_window)):
-            window = self.rng.choice(self.profile.windows)
+            window = self.next_window()
+            if window is None:
+                continue
             try:
                 self.press(window, self.choose_level(window))
                 if self.rng.random() < self.double_press_chance:
                     self.press(window, self.choose_level(window))
             except Exception:  # the demo goes on even if one pin misbehaves
                 log.exception("simulated press at window %s failed", window.window_no)
+
+    def next_window(self) -> WindowProfile | None:
+        """Where the next citizen rates: a window just served, any window without
+        ``serving``, None when no one was served."""
+        if self.serving is None:
+            return self.rng.choice(self.profile.windows)
+        try:
+            served = self.serving()
+        except Exception:  # the store busy or closing: nobody rates this time
+            log.exception("simulated citizens: reading the served windows failed")
+            return None
+        windows = [w for w in self.profile.windows if w.window_no in served]
+        return self.rng.choice(windows) if windows else None
 
     def choose_level(self, window: WindowProfile) -> int:
         weights = FIVE_KEY_WEIGHTS if window.evaluator == "five" else THREE_KEY_WEIGHTS
