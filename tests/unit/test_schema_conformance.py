@@ -1,7 +1,7 @@
 """The published schemas and the box agree on every record: a vendor's validator is the box.
 
-Every record of the ingest tests (valid and malformed), the examples, the conformance kit and a
-set of boundary values per field goes through the box's own validator and through ``jsonschema``
+Every record of the ingest tests (valid and malformed), the examples, the conformance kit, a
+set of boundary values per field and random records (Hypothesis) goes through the box's own validator and through ``jsonschema``
 with its format checker (rfc3339-validator installed, as a vendor would run it). The verdicts
 must be equal, so a new box rule without its schema counterpart fails here.
 
@@ -19,6 +19,8 @@ from collections.abc import Iterator
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from edge.evaluations.intake import validate_evaluation
@@ -27,7 +29,10 @@ from edge.ingest import Rejection, validate
 from standard.fields import compatibility_forms, standard_form
 from standard.records import MAX_RECORD_CHARS, Catalogue
 from standard.schema import DEFAULT_DIR, schema_documents
+from tests.integration.test_intake_fuzz import EVALUATION as RANDOM_EVALUATION
+from tests.integration.test_intake_fuzz import EVENT as RANDOM_EVENT
 from tests.unit import test_ingest, test_joint_records
+from tests.unit.test_fast_records import records as near_common_shape
 
 CONFORMANCE = DEFAULT_DIR / "conformance"
 SCHEMAS = schema_documents()
@@ -44,10 +49,23 @@ def no_constants(name: str) -> None:
 
 
 def parsed(text: str) -> object | None:
+    """The record a vendor's validator sees, or None for text that is not I-JSON (RFC 7493, as
+    the standard's page requires: Python's json would read a lone surrogate escape)."""
     try:
-        return json.loads(text, parse_constant=no_constants)
+        record = json.loads(text, parse_constant=no_constants)
     except ValueError:
         return None
+    return record if _unicode(record) else None
+
+
+def _unicode(value: object) -> bool:
+    if isinstance(value, str):
+        return not any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(v) for v in value)
+    return True
 
 
 def schema_accepts(schema_name: str, record: object | None) -> bool:
@@ -214,6 +232,28 @@ def test_case_events_get_the_same_verdict_from_box_and_schema(text):
 
 @pytest.mark.parametrize("text", list(evaluation_records()))
 def test_evaluations_get_the_same_verdict_from_box_and_schema(text):
+    outcome = validate_evaluation(0, text)
+    assert_same_verdict("evaluation.schema.json", text, not isinstance(outcome, Rejection))
+
+
+# Beyond the lists: random records near the common shape and with any field of any type (the
+# strategies of the fast-path and intake fuzz tests), so a box rule nobody listed a record for
+# still has to be in the schema.
+RANDOM = settings(max_examples=300, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@RANDOM
+@given(st.one_of(near_common_shape(),
+                 st.builds(json.dumps, RANDOM_EVENT, ensure_ascii=st.booleans())))
+def test_random_case_events_get_the_same_verdict_from_box_and_schema(text):
+    outcome = validate(0, text)
+    assert_same_verdict("case-event.schema.json", text, not isinstance(outcome, Rejection))
+
+
+@RANDOM
+@given(st.builds(json.dumps, RANDOM_EVALUATION, ensure_ascii=st.booleans()))
+def test_random_evaluations_get_the_same_verdict_from_box_and_schema(text):
     outcome = validate_evaluation(0, text)
     assert_same_verdict("evaluation.schema.json", text, not isinstance(outcome, Rejection))
 
