@@ -160,8 +160,8 @@ CASE_RULES: dict[str, CaseRule] = {rule.name: rule for rule in (
     CaseRule("程序异常", "red", "环节缺失、顺序颠倒、办结后仍有操作或未受理即办结（红灯）", procedure_anomaly),
     CaseRule("无理由拒绝", "red", "不予受理或不予许可未说明理由（红灯）", refusal_without_reason),
     CaseRule("日历缺失", "red", "时限落在工作日历未覆盖的年份，无法计算（红灯）", calendar_gap),
-    CaseRule("事项缺失", "red", "办件的事项不在事项目录中，无法判断（红灯，事项目录更新后自动消除）",
-             item_missing),
+    CaseRule("事项缺失", "red", "办件的事项不在事项目录中，或联办件的协办部门未列在该事项中，无法判断"
+             "（红灯，事项目录更新后自动消除）", item_missing),
 )}
 RULE_DESCRIPTIONS = {name: rule.description for name, rule in CASE_RULES.items()}
 RULE_DESCRIPTIONS[FOCUS_RULE] = "部门当月不予许可、不予受理、补正比率远高于全区中位数（黄灯预警）"
@@ -173,9 +173,14 @@ def share_subject(case_no: str, dept_code: str) -> str:
     return f"case:{case_no}:dept:{dept_code}"
 
 
-def _share_details(share: ShareStatus, is_open: bool, within: int) -> Iterable[tuple[str, str]]:
-    """(rule, detail) for one participating department's share."""
+def _share_details(share: ShareStatus, is_open: bool, within: int,
+                   item_code: str | None) -> Iterable[tuple[str, str]]:
+    """(rule, detail) for one participating department's share. ``item_code``: the case's
+    item when the catalogue knows it (an unknown item is the case's own 事项缺失)."""
     who = share.dept_name or share.dept_code
+    if item_code is not None and share.days is None:  # fails closed, as an unknown item does
+        yield "事项缺失", (f"事项目录中的{item_code}未列出协办部门{who}及其办理时限，"
+                           "该部门的时限无法判断，请更新事项目录")
     if share.state == "late":
         yield "超期", f"协办部门{who}{share.reasons[0]}"
     left = share.remaining_working_days
@@ -200,8 +205,10 @@ def case_findings(case: CaseView, rules: Iterable[CaseRule],
             found.append(Finding(f"case:{facts.case_no}", rule.name, rule.level, detail,
                                  facts.case_no, facts.dept_code))
     is_open = facts.terminal is None
+    known = case.item.item_code if case.item is not None else None
     for share in case.status.departments:
-        for name, detail in _share_details(share, is_open, settings.near_deadline_working_days):
+        for name, detail in _share_details(share, is_open, settings.near_deadline_working_days,
+                                           known):
             rule = enabled.get(name)
             if rule is not None:
                 found.append(Finding(share_subject(facts.case_no, share.dept_code), name,

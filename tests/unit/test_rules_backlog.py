@@ -221,3 +221,26 @@ def test_a_catalogue_pushed_by_the_hub_clears_the_missing_item(tmp_path):
     assert box.alerts("U2")[(SCJ, "事项缺失")]["state"] == "resolved"
     assert box.alerts("U2")[(SCJ, "临近时限")]["detail"].startswith("距承诺办结日期2026-11-05")
     box.store.close()
+
+
+def test_a_share_the_catalogue_gives_no_limit_fails_closed_until_it_does(box):
+    """The lead sends the case to 卫生健康局, which the item does not list: its share cannot be
+    judged, and a 事项缺失 alert says so (no card), until the catalogue lists it."""
+    WJJ = "440605WJJ"
+    box.load("J3", ("11-02", "申请", {"case_type": "联办件"}), ("11-02", "受理"),
+             ("11-02", "分送", {"to_dept_code": WJJ}), ("11-03", "承办", {"dept_code": WJJ}),
+             item_code=JOINT.item_code)
+    box.engine.check(at("11-04"))
+    missing = box.alerts("J3")[(WJJ, "事项缺失")]
+    assert (missing["subject"], missing["level"], missing["card"]) == (
+        "case:J3:dept:440605WJJ", "red", None)
+    assert "440605-FGJ-010" in missing["detail"] and WJJ in missing["detail"]
+    assert (FGJ, "程序异常") not in box.alerts("J3")          # its 承办 is still its share's
+    listed = JOINT.model_copy(update={"joint_depts": [
+        *JOINT.joint_depts, JOINT.joint_depts[0].model_copy(
+            update={"dept_code": WJJ, "dept_name": "卫生健康局", "days": 5})]})
+    box.board.catalogue = {**CATALOGUE, JOINT.item_code: listed}        # the city's update
+    box.engine.check(at("11-04", "10:00"))
+    missing = box.alerts("J3")[(WJJ, "事项缺失")]
+    assert (missing["state"], bool(missing["cleared_at"])) == ("resolved", True)
+    assert box.alerts("J3").get((WJJ, "临近时限")) is None             # due 11-09: judged now
