@@ -27,6 +27,9 @@ from standard.deadlines import UNKNOWN_ITEM, CaseFacts, CaseStatus
 from standard.records import STAGE_RANK, CatalogueItem
 from standard.shares import ShareStatus
 
+CALENDAR_GAP = "工作日历缺少"  # how a reason names a year the calendar does not know
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     """Thresholds from ``[rules]`` (see edge/supervision/config.py)."""
@@ -137,7 +140,7 @@ def refusal_without_reason(case: CaseView, settings: RuleSettings) -> str | None
 def calendar_gap(case: CaseView, settings: RuleSettings) -> str | None:
     """日历缺失: the deadline falls in a year the working-day calendar does not know."""
     if case.status.error and "calendar" in case.status.error:
-        gaps = [r for r in case.status.reasons if r.startswith("工作日历缺少")]
+        gaps = [r for r in case.status.reasons if r.startswith(CALENDAR_GAP)]
         return "；".join(gaps) or case.status.error
     return None
 
@@ -186,6 +189,9 @@ def _share_details(share: ShareStatus, is_open: bool, within: int,
     left = share.remaining_working_days
     if is_open and share.state == "waiting" and left is not None and 0 <= left <= within:
         yield "临近时限", f"协办部门{who}距办理期限{share.deadline}还剩{left}个工作日"
+    gaps = [r for r in share.reasons if r.startswith(CALENDAR_GAP)]
+    if gaps:  # its deadline falls in a year the calendar does not know: never guessed
+        yield "日历缺失", f"协办部门{who}：" + "；".join(gaps)
     for prefix, rule in (("程序异常：", "程序异常"), ("无理由拒绝：", "无理由拒绝")):
         found = [r.removeprefix(prefix) for r in share.reasons if r.startswith(prefix)]
         if found:

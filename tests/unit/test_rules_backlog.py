@@ -244,3 +244,16 @@ def test_a_share_the_catalogue_gives_no_limit_fails_closed_until_it_does(box):
     missing = box.alerts("J3")[(WJJ, "事项缺失")]
     assert (missing["state"], bool(missing["cleared_at"])) == ("resolved", True)
     assert box.alerts("J3").get((WJJ, "临近时限")) is None             # due 11-09: judged now
+
+
+def test_a_share_due_in_a_year_the_calendar_does_not_know_fails_closed(box):
+    """The lead is due within 2026, but 住建局's 15 days from a 分送 on 12-15 run into 2027,
+    which the calendar does not know: that share raises 日历缺失, the lead does not."""
+    box.load("J4", ("12-01", "申请", {"case_type": "联办件"}), ("12-01", "受理"),
+             ("12-15", "分送", {"to_dept_code": ZJJ}), item_code=JOINT.item_code)
+    box.engine.check(at("12-16"))
+    alerts = box.alerts("J4")
+    gap = alerts[(ZJJ, "日历缺失")]
+    assert (gap["subject"], gap["level"]) == ("case:J4:dept:440605ZJJ", "red")
+    assert "2027" in gap["detail"] and "住房和城乡建设局" in gap["detail"]
+    assert (FGJ, "日历缺失") not in alerts
