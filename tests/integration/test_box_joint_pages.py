@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from urllib.parse import quote
 
 from tests.boxes import REPO
 from tests.integration.test_box_pages import (  # noqa: F401  (fixtures)
@@ -92,3 +93,13 @@ def test_a_participating_department_sees_the_joint_case_on_the_box(app, box):
     page = text(jtj.get(f"/cases/{CASE}"))
     assert "联办部门" in page and "超时" in page
     assert CASE not in text(wjj.get("/cases")) and wjj.get(f"/cases/{CASE}").status_code == 404
+    (alert,) = box.supervision.alerts(case_no=CASE)                   # 交通运输局's own card
+    assert f'data-alert="{alert.id}"' in text(jtj.get("/alerts"))
+    assert f'data-alert="{alert.id}"' not in text(wjj.get("/alerts"))
+    number = quote(alert.notices[0])
+    assert "交通运输局" in text(jtj.get(f"/notices/{number}"))
+    assert wjj.get(f"/notices/{number}").status_code == 404
+    answer = jtj.post(f"/alerts/{alert.id}/explain", data={
+        "note": "等待交通影响评价报告，已催办。", "csrf_token": token(jtj)})
+    assert answer.status_code == 302
+    assert box.supervision.alert(alert.id).state == "explained"       # it answers its own card
