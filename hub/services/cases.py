@@ -62,6 +62,8 @@ class CaseFilter:
     case_type: str | None = None
     state: str = "open"
     case_no: str | None = None
+    items: tuple[str, ...] = ()  # a search that named items (by code or name): any of them
+    search: str | None = None  # the search as typed (shown again in its box)
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
@@ -71,6 +73,9 @@ class CaseFilter:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if self.items:
+            clauses.append(f"item_code in ({', '.join('?' * len(self.items))})")
+            params.extend(self.items)
         if self.dept:  # the department leads the case or takes part in it
             clauses.append(_IN_DEPTS.format("dept_suffix = ?"))
             params.append(self.dept)
@@ -92,6 +97,27 @@ class CaseFilter:
                     clauses.append("case_no < ?")
                     params.append(upper)
         return " and ".join(clauses) or "1 = 1", params
+
+
+MAX_SEARCH_ITEMS = 200
+
+
+def items_matching(data: HubData, text: str) -> tuple[str, ...]:
+    """The catalogue's items a search names: the one whose code it is, or those whose name
+    holds it (at most MAX_SEARCH_ITEMS); () when it names none (then it is a case number).
+
+    >>> items_matching(data, "婚姻登记")   # doctest: +SKIP
+    ('440605-MZJ-006', '440606-MZJ-006', ...)
+    """
+    words = text.strip()
+    if not words:
+        return ()
+    if words in data.catalogue:
+        return (words,)
+    if words.isascii():  # a name is Chinese; ASCII is a case number or a code's prefix
+        return ()
+    return tuple(sorted(code for code, item in data.catalogue.items()
+                        if words in item.name))[:MAX_SEARCH_ITEMS]
 
 
 def _next_number(digits: str) -> str | None:

@@ -91,6 +91,37 @@ def test_out_of_scope_urls_answer_not_found(hub):
     assert "共 0 件" in nanhai.get("/cases?district=440606&state=all").get_data(as_text=True)
 
 
+def test_cases_are_found_by_number_item_code_or_item_name(hub):
+    """办件监察's search box: an item's code or part of its name lists that item's cases (a
+    department user's list too, which walks its own index); digits are a case number."""
+    dashboard = hub[0]
+    item = dashboard.data.catalogue["440605-SCJ-001"]
+    nanhai = client_for(hub, "nanhai").client
+
+    def listed(client, query: str) -> tuple[set[str], str]:
+        page = client.get("/cases", query_string={"q": query, "state": "all"}).get_data(
+            as_text=True)
+        return set(re.findall(r'href="/cases/([^"]+)"', page)), page
+
+    by_code, page = listed(nanhai, "440605-SCJ-001")
+    assert by_code and 'value="440605-SCJ-001"' in page
+    codes = {row["case_no"]: row["item_code"] for row in dashboard.data.store.query(
+        "select case_no, item_code from hub_cases where district_code = '440605'")}
+    assert {codes[n] for n in by_code} == {"440605-SCJ-001"}
+    by_name, _ = listed(nanhai, item.name[1:5])  # part of the name
+    assert by_code <= by_name
+    assert all(item.name[1:5] in dashboard.data.catalogue[codes[n]].name for n in by_name)
+    one = sorted(by_code)[0]
+    assert listed(nanhai, one)[0] == {one}  # a whole case number: that case
+    assert listed(nanhai, "没有这个事项")[0] == set()
+    scj, _ = listed(client_for(hub, "scj").client, item.name[1:5])
+    items = {row["item_code"] for row in dashboard.data.store.query(
+        f"select item_code from hub_cases where case_no in ({', '.join('?' * len(scj))})",
+        tuple(scj))}
+    assert scj and all(item.name[1:5] in dashboard.data.catalogue[code].name
+                       for code in items)
+
+
 def test_exports_hold_only_the_scope(hub):
     nanhai = client_for(hub, "nanhai").client
     rows = list(csv.reader(io.StringIO(

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.dubans import DubanError
-from hub.services.cases import STAGE_NAMES, CaseFilter, case_detail, case_page, iter_cases
+from hub.services.cases import (
+    STAGE_NAMES,
+    CaseFilter,
+    case_detail,
+    case_page,
+    items_matching,
+    iter_cases,
+)
 from standard.districts import DISTRICTS
 from web.auth import login_required
 from web.charts import stage_track
@@ -22,8 +29,11 @@ HEADER = ["区", "办件编号", "事项编码", "事项名称", "部门", "办�
 
 
 def case_filter() -> CaseFilter:
-    """Filters from the query string; unknown values are ignored, not errors."""
+    """Filters from the query string; unknown values are ignored, not errors. ``q`` is an
+    item's code or part of its name (any item it names), else the start of a case number."""
     args = request.args
+    text = (args.get("q") or "").strip()[:64]
+    items = items_matching(data(), text)
     return CaseFilter(
         district=args.get("district") if args.get("district") in DISTRICTS else None,
         dept=(args.get("dept") or "").strip().upper() or None,
@@ -32,7 +42,7 @@ def case_filter() -> CaseFilter:
         stage=args.get("stage") if args.get("stage") in STAGE_NAMES else None,
         case_type=args.get("type") if args.get("type") in CASE_TYPES else None,
         state=args.get("state") if args.get("state") in ("open", "finished", "all") else "open",
-        case_no=(args.get("q") or "").strip()[:64] or None)
+        case_no=None if items else text or None, items=items, search=text or None)
 
 
 @bp.get("/cases")
