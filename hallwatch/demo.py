@@ -295,6 +295,15 @@ def demo(seconds: float | None, folder: Path, base_port: int, hub_port: int,
     hub_toml, boxes = provision(folder, base_port, hub_port, relay_port)
     hub = Service("hub", ["hub", "serve", "--config", str(hub_toml)], folder / "hub" / "hub.log")
     started = time.monotonic()
+    # Six weeks of history, so that last month has cases to score too. A 中间库 or drop folder
+    # holds its platform's history before the box is installed (and so before the box's first
+    # daily reconciliation counts yesterday); the other platforms post theirs to the box.
+    now = dt.datetime.now(dt.timezone.utc)
+    history = {box.code: by_case(box.platform.history(now - dt.timedelta(days=42), now, 12))
+               for box in boxes}
+    for box in boxes:
+        if box.feed is not None:
+            post_events(box, history.pop(box.code))
     try:
         hub.start("公众门户", "集中监察页面未启动")
         for box in boxes:
@@ -303,11 +312,9 @@ def demo(seconds: float | None, folder: Path, base_port: int, hub_port: int,
             box.service.start(" serving ")
             box.url = box.service.line_with(" serving ").strip().rsplit(" ", 1)[-1]
         _announce(hub, hub_toml, boxes)
-        now = dt.datetime.now(dt.timezone.utc)
         for box in boxes:
-            # Six weeks of history, so that last month has cases to score too.
-            post_events(box, by_case(box.platform.history(now - dt.timedelta(days=42), now,
-                                                          12)))
+            if box.code in history:
+                post_events(box, history.pop(box.code))
         click.echo("history loaded; live events in office hours. Ctrl-C to stop.")
         if wait_for_relay(folder / "hub" / "data" / "hub.db", boxes):
             _scores(hub_toml, dt.datetime.now(dt.timezone.utc))

@@ -28,9 +28,11 @@ def test_the_demo_feeds_one_district_by_a_zhongjianku_and_one_by_a_drop_folder(t
         box = build_box(load_box_config(demo.config_path)).start()
         try:
             assert demo.feed.send(events, now=True) == len(events)
-            wait_for(lambda box=box: stored(box) >= len(events), 60,
-                     what=f"{demo.name}'s events via its {demo.feed.label}")
-            (state,) = source_states(box.store)
+            # A file's counts are noted after its rows are committed: wait for both.
+            (state,) = wait_for(
+                lambda box=box, n=len(events): [s for s in source_states(box.store)
+                                                if s.accepted >= n and stored(box) >= n],
+                60, what=f"{demo.name}'s events via its {demo.feed.label}")
             count = stored(box)
         finally:
             box.stop()
