@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError,
@@ -80,14 +80,35 @@ def _timestamp_text(value: Any) -> Any:
                                   {"error": exc.errors()[0]["msg"]}) from None
 
 
+def legacy_fee(text: str) -> Decimal | None:
+    """A fee string the box took before the standard's form was published (1.2) and still
+    takes for compatibility: any spelling of an amount from 0 to FEE_MAX with at most two
+    decimals once trailing zeros go (``"1e2"``, ``" 9.00"``, ``"+5"``, ``".5"``, ``"9.070"``,
+    ``"1_000"``), as two decimals (``100.00``); None for anything else.
+    """
+    try:
+        amount = Decimal(text)  # what the box read such strings with until 1.2
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or not 0 <= amount <= FEE_MAX:
+        return None
+    if -amount.normalize().as_tuple().exponent > 2:
+        return None
+    return abs(amount).quantize(Decimal("0.01"))  # abs: "-0" is 0.00
+
+
 def _fee_value(value: Any) -> Any:
-    # Text must be a plain decimal; a JSON number is read by its shortest spelling (9.07, not
-    # 9.0699999...), as pydantic reads numbers into Decimal. Limits are checked after.
+    # Text must be a plain decimal (or a spelling kept for compatibility); a JSON number is
+    # read by its shortest spelling (9.07, not 9.0699999...), as pydantic reads numbers into
+    # Decimal. Limits are checked after.
     if isinstance(value, str):
-        if _FEE_TEXT.fullmatch(value) is None:
+        if _FEE_TEXT.fullmatch(value) is not None:
+            return Decimal(value)
+        legacy = legacy_fee(value)
+        if legacy is None:
             raise PydanticCustomError(
                 "fee_form", 'fee must be yuan with at most two decimals, e.g. "9.00"')
-        return Decimal(value)
+        return legacy
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     if isinstance(value, float):
@@ -150,7 +171,9 @@ def compatibility_forms(record: Any) -> list[str]:
 
     - a timestamp in ISO 8601 but not RFC 3339 (space or ``t`` separator, ``z``, no seconds,
       a comma fraction, ``+0800``);
-    - ``fee_amount`` as a JSON number with decimals (``9.5``; send the string ``"9.50"``).
+    - ``fee_amount`` as a JSON number with decimals (``9.5``; send the string ``"9.50"``);
+    - ``fee_amount`` as a string the box read as an amount before 1.2 (:func:`legacy_fee`:
+      ``"1e2"``, ``" 9.00"``, ``".5"``, ``"9.070"``; send ``"100.00"``, ``"9.00"``, ...).
     """
     form = standard_form(record)
     return sorted(name for name, value in form.items() if value is not record[name])
@@ -176,6 +199,10 @@ def standard_form(record: Any) -> dict[str, Any]:
         amount = Decimal(repr(fee))
         if -amount.normalize().as_tuple().exponent <= 2:
             out["fee_amount"] = f"{amount:.2f}"
+    elif isinstance(fee, str) and _FEE_TEXT.fullmatch(fee) is None:
+        legacy = legacy_fee(fee)
+        if legacy is not None:
+            out["fee_amount"] = str(legacy)
     return out
 
 

@@ -60,6 +60,7 @@ def test_compatibility_forms_pass_with_a_note_naming_the_standard_form():
     assert code == 0
     assert '记录 #0: 提示 (note): occurred_at: 箱体接收' in output
     assert '"2026-11-02T09:45:00+08:00"' in output and '"9.50"' in output
+    assert '记录 #2: 提示 (note): fee_amount:' in output and '"100.00"' in output  # "1e2"
 
 
 def test_csv_rows_are_judged_as_edge_ingest_reads_them(tmp_path):

@@ -64,7 +64,8 @@ BAD_RECORDS = [
     ("fee text with 3 decimals", raw(event_type="收费", fee_amount="12.345"), "fee_amount",
      "两位小数"),
     ("fee not a number", raw(event_type="收费", fee_amount="abc"), "fee_amount", "两位小数"),
-    ("fee in exponent form", raw(event_type="收费", fee_amount="1e2"), "fee_amount", "两位小数"),
+    ("fee text negative", raw(event_type="收费", fee_amount="-1"), "fee_amount", "两位小数"),
+    ("fee text infinite", raw(event_type="收费", fee_amount="Infinity"), "fee_amount", "两位小数"),
     ("fee negative", raw(event_type="收费", fee_amount=-1), "fee_amount", "不能小于 0"),
     ("fee missing", raw(event_type="收费"), "fee_amount", "收费事件必须填写 fee_amount"),
     ("fee null", raw(event_type="收费", fee_amount=None) [:-1] + ', "fee_amount": null}',
@@ -192,3 +193,16 @@ def test_two_processes_writing_one_file_extend_one_chain(tmp_path):
     for row in rows:
         previous = chain_hash(previous, row["body"].encode())
         assert previous == row["hash"]
+
+
+@pytest.mark.parametrize("text, stored", [
+    ("1e2", "100.00"), (" 9.00", "9.00"), ("9.00\n", "9.00"), ("+5", "5.00"), (".5", "0.50"),
+    ("9.", "9.00"), ("9.070", "9.07"), ("1_000", "1000.00"), ("-0", "0.00")])
+def test_fee_strings_taken_before_the_standard_form_are_still_taken(store, text, stored):
+    """Issue 21: the box keeps accepting what an earlier publication of version 1 allowed. Until
+    1.2 the schema allowed any fee string and the box took these; they are compatibility forms
+    now, stored in the standard's form (what the hub and the schema read)."""
+    result = ingest_texts(store, [(0, raw(event_type="收费", fee_amount=text))], source="test")
+    assert (result.accepted, result.rejected) == (1, [])
+    [row] = store.query("select body from case_events")
+    assert json.loads(row["body"])["fee_amount"] == stored
