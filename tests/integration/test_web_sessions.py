@@ -6,11 +6,16 @@ spoken to over HTTP with a cookie copied as an attacker would copy it.
 
 from __future__ import annotations
 
+import http.client
+import re
 import sqlite3
 import threading
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+import tomli_w
 
 from tests.boxes import start_box, write_box_folder
 from tests.hubkit import init_hub_folder, start_hub
@@ -129,3 +134,53 @@ def test_sixty_concurrent_wrong_passwords_are_sixty_counted_failures(box):
                                    " 'target' and event like 'login_%' group by event"))
     assert events.get("login_failed") == MAX_FAILURES
     assert events.get("login_locked") == GUESSES + 1 - MAX_FAILURES
+
+
+def session_cookies(url: str, username: str, password: str) -> list[str]:
+    """The Set-Cookie headers of the sign-in page and of signing in, as a browser gets them."""
+    parts = urlsplit(url)
+    headers = []
+
+    def request(method: str, path: str, body: str | None = None, cookie: str = "") -> str:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            sent = {"Cookie": cookie} if cookie else {}
+            if body is not None:
+                sent["Content-Type"] = "application/x-www-form-urlencoded"
+            conn.request(method, path, body=body, headers=sent)
+            answer = conn.getresponse()
+            headers.append(answer.headers.get("Set-Cookie", ""))
+            return answer.read().decode("utf-8")
+        finally:
+            conn.close()
+
+    page = request("GET", "/login")
+    cookie = headers[0].split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    request("POST", "/login", urlencode({"username": username, "password": password,
+                                         "csrf_token": token}), cookie)
+    return headers
+
+
+def test_secure_cookies_in_box_toml_and_hub_toml_mark_every_session_cookie_secure(
+        tmp_path_factory):
+    """Issue 15 point 10: behind TLS, ``[web] secure_cookies = true`` on a real box and hub."""
+    folder = tmp_path_factory.mktemp("secure-box")
+    write_box_folder(folder, district_name="南海区",
+                     web={"host": "127.0.0.1", "port": 0, "secure_cookies": True})
+    box = start_box(folder)
+    try:
+        cookies = session_cookies(box.url, *box.admin_password())
+    finally:
+        box.stop()
+    config = init_hub_folder(tmp_path_factory.mktemp("secure-hub") / "hub")
+    values = tomllib.loads(config.read_text(encoding="utf-8"))
+    values["web"]["secure_cookies"] = True
+    config.write_text(tomli_w.dumps(values), encoding="utf-8")
+    hub = start_hub(config)
+    try:
+        cookies += session_cookies(hub.url, "admin", hub.one_time_password("admin"))
+    finally:
+        hub.stop()
+    assert len(cookies) == 4 and all(c.startswith("hallwatch_session=") for c in cookies)
+    assert all("; Secure" in c and "HttpOnly" in c for c in cookies), cookies
