@@ -160,3 +160,51 @@ def test_nothing_accepted_is_lost_when_the_box_is_killed(tmp_path):
                          "rejected": []}
     finally:
         second.stop()
+
+
+def test_every_answer_of_every_intake_has_the_shape_its_openapi_documents(box):
+    """Issue 21: the OpenAPI is the contract for every intake: each answer the real box gives
+    (taken, refused, conflicting, not JSON, no token) validates against the schema the served
+    document gives for that path and status."""
+    import urllib.request
+
+    import jsonschema
+
+    with urllib.request.urlopen(box.url + "/api/v1/openapi.json", timeout=30) as response:
+        document = json.loads(response.read())
+
+    def check(path: str, body: bytes, status: int, token=None) -> dict:
+        got, answer = box.post(path, body, token=token)
+        assert got == status, (path, got, answer)
+        response = document["paths"][path]["post"]["responses"][str(status)]
+        schema = {**response["content"]["application/json"]["schema"],
+                  "components": document["components"]}
+        jsonschema.Draft202012Validator(schema).validate(answer)
+        return answer
+
+    events = "/api/v1/platform/events"
+    first = event(1, "C-CONTRACT", "受理", "2026-11-02T09:00:00+08:00")
+    check(events, json.dumps([first], ensure_ascii=False).encode(), 200)
+    changed = dict(first, event_type="承办")
+    answer = check(events, json.dumps([changed, event(2, "C-CONTRACT", "承办",
+                                                      "2026-11-02T10:00:00+08:00")]).encode(), 200)
+    assert answer["conflicts"] == 1 and answer["conflicting"][0]["fields"] == ["event_type"]
+    check(events, json.dumps([changed]).encode(), 422)
+    check(events, b'[{"event_id": 1}, "x"]', 422)
+    check(events, b"", 400)
+    check(events, b"[]", 401, token=False)
+
+    evaluations = "/api/v1/evaluations"
+    rating = {"version": 1, "evaluation_id": "QR-CONTRACT", "channel": "二维码",
+              "case_no": "C-CONTRACT", "level": 5, "rated_at": "2026-11-02T10:05:00+08:00"}
+    check(evaluations, json.dumps([rating], ensure_ascii=False).encode(), 200)
+    answer = check(evaluations, json.dumps([dict(rating, level=1)]).encode(), 422)
+    assert answer["conflicting"][0]["evaluation_id"] == "QR-CONTRACT"
+    check(evaluations, b"", 400)
+    check(evaluations, b"[]", 401, token=False)
+
+    reconciliation = "/api/v1/platform/reconciliation"
+    check(reconciliation, json.dumps({"version": 1, "date": "2026-11-02", "counts": [
+        {"item_code": ITEM, "count": 2}]}).encode(), 200)
+    check(reconciliation, b'{"version": 1, "date": "2026-11-31", "counts": []}', 422)
+    check(reconciliation, b"{}", 401, token=False)
