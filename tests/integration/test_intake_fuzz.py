@@ -3,7 +3,8 @@
 A real box (build_box with the 4-window profile, served by waitress on 127.0.0.1, its SQLite
 file on disk) gets random bodies: JSON arrays and NDJSON of case events and evaluations whose
 every field may be right, of the wrong type, out of range, deeply nested, a 5,000-digit number,
-text with lone surrogates or U+2028/U+2029/U+0085, invalid UTF-8, or plain random bytes.
+text with lone surrogates or U+2028/U+2029/U+0085, invalid UTF-8, or plain random bytes; and
+the daily reconciliation's body, the same way.
 For every request:
 
 - the answer is never a 500 (and no exception is logged);
@@ -188,6 +189,29 @@ def test_case_events_every_record_accounted_for_and_never_a_500(served, body):
 @given(body=bodies(EVALUATION))
 def test_evaluations_every_record_accounted_for_and_never_a_500(served, body):
     check_answer(served, EVALUATIONS, "ratings", *body)
+
+
+RECONCILIATION = "/api/v1/platform/reconciliation"
+COUNTS = st.fixed_dictionaries(
+    {"version": field(st.just(1)), "date": field(st.dates(dt.date(2026, 1, 1),
+                                                         dt.date(2026, 12, 31)).map(str)),
+     "counts": field(st.lists(st.fixed_dictionaries({
+         "item_code": field(st.just("440605-SCJ-002") | CODE),
+         "count": field(st.integers(0, 50) | st.integers(-5, 10**12))}), max_size=4))},
+    optional={"district_code": field(st.just("440605"))})
+
+
+@FUZZ
+@given(body=st.one_of(st.builds(json.dumps, COUNTS, ensure_ascii=st.booleans()).map(encode),
+                      as_text(COUNTS).map(encode), st.binary(max_size=300)))
+def test_reconciliations_are_answered_200_or_422_and_a_refused_body_is_kept(served, body):
+    box, url, errors = served
+    quarantined, _ = counts(box, "case_events")
+    status, answer = post_body(url + RECONCILIATION, body, box.platform_token)
+    assert status in (200, 422), (status, answer, body[:200])
+    assert not errors.records, [r.getMessage() for r in errors.records]
+    assert counts(box, "case_events")[0] - quarantined == (status == 422)
+    event(f"answer {status}")
 
 
 def test_the_box_is_healthy_afterwards(served):
