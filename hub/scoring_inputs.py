@@ -186,10 +186,14 @@ def _concluded(data: HubData, config: ScoringConfig, first: str, last: str, unit
 
 def _supervision(data: HubData, config: ScoringConfig, first: str, last: str, today: str,
                  unit) -> None:
+    # A card whose alert was withdrawn (later-arriving events disproved it) is void: not counted,
+    # nor are the warnings of withdrawn alerts (edge/supervision/withdrawal.py).
     for row in data.query(
-            "select district_code, dept_code, kind, count(*) as n from hub_notices"
-            " where issued_on >= ? and issued_on <= ? group by district_code, dept_code, kind",
-            (first, last)):
+            "select n.district_code, n.dept_code, n.kind, count(*) as n from hub_notices n"
+            " left join hub_alerts a on a.box_id = n.box_id and a.alert_id = n.alert_id"
+            " where n.issued_on >= ? and n.issued_on <= ?"
+            " and (a.state is null or a.state <> 'withdrawn')"
+            " group by n.district_code, n.dept_code, n.kind", (first, last)):
         counts = unit(row["district_code"], row["dept_code"])
         if counts is not None and row["kind"] == YELLOW_CARD_NOTICE:
             counts.yellow_cards += row["n"]
@@ -199,7 +203,7 @@ def _supervision(data: HubData, config: ScoringConfig, first: str, last: str, to
             "select district_code, dept_code, count(*) as n from ("
             " select district_code, dept_code, case_no from hub_alerts"
             " where opened_on >= ? and opened_on <= ? and level = 'yellow'"
-            " and case_no is not null group by district_code, dept_code, case_no"
+            " and state <> 'withdrawn' and case_no is not null group by district_code, dept_code, case_no"
             " having count(*) >= ?) as warned group by district_code, dept_code",
             (first, last, config.warnings.repeats)):
         if (counts := unit(row["district_code"], row["dept_code"])) is not None:

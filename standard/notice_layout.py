@@ -130,3 +130,22 @@ def render_notice_text(content: dict[str, Any], *, org: str) -> str:
     lines += [f"    {line}" for line in c["requirements"]]
     lines += ["", f"{c['issuer']:>40}", f"{chinese_date(c['issued_on']):>40}"]
     return "\n".join(lines) + "\n"
+
+
+VOID_TITLE = "本文书已作废"
+
+
+def void_notice_page(page: str, reason: str, when: str) -> str:
+    """The issued page with a void (作废) mark on top and the reason under it; the notice itself
+    stays as issued. ``when`` is the local date the alert was withdrawn."""
+    e = html.escape
+    stamp = (f'<div class="void" style="border:3px solid #c00;color:#c00;padding:6pt;'
+             f'margin-bottom:12pt;text-indent:0;font-weight:bold">【作废】{e(VOID_TITLE)}'
+             f'（{e(when)}）</div>')
+    note = (f'<div class="void-reason" style="margin-top:24pt;border:1px solid #c00;padding:6pt;'
+            f'text-indent:0">作废原因：{e(reason)}</div>')
+    start = page.find("<article")
+    if start >= 0:
+        open_end = page.find(">", start) + 1
+        page = page[:open_end] + stamp + page[open_end:]
+    return page.replace("</article>", note + "</article>", 1)

@@ -43,6 +43,7 @@ ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
                   "accept_report", "return_report", "close"),
     "closed": (),
     "resolved": (),
+    "withdrawn": (),  # disproven by later-arriving events (edge/supervision/withdrawal.py)
 }
 ACTION_TARGETS = {"acknowledge": "acknowledged", "explain": "explained", "close": "closed",
                   "escalate": "escalated", "accept_explanation": "accepted",
@@ -91,7 +92,8 @@ def needs_explanation(level: str, case_no: str | None) -> bool:
 def liability_due(alert: Mapping[str, Any], today: dt.date) -> bool:
     """A card whose deadline (整改期限) has passed: the 过错责任 outcome may be recorded."""
     return bool(alert.get("card") and alert.get("card_due")
-                and alert["card_due"] < today.isoformat() and alert["state"] != "resolved")
+                and alert["card_due"] < today.isoformat()
+                and alert["state"] not in ("resolved", "withdrawn"))
 
 
 def allowed_actions(alert: Mapping[str, Any], progress: Progress,

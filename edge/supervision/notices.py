@@ -132,13 +132,15 @@ class CardDesk:
             f" and a.cleared_at is null and a.rule not in {_CARDLESS}"
             f" and a.state in {_ACTIVE} and {is_open}{only} and not exists (select 1 from"
             " alerts b where b.case_no = a.case_no and b.dept_code is a.dept_code"
-            " and b.card is not null and b.state != 'closed') order by a.id", params).fetchall()
+            " and b.card is not null and b.state not in ('closed', 'withdrawn'))"
+            " order by a.id", params).fetchall()
         first: dict[tuple[str, str | None], int] = {}
         for alert_id, case_no, dept_code in need_yellow:
             first.setdefault((case_no, dept_code), alert_id)
         need_red = conn.execute(  # few yellow cards: from their index (alerts_card)
             "select a.id, a.dept_code, c.dept_code, c.facts from alerts a join cases c"
-            " on c.case_no = a.case_no where a.card = 'yellow' and a.state != 'closed'"
+            " on c.case_no = a.case_no where a.card = 'yellow'"
+            " and a.state not in ('closed', 'withdrawn')"
             f" and a.card_due < ? and {is_open}{only} order by a.id",
             [today.isoformat(), *params]).fetchall()
         return ([alert_row(conn, i) for i in first.values()],

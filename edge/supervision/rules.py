@@ -27,12 +27,11 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from edge import backlog
 from edge.cases import CaseBoard
@@ -51,13 +50,12 @@ from edge.supervision.basis import JudgedBasis, item_digest
 from edge.supervision.focus import FocusCounter, FocusSettings, focus_findings
 from edge.supervision.notices import (
     CARDLESS_RULES,
-    DEADLINE_NOTICE,
     CardDesk,
-    Notice,
     district_label,
     notice_sms_text,
 )
 from edge.supervision.notify import NotificationQueue
+from edge.supervision.passresult import KEPT, PassResult  # noqa: F401 (re-exported)
 from edge.supervision.remembered import (
     RememberedVerdicts,
     basis_fingerprint,
@@ -75,9 +73,9 @@ from edge.supervision.verdicts import (
     case_findings,
     recheck_on,
 )
+from edge.supervision.withdrawal import Withdrawal, disproven, withdraw
 from standard.catalogue import departments
 from standard.deadlines import CaseFacts, local_day
-from standard.records import LOCAL_TZ
 
 Progress = Callable[[int, int], None]  # (cases judged so far, cases in this pass)
 log = logging.getLogger(__name__)
@@ -97,58 +95,6 @@ _NEVER = dt.date.max.toordinal() + 1
 CHUNK = 5_000  # cases judged per read and write of a pass over the cases waiting
 
 
-KEPT = 1_000  # changes a pass keeps to show (the counts go on): a first pass over a long
-# history opens hundreds of thousands of alerts and notices, which must not all stay in memory
-
-
-@dataclass
-class PassResult:
-    """What one pass did (the CLI prints ``lines()``): the first ``KEPT`` changes of each kind
-    and how many there were."""
-
-    at: dt.datetime
-    checked: int = 0
-    opened: list[Finding] = field(default_factory=list)
-    reopened: list[Finding] = field(default_factory=list)
-    cleared: list[tuple[str, str]] = field(default_factory=list)  # (subject, rule)
-    notices: list[Notice] = field(default_factory=list)
-    notifications: int = 0
-    # Open cases this pass judged already (so the pass over open cases counts them once).
-    judged_open: set[str] = field(default_factory=set, repr=False)
-    counts: Counter = field(default_factory=Counter)  # opened, reopened, cleared, notices
-
-    def note(self, kind: str, change: Any) -> None:
-        """Count a change, and keep it while fewer than ``KEPT`` of its kind are kept."""
-        self.counts[kind] += 1
-        kept = getattr(self, kind)
-        if len(kept) < KEPT:
-            kept.append(change)
-
-    @property
-    def created(self) -> int:
-        return self.counts["opened"] + self.counts["reopened"] + self.counts["notices"]
-
-    def lines(self, limit: int | None = None) -> list[str]:
-        """One line per change, then a summary; with ``limit``, at most that many change lines."""
-        out = [f"opened  {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.opened]
-        out += [f"reopened {f.level:<6} {f.rule:<8} {f.subject}  {f.detail}" for f in self.reopened]
-        out += [f"card    {'yellow' if n.kind == DEADLINE_NOTICE else 'red':<6} {n.number}  "
-                f"case:{n.case_no}  {n.kind} due {n.due_on}" for n in self.notices]
-        out += [f"cleared {rule:<8} {subject}" for subject, rule in self.cleared]
-        changes = sum(self.counts.values())
-        if limit is not None and changes > limit:
-            out = out[:limit] + [f"... and {changes - limit} more (list them: hallwatch edge "
-                                 "alerts)"]
-        elif changes > len(out):
-            out.append(f"... and {changes - len(out)} more (list them: hallwatch edge alerts)")
-        counts = self.counts
-        out.append(f"checked {self.checked} cases at {self.at.astimezone(LOCAL_TZ).isoformat()}: "
-                   f"opened {counts['opened']}, reopened {counts['reopened']}, cards "
-                   f"{counts['notices']}, cleared {counts['cleared']}, notifications queued "
-                   f"{self.notifications}")
-        return out
-
-
 @dataclass
 class _Plan:
     open: list[Finding] = field(default_factory=list)
@@ -159,9 +105,10 @@ class _Plan:
     marks: list[int] = field(default_factory=list)  # the waiting marks this pass judges
     verdicts: list[tuple] = field(default_factory=list)  # open cases judged anew, to remember
     forget: list[str] = field(default_factory=list)  # finished cases: no verdict to remember
+    withdraw: list[Withdrawal] = field(default_factory=list)  # disproven (withdrawal.py)
 
     def __bool__(self) -> bool:
-        return bool(self.open or self.reopen or self.recur or self.clear)
+        return bool(self.open or self.reopen or self.recur or self.clear or self.withdraw)
 
 
 class RuleEngine:
@@ -265,7 +212,10 @@ class RuleEngine:
                 counts = self._focus.counts(conn, today)
                 for finding in focus_findings(counts, self._focus.settings, self.dept_names):
                     findings[(finding.subject, finding.rule)] = finding
-            _diff(plan, findings, self._existing(conn, case_nos), evaluated)
+            existing = self._existing(conn, case_nos)
+            _diff(plan, findings, existing, evaluated)
+            if case_nos is not None:  # new events can disprove what was found while open
+                plan.withdraw = disproven(conn, self.board, today, existing, findings)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
             if case_nos is None:
                 open_cases = conn.execute("select count(*) from cases where is_open = 1"
@@ -386,7 +336,8 @@ class RuleEngine:
             if alert["state"] in ACTIVE_STATES and alert["cleared_at"]:
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="recur",
                              note="情形再次出现", cleared_at=None)
-        cleared = []
+        withdraw(tx, plan.withdraw, at, result)  # before clearing: a withdrawn alert is not
+        cleared = []                             # cleared too
         for alert_id in plan.clear:
             alert = alert_row(tx.conn, alert_id)
             if alert["state"] not in ACTIVE_STATES or alert["cleared_at"]:

@@ -96,6 +96,7 @@ def _in(codes: list[str]) -> tuple[str, tuple]:
 def _cards(data: HubData, codes: list[str], first: str, last: str) -> list[dict[str, Any]]:
     marks, params = _in(codes)
     rows = data.query(f"select card, state, count(*) as n from hub_alerts where card is not null"
+                      " and state <> 'withdrawn'"  # void cards (作废) are not the month's
                       f" and opened_on between ? and ? and district_code in {marks}"
                       " group by card, state", (first, last, *params))
     cards = []

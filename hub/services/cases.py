@@ -279,8 +279,11 @@ def case_detail(data: HubData, scope: Scope, case_no: str) -> CaseDetail:
             "select at, actor, action, note from hub_alert_events where box_id = ?"
             " and alert_id = ? and actor != 'system' order by event_id",
             (alert["box_id"], alert["alert_id"]))
-    notices = data.query("select number, kind, issued_on, due_on, box_id from hub_notices"
-                         " where case_no = ? and district_code = ? order by issued_at", key)
+    notices = data.query(  # void: its alert was withdrawn (later-arriving events disproved it)
+        "select n.number, n.kind, n.issued_on, n.due_on, n.box_id,"
+        " case when a.state = 'withdrawn' then 1 else 0 end as void from hub_notices n"
+        " left join hub_alerts a on a.box_id = n.box_id and a.alert_id = n.alert_id"
+        " where n.case_no = ? and n.district_code = ? order by n.issued_at", key)
     return CaseDetail(case, facts, case_events(data, case), alerts, notices,
                       data.catalogue.get(case["item_code"]),
                       read_shares(data.query, case["district_code"], case["case_no"]))

@@ -22,7 +22,12 @@ from typing import Any
 from hub.services import HubData, NotFound, Scope
 from hub.units import local_date_of
 from standard.districts import hall_name
-from standard.notice_layout import chinese_date, is_complete, render_notice_page
+from standard.notice_layout import (
+    chinese_date,
+    is_complete,
+    render_notice_page,
+    void_notice_page,
+)
 from standard.supervision import liability_name
 
 
@@ -61,7 +66,22 @@ def notice_page(data: HubData, notice: dict[str, Any]) -> str:
         page = render_notice_page(content, org=f"{hall_name(notice['district_code'])}"
                                                "行政审批电子监察")
     note = _liability_note(data, notice)
-    return page.replace("</article>", note + "</article>", 1) if note else page
+    page = page.replace("</article>", note + "</article>", 1) if note else page
+    return _void_mark(data, notice, page)
+
+
+def _void_mark(data: HubData, notice: dict[str, Any], page: str) -> str:
+    """A notice whose alert the box withdrew (later-arriving events disproved it) is void."""
+    if notice["alert_id"] is None:
+        return page
+    events = data.query("select e.at, e.note from hub_alert_events e join hub_alerts a"
+                        " on a.box_id = e.box_id and a.alert_id = e.alert_id"
+                        " where e.box_id = ? and e.alert_id = ? and e.action = 'withdraw'"
+                        " and a.state = 'withdrawn' order by e.event_id desc limit 1",
+                        (notice["box_id"], notice["alert_id"]))
+    if not events:
+        return page
+    return void_notice_page(page, events[0]["note"] or "", local_date_of(events[0]["at"]) or "")
 
 
 def _liability_note(data: HubData, notice: dict[str, Any]) -> str:

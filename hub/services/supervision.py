@@ -76,7 +76,7 @@ class CardFilter:
             clauses.append("a.card = ?")
             params.append(self.card)
         if self.overdue:  # past the card's date and not closed: the department is late
-            clauses.append("a.card_due < ? and a.state != 'closed'")
+            clauses.append("a.card_due < ? and a.state not in ('closed', 'withdrawn')")
             params.append(today)
         return " and ".join(clauses), params
 
@@ -87,7 +87,7 @@ class CardPage:
     total: int
     page: int
     pages: int
-    counts: dict[str, int]  # yellow, red, overdue among all matching cards
+    counts: dict[str, int]  # yellow, red, overdue, void (作废) among all matching cards
 
 
 def card_page(data: HubData, scope: Scope, where: CardFilter, page: int = 1,
@@ -98,13 +98,16 @@ def card_page(data: HubData, scope: Scope, where: CardFilter, page: int = 1,
     filter_sql, filter_params = where.sql(today)
     condition = f"{filter_sql} and {scope_sql}"
     params = [*filter_params, *scope_params]
-    late = "case when a.card_due < ? and a.state != 'closed' then 1 else 0 end"
-    counts = {"yellow": 0, "red": 0, "overdue": 0}
-    for row in data.query(f"select a.card, count(*) as n, sum({late}) as late"
+    late = ("case when a.card_due < ? and a.state not in ('closed', 'withdrawn') then 1"
+            " else 0 end")
+    counts = {"yellow": 0, "red": 0, "overdue": 0, "void": 0}
+    for row in data.query(f"select a.card, count(*) as n, sum({late}) as late,"
+                          " sum(case when a.state = 'withdrawn' then 1 else 0 end) as void"
                           f" from hub_alerts a where {condition} group by a.card",
                           [today, *params]):
         counts[row["card"]] = row["n"]
         counts["overdue"] += row["late"] or 0
+        counts["void"] += row["void"] or 0  # withdrawn alerts' cards: 作废, not counted
     total = counts["yellow"] + counts["red"]
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)

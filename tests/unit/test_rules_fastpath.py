@@ -26,9 +26,11 @@ FIRST, LAST = dt.date(2026, 9, 21), dt.date(2026, 11, 13)
 
 
 def story(seed: int, cases: int) -> dict[dt.date, list[dict]]:
-    """Events by day: cases accepted over three weeks, moving on, pausing, extended, fees,
-    finished (some late, some refused without a reason, some skipping a stage)."""
+    """Events by the day they are sent: cases accepted over three weeks, moving on, pausing,
+    extended, fees, finished (some late, some refused without a reason, some skipping a stage);
+    a quarter of the cases sent late after 受理 (a backfill), so some verdicts are disproven."""
     rng = random.Random(seed)
+    late = random.Random(seed + 1)  # which cases the platform backfills late (own stream)
     days: dict[dt.date, list[dict]] = {}
     serial = 0
     for number in range(cases):
@@ -54,11 +56,15 @@ def story(seed: int, cases: int) -> dict[dt.date, list[dict]]:
         elif ending < 0.45:
             plan.append(("不予许可", {}))  # without a reason
         stop = rng.randrange(2, len(plan) + 1)  # where the case stands at the end
+        # A backfill: after 受理 the platform goes quiet and sends the rest days later, dated as
+        # it happened (an on-time 办结 arriving after the box found the case overdue).
+        backfill = dt.timedelta(days=late.randint(4, 12)) if late.random() < 0.25 else None
         for position, (kind, extra) in enumerate(plan[:stop]):
             if position > 1:
                 day += dt.timedelta(days=rng.choice((0, 1, 1, 2, 3, 5)))
             serial += 1
-            days.setdefault(day, []).append({
+            sent = day + backfill if backfill and position > 1 else day
+            days.setdefault(sent, []).append({
                 "event_id": f"GE{serial:06d}", "case_no": case_no, "item_code": code,
                 "dept_code": CATALOGUE[code].dept_code, "district_code": DISTRICT,
                 "event_type": kind, "occurred_at": f"{day.isoformat()}T10:00:00+08:00",
@@ -100,6 +106,12 @@ def test_the_fast_pass_gives_the_alerts_and_cards_of_a_full_judgement(tmp_path, 
         day += dt.timedelta(days=1)
     # The story reaches the rules that move with the days, and those that do not.
     assert rules >= {"临近时限", "超期", "超法定时限", "程序异常", "违规收费", "超期办结"}, rules
+    # Backfilled on-time finishes withdrew verdicts (and voided cards) on both boxes alike.
+    withdrawn = {rule for _subject, rule, state, *_rest in alert_states(fast)
+                 if state == "withdrawn"}
+    assert withdrawn >= {"超期"}, withdrawn
+    assert any(card for _s, _r, state, _d, card, *_rest in alert_states(fast)
+               if state == "withdrawn"), "no voided card in the story"
     assert notices(fast)
     kept = fast.store.query("select count(*) as n from case_verdicts")[0]["n"]
     assert kept == fast.store.query("select count(*) as n from cases where is_open = 1")[0]["n"]

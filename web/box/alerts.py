@@ -23,6 +23,7 @@ from edge.supervision import (
     NoticeNotFound,
     SupervisionError,
 )
+from standard.notice_layout import void_notice_page
 from web.auth import login_required
 from web.box import services
 from web.box.roles import DEPT_READERS, own_dept, require_visible
@@ -148,8 +149,9 @@ def act(alert_id: int, action: str):
 def notice(number: str):
     """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/supervision/notices.py.
 
-    Once a 过错责任 outcome is recorded on its card, a note below the notice says so; the
-    notice itself stays exactly as issued.
+    Once a 过错责任 outcome is recorded on its card, a note below the notice says so; once its
+    alert is withdrawn (later-arriving events disproved it), the page is marked void (作废) with
+    the reason. The notice itself stays exactly as issued.
     """
     supervision = services.supervision()
     try:
@@ -161,6 +163,9 @@ def notice(number: str):
     alert = supervision.alert(found.alert_id)
     if alert.liability:
         page = page.replace("</article>", _liability_note(alert) + "</article>", 1)
+    if alert.state == "withdrawn":
+        last = next(e for e in reversed(alert.events) if e.action == "withdraw")
+        page = void_notice_page(page, last.note or "", local_time(last.at, "%Y-%m-%d"))
     # The stored page carries its own print CSS inline and loads nothing else.
     return Response(page, mimetype="text/html", headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})

@@ -1,0 +1,148 @@
+"""Verdicts that later-arriving events disprove are withdrawn, never silently deleted.
+
+A platform may deliver a case's events late or in slices (a backfill, catching up after an
+outage). Until its 办结 arrives, the box judges the half-told case with the pass's clock: an
+accepted case past its promised date looks open and overdue, so 超期 opens and a yellow card and
+its 限期办理通知书 are issued. When the 办结 then arrives dated on or before the deadline, the
+case was on time all along: the finding was false when it was made.
+
+Such an alert becomes ``withdrawn`` (已撤销), by ``system``, with an audit entry naming the
+evidence (the event's id, kind and time) and the cards issued on it; its notices stay as issued
+but are void (作废): the notice pages say so, and the hub counts neither the cards nor the
+warnings of a withdrawn alert. The rules so withdrawn are those a pass finds from "now" on an
+open case or share:
+
+- 超期: the case (or a joint case's department share) is now finished *on time* and its
+  finishing event occurred before the alert was opened. A case that really finished late keeps
+  its 超期 as before (its 超期办结 opens as usual).
+- 超法定时限 and 临近时限: the case (or share) is finished, the rule no longer finds it, and
+  the finishing event occurred before the alert was opened.
+
+A finding cured by action (the 办结 came after the alert opened) is not disproven: it clears as
+before. The decision depends only on the case's facts and events and on the alert's opening
+time, so the fast pass and a full judgement withdraw the same alerts.
+
+Example::
+
+    plan.withdraw = disproven(conn, board, today, existing, findings)
+    ...
+    withdraw(tx, plan.withdraw, at, result)   # inside the pass's transaction
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from edge.cases import CaseBoard
+from edge.store import Tx, iso
+from edge.supervision.alerts import SYSTEM, alert_row, change_alert
+from standard.facts import CaseFacts
+from standard.records import LOCAL_TZ
+from standard.supervision import WITHDRAWN
+
+# Rules whose finding is made from the pass's clock on an open case or share.
+WITHDRAWABLE = frozenset({"超期", "超法定时限", "临近时限"})
+FEEDBACK = "反馈"
+
+
+class Withdrawal(NamedTuple):
+    alert_id: int
+    subject: str
+    rule: str
+    note: str  # the audit entry's text, naming the evidence
+
+
+def disproven(conn, board: CaseBoard, today: dt.date,
+              existing: Mapping[tuple[str, str], tuple], findings: Mapping[tuple[str, str], Any]
+              ) -> list[Withdrawal]:
+    """The alerts of the judged cases that their events now disprove.
+
+    ``existing``: the pass's stored alerts of the judged cases, ``(subject, rule) -> (id,
+    state, cleared_at, case_no)``; ``findings``: what the pass found, by the same key.
+    """
+    candidates: dict[str, list[tuple[str, str, int]]] = {}
+    for (subject, rule), (alert_id, state, _cleared, case_no) in existing.items():
+        if (rule in WITHDRAWABLE and state != WITHDRAWN and case_no is not None
+                and (subject, rule) not in findings):
+            candidates.setdefault(case_no, []).append((subject, rule, alert_id))
+    out = []
+    for case_no, alerts in sorted(candidates.items()):
+        found = conn.execute("select facts from cases where case_no = ?", (case_no,)).fetchone()
+        if found is None:
+            continue
+        facts = CaseFacts.from_json(found[0])
+        status = board.status(facts, today)
+        for subject, rule, alert_id in sorted(alerts, key=lambda a: a[2]):
+            reason = _why_false(conn, facts, status, subject, rule, alert_id)
+            if reason is not None:
+                out.append(Withdrawal(alert_id, subject, rule, reason))
+    return out
+
+
+def _why_false(conn, facts: CaseFacts, status, subject: str, rule: str,
+               alert_id: int) -> str | None:
+    """The audit note when the alert's finding was false when made; None when it stands."""
+    dept = subject.split(":dept:", 1)[1] if ":dept:" in subject else None
+    if dept is None:
+        if facts.terminal is None or (rule == "超期" and status.outcome == "late"):
+            return None  # still open, or really finished late (超期办结 stands)
+        deadline, finished, verb = status.deadline, facts.finished_on, "办结"
+        evidence = _event(conn, facts.case_no, facts.terminal, None)
+    else:
+        share = next((s for s in status.departments if s.dept_code == dept), None)
+        if share is None or share.state != "done":
+            return None  # still waiting, or really late (its 超期 stays found)
+        deadline, finished = share.deadline, share.back_on or facts.finished_on
+        verb = "反馈" if share.back_on else "办结"
+        evidence = _event(conn, facts.case_no, FEEDBACK, dept) if share.back_on else None
+        if evidence is None and facts.terminal is not None:
+            evidence = _event(conn, facts.case_no, facts.terminal, None)
+    opened_at = conn.execute("select opened_at from alerts where id = ?",
+                             (alert_id,)).fetchone()[0]
+    if evidence is None or _moment(evidence[2]) >= _moment(opened_at):
+        return None  # cured by action after the alert opened: it clears as before
+    event_id, kind, occurred_at = evidence
+    when = _moment(occurred_at).astimezone(LOCAL_TZ)
+    opened = _moment(opened_at).astimezone(LOCAL_TZ)
+    by = f"，未超过办结期限{deadline}" if deadline is not None else ""
+    return (f"后到数据表明判断有误：事件{event_id}（{kind}，{when:%Y-%m-%d %H:%M}）早于本预警开启时间"
+            f"（{opened:%Y-%m-%d %H:%M}），{finished}已{verb}{by}；本预警撤销"
+            + _void_text(conn, alert_id))
+
+
+def _event(conn, case_no: str, kind: str, dept: str | None) -> tuple[str, str, str] | None:
+    """The earliest event of that kind on the case (of that department when given)."""
+    sql = ("select event_id, event_type, occurred_at from case_events where case_no = ?"
+           " and event_type = ?")
+    params: list[Any] = [case_no, kind]
+    if dept is not None:
+        sql += " and json_extract(body, '$.dept_code') = ?"
+        params.append(dept)
+    rows = conn.execute(sql, params).fetchall()
+    return min(rows, key=lambda row: (_moment(row[2]), row[0])) if rows else None
+
+
+def _void_text(conn, alert_id: int) -> str:
+    numbers = [row[0] for row in conn.execute(
+        "select number from notices where alert_id = ? order by id", (alert_id,))]
+    return f"，据此发出的{'、'.join(numbers)}作废" if numbers else ""
+
+
+def _moment(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+
+
+def withdraw(tx: Tx, withdrawals: list[Withdrawal], at: dt.datetime, result) -> None:
+    """Mark the alerts withdrawn, each with its audit entry (sent to the hub with the alert)."""
+    now = iso(at)
+    for found in withdrawals:
+        alert = alert_row(tx.conn, found.alert_id)
+        if alert is None or alert["state"] == WITHDRAWN:
+            continue
+        change_alert(tx, alert, at=now, actor=SYSTEM, action="withdraw", note=found.note,
+                     state=WITHDRAWN, cleared_at=alert["cleared_at"] or now)
+        result.note("withdrawn", (found.subject, found.rule))
+

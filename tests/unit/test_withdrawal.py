@@ -1,0 +1,99 @@
+"""Verdicts that later-arriving events disprove are withdrawn, visibly and auditably.
+
+Real SQLite files, the real 2026 calendar, the box's own ingest (as tests/unit/
+test_rules_backlog.py). A case accepted Monday 2026-11-02 with a promised limit of 3 is due
+Thursday 11-05; every event is dated 09:00 local on its day.
+"""
+
+from __future__ import annotations
+
+import json
+
+from edge.supervision.service import Supervision
+from standard.supervision import STATE_NAMES
+from tests.unit.test_rules_backlog import JOINT, JTJ, SCJ, ZJJ, at, box  # noqa: F401 (fixture)
+
+
+def audit(box, alert_id: int) -> list[dict]:
+    return box.store.query("select * from alert_events where alert_id = ? order by id",
+                           (alert_id,))
+
+
+def test_an_overdue_card_disproven_by_a_late_arriving_on_time_finish_is_withdrawn(box):
+    # The platform has sent 申请 and 受理 only; the rest comes after an outage.
+    box.load("W1", ("11-02", "申请"), ("11-02", "受理"))
+    box.engine.check(at("11-06"))
+    overdue = box.alerts("W1")[(SCJ, "超期")]
+    assert (overdue["state"], overdue["card"]) == ("open", "yellow")
+    (number,) = [n["number"] for n in box.store.query("select number from notices")]
+    box.load("W1", ("11-03", "承办"), ("11-04", "审核"), ("11-05", "批准"), ("11-05", "办结"))
+    result = box.engine.check(at("11-06", "15:00"))
+    assert result.withdrawn == [("case:W1", "超期")]
+    alerts = box.alerts("W1")
+    assert set(alerts) == {(SCJ, "超期")}                      # no 超期办结: it was on time
+    withdrawn = alerts[(SCJ, "超期")]
+    assert withdrawn["state"] == "withdrawn" and withdrawn["card"] == "yellow"
+    assert STATE_NAMES["withdrawn"].startswith("已撤销")
+    last = audit(box, withdrawn["id"])[-1]
+    assert (last["actor"], last["action"], last["from_state"], last["to_state"]) == \
+        ("system", "withdraw", "open", "withdrawn")
+    # the evidence: the 办结 event (E00006, the sixth loaded), its time, the voided notice
+    assert "E00006（办结，2026-11-05 09:00）" in last["note"]
+    assert "未超过办结期限2026-11-05" in last["note"] and f"{number}作废" in last["note"]
+    # Relayed: the alert with its new state and the audit entry go to the outbox.
+    sent = [(row["kind"], json.loads(row["body"])["body"]) for row in box.store.query(
+        "select kind, body from outbox order by seq")]
+    relayed = [body for kind, body in sent if kind == "alert" and body["id"] == withdrawn["id"]]
+    assert (relayed[-1]["state"], relayed[-1]["card"]) == ("withdrawn", "yellow")
+    assert any(kind == "alert_event" and body["action"] == "withdraw" for kind, body in sent)
+    # Nobody can act on it any more, the card never turns red, and passes leave it alone.
+    view = Supervision(box.store, lambda: at("11-13")).alert(withdrawn["id"])
+    assert view.allowed_actions == () and view.notices == [number]
+    entries = len(audit(box, withdrawn["id"]))
+    box.engine.check(at("11-13"))                               # the card's due date has passed
+    assert box.store.query("select count(*) as n from notices")[0]["n"] == 1
+    assert box.alerts("W1")[(SCJ, "超期")]["state"] == "withdrawn"
+    assert len(audit(box, withdrawn["id"])) == entries
+
+
+def test_a_case_that_really_finished_late_keeps_its_overdue_card_and_gets_finished_late(box):
+    box.load("W2", ("11-02", "申请"), ("11-02", "受理"))
+    box.engine.check(at("11-06", "15:00"))                       # 超期 opened at 15:00
+    box.load("W2", ("11-03", "承办"), ("11-04", "审核"), ("11-05", "批准"), ("11-06", "办结"))
+    result = box.engine.check(at("11-06", "16:00"))              # 办结 11-06 09:00: late
+    assert result.withdrawn == []
+    alerts = box.alerts("W2")
+    assert alerts[(SCJ, "超期")]["state"] == "open" and alerts[(SCJ, "超期")]["cleared_at"]
+    assert alerts[(SCJ, "超期")]["card"] == "yellow"
+    assert alerts[(SCJ, "超期办结")]["state"] == "open"
+
+
+def test_a_warning_is_withdrawn_only_when_the_finish_came_before_it(box):
+    box.load("W3", ("11-02", "申请"), ("11-02", "受理"))
+    box.load("W4", ("11-02", "申请"), ("11-02", "受理"))
+    box.engine.check(at("11-04", "08:00"))                       # 临近时限 on both
+    box.load("W3", ("11-03", "承办"), ("11-03", "审核"), ("11-03", "批准"), ("11-03", "办结"))
+    box.load("W4", ("11-04", "承办"), ("11-04", "审核"), ("11-04", "批准"), ("11-04", "办结"))
+    result = box.engine.check(at("11-04", "10:00"))
+    assert result.withdrawn == [("case:W3", "临近时限")]          # finished the day before
+    assert box.alerts("W3")[(SCJ, "临近时限")]["state"] == "withdrawn"
+    assert box.alerts("W4")[(SCJ, "临近时限")]["state"] == "resolved"   # cured by action
+
+
+def test_a_share_whose_feedback_arrives_late_but_dated_in_time_is_withdrawn(box):
+    box.load("J2", ("11-02", "申请", {"case_type": "联办件"}), ("11-02", "受理"),
+             ("11-02", "分送", {"to_dept_code": ZJJ}), ("11-04", "分送", {"to_dept_code": JTJ}),
+             ("11-05", "承办", {"dept_code": JTJ}), ("11-05", "承办", {"dept_code": ZJJ}),
+             ("11-05", "承办"), item_code=JOINT.item_code)
+    box.engine.check(at("11-19"))                                 # 交通局's share was due 11-18
+    late = box.alerts("J2")[(JTJ, "超期")]
+    assert late["card"] == "yellow"
+    box.load("J2", ("11-18", "反馈", {"dept_code": JTJ, "reason": "同意"}),
+             item_code=JOINT.item_code)
+    result = box.engine.check(at("11-19", "11:00"))
+    assert ("case:J2:dept:440605JTJ", "超期") in result.withdrawn
+    assert box.alerts("J2")[(JTJ, "超期")]["state"] == "withdrawn"
+    note = audit(box, late["id"])[-1]["note"]
+    assert "E00008（反馈，2026-11-18 09:00）" in note and "已反馈" in note
+    box.engine.check(at("11-27"))                                 # no red card on a void one
+    assert box.alerts("J2")[(JTJ, "超期")]["card"] == "yellow"
