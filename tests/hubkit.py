@@ -64,6 +64,13 @@ def write_hub_folder(folder: Path, database: str | None = None, **web) -> Path:
     return path
 
 
+def dashboard_on(folder: Path, hub_database, at: dt.datetime) -> Dashboard:
+    """A hub in ``folder`` on ``hub_database`` (conftest's fixture: a SQLite path or a
+    PostgreSQL URL), its clock stopped at ``at``."""
+    write_hub_folder(folder, None if isinstance(hub_database, Path) else hub_database)
+    return open_dashboard(folder, Clock(at))
+
+
 def open_dashboard(folder: Path, clock=None, *, with_web: bool = False) -> Dashboard:
     config = load_hub_config(folder / "hub.toml")
     store = HubStore(config.store_target)

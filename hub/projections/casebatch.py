@@ -4,7 +4,8 @@ A batch's events are grouped by case; the cases' rows and the events already fol
 in one query each; each case is folded in memory from its row's facts through all its new
 events and judged once; then the batch writes each table at once: the events (``COPY`` on
 PostgreSQL, hub/storage/engines.py), then one executemany each for the cases, their shares,
-the departments whose lists show them (hub/projections/casedepts.py), and ``hub_case_daily``
+the departments whose lists show them (hub/projections/casedepts.py), the staff who handled
+them (casestaff.py), and ``hub_case_daily``
 with the deltas summed per key. The rows are those that applying the events one by one gives
 (tests/unit/test_hub_projection_batches.py), except ``updated_at`` and, on PostgreSQL, the
 ids a per-record upsert would have drawn and not used.
@@ -24,6 +25,7 @@ from typing import Any
 
 from hub.projections.batchwise import Deltas, chunks, marks, run
 from hub.projections.casedepts import dept_rows, depts_changed, write_depts
+from hub.projections.casestaff import staff_rows, write_staff
 from hub.projections.cases import (_COLUMNS, BUMP_DAILY, UPSERT_CASE, HubEvent, _joint,
                                    apply_case_event, case_params, case_values, daily_delta,
                                    shares_written)
@@ -43,6 +45,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     if not records:
         return
     events = [(record["seq"], HubEvent(record["body"])) for record in records]
+    bodies = {record["seq"]: record["body"] for record in records}
     district = events[0][1].district_code
     held, old = _read(conn, box_id, district, events)
     by_case: dict[str, list[tuple[int, HubEvent]]] = {}
@@ -54,7 +57,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     for case_no in refold:
         del by_case[case_no]
     new_events, cases, share_cases, share_rows, daily = [], [], [], [], Deltas(7)
-    dept_cases, depts = [], []
+    dept_cases, depts, staff = [], [], []
     for case_no, new in by_case.items():
         before = old.get(case_no)
         facts = CaseFacts.from_json(before["facts"]) if before else None
@@ -65,6 +68,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
             new_events.append((district, case_no, box_id, seq, event.event_type,
                                event.occurred_at))
             facts = apply_event(facts, event, _joint(ctx, event.item_code))
+            staff += staff_rows(district, case_no, bodies[seq].get("actor"))
         values, shares = case_values(ctx, box_id, facts, new[-1][0])
         cases.append(case_params(values))
         rewritten = shares_written(facts, shares, before)
@@ -82,6 +86,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     run(conn, [(_DELETE_SHARES, row) for row in share_cases])
     run(conn, [(_INSERT_SHARE, row) for row in share_rows])
     write_depts(conn, dept_cases, depts)
+    write_staff(conn, staff)
     run(conn, [(BUMP_DAILY, row) for row in daily.rows()])
     for record, (_, event) in zip(records, events):
         if event.case_no in refold:

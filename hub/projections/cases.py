@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.projections.casedepts import dept_rows, depts_changed, write_depts
+from hub.projections.casestaff import staff_rows, write_staff
 from hub.projections.shares import share_rows, write_shares
 from hub.units import dept_suffix
 from standard.calendar import CalendarUnknownYear
@@ -126,6 +127,7 @@ def apply_case_event(ctx, conn: sqlite3.Connection, box_id: str, record: dict[st
         facts = apply_event(previous, event, _joint(ctx, event.item_code))
         last_seq = seq
     save_case(ctx, conn, box_id, facts, last_seq, old)
+    write_staff(conn, staff_rows(district, case_no, body.get("actor")))
 
 
 def _joint(ctx, item_code: str) -> frozenset[str]:

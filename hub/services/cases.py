@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hub.projections.casestaff import search_keys
 from hub.projections.shares import read_shares
 from hub.services import HubData, NotFound, Scope
 from standard.districts import DISTRICTS
@@ -63,6 +64,7 @@ class CaseFilter:
     state: str = "open"
     case_no: str | None = None
     items: tuple[str, ...] = ()  # a search that named items (by code or name): any of them
+    staff: tuple[str, ...] = ()  # a search that named staff: hub_case_staff's ``who`` values
     search: str | None = None  # the search as typed (shown again in its box)
 
     def sql(self) -> tuple[str, list[Any]]:
@@ -76,6 +78,9 @@ class CaseFilter:
         if self.items:
             clauses.append(f"item_code in ({', '.join('?' * len(self.items))})")
             params.extend(self.items)
+        if self.staff:  # a staff member (id or name) handled one of its events
+            clauses.append(_BY_STAFF.format(', '.join('?' * len(self.staff))))
+            params.extend(self.staff)
         if self.dept:  # the department leads the case or takes part in it
             clauses.append(_IN_DEPTS.format("dept_suffix = ?"))
             params.append(self.dept)
@@ -100,6 +105,25 @@ class CaseFilter:
 
 
 MAX_SEARCH_ITEMS = 200
+# The cases a staff member handled (hub/projections/casestaff.py): a walk down its key.
+_BY_STAFF = "id in (select case_id from hub_case_staff where who in ({}))"
+
+
+def staff_matching(data: HubData, scope: Scope, text: str) -> tuple[str, ...]:
+    """The ``who`` values a search names when it is the id or name of a staff member who
+    handled a case in the scope; () when it names none (then it is an item or a case number).
+
+    >>> staff_matching(data, nanhai, "S017")   # doctest: +SKIP
+    ('s017', 'S017')
+    """
+    keys = search_keys(text)
+    if not keys:
+        return ()
+    where, params = case_scope(scope)
+    found = data.query(f"select 1 as n from hub_cases where {where} and"
+                       f" {_BY_STAFF.format(', '.join('?' * len(keys)))} limit 1",
+                       [*params, *keys])
+    return keys if found else ()
 
 
 def items_matching(data: HubData, text: str) -> tuple[str, ...]:

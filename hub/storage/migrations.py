@@ -298,6 +298,16 @@ def absence_office_periods(db: Migrating) -> None:
     db.add_columns((("hub_absences", "office_periods", "text"),))
 
 
+def case_staff(db: Migrating) -> None:
+    """Issue 20: 办件监察 finds a district's cases by the staff who handled them (the events'
+    ``actor``): one row per case and staff id or name (hub/projections/casestaff.py), filled
+    from the events and records stored (records already dropped by retention give none)."""
+    from hub.projections import casestaff
+
+    db.run(casestaff.table_ddl(db.postgres))
+    db.conn.execute(casestaff.backfill_sql(db.postgres))
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -320,6 +330,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "the departments whose lists show a case", case_depts),
     Migration(13, "district 督办 with their own numbers", district_dubans),
     Migration(14, "absences' office periods", absence_office_periods),
+    Migration(15, "the staff who handled each case", case_staff),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -176,3 +176,34 @@ def test_a_district_user_added_on_the_shared_page_sees_its_own_hall(hub, page):
     expect(page.locator("#hall-summary tbody tr")).to_have_count(1)
     expect(page.locator("#hall-summary")).to_contain_text("高明区")
     expect(page.locator("nav.nav .portal-link")).to_have_text("公众门户 ↗")
+
+
+def test_a_district_finds_its_cases_by_the_staff_who_handled_them(hub, page):
+    """办件监察's search by staff (issue 20): 南海 types a staff id, then a name, and lists
+    exactly its own cases they handled; the public portal's lookup finds nothing by staff."""
+    from tests.integration.test_hub_pages import handled_by
+
+    dashboard, url, passwords = hub
+    staff = handled_by(dashboard)
+    expected = staff[("440605", "S007")]
+    sign_in(page, url, "nanhai", passwords["nanhai"])
+    page.goto(f"{url}/cases")
+    page.get_by_label("搜索").fill("S007")
+    page.get_by_label("范围").select_option("all")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator(".scope-note").last).to_have_text("经办人“S007”经办的办件（按经办人编号或姓名查找）")
+    expect(page.locator(".summary-line")).to_have_text(f"共 {len(expected)} 件")
+    numbers = page.locator("table tbody tr td a[href^='/cases/']").all_text_contents()
+    assert set(numbers) == expected
+    assert set(page.locator("table tbody tr td:nth-child(2)").all_text_contents()) == {"南海区"}
+    name = next(who for (code, who) in sorted(staff) if code == "440605" and not who.isascii()
+                and any((other, who) in staff for other in DISTRICTS if other != "440605"))
+    page.get_by_label("搜索").fill(name)
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator(".summary-line")).to_have_text(f"共 {len(staff[('440605', name)])} 件")
+    page.context.clear_cookies()
+    # the public portal: a case number only; a staff id finds no case and names no one
+    response = page.goto(f"{url}/portal/cases?no=S007")
+    assert response.status == 404
+    expect(page.locator("body")).to_contain_text("S007")   # the lookup answered
+    expect(page.locator("body")).not_to_contain_text(name)

@@ -122,6 +122,59 @@ def test_cases_are_found_by_number_item_code_or_item_name(hub):
                        for code in items)
 
 
+def handled_by(dashboard) -> dict[tuple[str, str], set[str]]:
+    """(district, staff id or name) -> the case numbers whose events name that staff member,
+    read from the records as the boxes sent them."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for row in dashboard.data.store.query(
+            "select e.district_code, e.case_no, r.body from hub_case_events e"
+            " join records r on r.box_id = e.box_id and r.seq = e.seq"):
+        actor = json.loads(row["body"])["body"]["actor"]
+        for who in (actor["id"], actor["name"]):
+            found.setdefault((row["district_code"], who), set()).add(row["case_no"])
+    return found
+
+
+def test_cases_are_found_by_the_staff_who_handled_them_in_scope_only(hub):
+    """办件监察's search box takes a staff member's id or name (issue 20: search by staff): a
+    district finds the cases its staff handled, never another district's; a department only
+    its own; the city every district's."""
+    dashboard = hub[0]
+    staff = handled_by(dashboard)
+    nanhai, chief = client_for(hub, "nanhai").client, client_for(hub, "chief").client
+
+    def listed(client, query: str) -> tuple[set[str], str]:
+        page = client.get("/cases", query_string={"q": query, "state": "all"}).get_data(
+            as_text=True)
+        return set(re.findall(r'href="/cases/([^"]+)"', page)), page
+
+    by_id, page = listed(nanhai, "S007")
+    assert by_id == staff[("440605", "S007")] and 0 < len(by_id) < 50
+    assert f"共 {len(by_id)} 件" in page and "经办人“S007”经办的办件" in page
+    assert listed(nanhai, "s007")[0] == by_id
+    city_wide, page = listed(chief, "S007")   # 50 a page
+    everywhere = set().union(*(staff.get((code, "S007"), set()) for code in DISTRICTS))
+    assert city_wide <= everywhere and len(everywhere) > len(by_id)
+    assert f"共 {len(everywhere)} 件" in page
+    # a name that staff of 南海 and of another district both bear: 南海 finds only its own
+    name = next(who for (code, who) in sorted(staff) if code == "440605" and not who.isascii()
+                and any((other, who) in staff for other in DISTRICTS if other != "440605"))
+    by_name, page = listed(nanhai, name)
+    assert by_name == staff[("440605", name)] and "南海区" in page
+    assert not by_name & set().union(*(staff.get((code, name), set())
+                                       for code in DISTRICTS if code != "440605"))
+    # a name only another district's staff bear: nothing for 南海, and nothing named
+    elsewhere = next(who for (code, who) in sorted(staff) if code != "440605"
+                     and not who.isascii() and ("440605", who) not in staff)
+    found, page = listed(nanhai, elsewhere)
+    assert found == set() and "经办的办件" not in page
+    # a department: the cases of its own department only
+    scj, _ = listed(client_for(hub, "scj").client, "S007")
+    depts = {row["case_no"]: row["dept_suffix"] for row in dashboard.data.store.query(
+        "select case_no, dept_suffix from hub_cases")}
+    assert scj and scj <= everywhere and {depts[n] for n in scj} == {"SCJ"}
+
+
 def test_exports_hold_only_the_scope(hub):
     nanhai = client_for(hub, "nanhai").client
     rows = list(csv.reader(io.StringIO(

@@ -19,9 +19,12 @@ from hub.services import Scope
 from hub.services.cases import CaseFilter, case_page, iter_cases
 from hub.storage.migrations import migrate
 from standard.records import LOCAL_TZ
-from tests.hubkit import Clock, open_dashboard, write_hub_folder
+from tests.hubkit import dashboard_on
 
 ALL, OPEN, DONE = CaseFilter(state="all"), CaseFilter(state="open"), CaseFilter(state="finished")
+
+
+NOW = dt.datetime(2026, 11, 20, 10, tzinfo=LOCAL_TZ)
 
 
 def _at(day: str, hour: int = 9) -> dt.datetime:
@@ -41,11 +44,7 @@ def _case(box: SimBox, case_no: str, item: str, dept: str, *stages: str,
 
 @pytest.fixture
 def hub(tmp_path, hub_database):
-    from tests.conftest import hub_database_toml
-
-    folder = tmp_path / "hub"
-    write_hub_folder(folder, hub_database_toml(hub_database).get("database", {}).get("url"))
-    dashboard = open_dashboard(folder, Clock(dt.datetime(2026, 11, 20, 10, tzinfo=LOCAL_TZ)))
+    dashboard = dashboard_on(tmp_path / "hub", hub_database, NOW)
     store = dashboard.data.store
     nanhai, shunde = SimBox("440605-01", "440605"), SimBox("440606-01", "440606")
     feed(store, nanhai, [

@@ -4,8 +4,9 @@ Two hubs take the same batches: one as the receiver applies them (each kind's re
 once, hub/projections/batchwise.py), one with the appliers' batch forms removed, so that each
 record is projected alone as before. Every view table must then hold the same rows, apart
 from ``updated_at``/``at`` (the moment of writing) and ``hub_cases.id`` (PostgreSQL draws an
-id for each per-record upsert, used or not; ``hub_case_depts`` is compared by case number). The
-departments whose lists show a case are also those its lead and shares name.
+id for each per-record upsert, used or not; ``hub_case_depts`` and ``hub_case_staff`` are
+compared by case number). The departments whose lists show a case are also those its lead and
+shares name, and the staff found on a case those its events' actors name.
 
 The batches carry what makes batch-wise application hard: several events of one case and
 several states of one rating in one batch, events after a case concluded mid-batch, a
@@ -16,6 +17,7 @@ and records the hub refuses to project (the batch then runs record by record, ca
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -123,11 +125,28 @@ _DEPTS_DERIVED = ("select dept_suffix, district_code, case_no, is_open from hub_
                   " hub_case_shares s join hub_cases c on c.district_code = s.district_code"
                   " and c.case_no = s.case_no")
 
+# hub_case_staff by case number too; and what it must hold: each event's actor id (lower
+# case) and name, per case.
+_STAFF = ("select s.who, s.district_code, c.case_no from hub_case_staff s"
+          " join hub_cases c on c.id = s.case_id")
+_BY_CASE = {"hub_case_depts": _DEPTS, "hub_case_staff": _STAFF}
+
+
+def _staff_derived(store) -> list[tuple]:
+    rows = set()
+    for row in store.query("select e.district_code, e.case_no, r.body from hub_case_events e"
+                           " join records r on r.box_id = e.box_id and r.seq = e.seq"):
+        actor = json.loads(row["body"])["body"]["actor"]
+        for who in (actor["id"].lower(), actor["name"]):
+            rows.add((("case_no", row["case_no"]), ("district_code", row["district_code"]),
+                      ("who", who)))
+    return sorted(rows, key=repr)
+
 
 def _views(store) -> dict[str, list[tuple]]:
     views = {}
     for table in VIEW_TABLES:
-        rows = store.query(_DEPTS if table == "hub_case_depts" else f"select * from {table}")
+        rows = store.query(_BY_CASE.get(table, f"select * from {table}"))
         views[table] = sorted((tuple((name, row[name]) for name in sorted(row)
                                      if name not in IGNORED) for row in rows), key=repr)
     return views
@@ -184,6 +203,9 @@ def _compare(tmp_path: Path, one: str | None, other: str | None) -> None:
         assert sorted((tuple((name, row[name]) for name in sorted(row)) for row in rows),
                       key=repr) == derived
         assert len(derived) > len(got["hub_cases"]), "joint cases add their departments"
+        staff = got["hub_case_staff"]
+        assert staff == _staff_derived(batch_wise)
+        assert len(staff) > 2 * len(got["hub_cases"]), "cases pass through several hands"
     finally:
         batch_wise.close()
         record_wise.close()

@@ -14,6 +14,7 @@ from hub.services.cases import (
     case_page,
     items_matching,
     iter_cases,
+    staff_matching,
 )
 from standard.districts import DISTRICTS
 from web.auth import login_required
@@ -30,10 +31,12 @@ HEADER = ["区", "办件编号", "事项编码", "事项名称", "部门", "办�
 
 def case_filter() -> CaseFilter:
     """Filters from the query string; unknown values are ignored, not errors. ``q`` is an
-    item's code or part of its name (any item it names), else the start of a case number."""
+    item's code, the id or name of a staff member who handled cases in the scope, part of an
+    item's name (any item it names), else the start of a case number."""
     args = request.args
     text = (args.get("q") or "").strip()[:64]
-    items = items_matching(data(), text)
+    staff = () if text in data().catalogue else staff_matching(data(), scope(), text)
+    items = () if staff else items_matching(data(), text)
     return CaseFilter(
         district=args.get("district") if args.get("district") in DISTRICTS else None,
         dept=(args.get("dept") or "").strip().upper() or None,
@@ -42,7 +45,8 @@ def case_filter() -> CaseFilter:
         stage=args.get("stage") if args.get("stage") in STAGE_NAMES else None,
         case_type=args.get("type") if args.get("type") in CASE_TYPES else None,
         state=args.get("state") if args.get("state") in ("open", "finished", "all") else "open",
-        case_no=None if items else text or None, items=items, search=text or None)
+        case_no=None if items or staff else text or None, items=items, staff=staff,
+        search=text or None)
 
 
 @bp.get("/cases")
