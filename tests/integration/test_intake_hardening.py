@@ -161,6 +161,16 @@ def test_the_outbox_quota_refuses_the_request_that_would_pass_it(tmp_path):
             assert status == 200
         assert refused is not None and "发件队列已满" in refused["error"]
         assert outbox > 0.6 * quota  # and not refused long before it was needed
+        # The evaluations intake holds to the same quota, and refuses a request whole too.
+        ratings = [{"version": 1, "evaluation_id": f"QQ-{n}", "channel": "二维码",
+                    "case_no": f"Q-0-{n}", "level": 5, "rated_at": today.isoformat()}
+                   for n in range(500)]
+        before = relay_box.query("select count(*) from ratings")[0][0]
+        status, answer = post_body(f"{relay_box.url}{EVALUATIONS}",
+                                   json.dumps(ratings, ensure_ascii=False).encode(),
+                                   relay_box.token)
+        assert status == 507 and "发件队列已满" in answer["error"]
+        assert relay_box.query("select count(*) from ratings")[0][0] == before
     finally:
         deployment.close()
 
