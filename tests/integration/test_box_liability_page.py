@@ -88,3 +88,27 @@ def test_the_supervisor_records_the_outcome_after_the_deadline_and_the_card_show
     relayed = [json.loads(row["body"])["body"] for row in box.store.query(
         "select body from outbox where kind = 'alert' order by seq")]
     assert relayed[-1]["liability"] == "criticism"                    # and on its way to the hub
+
+
+def test_a_card_disproven_by_a_late_on_time_finish_is_void_on_the_pages(hall):
+    """The platform catches up: the case was finished on 11-05, its deadline. The 超期 is
+    withdrawn, its alert page says so and offers nothing to do, and its notice shows 【作废】
+    with the evidence, the notice itself as issued."""
+    box, app, clock = hall
+    (alert,) = [a for a in box.supervision.alerts(case_no="NH-LIAB-0001") if a.card]
+    (notice,) = alert.notices
+    platform = box.config.path("keys/platform.token").read_text().strip()
+    body = [event("NH-LIAB-0001", kind, f"2026-11-05T{hour}:00:00")
+            for kind, hour in (("承办", "09"), ("审核", "10"), ("批准", "11"), ("办结", "15"))]
+    answer = app.test_client().post(
+        "/api/v1/platform/events", headers={"Authorization": f"Bearer {platform}"},
+        data="\n".join(json.dumps(e, ensure_ascii=False) for e in body).encode())
+    assert answer.status_code == 200, answer.get_json()
+    assert box.checker.wait_idle(timeout=60)
+    manager = signed_in(app, "manager")
+    page = text(manager.get(f"/alerts/{alert.id}"))
+    assert "已撤销" in page and "（已作废）" in page and "action-close" not in page
+    card = text(manager.get(f"/notices/{quote(notice)}"))
+    assert "【作废】本文书已作废" in card and "限期办理通知书" in card
+    assert f"事件{body[-1]['event_id']}（办结，2026-11-05 15:00）" in card
+    assert f"{notice}作废" in card
