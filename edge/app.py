@@ -198,7 +198,7 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
     )
     from edge.presence.live import LiveVideo
     from edge.presence.service import PresenceService
-    from edge.presence.simulation import SimulatedStaff
+    from edge.presence.simulation import SimulatedStaff, office_days_before, replay_days
     from edge.presence.store import PRESENCE_SCHEMA
     from edge.profile import parse_period
 
@@ -218,8 +218,13 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
     presence = PresenceService(box.store, snapshots, schedule, clock=box.clock,
                                evidence_check_seconds=section.evidence_check_seconds)
     depts = {window.window_no: window.dept_code for window in profile.windows}
+    # A hall's pace: at the desk 10-40 minutes at a stretch, away a minute or so, and about
+    # one time in seven long enough for a 离岗 alert; only in office hours.
     staff = SimulatedStaff(depts, random.Random(config.box_id),
-                           long_away=tracker.absent_after + tracker.leave_grace)
+                           long_away=tracker.absent_after + tracker.leave_grace,
+                           long_share=0.15, work_seconds=(600.0, 2400.0),
+                           short_away_seconds=(20.0, 90.0), schedule=schedule)
+    replayed = []  # (pipeline, draw) of the simulated cameras, for their past days
     watched: dict[int, str] = {}
     for camera in profile.cameras:
         regions = []
@@ -244,12 +249,19 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
             scene = HallScene((camera.width, camera.height), regions)
             source = SyntheticSource(scene, box.clock, fps=min(camera.fps, SIMULATED_FPS),
                                      occupied=staff.occupied, name=f"simulated {camera.id}")
+            replayed.append((pipeline, lambda at, seated, scene=scene: scene.render(
+                at.timestamp(), present=seated)))
         else:
             target = parse_camera_target(str(camera.source))
             if isinstance(target, str) and "://" not in target:
                 target = str(config.path(target))  # a file, relative to box.toml's folder
             source = CaptureSource(target, box.clock, fps=camera.fps)
         presence.add_camera(CameraWorker(camera.id, source, pipeline, sink, box.clock, health))
+    if config.simulate and section.simulated_history_days:
+        presence.history = lambda: replay_days(
+            replayed, staff, schedule,
+            office_days_before(schedule, box.clock().astimezone(schedule.tz).date(),
+                               section.simulated_history_days))
     box.store.extra_schema.append(PRESENCE_SCHEMA)
     box.services.append(presence)
     return presence

@@ -111,6 +111,9 @@ class PresenceSection(Section):
     evidence_check_seconds: float = Field(default=60.0, gt=0, le=86400)  # closed alerts -> evidence
     office_hours: list[str] | None = None  # e.g. ["08:30-12:00", "14:00-17:30"]
     every_day: bool = False  # count every day as a workday (demo, tests); never in a hall
+    # With simulate = true: a box whose store has no presence yet starts with its simulated
+    # staff's last N working days (the demo started at night shows yesterday's office day).
+    simulated_history_days: int = Field(default=0, ge=0, le=10)
     # Live video (视频监控) from the frames the cameras already read: caps that keep the
     # detection fed. live_viewers = 0 turns live viewing off; the hub's snapshots stay.
     live_fps: float = Field(default=2.0, gt=0, le=10)  # frames a second per window at most

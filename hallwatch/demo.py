@@ -122,12 +122,15 @@ class DemoBox:
 # Each unit's hall: the 4-window example with the unit's own departments (checked against its
 # catalogue when the box is provisioned and again when it starts).
 HALL_PROFILES = Path(__file__).resolve().parents[1] / "firmware_cfg" / "halls"
-# Simulated evaluator keys and cameras: staff leave now and then, 离岗 after 2 minutes away at
-# any hour of any day, so the pages show absences whenever the demo runs.
+# Simulated evaluator keys and cameras. The hall keeps its profile's office hours (08:30-12:00,
+# 14:00-17:30) on the official calendar's working days, and so do its simulated staff: outside
+# them the seats are empty and the pages say 非办公时间 (no absences at night). Each box starts
+# with its staff's last three working days, so a demo started at night shows yesterday's office
+# day on 离岗监测. 离岗 after 2 minutes away (5 in a hall), so a live demo shows some.
 DEMO_HALL = {
     "simulate": True,
-    "presence": {"absent_after_minutes": 2, "leave_grace_seconds": 10, "every_day": True,
-                 "office_hours": ["00:00-23:59"]},
+    "presence": {"absent_after_minutes": 2, "leave_grace_seconds": 10,
+                 "simulated_history_days": 3},
 }
 
 

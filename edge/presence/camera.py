@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +87,15 @@ class CameraPipeline:
                 self.trackers[region.window_no].update(at, occupied[region.window_no]), frame
             )
         return occupied
+
+    def observe(self, at: dt.datetime, occupied: Collection[int],
+                draw: Callable[[], np.ndarray]) -> None:
+        """Take what is known without a frame to judge (a replayed day): the windows occupied
+        at ``at``; ``draw()`` gives the frame, asked only for an absence alert's snapshots."""
+        for no, tracker in self.trackers.items():
+            events = tracker.update(at, no in occupied)
+            alerted = any(isinstance(event, AbsenceAlerted) for event in events)
+            self._dispatch(events, draw() if alerted else None)
 
     def suspend(self) -> None:
         """The video is gone: close intervals and alerts, and judge afresh when it returns."""

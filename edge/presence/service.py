@@ -103,6 +103,9 @@ class PresenceService:
         self._writes = 0  # presence writes so far; guarded by _changed
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+        # Run once at start, before the cameras, on a store with no presence yet (a
+        # simulated hall's past days, edge/presence/simulation.py); None in a real hall.
+        self.history: Callable[[], None] | None = None
 
     # -- wiring and life cycle ----------------------------------------------------------
     def sink(self, camera_id: str, depts: Mapping[int, str | None]) -> StorePresenceSink:
@@ -114,6 +117,9 @@ class PresenceService:
 
     def start(self) -> None:
         self.store.write(self._end_dangling_absences)
+        if self.history is not None and not self.store.query(
+                "select 1 from presence_intervals limit 1"):
+            self.history()
         self._stop.clear()
         for worker in self.workers:
             worker.start()

@@ -60,6 +60,7 @@ def board_context() -> dict[str, Any]:
         "ratings": ratings,
         "ratings_total": _ratings_total(ratings),
         "presence": services.presence_now(),
+        "office_closed": services.office_closed(),
         "absent_minutes": services.absence_minutes() or {},
         "urgent": hall.urgent(12),
         "names": names,

@@ -110,10 +110,20 @@ def day_view(presence: PresenceService, day: dt.date, window_no: int | None,
     now = services.now()
     absences = [(found, duration_text((found.ended_at or now) - found.started_at))
                 for found in presence.absences(day, window_no, limit=LIMIT)]
+    closed = services.office_closed() if day == services.today() else None
     return {"chart": chart, "windows": sorted(spans), "minutes": presence.absence_minutes(day),
             "focused": focused,
             "absences": absences, "limit": LIMIT,
-            "workday": presence.schedule.is_workday(day)}
+            "workday": presence.schedule.is_workday(day),
+            "closed_now": closed, "last_workday": closed and last_workday(presence, day)}
+
+
+def last_workday(presence: PresenceService, day: dt.date) -> dt.date | None:
+    """The working day before ``day`` (within three weeks), for a hall closed now."""
+    for back in range(1, 22):
+        if presence.schedule.is_workday(earlier := day - dt.timedelta(days=back)):
+            return earlier
+    return None
 
 
 def axis(presence: PresenceService, day: dt.date

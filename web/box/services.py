@@ -247,6 +247,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} 小时"
 
 
+def office_closed() -> str | None:
+    """The hall's office hours (``08:30–12:00、14:00–17:30``) while it is closed now (lunch,
+    evenings, days off: the cameras' schedule), None while it is open or without cameras."""
+    schedule = getattr(getattr(box(), "presence", None), "schedule", None)
+    if schedule is None or schedule.is_office_time(now()):
+        return None
+    return office_hours_text(schedule)
+
+
+def office_hours_text(schedule: Any) -> str:
+    return "、".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in schedule.periods)
+
+
 def absence_minutes() -> dict[int, float] | None:
     """Today's minutes away from post per window (office hours only), or None."""
     presence = getattr(box(), "presence", None)
