@@ -336,8 +336,10 @@ class RuleEngine:
             if alert["state"] in ACTIVE_STATES and alert["cleared_at"]:
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="recur",
                              note="情形再次出现", cleared_at=None)
-        withdraw(tx, plan.withdraw, at, result)  # before clearing: a withdrawn alert is not
-        cleared = []                             # cleared too
+        voided = withdraw(tx, plan.withdraw, at, result)  # before clearing: a withdrawn
+        if voided and self.queue is not None:               # alert is not cleared too
+            result.notifications += self.queue.add_many(tx, voided, at)
+        cleared = []
         for alert_id in plan.clear:
             alert = alert_row(tx.conn, alert_id)
             if alert["state"] not in ACTIVE_STATES or alert["cleared_at"]:

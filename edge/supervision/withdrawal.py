@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 from edge.cases import CaseBoard
 from edge.store import Tx, iso
 from edge.supervision.alerts import SYSTEM, alert_row, change_alert
+from edge.supervision.notices import district_label
 from standard.facts import CaseFacts
 from standard.records import LOCAL_TZ
 from standard.supervision import WITHDRAWN
@@ -135,9 +136,14 @@ def _moment(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
 
 
-def withdraw(tx: Tx, withdrawals: list[Withdrawal], at: dt.datetime, result) -> None:
-    """Mark the alerts withdrawn, each with its audit entry (sent to the hub with the alert)."""
-    now = iso(at)
+def withdraw(tx: Tx, withdrawals: list[Withdrawal], at: dt.datetime, result
+             ) -> list[tuple[int, str | None, str, str]]:
+    """Mark the alerts withdrawn, each with its audit entry (sent to the hub with the alert).
+
+    Returns what to tell the departments whose notices are now void: ``(alert id, dept_code,
+    text, notice number)`` for the notification queue, the last notice of each alert.
+    """
+    now, tell = iso(at), []
     for found in withdrawals:
         alert = alert_row(tx.conn, found.alert_id)
         if alert is None or alert["state"] == WITHDRAWN:
@@ -145,4 +151,21 @@ def withdraw(tx: Tx, withdrawals: list[Withdrawal], at: dt.datetime, result) -> 
         change_alert(tx, alert, at=now, actor=SYSTEM, action="withdraw", note=found.note,
                      state=WITHDRAWN, cleared_at=alert["cleared_at"] or now)
         result.note("withdrawn", (found.subject, found.rule))
+        notices = tx.conn.execute("select number, district_code from notices where alert_id = ?"
+                                  " order by id", (alert["id"],)).fetchall()
+        if notices:
+            numbers = [number for number, _district in notices]
+            text = void_sms_text(alert, numbers, notices[0][1])
+            tell.append((alert["id"], alert["dept_code"], text, numbers[-1]))
+    return tell
+
+
+def void_sms_text(alert: dict, numbers: list[str], district_code: str) -> str:
+    """The short message telling the department its card's notices are void.
+
+    >>> void_sms_text({"case_no": "NH1", "rule": "超期"}, ["南海电监〔2026〕1号"], "440605")
+    '【南海区电子监察】办件NH1的超期判断已撤销（后到数据表明判断有误），南海电监〔2026〕1号作废，无需办理。'
+    """
+    return (f"【{district_label(district_code)}电子监察】办件{alert['case_no']}的{alert['rule']}"
+            f"判断已撤销（后到数据表明判断有误），{'、'.join(numbers)}作废，无需办理。")
 

@@ -95,6 +95,9 @@ def test_an_on_time_finish_arriving_late_withdraws_the_overdue_card_box_and_hub(
         "select note from alert_events where alert_id = ? and action = 'withdraw'",
         (alert_id,))]
     assert "LATE-006（办结" in note and f"{number}作废" in note
+    told = [row[0] for row in box.query("select text from notifications where notice_number = ?"
+                                        " order by id", (number,))]
+    assert told and told[-1].endswith(f"{number}作废，无需办理。")  # the department is told
 
     wait_all_arrived(hub, box)
     assert hub.query("select card, state from hub_alerts where box_id = ? and alert_id = ?",
