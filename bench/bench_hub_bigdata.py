@@ -66,9 +66,10 @@ SCALED = {"hub_case_daily": ("finished", "with_deadline", "early", "on_time", "l
           "hub_reconciliations": ("platform", "box")}
 # A hub server's settings rather than the tests' (tests/pgcluster.py keeps fsync off: the
 # fill is throwaway, and it changes no read). random_page_cost for SSDs: at 4 the planner
-# walked the primary key and filtered rather than take (district_code, id).
+# walked the primary key and filtered rather than take (district_code, id). max_wal_size
+# 2GB: at 50 M records the WAL between checkpoints is disk the data needs (no read uses it).
 SERVER_SETTINGS = ("shared_buffers = 2GB", "work_mem = 32MB", "maintenance_work_mem = 512MB",
-                   "max_wal_size = 8GB", "effective_cache_size = 8GB", "random_page_cost = 1.1",
+                   "max_wal_size = 2GB", "effective_cache_size = 8GB", "random_page_cost = 1.1",
                    "max_parallel_workers_per_gather = 1")
 PAGES = {
     "overview": "/",
@@ -211,6 +212,34 @@ def summary(store) -> str:
             f"{counts['ratings']:,} ratings, {counts['size'] / 2**30:.1f} GiB")
 
 
+def where_the_bytes_go(store) -> None:
+    """Each table's size (heap, its indexes) and bytes per record, largest first."""
+    records = store.query("select sum(record_count) as n from boxes")[0]["n"] or 1
+    rows = store.query(
+        "select c.relname as name, pg_total_relation_size(c.oid) as total,"
+        " pg_relation_size(c.oid) as heap, pg_indexes_size(c.oid) as indexes"
+        " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relispartition is false"
+        " order by 1")
+    for row in rows:  # a partitioned table's size is its partitions'
+        if row["total"] == 0:
+            row.update(store.query(
+                "select coalesce(sum(pg_total_relation_size(i.relid)), 0) as total,"
+                " coalesce(sum(pg_relation_size(i.relid)), 0) as heap,"
+                " coalesce(sum(pg_indexes_size(i.relid)), 0) as indexes"
+                " from pg_partition_tree(?) i where i.isleaf", (row["name"],))[0])
+    print(f"\n{'table':<24}{'total GiB':>10}{'heap':>8}{'indexes':>9}{'B/record':>10}")
+    for row in sorted(rows, key=lambda row: -row["total"])[:12]:
+        print(f"{row['name']:<24}{row['total'] / 2**30:>10.2f}{row['heap'] / 2**30:>8.2f}"
+              f"{row['indexes'] / 2**30:>9.2f}{row['total'] / records:>10.0f}")
+    for row in store.query(
+            "select indexrelid::regclass::text as name, pg_relation_size(indexrelid) as size"
+            " from pg_index i join pg_class c on c.oid = i.indrelid"
+            " where c.relname in ('records', 'hub_cases', 'hub_case_events', 'hub_case_depts')"
+            " order by 2 desc limit 14"):
+        print(f"  index {row['name']:<38}{row['size'] / 2**30:>8.2f} GiB")
+
+
 def timed(client, url: str, runs: int) -> tuple[float, float, int]:
     response = client.get(url)  # warm-up: templates compiled, pages in PostgreSQL's cache
     times = []
@@ -302,6 +331,7 @@ def run(args) -> None:
         print(f"\nhub: {summary(store)}; load average {os.getloadavg()[0]:.1f}")
         worst = time_pages(dashboard, args.runs)
         explain_joint_list(dashboard)
+        where_the_bytes_go(store)
         print(f"slowest median: {worst:.0f} ms (goal: every page under {GOAL_MS} ms)")
 
 
