@@ -179,22 +179,35 @@ def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
              if where.state == "open" else "id desc")
     # The page's ids first, from an index alone where it can (a deep page skips index
     # entries, not rows), then those rows.
-    driven = _dept_walk(scope, where)
-    if driven is not None:
-        condition, params, join = driven
-        counted = f"select 1 from hub_case_depts d{_JOIN if join else ''} where {condition}"
-        # The open ones' order reads the cases' columns.
-        ids = (f"select d.case_id from hub_case_depts d"
-               f"{_JOIN if join or where.state == 'open' else ''} where {condition}")
-        ids_order = order if where.state == "open" else "d.case_id desc"
+    walk = _dept_walk(scope, where)
+    if walk is not None:
+        units, depts, dept_params, rest, rest_params = walk
+        unit_params = [code for codes in units for code in codes]
+        join = rest != "1 = 1"   # a filter on the cases' own columns: join them by id
+        counted = (f"select 1 from hub_case_depts d{_JOIN if join else ''} where"
+                   f" {_in_units(units, 'd.')} and {depts} and {rest}")
+        count_params = [*unit_params, *dept_params, *rest_params]
+        if where.state == "open":
+            # Most urgent first: walk the urgency index (hub_cases_urgent, per district too)
+            # and look each case's department up (one probe), rather than fetch and sort
+            # every open case of the department (tens of thousands for a joint one).
+            ids = (f"select id from hub_cases where is_open = 1 and {_in_units(units, '')} and"
+                   f" {rest} and exists (select 1 from hub_case_depts d where"
+                   f" d.case_id = hub_cases.id and {depts})")
+            ids_order, params = order, [*unit_params, *rest_params, *dept_params]
+            if join:  # count the open cases that pass the other filters, probing each
+                counted, count_params = ids.replace("select id", "select 1", 1), params
+        else:  # newest first: walk the department's rows backwards
+            ids = counted.replace("select 1", "select d.case_id", 1)
+            ids_order, params = "d.case_id desc", count_params
     else:
         scope_sql, scope_params = case_scope(scope)
         filter_sql, filter_params = where.sql()
-        params = [*scope_params, *filter_params]
+        params = count_params = [*scope_params, *filter_params]
         counted = f"select 1 from hub_cases where {scope_sql} and {filter_sql}"
         ids, ids_order = counted.replace("select 1", "select id", 1), order
     total = data.query(f"select count(*) as n from ({counted} limit ?) counted",
-                       [*params, COUNT_LIMIT + 1])[0]["n"]
+                       [*count_params, COUNT_LIMIT + 1])[0]["n"]
     more = total > COUNT_LIMIT
     total = min(total, COUNT_LIMIT)
     pages = max(1, -(-total // per_page))
@@ -208,21 +221,20 @@ def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
 _JOIN = " join hub_cases c on c.id = d.case_id"
 
 
-def _dept_walk(scope: Scope, where: CaseFilter) -> tuple[str, list[Any], bool] | None:
-    """A department's list as a walk down ``hub_case_depts`` (alias ``d``): the condition,
-    its parameters, and whether it needs the cases joined (``_JOIN``) for other filters.
+def _dept_walk(scope: Scope, where: CaseFilter
+               ) -> tuple[list[tuple[str, ...]], str, list, str, list] | None:
+    """A department's list from ``hub_case_depts`` (alias ``d``): the districts it is held
+    to (each tuple one condition, ``_in_units``), the condition on ``d``'s department and
+    state with its parameters, and the condition on the cases' own columns with its own.
 
     None when no single department drives the list (none, or a scope of several: a case
     could be listed once per department)."""
     depts = (where.dept,) if where.dept else tuple(getattr(scope, "depts", ()))
     if len(depts) != 1:
         return None
+    units = [codes for codes in (tuple(getattr(scope, "districts", ())),
+                                 (where.district,) if where.district else ()) if codes]
     clauses, params = ["d.dept_suffix = ?"], [depts[0]]
-    for districts in (tuple(getattr(scope, "districts", ())),
-                      (where.district,) if where.district else ()):
-        if districts:
-            clauses.append(f"d.district_code in ({', '.join('?' * len(districts))})")
-            params += districts
     if where.state in ("open", "finished"):
         clauses.append(f"d.is_open = {1 if where.state == 'open' else 0}")
     others = tuple(getattr(scope, "depts", ()))
@@ -232,11 +244,13 @@ def _dept_walk(scope: Scope, where: CaseFilter) -> tuple[str, list[Any], bool] |
         params += others
     # The filters on the cases' own columns (district, department and state are above).
     rest, rest_params = replace(where, district=None, dept=None, state="all").sql()
-    join = rest != "1 = 1"
-    if join:
-        clauses.append(rest)
-        params += rest_params
-    return " and ".join(clauses), params, join
+    return units, " and ".join(clauses), params, rest, rest_params
+
+
+def _in_units(units: list[tuple[str, ...]], alias: str) -> str:
+    """``district_code in (...)`` for each tuple of ``units`` (``alias``: "d." or "")."""
+    return " and ".join([f"{alias}district_code in ({', '.join('?' * len(codes))})"
+                         for codes in units] or ["1 = 1"])
 
 
 def iter_cases(data: HubData, scope: Scope, where: CaseFilter,

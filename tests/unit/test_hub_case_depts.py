@@ -92,12 +92,14 @@ def test_a_department_lists_what_it_leads_or_takes_part_in_newest_first(hub):
 
 def test_district_and_unit_scopes_still_hold(hub):
     data = hub.data
-    nanhai_jtj = Scope.for_user("department", "440605JTJ")
+    nanhai_jtj, shunde = Scope.for_user("department", "440605JTJ"), Scope.district("440606")
     assert _listed(data, nanhai_jtj, ALL) == ["NH-JTJ-DONE", "NH-JTJ-OPEN", "NH-JOINT"]
+    assert sorted(_listed(data, nanhai_jtj, OPEN)) == ["NH-JOINT", "NH-JTJ-OPEN"]
+    assert _listed(data, nanhai_jtj, CaseFilter(item="440605-JTJ-008")) == ["NH-JTJ-OPEN"]
+    assert sorted(_listed(data, shunde, CaseFilter(dept="JTJ"))) == ["SD-JOINT", "SD-JTJ"]
     assert _listed(data, nanhai_jtj, CaseFilter(state="all", district="440606")) == []
     assert _listed(data, Scope.for_user("department", "440605SCJ"), ALL) == ["NH-SCJ"]
     assert _listed(data, Scope.for_user("department", "440606ZJJ"), ALL) == ["SD-JOINT"]
-    shunde = Scope.district("440606")
     assert _listed(data, shunde, CaseFilter(dept="JTJ", state="all")) == ["SD-JOINT", "SD-JTJ"]
     assert _listed(data, shunde, CaseFilter(dept="ZJJ", state="all")) == ["SD-JOINT"]
     # a department user filtering by another department: the cases both take part in
