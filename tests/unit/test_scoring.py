@@ -305,3 +305,21 @@ def test_fields_of_counts_are_all_summed_for_a_district():
     pooled.add(MONTH)
     pooled.add(MONTH)
     assert dataclasses.asdict(pooled) == dataclasses.asdict(scaled(MONTH, 2))
+
+
+def test_void_cards_and_withdrawn_warnings_are_not_counted(dashboard):
+    """The box withdrew the alert of 南海电监〔2026〕1号 (later-arriving events showed L1 on time
+    then) and one of L1's three warnings: the card is void and L1 is no longer warned 3 times."""
+    box = SimBox.continuing(dashboard.data.store, "440605-01", "440605")
+    later = _at("2026-10-28")
+    base = {"subject": "case:L1", "detail": "d", "case_no": "L1", "dept_code": "440605SCJ",
+            "state": "withdrawn", "updated_at": later.isoformat()}
+    feed(dashboard.data.store, box, [
+        box.record("alert", {**base, "id": 1, "rule": "超期", "level": "red", "card": "yellow",
+                             "opened_at": _at("2026-10-12").isoformat()}, later),
+        box.record("alert", {**base, "id": 10, "rule": "临近时限", "level": "yellow",
+                             "opened_at": _at("2026-10-14").isoformat()}, later)])
+    unit = next(u for u in compute_month(dashboard.data, dashboard.scoring, "2026-10")
+                if u.dept_code == "440605SCJ")
+    counts = unit.inputs
+    assert (counts["yellow_cards"], counts["red_cards"], counts["warned_cases"]) == (1, 1, 0)
