@@ -62,17 +62,22 @@ def test_simulated_staff_sit_at_the_windows_in_office_hours_only():
     assert office_days_before(schedule, NIGHT.date(), 2) == [FRIDAY, MONDAY]
 
 
-@pytest.fixture(scope="module")
-def night_box(tmp_path_factory):
-    """A simulated hall (the demo's settings) started at 02:46 on a Tuesday."""
-    folder = tmp_path_factory.mktemp("night-hall")
+def night_hall(folder, days: int):
+    """A simulated hall (the demo's settings, ``days`` replayed) started, at 02:46 on a
+    Tuesday; the caller stops it."""
     (folder / "hall.toml").write_text(profile_text([("cam-1", "0", [1, 2])]), encoding="utf-8")
     config = write_box_folder(folder, district_name="南海区", profile="hall.toml", simulate=True,
                               presence={"absent_after_minutes": 2, "leave_grace_seconds": 10,
-                                        "simulated_history_days": 2})
+                                        "simulated_history_days": days})
     box = build_box(load_box_config(config), clock=ClockFrom(NIGHT))
     box.store.open()
     box.start()
+    return box
+
+
+@pytest.fixture(scope="module")
+def night_box(tmp_path_factory):
+    box = night_hall(tmp_path_factory.mktemp("night-hall"), 2)
     yield box
     box.stop()
 
