@@ -203,7 +203,8 @@ def _supervision(data: HubData, config: ScoringConfig, first: str, last: str, to
             "select district_code, dept_code, count(*) as n from ("
             " select district_code, dept_code, case_no from hub_alerts"
             " where opened_on >= ? and opened_on <= ? and level = 'yellow'"
-            " and state <> 'withdrawn' and case_no is not null group by district_code, dept_code, case_no"
+            " and state <> 'withdrawn' and case_no is not null"
+            " group by district_code, dept_code, case_no"
             " having count(*) >= ?) as warned group by district_code, dept_code",
             (first, last, config.warnings.repeats)):
         if (counts := unit(row["district_code"], row["dept_code"])) is not None:

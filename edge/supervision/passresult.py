@@ -33,7 +33,7 @@ class PassResult:
     notifications: int = 0
     # Open cases this pass judged already (so the pass over open cases counts them once).
     judged_open: set[str] = field(default_factory=set, repr=False)
-    counts: Counter = field(default_factory=Counter)  # opened, reopened, cleared, withdrawn, notices
+    counts: Counter = field(default_factory=Counter)  # opened … withdrawn, notices
 
     def note(self, kind: str, change: Any) -> None:
         """Count a change, and keep it while fewer than ``KEPT`` of its kind are kept."""

@@ -7,9 +7,9 @@ its 限期办理通知书 are issued. When the 办结 then arrives dated on or b
 case was on time all along: the finding was false when it was made.
 
 Such an alert becomes ``withdrawn`` (已撤销), by ``system``, with an audit entry naming the
-evidence (the event's id, kind and time) and the cards issued on it; its notices stay as issued
-but are void (作废): the notice pages say so, and the hub counts neither the cards nor the
-warnings of a withdrawn alert. The rules so withdrawn are those a pass finds from "now" on an
+evidence (the event's id, kind, time and arrival) and the cards issued on it; its notices stay
+as issued but are void (作废): the notice pages say so, and the hub counts neither the cards nor
+the warnings of a withdrawn alert. The rules so withdrawn are those a pass finds from "now" on an
 open case or share:
 
 - 超期: the case (or a joint case's department share) is now finished *on time* and its
@@ -104,19 +104,22 @@ def _why_false(conn, facts: CaseFacts, status, subject: str, rule: str,
                              (alert_id,)).fetchone()[0]
     if evidence is None or _moment(evidence[2]) >= _moment(opened_at):
         return None  # cured by action after the alert opened: it clears as before
-    event_id, kind, occurred_at = evidence
+    event_id, kind, occurred_at, received_at = evidence
     when = _moment(occurred_at).astimezone(LOCAL_TZ)
+    came = _moment(received_at).astimezone(LOCAL_TZ)
     opened = _moment(opened_at).astimezone(LOCAL_TZ)
     by = f"，未超过办结期限{deadline}" if deadline is not None else ""
+    arrived = f"，{came:%Y-%m-%d %H:%M}才到达" if came > opened else ""
     return (f"后到数据表明判断有误：事件{event_id}（{kind}，{when:%Y-%m-%d %H:%M}）早于本预警开启时间"
-            f"（{opened:%Y-%m-%d %H:%M}），{finished}已{verb}{by}；本预警撤销"
+            f"（{opened:%Y-%m-%d %H:%M}）{arrived}，{finished}已{verb}{by}；本预警撤销"
             + _void_text(conn, alert_id))
 
 
-def _event(conn, case_no: str, kind: str, dept: str | None) -> tuple[str, str, str] | None:
+def _event(conn, case_no: str, kind: str, dept: str | None
+           ) -> tuple[str, str, str, str] | None:
     """The earliest event of that kind on the case (of that department when given)."""
-    sql = ("select event_id, event_type, occurred_at from case_events where case_no = ?"
-           " and event_type = ?")
+    sql = ("select event_id, event_type, occurred_at, received_at from case_events"
+           " where case_no = ? and event_type = ?")
     params: list[Any] = [case_no, kind]
     if dept is not None:
         sql += " and json_extract(body, '$.dept_code') = ?"
