@@ -215,7 +215,8 @@ class RuleEngine:
             existing = self._existing(conn, case_nos)
             _diff(plan, findings, existing, evaluated)
             if case_nos is not None:  # new events can disprove what was found while open
-                plan.withdraw = disproven(conn, self.board, today, existing, findings)
+                plan.withdraw = disproven(conn, self.board, today, existing, findings,
+                                          self.rules, self.settings)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
             if case_nos is None:
                 open_cases = conn.execute("select count(*) from cases where is_open = 1"

@@ -17,6 +17,9 @@ open case or share:
   its 超期 as before (its 超期办结 opens as usual).
 - 超法定时限 and 临近时限: the case (or share) is finished, the rule no longer finds it, and
   the finishing event occurred before the alert was opened.
+- 环节超时 and 环节临近时限: the rule no longer finds it, some events that occurred before the
+  alert opened arrived after it, and the case told by every event that had occurred by then,
+  judged on that day, does not have the finding (the next stage had in fact begun in time).
 
 A finding cured by action (the 办结 came after the alert opened) is not disproven: it clears as
 before. The decision depends only on the case's facts and events and on the alert's opening
@@ -32,19 +35,25 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from edge.cases import CaseBoard
+from edge.ingest import Rejection, validate
 from edge.store import Tx, iso
 from edge.supervision.alerts import SYSTEM, alert_row, change_alert
 from edge.supervision.notices import district_label
+from edge.supervision.verdicts import CaseRule, CaseView, RuleSettings, case_findings
+from standard.deadlines import apply_event
 from standard.facts import CaseFacts
 from standard.records import LOCAL_TZ
+from standard.shares import participants
 from standard.supervision import WITHDRAWN
 
 # Rules whose finding is made from the pass's clock on an open case or share.
 WITHDRAWABLE = frozenset({"超期", "超法定时限", "临近时限"})
+# Findings about the stage in progress: judged again as of the alert's opening (_stage_false).
+STAGE_RULES = frozenset({"环节超时", "环节临近时限"})
 FEEDBACK = "反馈"
 
 
@@ -56,16 +65,18 @@ class Withdrawal(NamedTuple):
 
 
 def disproven(conn, board: CaseBoard, today: dt.date,
-              existing: Mapping[tuple[str, str], tuple], findings: Mapping[tuple[str, str], Any]
+              existing: Mapping[tuple[str, str], tuple], findings: Mapping[tuple[str, str], Any],
+              rules: Sequence[CaseRule] = (), settings: RuleSettings | None = None
               ) -> list[Withdrawal]:
     """The alerts of the judged cases that their events now disprove.
 
     ``existing``: the pass's stored alerts of the judged cases, ``(subject, rule) -> (id,
-    state, cleared_at, case_no)``; ``findings``: what the pass found, by the same key.
+    state, cleared_at, case_no)``; ``findings``: what the pass found, by the same key;
+    ``rules`` and ``settings``: the engine's, to judge a stage finding as of its opening.
     """
     candidates: dict[str, list[tuple[str, str, int]]] = {}
     for (subject, rule), (alert_id, state, _cleared, case_no) in existing.items():
-        if (rule in WITHDRAWABLE and state != WITHDRAWN and case_no is not None
+        if (rule in WITHDRAWABLE | STAGE_RULES and state != WITHDRAWN and case_no is not None
                 and (subject, rule) not in findings):
             candidates.setdefault(case_no, []).append((subject, rule, alert_id))
     out = []
@@ -76,7 +87,11 @@ def disproven(conn, board: CaseBoard, today: dt.date,
         facts = CaseFacts.from_json(found[0])
         status = board.status(facts, today)
         for subject, rule, alert_id in sorted(alerts, key=lambda a: a[2]):
-            reason = _why_false(conn, facts, status, subject, rule, alert_id)
+            if rule in STAGE_RULES:
+                reason = _stage_false(conn, board, rules, settings or RuleSettings(), facts,
+                                      subject, rule, alert_id)
+            else:
+                reason = _why_false(conn, facts, status, subject, rule, alert_id)
             if reason is not None:
                 out.append(Withdrawal(alert_id, subject, rule, reason))
     return out
@@ -113,6 +128,45 @@ def _why_false(conn, facts: CaseFacts, status, subject: str, rule: str,
     return (f"后到数据表明判断有误：事件{event_id}（{kind}，{when:%Y-%m-%d %H:%M}）早于本预警开启时间"
             f"（{opened:%Y-%m-%d %H:%M}）{arrived}，{finished}已{verb}{by}；本预警撤销"
             + _void_text(conn, alert_id))
+
+
+def _stage_false(conn, board: CaseBoard, rules: Sequence[CaseRule], settings: RuleSettings,
+                 facts: CaseFacts, subject: str, rule: str, alert_id: int) -> str | None:
+    """A stage finding was false when made when events that occurred before the alert opened
+    but arrived after it (a stage's end, a pause) make the rules, judging the case as it then
+    was, not find it. None when it stands (or was cured by what happened after)."""
+    opened_at = conn.execute("select opened_at from alerts where id = ?",
+                             (alert_id,)).fetchone()[0]
+    opened = _moment(opened_at)
+    events = [(row, _moment(row[2])) for row in conn.execute(
+        "select event_id, event_type, occurred_at, received_at, body from case_events"
+        " where case_no = ? order by rowid", (facts.case_no,))]
+    then = [(row, at) for row, at in events if at < opened]
+    late = [(row, at) for row, at in then if _moment(row[3]) > opened]
+    enabled = [r for r in rules if r.name == rule]
+    if not late or not enabled:
+        return None
+    joint = participants(board.catalogue.get(facts.item_code))
+    was = None
+    for row, _at in then:
+        event = validate(0, row[4])
+        if isinstance(event, Rejection):
+            return None  # cannot be told again: leave it
+        was = apply_event(was, event, joint)
+    day = opened.astimezone(LOCAL_TZ).date()
+    item = board.catalogue.get(was.item_code)
+    found = case_findings(CaseView(was, board.status(was, day), item), enabled, settings)
+    if any(f.subject == subject for f in found):
+        return None
+    # the evidence named: of the latest arrival (what this pass was judging), the earliest
+    arrival = max(_moment(row[3]) for row, _at in late)
+    (event_id, kind, occurred_at, received_at, _body), when = min(
+        ((row, at) for row, at in late if _moment(row[3]) == arrival),
+        key=lambda pair: (pair[1], pair[0][0]))
+    return (f"后到数据表明判断有误：事件{event_id}（{kind}，{when.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}）"
+            f"早于本预警开启时间（{opened.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}），"
+            f"{_moment(received_at).astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}才到达；按当时已发生的事件判断，"
+            f"{rule}并不成立；本预警撤销" + _void_text(conn, alert_id))
 
 
 def _event(conn, case_no: str, kind: str, dept: str | None

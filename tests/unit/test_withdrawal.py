@@ -11,7 +11,17 @@ import json
 
 from edge.supervision.service import Supervision
 from standard.supervision import STATE_NAMES
-from tests.unit.test_rules_backlog import JOINT, JTJ, SCJ, ZJJ, at, box  # noqa: F401 (fixture)
+from tests.unit.test_rules_backlog import (  # noqa: F401 (box: a fixture)
+    CATALOGUE,
+    JOINT,
+    JTJ,
+    SCJ,
+    ZJJ,
+    at,
+    box,
+    item,
+    make_box,
+)
 
 
 def audit(box, alert_id: int) -> list[dict]:
@@ -97,3 +107,33 @@ def test_a_share_whose_feedback_arrives_late_but_dated_in_time_is_withdrawn(box)
     assert "E00008（反馈，2026-11-18 09:00）" in note and "已反馈" in note
     box.engine.check(at("11-27"))                                 # no red card on a void one
     assert box.alerts("J2")[(JTJ, "超期")]["card"] == "yellow"
+
+
+def test_a_stage_overtime_disproven_by_the_next_stage_arriving_late_is_withdrawn(tmp_path):
+    """审核 may take 1 working day: started Tuesday 11-03, it looked overtime on Friday 11-06
+    (a yellow card on 环节超时) until 批准 dated Wednesday 11-04 arrived."""
+    staged = item("440605-SCJ-002", SCJ, promised_days=10, legal_days=20,
+                  stage_days={"审核": 1})
+    box = make_box(tmp_path / "box.db", catalogue={**CATALOGUE, staged.item_code: staged})
+    try:
+        box.load("S1", ("11-02", "申请"), ("11-02", "受理"), ("11-02", "承办"), ("11-03", "审核"),
+                 item_code=staged.item_code)
+        box.engine.check(at("11-06"))
+        overtime = box.alerts("S1")[(SCJ, "环节超时")]
+        assert overtime["card"] == "yellow"
+        box.load("S1", ("11-04", "批准"), item_code=staged.item_code)
+        result = box.engine.check(at("11-06", "15:00"))
+        assert result.withdrawn == [("case:S1", "环节超时")]
+        assert box.alerts("S1")[(SCJ, "环节超时")]["state"] == "withdrawn"
+        note = audit(box, overtime["id"])[-1]["note"]
+        assert "事件E00005（批准，2026-11-04 09:00）" in note and "环节超时并不成立" in note
+        # 批准 dated after the alert opened, 审核 really took too long: the finding stands.
+        box.load("S2", ("11-02", "申请"), ("11-02", "受理"), ("11-02", "承办"), ("11-03", "审核"),
+                 item_code=staged.item_code)
+        box.engine.check(at("11-06", "16:00"))
+        box.load("S2", ("11-09", "批准"), item_code=staged.item_code)
+        box.engine.check(at("11-09", "15:00"))
+        stands = box.alerts("S2")[(SCJ, "环节超时")]
+        assert (stands["state"], stands["card"]) == ("open", "yellow")
+    finally:
+        box.store.close()
