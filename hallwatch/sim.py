@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.districts import DISTRICTS
 from standard.records import LOCAL_TZ
 
@@ -156,7 +157,7 @@ class Platform:
         """History: cases accepted over ``days`` calendar days before now, at various stages."""
         for day in range(days):
             base = start + dt.timedelta(days=day)
-            if base.astimezone(LOCAL_TZ).weekday() >= 5:
+            if not is_working_day(base.astimezone(LOCAL_TZ).date()):
                 continue
             for n in range(cases_per_day):
                 at = base + dt.timedelta(minutes=9 * n)
@@ -174,17 +175,32 @@ OUTCOMES = (("early", 0.85), ("close", 0.12), ("late", 0.03))
 SERVICE_TIME = dt.timedelta(minutes=60)  # a case is accepted at least this long before closing
 
 
+CALENDAR = WorkCalendar()
+
+
+def is_working_day(day: dt.date) -> bool:
+    """The official calendar's working day (holidays off, make-up days on), as the boxes count.
+
+    A year the calendar package does not know falls back to Monday to Friday: the simulator
+    must keep running, and the boxes raise 日历缺失 for that year themselves.
+    """
+    try:
+        return CALENDAR.is_workday(day)
+    except CalendarUnknownYear:
+        return day.weekday() < 5
+
+
 def in_office(at: dt.datetime) -> bool:
-    """True on a weekday inside the hall's office periods (local time)."""
+    """True on a working day inside the hall's office periods (local time)."""
     local = at.astimezone(LOCAL_TZ)
-    return local.weekday() < 5 and any(a <= local.time() < b for a, b in OFFICE_PERIODS)
+    return is_working_day(local.date()) and any(a <= local.time() < b for a, b in OFFICE_PERIODS)
 
 
 def next_office_moment(at: dt.datetime, rng: random.Random) -> dt.datetime:
     """``at`` when it is office time, else a moment early in the next office period."""
     local = at.astimezone(LOCAL_TZ)
     for _ in range(14):
-        if local.weekday() < 5:
+        if is_working_day(local.date()):
             for opens, closes in OFFICE_PERIODS:
                 if local.time() < closes:
                     begin = max(local, dt.datetime.combine(local.date(), opens, LOCAL_TZ))
@@ -193,11 +209,11 @@ def next_office_moment(at: dt.datetime, rng: random.Random) -> dt.datetime:
     raise AssertionError("no office time within two weeks")
 
 
-def add_weekdays(day: dt.date, n: int) -> dt.date:
-    """The n-th weekday after ``day`` (the simulator's approximation of working days)."""
+def add_working_days(day: dt.date, n: int) -> dt.date:
+    """The n-th working day after ``day``, by the official calendar as the boxes count."""
     while n > 0:
         day += dt.timedelta(days=1)
-        n -= day.weekday() < 5
+        n -= is_working_day(day)
     return day
 
 
@@ -239,7 +255,7 @@ class Hall(Platform):
         for joint in item.get("joint_depts", ()):
             events.append(self._event(case, "分送", at + dt.timedelta(minutes=5),
                                       to_dept_code=joint["dept_code"]))
-            back = add_weekdays(at.astimezone(LOCAL_TZ).date(),
+            back = add_working_days(at.astimezone(LOCAL_TZ).date(),
                                 self.rng.randint(1, max(joint["days"] - 1, 1)))
             self._plan(back, case, "反馈", {"dept_code": joint["dept_code"], "reason": "同意"})
         self._plan_stages(case, at)
@@ -256,7 +272,7 @@ class Hall(Platform):
                 "close": promised,  # done late on the deadline day itself
                 "late": promised + self.rng.randint(1, 4)}[outcome]
         for n, stage in enumerate(STAGES_AFTER_ACCEPT, start=1):
-            day = add_weekdays(accepted, max(round(days * n / 4), 1 if n == 4 else 0))
+            day = add_working_days(accepted, max(round(days * n / 4), 1 if n == 4 else 0))
             if outcome == "close" and n == 4:
                 late_in_day = dt.datetime.combine(day, dt.time(16, 0), LOCAL_TZ)
                 self._plan(late_in_day + dt.timedelta(minutes=self.rng.randrange(80)),
@@ -291,7 +307,7 @@ class Hall(Platform):
         events: list[dict] = []
         day = start.astimezone(LOCAL_TZ).date()
         while day <= now.astimezone(LOCAL_TZ).date():
-            if day.weekday() < 5:
+            if is_working_day(day):
                 for _ in range(cases_per_day):
                     opens, closes = self.rng.choice(OFFICE_PERIODS)
                     first = dt.datetime.combine(day, opens, LOCAL_TZ)

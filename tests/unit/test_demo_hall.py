@@ -47,3 +47,16 @@ def test_a_simulated_hall_looks_like_a_real_one(tmp_path):
     assert 0.02 <= lights["yellow"] / total <= 0.07, lights  # "about 3-5 %"
     assert 0.003 <= lights["red"] / total <= 0.03, lights
     assert lights["unknown"] == 0
+
+
+def test_the_simulated_platform_keeps_the_official_calendar():
+    """No event on National Day, and the make-up Saturday (调休) is worked, as the boxes count."""
+    hall = Hall("440605", windows=4, window_depts={1: "440605SCJ", 2: "440605SCJ",
+                                                   3: "440605MZJ", 4: "440605GAJ"})
+    start = dt.datetime(2026, 9, 28, 8, 0, tzinfo=LOCAL_TZ)
+    events = hall.history(start, dt.datetime(2026, 10, 12, 18, 0, tzinfo=LOCAL_TZ), 40)
+    days = Counter(dt.datetime.fromisoformat(e["occurred_at"]).astimezone(LOCAL_TZ).date()
+                   for e in events)
+    assert not any(dt.date(2026, 10, 1) <= day <= dt.date(2026, 10, 7) for day in days)
+    assert days[dt.date(2026, 10, 10)] > 0  # a Saturday worked in exchange for the holiday
+    assert days[dt.date(2026, 10, 9)] > 0
