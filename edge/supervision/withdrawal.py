@@ -101,10 +101,13 @@ def _why_false(conn, facts: CaseFacts, status, subject: str, rule: str,
                alert_id: int) -> str | None:
     """The audit note when the alert's finding was false when made; None when it stands."""
     dept = subject.split(":dept:", 1)[1] if ":dept:" in subject else None
+    limit = "办结期限"
     if dept is None:
         if facts.terminal is None or (rule == "超期" and status.outcome == "late"):
             return None  # still open, or really finished late (超期办结 stands)
         deadline, finished, verb = status.deadline, facts.finished_on, "办结"
+        if rule == "超法定时限":  # about the legal limit: the case may have been late otherwise
+            deadline, limit = status.legal_deadline, "法定办结期限"
         evidence = _event(conn, facts.case_no, facts.terminal, None)
     else:
         share = next((s for s in status.departments if s.dept_code == dept), None)
@@ -123,7 +126,7 @@ def _why_false(conn, facts: CaseFacts, status, subject: str, rule: str,
     when = _moment(occurred_at).astimezone(LOCAL_TZ)
     came = _moment(received_at).astimezone(LOCAL_TZ)
     opened = _moment(opened_at).astimezone(LOCAL_TZ)
-    by = f"，未超过办结期限{deadline}" if deadline is not None else ""
+    by = f"，未超过{limit}{deadline}" if deadline is not None else ""
     arrived = f"，{came:%Y-%m-%d %H:%M}才到达" if came > opened else ""
     return (f"后到数据表明判断有误：事件{event_id}（{kind}，{when:%Y-%m-%d %H:%M}）早于本预警开启时间"
             f"（{opened:%Y-%m-%d %H:%M}）{arrived}，{finished}已{verb}{by}；本预警撤销"

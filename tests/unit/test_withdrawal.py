@@ -137,3 +137,20 @@ def test_a_stage_overtime_disproven_by_the_next_stage_arriving_late_is_withdrawn
         assert (stands["state"], stands["card"]) == ("open", "yellow")
     finally:
         box.store.close()
+
+
+def test_a_legal_limit_finding_names_the_legal_deadline_when_withdrawn(box):
+    """Accepted 11-02: promised by 11-05, legal limit (15 working days) 11-23. Judged on 11-24
+    with only 受理 known (超期, 超法定时限); the 办结 of 11-10 arrives: late by the promised
+    deadline (超期 stands, 超期办结 opens) but within the legal one (超法定时限 withdrawn)."""
+    box.load("W5", ("11-02", "申请"), ("11-02", "受理"))
+    box.engine.check(at("11-24"))
+    assert {"超期", "超法定时限"} <= {rule for _dept, rule in box.alerts("W5")}
+    box.load("W5", ("11-03", "承办"), ("11-04", "审核"), ("11-05", "批准"), ("11-10", "办结"))
+    result = box.engine.check(at("11-24", "15:00"))
+    assert result.withdrawn == [("case:W5", "超法定时限")]
+    alerts = box.alerts("W5")
+    assert alerts[(SCJ, "超期")]["state"] == "open" and alerts[(SCJ, "超期")]["card"] == "yellow"
+    assert alerts[(SCJ, "超期办结")]["state"] == "open"
+    note = audit(box, alerts[(SCJ, "超法定时限")]["id"])[-1]["note"]
+    assert "2026-11-10已办结，未超过法定办结期限2026-11-23" in note
