@@ -308,7 +308,9 @@ def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
         " from json_each(?)",
         (now, orjson.dumps([(j.event.event_id, j.event.case_no, j.event.event_type,
                              _occurred_iso(j.event), j.body) for j in stored]).decode("utf-8")))
-    tx.emit_json_many("case_event", [j.body for j in stored])
+    # The outbox rows refer to these rows instead of copying their bodies (edge/storeschema.py).
+    tx.emit_json_many("case_event", [j.body for j in stored],
+                      refs=[j.event.event_id for j in stored])
     touched = batch.write(now)
     backlog.mark(conn, touched)
     result.accepted += len(stored)

@@ -37,8 +37,10 @@ from pathlib import Path
 
 import zmq
 
+from edge.outboxrows import insert_outbox
 from edge.relaysession import Session
 from edge.store import OUTBOX_BYTES, Store, Tx, get_meta, iso, senders_limit, set_meta
+from edge.storeschema import ROW_BYTES
 from standard import wire
 from standard.envelope import GENESIS, EnvelopeError, Sealer, chain_hash, verify_document
 from standard.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
@@ -49,6 +51,10 @@ REBASE = "rebase"  # meta: "pending" after edge reinit (edge/reinit.py)
 NONCE_BLOCK = 1024
 BACKOFF_START, BACKOFF_MAX = 1.0, 32.0
 MIN_FREE_DISK = 64 * 1024 * 1024
+
+
+class OutboxBroken(Exception):
+    """An outbox row's record cannot be read as it was hashed (its platform event is gone)."""
 
 
 @dataclass
@@ -145,8 +151,9 @@ class Relay:
         return max(self.last_seq() - self.state.acked_seq, 0)
 
     def _rows(self, start: int, stop: int | None) -> list[tuple[int, bytes, bytes]]:
-        # The body as stored, as bytes: it is framed as is (standard/wire.py), never re-encoded.
-        sql = "select seq, cast(body as blob), hash from outbox where seq >= ?"
+        # The record text as hashed, as bytes: framed as is (standard/wire.py), never
+        # re-encoded. A platform event's row refers to its stored event (edge/storeschema.py).
+        sql = "select seq, cast(body as blob), hash from outbox_records where seq >= ?"
         params: list = [start]
         if stop is not None:
             sql += " and seq <= ?"
@@ -154,7 +161,12 @@ class Relay:
         sql += " order by seq limit ?"
         params.append(self.settings.batch_size)
         with self.store.read() as db:
-            return db.conn.execute(sql, params).fetchall()
+            rows = db.conn.execute(sql, params).fetchall()
+        for seq, body, _ in rows:
+            if body is None:  # its event is gone: never send what the chain does not cover
+                raise OutboxBroken(f"outbox record {seq} refers to a platform event the store no "
+                                   "longer has; relaying stops here")
+        return rows
 
     def full(self) -> str | None:
         """Why new platform records must be refused now, or None (business rows never drop).
@@ -228,19 +240,22 @@ class Relay:
         def apply(tx: Tx) -> int:
             if get_meta(tx.conn, REBASE) != "pending":
                 return 0
-            rows = tx.conn.execute("select seq, kind, body, created_at from outbox"
+            rows = tx.conn.execute("select seq, kind, body, created_at, ref from outbox_records"
                                    " order by seq").fetchall()
             digest, moved, size = start, [], 0
-            for seq, kind, body, created in rows:
+            for seq, kind, body, created, ref in rows:
+                if body is None:
+                    raise OutboxBroken(f"outbox record {seq} refers to a platform event the "
+                                       "store no longer has")
                 head = f'{{"seq":{seq},'
                 text = f'{{"seq":{seq + base},' + body[len(head):]
                 encoded = text.encode("utf-8")
                 digest = chain_hash(digest, encoded)
                 size += len(encoded)
-                moved.append((seq + base, kind, text, digest, created))
+                moved.append((seq + base, kind, "" if ref is not None else text, digest, created,
+                              ref, len(encoded)))
             tx.conn.execute("delete from outbox")
-            tx.conn.executemany("insert into outbox (seq, kind, body, hash, created_at)"
-                                " values (?, ?, ?, ?, ?)", moved)
+            insert_outbox(tx.conn, moved)
             set_meta(tx.conn, "chain_seq", str(moved[-1][0] if moved else base))
             set_meta(tx.conn, "chain_hash", digest.hex())
             set_meta(tx.conn, "relay_acked_seq", str(hub_acked))
@@ -272,7 +287,7 @@ class Relay:
         def record(tx: Tx) -> None:
             before = int(get_meta(tx.conn, "relay_acked_seq", "0"))
             freed = tx.conn.execute(
-                "select coalesce(sum(length(cast(body as blob))), 0) from outbox"
+                f"select coalesce(sum({ROW_BYTES}), 0) from outbox"
                 " where seq > ? and seq <= ?", (before, acked_seq)).fetchone()[0]
             used = int(get_meta(tx.conn, OUTBOX_BYTES, "0"))
             set_meta(tx.conn, OUTBOX_BYTES, str(max(used - freed, 0)))

@@ -46,9 +46,9 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from edge.checkpointer import Checkpointer
-from edge.outboxrows import insert_outbox, record_json
+from edge.outboxrows import OutboxRow, insert_outbox, record_json
 from edge.storeidentity import StoreLost, bind, check_file, remedy
-from edge.storeschema import OUTBOX_BYTES, get_meta, prepare, set_meta
+from edge.storeschema import OUTBOX_BYTES, REF_KIND, get_meta, prepare, set_meta
 from standard.envelope import GENESIS, chain_hash
 from standard.files import private_dir, private_sqlite
 
@@ -101,7 +101,7 @@ class Tx:
         self.outbox_quota = outbox_quota
         self._limited = False
         self._created: str | None = None
-        self._pending: list[tuple[int, str, str, bytes, str]] = []
+        self._pending: list[OutboxRow] = []
         self._pending_bytes = 0
 
     def limit_outbox(self) -> None:
@@ -134,20 +134,33 @@ class Tx:
         self.emit_json_many(kind, [body_json])
         return self.head.seq
 
-    def emit_json_many(self, kind: str, bodies: Iterable[str]) -> None:
-        """``emit_json`` for many records of one kind, in order (one loop, no call per record)."""
+    def emit_json_many(self, kind: str, bodies: Iterable[str],
+                       refs: Iterable[str] | None = None) -> None:
+        """``emit_json`` for many records of one kind, in order (one loop, no call per record).
+
+        ``refs``: the ``case_events`` event ids whose stored bodies are these very texts
+        (``kind`` "case_event", written in this transaction): the rows then refer to them
+        instead of copying them (edge/storeschema.py, the outbox by reference). The hash and
+        the quota count the whole record text either way, the bytes the relay will send.
+        """
+        if refs is not None and kind != REF_KIND:
+            raise ValueError(f"only {REF_KIND} records refer to their bodies, not {kind}")
         seq, digest = self.head.seq, self.head.hash
         created = self._created or iso(self.now)
         self._created = created
         pending = self._pending
         size = 0
-        for body_json in bodies:
+        head = f',"kind":"{kind}","at":"{created}","body":'
+        pairs = zip(bodies, itertools.repeat(None)) if refs is None else zip(bodies, refs,
+                                                                            strict=True)
+        for body_json, ref in pairs:
             seq += 1
-            record = f'{{"seq":{seq},"kind":"{kind}","at":"{created}","body":{body_json}}}'
+            record = f'{{"seq":{seq}{head}{body_json}}}'
             encoded = record.encode("utf-8")
             size += len(encoded)
             digest = chain_hash(digest, encoded)
-            pending.append((seq, kind, record, digest, created))
+            pending.append((seq, kind, "" if ref is not None else record, digest, created, ref,
+                            len(encoded)))
         self._pending_bytes += size
         self.head = ChainHead(seq, digest)
 

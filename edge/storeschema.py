@@ -1,6 +1,15 @@
 """The box database's tables, and bringing a file made by an older release up to date.
 
 ``prepare`` runs on the writer's connection when the store opens (edge/store.py).
+
+The outbox by reference (issue 17): a platform event's outbox row does not copy the event's
+text. Its ``ref`` names the ``case_events`` row (by ``event_id``) and its ``body`` is empty;
+``outbox_records`` gives every row's record text, exactly the bytes its hash covers and the
+relay sends: the stored text for a row without ``ref`` (every row of an older release, and
+every record the box makes itself), the envelope around the event's stored body for a row with
+one. ``size`` is the record's length in UTF-8 bytes (NULL on older rows: their body's length).
+``case_events`` rows never change nor go (triggers refuse), so what a row refers to is what
+was hashed, until the hub has acknowledged it and long after.
 """
 
 from __future__ import annotations
@@ -30,9 +39,13 @@ create table if not exists quarantine (
     id integer primary key, received_at text not null, source text not null,
     position integer, reason text not null, raw text not null,
     encoding text not null default 'utf-8');
+create trigger if not exists case_events_no_update before update on case_events
+    begin select raise(abort, 'case_events is append-only (the outbox refers to it)'); end;
+create trigger if not exists case_events_no_delete before delete on case_events
+    begin select raise(abort, 'case_events is append-only (the outbox refers to it)'); end;
 create table if not exists outbox (
     seq integer primary key, kind text not null, body text not null, hash blob not null,
-    created_at text not null);
+    created_at text not null, ref text, size integer);
 create table if not exists alerts (
     id integer primary key, subject text not null, rule text not null, level text not null,
     state text not null, detail text not null, opened_at text not null, updated_at text not null,
@@ -49,7 +62,24 @@ create trigger if not exists alert_events_no_delete before delete on alert_event
 """
 # Columns added since the first release: (table, column, definition), added to older files.
 ADDED_COLUMNS = (("quarantine", "encoding", "text not null default 'utf-8'"),
-                 ("alerts", "liability", "text"))  # 过错责任 outcome (issue 14)
+                 ("alerts", "liability", "text"),  # 过错责任 outcome (issue 14)
+                 ("outbox", "ref", "text"),  # the outbox by reference (issue 17)
+                 ("outbox", "size", "integer"))
+REF_KIND = "case_event"  # the only kind whose outbox rows refer to their body (case_events)
+# Each row's record text as hashed and sent. The envelope is the same text Tx.emit_json_many
+# writes around a body; an integer's text in SQLite is its decimal digits, as in Python.
+RECORDS_VIEW = f"""
+create view if not exists outbox_records (seq, kind, body, hash, created_at, size, ref) as
+select o.seq, o.kind,
+       case when o.ref is null then o.body
+            else '{{"seq":' || o.seq || ',"kind":"' || o.kind || '","at":"' || o.created_at
+                 || '","body":' || e.body || '}}' end,
+       o.hash, o.created_at, coalesce(o.size, length(cast(o.body as blob))), o.ref
+from outbox o left join case_events e on o.ref is not null and o.kind = '{REF_KIND}'
+                                         and e.event_id = o.ref;
+"""
+# Bytes of outbox rows: the record's size, kept on the row (an older row: its body's length).
+ROW_BYTES = "coalesce(size, length(cast(body as blob)))"
 
 
 def prepare(conn: sqlite3.Connection, box_id: str, extra_schema: Iterable[str] = ()) -> None:
@@ -61,6 +91,7 @@ def prepare(conn: sqlite3.Connection, box_id: str, extra_schema: Iterable[str] =
     if upgrading:  # a store from before edge/backlog.py: judge every case once
         conn.execute("insert into cases_to_judge (case_no) select case_no from cases")
     _add_columns(conn)
+    conn.executescript(RECORDS_VIEW)
     for script in extra_schema:
         conn.executescript(script)
     if get_meta(conn, "box_id") is None:
@@ -68,7 +99,7 @@ def prepare(conn: sqlite3.Connection, box_id: str, extra_schema: Iterable[str] =
         set_meta(conn, "schema_version", str(SCHEMA_VERSION))
     if get_meta(conn, OUTBOX_BYTES) is None:  # a file from before the counter: count once
         acked = int(get_meta(conn, "relay_acked_seq", "0"))
-        used = conn.execute("select coalesce(sum(length(cast(body as blob))), 0) from outbox"
+        used = conn.execute(f"select coalesce(sum({ROW_BYTES}), 0) from outbox"
                             " where seq > ?", (acked,)).fetchone()[0]
         set_meta(conn, OUTBOX_BYTES, str(used))
 

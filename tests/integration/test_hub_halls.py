@@ -73,7 +73,7 @@ def box_outbox(folder, box_id: str, district: str, *, trouble: bool) -> list[tup
     store = Store(folder / f"{box_id}.db", box_id=box_id).open()
     try:
         return [(row["body"], row["hash"]) for row in store.query(
-            "select body, hash from outbox order by seq")]
+            "select body, hash from outbox_records order by seq")]
     finally:
         store.close()
 

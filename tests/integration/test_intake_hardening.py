@@ -151,7 +151,7 @@ def test_the_outbox_quota_refuses_the_request_that_would_pass_it(tmp_path):
             before = relay_box.query("select count(*) from case_events")[0][0]
             status, answer = post_ndjson(relay_box, events)
             outbox = relay_box.query(
-                "select coalesce(sum(length(cast(body as blob))), 0) from outbox")[0][0]
+                "select coalesce(sum(size), 0) from outbox_records")[0][0]  # bytes to send
             assert outbox <= quota, f"outbox at {outbox} bytes after batch {batch}"
             if status == 507:
                 refused = answer

@@ -153,7 +153,8 @@ def relayed_event_ids(served: Served) -> list[str]:
     """The event ids of the outbox's case_event records, one per record sent to the hub."""
     with sqlite3.connect(f"file:{served.box.store.path}?mode=ro", uri=True) as db:
         return sorted(row[0] for row in db.execute(
-            "select json_extract(body, '$.body.event_id') from outbox where kind = 'case_event'"))
+            "select json_extract(body, '$.body.event_id') from outbox_records"
+            " where kind = 'case_event'"))
 
 
 def sign_in(served: Served) -> urllib.request.OpenerDirector:

@@ -114,7 +114,7 @@ def test_resending_the_same_event_is_harmless(store):
 
 def test_accepted_events_are_in_the_outbox_in_the_same_commit(store):
     ingest(store, raw(event_id="E-1"), raw(event_id="E-2", event_type="承办"))
-    rows = store.query("select seq, kind, body from outbox order by seq")
+    rows = store.query("select seq, kind, body from outbox_records order by seq")
     assert [r["seq"] for r in rows] == [1, 2]
     assert [json.loads(r["body"])["body"]["event_id"] for r in rows] == ["E-1", "E-2"]
     assert {r["kind"] for r in rows} == {"case_event"}
