@@ -54,7 +54,7 @@ MIN_FREE_DISK = 64 * 1024 * 1024
 
 
 class OutboxBroken(Exception):
-    """An outbox row's record cannot be read as it was hashed (its platform event is gone)."""
+    """An outbox row's record cannot be read as it was hashed (what it refers to is gone)."""
 
 
 @dataclass
@@ -152,7 +152,7 @@ class Relay:
 
     def _rows(self, start: int, stop: int | None) -> list[tuple[int, bytes, bytes]]:
         # The record text as hashed, as bytes: framed as is (standard/wire.py), never
-        # re-encoded. A platform event's row refers to its stored event (edge/storeschema.py).
+        # re-encoded. Some rows refer to what the store keeps anyway (edge/outboxrefs.py).
         sql = "select seq, cast(body as blob), hash from outbox_records where seq >= ?"
         params: list = [start]
         if stop is not None:
@@ -164,8 +164,8 @@ class Relay:
             rows = db.conn.execute(sql, params).fetchall()
         for seq, body, _ in rows:
             if body is None:  # its event is gone: never send what the chain does not cover
-                raise OutboxBroken(f"outbox record {seq} refers to a platform event the store no "
-                                   "longer has; relaying stops here")
+                raise OutboxBroken(f"outbox record {seq} refers to a row the store no longer "
+                                   "has; relaying stops here")
         return rows
 
     def full(self) -> str | None:
@@ -240,20 +240,21 @@ class Relay:
         def apply(tx: Tx) -> int:
             if get_meta(tx.conn, REBASE) != "pending":
                 return 0
-            rows = tx.conn.execute("select seq, kind, body, created_at, ref from outbox_records"
-                                   " order by seq").fetchall()
+            rows = tx.conn.execute(  # the record text, and what the row itself keeps
+                "select r.seq, r.kind, r.body, r.created_at, r.ref, o.body from outbox_records r"
+                " join outbox o on o.seq = r.seq order by r.seq").fetchall()
             digest, moved, size = start, [], 0
-            for seq, kind, body, created, ref in rows:
+            for seq, kind, body, created, ref, kept in rows:
                 if body is None:
-                    raise OutboxBroken(f"outbox record {seq} refers to a platform event the "
-                                       "store no longer has")
+                    raise OutboxBroken(f"outbox record {seq} refers to a row the store no "
+                                       "longer has")
                 head = f'{{"seq":{seq},'
                 text = f'{{"seq":{seq + base},' + body[len(head):]
                 encoded = text.encode("utf-8")
                 digest = chain_hash(digest, encoded)
                 size += len(encoded)
-                moved.append((seq + base, kind, "" if ref is not None else text, digest, created,
-                              ref, len(encoded)))
+                moved.append((seq + base, kind, kept if ref is not None else text, digest,
+                              created, ref, len(encoded)))
             tx.conn.execute("delete from outbox")
             insert_outbox(tx.conn, moved)
             set_meta(tx.conn, "chain_seq", str(moved[-1][0] if moved else base))

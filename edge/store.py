@@ -48,7 +48,8 @@ import sqlite_utils
 from edge.checkpointer import Checkpointer
 from edge.outboxrows import OutboxRow, insert_outbox, record_json
 from edge.storeidentity import StoreLost, bind, check_file, remedy
-from edge.storeschema import OUTBOX_BYTES, REF_KIND, get_meta, prepare, set_meta
+from edge.outboxrefs import REF_KINDS
+from edge.storeschema import OUTBOX_BYTES, get_meta, prepare, set_meta
 from standard.envelope import GENESIS, chain_hash
 from standard.files import private_dir, private_sqlite
 
@@ -135,31 +136,38 @@ class Tx:
         return self.head.seq
 
     def emit_json_many(self, kind: str, bodies: Iterable[str],
-                       refs: Iterable[str] | None = None) -> None:
+                       refs: Iterable[str | None] | None = None,
+                       kept: Iterable[str] | None = None) -> None:
         """``emit_json`` for many records of one kind, in order (one loop, no call per record).
 
-        ``refs``: the ``case_events`` event ids whose stored bodies are these very texts
-        (``kind`` "case_event", written in this transaction): the rows then refer to them
-        instead of copying them (edge/storeschema.py, the outbox by reference). The hash and
-        the quota count the whole record text either way, the bytes the relay will send.
+        ``refs``: what each record refers to instead of copying its body, written in this
+        transaction (edge/outboxrefs.py): for "case_event" the ``case_events`` event id whose
+        stored body is the very text, for "notice" the notice's id with ``kept``, the pieces
+        of its body around the notice's stored strings (a ref of None: the row keeps the
+        whole text). The hash and the quota count the whole record text either way: the
+        bytes the relay will send.
         """
-        if refs is not None and kind != REF_KIND:
-            raise ValueError(f"only {REF_KIND} records refer to their bodies, not {kind}")
+        if refs is not None and kind not in REF_KINDS:
+            raise ValueError(f"{kind} records cannot refer to their bodies ({REF_KINDS})")
         seq, digest = self.head.seq, self.head.hash
         created = self._created or iso(self.now)
         self._created = created
         pending = self._pending
         size = 0
         head = f',"kind":"{kind}","at":"{created}","body":'
-        pairs = zip(bodies, itertools.repeat(None)) if refs is None else zip(bodies, refs,
-                                                                            strict=True)
-        for body_json, ref in pairs:
+        if refs is None:
+            rows = zip(bodies, itertools.repeat(None), itertools.repeat(None))
+        elif kept is None:  # nothing of the body kept on the row (a platform event)
+            rows = ((body, ref, "") for body, ref in zip(bodies, refs, strict=True))
+        else:
+            rows = zip(bodies, refs, kept, strict=True)
+        for body_json, ref, stored in rows:
             seq += 1
             record = f'{{"seq":{seq}{head}{body_json}}}'
             encoded = record.encode("utf-8")
             size += len(encoded)
             digest = chain_hash(digest, encoded)
-            pending.append((seq, kind, "" if ref is not None else record, digest, created, ref,
+            pending.append((seq, kind, record if ref is None else stored, digest, created, ref,
                             len(encoded)))
         self._pending_bytes += size
         self.head = ChainHead(seq, digest)

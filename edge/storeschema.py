@@ -2,20 +2,19 @@
 
 ``prepare`` runs on the writer's connection when the store opens (edge/store.py).
 
-The outbox by reference (issue 17): a platform event's outbox row does not copy the event's
-text. Its ``ref`` names the ``case_events`` row (by ``event_id``) and its ``body`` is empty;
+The outbox by reference (issue 17, edge/outboxrefs.py): a platform event's or a notice's
+outbox row refers to what the store keeps instead of copying it (``ref``); the view
 ``outbox_records`` gives every row's record text, exactly the bytes its hash covers and the
-relay sends: the stored text for a row without ``ref`` (every row of an older release, and
-every record the box makes itself), the envelope around the event's stored body for a row with
-one. ``size`` is the record's length in UTF-8 bytes (NULL on older rows: their body's length).
-``case_events`` rows never change nor go (triggers refuse), so what a row refers to is what
-was hashed, until the hub has acknowledged it and long after.
+relay sends. ``size`` is the record's length in UTF-8 bytes (NULL on older rows: their body's
+length). ``case_events`` rows never change nor go (triggers refuse; notices likewise).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+
+from edge.outboxrefs import prepare_view
 
 SCHEMA_VERSION = 1
 OUTBOX_BYTES = "outbox_bytes"  # meta: UTF-8 bytes of the outbox rows the hub has not acked
@@ -65,19 +64,6 @@ ADDED_COLUMNS = (("quarantine", "encoding", "text not null default 'utf-8'"),
                  ("alerts", "liability", "text"),  # 过错责任 outcome (issue 14)
                  ("outbox", "ref", "text"),  # the outbox by reference (issue 17)
                  ("outbox", "size", "integer"))
-REF_KIND = "case_event"  # the only kind whose outbox rows refer to their body (case_events)
-# Each row's record text as hashed and sent. The envelope is the same text Tx.emit_json_many
-# writes around a body; an integer's text in SQLite is its decimal digits, as in Python.
-RECORDS_VIEW = f"""
-create view if not exists outbox_records (seq, kind, body, hash, created_at, size, ref) as
-select o.seq, o.kind,
-       case when o.ref is null then o.body
-            else '{{"seq":' || o.seq || ',"kind":"' || o.kind || '","at":"' || o.created_at
-                 || '","body":' || e.body || '}}' end,
-       o.hash, o.created_at, coalesce(o.size, length(cast(o.body as blob))), o.ref
-from outbox o left join case_events e on o.ref is not null and o.kind = '{REF_KIND}'
-                                         and e.event_id = o.ref;
-"""
 # Bytes of outbox rows: the record's size, kept on the row (an older row: its body's length).
 ROW_BYTES = "coalesce(size, length(cast(body as blob)))"
 
@@ -91,9 +77,9 @@ def prepare(conn: sqlite3.Connection, box_id: str, extra_schema: Iterable[str] =
     if upgrading:  # a store from before edge/backlog.py: judge every case once
         conn.execute("insert into cases_to_judge (case_no) select case_no from cases")
     _add_columns(conn)
-    conn.executescript(RECORDS_VIEW)
     for script in extra_schema:
         conn.executescript(script)
+    prepare_view(conn, get_meta, set_meta)
     if get_meta(conn, "box_id") is None:
         set_meta(conn, "box_id", box_id)
         set_meta(conn, "schema_version", str(SCHEMA_VERSION))

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.cases import CaseBoard
-from edge.store import Tx, iso
+from edge.outboxrefs import NOTICE_STRINGS, notices_by_reference, split_record
+from edge.outboxrows import record_json
+from edge.store import Tx, get_meta, iso
 from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert, change_alerts
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, local_day
@@ -293,17 +295,40 @@ class CardDesk:
                             issued_at, content["issued_on"], content["due_on"], content)
             notices.append(dataclasses.replace(notice, html=render_notice_html(notice),
                                                text=render_notice_text(notice)))
+        (last,) = tx.conn.execute("select coalesce(max(id), 0) from notices").fetchone()
+        ids = range(last + 1, last + 1 + len(notices))
         tx.conn.executemany(
-            "insert into notices (number, kind, district_code, year, seq, alert_id, case_no,"
+            "insert into notices (id, number, kind, district_code, year, seq, alert_id, case_no,"
             " dept_code, issued_at, issued_on, due_on, content, html, text) values"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(n.number, n.kind, n.district_code, n.year, n.seq, n.alert_id, n.case_no,
-              n.dept_code, n.issued_at, n.issued_on, n.due_on,
-              json.dumps(n.content, ensure_ascii=False), n.html, n.text) for n in notices])
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(notice_id, n.number, n.kind, n.district_code, n.year, n.seq, n.alert_id,
+              n.case_no, n.dept_code, n.issued_at, n.issued_on, n.due_on,
+              json.dumps(n.content, ensure_ascii=False), n.html, n.text)
+             for notice_id, n in zip(ids, notices)])
         # All of it, so the hub can reprint it too (a shallow dict: asdict would deep-copy).
         fields = [f.name for f in dataclasses.fields(Notice)]
-        tx.emit_many("notice", [{name: getattr(n, name) for name in fields} for n in notices])
+        _emit_notices(tx, [{name: getattr(n, name) for name in fields} for n in notices], ids)
         return notices
+
+
+def _emit_notices(tx: Tx, bodies: list[dict[str, Any]], ids: range) -> None:
+    """The notices' records for the hub, each referring to its stored row for the HTML page
+    and text it would otherwise copy (edge/outboxrefs.py); copied where the store cannot."""
+    if not notices_by_reference(tx.conn, get_meta):
+        tx.emit_many("notice", bodies)
+        return
+    texts, refs, kept = [], [], []
+    for body, notice_id in zip(bodies, ids):
+        split = split_record(body, NOTICE_STRINGS)
+        if split is None:  # a notice that cannot be cut goes whole
+            texts.append(record_json(body))
+            refs.append(None)
+            kept.append("")
+        else:
+            texts.append(split[0])
+            refs.append(str(notice_id))
+            kept.append(split[1])
+    tx.emit_json_many("notice", texts, refs=refs, kept=kept)
 
 
 def _take_seqs(tx: Tx, keys: list[tuple[str, int]]) -> list[tuple[int, int]]:

@@ -302,8 +302,8 @@ class Box:
         events = self.platform.new_case(dt.datetime.now(dt.timezone.utc))
         assert self.post(events) == len(events)
         event_id = events[0]["event_id"]
-        rows = self.query("select seq from outbox_records where kind = 'case_event' and body like ?",
-                          (f'%"event_id":"{event_id}"%',))
+        rows = self.query("select seq from outbox_records where kind = 'case_event'"
+                          " and body like ?", (f'%"event_id":"{event_id}"%',))
         assert rows, f"event {event_id} has no outbox row"
         return rows[0][0]
 

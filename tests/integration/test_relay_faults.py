@@ -306,6 +306,26 @@ def test_deleted_or_edited_outbox_rows_raise_tamper_alerts(deployment):
     assert len(hub.tamper_alerts()) == 2  # each raised once, however often batches repeat
 
 
+def test_rows_by_reference_reach_the_hub_as_the_bytes_the_box_hashed(deployment):
+    """Outbox rows that refer to the box's stored events and notices (issue 17,
+    edge/outboxrefs.py) reach a real hub as the very bytes hashed, chain unbroken, once each."""
+    hub, box = deployment.hub, deployment.add_box()
+    hub.start()
+    box.start()
+    assert box.post_events(400) == 400  # 20 days of history: overdue cases draw cards
+    made = wait_all_arrived(hub, box, timeout=60)
+    referring = dict(box.query("select kind, count(*) from outbox where ref is not null"
+                               " group by kind"))
+    assert referring.get("case_event") == 400 and referring.get("notice", 0) > 0
+    sent = box.query("select seq, kind, cast(body as blob), hash from outbox_records"
+                     " order by seq")
+    held = hub.query("select seq, kind, cast(body as blob), hash from records"
+                     " where box_id = ? order by seq", (box.box_id,))
+    assert len(sent) == made and held == sent
+    assert hub.tamper_alerts() == []
+    assert hub.status()[box.box_id]["chain"] == "ok"
+
+
 # -- 9. nonce counter ----------------------------------------------------------------------
 def test_nonce_counters_never_repeat_across_relay_restarts(deployment):
     box = deployment.add_box()

@@ -39,7 +39,8 @@ def test_a_joint_case_is_accepted_stored_and_queued_for_the_hub(store):
     kinds = [r["event_type"] for r in store.query(
         "select event_type from case_events order by occurred_at")]
     assert kinds.count("分送") == 2 and kinds.count("反馈") == 2
-    bodies = [json.loads(r["body"])["body"] for r in store.query("select body from outbox")]
+    bodies = [json.loads(r["body"])["body"]
+              for r in store.query("select body from outbox_records")]
     assert {b.get("to_dept_code") for b in bodies if b["event_type"] == "分送"} == {
         "440605ZJJ", "440605JTJ"}
     [case] = store.query("select case_no, dept_code, is_open from cases")

@@ -1,4 +1,4 @@
-"""The outbox by reference (issue 17): a platform event's outbox row refers to its stored event.
+"""The outbox by reference (issue 17): event and notice rows refer to what the store keeps.
 
 What the hub verifies is the hash chain over the bytes as sent, so every row's record text,
 read back through ``outbox_records`` (what the relay sends), must be the very bytes hashed when
@@ -14,10 +14,16 @@ import sqlite3
 
 import pytest
 
+from edge import outboxrefs
 from edge.ingest import ingest_texts
+from edge.outboxrefs import NOTICE_STRINGS, quotes_like_orjson, split_record
+from edge.outboxrows import record_json
+from edge.relay import Relay, RelaySettings
 from edge.store import Store
-from edge.storeschema import OUTBOX_BYTES, ROW_BYTES
+from edge.storeschema import OUTBOX_BYTES, ROW_BYTES, set_meta
 from standard.envelope import GENESIS, chain_hash
+from standard.identity import HubPublic, new_box_identity, new_hub_identity
+from tests.unit.test_notices import at, make_box
 
 EVENT = {
     "event_id": "E-1", "case_no": "NH2026110001", "item_code": "440605-SCJ-002",
@@ -90,8 +96,8 @@ def test_stored_events_can_be_neither_changed_nor_deleted(store):
     assert store.query("select count(*) as n from case_events")[0]["n"] == 1
 
 
-def test_only_platform_events_are_written_by_reference(store):
-    with pytest.raises(ValueError, match="case_event"):
+def test_only_events_and_notices_are_written_by_reference(store):
+    with pytest.raises(ValueError, match="cannot refer"):
         store.write(lambda tx: tx.emit_json_many("note", ['{"n":1}'], refs=["E-1"]))
 
 
@@ -124,3 +130,111 @@ def test_a_box_upgraded_with_records_queued_sends_them_and_continues_the_chain(t
         total = store.query(f"select sum({ROW_BYTES}) as n from outbox")[0]["n"]
         counted = store.query("select value from meta where key = ?", (OUTBOX_BYTES,))
         assert int(counted[0]["value"]) == total == sum(r["size"] for r in rows)
+
+
+# -- notices: the row refers to the stored notice for its HTML page and text ----------------
+@pytest.mark.parametrize("html, text", [
+    ("<p>\"引号\" \\ </p>\n\t\u2028😀", "第一行\r\n\x01\x1f\x7f"),
+    ("", "html\":\"text"),  # a field's own name and quotes inside the other's value
+])
+def test_a_notice_record_cut_around_its_strings_reads_back_through_sqlite(html, text):
+    body = {"number": "南海电监〔2026〕1号", "html": html, "text": text, "seq": 1,
+            "content": {"html": "内容里的 html", "lines": ["a", {"text": "b"}]}, "year": 2026}
+    split = split_record(body, NOTICE_STRINGS)
+    assert split is not None
+    record, pieces = split
+    assert record == record_json(body)
+    conn = sqlite3.connect(":memory:")
+    rebuilt = conn.execute(
+        "select json_extract(?1, '$[0]') || json_quote(?2) || json_extract(?1, '$[1]')"
+        " || json_quote(?3) || json_extract(?1, '$[2]')", (pieces, html, text)).fetchone()[0]
+    assert rebuilt == record
+
+
+def test_this_sqlite_quotes_strings_as_orjson_does():
+    assert quotes_like_orjson(sqlite3.connect(":memory:"))
+
+
+def carded_box(tmp_path):
+    made = make_box(tmp_path)
+    made.accept("C1", "2026-11-02")
+    made.accept("C2", "2026-11-02")
+    made.engine.check(at("2026-11-06"))
+    return made
+
+
+def test_notice_rows_refer_to_the_stored_notice_and_read_back_as_hashed(tmp_path):
+    box = carded_box(tmp_path)
+    try:
+        rows = box.store.query("select o.seq, o.ref, o.body, o.size, n.id, n.html, n.text"
+                               " from outbox o join notices n on n.id = cast(o.ref as integer)"
+                               " where o.kind = 'notice' order by o.seq")
+        assert len(rows) == 2 and all(len(r["body"]) < len(r["html"]) for r in rows)
+        records = box.store.query("select seq, kind, body, hash, size from outbox_records"
+                                  " order by seq")
+        chain_of(records)
+        notices = [r for r in records if r["kind"] == "notice"]
+        for row, record in zip(rows, notices):
+            sent = json.loads(record["body"])["body"]
+            assert (sent["html"], sent["text"]) == (row["html"], row["text"])
+            assert record["size"] == row["size"] == len(record["body"].encode("utf-8"))
+        meta = box.store.query("select value from meta where key = ?", (OUTBOX_BYTES,))
+        assert int(meta[0]["value"]) == sum(r["size"] for r in records)
+    finally:
+        box.store.close()
+
+
+def test_a_sqlite_that_quotes_otherwise_gets_the_notices_text_back(tmp_path, monkeypatch):
+    """Queued notice rows are rewritten with their whole text, as hashed, before the view
+    stops reading notices by reference; new notices are then copied."""
+    box = carded_box(tmp_path)
+    before = box.store.query("select seq, body, hash from outbox_records order by seq")
+    box.store.close()
+    monkeypatch.setattr(outboxrefs, "quotes_like_orjson", lambda conn: False)
+    box = make_box(tmp_path)
+    try:
+        assert box.store.query("select seq, body, hash from outbox_records order by seq") \
+            == before
+        assert box.store.query("select count(*) as n from outbox where kind = 'notice'"
+                               " and ref is not null")[0]["n"] == 0
+        box.serial = 100  # after the first box's event ids
+        box.accept("C3", "2026-11-03")
+        box.engine.check(at("2026-11-09"))
+        records = box.store.query("select seq, kind, body, hash from outbox_records"
+                                  " order by seq")
+        chain_of(records)
+        assert sum(r["kind"] == "notice" for r in records) == 3
+        assert box.store.query("select count(*) as n from outbox where kind = 'notice'"
+                               " and ref is not null")[0]["n"] == 0
+    finally:
+        box.store.close()
+
+
+def test_rebase_after_reinit_renumbers_referring_rows_and_keeps_them_referring(tmp_path):
+    """After edge reinit the relay renumbers every row to follow the hub's last seq: the
+    record texts change (their seq), the references stay, and the chain verifies from the
+    hub's hash."""
+    box = carded_box(tmp_path)
+    try:
+        hub = new_hub_identity()
+        relay = Relay(box.store, new_box_identity("440605-01", "440605", "南海"),
+                      HubPublic(hub.curve_public, hub.seal_private.public_key(),
+                                hub.sign_private.public_key(), "tcp://127.0.0.1:1"),
+                      "tcp://127.0.0.1:1", RelaySettings())
+        box.store.write(lambda tx: set_meta(tx.conn, "rebase", "pending"))
+        before = box.store.query("select kind, ref, body from outbox order by seq")
+        start = bytes(range(32))
+        relay.rebase(0, {"base_seq": 1000, "chain_hash": start.hex()})
+        after = box.store.query("select seq, kind, ref, body from outbox order by seq")
+        assert [r["seq"] for r in after] == list(range(1001, 1001 + len(before)))
+        assert [(r["kind"], r["ref"], r["body"] if r["ref"] else None) for r in after] == \
+            [(r["kind"], r["ref"], r["body"] if r["ref"] else None) for r in before]
+        assert any(r["kind"] == "notice" and r["ref"] for r in after)
+        records = box.store.query("select seq, body, hash, size from outbox_records"
+                                  " order by seq")
+        chain_of(records, start)
+        assert all(r["body"].startswith(f'{{"seq":{r["seq"]},') for r in records)
+        meta = box.store.query("select value from meta where key = ?", (OUTBOX_BYTES,))
+        assert int(meta[0]["value"]) == sum(r["size"] for r in records)
+    finally:
+        box.store.close()
