@@ -45,7 +45,7 @@ def test_the_hub_counts_an_absence_over_lunch_as_the_box_does(tmp_path):
         box_minutes = service.absence_minutes(now.date())
         note = store.query("select end_note from absences where window_no = 1")[0]["end_note"]
         outbox = [(row["body"], row["hash"]) for row in store.query(
-            "select body, hash from outbox order by seq")]
+            "select body, hash from outbox_records order by seq")]
     finally:
         store.close()
     assert {n: round(m, 6) for n, m in box_minutes.items() if m} == {1: 15.0, 2: 25.0}

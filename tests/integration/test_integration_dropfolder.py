@@ -247,6 +247,6 @@ def test_kill_9_in_the_middle_of_a_file_then_restart_stores_every_row_once(tmp_p
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         assert conn.execute("select count(*) from quarantine").fetchone()[0] == 0
         relayed = conn.execute("select count(*), count(distinct json_extract(body,"
-                               " '$.body.event_id')) from outbox where kind = 'case_event'"
+                               " '$.body.event_id')) from outbox_records where kind = 'case_event'"
                                ).fetchone()
         assert relayed == (len(data), len(data))  # each row goes to the hub once

@@ -52,7 +52,7 @@ def test_an_overdue_card_disproven_by_a_late_arriving_on_time_finish_is_withdraw
     assert "未超过办结期限2026-11-05" in last["note"] and f"{number}作废" in last["note"]
     # Relayed: the alert with its new state and the audit entry go to the outbox.
     sent = [(row["kind"], json.loads(row["body"])["body"]) for row in box.store.query(
-        "select kind, body from outbox order by seq")]
+        "select kind, body from outbox_records order by seq")]
     relayed = [body for kind, body in sent if kind == "alert" and body["id"] == withdrawn["id"]]
     assert (relayed[-1]["state"], relayed[-1]["card"]) == ("withdrawn", "yellow")
     assert any(kind == "alert_event" and body["action"] == "withdraw" for kind, body in sent)
