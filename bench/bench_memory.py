@@ -24,7 +24,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -111,16 +110,21 @@ def main() -> None:
     db = folder / "data" / "box.db"
     print(f"database {db.stat().st_size / 2**20:.0f} MB; cases to judge: {backlog(db):,}",
           flush=True)
-    process = subprocess.Popen(hallwatch("edge", "serve", "--config", str(config)), cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    log = folder / "serve.log"  # kept: if the box dies, its last words are the figure
+    with log.open("ab") as out:
+        process = subprocess.Popen(hallwatch("edge", "serve", "--config", str(config)),
+                                   cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
     started = time.perf_counter()
     try:
         samples: list[tuple[float, float, float, int]] = []
         judged_at = None
         while True:
             time.sleep(5)
+            if process.poll() is not None:
+                tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+                sys.exit(f"edge serve exited with {process.returncode}; the end of {log}:\n"
+                         + "\n".join(tail))
             rss, peak = memory(process.pid)
             waiting = backlog(db)
             elapsed = time.perf_counter() - started
