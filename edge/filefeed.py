@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from edge.bodies import BodyError, file_records
+from standard.bodies import BodyError, file_records
 from edge.ingest import ConflictHook, IngestResult, ingest_texts
 from edge.quarantine import Rejection, quarantine_body
 from edge.store import Store

@@ -1,6 +1,6 @@
 """Platform ingest: judge each record on its own, keep every byte, commit a request whole.
 
-A body is cut into records (``edge/bodies.py``); each record is validated and encoded on its
+A body is cut into records (``standard/bodies.py``); each record is validated and encoded on its
 own, so one bad record is one rejection, named by its index, never a failed request. Valid
 records are committed (with their outbox rows) before anyone is told they were accepted;
 refused ones go to the ``quarantine`` table with the reason and the raw bytes
@@ -34,26 +34,26 @@ import orjson
 from pydantic import ValidationError
 
 from edge import backlog
-from edge.bodies import BodyError, RawRecord, csv_records, split_body
+from standard.bodies import BodyError, RawRecord, csv_records, judge_record, split_body
+from standard.bodies import refused as _refused
 from edge.casefold import CaseBatch
 from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
 from standard.deadlines import apply_event
 from standard.fastrecords import FastEvent, read_event
-from standard.problems import field_problems
 from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent, CatalogueItem
 from standard.shares import participants
 
 log = logging.getLogger(__name__)
 
-MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing
+MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing (judge_record)
 CHUNK = 5_000  # records per transaction for files: fewer commits and case rewrites
 CONFLICT_REASON = "与已接收记录内容不同"
 
 __all__ = [
     "CONFLICT_REASON", "BodyError", "Conflict", "ConflictHook", "IngestHook", "IngestResult",
-    "Rejection", "csv_records", "ingest_texts", "quarantine", "quarantine_body", "refold_cases",
-    "split_body", "validate",
+    "Rejection", "csv_records", "ingest_texts", "judge_record", "quarantine", "quarantine_body",
+    "refold_cases", "split_body", "validate",
 ]
 
 # An accepted event: the common shape read by msgspec, or the pydantic model (same attributes).
@@ -136,29 +136,6 @@ def validate(index: int, raw: str | bytes) -> Event | Rejection:
     """Validate one raw record, returning the event or a Rejection naming each bad field."""
     outcome = judge(index, raw)
     return outcome if isinstance(outcome, Rejection) else outcome.event
-
-
-def judge_record(index: int, raw: str | bytes, validate_json: Callable[..., Any]) -> Any:
-    """``validate_json(raw, strict=True)``, or a Rejection saying why the record is refused.
-
-    Never raises for anything a sender can put in a record.
-    """
-    if isinstance(raw, bytes):
-        return _refused(index, raw, "不是 UTF-8 编码的文本，原始字节已保存 "
-                                    "(not UTF-8 text; the raw bytes are kept)")
-    if len(raw) > MAX_RAW_CHARS:
-        return _refused(index, raw, f"记录过长 (longer than {MAX_RAW_CHARS} characters)")
-    try:
-        return validate_json(raw, strict=True)
-    except ValidationError as exc:
-        return Rejection(index, field_problems(exc), raw)
-    except Exception as exc:  # a bug in a validator: refuse this record, keep the others
-        log.exception("record %s could not be validated", index)
-        return _refused(index, raw, f"记录无法处理 (cannot be processed: {type(exc).__name__})")
-
-
-def _refused(index: int, raw: str | bytes, message: str) -> Rejection:
-    return Rejection(index, [{"field": "(record)", "message": message}], raw)
 
 
 def judge(index: int, raw: str | bytes) -> Judged | Rejection:

@@ -13,49 +13,13 @@ Example::
 
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
-from typing import Any
-
 from edge.store import Store, Tx, iso
+from standard.bodies import Rejection, kept_form, safe_text
+
+__all__ = ["MAX_BODY_KEPT", "Rejection", "kept_form", "quarantine", "quarantine_body",
+           "safe_text"]
 
 MAX_BODY_KEPT = 1_000_000  # bytes of an unparsable body kept in quarantine
-
-
-@dataclass
-class Rejection:
-    """One refused record: its index in the request or file, what is wrong, its raw form."""
-
-    index: int
-    errors: list[dict[str, str]]
-    raw: str | bytes
-    source: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "errors": self.errors}
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
-
-
-def kept_form(raw: str | bytes) -> tuple[str, str]:
-    """(text, encoding) to store for a raw record: UTF-8 text as it is, anything else base64."""
-    if isinstance(raw, str):
-        try:
-            raw.encode("utf-8")
-            return raw, "utf-8"
-        except UnicodeEncodeError:
-            raw = raw.encode("utf-8", errors="surrogatepass")
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), "base64"
-
-
-def safe_text(text: str) -> str:
-    """``text`` with anything UTF-8 cannot hold written as a backslash escape (reasons, names)."""
-    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 def quarantine(tx: Tx, rejected: list[Rejection], source: str) -> None:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from edge.evaluations.intake import split_evaluations, validate_evaluation
 from edge.evaluations.ratings import changed_fields, kept_fields, rating_uid
-from edge.bodies import BOM
+from standard.bodies import BOM
 from edge.filefeed import file_records
 from edge.ingest import BodyError, Conflict, Rejection, differing_fields, judge
 from standard.fields import compatibility_forms, standard_form

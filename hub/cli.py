@@ -159,7 +159,7 @@ def status(config_path: Path, as_json: bool) -> None:
     """Each box: last seen, last sequence applied, records held, backlog, chain state.
 
     Without --json, the latest refused handshakes and messages follow, each counted once per
-    sender, reason and episode.
+    sender, reason and episode, then the 12345 records kept in quarantine (the latest five).
     """
     store = open_store(_config(config_path))
     rows = store.box_states()
@@ -180,6 +180,23 @@ def status(config_path: Path, as_json: bool) -> None:
     for row in refused:
         sender = row["sender"] if len(row["sender"]) <= 24 else row["sender"][:23] + "…"
         click.echo(f"  {row['last_at']:<31}{sender:<25}x{row['count']:<6}{row['reason']}")
+    _quarantined_complaints(store)
+
+
+def _quarantined_complaints(store) -> None:
+    """The 12345 intake's quarantine: how many records it refused, and the latest five."""
+    from hub import complaint_quarantine
+    from hub.services import Scope
+
+    total = complaint_quarantine.count(store, Scope.city())
+    if not total:
+        return
+    click.echo(f"\n12345 records in quarantine: {total} (latest first; the complaints page lists "
+               "them too)")
+    for row in complaint_quarantine.recent(store, Scope.city(), limit=5):
+        where = "body" if row["position"] < 0 else f"#{row['position']}"
+        reason = row["reason"] if len(row["reason"]) <= 90 else row["reason"][:89] + "…"
+        click.echo(f"  {row['received_at']:<34}{where:<6}{row['ticket_no'] or '-':<24}{reason}")
 
 
 @hub.command()

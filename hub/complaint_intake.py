@@ -1,8 +1,11 @@
 """Complaints posted by the 12345 hotline system (``POST /api/v1/complaints``), judged per record.
 
-The body is one JSON object or an array of up to :data:`MAX_RECORDS` of them. Each record is
-judged on its own, and every message names its field in Chinese (and English), in the wording
-of the box's platform API (standard/problems.py)::
+The body is one JSON object, a JSON array or NDJSON (split on ``\\n`` only) of up to
+:data:`MAX_RECORDS` records, cut into records as they were sent by standard/bodies.py (the
+box's intakes do the same). Each record is judged on its own: one that is not UTF-8, nests too
+deep, holds a huge number or a lone surrogate, fails validation or cannot be stored is refused
+by its index, every message naming its field in Chinese (and English, standard/problems.py),
+and kept in the ``complaint_quarantine`` table with its raw form (hub/complaint_quarantine.py)::
 
     {"version": 1, "ticket_no": "12345-20261120-0007", "kind": "投诉",
      "subject": "窗口办理超时", "content": "……", "received_at": "2026-11-20T09:12:00+08:00",
@@ -11,10 +14,12 @@ of the box's platform API (standard/problems.py)::
 
 ``ticket_no`` is the 12345 system's own number, unique at the hub: the same ticket posted
 again with the same content is a harmless duplicate (its tracking number is answered again);
-posted with different content it is a *conflict*, refused and named. ``case_no``, when given,
-must be a case the hub holds (and in ``district_code``). Valid records are stored in one
-transaction; the answer lists what was created, what was a duplicate, what conflicted and
-what was refused, by index (hub/complaints.py for what happens next).
+posted with different content it is a *conflict*, refused, named and quarantined. ``case_no``,
+when given, must be a case the hub holds (and in ``district_code``). The valid records and the
+quarantine rows are stored in one transaction: a request is wholly committed or wholly refused,
+so the 12345 system's retry of the same body is harmless. The answer lists what was created,
+what was a duplicate, what conflicted and what was refused, by index (hub/complaints.py for
+what happens next).
 
 Example::
 
@@ -27,25 +32,33 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from hub import complaint_quarantine
 from hub.complaints import KINDS, ComplaintDesk, ComplaintError, NewComplaint
 from hub.services import HubData, NotFound, Scope
 from hub.services.cases import find_case
 from standard.districts import DISTRICTS, known_units
+from standard.bodies import BodyError, RawRecord, Rejection, encodes, judge_record, split_body
 from standard.fields import Code, DistrictCode, Timestamp, Version
-from standard.problems import RECORD, field_problems
+from standard.problems import RECORD
+
+log = logging.getLogger(__name__)
 
 MAX_RECORDS = 500
 ACTOR = "12345热线系统"
+CONFLICT_REASON = "与已接收记录内容不同"
 Text = Annotated[str, Field(min_length=1)]
 
+__all__ = ["MAX_RECORDS", "BodyError", "TooManyRecords", "take_hotline"]
 
-class BodyError(ValueError):
-    """The body is not a JSON object or array of objects at all (answered 400)."""
+
+class TooManyRecords(ValueError):
+    """More than MAX_RECORDS records in one request (answered 413, nothing stored)."""
 
 
 class HotlineComplaint(BaseModel):
@@ -73,41 +86,47 @@ _KEPT = {"kind": "kind", "subject": "subject", "content": "content",
          "received_at": "received_at", "publish": "publish_ok"}
 
 
+_validate_json = HotlineComplaint.__pydantic_validator__.validate_json
+
+
 @dataclass
 class IntakeResult:
     created: list[dict[str, Any]] = field(default_factory=list)
     duplicate: list[dict[str, Any]] = field(default_factory=list)
     conflicting: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[Rejection] = field(default_factory=list)
 
     @property
     def status(self) -> int:
         """200 when anything was taken (created or already held), 422 when nothing was."""
         return 200 if self.created or self.duplicate else 422
 
+    def refuse(self, rejection: Rejection, ticket_no: str | None) -> None:
+        self.rejected.append({"index": rejection.index, "ticket_no": ticket_no,
+                              "errors": rejection.errors})
+        self.quarantine.append(rejection)
+
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": len(self.created), "duplicates": len(self.duplicate),
-                "conflicts": len(self.conflicting), "created": self.created,
-                "duplicate": self.duplicate, "conflicting": self.conflicting,
-                "rejected": self.rejected}
+                "conflicts": len(self.conflicting), "quarantined": len(self.quarantine),
+                "created": self.created, "duplicate": self.duplicate,
+                "conflicting": self.conflicting, "rejected": self.rejected}
 
 
-def split_records(body: bytes) -> list[Any]:
-    """The body's records (not yet judged); BodyError when it is not JSON, or empty."""
-    try:
-        parsed = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BodyError("请求体不是 UTF-8 编码 (body is not UTF-8)") from None
-    except RecursionError:
-        raise BodyError("JSON 嵌套过深 (JSON nested too deeply)") from None
-    except ValueError as exc:  # JSONDecodeError, or a number Python will not convert
-        raise BodyError(f"请求体不是有效的 JSON (invalid JSON: {exc})") from None
-    records = parsed if isinstance(parsed, list) else [parsed]
+def split_records(body: bytes) -> list[RawRecord]:
+    """The body's records, each as sent (not yet judged).
+
+    BodyError when the body cannot be cut into records (not JSON, empty), TooManyRecords
+    above MAX_RECORDS.
+    """
+    records = split_body(body, single_object=True)
     if not records:
         raise BodyError("请求体是空数组，没有可登记的投诉 (empty array)")
     if len(records) > MAX_RECORDS:
-        raise BodyError(f"一次最多提交 {MAX_RECORDS} 件，请分批提交 "
-                        f"(at most {MAX_RECORDS} records a request)")
+        raise TooManyRecords(f"一次最多提交 {MAX_RECORDS} 件（本次 {len(records)} 件），请分批提交"
+                             f"，本次均未登记 (at most {MAX_RECORDS} records a request; nothing "
+                             "was stored)")
     return records
 
 
@@ -115,19 +134,32 @@ def _problem(name: str, message: str) -> list[dict[str, str]]:
     return [{"field": name, "message": message}]
 
 
-def judge(desk: ComplaintDesk, data: HubData, item: Any
+def judge(desk: ComplaintDesk, data: HubData, index: int, raw: str | bytes
           ) -> tuple[HotlineComplaint | None, NewComplaint | None, list[dict[str, str]]]:
-    """(the record, the complaint to store, []) or (…, None, its problems by field)."""
-    if not isinstance(item, dict):
-        return None, None, _problem(RECORD, "记录必须是 JSON 对象 (record must be a JSON object)")
+    """(the record, the complaint to store, []) or (…, None, its problems by field).
+
+    Never raises for anything the 12345 system can put in a record.
+    """
+    outcome = judge_record(index, raw, _validate_json)
+    if isinstance(outcome, Rejection):
+        return None, None, outcome.errors
     try:
-        # JSON in, JSON validated: strict types, and timestamps read as the standard writes them.
-        record = HotlineComplaint.model_validate_json(json.dumps(item), strict=True)
-    except ValidationError as exc:
-        return None, None, field_problems(exc)
+        return _check(desk, data, outcome)
+    except Exception as exc:  # a bug in a check: refuse this record, keep the others
+        log.exception("12345 record %s could not be judged", index)
+        return outcome, None, _problem(RECORD, f"记录无法处理 (cannot be processed: "
+                                               f"{type(exc).__name__})")
+
+
+def _check(desk: ComplaintDesk, data: HubData, record: HotlineComplaint
+           ) -> tuple[HotlineComplaint, NewComplaint | None, list[dict[str, str]]]:
     for name, value in record:
         if isinstance(value, str) and "\x00" in value:
             return record, None, _problem(name, "不能含有空字符 (must not contain NUL)")
+        if isinstance(value, str) and not encodes(value):
+            return record, None, _problem(name, "含有无法编码的字符（单独的代理项，如 \\ud800）"
+                                                "(holds a lone surrogate, which UTF-8 cannot "
+                                                "encode)")
     if record.district_code and record.district_code not in DISTRICTS:
         return record, None, _problem("district_code", f"区代码 {record.district_code} 不存在"
                                       f"（可选：{known_units()}）(unknown district)")
@@ -171,24 +203,48 @@ def _differing(held: dict[str, Any], new: NewComplaint, case_no: str | None) -> 
 
 
 def take_hotline(desk: ComplaintDesk, data: HubData, body: bytes) -> tuple[int, dict[str, Any]]:
-    """Judge and store a request's records; (HTTP status, answer). BodyError: answer 400."""
+    """Judge and store a request's records; (HTTP status, answer).
+
+    Raises BodyError (answer 400; the body is kept in quarantine whole) or TooManyRecords
+    (413). A failure of the store itself raises and commits nothing of the request.
+    """
+    at = desk.now()[0]
+    try:
+        records = split_records(body)
+    except BodyError as exc:
+        complaint_quarantine.keep_body(desk.store, at, body, str(exc))
+        raise
     result = IntakeResult()
     judged = []
-    for index, item in enumerate(split_records(body)):
-        record, new, problems = judge(desk, data, item)
+    for index, raw in records:
+        record, new, problems = judge(desk, data, index, raw)
         if problems:
-            ticket = record.ticket_no if record else None
-            result.rejected.append({"index": index, "ticket_no": ticket, "errors": problems})
+            result.refuse(Rejection(index, problems, raw), record.ticket_no if record else None)
         else:
-            judged.append((index, record, new))
-    if judged:
-        with desk.store.transaction() as conn:
-            for index, record, new in judged:
-                _store(desk, conn, index, record, new, result)
+            judged.append((index, raw, record, new))
+    with desk.store.transaction() as conn:
+        for index, raw, record, new in judged:
+            _store_alone(desk, conn, index, raw, record, new, result)
+        complaint_quarantine.keep(conn, at, result.quarantine)
     return result.status, result.as_dict()
 
 
-def _store(desk: ComplaintDesk, conn, index: int, record: HotlineComplaint,
+def _store_alone(desk: ComplaintDesk, conn, index: int, raw: str, record: HotlineComplaint,
+                 new: NewComplaint, result: IntakeResult) -> None:
+    """Store one record under a savepoint: if it cannot be stored, it alone is refused."""
+    conn.execute("savepoint hotline_record")
+    try:
+        _store(desk, conn, index, raw, record, new, result)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, this record cannot be kept
+        conn.execute("rollback to savepoint hotline_record")  # if this fails: refuse it all
+        log.exception("12345 record %s (ticket %s) could not be stored", index, record.ticket_no)
+        result.refuse(Rejection(index, _problem(RECORD, f"记录无法存储 (cannot be stored: "
+                                                        f"{type(exc).__name__})"), raw),
+                      record.ticket_no)
+    conn.execute("release savepoint hotline_record")
+
+
+def _store(desk: ComplaintDesk, conn, index: int, raw: str, record: HotlineComplaint,
            new: NewComplaint, result: IntakeResult) -> None:
     fingerprint = digest(new, record.case_no)
     note = f"12345工单 {record.ticket_no}" + (f"，办件 {record.case_no}" if record.case_no else "")
@@ -208,8 +264,8 @@ def _store(desk: ComplaintDesk, conn, index: int, record: HotlineComplaint,
         result.duplicate.append({**answer, "tracking_no": held["tracking_no"]})
         return
     fields = _differing(held, new, record.case_no)
-    result.conflicting.append({
-        **answer, "fields": fields,
-        "message": f"12345工单号 {record.ticket_no} 已登记（{held['tracking_no']}），本次内容不同："
-                   f"{'、'.join(fields)}；同一工单不能以不同内容重复登记 (ticket already held "
-                   "with different content)"})
+    message = (f"{CONFLICT_REASON}：12345工单号 {record.ticket_no} 已登记（{held['tracking_no']}），"
+               f"本次内容不同：{'、'.join(fields)}；同一工单不能以不同内容重复登记 (ticket already "
+               "held with different content)")
+    result.conflicting.append({**answer, "fields": fields, "message": message})
+    result.quarantine.append(Rejection(index, _problem("ticket_no", message), raw))

@@ -1,7 +1,7 @@
 """Channel evaluations as they arrive over HTTP: split the body, validate each, name bad fields.
 
 A body is one JSON object, a JSON array of objects or NDJSON (split on ``\\n`` only), cut
-into records by ``edge/bodies.py`` exactly as case events are. Each record is judged on its
+into records by ``standard/bodies.py`` exactly as case events are. Each record is judged on its
 own, strictly against :class:`standard.evaluations.Evaluation`; a bad one becomes a
 ``Rejection`` with one entry per bad field (the same shape and wording as case-event ingest),
 to be quarantined with its raw bytes.
@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from edge.bodies import BodyError, RawRecord, split_body
+from standard.bodies import BodyError, RawRecord, split_body
 from edge.ingest import judge_record
 from edge.quarantine import Rejection
 from standard.evaluations import Evaluation

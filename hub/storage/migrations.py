@@ -308,6 +308,13 @@ def case_staff(db: Migrating) -> None:
     db.conn.execute(casestaff.backfill_sql(db.postgres))
 
 
+def complaint_quarantine(db: Migrating) -> None:
+    """Issue 15: the 12345 intake keeps every refused record, with why and its raw form."""
+    from hub import complaint_quarantine as quarantined
+
+    db.run(quarantined.SCHEMA)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -331,6 +338,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "district 督办 with their own numbers", district_dubans),
     Migration(14, "absences' office periods", absence_office_periods),
     Migration(15, "the staff who handled each case", case_staff),
+    Migration(16, "the 12345 intake's quarantine", complaint_quarantine),
 )
 LATEST = MIGRATIONS[-1].version
 

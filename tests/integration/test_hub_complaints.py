@@ -3,7 +3,8 @@
 督办 (移交督办); replies made public without personal data.
 
 The 12345 API is fuzzed with Hypothesis: whatever the body, the answer is 200, 400 or 422
-(never a 500), every refusal names a field, and a ticket posted twice is taken once.
+(never a 500), every refusal names a field, and a ticket posted twice is taken once (the
+intake's hardening and quarantine, against a real server: test_hub_complaint_intake.py).
 """
 
 from __future__ import annotations
@@ -290,10 +291,13 @@ def test_the_12345_api_judges_each_record_and_names_the_field(hub):
     assert linked == {"district_code": "440606", "dept_suffix": "SCJ", "case_no": case_no}
     nothing = post_api(hub, [ticket("12345-BAD", kind="x")])
     assert nothing.status_code == 422 and nothing.get_json()["accepted"] == 0
-    for raw, message in ((b"{not json", "不是有效的 JSON"), (b"[]", "空数组"),
-                         (b"\xff\xfe", "UTF-8")):
+    for raw, message in ((b"[]", "空数组"), (b"\xff\xfe", "不是 JSON 数组或 NDJSON"),
+                         (b'[{"a": 1} x', "不是有效的 JSON")):
         bad = post_api(hub, raw)
         assert bad.status_code == 400 and message in bad.get_json()["error"], raw
+    broken = post_api(hub, b"{not json")  # one NDJSON record, refused by its index
+    assert broken.status_code == 422
+    assert "不是有效的 JSON" in broken.get_json()["rejected"][0]["errors"][0]["message"]
 
 
 def test_the_12345_api_needs_its_token_and_a_new_token_replaces_the_old(hub):

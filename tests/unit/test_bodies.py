@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from edge.bodies import BodyError, file_records, split_body
+from standard.bodies import BodyError, file_records, split_body
 from edge.ingest import ingest_texts
 from edge.store import Store
 
@@ -100,6 +100,10 @@ def test_a_body_that_cannot_be_cut_into_records(body, words):
 def test_a_single_pretty_printed_object_is_one_record_when_allowed():
     body = json.dumps(record(1), indent=2).encode()
     assert [index for index, _ in split_body(body, single_object=True)] == [0]
+    # Not UTF-8: still one record (its bytes, to be refused and kept), not one per line.
+    spoiled = body.replace(b'"S017"', b'"S\xff"')
+    assert spoiled != body
+    assert split_body(spoiled, single_object=True) == [(0, spoiled)]
 
 
 def test_files_are_split_on_newline_only_and_keep_bad_bytes(tmp_path, store):

@@ -114,7 +114,7 @@ def test_a_resend_is_judged_as_the_box_judges_it_across_the_files_of_a_run(tmp_p
 
 
 def test_a_line_that_is_not_utf8_is_one_refused_record_as_on_the_box(tmp_path):
-    """The box keeps such a line's bytes and refuses that record alone (edge/bodies.py); the
+    """The box keeps such a line's bytes and refuses that record alone (standard/bodies.py); the
     validator said the whole file could not be read."""
     from edge.filefeed import file_records
     from edge.ingest import ingest_texts

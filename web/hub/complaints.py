@@ -8,6 +8,7 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from hub import complaint_quarantine as quarantined
 from hub.complaint_links import link_case, transfer_to_duban
 from hub.complaints import (
     CHANNELS,
@@ -32,9 +33,12 @@ def index():
     state = request.args.get("state") if request.args.get("state") in STATE_NAMES else None
     channel = request.args.get("channel") if request.args.get("channel") in CHANNELS else None
     rows, total, page, pages = dashboard().complaints.page(scope(), state, channel, page_arg())
+    store = dashboard().complaints.store
     return render_template("complaints.html", rows=rows, total=total, page=page, pages=pages,
                            state=state, states=STATE_NAMES, channel=channel, channels=CHANNELS,
-                           depts=data().dept_names(), scope=scope())
+                           depts=data().dept_names(), scope=scope(),
+                           quarantined=quarantined.count(store, scope()),
+                           quarantine=quarantined.recent(store, scope(), limit=10))
 
 
 @bp.get("/complaints/<int:complaint_id>")

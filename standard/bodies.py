@@ -9,7 +9,10 @@ there). A record that is not valid UTF-8 is handed on as ``bytes`` so that it ca
 and quarantined byte for byte.
 
 Only a body that cannot be cut into records at all (empty, not JSON, an array with broken
-syntax) raises ``BodyError``.
+syntax) raises ``BodyError``. Each record is then judged alone (``judge_record``: never raises
+for anything a sender can put in it) and a refused one is a ``Rejection``, kept with its raw
+form as text, or base64 when it is not valid UTF-8 (``kept_form``). The box's intakes
+(edge/ingest.py) and the hub's 12345 intake (hub/complaint_intake.py) share all of this.
 
 Example::
 
@@ -21,13 +24,23 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+
+from standard.problems import RECORD, field_problems
+from standard.records import MAX_RECORD_CHARS
+
+log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
 
@@ -104,7 +117,7 @@ def split_array(body: bytes) -> list[RawRecord]:
     while True:
         end = _value_end(text, at)
         raw = text[at:end]
-        if not clean and not _encodes(raw):
+        if not clean and not encodes(raw):
             items.append((len(items), raw.encode("utf-8", errors="surrogateescape")))
         else:
             items.append((len(items), raw))
@@ -163,21 +176,87 @@ def _syntax_error(text: str, at: int, why: str) -> BodyError:
                      f"character {at + 1})")
 
 
-def _single_object(body: bytes) -> str | None:
-    """The body's text when it is exactly one JSON value, else None (perhaps NDJSON)."""
+def _single_object(body: bytes) -> str | bytes | None:
+    """The body when it is exactly one JSON value, else None (perhaps NDJSON): its text, or
+    its bytes when they are not valid UTF-8 (one record to refuse, not one per line)."""
+    text = body.decode("utf-8", errors="surrogateescape")
     try:
-        text = body.decode("utf-8")
         end = _value_end(text, 0)
-    except (UnicodeDecodeError, BodyError):
+    except BodyError:
         return None
-    return text if not text[end:].strip(" \t\n\r") else None
+    if text[end:].strip(" \t\n\r"):
+        return None
+    return text if encodes(text) else body
 
 
 def _opens_object(raw: str | bytes) -> bool:
     return raw.lstrip()[:1] in ("{", b"{")
 
 
-def _encodes(text: str) -> bool:
+# -- judging one record ---------------------------------------------------------------------
+@dataclass
+class Rejection:
+    """One refused record: its index in the request or file, what is wrong, its raw form."""
+
+    index: int
+    errors: list[dict[str, str]]
+    raw: str | bytes
+    source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "errors": self.errors}
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+
+
+def refused(index: int, raw: str | bytes, message: str, field: str = RECORD) -> Rejection:
+    return Rejection(index, [{"field": field, "message": message}], raw)
+
+
+def judge_record(index: int, raw: str | bytes, validate_json: Callable[..., Any],
+                 max_chars: int = MAX_RECORD_CHARS) -> Any:
+    """``validate_json(raw, strict=True)``, or a Rejection saying why the record is refused.
+
+    Never raises for anything a sender can put in a record (pydantic's JSON parser refuses
+    nesting deeper than its limit as a ``json_invalid`` problem, named by standard/problems.py).
+    """
+    if isinstance(raw, bytes):
+        return refused(index, raw, "不是 UTF-8 编码的文本，原始字节已保存 "
+                                   "(not UTF-8 text; the raw bytes are kept)")
+    if len(raw) > max_chars:
+        return refused(index, raw, f"记录过长 (longer than {max_chars} characters)")
+    try:
+        return validate_json(raw, strict=True)
+    except ValidationError as exc:
+        return Rejection(index, field_problems(exc), raw)
+    except Exception as exc:  # a bug in a validator: refuse this record, keep the others
+        log.exception("record %s could not be validated", index)
+        return refused(index, raw, f"记录无法处理 (cannot be processed: {type(exc).__name__})")
+
+
+def kept_form(raw: str | bytes) -> tuple[str, str]:
+    """(text, encoding) to store for a raw record: UTF-8 text as it is, anything else base64."""
+    if isinstance(raw, str):
+        try:
+            raw.encode("utf-8")
+            return raw, "utf-8"
+        except UnicodeEncodeError:
+            raw = raw.encode("utf-8", errors="surrogatepass")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+def safe_text(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold written as a backslash escape (reasons, names)."""
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def encodes(text: str) -> bool:
+    """Whether ``text`` can be stored as UTF-8 (a lone surrogate cannot)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
