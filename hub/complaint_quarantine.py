@@ -3,8 +3,9 @@
 A record of ``POST /api/v1/complaints`` that cannot be decoded, validated or stored, a ticket
 re-posted with different content, and a body that cannot be cut into records at all (kept
 whole, ``position`` -1) are kept here, in the transaction that answers the request. The raw
-form is the text as sent, or base64 when it is not valid UTF-8 (``encoding``), so nothing the
-12345 system sends can fail the write that keeps it (standard/bodies.py). ``district_code`` is
+form is the text as sent, or base64 when it is not valid UTF-8 or holds a NUL, which
+PostgreSQL's text cannot (``encoding``), so nothing the 12345 system sends can fail the write
+that keeps it (standard/bodies.py). ``district_code`` is
 the record's own district when it names a known one, so a district sees its own refusals;
 refusals with no district are the city's (departments see none).
 
@@ -17,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -42,13 +44,21 @@ def keep(conn, at: str, rejected: list[Rejection]) -> None:
     rows = []
     for rejection in rejected:
         text, encoding = kept_form(rejection.raw)
+        if "\x00" in text:  # PostgreSQL's text cannot hold NUL: kept as base64 on both engines
+            text = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            encoding = "base64"
         ticket, district = _names(rejection.raw)
-        rows.append((at, rejection.index, ticket, district, safe_text(rejection.reason), text,
-                     encoding))
+        rows.append((at, rejection.index, ticket and _printable(ticket), district,
+                     _printable(rejection.reason), text, encoding))
     if rows:
         conn.executemany(
             "insert into complaint_quarantine (received_at, position, ticket_no, district_code,"
             " reason, raw, encoding) values (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _printable(text: str) -> str:
+    """A reason or ticket number as both engines store it (no lone surrogate, no NUL)."""
+    return safe_text(text).replace("\x00", "\\x00")
 
 
 def keep_body(store, at: str, body: bytes, reason: str) -> None:
@@ -69,7 +79,7 @@ def _names(raw: str | bytes) -> tuple[str | None, str | None]:
     if not isinstance(record, dict):
         return None, None
     ticket, district = record.get("ticket_no"), record.get("district_code")
-    ticket = safe_text(ticket[:_NAMES]) if isinstance(ticket, str) else None
+    ticket = ticket[:_NAMES] if isinstance(ticket, str) else None
     return ticket, district if isinstance(district, str) and district in DISTRICTS else None
 
 

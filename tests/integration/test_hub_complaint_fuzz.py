@@ -45,7 +45,7 @@ from tests.integration.test_intake_fuzz import (
 )
 
 TICKET = st.builds(
-    lambda required, optional, rare: {**required, **optional, **rare},
+    lambda required, optional, rare, extra: {**required, **optional, **rare, **extra},
     st.fixed_dictionaries({
         "version": field(st.just(1)), "ticket_no": field(CODE | st.sampled_from(["T-1", "T-2"])),
         "kind": field(st.sampled_from(["投诉", "举报", "建言"])),
@@ -55,7 +55,8 @@ TICKET = st.builds(
         "dept": field(st.sampled_from(["SCJ", "WJJ"])), "contact_name": field(ODD_TEXT),
         "contact_phone": field(ODD_TEXT), "publish": field(st.booleans())}),
     mostly(st.just({}), st.fixed_dictionaries({}, optional={
-        "case_no": field(CODE), "colour": ANY_JSON}), odds=4))
+        "case_no": field(CODE), "colour": ANY_JSON}), odds=4),
+    mostly(st.just({}), st.dictionaries(ODD_TEXT, ANY_JSON, max_size=2)))  # any key: "\x00"
 PRETTY = st.builds(lambda record: (encode(json.dumps(record, indent=2, ensure_ascii=False)), 1),
                    TICKET)
 

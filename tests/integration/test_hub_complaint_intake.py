@@ -135,6 +135,22 @@ def test_ndjson_is_split_on_newline_only_and_a_conflict_is_quarantined(served):
     assert "与已接收记录内容不同" in row["reason"] and row["ticket_no"] == "ND-2"
 
 
+def test_nul_anywhere_is_kept_on_both_engines(served):
+    """PostgreSQL's text cannot hold NUL: a field named "\x00", a NUL in a value and a raw NUL
+    byte in a line are refused and kept (base64 when the raw form holds the NUL itself)."""
+    before = served.last_quarantined_id()
+    body = (text({**ticket("NUL-1"), "\x00": 1}) + "\n" + text(ticket("NUL-2", subject="a\x00b"))
+            + "\n" + '{"ticket_no": "NUL-3\x00"}\n').encode()
+    status, answer = served.post(body)
+    assert status == 422 and answer["quarantined"] == 3, answer
+    kept = served.quarantined(before)
+    assert [row["position"] for row in kept] == [0, 1, 2]
+    assert kept[2]["encoding"] == "base64"
+    assert base64.b64decode(kept[2]["raw"]) == b'{"ticket_no": "NUL-3\x00"}'
+    status, answer = served.post(b"\x00\x00")
+    assert status == 400 and served.quarantined(before)[-1]["position"] == -1
+
+
 def test_a_pretty_printed_object_is_one_record(served):
     status, answer = served.post(json.dumps(ticket("PP-1"), indent=2).encode())
     assert status == 200 and answer["accepted"] == 1
