@@ -34,11 +34,11 @@ import orjson
 from pydantic import ValidationError
 
 from edge import backlog
-from standard.bodies import BodyError, RawRecord, csv_records, judge_record, split_body
-from standard.bodies import refused as _refused
 from edge.casefold import CaseBatch
 from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
+from standard.bodies import BodyError, RawRecord, csv_records, judge_record, split_body
+from standard.bodies import refused as _refused
 from standard.deadlines import apply_event
 from standard.fastrecords import FastEvent, read_event
 from standard.records import MAX_RECORD_CHARS, TERMINAL_EVENTS, CaseEvent, CatalogueItem
