@@ -3,7 +3,8 @@
 Run from the repository root: ``python -m bench.bench_relay``. Prints figures only; nothing
 here asserts (timed assertions do not belong in tests).
 
-1. Throughput: a box Store filled with N case-event records (``tx.emit``), a Relay (sealing,
+1. Throughput: a box Store filled with N case events stored as ingest stores them (each in
+   ``case_events``, its outbox row referring to it: edge/outboxrefs.py), a Relay (sealing,
    Ed25519, CurveZMQ, default batches and window) and a Receiver + HubStore on temporary
    files. Timed from the relay's start until the box has recorded the hub's ack of the last
    record. Compared in the same run with (a) the same outbox carried by Debian's mosquitto
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import json
 import multiprocessing
 import socket
 import statistics
@@ -33,7 +35,7 @@ from pathlib import Path
 import zmq
 
 from edge.relay import Relay, RelaySettings
-from edge.store import Store
+from edge.store import Store, iso
 from bench import mqtt_baseline
 from hallwatch.sim import Platform
 from hub.receiver import Receiver
@@ -74,12 +76,23 @@ def sample_events(count: int = 5000) -> list[dict]:
 
 
 def filled_store(path: Path, count: int, events: list[dict]) -> Store:
+    """``count`` platform events stored as ingest stores them: each in ``case_events`` (its
+    own event id), its outbox row referring to it (edge/outboxrefs.py)."""
     store = Store(path, box_id=BOX_ID).open()
     bodies = itertools.cycle(events)
     for first in range(0, count, FILL_CHUNK):
         size = min(FILL_CHUNK, count - first)
-        chunk = [next(bodies) for _ in range(size)]
-        store.write(lambda tx: [tx.emit("case_event", body) for body in chunk])
+        chunk = [{**next(bodies), "event_id": f"bench-{first + n}"} for n in range(size)]
+        texts = [json.dumps(body, ensure_ascii=False, separators=(",", ":")) for body in chunk]
+
+        def store_chunk(tx, chunk=chunk, texts=texts) -> None:
+            tx.conn.executemany(
+                "insert into case_events (event_id, case_no, event_type, occurred_at,"
+                " received_at, body) values (?, ?, ?, ?, ?, ?)",
+                [(body["event_id"], body["case_no"], body["event_type"], body["occurred_at"],
+                  iso(tx.now), text) for body, text in zip(chunk, texts)])
+            tx.emit_json_many("case_event", texts, refs=[body["event_id"] for body in chunk])
+        store.write(store_chunk)
     return store
 
 
@@ -199,7 +212,8 @@ def relay_once(folder: Path, count: int,
     folder.mkdir()
     store = filled_store(folder / "box.db", count, events)
     with store.read() as db:
-        rows = db.conn.execute("select seq, body, hash from outbox order by seq").fetchall()
+        rows = db.conn.execute("select seq, body, hash from outbox_records order by seq"
+                               ).fetchall()
     payloads = [wire.batch_plaintext([(body, digest) for _, body, digest in rows[i:i + BATCH]])
                 for i in range(0, len(rows), BATCH)]
     try:
