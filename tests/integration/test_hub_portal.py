@@ -103,8 +103,9 @@ def test_a_complaint_is_written_and_nothing_else_can_be(portal):
         with pytest.raises(Exception, match="not authorized|permission denied"):
             with store.transaction() as conn:
                 conn.execute(statement)
-    # the raw records are not published, nor who handled a case (办件监察's staff search)
-    for table in ("records", "boxes", "tamper_alerts", "hub_case_staff"):
+    # the raw records are not published, nor who handled a case (办件监察's staff search), nor
+    # the 12345 records kept in quarantine (with their contacts)
+    for table in ("records", "boxes", "tamper_alerts", "hub_case_staff", "complaint_quarantine"):
         with pytest.raises(Exception, match="not authorized|permission denied"):
             store.query(f"select count(*) as n from {table}")
 
