@@ -21,6 +21,14 @@ open case or share:
   alert opened arrived after it, and the case told by every event that had occurred by then,
   judged on that day, does not have the finding (the next stage had in fact begun in time).
 
+- 程序异常: the case's facts are folded in the order its events arrived, so a stage that arrives
+  after the next one (or a 受理 after its 办结) looks out of order or skipped, and stays so. Some
+  events that occurred before the alert opened arrived after it, and the case told by its events
+  in the order they occurred, both as of the alert's opening and with every event now known,
+  does not have the finding (_procedure_false). A stage truly skipped, or truly out of order by
+  the events' own times, keeps its finding (events of the same moment are taken in the
+  statutory order of their stages, an ending last).
+
 A finding cured by action (the 办结 came after the alert opened) is not disproven: it clears as
 before. The decision depends only on the case's facts and events and on the alert's opening
 time, so the fast pass and a full judgement withdraw the same alerts.
@@ -46,7 +54,7 @@ from edge.supervision.notices import district_label
 from edge.supervision.verdicts import CaseRule, CaseView, RuleSettings, case_findings
 from standard.deadlines import apply_event
 from standard.facts import CaseFacts
-from standard.records import LOCAL_TZ
+from standard.records import LOCAL_TZ, STAGE_RANK, TERMINAL_EVENTS
 from standard.shares import participants
 from standard.supervision import WITHDRAWN
 
@@ -54,6 +62,9 @@ from standard.supervision import WITHDRAWN
 WITHDRAWABLE = frozenset({"超期", "超法定时限", "临近时限"})
 # Findings about the stage in progress: judged again as of the alert's opening (_stage_false).
 STAGE_RULES = frozenset({"环节超时", "环节临近时限"})
+# Found from the order the events arrived in, so it stays found: judged in occurrence order.
+PROCEDURE = "程序异常"
+_LAST = len(STAGE_RANK) + 1
 FEEDBACK = "反馈"
 
 
@@ -76,8 +87,10 @@ def disproven(conn, board: CaseBoard, today: dt.date,
     """
     candidates: dict[str, list[tuple[str, str, int]]] = {}
     for (subject, rule), (alert_id, state, _cleared, case_no) in existing.items():
-        if (rule in WITHDRAWABLE | STAGE_RULES and state != WITHDRAWN and case_no is not None
-                and (subject, rule) not in findings):
+        if state == WITHDRAWN or case_no is None:
+            continue
+        if (rule in WITHDRAWABLE | STAGE_RULES and (subject, rule) not in findings
+                or rule == PROCEDURE):  # still found, from the arrival order: judged below
             candidates.setdefault(case_no, []).append((subject, rule, alert_id))
     out = []
     for case_no, alerts in sorted(candidates.items()):
@@ -87,7 +100,10 @@ def disproven(conn, board: CaseBoard, today: dt.date,
         facts = CaseFacts.from_json(found[0])
         status = board.status(facts, today)
         for subject, rule, alert_id in sorted(alerts, key=lambda a: a[2]):
-            if rule in STAGE_RULES:
+            if rule == PROCEDURE:
+                reason = _procedure_false(conn, board, rules, settings or RuleSettings(), facts,
+                                          subject, alert_id)
+            elif rule in STAGE_RULES:
                 reason = _stage_false(conn, board, rules, settings or RuleSettings(), facts,
                                       subject, rule, alert_id)
             else:
@@ -138,28 +154,14 @@ def _stage_false(conn, board: CaseBoard, rules: Sequence[CaseRule], settings: Ru
     """A stage finding was false when made when events that occurred before the alert opened
     but arrived after it (a stage's end, a pause) make the rules, judging the case as it then
     was, not find it. None when it stands (or was cured by what happened after)."""
-    opened_at = conn.execute("select opened_at from alerts where id = ?",
-                             (alert_id,)).fetchone()[0]
-    opened = _moment(opened_at)
-    events = [(row, _moment(row[2])) for row in conn.execute(
-        "select event_id, event_type, occurred_at, received_at, body from case_events"
-        " where case_no = ? order by rowid", (facts.case_no,))]
-    then = [(row, at) for row, at in events if at < opened]
-    late = [(row, at) for row, at in then if _moment(row[3]) > opened]
-    enabled = [r for r in rules if r.name == rule]
-    if not late or not enabled:
+    opened, events = _events(conn, facts.case_no, alert_id)
+    told = _told_then(events, opened, rules, rule)
+    if told is None:
         return None
-    joint = participants(board.catalogue.get(facts.item_code))
-    was = None
-    for row, _at in then:
-        event = validate(0, row[4])
-        if isinstance(event, Rejection):
-            return None  # cannot be told again: leave it
-        was = apply_event(was, event, joint)
+    then, late, enabled = told
     day = opened.astimezone(LOCAL_TZ).date()
-    item = board.catalogue.get(was.item_code)
-    found = case_findings(CaseView(was, board.status(was, day), item), enabled, settings)
-    if any(f.subject == subject for f in found):
+    joint = participants(board.catalogue.get(facts.item_code))
+    if _finds(board, enabled, settings, joint, then, day, subject) is not False:
         return None
     # the evidence named: of the latest arrival (what this pass was judging), the earliest
     arrival = max(_moment(row[3]) for row, _at in late)
@@ -170,6 +172,81 @@ def _stage_false(conn, board: CaseBoard, rules: Sequence[CaseRule], settings: Ru
             f"早于本预警开启时间（{opened.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}），"
             f"{_moment(received_at).astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}才到达；按当时已发生的事件判断，"
             f"{rule}并不成立；本预警撤销" + _void_text(conn, alert_id))
+
+
+def _procedure_false(conn, board: CaseBoard, rules: Sequence[CaseRule], settings: RuleSettings,
+                     facts: CaseFacts, subject: str, alert_id: int) -> str | None:
+    """A 程序异常 was false when made when events that occurred before the alert opened but
+    arrived after it (a missing stage, the 受理 of a case already 办结) put the stages in their
+    order: the case folded from its events in the order they occurred has no 程序异常, as of
+    the alert's opening and with every event now known (a real anomaly since keeps it). None
+    when it stands."""
+    opened, events = _events(conn, facts.case_no, alert_id)
+    occurred = sorted(events, key=lambda pair: (pair[1], _tie_rank(pair[0][1])))
+    told = _told_then(occurred, opened, rules, PROCEDURE)
+    if told is None:
+        return None
+    then, late, enabled = told
+    day = opened.astimezone(LOCAL_TZ).date()
+    last = max(day, occurred[-1][1].astimezone(LOCAL_TZ).date())
+    joint = participants(board.catalogue.get(facts.item_code))
+    for told, on in ((then, day), (occurred, last)):
+        if _finds(board, enabled, settings, joint, told, on, subject) is not False:
+            return None
+    # the evidence named: the events of the latest arrival (what this pass was judging)
+    came = max(_moment(row[3]) for row, _at in late)
+    latest = [(row, at) for row, at in late if _moment(row[3]) == came]
+    named = "、".join(f"{row[0]}（{row[1]}，{at.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}）"
+                      for row, at in latest[:3])
+    named += f"等{len(latest)}个事件" if len(latest) > 3 else ""
+    return (f"后到数据表明判断有误：事件{named}早于本预警开启时间"
+            f"（{opened.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}），"
+            f"{came.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}才到达；按事件发生的先后，办理环节的顺序无误，"
+            f"{PROCEDURE}并不成立；本预警撤销" + _void_text(conn, alert_id))
+
+
+def _told_then(events: list, opened: dt.datetime, rules: Sequence[CaseRule], rule: str
+               ) -> tuple[list, list, list[CaseRule]] | None:
+    """(the events that occurred before the alert opened, those of them that arrived after it,
+    the rule if enabled); None when none arrived after it or the rule is not enabled."""
+    then = [(row, at) for row, at in events if at < opened]
+    late = [(row, at) for row, at in then if _moment(row[3]) > opened]
+    enabled = [r for r in rules if r.name == rule]
+    return (then, late, enabled) if late and enabled else None
+
+
+def _tie_rank(kind: str) -> int:
+    """Events of the same moment: stages in their statutory order, an ending last, any other
+    event first (the sort is stable: those keep the order they arrived in)."""
+    return STAGE_RANK.get(kind, _LAST if kind in TERMINAL_EVENTS else 0)
+
+
+def _events(conn, case_no: str, alert_id: int
+            ) -> tuple[dt.datetime, list[tuple[tuple, dt.datetime]]]:
+    """The alert's opening and the case's events in arrival order, each with its moment."""
+    opened = _moment(conn.execute("select opened_at from alerts where id = ?",
+                                  (alert_id,)).fetchone()[0])
+    return opened, [(row, _moment(row[2])) for row in conn.execute(
+        "select event_id, event_type, occurred_at, received_at, body from case_events"
+        " where case_no = ? order by rowid", (case_no,))]
+
+
+def _finds(board: CaseBoard, enabled: Sequence[CaseRule], settings: RuleSettings,
+           joint: frozenset[str], told: list[tuple[tuple, dt.datetime]], day: dt.date,
+           subject: str) -> bool | None:
+    """Whether the rules find ``subject`` on the case folded from ``told`` (in that order),
+    judged on ``day``; None when an event cannot be told again (leave the alert as it is)."""
+    was = None
+    for row, _at in told:
+        event = validate(0, row[4])
+        if isinstance(event, Rejection):
+            return None
+        was = apply_event(was, event, joint)
+    if was is None:
+        return None
+    item = board.catalogue.get(was.item_code)
+    found = case_findings(CaseView(was, board.status(was, day), item), enabled, settings)
+    return any(f.subject == subject for f in found)
 
 
 def _event(conn, case_no: str, kind: str, dept: str | None

@@ -28,9 +28,11 @@ FIRST, LAST = dt.date(2026, 9, 21), dt.date(2026, 11, 13)
 def story(seed: int, cases: int) -> dict[dt.date, list[dict]]:
     """Events by the day they are sent: cases accepted over three weeks, moving on, pausing,
     extended, fees, finished (some late, some refused without a reason, some skipping a stage);
-    a quarter of the cases sent late after 受理 (a backfill), so some verdicts are disproven."""
+    a quarter of the cases sent late after 受理 (a backfill), so some verdicts are disproven;
+    of the others, some have one stage sent days after the next one (out of arrival order)."""
     rng = random.Random(seed)
     late = random.Random(seed + 1)  # which cases the platform backfills late (own stream)
+    swap = random.Random(seed + 2)  # which cases have a stage sent after the next one
     days: dict[dt.date, list[dict]] = {}
     serial = 0
     for number in range(cases):
@@ -59,16 +61,28 @@ def story(seed: int, cases: int) -> dict[dt.date, list[dict]]:
         # A backfill: after 受理 the platform goes quiet and sends the rest days later, dated as
         # it happened (an on-time 办结 arriving after the box found the case overdue).
         backfill = dt.timedelta(days=late.randint(4, 12)) if late.random() < 0.25 else None
+        # Out of order: a stage held back and sent days after the event that followed it, dated
+        # as it happened (程序异常 found from the arrival order, then withdrawn when in order).
+        held = swap.randrange(2, stop - 1) if not backfill and stop > 3 and \
+            swap.random() < 0.2 else None
+        if held is not None and plan[held][0] not in ("承办", "审核", "批准"):
+            held = None
+        hold = dt.timedelta(days=swap.randint(2, 6))
+        sending: list[tuple[dt.date, dict]] = []
         for position, (kind, extra) in enumerate(plan[:stop]):
             if position > 1:
                 day += dt.timedelta(days=rng.choice((0, 1, 1, 2, 3, 5)))
             serial += 1
             sent = day + backfill if backfill and position > 1 else day
-            days.setdefault(sent, []).append({
+            sending.append((sent, {
                 "event_id": f"GE{serial:06d}", "case_no": case_no, "item_code": code,
                 "dept_code": CATALOGUE[code].dept_code, "district_code": DISTRICT,
                 "event_type": kind, "occurred_at": f"{day.isoformat()}T10:00:00+08:00",
-                "actor": {"id": "S001", "name": "李敏"}, **extra})
+                "actor": {"id": "S001", "name": "李敏"}, **extra}))
+        if held is not None:
+            sending[held] = (sending[held + 1][0] + hold, sending[held][1])
+        for sent, event in sending:
+            days.setdefault(sent, []).append(event)
     return days
 
 
@@ -109,7 +123,7 @@ def test_the_fast_pass_gives_the_alerts_and_cards_of_a_full_judgement(tmp_path, 
     # Backfilled on-time finishes withdrew verdicts (and voided cards) on both boxes alike.
     withdrawn = {rule for _subject, rule, state, *_rest in alert_states(fast)
                  if state == "withdrawn"}
-    assert withdrawn >= {"超期"}, withdrawn
+    assert withdrawn >= {"超期", "程序异常"}, withdrawn
     assert any(card for _s, _r, state, _d, card, *_rest in alert_states(fast)
                if state == "withdrawn"), "no voided card in the story"
     assert notices(fast)

@@ -154,3 +154,55 @@ def test_a_legal_limit_finding_names_the_legal_deadline_when_withdrawn(box):
     assert alerts[(SCJ, "超期办结")]["state"] == "open"
     note = audit(box, alerts[(SCJ, "超法定时限")]["id"])[-1]["note"]
     assert "2026-11-10已办结，未超过法定办结期限2026-11-23" in note
+
+
+def test_a_procedure_anomaly_from_stages_sent_out_of_order_is_withdrawn(box):
+    """The platform sent 申请 and 办结 first (未受理即办结, stages skipped: a red 程序异常; a
+    finished case gets no card);
+    the 受理, 承办, 审核 and 批准 it followed come later, dated before the 办结: in the order the
+    events happened the case was in order all along."""
+    box.load("P1", ("11-02", "申请"), ("11-05", "办结"))
+    box.engine.check(at("11-06"))
+    anomaly = box.alerts("P1")[(SCJ, "程序异常")]
+    assert (anomaly["state"], anomaly["level"]) == ("open", "red")
+    assert "未受理即办结" in anomaly["detail"]
+    box.load("P1", ("11-02", "受理"), ("11-03", "承办"), ("11-04", "审核"), ("11-05", "批准"))
+    result = box.engine.check(at("11-06", "15:00"))
+    assert result.withdrawn == [("case:P1", "程序异常")]
+    withdrawn = box.alerts("P1")[(SCJ, "程序异常")]
+    assert withdrawn["state"] == "withdrawn"
+    last = audit(box, withdrawn["id"])[-1]
+    assert (last["actor"], last["action"], last["to_state"]) == ("system", "withdraw", "withdrawn")
+    # the evidence: the events that arrived late (E00003 受理 first), and the order
+    assert "事件E00003（受理，2026-11-02 09:00）、E00004（承办，2026-11-03 09:00）" in last["note"]
+    assert "等4个事件" in last["note"] and "程序异常并不成立" in last["note"]
+    # The arrival-order facts still say 程序异常; the withdrawn alert stays withdrawn.
+    entries = len(audit(box, withdrawn["id"]))
+    box.engine.check(at("11-20"))
+    assert box.alerts("P1")[(SCJ, "程序异常")]["state"] == "withdrawn"
+    assert len(audit(box, withdrawn["id"])) == entries
+
+
+def test_a_stage_filled_in_late_withdraws_a_skip_but_a_real_anomaly_stands(box):
+    """P2: 批准 came before the 审核 it followed (跳过审核环节), 审核 dated 11-04 arrives after the
+    alert: withdrawn. P3: 审核 arrives late too, but dated after its 批准 (truly out of order):
+    stands. P4: 审核 never comes, the case finishes (truly skipped): stands."""
+    for case_no, approved in (("P2", "11-05"), ("P3", "11-04"), ("P4", "11-05")):
+        box.load(case_no, ("11-02", "申请"), ("11-02", "受理"), ("11-03", "承办"),
+                 (approved, "批准"))
+    box.engine.check(at("11-05", "18:00"))
+    opened = {case_no: box.alerts(case_no)[(SCJ, "程序异常")] for case_no in ("P2", "P3", "P4")}
+    assert all("跳过审核环节" in alert["detail"] and alert["card"] == "yellow"
+               for alert in opened.values())
+    box.load("P2", ("11-04", "审核"), ("11-06", "办结"))
+    box.load("P3", ("11-05", "审核"), ("11-06", "办结"))   # a day after its 批准
+    box.load("P4", ("11-06", "办结"))
+    result = box.engine.check(at("11-06", "15:00"))
+    assert result.withdrawn == [("case:P2", "程序异常")]
+    assert box.alerts("P2")[(SCJ, "程序异常")]["state"] == "withdrawn"
+    note = audit(box, opened["P2"]["id"])[-1]["note"]
+    assert "事件E00013（审核，2026-11-04 09:00）早于本预警开启时间（2026-11-05 18:00）" in note
+    for case_no in ("P3", "P4"):
+        stands = box.alerts(case_no)[(SCJ, "程序异常")]
+        assert (stands["state"], stands["card"]) == ("open", "yellow"), case_no
+        assert audit(box, stands["id"])[-1]["action"] != "withdraw"
