@@ -27,7 +27,7 @@ open case or share:
   in the order they occurred, both as of the alert's opening and with every event now known,
   does not have the finding (_procedure_false). A stage truly skipped, or truly out of order by
   the events' own times, keeps its finding (events of the same moment are taken in the
-  statutory order of their stages, an ending last).
+  statutory order of their stages, other events after them, an ending last).
 
 A finding cured by action (the 办结 came after the alert opened) is not disproven: it clears as
 before. The decision depends only on the case's facts and events and on the alert's opening
@@ -64,7 +64,7 @@ WITHDRAWABLE = frozenset({"超期", "超法定时限", "临近时限"})
 STAGE_RULES = frozenset({"环节超时", "环节临近时限"})
 # Found from the order the events arrived in, so it stays found: judged in occurrence order.
 PROCEDURE = "程序异常"
-_LAST = len(STAGE_RANK) + 1
+_LAST = len(STAGE_RANK) + 1  # after every stage (办结, the last, included)
 FEEDBACK = "反馈"
 
 
@@ -161,7 +161,7 @@ def _stage_false(conn, board: CaseBoard, rules: Sequence[CaseRule], settings: Ru
     then, late, enabled = told
     day = opened.astimezone(LOCAL_TZ).date()
     joint = participants(board.catalogue.get(facts.item_code))
-    if _finds(board, enabled, settings, joint, then, day, subject) is not False:
+    if _finds(board, facts, enabled, settings, joint, then, day, subject) is not False:
         return None
     # the evidence named: of the latest arrival (what this pass was judging), the earliest
     arrival = max(_moment(row[3]) for row, _at in late)
@@ -191,7 +191,7 @@ def _procedure_false(conn, board: CaseBoard, rules: Sequence[CaseRule], settings
     last = max(day, occurred[-1][1].astimezone(LOCAL_TZ).date())
     joint = participants(board.catalogue.get(facts.item_code))
     for told, on in ((then, day), (occurred, last)):
-        if _finds(board, enabled, settings, joint, told, on, subject) is not False:
+        if _finds(board, facts, enabled, settings, joint, told, on, subject) is not False:
             return None
     # the evidence named: the events of the latest arrival (what this pass was judging)
     came = max(_moment(row[3]) for row, _at in late)
@@ -216,9 +216,12 @@ def _told_then(events: list, opened: dt.datetime, rules: Sequence[CaseRule], rul
 
 
 def _tie_rank(kind: str) -> int:
-    """Events of the same moment: stages in their statutory order, an ending last, any other
-    event first (the sort is stable: those keep the order they arrived in)."""
-    return STAGE_RANK.get(kind, _LAST if kind in TERMINAL_EVENTS else 0)
+    """Events of the same moment: stages in their statutory order, then any other event (a 分送,
+    a 反馈, a 补正: they happen within a stage; the sort is stable, so those keep the order they
+    arrived in), an ending (办结, a refusal) last."""
+    if kind in TERMINAL_EVENTS:
+        return _LAST
+    return STAGE_RANK.get(kind, _LAST - 1)
 
 
 def _events(conn, case_no: str, alert_id: int
@@ -231,18 +234,19 @@ def _events(conn, case_no: str, alert_id: int
         " where case_no = ? order by rowid", (case_no,))]
 
 
-def _finds(board: CaseBoard, enabled: Sequence[CaseRule], settings: RuleSettings,
-           joint: frozenset[str], told: list[tuple[tuple, dt.datetime]], day: dt.date,
-           subject: str) -> bool | None:
+def _finds(board: CaseBoard, case: CaseFacts, enabled: Sequence[CaseRule],
+           settings: RuleSettings, joint: frozenset[str],
+           told: list[tuple[tuple, dt.datetime]], day: dt.date, subject: str) -> bool | None:
     """Whether the rules find ``subject`` on the case folded from ``told`` (in that order),
-    judged on ``day``; None when an event cannot be told again (leave the alert as it is)."""
-    was = None
+    judged on ``day``; None when an event cannot be told again (leave the alert as it is). The
+    case is the stored one's (its lead department, whatever event now comes first)."""
+    was = CaseFacts(case.case_no, case.item_code, case.dept_code, case.district_code)
     for row, _at in told:
         event = validate(0, row[4])
         if isinstance(event, Rejection):
             return None
-        was = apply_event(was, event, joint)
-    if was is None:
+        was = apply_event(was, event, joint, in_place=True)
+    if not told:
         return None
     item = board.catalogue.get(was.item_code)
     found = case_findings(CaseView(was, board.status(was, day), item), enabled, settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from edge.ingest import ingest_texts
 from edge.supervision.service import Supervision
 from standard.supervision import STATE_NAMES
 from tests.unit.test_rules_backlog import (  # noqa: F401 (box: a fixture)
@@ -206,3 +207,31 @@ def test_a_stage_filled_in_late_withdraws_a_skip_but_a_real_anomaly_stands(box):
         stands = box.alerts(case_no)[(SCJ, "程序异常")]
         assert (stands["state"], stands["card"]) == ("open", "yellow"), case_no
         assert audit(box, stands["id"])[-1]["action"] != "withdraw"
+
+
+def test_a_joint_share_feedback_sent_before_the_acceptance_it_followed_is_withdrawn(box):
+    """交通局's 反馈 (11-04) arrived before the lead's 受理 and 分送 (11-02): 受理前即反馈, that
+    department's own 程序异常. Once they arrive, dated before it, it is withdrawn; 住建局's 反馈
+    dated 11-02 08:00, before the 受理 at 09:00 (truly before it), keeps its own."""
+    box.load("J5", ("11-02", "申请", {"case_type": "联办件"}),
+             ("11-04", "反馈", {"dept_code": JTJ, "reason": "同意"}), item_code=JOINT.item_code)
+    lines = [json.dumps({
+        "event_id": "E09001", "case_no": "J5", "item_code": JOINT.item_code, "dept_code": ZJJ,
+        "district_code": "440605", "event_type": "反馈", "reason": "同意",
+        "occurred_at": "2026-11-02T08:00:00+08:00", "actor": {"id": "S002", "name": "王芳"}},
+        ensure_ascii=False)]
+    assert ingest_texts(box.store, list(enumerate(lines)), source="file",
+                        catalogue=box.board.catalogue).accepted == 1
+    box.engine.check(at("11-05"))
+    alerts = box.alerts("J5")
+    assert "受理前即反馈" in alerts[(JTJ, "程序异常")]["detail"]
+    assert "受理前即反馈" in alerts[(ZJJ, "程序异常")]["detail"]
+    box.load("J5", ("11-02", "受理"), ("11-02", "分送", {"to_dept_code": JTJ}),
+             ("11-02", "分送", {"to_dept_code": ZJJ}), item_code=JOINT.item_code)
+    result = box.engine.check(at("11-05", "15:00"))
+    assert result.withdrawn == [("case:J5:dept:440605JTJ", "程序异常")]
+    alerts = box.alerts("J5")
+    assert alerts[(JTJ, "程序异常")]["state"] == "withdrawn"
+    assert alerts[(ZJJ, "程序异常")]["state"] == "open"
+    note = audit(box, alerts[(JTJ, "程序异常")]["id"])[-1]["note"]
+    assert "事件E00003（受理，2026-11-02 09:00）" in note and "程序异常并不成立" in note
