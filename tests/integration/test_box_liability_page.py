@@ -20,11 +20,10 @@ from edge.app import build_box
 from edge.config import load_box_config
 from standard.records import LOCAL_TZ
 from tests.boxes import write_box_folder
-from tests.integration.test_box_pages import event, text, token
+from tests.integration.test_box_pages import PASSWORDS, event, signed_in, text, token
 from web.box import create_app
 
 AT = dt.datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
-PASSWORDS = {"manager": "manager-password-1", "supervisor": "supervisor-password-1"}
 
 
 @pytest.fixture
@@ -34,8 +33,8 @@ def hall(tmp_path):
     box = build_box(load_box_config(tmp_path / "box.toml"), clock=lambda: clock[0]).start()
     app = create_app(box)
     app.config["TESTING"] = True
-    for role, password in PASSWORDS.items():
-        app.extensions["users"].add(role, f"{role}-用户", role, password=password)
+    for role in ("manager", "supervisor"):
+        app.extensions["users"].add(role, f"{role}-用户", role, password=PASSWORDS[role])
     platform = (tmp_path / "keys" / "platform.token").read_text().strip()
     body = [event("NH-LIAB-0001", kind, "2026-11-02T09:00:00") for kind in ("申请", "受理")]
     answer = app.test_client().post(
@@ -45,14 +44,6 @@ def hall(tmp_path):
     assert box.checker.wait_idle(timeout=60)
     yield box, app, clock
     box.stop()
-
-
-def signed_in(app, role: str):
-    client = app.test_client()
-    answer = client.post("/login", data={"username": role, "password": PASSWORDS[role],
-                                         "csrf_token": token(client)})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return client
 
 
 def test_the_supervisor_records_the_outcome_after_the_deadline_and_the_card_shows_it(hall):
@@ -94,7 +85,7 @@ def test_a_card_disproven_by_a_late_on_time_finish_is_void_on_the_pages(hall):
     """The platform catches up: the case was finished on 11-05, its deadline. The 超期 is
     withdrawn, its alert page says so and offers nothing to do, and its notice shows 【作废】
     with the evidence, the notice itself as issued."""
-    box, app, clock = hall
+    box, app, _clock = hall
     (alert,) = [a for a in box.supervision.alerts(case_no="NH-LIAB-0001") if a.card]
     (notice,) = alert.notices
     platform = box.config.path("keys/platform.token").read_text().strip()
