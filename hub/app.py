@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.config import HubConfig
+from hub.projections.staffbackfill import StaffBackfill
 from hub.receiver import Receiver
 from hub.store import HubStore
 from hub.storeguard import check_hub_store, mark_hub_store
@@ -53,7 +54,9 @@ def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = No
     """Wire a hub from its configuration; nothing is opened until ``Hub.start()``.
 
     ``receive_only`` (``hub receive``): the receiver and the projections, without the pages
-    and the background jobs that one dashboard process runs for all receivers. ``bind``
+    and the background jobs that one dashboard process runs for all receivers (but the
+    one-off fill of the staff index, hub/projections/staffbackfill.py, which every process
+    shares batch by batch). ``bind``
     overrides hub.toml's, so that several receivers can share one hub.toml.
     """
     from hub.wiring import utc_now, wire_dashboard
@@ -63,7 +66,8 @@ def build_hub(config: HubConfig, *, clock: Callable[[], dt.datetime] | None = No
     receiver = Receiver(store, identity, bind or config.bind, lambda: load_enrolled(config),
                         apply_workers=config.database.apply_workers)
     dashboard = wire_dashboard(config, store, clock=clock or utc_now, with_web=not receive_only)
-    services = [] if receive_only else dashboard.services
+    # Every process that applies projections fills the older cases' staff until done.
+    services = [StaffBackfill(store), *([] if receive_only else dashboard.services)]
     return Hub(config=config, store=store, receiver=receiver, services=services,
                dashboard=dashboard)
 

@@ -62,7 +62,8 @@ def serve(config_path: Path, bind: str | None) -> None:
 @config_option
 @bind_option
 def receive(config_path: Path, bind: str | None) -> None:
-    """Run only a receiver for boxes (no pages, no background jobs), until Ctrl-C or SIGTERM.
+    """Run only a receiver for boxes (no pages, no background jobs but the one-off fill of
+    the staff index a migration left pending), until Ctrl-C or SIGTERM.
 
     Several receivers, on different ports or machines, can share one PostgreSQL database
     ([database] url): each (box, seq) is applied once whichever receiver gets it, and boxes
@@ -181,6 +182,17 @@ def status(config_path: Path, as_json: bool) -> None:
         sender = row["sender"] if len(row["sender"]) <= 24 else row["sender"][:23] + "…"
         click.echo(f"  {row['last_at']:<31}{sender:<25}x{row['count']:<6}{row['reason']}")
     _quarantined_complaints(store)
+    _staff_backfill(store)
+
+
+def _staff_backfill(store) -> None:
+    """The staff index's fill of the cases stored before migration 15, while pending."""
+    from hub.projections.staffbackfill import pending
+
+    progress = pending(store)
+    if progress is not None:
+        click.echo(f"\nstaff index (hub_case_staff) backfill: {progress.percent}% (case id "
+                   f"{progress.done} of {progress.target}); 'hub migrate --backfill' finishes it")
 
 
 def _quarantined_complaints(store) -> None:
@@ -201,7 +213,10 @@ def _quarantined_complaints(store) -> None:
 
 @hub.command()
 @config_option
-def migrate(config_path: Path) -> None:
+@click.option("--backfill", is_flag=True, help="Then fill the staff index of the cases stored "
+              "before migration 15 to the end, here (hub processes otherwise do it in the "
+              "background), printing the progress.")
+def migrate(config_path: Path, backfill: bool) -> None:
     """Bring the hub's database schema up to date (hub serve also does it at start-up).
 
     Creates the database's tables on first use. On PostgreSQL, run it once before starting
@@ -217,12 +232,26 @@ def migrate(config_path: Path) -> None:
         check_hub_store(config)
         store.open(migrate_schema=False)
         applied = run_migrations(store.engine)
+        done = ", ".join(map(str, applied)) if applied else "none (already up to date)"
+        click.echo(f"{store.engine.description}: schema version {LATEST}; migrations applied:"
+                   f" {done}")
+        if backfill:
+            from hub.projections.staffbackfill import fill_all
+
+            shown: set[int] = set()
+
+            def report(progress) -> None:  # one line per percent
+                if progress.percent not in shown:
+                    shown.add(progress.percent)
+                    click.echo(f"staff index backfill: {progress.percent}% (case id "
+                               f"{progress.done} of {progress.target})")
+
+            fill_all(store.engine, report=report)
+            click.echo("staff index backfill: done")
     except (StorageError, HubStoreLost) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
-    done = ", ".join(map(str, applied)) if applied else "none (already up to date)"
-    click.echo(f"{store.engine.description}: schema version {LATEST}; migrations applied: {done}")
 
 
 @hub.command()

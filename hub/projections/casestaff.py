@@ -11,7 +11,8 @@ key (a district's cases by one staff member, newest first).
 ``S017`` is found as ``s017`` too) and the name as the platform wrote it (found exactly).
 Rows are added, never removed: a case's staff are those of all its events so far. The record
 by record applier (hub/projections/cases.py) and the batch-wise one (casebatch.py) write the
-same rows; migration 15 fills the table from the events and records the hub already holds.
+same rows; the cases stored before migration 15 are filled from their events and records
+by a background job, in batches (hub/projections/staffbackfill.py).
 
 These rows are for the supervisors' pages only: the portal reads no staff (hub/portal.py
 grants it no read of this table).
@@ -38,18 +39,24 @@ create table if not exists hub_case_staff (
 _INSERT = ("insert into hub_case_staff (who, district_code, case_id)"
            " select ?, district_code, id from hub_cases where district_code = ? and case_no = ?"
            " on conflict do nothing")
-# Every stored event's actor id (lower case) and name, once per case.
+# Every stored event's actor id (lower case) and name, once per case, for the cases whose
+# ids are in (?, ?] (hub/projections/staffbackfill.py walks the older cases in such ranges).
 _BACKFILL = """
 insert into hub_case_staff (who, district_code, case_id)
 select who, district_code, case_id from (
     select lower({actor_id}) as who, c.district_code as district_code, c.id as case_id
-        from hub_case_events e join records r on r.box_id = e.box_id and r.seq = e.seq
-        join hub_cases c on c.district_code = e.district_code and c.case_no = e.case_no
+        from hub_cases c join hub_case_events e
+            on e.district_code = c.district_code and e.case_no = c.case_no
+        join records r on r.box_id = e.box_id and r.seq = e.seq
+        where c.id > ? and c.id <= ?
     union
     select {actor_name}, c.district_code, c.id
-        from hub_case_events e join records r on r.box_id = e.box_id and r.seq = e.seq
-        join hub_cases c on c.district_code = e.district_code and c.case_no = e.case_no
+        from hub_cases c join hub_case_events e
+            on e.district_code = c.district_code and e.case_no = c.case_no
+        join records r on r.box_id = e.box_id and r.seq = e.seq
+        where c.id > ? and c.id <= ?
 ) staff where who is not null and who != ''
+on conflict do nothing
 """
 _SQLITE_ACTOR = "json_extract(r.body, '$.body.actor.{}')"
 _POSTGRES_ACTOR = "((r.body::jsonb) -> 'body' -> 'actor' ->> '{}')"
@@ -60,6 +67,7 @@ def table_ddl(postgres: bool) -> str:
 
 
 def backfill_sql(postgres: bool) -> str:
+    """The rows of the cases with ids in ``(?, ?]`` (given twice: ``(lo, hi, lo, hi)``)."""
     actor = _POSTGRES_ACTOR if postgres else _SQLITE_ACTOR
     return _BACKFILL.format(actor_id=actor.format("id"), actor_name=actor.format("name"))
 

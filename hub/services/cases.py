@@ -21,6 +21,7 @@ from typing import Any
 
 from hub.projections.casestaff import search_keys
 from hub.projections.shares import read_shares
+from hub.projections.staffbackfill import pending as staff_backfill_pending
 from hub.services import HubData, NotFound, Scope
 from standard.districts import DISTRICTS
 
@@ -124,6 +125,12 @@ def staff_matching(data: HubData, scope: Scope, text: str) -> tuple[str, ...]:
                        f" {_BY_STAFF.format(', '.join('?' * len(keys)))} limit 1",
                        [*params, *keys])
     return keys if found else ()
+
+
+def staff_index_pending(data: HubData):
+    """The staff index's fill of the older cases (hub/projections/staffbackfill.py) while it
+    runs: ``Progress`` (``.percent``), else None; until then older cases may not be found."""
+    return staff_backfill_pending(data.store)
 
 
 def items_matching(data: HubData, text: str) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """办件监察 finds cases by the staff who handled them (``hub_case_staff``,
 hub/projections/casestaff.py), on both engines: by staff id (any case) or name, only in the
-user's scope; migration 15 fills the table from the events and records already stored; the
+user's scope; the table is filled from the events and records already stored; the
 search is a walk down the table's key. (The portal may not read the table:
 tests/integration/test_hub_portal.py.)
 
@@ -18,6 +18,7 @@ import pytest
 from hallwatch.hubsim import SimBox, feed
 from hub.services import Scope
 from hub.services.cases import CaseFilter, case_page, iter_cases, staff_matching
+from hub.projections.staffbackfill import fill_all
 from hub.storage.migrations import migrate
 from standard.records import LOCAL_TZ
 from tests.hubkit import dashboard_on
@@ -107,6 +108,8 @@ def test_the_rows_follow_the_events_and_migration_15_fills_them_from_stored_data
         conn.execute("drop table hub_case_staff")
         conn.execute("delete from schema_migrations where version = 15")
     assert migrate(store.engine) == [15]
+    assert _staff(store) == []              # filled online afterwards, not by the migration
+    assert fill_all(store.engine)           # (tests/unit/test_hub_case_staff_backfill.py)
     assert _staff(store) == projected
 
 

@@ -14,6 +14,7 @@ from hub.services.cases import (
     case_page,
     items_matching,
     iter_cases,
+    staff_index_pending,
     staff_matching,
 )
 from standard.districts import DISTRICTS
@@ -55,7 +56,8 @@ def index():
     where = case_filter()
     result = case_page(data(), scope(), where, page_arg())
     return render_template("cases.html", where=where, result=result, stages=STAGE_NAMES,
-                           case_types=CASE_TYPES, depts=data().dept_names(), scope=scope())
+                           case_types=CASE_TYPES, depts=data().dept_names(), scope=scope(),
+                           staff_index=staff_index_pending(data()))
 
 
 @bp.get("/cases/<case_no>")
