@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.projections.casestaff import backfill_sql
+from hub.storage.retry import retrying
 
 log = logging.getLogger(__name__)
 KEY = "case_staff_backfill"
@@ -110,7 +111,8 @@ def fill_all(engine, *, stop: threading.Event | None = None,
     """Run batches until done (True) or ``stop`` is set (False)."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        progress = run_batch(engine, batch)
+        # a deadlock with a receiver inserting the same rows: the batch again, at once
+        progress = retrying(lambda: run_batch(engine, batch), engine)
         if progress is None:
             return True
         report(progress)
