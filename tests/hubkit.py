@@ -257,26 +257,35 @@ class RunningHub:
 
 def start_hub(config: Path, timeout: float = 30) -> RunningHub:
     """Run ``hallwatch hub serve`` and wait until its pages are served (stdout is kept)."""
+    process, lines = start_hub_process(["serve", "--config", str(config)], "hub web serving",
+                                       timeout)
+    url = re.search(r"hub web serving (http://\S+?)/?\s", "".join(lines))[1]
+    return RunningHub(config, process, lines, url)
+
+
+def start_hub_process(args: list[str], ready_text: str, timeout: float = 30
+                      ) -> tuple[subprocess.Popen, list[str]]:
+    """Run ``hallwatch hub ARGS...`` until it prints ``ready_text``; its output lines so far
+    (the list grows as it prints)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "hallwatch", "hub", "serve", "--config",
-                                str(config)], cwd=REPO, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "-m", "hallwatch", "hub", *args], cwd=REPO,
+                               env=env, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
     lines: list[str] = []
     ready = threading.Event()
 
     def pump() -> None:
         for line in process.stdout:
             lines.append(line)
-            if "hub web serving" in line:
+            if ready_text in line:
                 ready.set()
         ready.set()  # the process ended
 
     threading.Thread(target=pump, daemon=True).start()
     if not ready.wait(timeout) or process.poll() is not None:
         process.kill()
-        raise AssertionError("hub did not start:\n" + "".join(lines))
-    url = re.search(r"hub web serving (http://\S+?)/?\s", "".join(lines))[1]
-    return RunningHub(config, process, lines, url)
+        raise AssertionError(f"hallwatch hub {args[0]} did not start:\n" + "".join(lines))
+    return process, lines
 
 
 def captcha_answer(secret: bytes, token: str) -> str:

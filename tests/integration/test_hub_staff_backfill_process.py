@@ -5,9 +5,6 @@ index in the background, on both engines; ``hub status`` shows the progress unti
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,9 +15,7 @@ import tomllib
 from hallwatch.hubsim import SimBox, feed
 from hub.projections.staffbackfill import pending
 from hub.storage.migrations import migrate
-from tests.hubkit import init_hub_folder, open_dashboard
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.hubkit import init_hub_folder, open_dashboard, start_hub_process
 
 
 def _staff(store) -> list[tuple]:
@@ -48,23 +43,9 @@ def test_a_receiver_starts_at_once_and_fills_the_staff_index(tmp_path, hub_datab
         conn.execute("drop table hub_case_staff")
         conn.execute("delete from hub_meta where key = 'case_staff_backfill'")
         conn.execute("delete from schema_migrations where version = 15")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hallwatch", "hub", "receive", "--config", str(toml),
-         "--bind", "tcp://127.0.0.1:0"], cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines: list[str] = []
-    receiving = threading.Event()
-
-    def pump() -> None:
-        for line in process.stdout:
-            lines.append(line)
-            if "receiving on" in line:
-                receiving.set()
-        receiving.set()
-
-    threading.Thread(target=pump, daemon=True).start()
+    process, lines = start_hub_process(["receive", "--config", str(toml), "--bind",
+                                        "tcp://127.0.0.1:0"], "receiving on", timeout=60)
     try:
-        assert receiving.wait(60) and process.poll() is None, "".join(lines)
         deadline = time.monotonic() + 60
         while pending(store) is not None or not store.query(
                 "select 1 from schema_migrations where version = 15"):
