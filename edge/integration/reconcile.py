@@ -125,6 +125,13 @@ def alert_text(result: Reconciliation) -> str:
             + "；".join(parts) + tail)
 
 
+def _reconciled(conn, origin: str, day: dt.date) -> bool:
+    """Whether ``origin`` has been reconciled for ``day`` or later (checked in the writer's
+    transaction, so two callers of ``run_due`` at once reconcile a day once)."""
+    return conn.execute("select 1 from reconciliations where origin = ? and day >= ? limit 1",
+                        (origin, day.isoformat())).fetchone() is not None
+
+
 def latest_reconciliations(store: Store, limit: int = 5) -> list[Reconciliation]:
     """The newest reconciliation of each of the last ``limit`` (day, origin) pairs, newest day
     first (for the health page and ``edge status``); a day reconciled again shows its latest."""
@@ -208,10 +215,15 @@ class DailyReconciler:
                 continue
             try:
                 figures = daily.count(yesterday)
-                done.append(self.store.write(lambda tx: reconcile_counts(tx, yesterday, origin,
-                                                                  figures)))
+                result = self.store.write(
+                    lambda tx, origin=origin, figures=figures: None
+                    if _reconciled(tx.conn, origin, yesterday)
+                    else reconcile_counts(tx, yesterday, origin, figures))
             except Exception:  # noqa: BLE001 - the 中间库 may be down: the next round retries
                 log.exception("reconciliation of %s for %s failed", origin, yesterday)
+                continue
+            if result is not None:  # None: another caller reconciled the day meanwhile
+                done.append(result)
         return done
 
     def _last_day(self, origin: str) -> str:
