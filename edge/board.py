@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.cases import CaseBoard, CaseFilter, CaseRow
+from edge.memory import give_back
 from standard.catalogue import departments
 from standard.deadlines import CaseFacts, local_day
 from standard.records import LOCAL_TZ, STAGES
@@ -223,6 +224,7 @@ class HallBoard:
         elif old is None or old.day != day:
             started = time.monotonic()
             self._snapshot = self._build(day, mark)
+            give_back()  # what reading the history allocated, beyond the snapshot it keeps
             log.info("hall board: %d cases evaluated in %.2f s", len(self._snapshot.cases),
                      time.monotonic() - started)
         else:

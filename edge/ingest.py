@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from edge import backlog
 from edge.casefold import CaseBatch
+from edge.memory import give_back
 from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
 from standard.bodies import BodyError, RawRecord, csv_records, judge_record, split_body
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing (judge_record)
 CHUNK = 5_000  # records per transaction for files: fewer commits and case rewrites
+REFOLD_CHUNK = 1_000  # cases refolded (and their facts held) at a time
 CONFLICT_REASON = "与已接收记录内容不同"
 
 __all__ = [
@@ -315,22 +317,28 @@ def refold_cases(tx: Tx, case_nos: list[str], catalogue: Mapping[str, CatalogueI
     """Fold these cases' facts again from their stored events, in the order they arrived.
 
     For when the catalogue changes which departments take part in an item: their events move
-    between the lead's stages and the shares. The cases are marked to be judged.
+    between the lead's stages and the shares. The cases are marked to be judged. They are
+    written ``REFOLD_CHUNK`` at a time, so a box's first sync over a joint item's whole history
+    (50,000 cases at 500,000) never holds all their facts at once (issue 15: memory).
     """
     joint = _joint_lookup(catalogue)
-    rows = []
-    for case_no in case_nos:
-        facts = None
-        for (body,) in tx.conn.execute(
-                "select body from case_events where case_no = ? order by rowid", (case_no,)):
-            event = _validate_json(body, strict=True)
-            facts = apply_event(facts, event, joint(event.item_code))
-        if facts is not None:
-            is_open = 0 if facts.terminal in TERMINAL_EVENTS else 1
-            rows.append((facts.stage, is_open, facts.to_json(), case_no))
-    tx.conn.executemany("update cases set stage = ?, is_open = ?, facts = ? where case_no = ?",
-                        rows)
-    backlog.mark(tx.conn, case_nos)
+    for start in range(0, len(case_nos), REFOLD_CHUNK):
+        chunk = case_nos[start:start + REFOLD_CHUNK]
+        rows = []
+        for case_no in chunk:
+            facts = None
+            for (body,) in tx.conn.execute(
+                    "select body from case_events where case_no = ? order by rowid", (case_no,)):
+                event = _validate_json(body, strict=True)
+                facts = apply_event(facts, event, joint(event.item_code))
+            if facts is not None:
+                is_open = 0 if facts.terminal in TERMINAL_EVENTS else 1
+                rows.append((facts.stage, is_open, facts.to_json(), case_no))
+        tx.conn.executemany("update cases set stage = ?, is_open = ?, facts = ?"
+                            " where case_no = ?", rows)
+        backlog.mark(tx.conn, chunk)
+        del rows
+        give_back()
 
 
 def differing_fields(known_body: str, item: Judged) -> list[str]:

@@ -198,6 +198,40 @@ def test_a_catalogue_that_names_the_departments_refolds_their_events(box):
         (ZJJ, "waiting"), (JTJ, "waiting")]
 
 
+def test_a_refold_over_many_cases_goes_a_chunk_at_a_time_and_misses_none(box, monkeypatch):
+    """A box's first sync refolds a joint item's whole history (issue 15: memory bounded): it
+    holds the facts of REFOLD_CHUNK cases at a time, and every case is refolded and judged."""
+    monkeypatch.setattr("edge.ingest.REFOLD_CHUNK", 2)
+    box.board.catalogue = {PLAIN.item_code: PLAIN}
+    numbers = [f"J{n}" for n in range(5)]
+    for case_no in numbers:
+        box.load(case_no, ("11-02", "申请"), ("11-02", "受理"), ("11-03", "承办"),
+                 ("11-03", "承办", {"dept_code": JTJ}), item_code=JOINT.item_code)
+    box.engine.check(at("11-04"))
+    box.board.catalogue = dict(CATALOGUE)                                   # the city's update
+    box.engine.check(at("11-04", "10:00"))
+    rows = {r.case_no: r for r in box.board.cases(at("11-04"), _all())}
+    for case_no in numbers:
+        assert box.alerts(case_no)[(FGJ, "程序异常")]["cleared_at"], case_no
+        assert [(d["dept_code"], d["state"]) for d in rows[case_no].as_dict()["departments"]] \
+            == [(ZJJ, "waiting"), (JTJ, "waiting")], case_no
+    assert box.store.query("select count(*) as n from cases_to_judge")[0]["n"] == 0
+
+
+def test_a_backlog_is_judged_a_bounded_chunk_at_a_time_and_every_case_once(box, monkeypatch):
+    """Issue 15: the box's memory while it judges a history is one chunk's, not the history's."""
+    box.engine.chunk = 2
+    for n in range(5):
+        box.load(f"C{n}", ("10-09", "受理"), ("10-10", "办结"))
+    sizes = []
+    check = box.engine._check
+    monkeypatch.setattr(box.engine, "_check", lambda at, case_nos, result: (
+        sizes.append(len(case_nos)), check(at, case_nos, result)))
+    result = box.engine.drain(at("11-04"))
+    assert sizes == [2, 2, 1] and result.checked == 5
+    assert box.store.query("select count(*) as n from cases_to_judge")[0]["n"] == 0
+
+
 def _all():
     from edge.cases import CaseFilter
     return CaseFilter(include_finished=True)
