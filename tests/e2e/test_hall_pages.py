@@ -170,9 +170,16 @@ def test_the_manager_finds_cases_by_number_item_or_staff(hall_box, page):
                               json.dumps(events, ensure_ascii=False).encode())
     assert status == 200
     sign_in(page, hall_box.url, hall_box.admin, hall_box.password)
-    page.goto(f"{hall_box.url}/cases")
     search = page.get_by_role("searchbox", name="搜索")
     rows = page.locator("table.cases tbody tr[data-case]")
+
+    def listed() -> bool:
+        page.goto(f"{hall_box.url}/cases?q=NH-E2E-FIND")
+        return rows.count() == 2
+
+    # The case list reads the hall board, which the box refreshes in the background: the
+    # posted cases show within a few refreshes, not at once.
+    wait_for(listed, 60, what="the hall board to list the posted cases")
 
     def find(text: str) -> list[str]:
         search.fill(text)
