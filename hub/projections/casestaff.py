@@ -28,16 +28,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.projections.batchwise import run
+from hub.projections.batchwise import chunks, marks, run
 
 TABLE = """
 create table if not exists hub_case_staff (
     who text not null, district_code text not null, case_id bigint not null,
     primary key (who, district_code, case_id)){without_rowid};
 """
-# The case's id as its upsert just left it; a staff member seen on the case before is kept.
-_INSERT = ("insert into hub_case_staff (who, district_code, case_id)"
-           " select ?, district_code, id from hub_cases where district_code = ? and case_no = ?"
+# A staff member seen on the case before is kept.
+_INSERT = ("insert into hub_case_staff (who, district_code, case_id) values (?, ?, ?)"
            " on conflict do nothing")
 # Every stored event's actor id (lower case) and name, once per case, for the cases whose
 # ids are in (?, ?] (hub/projections/staffbackfill.py walks the older cases in such ranges).
@@ -92,5 +91,19 @@ def staff_rows(district: str, case_no: str, actor: Any) -> list[tuple[str, str, 
 
 
 def write_staff(conn, rows: list[tuple[str, str, str]]) -> None:
-    """Add ``rows`` (``staff_rows``; their cases upserted already), once each."""
-    run(conn, [(_INSERT, row) for row in dict.fromkeys(rows)])
+    """Add ``rows`` (``staff_rows``; their cases upserted already), once each.
+
+    The cases' ids are read in one query per chunk of cases, and the rows inserted with plain
+    values: an ``insert ... select`` per row looked its case up once per staff key and made a
+    batch's apply on PostgreSQL several times slower (bench_hub_province).
+    """
+    rows = list(dict.fromkeys(rows))
+    ids: dict[tuple[str, str], int] = {}
+    for district in dict.fromkeys(district for _, district, _ in rows):
+        case_nos = list(dict.fromkeys(case_no for _, d, case_no in rows if d == district))
+        for chunk in chunks(case_nos):
+            ids.update(((district, case_no), case_id) for case_no, case_id in conn.execute(
+                f"select case_no, id from hub_cases where district_code = ?"
+                f" and case_no in ({marks(chunk)})", (district, *chunk)))
+    run(conn, [(_INSERT, (who, district, ids[district, case_no]))
+               for who, district, case_no in rows if (district, case_no) in ids])
