@@ -196,7 +196,6 @@ def wire_presence(box: Box, calendar: WorkCalendar) -> PresenceService | None:
         WindowRegion,
         parse_camera_target,
     )
-    from edge.presence.live import LiveVideo
     from edge.presence.service import PresenceService
     from edge.presence.simulation import SimulatedStaff, office_days_before, replay_days
     from edge.presence.store import PRESENCE_SCHEMA

@@ -10,7 +10,7 @@ import pytest
 
 from hallwatch.hubsim import SimBox, feed
 from hub.score_periods import period_scores
-from hub.scorebook import CorrectionNeedsReason, PublishRefused, Scorebook, ScoresNotReady
+from hub.scorebook import CorrectionNeedsReason, PublishRefused, ScoresNotReady
 from hub.scoring import compute_month
 from hub.services import Scope
 from standard.records import LOCAL_TZ
