@@ -1,4 +1,4 @@
-"""A province-style Excel catalogue (事项目录) as catalogue JSON, row by row, and what changed.
+"""A province-style Excel catalogue (事项目录) as catalogue JSON, row by row.
 
 Provinces publish the item list as a workbook whose columns carry Chinese headers:
 事项编码, 事项名称, 实施部门 and its code, 法定办结时限, 承诺办结时限, 收费标准, 办件类型,
@@ -6,16 +6,17 @@ Provinces publish the item list as a workbook whose columns carry Chinese header
 (a title row above it is normal), reads every row into a :class:`CatalogueItem` and collects
 each row's problems by row number and column; duplicates and impossible limits are problems
 too. A :class:`WorkbookMapping` (``--mapping`` TOML) names the columns of a workbook whose
-headers are not recognised. :func:`catalogue_changes` compares the result with the catalogue
-in force. Both the box (``hallwatch edge catalogue import``) and the hub (``hallwatch hub
-catalogue import``) call these.
+headers are not recognised. :func:`import_workbook` writes the catalogue JSON and reports
+what changed against the catalogue in force (``standard/catalogue_changes.py``). Both the box
+(``hallwatch edge catalogue import``) and the hub (``hallwatch hub catalogue import``) call
+these.
 
 Example::
 
     result = read_workbook(Path("省级事项目录.xlsx"))
     if result.problems:
         print("\\n".join(p.text() for p in result.problems))
-    changes = catalogue_changes(load_catalogue(Path("catalogue.json")), result.by_code())
+    lines = import_workbook(Path("省级事项目录.xlsx"), Path("catalogue.json"))
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from standard.catalogue_changes import catalogue_changes
 from standard.configfile import ConfigError, Section, load_toml
 from standard.problems import field_problems
 from standard.records import CaseType, Catalogue, CatalogueItem
@@ -318,58 +320,6 @@ def _materials(text: str) -> list[str]:
     return [cleaned for part in parts if (cleaned := _NUMBERING.sub("", part).strip())]
 
 
-# -- what changed -----------------------------------------------------------------------------
-LIMIT_FIELDS = {"legal_days": "法定时限", "promised_days": "承诺时限"}
-OTHER_FIELDS = {"name": "名称", "dept_code": "部门", "fee_yuan": "收费标准", "case_type": "办件类型",
-                "materials": "申请材料", "legal_basis": "设定依据"}
-
-
-@dataclass
-class CatalogueChanges:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    limits: list[tuple[str, str, int, int]] = field(default_factory=list)  # code, field, old, new
-    changed: list[tuple[str, list[str]]] = field(default_factory=list)  # code, other fields
-
-    @property
-    def any(self) -> bool:
-        return bool(self.added or self.removed or self.limits or self.changed)
-
-    def lines(self, new: dict[str, CatalogueItem], old: dict[str, CatalogueItem]) -> list[str]:
-        """The change report in Chinese, one line per item."""
-        out = [f"新增事项 {len(self.added)} 项，删除 {len(self.removed)} 项，时限变更 "
-               f"{len({c for c, *_ in self.limits})} 项，其他内容变更 {len(self.changed)} 项"]
-        out += [f"  + {code} {new[code].name}" for code in self.added]
-        out += [f"  - {code} {old[code].name}" for code in self.removed]
-        out += [f"  * {code} {new[code].name} {LIMIT_FIELDS[name]} {before} → {after} 个工作日"
-                for code, name, before, after in self.limits]
-        out += [f"  ~ {code} {new[code].name}：{'、'.join(OTHER_FIELDS[n] for n in names)}"
-                for code, names in self.changed]
-        return out
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"added": self.added, "removed": self.removed,
-                "limits": [{"item_code": c, "field": f, "old": a, "new": b}
-                           for c, f, a, b in self.limits],
-                "changed": [{"item_code": c, "fields": f} for c, f in self.changed]}
-
-
-def catalogue_changes(old: dict[str, CatalogueItem], new: dict[str, CatalogueItem]
-                      ) -> CatalogueChanges:
-    """Items added, removed, limits changed and other fields changed, by item code."""
-    changes = CatalogueChanges(added=sorted(new.keys() - old.keys()),
-                               removed=sorted(old.keys() - new.keys()))
-    for code in sorted(new.keys() & old.keys()):
-        before, after = old[code], new[code]
-        for name in LIMIT_FIELDS:
-            if getattr(before, name) != getattr(after, name):
-                changes.limits.append((code, name, getattr(before, name), getattr(after, name)))
-        others = [n for n in OTHER_FIELDS if getattr(before, n) != getattr(after, n)]
-        if others:
-            changes.changed.append((code, others))
-    return changes
-
-
 def import_workbook(path: Path, out: Path, *, mapping: Path | None = None,
                     current: Path | None = None) -> list[str]:
     """Read the workbook, write the catalogue JSON to ``out``, return the report lines.
@@ -402,6 +352,5 @@ def import_workbook(path: Path, out: Path, *, mapping: Path | None = None,
     return lines
 
 
-__all__ = ["CatalogueChanges", "ConfigError", "RowProblem", "WorkbookError", "WorkbookImport",
-           "WorkbookMapping", "catalogue_changes", "import_workbook", "load_workbook_mapping",
-           "read_workbook"]
+__all__ = ["ConfigError", "RowProblem", "WorkbookError", "WorkbookImport", "WorkbookMapping",
+           "import_workbook", "load_workbook_mapping", "read_workbook"]
