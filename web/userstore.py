@@ -1,8 +1,8 @@
 """Web users in SQLite: roles, scrypt password hashes, the sign-in log, lockout and sessions.
 
-``UserStore`` works on its own SQLite file (give a path) or inside the box's store (give any
-object with ``write(fn(tx))`` running ``fn`` in one transaction with ``tx.conn``, and
-``query(sql, params)`` returning dicts). It does not import ``edge``, so the hub can use it. The same database holds the server-side
+``UserStore`` works on its own SQLite file (give a path: ``web/userdb.py``) or inside the box's
+store (give any object with ``write(fn(tx))`` running ``fn`` in one transaction with
+``tx.conn``, and ``query(sql, params)`` returning dicts). It does not import ``edge``, so the hub can use it. The same database holds the server-side
 sessions (``web/sessions.py``) and the per-account lockout (``web/lockout.py``): a password
 change, reset or a disabled account ends the user's sessions in the same transaction.
 
@@ -22,8 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +29,9 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from standard.files import private_sqlite
 from web import lockout, sessions
 from web.lockout import FAILURE_WINDOW, MAX_FAILURES, locked_message
+from web.userdb import FileDatabase
 
 log = logging.getLogger(__name__)
 
@@ -108,54 +106,6 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class _Conn:
-    """What a write function receives from a path-backed UserStore: ``tx.conn``, like edge's Tx."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-
-class _FileDatabase:
-    """A SQLite file with the two calls UserStore needs; one writer at a time."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._private = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._private:  # users.db: 0600 in a 0700 folder, whatever the umask
-            private_sqlite(self.path)
-            self._private = True
-        conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-        conn.execute("pragma journal_mode=wal")
-        return conn
-
-    def write(self, fn: Callable[[Any], Any]) -> Any:
-        with self._lock:
-            conn = self._connect()
-            try:
-                conn.execute("begin immediate")
-                result = fn(_Conn(conn))
-                conn.execute("commit")
-                return result
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("rollback")
-                raise
-            finally:
-                conn.close()
-
-    def query(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-        conn = self._connect()
-        try:
-            cursor = conn.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
-        finally:
-            conn.close()
-
-
 class UserStore:
     """Users, their roles and the sign-in log."""
 
@@ -166,7 +116,7 @@ class UserStore:
         """``check_dept(code)`` returns the department code as stored, or raises ValueError
         naming what is wrong (the box checks its catalogue and district); without it any
         code is taken."""
-        self.db = _FileDatabase(Path(target)) if isinstance(target, (str, Path)) else target
+        self.db = FileDatabase(Path(target)) if isinstance(target, (str, Path)) else target
         self.roles = roles
         self.clock = clock
         self.dept_roles = dept_roles
