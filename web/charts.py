@@ -1,7 +1,8 @@
 """Small charts rendered on the server as inline SVG: no chart library, nothing from a CDN.
 
 Each function returns ``Markup`` to drop into a template. Text is escaped; sizes are in SVG
-user units and the SVG scales to its container's width.
+user units and the SVG scales to its container's width. The pieces they share are in
+``web/svg.py``; the presence timeline, a chart on a time axis, is ``web/timeline.py``.
 
 Example::
 
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
+
+from web.svg import clip_label, svg_legend, svg_open
 
 LIGHT_SERIES: list[tuple[str, str, str]] = [
     ("red", "红灯", "#c62828"), ("unknown", "无法判断", "#757575"),
@@ -36,7 +38,7 @@ def stacked_bars(rows: Sequence[tuple[str, Mapping[str, int]]],
     plot = width - label_width - 60
     legend = 24
     height = legend + len(rows) * (bar + gap)
-    parts = [_open(width, height, title)]
+    parts = [svg_open(width, height, title)]
     x = label_width
     for key, label, colour in series:
         parts.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{colour}"/>'
@@ -45,7 +47,7 @@ def stacked_bars(rows: Sequence[tuple[str, Mapping[str, int]]],
     for index, (name, values) in enumerate(rows):
         y = legend + index * (bar + gap)
         parts.append(f'<text x="{label_width - 8}" y="{y + bar - 4}" text-anchor="end"'
-                     f' class="chart-label">{escape(_clip(name, 10))}</text>')
+                     f' class="chart-label">{escape(clip_label(name, 10))}</text>')
         x = float(label_width)
         total = 0
         for key, label, colour in series:
@@ -69,7 +71,7 @@ def donut(parts: Sequence[tuple[str, int, str]], *, size: int = 160, title: str 
     radius, stroke = size / 2 - 12, 22
     c = size / 2
     circumference = 2 * math.pi * radius
-    out = [_open(size, size, title, fixed=True),
+    out = [svg_open(size, size, title, fixed=True),
            f'<circle cx="{c}" cy="{c}" r="{radius:.1f}" fill="none" stroke="#e6e9ef"'
            f' stroke-width="{stroke}"/>']
     offset = 0.0
@@ -93,7 +95,7 @@ def stage_track(stages: Sequence[str], reached: Mapping[str, str], current: str 
     """The main stages as a track: reached ones filled, with the day each started."""
     step = (width - 80) / max(len(stages) - 1, 1)
     height = 86
-    out = [_open(width, height, title, css="track"),
+    out = [svg_open(width, height, title, css="track"),
            f'<line x1="40" y1="30" x2="{width - 40}" y2="30" stroke="#c8ced8" stroke-width="4"/>']
     for index, name in enumerate(stages):
         x = 40 + index * step
@@ -116,136 +118,9 @@ def meter(value: float, limit: float, *, width: int = 320, label: str = "") -> M
     share = 0.0 if limit <= 0 else min(max(value / limit, 0.0), 1.0)
     colour = "#c62828" if share > 0.8 else "#1f4e8c"
     return Markup(
-        f'{_open(width, 26, label)}<rect x="0" y="4" width="{width}" height="14" rx="7"'
+        f'{svg_open(width, 26, label)}<rect x="0" y="4" width="{width}" height="14" rx="7"'
         f' fill="#e6e9ef"/><rect x="0" y="4" width="{width * share:.1f}" height="14" rx="7"'
         f' fill="{colour}"/></svg>')
-
-
-PRESENCE_STATES: dict[str, tuple[str, str]] = {
-    "present": ("在岗", "#2e7d32"), "absent": ("离岗", "#c62828"),
-}
-NO_DATA = "#d5dae2"
-BREAK = "#7d8799"
-
-
-class TimeSpan(Protocol):
-    """A stretch of one state on a row of ``timeline`` (``edge.presence.service.Span`` fits)."""
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def started_at(self) -> dt.datetime: ...
-
-    @property
-    def ended_at(self) -> dt.datetime: ...
-
-    @property
-    def open(self) -> bool: ...
-
-
-def timeline(rows: Sequence[tuple[str, Sequence[TimeSpan]]], start: dt.datetime,
-             end: dt.datetime, *, breaks: Sequence[tuple[dt.datetime, dt.datetime]] = (),
-             states: Mapping[str, tuple[str, str]] = PRESENCE_STATES, width: int = 720,
-             bar: int = 20, gap: int = 12, label_width: int = 80,
-             title: str = "") -> Markup:
-    """One bar per ``(label, spans)`` on a time axis from ``start`` to ``end`` (hour ticks in
-    ``start``'s time zone). ``states`` maps a span's state to (label, colour); grey where no
-    span is (no data); ``breaks`` are shaded (e.g. lunch); an open span ends in a dark mark.
-
-    >>> from types import SimpleNamespace
-    >>> at = lambda hour: dt.datetime(2026, 11, 2, hour, tzinfo=dt.timezone.utc)
-    >>> away = SimpleNamespace(state="absent", started_at=at(9), ended_at=at(10), open=True)
-    >>> svg = timeline([("2号窗口", [away])], at(8), at(18), breaks=[(at(12), at(14))])
-    >>> 'data-state="absent"' in svg and 'class="span-open"' in svg
-    True
-    """
-    if not rows or end <= start:
-        return Markup('<p class="muted">暂无数据</p>')
-    plot, axis, legend = width - label_width - 20, 22, 26  # 20: room for the last hour's label
-    height = axis + len(rows) * (bar + gap) + legend
-
-    def x(at: dt.datetime) -> float:
-        share = (min(max(at, start), end) - start) / (end - start)
-        return label_width + plot * share
-
-    out = [_open(width, height, title, css="timeline"),
-           *_hour_ticks(start, end, x, height - legend)]
-    for index, (label, spans) in enumerate(rows):
-        y = axis + index * (bar + gap)
-        out.append(f'<g class="timeline-row" data-row="{escape(label)}">'
-                   f'<text x="{label_width - 8}" y="{y + bar - 5}" text-anchor="end"'
-                   f' class="chart-label">{escape(_clip(label, 8))}</text>'
-                   f'<rect x="{label_width}" y="{y}" width="{plot}" height="{bar}"'
-                   f' fill="{NO_DATA}"><title>无视频</title></rect>')
-        out += [_span(span, x, y, bar, states, start.tzinfo) for span in spans
-                if span.ended_at > start and span.started_at < end]
-        out.append("</g>")
-    bottom = axis + len(rows) * (bar + gap) - gap
-    for lower, upper in breaks:
-        if upper > start and lower < end:
-            out.append(f'<rect class="timeline-break" x="{x(lower):.1f}" y="{axis - 4}"'
-                       f' width="{x(upper) - x(lower):.1f}" height="{bottom - axis + 8}"'
-                       f' fill="{BREAK}" fill-opacity="0.3"><title>午休</title></rect>')
-    keys = [*states.values(), ("无视频", NO_DATA), ("午休", BREAK)]
-    out.append(_legend(keys, label_width, height - 8))
-    out.append("</svg>")
-    return Markup("".join(out))
-
-
-def _span(span: TimeSpan, x: Callable[[dt.datetime], float], y: int, bar: int,
-          states: Mapping[str, tuple[str, str]], tz: dt.tzinfo | None) -> str:
-    name, colour = states.get(span.state, (span.state, NO_DATA))
-    left, right = x(span.started_at), x(span.ended_at)
-    until = "至今" if span.open else span.ended_at.astimezone(tz).strftime("%H:%M")
-    when = f"{span.started_at.astimezone(tz).strftime('%H:%M')}–{until}"
-    least = 1 if span.state == "present" else 3  # a short absence stays visible
-    shape = (f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, least):.1f}" height="{bar}"'
-             f' fill="{colour}" data-state="{escape(span.state)}"><title>{escape(name)} {when}'
-             f'</title></rect>')
-    if span.open:
-        shape += (f'<rect class="span-open" x="{right - 2:.1f}" y="{y - 3}" width="3"'
-                  f' height="{bar + 6}" fill="#1f2a3d"><title>{escape(name)}（持续中）</title>'
-                  f'</rect>')
-    return shape
-
-
-def _hour_ticks(start: dt.datetime, end: dt.datetime, x: Callable[[dt.datetime], float],
-                bottom: float) -> list[str]:
-    hours = (end - start).total_seconds() / 3600
-    step = dt.timedelta(hours=max(1, math.ceil(hours / 12)))
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    tick = start.replace(minute=0, second=0, microsecond=0)
-    if tick < start:
-        tick += dt.timedelta(hours=1)
-    out = []
-    while tick <= end:
-        left, hours = x(tick), int((tick - midnight).total_seconds() // 3600)  # the end: 24:00
-        out.append(f'<line x1="{left:.1f}" y1="16" x2="{left:.1f}" y2="{bottom}"'
-                   f' stroke="#e6e9ef"/><text x="{left:.1f}" y="12" text-anchor="middle"'
-                   f' class="chart-small">{hours:02d}:00</text>')
-        tick += step
-    return out
-
-
-def _legend(keys: Sequence[tuple[str, str]], left: float, y: float) -> str:
-    out = []
-    for name, colour in keys:
-        out.append(f'<rect x="{left}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
-                   f'<text x="{left + 16}" y="{y}" class="chart-legend">{escape(name)}</text>')
-        left += 24 + 14 * len(name)
-    return "".join(out)
-
-
-def _open(width: float, height: float, title: str, fixed: bool = False, css: str = "") -> str:
-    size = f'width="{width}" height="{height}"' if fixed else 'width="100%"'
-    label = f'<title>{escape(title)}</title>' if title else ""
-    return (f'<svg class="chart {css}" viewBox="0 0 {width} {height}" {size} role="img"'
-            f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">{label}')
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _short_day(day: str) -> str:
@@ -284,7 +159,7 @@ def stacked_columns(columns: Sequence[tuple[str, Mapping[str, int]]],
     highest = step * math.ceil(max(totals + line) / step)
     scale = plot_height / highest
     base = top + 8 + plot_height
-    parts = [_open(width, base + 22, title), _legend(entries, left, 16),
+    parts = [svg_open(width, base + 22, title), svg_legend(entries, left, 16),
              _y_axis(range(0, highest + 1, step), scale, base, left, right)]
     slot = (right - left) / len(columns)
     every = max(1, math.ceil(len(columns) * 40 / (right - left)))  # x labels 40 units apart
@@ -317,12 +192,12 @@ def percent_bars(rows: Sequence[tuple[str, float | None, str]], *, width: int = 
     if not rows:
         return _no_data()
     plot = width - label_width - 150
-    parts = [_open(width, len(rows) * (bar + gap) + gap, title)]
+    parts = [svg_open(width, len(rows) * (bar + gap) + gap, title)]
     for index, (name, share, note) in enumerate(rows):
         y = gap + index * (bar + gap)
         value = "—" if share is None else f"{share:.1%}"
         parts.append(f'<text x="{label_width - 8}" y="{y + bar - 4}" text-anchor="end"'
-                     f' class="chart-label">{escape(_clip(name, 10))}</text>'
+                     f' class="chart-label">{escape(clip_label(name, 10))}</text>'
                      f'<rect x="{label_width}" y="{y}" width="{plot}" height="{bar}"'
                      f' fill="#e6e9ef"/>')
         if share:
@@ -351,14 +226,14 @@ def heat_grid(rows: Sequence[tuple[str, Sequence[float | None]]], columns: Seque
         return _no_data()
     biggest = max((value for _, values in rows for value in values if value), default=1)
     cell = (width - label_width) / len(columns)
-    parts = [_open(width, 22 + len(rows) * cell_height, title)]
+    parts = [svg_open(width, 22 + len(rows) * cell_height, title)]
     for index, name in enumerate(columns):
         parts.append(f'<text x="{label_width + (index + 0.5) * cell:.1f}" y="15"'
                      f' text-anchor="middle" class="chart-small">{escape(name)}</text>')
     for row, (name, values) in enumerate(rows):
         y = 22 + row * cell_height
         parts.append(f'<text x="{label_width - 8}" y="{y + cell_height - 8}" text-anchor="end"'
-                     f' class="chart-label">{escape(_clip(name, 7))}</text>')
+                     f' class="chart-label">{escape(clip_label(name, 7))}</text>')
         for index, value in enumerate(values):
             share = (value or 0) / biggest
             text = "—" if value is None else f"{value:.0f}"

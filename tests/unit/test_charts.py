@@ -7,8 +7,10 @@ import doctest
 import re
 
 import web.charts
+import web.svg
+import web.timeline
 from edge.presence.service import Span
-from web.charts import timeline
+from web.timeline import timeline
 
 LOCAL = dt.timezone(dt.timedelta(hours=8))
 # 08:00-18:00 on a 720-wide chart, 80 for the labels and 20 on the right: 62 units an hour.
@@ -71,7 +73,8 @@ def test_text_is_escaped():
 
 
 def test_the_examples_in_the_docstrings_hold():
-    assert doctest.testmod(web.charts).failed == 0
+    for module in (web.charts, web.svg, web.timeline):
+        assert doctest.testmod(module).failed == 0, module.__name__
 
 
 # -- stacked_columns, percent_bars, heat_grid (统计图表) ------------------------------------

@@ -19,7 +19,7 @@ from standard.records import LOCAL_TZ
 from web.auth import login_required
 from web.box import services
 from web.box.roles import READERS
-from web.charts import timeline
+from web.timeline import timeline
 
 bp = Blueprint("presence", __name__)
 
