@@ -11,6 +11,7 @@ length). ``case_events`` rows never change nor go (triggers refuse; notices like
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 
@@ -48,8 +49,9 @@ create table if not exists outbox (
 create table if not exists alerts (
     id integer primary key, subject text not null, rule text not null, level text not null,
     state text not null, detail text not null, opened_at text not null, updated_at text not null,
-    case_no text, dept_code text, card text, card_due text, cleared_at text, liability text,
-    unique(subject, rule));
+    case_no text, dept_code text, card text, card_due text, cleared_at text, liability text);
+-- One live alert per subject and rule; a withdrawn one (已撤销) leaves room for a new finding.
+create unique index if not exists alerts_live on alerts(subject, rule) where state <> 'withdrawn';
 create table if not exists alert_events (
     id integer primary key, alert_id integer not null, at text not null, actor text not null,
     action text not null, from_state text, to_state text, note text);
@@ -77,6 +79,7 @@ def prepare(conn: sqlite3.Connection, box_id: str, extra_schema: Iterable[str] =
     if upgrading:  # a store from before edge/backlog.py: judge every case once
         conn.execute("insert into cases_to_judge (case_no) select case_no from cases")
     _add_columns(conn)
+    _unpin_alerts(conn)
     for script in extra_schema:
         conn.executescript(script)
     prepare_view(conn, get_meta, set_meta)
@@ -97,6 +100,34 @@ def _add_columns(conn: sqlite3.Connection) -> None:
         if column not in present:
             conn.execute(f"alter table {table} add column {column} {definition}")
 
+
+_PINNED = re.compile(r",\s*unique\s*\(\s*subject\s*,\s*rule\s*\)", re.IGNORECASE)
+
+
+def _unpin_alerts(conn: sqlite3.Connection) -> None:
+    """A file made before withdrawn verdicts could be followed by a new alert kept one alert per
+    (subject, rule) in the table's own constraint: rebuild the table once without it (ids,
+    rows and the partial index ``alerts_live`` kept), in one transaction."""
+    (sql,) = conn.execute("select sql from sqlite_master where type = 'table' and name = 'alerts'"
+                          ).fetchone()
+    if not _PINNED.search(sql):
+        return
+    columns = ", ".join(row[1] for row in conn.execute("pragma table_info(alerts)"))
+    indexes = [row[0] for row in conn.execute(
+        "select sql from sqlite_master where type = 'index' and tbl_name = 'alerts'"
+        " and sql is not null")]
+    conn.execute("begin immediate")
+    try:
+        conn.execute(_PINNED.sub("", sql).replace("alerts", "alerts_unpinned", 1))
+        conn.execute(f"insert into alerts_unpinned ({columns}) select {columns} from alerts")
+        conn.execute("drop table alerts")
+        conn.execute("alter table alerts_unpinned rename to alerts")
+        for index in indexes:
+            conn.execute(index)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
 
 
 def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:

@@ -1,7 +1,8 @@
 """Supervision records: alerts, their audit trail and cards, written inside store transactions.
 
-An alert (预警/纠错记录) exists once per subject and rule (``case:<case_no>``,
-``dept:<code>:<month>:<kind>``, ``device:notifier:<name>``). People move it along
+An alert (预警/纠错记录) is live once per subject and rule (``case:<case_no>``,
+``dept:<code>:<month>:<kind>``, ``device:notifier:<name>``); an alert withdrawn because later
+events disproved it stays, and a real finding after it opens a new alert with its own id. People move it along
 open → acknowledged → explained → closed, or escalate it (the whole lifecycle, with the
 department's 说明理由 and 整改报告 and their review, is in ``lifecycle.py``); the rules and the
 notifiers add system entries. Every change is a new row in ``alert_events`` (append-only, enforced by
@@ -86,7 +87,7 @@ class NoticeNotFound(SupervisionError):
 
 @dataclass(frozen=True)
 class Finding:
-    """A condition a rule found; becomes (or matches) one alert per (subject, rule)."""
+    """A condition a rule found; becomes (or matches) the live alert of its (subject, rule)."""
 
     subject: str  # e.g. "case:NH2026000001"
     rule: str  # the rule's Chinese name, e.g. 违规收费
@@ -188,8 +189,13 @@ def alert_row(conn, alert_id: int) -> dict[str, Any] | None:
     return dict(zip(_ALERT_COLUMNS, row)) if row else None
 
 
+# The live alert of a subject and rule (at most one: index alerts_live); withdrawn ones stay beside it.
+LIVE_ALERT = "select id from alerts where subject = ? and rule = ? and state <> 'withdrawn'"
+
+
 def open_alert(tx: Tx, finding: Finding, at: dt.datetime | None = None) -> int | None:
-    """Insert the alert unless one for this subject and rule exists; its id if new."""
+    """Insert the alert unless a live one for this subject and rule exists (a withdrawn one,
+    已撤销, does not count: edge/supervision/withdrawal.py); its id if new."""
     opened = open_alerts(tx, [finding], at or tx.now)
     return opened[0][0] if opened else None
 
@@ -202,7 +208,8 @@ def open_alerts(tx: Tx, findings: Sequence[Finding], at: dt.datetime
     before = conn.execute("select coalesce(max(id), 0) from alerts").fetchone()[0]
     conn.executemany(
         "insert into alerts (subject, rule, level, state, detail, opened_at, updated_at, case_no,"
-        " dept_code) values (?, ?, ?, 'open', ?, ?, ?, ?, ?) on conflict(subject, rule) do nothing",
+        " dept_code) values (?, ?, ?, 'open', ?, ?, ?, ?, ?)"
+        " on conflict(subject, rule) where state <> 'withdrawn' do nothing",
         [(f.subject, f.rule, f.level, f.detail, now, now, f.case_no, f.dept_code)
          for f in findings])
     by_key = {(f.subject, f.rule): f for f in findings}
@@ -266,8 +273,7 @@ def raise_condition(tx: Tx, finding: Finding, at: dt.datetime) -> int | None:
     new_id = open_alert(tx, finding, at)
     if new_id is not None:
         return new_id
-    row = tx.conn.execute("select id from alerts where subject = ? and rule = ?",
-                          (finding.subject, finding.rule)).fetchone()
+    row = tx.conn.execute(LIVE_ALERT, (finding.subject, finding.rule)).fetchone()
     alert = alert_row(tx.conn, row[0])
     if alert["state"] in ACTIVE_STATES:
         return None
@@ -278,8 +284,7 @@ def raise_condition(tx: Tx, finding: Finding, at: dt.datetime) -> int | None:
 
 def resolve_condition(tx: Tx, subject: str, rule: str, at: dt.datetime, note: str) -> bool:
     """Mark an active alert resolved by the system (the device works again); True if it was."""
-    row = tx.conn.execute("select id from alerts where subject = ? and rule = ?",
-                          (subject, rule)).fetchone()
+    row = tx.conn.execute(LIVE_ALERT, (subject, rule)).fetchone()
     if row is None:
         return False
     alert = alert_row(tx.conn, row[0])

@@ -4,8 +4,9 @@ The rules themselves are in edge/supervision/verdicts.py. The engine runs the en
 the cases waiting to be judged (edge/backlog.py: every case whose events changed, however they
 came, open or finished, and the cases of a catalogue item or calendar that changed), then on
 every open case (time moves their deadlines), plus the 重点监察 monthly counts, against the same
-deadline engine that computes the lights. It keeps one alert per (subject, rule): a second pass
-over unchanged data writes nothing. In the same transaction it issues the cards that are due
+deadline engine that computes the lights. It keeps one live alert per (subject, rule): a second
+pass over unchanged data writes nothing; a finding after a withdrawn alert opens a new one
+(edge/supervision/withdrawal.py ``found_anew``). In the same transaction it issues the cards that are due
 (edge/supervision/notices.py), queues the notifications (edge/supervision/notify/) and removes
 the judged cases from the waiting list.
 
@@ -39,6 +40,7 @@ from edge.memory import give_back
 from edge.store import Store, Tx, iso
 from edge.supervision.alerts import (
     ACTIVE_STATES,
+    LIVE_ALERT,
     SYSTEM,
     Finding,
     alert_row,
@@ -74,9 +76,10 @@ from edge.supervision.verdicts import (
     case_findings,
     recheck_on,
 )
-from edge.supervision.withdrawal import Withdrawal, disproven, withdraw
+from edge.supervision.withdrawal import Withdrawal, disproven, found_anew, withdraw
 from standard.catalogue import departments
 from standard.deadlines import CaseFacts, local_day
+from standard.supervision import WITHDRAWN
 
 Progress = Callable[[int, int], None]  # (cases judged so far, cases in this pass)
 log = logging.getLogger(__name__)
@@ -111,6 +114,7 @@ class _Plan:
     verdicts: list[tuple] = field(default_factory=list)  # open cases judged anew, to remember
     forget: list[str] = field(default_factory=list)  # finished cases: no verdict to remember
     withdraw: list[Withdrawal] = field(default_factory=list)  # disproven (withdrawal.py)
+    renew: list[Finding] = field(default_factory=list)  # found again after a withdrawal
 
     def __bool__(self) -> bool:
         return bool(self.open or self.reopen or self.recur or self.clear or self.withdraw)
@@ -224,6 +228,9 @@ class RuleEngine:
             if case_nos is not None:  # new events can disprove what was found while open
                 plan.withdraw = disproven(conn, self.board, today, existing, findings,
                                           self.rules, self.settings)
+            if plan.renew:  # a real finding after a withdrawn one: a new alert (withdrawal.py)
+                plan.open += found_anew(conn, self.board, today, plan.renew, self.rules,
+                                        self.settings, events_changed=case_nos is not None)
             card_work = self.cards is not None and any(self.cards.work(conn, today, case_nos))
             if case_nos is None:
                 open_cases = conn.execute("select count(*) from cases where is_open = 1"
@@ -311,13 +318,14 @@ class RuleEngine:
 
     def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
         sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
+        last = " order by state <> 'withdrawn', id"  # a key's live alert, else its last withdrawn
         if case_nos is None:
             # The pass over open cases finds and clears only theirs (and 重点监察's): the alerts
             # of a long finished history are no business of it.
             rows = conn.execute(sql + " where case_no in (select case_no from cases where"
-                                " is_open = 1) or subject like 'dept:%'")
+                                " is_open = 1) or subject like 'dept:%'" + last)
         else:
-            rows = conn.execute(sql + " where case_no in (select value from json_each(?))",
+            rows = conn.execute(sql + " where case_no in (select value from json_each(?))" + last,
                                 (json.dumps(sorted(case_nos)),))
         return {(s, r): (i, state, cleared, case_no) for s, r, i, state, cleared, case_no in rows}
 
@@ -411,8 +419,7 @@ _CLEARED = {True: ("resolve", "预警情形已消除", {"state": "resolved"}),
 
 
 def _row(tx: Tx, finding: Finding) -> dict | None:
-    found = tx.conn.execute("select id from alerts where subject = ? and rule = ?",
-                            (finding.subject, finding.rule)).fetchone()
+    found = tx.conn.execute(LIVE_ALERT, (finding.subject, finding.rule)).fetchone()
     return alert_row(tx.conn, found[0]) if found else None
 
 
@@ -425,6 +432,8 @@ def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str] | Non
             plan.open.append(finding)
         elif known[1] == "resolved":
             plan.reopen.append(finding)
+        elif known[1] == WITHDRAWN:
+            plan.renew.append(finding)
         elif known[1] in ACTIVE_STATES and known[2]:
             plan.recur.append(known[0])
     for key, (alert_id, state, cleared_at, case_no) in existing.items():

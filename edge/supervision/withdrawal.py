@@ -30,7 +30,8 @@ open case or share:
   statutory order of their stages, other events after them, an ending last).
 
 A finding cured by action (the 办结 came after the alert opened) is not disproven: it clears as
-before. The decision depends only on the case's facts and events and on the alert's opening
+before. A withdrawn alert does not stand in the way of a real finding after it: ``found_anew``
+says which findings open a new alert (its own id and card) beside the withdrawn one. The decision depends only on the case's facts and events and on the alert's opening
 time, so the fast pass and a full judgement withdraw the same alerts.
 
 Example::
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from edge.cases import CaseBoard
@@ -224,11 +226,12 @@ def _tie_rank(kind: str) -> int:
     return STAGE_RANK.get(kind, _LAST - 1)
 
 
-def _events(conn, case_no: str, alert_id: int
-            ) -> tuple[dt.datetime, list[tuple[tuple, dt.datetime]]]:
-    """The alert's opening and the case's events in arrival order, each with its moment."""
-    opened = _moment(conn.execute("select opened_at from alerts where id = ?",
-                                  (alert_id,)).fetchone()[0])
+def _events(conn, case_no: str, alert_id: int | None
+            ) -> tuple[dt.datetime | None, list[tuple[tuple, dt.datetime]]]:
+    """The alert's opening (None without one) and the case's events in arrival order, each
+    with its moment."""
+    opened = None if alert_id is None else _moment(conn.execute(
+        "select opened_at from alerts where id = ?", (alert_id,)).fetchone()[0])
     return opened, [(row, _moment(row[2])) for row in conn.execute(
         "select event_id, event_type, occurred_at, received_at, body from case_events"
         " where case_no = ? order by rowid", (case_no,))]
@@ -240,6 +243,14 @@ def _finds(board: CaseBoard, case: CaseFacts, enabled: Sequence[CaseRule],
     """Whether the rules find ``subject`` on the case folded from ``told`` (in that order),
     judged on ``day``; None when an event cannot be told again (leave the alert as it is). The
     case is the stored one's (its lead department, whatever event now comes first)."""
+    found = _told_findings(board, case, enabled, settings, joint, told, day)
+    return None if found is None else any(f.subject == subject for f in found)
+
+
+def _told_findings(board: CaseBoard, case: CaseFacts, enabled: Sequence[CaseRule],
+                   settings: RuleSettings, joint: frozenset[str],
+                   told: list[tuple[tuple, dt.datetime]], day: dt.date) -> list | None:
+    """The findings of ``enabled`` on the case folded from ``told``; None when it cannot be."""
     was = CaseFacts(case.case_no, case.item_code, case.dept_code, case.district_code)
     for row, _at in told:
         event = validate(0, row[4])
@@ -249,8 +260,44 @@ def _finds(board: CaseBoard, case: CaseFacts, enabled: Sequence[CaseRule],
     if not told:
         return None
     item = board.catalogue.get(was.item_code)
-    found = case_findings(CaseView(was, board.status(was, day), item), enabled, settings)
-    return any(f.subject == subject for f in found)
+    return case_findings(CaseView(was, board.status(was, day), item), enabled, settings)
+
+
+def found_anew(conn, board: CaseBoard, today: dt.date, findings: Sequence[Any],
+               rules: Sequence[CaseRule] = (), settings: RuleSettings | None = None,
+               events_changed: bool = True) -> list[Any]:
+    """Of the findings whose (subject, rule) last had an alert withdrawn, those to open a new
+    alert for (its own id, cards and record at the hub).
+
+    Every rule but 程序异常 is withdrawn only when the pass no longer finds it, so finding it
+    again is a new occurrence (a later stage over its limit). 程序异常 is found from the order
+    the events arrived in and so stays found after its withdrawal: it opens a new alert only
+    when the case told by its events in the order they occurred, every event now known, has a
+    程序异常 for that subject (a real one since, such as an operation after 办结), with that
+    telling's detail. Only a pass over changed cases (``events_changed``) can see one.
+    """
+    out, procedures = [], []
+    for finding in findings:
+        if finding.rule != PROCEDURE:
+            out.append(finding)
+        elif events_changed and finding.case_no is not None:
+            procedures.append(finding)
+    enabled = [r for r in rules if r.name == PROCEDURE]
+    for finding in procedures if enabled else ():
+        row = conn.execute("select facts from cases where case_no = ?",
+                           (finding.case_no,)).fetchone()
+        if row is None:
+            continue
+        facts = CaseFacts.from_json(row[0])
+        _opened, events = _events(conn, facts.case_no, None)
+        occurred = sorted(events, key=lambda pair: (pair[1], _tie_rank(pair[0][1])))
+        joint = participants(board.catalogue.get(facts.item_code))
+        told = _told_findings(board, facts, enabled, settings or RuleSettings(), joint,
+                              occurred, today) or []
+        real = next((f for f in told if f.subject == finding.subject), None)
+        if real is not None:
+            out.append(replace(finding, detail=real.detail))
+    return out
 
 
 def _event(conn, case_no: str, kind: str, dept: str | None

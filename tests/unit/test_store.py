@@ -107,3 +107,37 @@ def test_closing_runs_every_queued_bulk_job_first(tmp_path):
     jobs = [store.submit(lambda tx, n=n: tx.emit("note", {"n": n}), bulk=True) for n in range(5)]
     store.close()
     assert [job.result(timeout=0) for job in jobs] == [1, 2, 3, 4, 5]
+
+
+def test_a_store_from_before_renewed_alerts_keeps_its_alerts_and_allows_a_new_one(tmp_path):
+    """An older box kept one alert per (subject, rule) in the table itself: the table is rebuilt
+    once, every alert (and its id) kept; a withdrawn alert then leaves room for a new one, a
+    live one does not."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table alerts (id integer primary key, subject text not null,"
+                     " rule text not null, level text not null, state text not null,"
+                     " detail text not null, opened_at text not null, updated_at text not null,"
+                     " case_no text, dept_code text, card text, card_due text, cleared_at text,"
+                     "\n    unique(subject, rule))")
+        conn.execute("create index alerts_case on alerts(case_no)")
+        conn.executemany("insert into alerts (id, subject, rule, level, state, detail, opened_at,"
+                         " updated_at, case_no) values (?, ?, '程序异常', 'red', ?, 'd', 't', 't',"
+                         " ?)", [(7, "case:A", "withdrawn", "A"), (9, "case:B", "open", "B")])
+    with Store(path, box_id="440605-01") as store:
+        rows = store.query("select id, subject, state, liability from alerts order by id")
+        assert [(r["id"], r["subject"], r["state"]) for r in rows] == \
+            [(7, "case:A", "withdrawn"), (9, "case:B", "open")]
+        indexes = {r["name"] for r in store.query(
+            "select name from sqlite_master where type = 'index' and tbl_name = 'alerts'")}
+        assert {"alerts_case", "alerts_live"} <= indexes
+
+        def insert(tx, subject):
+            tx.conn.execute("insert into alerts (subject, rule, level, state, detail, opened_at,"
+                            " updated_at) values (?, '程序异常', 'red', 'open', 'd', 't', 't')",
+                            (subject,))
+        store.write(lambda tx: insert(tx, "case:A"))  # after the withdrawn one: a new alert
+        with pytest.raises(sqlite3.IntegrityError):
+            store.write(lambda tx: insert(tx, "case:B"))  # beside a live one: refused
+    with Store(path, box_id="440605-01") as store:  # once only
+        assert store.query("select count(*) as n from alerts")[0]["n"] == 3

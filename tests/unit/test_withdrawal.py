@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edge.ingest import ingest_texts
 from edge.supervision.service import Supervision
 from standard.supervision import STATE_NAMES
@@ -16,6 +18,7 @@ from tests.unit.test_rules_backlog import (  # noqa: F401 (box: a fixture)
     CATALOGUE,
     JOINT,
     JTJ,
+    PLAIN,
     SCJ,
     ZJJ,
     at,
@@ -235,3 +238,76 @@ def test_a_joint_share_feedback_sent_before_the_acceptance_it_followed_is_withdr
     assert alerts[(ZJJ, "程序异常")]["state"] == "open"
     note = audit(box, alerts[(JTJ, "程序异常")]["id"])[-1]["note"]
     assert "事件E00003（受理，2026-11-02 09:00）" in note and "程序异常并不成立" in note
+
+
+def by_rule(box, case_no: str, rule: str) -> list[dict]:
+    """Every alert of the case for that rule, oldest first (a withdrawn one and its successor)."""
+    return box.store.query("select * from alerts where case_no = ? and rule = ? order by id",
+                           (case_no, rule))
+
+
+@pytest.fixture
+def roomy(tmp_path):
+    """A box whose item is promised in 10 working days (due 11-16): no 超期 card in the way."""
+    made = make_box(tmp_path / "box.db", {PLAIN.item_code: item(PLAIN.item_code, SCJ,
+                                                                promised_days=10)})
+    yield made
+    made.store.close()
+
+
+def test_a_real_anomaly_after_a_withdrawn_one_opens_a_new_alert_and_card(roomy):
+    """R1: 批准 came before the 审核 it followed: a false 程序异常 and its yellow card, withdrawn
+    once the 审核 (dated before 批准) arrives. Then the platform reports another 审核 dated
+    after the 批准: truly out of order. That is a new alert with its own id and its own card;
+    the void card does not stand in its way, and passes over the same facts add nothing."""
+    box = roomy
+    box.load("R1", ("11-02", "申请"), ("11-02", "受理"), ("11-03", "承办"), ("11-05", "批准"))
+    box.engine.check(at("11-05", "18:00"))
+    (false,) = by_rule(box, "R1", "程序异常")
+    assert (false["state"], false["card"]) == ("open", "yellow")
+    box.load("R1", ("11-04", "审核"))
+    assert box.engine.check(at("11-06")).withdrawn == [("case:R1", "程序异常")]
+    assert [a["state"] for a in by_rule(box, "R1", "程序异常")] == ["withdrawn"]
+    for day in ("11-06", "11-09"):  # the arrival order still says 程序异常: no new alert
+        assert box.engine.check(at(day, "15:00")).opened == []
+    assert [a["state"] for a in by_rule(box, "R1", "程序异常")] == ["withdrawn"]
+
+    box.load("R1", ("11-10", "审核"))  # a real one: 审核 again, five days after the 批准
+    result = box.engine.check(at("11-10", "15:00"))
+    assert [(f.subject, f.rule) for f in result.opened] == [("case:R1", "程序异常")]
+    withdrawn, real = by_rule(box, "R1", "程序异常")
+    assert withdrawn["id"] == false["id"] and withdrawn["state"] == "withdrawn"
+    assert real["id"] > false["id"] and (real["state"], real["level"]) == ("open", "red")
+    # its detail is the real anomaly, told in the order the events happened
+    assert real["detail"] == "审核在批准之后上报"
+    assert real["card"] == "yellow"  # its own 限期办理通知书, the first one stays void
+    notices = box.store.query("select number, alert_id from notices order by id")
+    assert [n["alert_id"] for n in notices] == [false["id"], real["id"]]
+    # The new alert goes to the hub as a record of its own.
+    sent = [json.loads(row["body"])["body"] for row in box.store.query(
+        "select body from outbox_records where kind = 'alert' order by seq")]
+    assert {body["id"] for body in sent if body["subject"] == "case:R1"} == \
+        {false["id"], real["id"]}
+    # Judged again and again on the same facts: still two alerts, two notices.
+    for day in ("11-11", "11-16"):
+        box.engine.check(at(day))
+        box.engine.check(at(day), case_nos={"R1"})
+    assert [a["state"] for a in by_rule(box, "R1", "程序异常")] == ["withdrawn", "open"]
+    assert box.store.query("select count(*) as n from notices")[0]["n"] == 3  # + its red card
+    assert box.store.query("select kind from notices order by id")[-1]["kind"] == "整改建议书"
+    assert box.store.query("select alert_id from notices order by id")[-1]["alert_id"] == \
+        real["id"]
+
+
+def test_an_event_after_a_withdrawn_anomaly_that_is_in_order_opens_nothing(roomy):
+    """R2: as R1, but what comes after the withdrawal is in order (办结 after 批准)."""
+    box = roomy
+    box.load("R2", ("11-02", "申请"), ("11-02", "受理"), ("11-03", "承办"), ("11-05", "批准"))
+    box.engine.check(at("11-05", "18:00"))
+    box.load("R2", ("11-04", "审核"))
+    box.engine.check(at("11-06"))
+    box.load("R2", ("11-06", "办结"))
+    box.engine.check(at("11-06", "15:00"))
+    box.engine.check(at("11-06", "16:00"), case_nos={"R2"})
+    assert [a["state"] for a in by_rule(box, "R2", "程序异常")] == ["withdrawn"]
+    assert box.store.query("select count(*) as n from notices")[0]["n"] == 1
