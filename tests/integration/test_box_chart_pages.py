@@ -271,7 +271,8 @@ def test_the_daily_series_follows_new_events(store_box):
 def test_the_board_keeps_open_and_recently_finished_cases_not_the_whole_history(store_box):
     """Issue 15: a 500,000-case box used 1.3 GB; the board now holds the open cases and those
     finished within RECENT_DAYS, which is all that its lists and charts show."""
-    from edge.board import RECENT_DAYS, HallBoard
+    from edge.board import HallBoard
+    from edge.boardsnapshot import RECENT_DAYS
     from edge.storehealth import store_health
 
     box, send = store_box
