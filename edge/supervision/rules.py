@@ -74,7 +74,9 @@ from edge.supervision.verdicts import (
     CaseView,
     RuleSettings,
     case_findings,
+    quiet,
     recheck_on,
+    standard_only,
 )
 from edge.supervision.withdrawal import Withdrawal, disproven, found_anew, withdraw
 from standard.catalogue import departments
@@ -131,6 +133,7 @@ class RuleEngine:
         self.store = store
         self.board = board
         self.rules = tuple(CASE_RULES.values()) if rules is None else tuple(rules)
+        self._standard = standard_only(self.rules)  # verdicts.quiet holds for these rules
         self.settings = settings or RuleSettings()
         self.focus = focus
         self.cards = cards
@@ -308,7 +311,8 @@ class RuleEngine:
     def _judge(self, facts: CaseFacts, today: dt.date) -> _Judged:
         item = self.board.catalogue.get(facts.item_code)
         case = CaseView(facts, self.board.status(facts, today), item)
-        found = case_findings(case, self.rules, self.settings)
+        found = () if self._standard and quiet(case, self.settings) else \
+            case_findings(case, self.rules, self.settings)
         labels = (facts.district_code, item.name if item else facts.item_code) if found else None
         until = recheck_on(case, today, self.board.calendar,
                            self.board.settings.yellow_within_working_days,

@@ -171,6 +171,29 @@ RULE_DESCRIPTIONS[FOCUS_RULE] = "部门当月不予许可、不予受理、补�
 assert set(RULE_DESCRIPTIONS) == set(RULE_NAMES), "update RULE_NAMES in edge/supervision/config.py"
 
 
+STANDARD_RULES = frozenset(id(rule) for rule in CASE_RULES.values())
+
+
+def standard_only(rules: Iterable[CaseRule]) -> bool:
+    """Whether every rule is one of ``CASE_RULES`` (then :func:`quiet` may be used)."""
+    return all(id(rule) in STANDARD_RULES for rule in rules)
+
+
+def quiet(case: CaseView, settings: RuleSettings) -> bool:
+    """True when no rule of ``CASE_RULES`` can find anything in the case: the usual case, told
+    without calling eleven rules. Every rule but two reads a reason of ``status`` (an unknown
+    item, a calendar gap and a late finish each give one), a share gives its own findings;
+    what is left is 临近时限 on the remaining days and the stages 程序异常 finds skipped."""
+    status = case.status
+    if status.reasons or status.departments:
+        return False
+    left = status.remaining_working_days
+    if (left is not None and 0 <= left <= settings.near_deadline_working_days
+            and case.facts.terminal is None):
+        return False
+    return not skipped_stages(case, settings)
+
+
 def share_subject(case_no: str, dept_code: str) -> str:
     """The alert subject of a participating department's share of a joint case."""
     return f"case:{case_no}:dept:{dept_code}"
