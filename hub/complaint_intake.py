@@ -14,7 +14,8 @@ and kept in the ``complaint_quarantine`` table with its raw form (hub/complaint_
 
 ``ticket_no`` is the 12345 system's own number, unique at the hub: the same ticket posted
 again with the same content is a harmless duplicate (its tracking number is answered again);
-posted with different content it is a *conflict*, refused, named and quarantined. ``case_no``,
+posted with different content it is a *conflict*, refused, named and quarantined, and opens the
+data-quality alert 数据冲突 in the same transaction (hub/complaint_conflicts.py). ``case_no``,
 when given, must be a case the hub holds (and in ``district_code``). The valid records and the
 quarantine rows are stored in one transaction: a request is wholly committed or wholly refused,
 so the 12345 system's retry of the same body is harmless. The answer lists what was created,
@@ -38,7 +39,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import complaint_quarantine
+from hub import complaint_conflicts, complaint_quarantine
 from hub.complaints import KINDS, ComplaintDesk, ComplaintError, NewComplaint
 from hub.services import HubData, NotFound, Scope
 from hub.services.cases import find_case
@@ -96,6 +97,7 @@ class IntakeResult:
     conflicting: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[Rejection] = field(default_factory=list)
+    alerting: list[tuple[str, str, str]] = field(default_factory=list)  # conflicts' alert
 
     @property
     def status(self) -> int:
@@ -226,6 +228,7 @@ def take_hotline(desk: ComplaintDesk, data: HubData, body: bytes) -> tuple[int, 
         for index, raw, record, new in judged:
             _store_alone(desk, conn, index, raw, record, new, result)
         complaint_quarantine.keep(conn, at, result.quarantine)
+        complaint_conflicts.raise_conflicts(conn, at, result.alerting)  # 数据冲突, told
     return result.status, result.as_dict()
 
 
@@ -269,3 +272,4 @@ def _store(desk: ComplaintDesk, conn, index: int, raw: str, record: HotlineCompl
                "held with different content)")
     result.conflicting.append({**answer, "fields": fields, "message": message})
     result.quarantine.append(Rejection(index, _problem("ticket_no", message), raw))
+    result.alerting.append((new.district or "", record.ticket_no, held["tracking_no"]))

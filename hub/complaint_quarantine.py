@@ -83,27 +83,29 @@ def _names(raw: str | bytes) -> tuple[str | None, str | None]:
     return ticket, district if isinstance(district, str) and district in DISTRICTS else None
 
 
-def _where(scope: Scope) -> tuple[str, list[Any]]:
-    """The city sees every refusal, a district its own; a department none (no 12345 intake)."""
+def scope_condition(scope: Scope) -> tuple[str, list[Any]]:
+    """The rows of the 12345 intake a scope sees, by ``district_code``: the city every one, a
+    district its own, a department none (it has no 12345 intake); (SQL condition, params)."""
     if scope.role == "city":
-        return "", []
+        return "1 = 1", []
     if scope.role == "district" and scope.districts:
-        return f" where district_code in ({', '.join('?' * len(scope.districts))})", \
+        return f"district_code in ({', '.join('?' * len(scope.districts))})", \
             list(scope.districts)
-    return " where 1 = 0", []
+    return "1 = 0", []
 
 
 def count(store, scope: Scope) -> int:
-    where, params = _where(scope)
-    return store.query(f"select count(*) as n from complaint_quarantine{where}", params)[0]["n"]
+    where, params = scope_condition(scope)
+    return store.query(f"select count(*) as n from complaint_quarantine where {where}",
+                       params)[0]["n"]
 
 
 def recent(store, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
     """The latest refusals the scope may see, newest first (raw form cut to 200 characters)."""
-    where, params = _where(scope)
+    where, params = scope_condition(scope)
     rows = store.query(
         "select id, received_at, position, ticket_no, district_code, reason, raw, encoding"
-        f" from complaint_quarantine{where} order by id desc limit ?", [*params, limit])
+        f" from complaint_quarantine where {where} order by id desc limit ?", [*params, limit])
     for row in rows:
         row["raw"] = row["raw"][:200]
     return rows

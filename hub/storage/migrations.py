@@ -321,6 +321,13 @@ def complaint_quarantine(db: Migrating) -> None:
     db.run(quarantined.SCHEMA)
 
 
+def hotline_alerts(db: Migrating) -> None:
+    """A 12345 ticket re-sent with different content opens a data-quality alert (数据冲突)."""
+    from hub import complaint_conflicts
+
+    db.run(complaint_conflicts.SCHEMA)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -345,6 +352,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "absences' office periods", absence_office_periods),
     Migration(15, "the staff who handled each case", case_staff),
     Migration(16, "the 12345 intake's quarantine", complaint_quarantine),
+    Migration(17, "the 12345 intake's data-quality alerts", hotline_alerts),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -228,3 +228,49 @@ def test_operators_see_the_quarantine_in_hub_status_and_on_the_complaints_page(s
     assert "SEEN-1" in city.get_data(as_text=True) and "SEEN-2" in city.get_data(as_text=True)
     scj = sign_in(app, "scj", served.passwords["scj"]).client.get("/complaints")
     assert "12345接口未登记的记录" not in scj.get_data(as_text=True)
+
+
+def test_a_conflicting_ticket_opens_a_data_quality_alert_that_a_supervisor_clears(served):
+    """As the box does for a re-sent event_id (数据冲突), a ticket re-sent with other content
+    is not only quarantined: the city and that district see an alert on the overview and the
+    complaints page, until a supervisor marks it 已核对; the next conflict opens it again."""
+    def alert_rows() -> list[dict]:
+        return served.store.query("select * from hotline_alerts where district_code = '440606'")
+
+    assert served.post(text(ticket("DQ-1", district_code="440606")).encode())[0] == 200
+    status, again = served.post(text(ticket("DQ-1", district_code="440606")).encode())
+    assert status == 200 and again["duplicates"] == 1 and alert_rows() == []  # a retry: fine
+    status, answer = served.post(text(ticket("DQ-1", district_code="440606",
+                                             subject="窗口态度差")).encode())
+    assert status == 422 and answer["conflicts"] == 1
+    (row,) = alert_rows()
+    assert (row["rule"], row["state"], row["conflicts"]) == ("数据冲突", "open", 1)
+    tracking = served.store.query("select tracking_no from complaints where ticket_no = 'DQ-1'"
+                                  )[0]["tracking_no"]
+
+    app = create_app(served.dashboard, {"TESTING": True}, announce=lambda *first: None)
+    shunde = sign_in(app, "shunde", served.passwords["shunde"])
+    for path in ("/", "/complaints"):
+        page = shunde.client.get(path).get_data(as_text=True)
+        assert "12345热线系统数据冲突" in page and "DQ-1" in page and tracking in page, path
+    city = sign_in(app, "chief", served.passwords["chief"]).client.get("/").get_data(as_text=True)
+    assert "DQ-1" in city
+    nanhai = sign_in(app, "nanhai", served.passwords["nanhai"]).client.get("/complaints")
+    assert "DQ-1" not in nanhai.get_data(as_text=True)  # another district's
+    scj = sign_in(app, "scj", served.passwords["scj"]).client.get("/").get_data(as_text=True)
+    assert "12345热线系统数据冲突" not in scj
+
+    done = shunde.client.post(f"/complaints/data-alerts/{row['id']}/resolve",
+                              data={"csrf_token": shunde.csrf}, follow_redirects=True)
+    assert "已核对，数据冲突预警已消除" in done.get_data(as_text=True)
+    assert "DQ-1" not in shunde.client.get("/").get_data(as_text=True)
+    (row,) = alert_rows()
+    assert row["state"] == "resolved" and "shunde" in row["resolved_by"]
+    again = shunde.client.post(f"/complaints/data-alerts/{row['id']}/resolve",
+                               data={"csrf_token": shunde.csrf}, follow_redirects=True)
+    assert "待核对数据冲突预警" in again.get_data(as_text=True)  # nothing left to clear
+
+    served.post(text(ticket("DQ-1", district_code="440606", content="又一次不同")).encode())
+    (row,) = alert_rows()
+    assert (row["state"], row["conflicts"]) == ("open", 1)  # opened again, counted afresh
+    assert "DQ-1" in shunde.client.get("/complaints").get_data(as_text=True)

@@ -1,6 +1,7 @@
 """投诉建言 on the dashboard: the complaints in scope, each with its deadlines and steps; staff
 enter those that come by the 12345 hotline, letter, phone or visit; a complaint is linked to a
-case and turned into a city 督办 (移交督办)."""
+case and turned into a city 督办 (移交督办). The 12345 intake's 数据冲突 alerts head the page
+(hub/complaint_conflicts.py), with its quarantine below."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from hub import complaint_conflicts as conflicts
 from hub import complaint_quarantine as quarantined
 from hub.complaint_links import link_case, transfer_to_duban
 from hub.complaints import (
@@ -38,7 +40,23 @@ def index():
                            state=state, states=STATE_NAMES, channel=channel, channels=CHANNELS,
                            depts=data().dept_names(), scope=scope(),
                            quarantined=quarantined.count(store, scope()),
-                           quarantine=quarantined.recent(store, scope(), limit=10))
+                           quarantine=quarantined.recent(store, scope(), limit=10),
+                           data_alerts=conflicts.open_alerts(store, scope()),
+                           resolvable=scope().role in STAFF)
+
+
+@bp.post("/complaints/data-alerts/<int:alert_id>/resolve")
+@login_required(roles=STAFF)
+def resolve_data_alert(alert_id: int):
+    """已核对: the supervisor has checked with the 12345 system which content is right."""
+    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        conflicts.resolve(dashboard().complaints.store, scope(), alert_id, user_name(), at)
+    except conflicts.HotlineAlertNotFound as exc:
+        flash(str(exc), "error")
+    else:
+        flash("已核对，数据冲突预警已消除", "success")
+    return redirect(url_for("complaints.index"))
 
 
 @bp.get("/complaints/<int:complaint_id>")

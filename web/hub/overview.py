@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, jsonify, render_template, request
 
+from hub import complaint_conflicts as conflicts
 from hub.services.cases import CaseFilter, case_page
 from hub.services.departments import department_view, district_view, item_view
 from hub.services.overview import district_tiles, tamper_alerts, totals
@@ -34,7 +35,9 @@ def _store_damage() -> str | None:
 @login_required(roles=READERS)
 def index():
     reports = dashboard().reports.history(scope())[:4] if dashboard().reports else []
-    return render_template("overview.html", reports=reports, **_overview_context())
+    alerts = conflicts.open_alerts(dashboard().complaints.store, scope())  # 12345 数据冲突
+    return render_template("overview.html", reports=reports, data_alerts=alerts,
+                           resolvable=False, **_overview_context())
 
 
 @bp.get("/live.json")
