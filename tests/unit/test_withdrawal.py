@@ -311,3 +311,31 @@ def test_an_event_after_a_withdrawn_anomaly_that_is_in_order_opens_nothing(roomy
     box.engine.check(at("11-06", "16:00"), case_nos={"R2"})
     assert [a["state"] for a in by_rule(box, "R2", "程序异常")] == ["withdrawn"]
     assert box.store.query("select count(*) as n from notices")[0]["n"] == 1
+
+
+def test_a_stage_over_its_limit_after_a_withdrawn_stage_finding_opens_a_new_alert(tmp_path):
+    """S3: 审核 (1 working day) looked overtime on 11-06 until 批准 dated 11-04 arrived:
+    withdrawn. 批准 (3 working days from 11-04, due 11-09) then really runs over: the pass of
+    11-10, with no new event, opens a new 环节超时 and its own card; the next passes add none."""
+    staged = item("440605-SCJ-002", SCJ, promised_days=10, legal_days=20,
+                  stage_days={"审核": 1, "批准": 3})
+    box = make_box(tmp_path / "box.db", catalogue={**CATALOGUE, staged.item_code: staged})
+    try:
+        box.load("S3", ("11-02", "申请"), ("11-02", "受理"), ("11-02", "承办"), ("11-03", "审核"),
+                 item_code=staged.item_code)
+        box.engine.check(at("11-06"))
+        box.load("S3", ("11-04", "批准"), item_code=staged.item_code)
+        assert box.engine.check(at("11-06", "15:00")).withdrawn == [("case:S3", "环节超时")]
+        early = box.engine.check(at("11-09")).opened  # 批准 on its last day: only near it
+        assert [f.rule for f in early] == ["环节临近时限"]
+        result = box.engine.check(at("11-10"))
+        assert [(f.subject, f.rule) for f in result.opened] == [("case:S3", "环节超时")]
+        for day in ("11-10", "11-11"):
+            box.engine.check(at(day, "15:00"))
+        withdrawn, real = by_rule(box, "S3", "环节超时")
+        assert withdrawn["state"] == "withdrawn" and "审核" in withdrawn["detail"]
+        assert (real["state"], real["card"]) == ("open", "yellow") and "批准" in real["detail"]
+        assert [n["alert_id"] for n in box.store.query(
+            "select alert_id from notices order by id")] == [withdrawn["id"], real["id"]]
+    finally:
+        box.store.close()
