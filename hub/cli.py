@@ -160,7 +160,8 @@ def status(config_path: Path, as_json: bool) -> None:
     """Each box: last seen, last sequence applied, records held, backlog, chain state.
 
     Without --json, the latest refused handshakes and messages follow, each counted once per
-    sender, reason and episode, then the 12345 records kept in quarantine (the latest five).
+    sender, reason and episode, then the 12345 records kept in quarantine (the latest five) and
+    the 12345 intake's open 数据冲突 alerts.
     """
     store = open_store(_config(config_path))
     rows = store.box_states()
@@ -182,6 +183,7 @@ def status(config_path: Path, as_json: bool) -> None:
         sender = row["sender"] if len(row["sender"]) <= 24 else row["sender"][:23] + "…"
         click.echo(f"  {row['last_at']:<31}{sender:<25}x{row['count']:<6}{row['reason']}")
     _quarantined_complaints(store)
+    _hotline_alerts(store)
     _staff_backfill(store)
 
 
@@ -193,6 +195,18 @@ def _staff_backfill(store) -> None:
     if progress is not None:
         click.echo(f"\nstaff index (hub_case_staff) backfill: {progress.percent}% (case id "
                    f"{progress.done} of {progress.target}); 'hub migrate --backfill' finishes it")
+
+
+def _hotline_alerts(store) -> None:
+    """The 12345 intake's open 数据冲突 alerts (hub/complaint_conflicts.py), one line each."""
+    from hub import complaint_conflicts
+    from hub.services import Scope
+
+    for alert in complaint_conflicts.open_alerts(store, Scope.city()):
+        tickets = ", ".join(ticket for ticket, _tracking in json.loads(alert["tickets"]))
+        click.echo(f"\n12345 data conflict alert open ({alert['district_code'] or 'city'}):"
+                   f" {alert['conflicts']} re-sent ticket(s) with other content since"
+                   f" {alert['opened_at']}, latest {tickets}; clear it on the complaints page")
 
 
 def _quarantined_complaints(store) -> None:

@@ -247,6 +247,9 @@ def test_a_conflicting_ticket_opens_a_data_quality_alert_that_a_supervisor_clear
     assert (row["rule"], row["state"], row["conflicts"]) == ("数据冲突", "open", 1)
     tracking = served.store.query("select tracking_no from complaints where ticket_no = 'DQ-1'"
                                   )[0]["tracking_no"]
+    shown = CliRunner().invoke(main, ["hub", "status", "--config",
+                                      str(served.folder / "hub.toml")])
+    assert "12345 data conflict alert open (440606)" in shown.output and "DQ-1" in shown.output
 
     app = create_app(served.dashboard, {"TESTING": True}, announce=lambda *first: None)
     shunde = sign_in(app, "shunde", served.passwords["shunde"])
