@@ -20,6 +20,7 @@ from hub.score_periods import period_scores
 from hub.scoring import compute_month
 from hub.services import Scope
 from standard.districts import DISTRICTS
+from standard.records import LOCAL_TZ
 from tests.hubkit import (
     add_users,
     captcha_answer,
@@ -432,7 +433,9 @@ def test_user_commands_and_score_commands(seeded, tmp_path):
     assert frozen.exit_code == 0 and "更正请加 --reason" in frozen.output
     assert [json.loads(line) for line in frozen.output.splitlines()
             if line.startswith("{")] == [{**row, "status": "published"} for row in rows]
-    this_month = f"{dt.date.today():%Y-%m}"  # the CLI runs on the real clock
+    # The CLI runs on the real clock, in the hub's time zone: on a machine on UTC the last
+    # eight hours of a month are already the next month's first day there.
+    this_month = f"{dt.datetime.now(LOCAL_TZ):%Y-%m}"
     early = runner.invoke(main, ["hub", "score", "--config", config, "--month", this_month])
     assert early.exit_code == 0 and "各部门" in early.output
     refused = runner.invoke(main, ["hub", "publish-scores", "--config", config, "--month",
