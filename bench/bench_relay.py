@@ -41,6 +41,7 @@ from hallwatch.sim import Platform
 from hub.receiver import Receiver
 from hub.store import HubStore
 from standard import wire
+from standard.boxregistry import EnrolledBox
 from standard.envelope import (
     ed25519_private_from_text,
     ed25519_public_from_text,
@@ -50,7 +51,6 @@ from standard.envelope import (
 )
 from standard.identity import (
     BoxIdentity,
-    EnrolledBox,
     HubIdentity,
     HubPublic,
     new_box_identity,

@@ -15,8 +15,9 @@ from hub.projections.staffbackfill import StaffBackfill
 from hub.receiver import Receiver
 from hub.store import HubStore
 from hub.storeguard import check_hub_store, mark_hub_store
+from standard.boxregistry import load_enrolled
 from standard.files import private_dir, private_sqlite
-from standard.identity import load_enrolled, load_hub_identity
+from standard.identity import load_hub_identity
 
 log = logging.getLogger(__name__)
 

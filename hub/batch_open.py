@@ -18,8 +18,8 @@ import orjson
 
 from hub.store import Batch
 from standard import wire
+from standard.boxregistry import EnrolledBox
 from standard.envelope import EnvelopeError, Opener
-from standard.identity import EnrolledBox
 
 
 class BatchRefused(ValueError):

@@ -279,7 +279,8 @@ def resend(config_path: Path, box_id: str, from_seq: int) -> None:
     The running hub sends the request when the box is next connected; records the hub
     already holds are not applied twice.
     """
-    from standard.identity import IdentityError, load_enrolled
+    from standard.boxregistry import load_enrolled
+    from standard.identity import IdentityError
 
     config = _config(config_path)
     try:
@@ -328,7 +329,8 @@ def revoke(config_path: Path, box_id: str) -> None:
     Records already applied stay. To take the box back, enroll it again (provision approve
     --force, or provision box --force).
     """
-    from standard.identity import IdentityError, revoke_box
+    from standard.boxregistry import revoke_box
+    from standard.identity import IdentityError
 
     try:
         revoked = revoke_box(_config(config_path), box_id)

@@ -41,8 +41,9 @@ from hub.snapshots import SnapshotDesk
 from hub.storage.engines import unavailable_errors
 from hub.store import REFUSAL_WINDOW_SECONDS, Applied, HubStore, utc_iso
 from standard import wire
+from standard.boxregistry import EnrolledBox
 from standard.envelope import Opener, sign_document
-from standard.identity import EnrolledBox, HubIdentity
+from standard.identity import HubIdentity
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from hub.config import HubConfig, load_hub_config
 from provisioning import enrollment
 from provisioning.options import USER_ERRORS, force_option
 from provisioning.technician_cli import COMMANDS as TECHNICIAN_COMMANDS
-from standard import identity
+from standard import boxregistry, identity
 from standard.districts import DISTRICTS
 from standard.envelope import fingerprint
 
@@ -226,7 +226,7 @@ def accept(box_dir: Path, approval_file: Path, endpoint: str | None, expected: s
 @user_errors
 def list_boxes(hub_dir: Path) -> None:
     """List the boxes enrolled at the hub."""
-    for enrolled in identity.list_enrolled(_load_hub(hub_dir)):
+    for enrolled in boxregistry.list_enrolled(_load_hub(hub_dir)):
         state = f"revoked {enrolled.revoked_at}" if enrolled.revoked else "active"
         click.echo(f"{enrolled.box_id}\t{enrolled.district_code}\t{enrolled.name}\t"
                    f"enrolled {enrolled.enrolled_at}\t{state}")
@@ -238,7 +238,7 @@ def list_boxes(hub_dir: Path) -> None:
 @user_errors
 def revoke(hub_dir: Path, box_id: str) -> None:
     """Revoke a box: the hub refuses its batches from then on."""
-    revoked = identity.revoke_box(_load_hub(hub_dir), box_id)
+    revoked = boxregistry.revoke_box(_load_hub(hub_dir), box_id)
     click.echo(f"Box {revoked.box_id} revoked at {revoked.revoked_at}")
 
 

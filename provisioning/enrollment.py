@@ -25,6 +25,7 @@ from edge.profile import check_departments, load_profile
 from hub.api_token import new_token, token_path
 from hub.config import HubConfig
 from standard import envelope
+from standard.boxregistry import EnrolledBox, boxes_dir, enroll_box, next_box_id
 from standard.calendar import load_overrides
 from standard.catalogue import departments, load_catalogue
 from standard.configfile import ConfigError, describe_errors
@@ -40,27 +41,23 @@ from standard.identity import (
     REQUEST_FILE,
     BadApproval,
     BoxIdentity,
-    EnrolledBox,
     HubIdentity,
     HubPublic,
     IdentityExists,
     _atomic_write,
-    _boxes_dir,
     _hub_public_from,
-    _read_json,
     _refuse_existing,
-    _write_public,
     _write_secret,
     box_public_record,
-    enroll_box,
     hub_public_record,
     load_box_identity,
     load_hub_identity,
     load_hub_public,
     new_box_identity,
     new_hub_identity,
-    next_box_id,
+    read_json_file,
     save_identity,
+    write_public_file,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -101,8 +98,8 @@ def init_hub(hub_dir: Path, *, bind: str | None = None, public_endpoint: str | N
         _refuse_existing(paths)
     identity = new_hub_identity()
     save_identity(identity, config.path(config.identity), force=force)
-    _write_public(hub_dir / HUB_PUBLIC_FILE, hub_public_record(identity, config.public_endpoint))
-    _boxes_dir(config).mkdir(parents=True, exist_ok=True)
+    write_public_file(hub_dir / HUB_PUBLIC_FILE, hub_public_record(identity, config.public_endpoint))
+    boxes_dir(config).mkdir(parents=True, exist_ok=True)
     _write_config(config, hub_dir / "hub.toml")
     new_token(token_path(config))  # the 12345 hotline system's API token (hub/api_token.py)
     return config, identity
@@ -195,7 +192,7 @@ def make_request(box_dir: Path) -> Path:
     """Write ``BOXDIR/enroll-request.json``: the box's public record, for the hub operator."""
     identity = load_box_identity(Path(box_dir) / BOX_IDENTITY_FILE)
     path = Path(box_dir) / REQUEST_FILE
-    _write_public(path, box_public_record(identity))
+    write_public_file(path, box_public_record(identity))
     return path
 
 
@@ -204,18 +201,18 @@ def approve_request(hub_config: HubConfig, request_file: Path, out_file: Path, *
     """Enroll a request and write an approval signed by the hub; returns the box and the
     hub's sign-key fingerprint (to be read to the technician)."""
     hub = load_hub_identity(hub_config.path(hub_config.identity))
-    box = enroll_box(hub_config, _read_json(request_file), force=force)
+    box = enroll_box(hub_config, read_json_file(request_file), force=force)
     payload = {
         "hub": hub_public_record(hub, hub_config.public_endpoint),
         "box": box_public_record(box),
     }
     approval = envelope.sign_document(payload, APPROVAL_KIND, 1, hub.sign_private)
-    _write_public(Path(out_file), approval)
+    write_public_file(Path(out_file), approval)
     return box, envelope.fingerprint(hub.sign_public)
 
 
 def _verified_approval(box_dir: Path, approval_file: Path) -> tuple[HubPublic, dict]:
-    doc = _read_json(approval_file)
+    doc = read_json_file(approval_file)
     payload = doc.get("payload")
     if not isinstance(payload, dict) or not isinstance(payload.get("hub"), dict):
         raise BadApproval(f"{approval_file}: not an enrollment approval")
@@ -248,11 +245,11 @@ def accept_approval(box_dir: Path, approval_file: Path, *, endpoint: str | None 
     box_dir = Path(box_dir)
     config = load_box_config(box_dir / "box.toml")
     target = box_dir / BOX_HUB_PUBLIC_FILE
-    if target.exists() and not force and _read_json(target) != hub_doc:
+    if target.exists() and not force and read_json_file(target) != hub_doc:
         raise IdentityExists(f"{target} already holds other hub keys; use --force to replace them")
     relay_values = (config.relay.model_dump() if config.relay else {}) | {
         "hub_endpoint": endpoint or hub.endpoint, "hub_public": BOX_HUB_PUBLIC_FILE}
     relay = _validated(RelaySection, **relay_values)
-    _write_public(target, hub_doc)
+    write_public_file(target, hub_doc)
     _write_config(config.model_copy(update={"relay": relay}), box_dir / "box.toml")
     return hub

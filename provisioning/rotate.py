@@ -62,7 +62,7 @@ def _earlier_request_waits(config: BoxConfig, request_file: Path) -> bool:
     """True if an offline request exists and the hub has not answered since it was made."""
     if not request_file.exists():
         return False
-    requested_at = request_payload(identity._read_json(request_file), str(request_file)).get(
+    requested_at = request_payload(identity.read_json_file(request_file), str(request_file)).get(
         "requested_at", "1970-01-01T00:00:00+00:00")
     heard_at = None
     if config.db_path.exists():
@@ -109,7 +109,7 @@ def rotate_box(config_path: Path, *, hub_dir: Path | None = None, force: bool = 
         if hub_config is not None:
             enroll_rotation(hub_config, request, now=now)
         else:
-            identity._write_public(request_file, request)
+            identity.write_public_file(request_file, request)
     except BaseException:
         pending.unlink(missing_ok=True)
         raise

@@ -5,7 +5,8 @@ sealing) and Ed25519 (signing). Files are JSON with ``"version": 1``:
 
 - ``keys/hub.identity.json`` / ``keys/box.identity.json``: secret, mode 0600, dir 0700;
 - ``hub.public.json``: what boxes need (curve, seal and sign publics, endpoint);
-- ``<boxes_dir>/<box_id>.json`` at the hub: an enrolled box's public record;
+- ``<boxes_dir>/<box_id>.json`` at the hub: an enrolled box's public record (the hub's
+  register of boxes is ``standard/boxregistry.py``);
 - ``enroll-request.json`` / an approval: the offline enrollment path.
 
 The running box and hub load their keys from here; creating hub and box folders is the
@@ -20,14 +21,13 @@ Example (reads files, so not a doctest)::
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import re
 import secrets
 import stat
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, TypeVar
 
 import zmq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -52,14 +52,6 @@ BOX_ID_PATTERN = re.compile(r"[0-9A-Za-z\-_.]{1,64}")  # as edge.config.BoxConfi
 K = TypeVar("K")
 
 
-class BoxRegistry(Protocol):
-    """Where the hub keeps enrolled boxes (the hub's config): ``path(boxes_dir)``."""
-
-    boxes_dir: str
-
-    def path(self, value: str) -> Path: ...
-
-
 class IdentityError(Exception):
     """A key file, public record or enrollment is missing, unreadable or invalid."""
 
@@ -70,14 +62,6 @@ class IdentityExists(IdentityError):
 
 class InsecureKeyFile(IdentityError):
     """A secret key file is readable by other users."""
-
-
-class EnrollmentConflict(IdentityError):
-    """The box id is already enrolled with other keys, or revoked."""
-
-
-class NotEnrolled(IdentityError):
-    """No box with this id is enrolled at the hub."""
 
 
 class BadApproval(IdentityError):
@@ -134,13 +118,6 @@ class BoxPublic:
     sign_public: Ed25519PublicKey
 
 
-@dataclasses.dataclass(frozen=True)
-class EnrolledBox(BoxPublic):
-    enrolled_at: str
-    revoked: bool
-    revoked_at: str | None = None
-
-
 # --- file helpers ------------------------------------------------------------------------
 
 
@@ -148,7 +125,8 @@ def _json_bytes(doc: dict) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _read_json(path: Path) -> dict:
+def read_json_file(path: Path) -> dict:
+    """A hallwatch JSON file of this ``FILE_VERSION``; IdentityError names the file otherwise."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -160,7 +138,8 @@ def _read_json(path: Path) -> dict:
     return doc
 
 
-def _text(doc: dict, name: str, where: object) -> str:
+def text_field(doc: dict, name: str, where: object) -> str:
+    """``doc[name]``, which must be non-empty text; IdentityError names ``where`` and the field."""
     value = doc.get(name)
     if not isinstance(value, str) or not value:
         raise IdentityError(f"{where}: field {name!r} is missing or not text")
@@ -210,7 +189,8 @@ def _write_secret(path: Path, data: bytes, force: bool) -> None:
         raise IdentityExists(f"{path} already exists; use --force to overwrite it") from None
 
 
-def _write_public(path: Path, doc: dict) -> None:
+def write_public_file(path: Path, doc: dict) -> None:
+    """Replace a public (0644) JSON file whole."""
     _atomic_write(path, _json_bytes(doc), 0o644)
 
 
@@ -270,7 +250,7 @@ def _z85_key(text: str) -> bytes:
 
 def _key(doc: dict, name: str, where: object, decode: Callable[[str], K]) -> K:
     try:
-        return decode(_text(doc, name, where))
+        return decode(text_field(doc, name, where))
     except envelope.BadKey as exc:
         raise IdentityError(f"{where}: {name}: {exc}") from None
 
@@ -286,7 +266,7 @@ def _load_secret(path: Path, kind: str) -> tuple[dict, dict]:
             f"{path} has mode {mode:04o}: a secret key file must be readable by its owner only. "
             f"Fix: chmod 600 {path}"
         )
-    doc = _read_json(path)
+    doc = read_json_file(path)
     if doc.get("kind") != kind:
         raise IdentityError(f"{path}: is a {doc.get('kind')!r} file, expected {kind!r}")
     keys = {
@@ -317,9 +297,9 @@ def load_box_identity(path: Path) -> BoxIdentity:
     doc, keys = _load_secret(path, "box-identity")
     return BoxIdentity(
         **keys,
-        box_id=_text(doc, "box_id", path),
-        district_code=_text(doc, "district_code", path),
-        name=_text(doc, "name", path),
+        box_id=text_field(doc, "box_id", path),
+        district_code=text_field(doc, "district_code", path),
+        name=text_field(doc, "name", path),
     )
 
 
@@ -341,13 +321,13 @@ def _hub_public_from(doc: dict, where: object) -> HubPublic:
         curve_public=_key(doc, "curve_public", where, _z85_key),
         seal_public=_key(doc, "seal_public", where, envelope.x25519_public_from_text),
         sign_public=_key(doc, "sign_public", where, envelope.ed25519_public_from_text),
-        endpoint=_text(doc, "endpoint", where),
+        endpoint=text_field(doc, "endpoint", where),
     )
 
 
 def load_hub_public(path: Path) -> HubPublic:
     """Read ``hub.public.json`` (the box's copy is ``keys/hub.public.json``)."""
-    return _hub_public_from(_read_json(path), path)
+    return _hub_public_from(read_json_file(path), path)
 
 
 def box_public_record(box: BoxPublic | BoxIdentity) -> dict:
@@ -363,105 +343,15 @@ def box_public_record(box: BoxPublic | BoxIdentity) -> dict:
     }
 
 
-def _box_public_from(doc: dict, where: object) -> BoxPublic:
-    box_id = _text(doc, "box_id", where)
+def box_public_from(doc: dict, where: object) -> BoxPublic:
+    """A box's public record read back (``box_public_record``'s inverse), checked."""
+    box_id = text_field(doc, "box_id", where)
     _check_box_id(box_id, f"{where}: ")
     return BoxPublic(
         box_id=box_id,
-        district_code=_text(doc, "district_code", where),
-        name=_text(doc, "name", where),
+        district_code=text_field(doc, "district_code", where),
+        name=text_field(doc, "name", where),
         curve_public=_key(doc, "curve_public", where, _z85_key),
         seal_public=_key(doc, "seal_public", where, envelope.x25519_public_from_text),
         sign_public=_key(doc, "sign_public", where, envelope.ed25519_public_from_text),
     )
-
-
-def _load_enrolled_file(path: Path) -> EnrolledBox:
-    doc = _read_json(path)
-    box = _box_public_from(doc, path)
-    if path.stem != box.box_id:
-        raise IdentityError(f"{path}: holds box {box.box_id!r}, not {path.stem!r}")
-    return EnrolledBox(**vars(box), enrolled_at=_text(doc, "enrolled_at", path),
-                       revoked=doc.get("revoked") is True, revoked_at=doc.get("revoked_at"))
-
-
-def _save_enrolled(hub_config: BoxRegistry, box: EnrolledBox) -> None:
-    doc = box_public_record(box) | {"enrolled_at": box.enrolled_at, "revoked": box.revoked}
-    if box.revoked_at:
-        doc["revoked_at"] = box.revoked_at
-    _write_public(_boxes_dir(hub_config) / f"{box.box_id}.json", doc)
-
-
-# --- enrollment at the hub ---------------------------------------------------------------
-
-
-def _boxes_dir(hub_config: BoxRegistry) -> Path:
-    return hub_config.path(hub_config.boxes_dir)
-
-
-def _utc_now(now: dt.datetime | None) -> str:
-    moment = now or dt.datetime.now(dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _same_keys(a: BoxPublic, b: BoxPublic) -> bool:
-    return box_public_record(a) == box_public_record(b)
-
-
-def enroll_box(hub_config: BoxRegistry, record: dict, *, force: bool = False,
-               now: dt.datetime | None = None) -> EnrolledBox:
-    """Enroll a box's public record; enrolling the same keys again is a no-op.
-
-    Refuses (EnrollmentConflict) a box id already enrolled with other keys or revoked,
-    unless ``force``.
-    """
-    box = _box_public_from(record, "box public record")
-    path = _boxes_dir(hub_config) / f"{box.box_id}.json"
-    if path.exists() and not force:
-        existing = _load_enrolled_file(path)
-        if existing.revoked:
-            raise EnrollmentConflict(f"box {box.box_id} is revoked; use --force to enroll it again")
-        if not _same_keys(existing, box):
-            raise EnrollmentConflict(
-                f"box {box.box_id} is already enrolled with other keys; use --force to replace them"
-            )
-        return existing
-    enrolled = EnrolledBox(**vars(box), enrolled_at=_utc_now(now), revoked=False)
-    _save_enrolled(hub_config, enrolled)
-    return enrolled
-
-
-def load_enrolled(hub_config: BoxRegistry) -> dict[str, EnrolledBox]:
-    """Every enrolled box by id, revoked ones included (check ``.revoked``)."""
-    folder = _boxes_dir(hub_config)
-    if not folder.is_dir():
-        raise IdentityError(f"{folder}: boxes folder not found; run 'provision hub-init' first")
-    boxes = (_load_enrolled_file(path) for path in sorted(folder.glob("*.json")))
-    return {box.box_id: box for box in boxes}
-
-
-def list_enrolled(hub_config: BoxRegistry) -> list[EnrolledBox]:
-    return list(load_enrolled(hub_config).values())
-
-
-def revoke_box(
-    hub_config: BoxRegistry, box_id: str, *, now: dt.datetime | None = None
-) -> EnrolledBox:
-    """Mark a box revoked: the hub then refuses its batches."""
-    path = _boxes_dir(hub_config) / f"{box_id}.json"
-    if not BOX_ID_PATTERN.fullmatch(box_id) or not path.exists():
-        raise NotEnrolled(f"box {box_id!r} is not enrolled at {_boxes_dir(hub_config)}")
-    box = _load_enrolled_file(path)
-    if not box.revoked:
-        box = dataclasses.replace(box, revoked=True, revoked_at=_utc_now(now))
-        _save_enrolled(hub_config, box)
-    return box
-
-
-def next_box_id(hub_config: BoxRegistry, district_code: str) -> str:
-    """``<district>-NN``: one more than the boxes already enrolled for the district."""
-    enrolled = load_enrolled(hub_config)
-    number = sum(box.district_code == district_code for box in enrolled.values()) + 1
-    while f"{district_code}-{number:02d}" in enrolled:
-        number += 1
-    return f"{district_code}-{number:02d}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from standard import envelope, identity
+from standard import boxregistry, envelope, identity
 
 ROTATION_KIND = "box-key-rotation"
 ROTATIONS_DIR = "rotations"  # at the hub: every accepted request, for the audit
@@ -27,7 +27,7 @@ class RotationError(identity.IdentityError):
 def rotation_request(old: identity.BoxIdentity, new: identity.BoxIdentity,
                      now: dt.datetime | None = None) -> dict:
     """The signed request: new public keys, vouched for by the old sign key."""
-    payload = {"box_id": old.box_id, "requested_at": identity._utc_now(now),
+    payload = {"box_id": old.box_id, "requested_at": boxregistry.utc_stamp(now),
                "old": identity.box_public_record(old), "new": identity.box_public_record(new)}
     return envelope.sign_document(payload, ROTATION_KIND, 1, old.sign_private)
 
@@ -43,32 +43,32 @@ def request_payload(doc: object, where: str) -> dict:
     return payload
 
 
-def enroll_rotation(hub_config: identity.BoxRegistry, request: dict | Path, *,
-                    now: dt.datetime | None = None) -> tuple[identity.EnrolledBox, bool]:
+def enroll_rotation(hub_config: boxregistry.BoxRegistry, request: dict | Path, *,
+                    now: dt.datetime | None = None) -> tuple[boxregistry.EnrolledBox, bool]:
     """Verify a rotation request and enroll the new keys; returns (box, changed).
 
     Enrolling the same request again is a no-op (changed False).
     """
     where = str(request) if isinstance(request, Path) else "rotation request"
-    doc = identity._read_json(request) if isinstance(request, Path) else request
+    doc = identity.read_json_file(request) if isinstance(request, Path) else request
     payload = request_payload(doc, where)
     box_id = payload.get("box_id")
     if not isinstance(box_id, str) or not identity.BOX_ID_PATTERN.fullmatch(box_id):
         raise RotationError(f"{where}: box id {box_id!r} is not valid")
-    path = identity._boxes_dir(hub_config) / f"{box_id}.json"
+    path = boxregistry.boxes_dir(hub_config) / f"{box_id}.json"
     if not path.exists():
-        raise identity.NotEnrolled(f"box {box_id!r} is not enrolled at "
-                                   f"{identity._boxes_dir(hub_config)}")
-    enrolled = identity._load_enrolled_file(path)
+        raise boxregistry.NotEnrolled(f"box {box_id!r} is not enrolled at "
+                                      f"{boxregistry.boxes_dir(hub_config)}")
+    enrolled = boxregistry.load_enrolled_file(path)
     if enrolled.revoked:
-        raise identity.EnrollmentConflict(f"box {box_id} is revoked: a revoked box cannot "
+        raise boxregistry.EnrollmentConflict(f"box {box_id} is revoked: a revoked box cannot "
                                           "rotate its keys (enroll it again instead)")
-    new = identity._box_public_from(payload["new"], f"{where}: new")
+    new = identity.box_public_from(payload["new"], f"{where}: new")
     if new.box_id != box_id or new.district_code != enrolled.district_code:
         raise RotationError(f"{where}: the new keys are for box {new.box_id} in district "
                             f"{new.district_code}; a rotation keeps box {box_id} in "
                             f"{enrolled.district_code}")
-    if identity._same_keys(enrolled, new):
+    if boxregistry.same_keys(enrolled, new):
         return enrolled, False  # already rotated by this very request
     try:
         envelope.verify_document(doc, enrolled.sign_public, kind=ROTATION_KIND)
@@ -78,9 +78,9 @@ def enroll_rotation(hub_config: identity.BoxRegistry, request: dict | Path, *,
     if payload["old"] != identity.box_public_record(enrolled):
         raise RotationError(f"{where}: its old keys are not the ones box {box_id} is "
                             "enrolled with")
-    rotated = identity.EnrolledBox(**vars(new), enrolled_at=enrolled.enrolled_at, revoked=False)
-    stamp = identity._utc_now(now).replace(":", "").replace("+0000", "Z")
-    identity._write_public(hub_config.path(ROTATIONS_DIR) / f"{box_id}-{stamp}.json",
+    rotated = boxregistry.EnrolledBox(**vars(new), enrolled_at=enrolled.enrolled_at, revoked=False)
+    stamp = boxregistry.utc_stamp(now).replace(":", "").replace("+0000", "Z")
+    identity.write_public_file(hub_config.path(ROTATIONS_DIR) / f"{box_id}-{stamp}.json",
                            doc)
-    identity._save_enrolled(hub_config, rotated)
+    boxregistry.save_enrolled(hub_config, rotated)
     return rotated, True

@@ -36,7 +36,7 @@ import zmq
 from hallwatch.sim import Platform, catalogue_for
 from hub.config import HubConfig, load_hub_config
 from provisioning import enrollment
-from standard import identity, wire
+from standard import boxregistry, identity, wire
 from standard.envelope import GENESIS, Sealer, canonical_json, chain_hash
 
 T = TypeVar("T")
@@ -515,7 +515,7 @@ def in_process_receiver(tmp: Path, database: Path | str | None = None) -> Iterat
         path.write_text(tomli_w.dumps(raw), encoding="utf-8")
         config = load_hub_config(path)
     store = HubStore(config.store_target).open()
-    receiver = Receiver(store, hub_identity, config.bind, lambda: identity.load_enrolled(config),
+    receiver = Receiver(store, hub_identity, config.bind, lambda: boxregistry.load_enrolled(config),
                         apply_workers=config.database.apply_workers)
     box, _ = enrollment.provision_box(config, tmp / "box", "440605", "南海区行政服务中心")
     receiver.start()

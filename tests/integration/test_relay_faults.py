@@ -22,7 +22,7 @@ from edge.relay import NONCE_BLOCK, Relay, RelaySettings
 from edge.store import Store
 from hallwatch.sim import catalogue_for
 from hub.store import HubStore
-from standard import identity, wire
+from standard import boxregistry, identity, wire
 from standard.envelope import SIGNATURE_PREFIX, sign_document
 from tests.integration.relay_harness import (
     Deployment,
@@ -355,7 +355,7 @@ def test_revoked_box_is_refused_and_its_records_stay(deployment):
     box.post_events(100)
     made = wait_all_arrived(hub, box)
 
-    identity.revoke_box(hub.config, box.box_id)
+    boxregistry.revoke_box(hub.config, box.box_id)
     wait_for(lambda: any(b == box.box_id and "revoked" in r for b, r in hub.refusals()), 10,
              what="the hub to refuse the revoked box", detail=hub.refusals)
     before = box.chain_seq()

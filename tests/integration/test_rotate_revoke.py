@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hub.cli import hub as hub_cli
 from provisioning.cli import provision
 from provisioning.rotate import RotationError, enroll_rotation, rotate_box, rotation_request
-from standard import identity, wire
+from standard import boxregistry, identity, wire
 from standard.envelope import Sealer, fingerprint, key_to_text
 from tests.integration.relay_harness import (
     Deployment,
@@ -113,8 +113,8 @@ def test_rotation_requests_must_be_signed_by_the_enrolled_keys(hub):
         enroll_rotation(hub.config, rotation_request(old, newer))
     audit = list((Path(hub.config.base_dir) / "rotations").glob("440605-01-*.json"))
     assert len(audit) == 1
-    identity.revoke_box(hub.config, old.box_id)
-    with pytest.raises(identity.EnrollmentConflict, match="revoked box cannot rotate"):
+    boxregistry.revoke_box(hub.config, old.box_id)
+    with pytest.raises(boxregistry.EnrollmentConflict, match="revoked box cannot rotate"):
         enroll_rotation(hub.config, rotation_request(new, newer))
 
 
@@ -171,7 +171,7 @@ def test_online_rotation_with_a_backlog_in_flight_loses_nothing(deployment):
     wait_all_arrived(hub, box, timeout=60)
     assert_chain_ok(deployment, box)
     new = identity.load_box_identity(box.dir / "keys" / "box.identity.json")
-    enrolled = identity.load_enrolled(hub.config)[box.box_id]
+    enrolled = boxregistry.load_enrolled(hub.config)[box.box_id]
     assert key_to_text(enrolled.sign_public) == key_to_text(new.sign_public)
     assert key_to_text(new.sign_public) != key_to_text(box.identity.sign_public)
     assert any("box keys rotated" in line for line in box.process.lines)

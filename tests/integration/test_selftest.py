@@ -21,7 +21,7 @@ from provisioning import enrollment
 from provisioning.checks import check_calendar, check_clock, check_disk
 from provisioning.cli import provision
 from provisioning.selftest import SelftestOptions, perform_selftest, selftest_parts
-from standard import identity
+from standard import boxregistry, identity
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.envelope import chain_hash
 from tests.presence_clips import Segment, make_clip
@@ -68,7 +68,7 @@ def hall(tmp_path, clip):
     hub_config, hub_identity = enrollment.init_hub(tmp_path / "hub", bind="tcp://127.0.0.1:0")
     store = HubStore(hub_config.db_path).open()
     receiver = Receiver(store, hub_identity, hub_config.bind,
-                        lambda: identity.load_enrolled(hub_config))
+                        lambda: boxregistry.load_enrolled(hub_config))
     receiver.start()
     (tmp_path / "profile.toml").write_text(PROFILE.format(clip=clip), encoding="utf-8")
     (tmp_path / "catalogue.json").write_text(json.dumps(catalogue_for("440605")),
@@ -171,7 +171,7 @@ def test_a_camera_that_does_not_open_fails_and_its_regions_are_skipped(hall, cli
 
 
 def test_a_revoked_box_gets_no_answer_from_the_hub(hall):
-    identity.revoke_box(hall.hub_config, hall.config.box_id)
+    boxregistry.revoke_box(hall.hub_config, hall.config.box_id)
     parts = selftest_parts(hall.config)
     options = SelftestOptions(hub_timeout=1.0, skip=frozenset({"keys", "cameras"}))
     outcome = perform_selftest(hall.config, parts, options, say=lambda line: None,

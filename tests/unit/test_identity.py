@@ -8,17 +8,11 @@ import pytest
 from edge.config import load_box_config
 from hub.config import load_hub_config
 from provisioning import enrollment
-from standard import identity
+from standard import boxregistry, identity
+from standard.boxregistry import EnrollmentConflict, NotEnrolled
 from standard.districts import UnknownDistrict
 from standard.envelope import Opener, Sealer, fingerprint, key_to_text
-from standard.identity import (
-    BadApproval,
-    EnrollmentConflict,
-    IdentityError,
-    IdentityExists,
-    InsecureKeyFile,
-    NotEnrolled,
-)
+from standard.identity import BadApproval, IdentityError, IdentityExists, InsecureKeyFile
 
 
 def mode(path):
@@ -150,73 +144,73 @@ def test_new_box_identity_checks_id_and_district():
 def test_enroll_list_and_load(hub_config):
     box = new_box()
     at = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.timezone.utc)
-    enrolled = identity.enroll_box(hub_config, identity.box_public_record(box), now=at)
+    enrolled = boxregistry.enroll_box(hub_config, identity.box_public_record(box), now=at)
     assert enrolled.enrolled_at == "2026-11-02T01:00:00+00:00" and not enrolled.revoked
     saved = json.loads((hub_config.path("boxes") / "440605-01.json").read_text())
     assert saved["revoked"] is False and saved["version"] == 1 and "seal_private" not in saved
 
-    boxes = identity.load_enrolled(hub_config)
+    boxes = boxregistry.load_enrolled(hub_config)
     assert list(boxes) == ["440605-01"]
     assert boxes["440605-01"].curve_public == box.curve_public
-    assert [b.box_id for b in identity.list_enrolled(hub_config)] == ["440605-01"]
+    assert [b.box_id for b in boxregistry.list_enrolled(hub_config)] == ["440605-01"]
 
 
 def test_enrolled_keys_open_what_the_box_seals(hub):
     hub_config, hub_identity = hub
     box = new_box()
-    identity.enroll_box(hub_config, identity.box_public_record(box))
+    boxregistry.enroll_box(hub_config, identity.box_public_record(box))
     frames = Sealer(box.seal_private, hub_identity.seal_public, box.sign_private, box.box_id).seal(
         {"first_seq": 1}, b"records", counter=1
     )
     opener = Opener(hub_identity.seal_private)
-    enrolled = identity.load_enrolled(hub_config)[opener.peek_header(frames)["box_id"]]
+    enrolled = boxregistry.load_enrolled(hub_config)[opener.peek_header(frames)["box_id"]]
     assert opener.open(frames, enrolled.seal_public, enrolled.sign_public)[1] == b"records"
 
 
 def test_enrolling_the_same_keys_again_is_a_no_op(hub_config):
     record = identity.box_public_record(new_box())
     at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    first = identity.enroll_box(hub_config, record, now=at)
-    assert identity.enroll_box(hub_config, record) == first
+    first = boxregistry.enroll_box(hub_config, record, now=at)
+    assert boxregistry.enroll_box(hub_config, record) == first
 
 
 def test_a_duplicate_box_id_with_other_keys_is_refused_unless_forced(hub_config):
-    identity.enroll_box(hub_config, identity.box_public_record(new_box()))
+    boxregistry.enroll_box(hub_config, identity.box_public_record(new_box()))
     other = new_box()
     with pytest.raises(EnrollmentConflict, match="440605-01 is already enrolled with other keys"):
-        identity.enroll_box(hub_config, identity.box_public_record(other))
-    identity.enroll_box(hub_config, identity.box_public_record(other), force=True)
-    assert identity.load_enrolled(hub_config)["440605-01"].curve_public == other.curve_public
+        boxregistry.enroll_box(hub_config, identity.box_public_record(other))
+    boxregistry.enroll_box(hub_config, identity.box_public_record(other), force=True)
+    assert boxregistry.load_enrolled(hub_config)["440605-01"].curve_public == other.curve_public
 
 
 def test_enrolling_a_bad_record_is_refused(hub_config):
     record = identity.box_public_record(new_box())
     with pytest.raises(IdentityError, match="seal_public"):
-        identity.enroll_box(hub_config, {**record, "seal_public": "AAAA"})
+        boxregistry.enroll_box(hub_config, {**record, "seal_public": "AAAA"})
     with pytest.raises(IdentityError, match="curve_public: CURVE key"):
-        identity.enroll_box(hub_config, {**record, "curve_public": "short"})
+        boxregistry.enroll_box(hub_config, {**record, "curve_public": "short"})
     with pytest.raises(IdentityError, match="box id"):
-        identity.enroll_box(hub_config, {**record, "box_id": "a/b"})
+        boxregistry.enroll_box(hub_config, {**record, "box_id": "a/b"})
 
 
 def test_revocation(hub_config):
     record = identity.box_public_record(new_box())
-    identity.enroll_box(hub_config, record)
+    boxregistry.enroll_box(hub_config, record)
     at = dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
-    revoked = identity.revoke_box(hub_config, "440605-01", now=at)
+    revoked = boxregistry.revoke_box(hub_config, "440605-01", now=at)
     assert revoked.revoked and revoked.revoked_at == "2026-11-03T00:00:00+00:00"
-    assert identity.load_enrolled(hub_config)["440605-01"].revoked
+    assert boxregistry.load_enrolled(hub_config)["440605-01"].revoked
     with pytest.raises(EnrollmentConflict, match="revoked"):
-        identity.enroll_box(hub_config, record)
+        boxregistry.enroll_box(hub_config, record)
     with pytest.raises(NotEnrolled, match="440605-09"):
-        identity.revoke_box(hub_config, "440605-09")
+        boxregistry.revoke_box(hub_config, "440605-09")
 
 
 def test_next_box_id_counts_per_district_and_skips_taken_ids(hub_config):
-    assert identity.next_box_id(hub_config, "440605") == "440605-01"
-    identity.enroll_box(hub_config, identity.box_public_record(new_box("440605-02")))
-    assert identity.next_box_id(hub_config, "440605") == "440605-03"
-    assert identity.next_box_id(hub_config, "440606") == "440606-01"
+    assert boxregistry.next_box_id(hub_config, "440605") == "440605-01"
+    boxregistry.enroll_box(hub_config, identity.box_public_record(new_box("440605-02")))
+    assert boxregistry.next_box_id(hub_config, "440605") == "440605-03"
+    assert boxregistry.next_box_id(hub_config, "440606") == "440606-01"
 
 
 def test_provision_box_writes_a_loadable_box_folder(tmp_path, hub_config):
@@ -237,7 +231,7 @@ def test_provision_box_writes_a_loadable_box_folder(tmp_path, hub_config):
     token_file = loaded.path(loaded.platform_token_file)
     assert mode(token_file) == 0o600 and len(token_file.read_text()) >= 40
     assert loaded.path(loaded.catalogue).read_text(encoding="utf-8") == '{"items": []}'
-    assert identity.load_enrolled(hub_config)["440605-01"].seal_public is not None
+    assert boxregistry.load_enrolled(hub_config)["440605-01"].seal_public is not None
 
     second, _ = enrollment.provision_box(hub_config, tmp_path / "box2", "440605", "二号")
     assert second.box_id == "440605-02"
@@ -247,7 +241,7 @@ def test_provision_box_refuses_an_existing_folder_before_enrolling(tmp_path, hub
     enrollment.provision_box(hub_config, tmp_path / "box1", "440605", "一号")
     with pytest.raises(IdentityExists, match="use --force"):
         enrollment.provision_box(hub_config, tmp_path / "box1", "440605", "一号")
-    assert list(identity.load_enrolled(hub_config)) == ["440605-01"]
+    assert list(boxregistry.load_enrolled(hub_config)) == ["440605-01"]
 
 
 def test_offline_request_approve_accept(tmp_path, hub):
