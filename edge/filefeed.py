@@ -1,7 +1,7 @@
 """Ingest from files: JSON arrays, NDJSON and CSV exports of a district platform.
 
 Each record is judged on its own, as over HTTP (edge/ingest.py); a file is committed in chunks
-of ``edge.ingest.CHUNK`` records, and running the same file again is harmless (what was
+of ``edge.ingest.FILE_CHUNK`` records, and running the same file again is harmless (what was
 committed comes back as identical duplicates).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from standard.bodies import BodyError, file_records
-from edge.ingest import ConflictHook, IngestResult, ingest_texts
+from edge.ingest import FILE_CHUNK, ConflictHook, IngestResult, ingest_texts
 from edge.quarantine import Rejection, quarantine_body
 from edge.store import Store
 from standard.records import CatalogueItem
@@ -61,10 +61,10 @@ def _ingest_files(store: Store, files: tuple[Path, ...] | list[Path], show_progr
                 with click.progressbar(records, label=str(path), file=None,
                                        show_pos=True) as bar:
                     result = ingest_texts(store, bar, source=str(path), catalogue=catalogue,
-                                          on_conflicts=on_conflicts)
+                                          on_conflicts=on_conflicts, chunk_size=FILE_CHUNK)
             else:
                 result = ingest_texts(store, records, source=str(path), catalogue=catalogue,
-                                      on_conflicts=on_conflicts)
+                                      on_conflicts=on_conflicts, chunk_size=FILE_CHUNK)
         except BodyError as exc:
             reason = f"文件无法解析 (cannot parse the file: {exc})"
             quarantine_body(store, path.read_bytes(), str(path), reason)

@@ -34,7 +34,7 @@ import orjson
 from pydantic import ValidationError
 
 from edge import backlog
-from edge.casefold import CaseBatch
+from edge.casefold import CaseBatch, facts_cache
 from edge.memory import give_back
 from edge.quarantine import Rejection, quarantine, quarantine_body
 from edge.store import Store, Tx, iso
@@ -48,7 +48,10 @@ from standard.shares import participants
 log = logging.getLogger(__name__)
 
 MAX_RAW_CHARS = MAX_RECORD_CHARS  # one record; longer is refused before parsing (judge_record)
-CHUNK = 5_000  # records per transaction for files: fewer commits and case rewrites
+CHUNK = 5_000  # records per transaction (ingest_texts' default; a 中间库 batch at most)
+# Records per transaction for `edge ingest`: a commit (its fsync) and a case's facts rewritten
+# once for more events. Two chunks are in memory at once, about 1.5 KB a record.
+FILE_CHUNK = 20_000
 REFOLD_CHUNK = 1_000  # cases refolded (and their facts held) at a time
 CONFLICT_REASON = "与已接收记录内容不同"
 
@@ -164,10 +167,12 @@ def judge(index: int, raw: str | bytes) -> Judged | Rejection:
 def ingest_texts(store: Store, records: Iterable[RawRecord], *, source: str,
                  hooks: Sequence[IngestHook] = (), on_conflicts: Sequence[ConflictHook] = (),
                  catalogue: Mapping[str, CatalogueItem] | None = None,
-                 whole: bool = False, limit_outbox: bool = False) -> IngestResult:
+                 whole: bool = False, limit_outbox: bool = False,
+                 chunk_size: int | None = None) -> IngestResult:
     """Judge and store records; returns what was accepted, duplicated, conflicting, refused.
 
-    ``whole``: all of them in one transaction (a request). Otherwise in chunks of ``CHUNK``,
+    ``whole``: all of them in one transaction (a request). Otherwise in chunks of
+    ``chunk_size`` (``CHUNK`` when None),
     each one transaction, the next chunk judged while the writer commits the previous one (at
     most two chunks in memory). ``catalogue`` tells which departments take part in a joint
     case (their events fold into their own shares). ``limit_outbox``: refuse (StoreFull)
@@ -181,6 +186,7 @@ def ingest_texts(store: Store, records: Iterable[RawRecord], *, source: str,
         return total
     pending: tuple[IngestResult, Future] | None = None
     chunk: list[RawRecord] = []
+    size = chunk_size or CHUNK
 
     def flush(chunk: list[RawRecord]) -> None:
         nonlocal pending
@@ -191,7 +197,7 @@ def ingest_texts(store: Store, records: Iterable[RawRecord], *, source: str,
 
     for record in records:
         chunk.append(record)
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= size:
             flush(chunk)
             chunk = []
     if chunk:
@@ -268,7 +274,7 @@ def store_events(tx: Tx, judged: list[Judged], result: IngestResult,
     if not fresh:
         return []
     batch = CaseBatch(conn, list(dict.fromkeys(j.event.case_no for j in fresh)),
-                      _joint_lookup(catalogue))
+                      _joint_lookup(catalogue), facts_cache(tx.memo))
     stored: list[Judged] = []
     for item in fresh:
         try:
@@ -322,6 +328,7 @@ def refold_cases(tx: Tx, case_nos: list[str], catalogue: Mapping[str, CatalogueI
     (50,000 cases at 500,000) never holds all their facts at once (issue 15: memory).
     """
     joint = _joint_lookup(catalogue)
+    facts_cache(tx.memo).forget(case_nos)  # rewritten here, not by a CaseBatch
     for start in range(0, len(case_nos), REFOLD_CHUNK):
         chunk = case_nos[start:start + REFOLD_CHUNK]
         rows = []

@@ -95,11 +95,15 @@ class Tx:
     """A write transaction on the writer thread: the database plus the outbox."""
 
     def __init__(self, db: sqlite_utils.Database, head: ChainHead, now: dt.datetime,
-                 outbox_quota: int | None = None):
+                 outbox_quota: int | None = None, memo: dict[str, Any] | None = None):
         self.db = db
         self.head = head
         self.now = now
         self.outbox_quota = outbox_quota
+        # What a module keeps between transactions about rows it wrote (ingest's case facts,
+        # edge/casefold.py): the writer's own, emptied whenever the database may differ from
+        # it (a rolled-back job, another connection's commit), so it only ever saves a read.
+        self.memo: dict[str, Any] = {} if memo is None else memo
         self._limited = False
         self._created: str | None = None
         self._pending: list[OutboxRow] = []
@@ -223,6 +227,8 @@ class Store:
         self.extra_schema: list[str] = []
         self.clock_problem: str | None = None
         self.outbox_quota: int | None = None  # bytes of unacked outbox rows (the relay's quota)
+        self._memo: dict[str, Any] = {}  # Tx.memo, the writer thread's
+        self._data_version: int | None = None
 
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> Store:
@@ -348,6 +354,7 @@ class Store:
         started = 0
         try:
             conn.execute("begin immediate")
+            self._check_memo(conn)
             for fn, future in group:
                 started += 1
                 if not future.set_running_or_notify_cancel():
@@ -357,7 +364,8 @@ class Store:
                     # The chain head and last stamp are read inside the transaction, under the
                     # write lock: a CLI command writing to a running box's file extends the
                     # same chain instead of forking it.
-                    tx = Tx(db, self._load_head(conn), self._stamp(conn), self.outbox_quota)
+                    tx = Tx(db, self._load_head(conn), self._stamp(conn), self.outbox_quota,
+                            self._memo)
                     result = fn(tx)
                     tx.flush()
                     conn.execute("release job")
@@ -367,9 +375,11 @@ class Store:
                         raise  # SQLite rolled the whole transaction back (disk full, I/O)
                     conn.execute("rollback to job")
                     conn.execute("release job")
+                    self._memo.clear()  # it may hold what was just rolled back
                     outcomes.append((future, False, _translate(exc)))
             conn.execute("commit")
         except BaseException as exc:
+            self._memo.clear()
             if conn.in_transaction:
                 conn.execute("rollback")
             failure = _translate(exc)
@@ -387,6 +397,14 @@ class Store:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    def _check_memo(self, conn: sqlite3.Connection) -> None:
+        """Empty ``Tx.memo`` if another connection (a CLI command on this file) has committed
+        since this writer's last transaction; called under the write lock."""
+        version = conn.execute("pragma data_version").fetchone()[0]
+        if version != self._data_version:
+            self._memo.clear()
+            self._data_version = version
 
     def _stamp(self, conn: sqlite3.Connection) -> dt.datetime:
         """The time for this transaction's records: never before the last one stamped.

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+import edge.casefold
 import edge.ingest
 from edge.ingest import ingest_texts
 from edge.store import Store
@@ -58,8 +59,11 @@ def test_a_rolled_back_chunk_leaves_no_facts_behind(tmp_path):
     assert list(facts.stage_started) == ["受理", "审核"]
 
 
-def test_stored_facts_equal_a_fold_of_every_event(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cached_cases", [edge.casefold.CACHE_CASES, 5])
+def test_stored_facts_equal_a_fold_of_every_event(tmp_path, monkeypatch, cached_cases):
     monkeypatch.setattr(edge.ingest, "CHUNK", 37)  # many chunks, cases spread across them
+    # a small cache of written facts: most cases are read back, some come from memory
+    monkeypatch.setattr(edge.casefold.FactsCache.__init__, "__defaults__", (cached_cases,))
     platform = Platform("440605", seed=3, windows=4)
     start = dt.datetime(2026, 6, 1, 1, tzinfo=dt.timezone.utc)
     lines = [json.dumps(e, ensure_ascii=False)

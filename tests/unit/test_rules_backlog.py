@@ -291,3 +291,18 @@ def test_a_share_due_in_a_year_the_calendar_does_not_know_fails_closed(box):
     assert (gap["subject"], gap["level"]) == ("case:J4:dept:440605ZJJ", "red")
     assert "2027" in gap["detail"] and "住房和城乡建设局" in gap["detail"]
     assert (FGJ, "日历缺失") not in alerts
+
+
+def test_events_after_a_refold_build_on_the_refolded_facts(box):
+    """The writer keeps recently written facts in memory (edge/casefold.py): a refold must
+    not leave the old ones there for the case's next event to be folded into."""
+    box.board.catalogue = {PLAIN.item_code: PLAIN}
+    box.load("J3", ("11-02", "申请"), ("11-02", "受理"), ("11-03", "承办"),
+             ("11-03", "承办", {"dept_code": JTJ}), item_code=JOINT.item_code)
+    box.board.catalogue = dict(CATALOGUE)                                   # the city's update
+    box.engine.check(at("11-04"))                                           # refolds J3
+    box.load("J3", ("11-04", "审核"), item_code=JOINT.item_code)
+    [row] = box.store.query("select facts from cases where case_no = 'J3'")
+    facts = json.loads(row["facts"])
+    assert facts["event_count"] == 5 and facts["stage"] == "审核"
+    assert JTJ in facts["shares"] and not facts.get("anomalies")
