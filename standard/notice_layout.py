@@ -1,6 +1,6 @@
 """The printed layout of supervision notices, shared by box and hub: one A4 sheet, 公文 style.
 
-The box's 限期办理通知书 and 整改建议书 (edge/supervision/notices.py) and the city's
+The box's 限期办理通知书 and 整改建议书 (edge/supervision/noticebook.py) and the city's
 督办通知书 (hub/dubans.py) are the same kind of document: a red issuing-organ line, the
 document number, a red rule, a title, the recipient, the text, a table of the case, the
 requirements, and the issuer and date at the bottom right. A notice is a ``content`` dict

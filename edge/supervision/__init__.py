@@ -6,7 +6,8 @@ The rest of the box and the pages use only the names below. The modules:
 - ``alerts``: alert records, their audit trail and cards, written inside store transactions;
 - ``rules``: the rule pass over changed cases (``RuleEngine``) and the rule functions;
 - ``checker``: the background checker that takes the cases the platform just changed;
-- ``notices``: yellow/red cards and their numbered notices (限期办理通知书, 整改建议书);
+- ``notices``: yellow/red cards and what their notices (限期办理通知书, 整改建议书) say;
+- ``noticebook``: the notices as issued: gap-free numbers, rows kept unchanged, printing;
 - ``focus``: 重点监察 counts per department;
 - ``schedule``: the periodic pass and the day-start pass;
 - ``clockwatch``: the box clock's sanity alert;

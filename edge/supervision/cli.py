@@ -130,7 +130,7 @@ def alerts(target: Target, state: str | None, level: str | None, case_no: str | 
 @click.argument("number")
 def notice(target: Target, number: str) -> None:
     """Print one notice, as issued, e.g. 南海电监〔2026〕17号."""
-    from edge.supervision.notices import load_notice
+    from edge.supervision.noticebook import load_notice
 
     with open_store(target) as store, store.read() as db:
         found = load_notice(db.conn, number.strip())

@@ -2,16 +2,15 @@
 
 A red light on an open case opens a yellow card; its notice gives the department a date
 (default 3 working days). If the case is still open after that date, the card turns red and a
-整改建议书 is issued. Each notice gets the next gap-free number of its district and year
-(``南海电监〔2026〕17号``, the year of the local issue date) in the same transaction, and is kept
-exactly as issued: content, HTML and text are stored and never updated (triggers refuse).
+整改建议书 is issued. This module decides which cases draw a card and writes what each notice
+says; numbering, keeping and printing the notices as issued is ``edge/supervision/noticebook.py``.
 
 Example::
 
     desk = CardDesk(board, CardSettings())
     notice = store.write(lambda tx: desk.issue_yellow(tx, alert, at))
     print(notice.number, notice.due_on)            # 南海电监〔2026〕1号 2026-11-12
-    html = render_notice_html(notice)              # A4, print-ready, no external assets
+    notice.html.startswith("<!DOCTYPE html>")     # rendered and kept as issued (noticebook.py)
 """
 
 from __future__ import annotations
@@ -21,23 +20,27 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from edge.cases import CaseBoard
-from edge.outboxrefs import NOTICE_STRINGS, notices_by_reference, split_record
-from edge.outboxrows import record_json
-from edge.store import Tx, get_meta, iso
+from edge.store import Tx, iso
 from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert, change_alerts
+from edge.supervision.noticebook import (
+    DEADLINE_NOTICE,
+    RECTIFY_NOTICE,
+    Notice,
+    format_number,
+    render_notice_html,
+    render_notice_text,
+    store_notices,
+    take_seqs,
+)
 from standard.calendar import CalendarUnknownYear
 from standard.deadlines import CaseFacts, local_day
-from standard.districts import hall_name, short_name
-from standard.notice_layout import chinese_date, render_notice_page
-from standard.notice_layout import render_notice_text as render_document_text
+from standard.districts import hall_name
+from standard.notice_layout import chinese_date
 
 log = logging.getLogger(__name__)
 
-DEADLINE_NOTICE = "限期办理通知书"
-RECTIFY_NOTICE = "整改建议书"
 _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 # Configuration gaps, not a department's fault: they draw no card, and they resolve themselves
 # once the catalogue knows the item (edge/supervision/rules.py).
@@ -55,43 +58,9 @@ class CardSettings:
     issuer: str | None = None
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A notice as issued; ``html`` and ``text`` are what was sent, byte for byte."""
-
-    number: str
-    kind: str
-    district_code: str
-    year: int
-    seq: int
-    alert_id: int
-    case_no: str | None
-    dept_code: str | None
-    issued_at: str
-    issued_on: str
-    due_on: str | None
-    content: dict[str, Any]
-    html: str = ""
-    text: str = ""
-
-
 def district_label(code: str) -> str:
     """南海区 for 440605, 佛山市 for the city level; the code itself for an unknown unit."""
     return hall_name(code)
-
-
-def format_number(district_code: str, year: int, seq: int, word: str = "电监") -> str:
-    """The document number.
-
-    >>> format_number("440605", 2026, 17)
-    '南海电监〔2026〕17号'
-    """
-    return f"{short_name(district_code)}{word}〔{year}〕{seq}号"
-
-
-def next_seq(tx: Tx, district_code: str, year: int) -> int:
-    """The next number of the district's year, taken in the caller's transaction (gap-free)."""
-    return _take_seqs(tx, [(district_code, year)])[0][1]
 
 
 class CardDesk:
@@ -285,8 +254,8 @@ class CardDesk:
                ) -> list[Notice]:
         """Number, render, store and queue notices ``(alert, case, content)`` in that order."""
         issued_at, notices = iso(at), []
-        seqs = _take_seqs(tx, [(facts.district_code, int(content["issued_on"][:4]))
-                               for _, facts, content in contents])
+        seqs = take_seqs(tx, [(facts.district_code, int(content["issued_on"][:4]))
+                              for _, facts, content in contents])
         for (alert, facts, content), (year, seq) in zip(contents, seqs):
             number = format_number(facts.district_code, year, seq, self.settings.document_word)
             content["number"] = number
@@ -295,60 +264,8 @@ class CardDesk:
                             issued_at, content["issued_on"], content["due_on"], content)
             notices.append(dataclasses.replace(notice, html=render_notice_html(notice),
                                                text=render_notice_text(notice)))
-        (last,) = tx.conn.execute("select coalesce(max(id), 0) from notices").fetchone()
-        ids = range(last + 1, last + 1 + len(notices))
-        tx.conn.executemany(
-            "insert into notices (id, number, kind, district_code, year, seq, alert_id, case_no,"
-            " dept_code, issued_at, issued_on, due_on, content, html, text) values"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(notice_id, n.number, n.kind, n.district_code, n.year, n.seq, n.alert_id,
-              n.case_no, n.dept_code, n.issued_at, n.issued_on, n.due_on,
-              json.dumps(n.content, ensure_ascii=False), n.html, n.text)
-             for notice_id, n in zip(ids, notices)])
-        # All of it, so the hub can reprint it too (a shallow dict: asdict would deep-copy).
-        fields = [f.name for f in dataclasses.fields(Notice)]
-        _emit_notices(tx, [{name: getattr(n, name) for name in fields} for n in notices], ids)
+        store_notices(tx, notices)
         return notices
-
-
-def _emit_notices(tx: Tx, bodies: list[dict[str, Any]], ids: range) -> None:
-    """The notices' records for the hub, each referring to its stored row for the HTML page
-    and text it would otherwise copy (edge/outboxrefs.py); copied where the store cannot."""
-    if not notices_by_reference(tx.conn, get_meta):
-        tx.emit_many("notice", bodies)
-        return
-    texts, refs, kept = [], [], []
-    for body, notice_id in zip(bodies, ids):
-        split = split_record(body, NOTICE_STRINGS)
-        if split is None:  # a notice that cannot be cut goes whole
-            texts.append(record_json(body))
-            refs.append(None)
-            kept.append("")
-        else:
-            texts.append(split[0])
-            refs.append(str(notice_id))
-            kept.append(split[1])
-    tx.emit_json_many("notice", texts, refs=refs, kept=kept)
-
-
-def _take_seqs(tx: Tx, keys: list[tuple[str, int]]) -> list[tuple[int, int]]:
-    """``next_seq`` for each ``(district, year)`` in order, one counter update per key:
-    ``(year, seq)`` each, the same gap-free numbers as taking them one at a time."""
-    wanted: dict[tuple[str, int], int] = {}
-    for key in keys:
-        wanted[key] = wanted.get(key, 0) + 1
-    next_of = {}
-    for (district_code, year), count in wanted.items():
-        (last,) = tx.conn.execute(
-            "insert into notice_counters (district_code, year, last) values (?, ?, ?)"
-            " on conflict(district_code, year) do update set last = last + excluded.last"
-            " returning last", (district_code, year, count)).fetchone()
-        next_of[(district_code, year)] = last - count + 1
-    taken = []
-    for key in keys:
-        taken.append((key[1], next_of[key]))
-        next_of[key] += 1
-    return taken
 
 
 def _join_order(conn, case_nos: set[str] | None) -> str:
@@ -384,30 +301,3 @@ def notice_sms_text(notice: Notice) -> str:
             f"已升级红牌并发出整改建议书{notice.number}，请于{due}前报送整改情况。")
 
 
-def load_notice(conn, number: str) -> Notice | None:
-    """A stored notice by its number (``南海电监〔2026〕17号``), or None."""
-    cursor = conn.execute("select number, kind, district_code, year, seq, alert_id, case_no,"
-                          " dept_code, issued_at, issued_on, due_on, content, html, text"
-                          " from notices where number = ?", (number,))
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    values[11] = json.loads(values[11])
-    return Notice(*values)
-
-
-# -- rendering (the layout is shared with the hub's 督办通知书: standard/notice_layout.py) ------
-def notice_org(district_code: str) -> str:
-    """The red line heading a district's notices: 南海区行政审批电子监察."""
-    return f"{hall_name(district_code)}行政审批电子监察"
-
-
-def render_notice_html(notice: Notice) -> str:
-    """The notice as one self-contained, printable A4 HTML page (inline CSS, no assets)."""
-    return render_notice_page(notice.content, org=notice_org(notice.district_code))
-
-
-def render_notice_text(notice: Notice) -> str:
-    """The notice as plain text for a terminal."""
-    return render_document_text(notice.content, org=notice_org(notice.district_code))

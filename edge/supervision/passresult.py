@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.supervision.alerts import Finding
-from edge.supervision.notices import DEADLINE_NOTICE, Notice
+from edge.supervision.noticebook import DEADLINE_NOTICE, Notice
 from standard.records import LOCAL_TZ
 
 KEPT = 1_000  # changes a pass keeps to show (the counts go on): a first pass over a long

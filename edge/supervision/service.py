@@ -39,7 +39,7 @@ from edge.supervision.lifecycle import (
     liability_due,
     needs_explanation,
 )
-from edge.supervision.notices import load_notice
+from edge.supervision.noticebook import load_notice
 from standard.records import LOCAL_TZ
 from standard.supervision import (
     ACTION_NAMES,
@@ -125,7 +125,7 @@ class Supervision:
         return alert
 
     def notice(self, number: str):
-        """One notice as issued (``edge.supervision.notices.Notice``; serve its ``html`` to print)."""
+        """One notice as issued (a ``noticebook.Notice``: serve its ``html`` to print)."""
 
         with self.store.read() as db:
             found = load_notice(db.conn, number.strip())

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from edge.supervision.notices import Notice, render_notice_html
+from edge.supervision.noticebook import Notice, render_notice_html
 from hallwatch.hubsim import SimBox, feed
 from hub.dubans import DubanError
 from hub.services import Scope

@@ -26,7 +26,7 @@ from edge.supervision.alerts import (
 )
 from edge.supervision.config import CardSection, RulesSection
 from edge.supervision.lifecycle import ALLOWED_ACTIONS
-from edge.supervision.notices import (
+from edge.supervision.noticebook import (
     DEADLINE_NOTICE,
     RECTIFY_NOTICE,
     format_number,

@@ -147,7 +147,7 @@ def act(alert_id: int, action: str):
 @bp.get("/notices/<path:number>")
 @login_required(roles=DEPT_READERS)
 def notice(number: str):
-    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/supervision/notices.py.
+    """A 限期办理通知书 or 整改建议书 as issued: a printable A4 page made by edge/supervision/noticebook.py.
 
     Once a 过错责任 outcome is recorded on its card, a note below the notice says so; once its
     alert is withdrawn (later-arriving events disproved it), the page is marked void (作废) with
