@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import random
 import resource
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -114,11 +116,50 @@ def timed(action, name: str = ""):
     return result, time.perf_counter() - started
 
 
+class WorkerMemory:
+    """Samples the judging worker's peak resident memory (VmHWM) while a pass runs."""
+
+    def __init__(self):
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for child in multiprocessing.active_children():
+                try:
+                    with open(f"/proc/{child.pid}/status", encoding="ascii") as status:
+                        for line in status:
+                            if line.startswith("VmHWM:"):
+                                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                except OSError:
+                    pass
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
+def set_spread(engine, how: str) -> None:
+    spread = getattr(engine, "spread", None)
+    if spread is not None and how == "on":
+        spread.free_core = lambda: True
+    elif spread is not None and how == "off":
+        spread.workers = 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--marked", action="store_true",
                         help="mark every case to be judged, as ingest does")
-    marked = parser.parse_args().marked
+    parser.add_argument("--spread", choices=("auto", "on", "off"), default="auto",
+                        help="judge over two processes: when a core is idle (auto), always, never")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="cases judged per read and write of the backlog (rules.CHUNK)")
+    args = parser.parse_args()
+    marked = args.marked
     rng = random.Random(20261201)
     calendar = WorkCalendar()
     items = load_items()
@@ -132,6 +173,8 @@ def main() -> None:
         parts = build_supervision(store, board, lambda: AT, rules=RulesSection(), contacts=contacts,
                                   notify=NotifySection(), box_id="bench", data_dir=Path(folder))
         store.open()
+        set_spread(parts.rules, args.spread)
+        parts.rules.chunk = args.chunk or parts.rules.chunk
         write_cases(store, rows)
         if marked:
             store.write(lambda tx: tx.conn.execute(
@@ -143,13 +186,19 @@ def main() -> None:
                                            ).fetchall())
 
         _, read_s = timed(read_rows)
+        sampler = WorkerMemory()
         first, first_s = timed(lambda: parts.rules.check(AT), "first")
+        worker_mb = sampler.stop()
         rules = Counter(finding.rule for finding in first.opened)
         print(f"{CASES} open cases ({2 * CASES} events), {WARNING_SHARE:.0%} in warning, "
-              f"at {AT.isoformat()}{', marked to be judged' if marked else ''}")
+              f"at {AT.isoformat()}"
+              f"{f', marked to be judged, {parts.rules.chunk} a chunk' if marked else ''}")
         print(f"baseline, reading the {CASES} open cases' facts: {read_s:.2f} s")
+        spread = getattr(parts.rules, "spread", None)  # (not in the code before issue 17's)
         print(f"full pass, first: {first_s:.2f} s (CPU {CPU['first']:.2f} s)   goal < 2 s   "
-              f"opened {first.counts['opened']} "
+              + (f"worker judged {spread.last_spread} of {-(-CASES // spread.range_size)} "
+                 "ranges, " if spread else "")
+              + f"opened {first.counts['opened']} "
               f"({', '.join(f'{k} {v}' for k, v in rules.items())} "
               f"in the first {len(first.opened)}), "
               f"cards {first.counts['notices']}, "
@@ -159,6 +208,7 @@ def main() -> None:
               f"cleared {len(second.cleared)}")
         cold = build_supervision(store, board, lambda: AT, rules=RulesSection(), contacts=contacts,
                                  notify=NotifySection(), box_id="bench", data_dir=Path(folder))
+        set_spread(cold.rules, args.spread)
         cold_result, cold_s = timed(lambda: cold.rules.check(AT), "restart")
         print(f"full pass, nothing changed, fresh engine (after a restart): {cold_s:.2f} s "
               f"(CPU {CPU['restart']:.2f} s)   "
@@ -177,6 +227,10 @@ def main() -> None:
         print(f"one touched case (after ingest): {single_s * 1000:.1f} ms")
         outbox = store.query("select count(*) as n from outbox")[0]["n"]
         print(f"outbox records made: {outbox}")
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak memory: this process {own:.0f} MB (the benchmark's data included), "
+              + (f"judging worker in the first pass {worker_mb:.0f} MB" if worker_mb
+                 else "no judging worker in the first pass"))
         store.close()
 
 

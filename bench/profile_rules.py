@@ -1,9 +1,10 @@
 """cProfile of bench_rules' passes, one at a time: the engine's thread and the writer's ``_apply``.
 
-    python -m bench.profile_rules [--top 20] > bench/notes/rules-profile-after.txt
+    python -m bench.profile_rules [--top 20] [--marked] > bench/notes/rules-profile-after.txt
 
 The same 100,000 open cases as ``python -m bench.bench_rules``; for each pass (first, nothing
 changed, after a restart, next day, one case) the functions by cumulative and by own time.
+``--marked``: the cases are marked to be judged first, as ingest leaves them (the backlog path).
 Times under the profiler are about twice the real ones: read the shares, not the seconds.
 """
 
@@ -45,7 +46,9 @@ def show(title: str, profile: cProfile.Profile, top: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=20)
-    top = parser.parse_args().top
+    parser.add_argument("--marked", action="store_true")
+    args = parser.parse_args()
+    top = args.top
     writer = {"profile": cProfile.Profile()}
     apply = rules_module.RuleEngine._apply
 
@@ -74,6 +77,9 @@ def main() -> None:
         kept = engine()
         store.open()
         bench.write_cases(store, rows)
+        if args.marked:
+            store.write(lambda tx: tx.conn.execute(
+                "insert into cases_to_judge (case_no) select case_no from cases order by rowid"))
         later = bench.AT + dt.timedelta(days=1)
         passes = [("first", kept, bench.AT, None), ("nothing changed", kept, bench.AT, None),
                   ("after a restart", None, bench.AT, None), ("next day", kept, later, None),

@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
-from typing import NamedTuple
 
 from edge import backlog
 from edge.cases import CaseBoard
@@ -51,6 +50,7 @@ from edge.supervision.alerts import (
 )
 from edge.supervision.basis import JudgedBasis, item_digest
 from edge.supervision.focus import FocusCounter, FocusSettings, focus_findings
+from edge.supervision.judging import ALL_OPEN, STALE, Judged, SpreadJudge, judge
 from edge.supervision.notices import (
     CARDLESS_RULES,
     CardDesk,
@@ -73,9 +73,6 @@ from edge.supervision.verdicts import (
     CaseRule,
     CaseView,
     RuleSettings,
-    case_findings,
-    quiet,
-    recheck_on,
     standard_only,
 )
 from edge.supervision.withdrawal import Withdrawal, disproven, found_anew, withdraw
@@ -88,16 +85,6 @@ log = logging.getLogger(__name__)
 _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 
 
-class _Judged(NamedTuple):
-    """A case as the engine judged it; valid for days judged_on <= day < until."""
-
-    findings: tuple[Finding, ...]
-    labels: tuple[str, str] | None  # (district, item name) for notification texts
-    judged_on: int  # ordinal of the local day
-    until: int
-
-
-_NEVER = dt.date.max.toordinal() + 1
 # Cases judged per read and write of a pass over the cases waiting. What a chunk allocates (its
 # findings, alert rows, audit entries and outbox records until the commit) is the box's peak
 # memory while it judges a backlog: at 500,000 cases 5,000 a chunk peaked at 310 MB, 2,000 at
@@ -150,6 +137,8 @@ class RuleEngine:
         self.remembered = RememberedVerdicts(store)
         self.basis = JudgedBasis(store)
         self.chunk = CHUNK
+        # The pass over open cases judges them range by range, over both cores when many.
+        self.spread = SpreadJudge(getattr(store, "path", None), board, self.rules, self.settings)
 
     @property
     def dept_names(self) -> dict[str, str]:
@@ -262,19 +251,23 @@ class RuleEngine:
             self._basis, self._fingerprint = basis, self._basis_fingerprint()
         day = today.toordinal()
         usable = self.remembered.usable(conn, self._fingerprint)
-        kept = {}  # cases in scope whose facts are unchanged since their verdict (it holds)
-        if case_nos is not None:
-            rows = conn.execute("select case_no, facts, is_open from cases where case_no in"
-                                " (select value from json_each(?))",
-                                (json.dumps(sorted(case_nos)),))
-            kept = self.remembered.valid_for(conn, case_nos, day) if usable else {}
-        elif usable:
-            rows = ((case_no, text, 1) for case_no, text in self.remembered.stale(conn, day))
-            for case_no, verdict in self.remembered.found(conn, day):
-                found, labels = decode_verdict(verdict, Finding)
-                self._note(case_no, found, labels, plan, findings)
-        else:  # none kept (or under another basis): judge them all
-            rows = conn.execute("select case_no, facts, 1 from cases where is_open = 1")
+        if case_nos is None:  # every open case: those without a verdict valid today
+            judged_open = set()
+            if usable:
+                for case_no, verdict in self.remembered.found(conn, day):
+                    found, labels = decode_verdict(verdict, Finding)
+                    self._note(case_no, found, labels, plan, findings)
+            # none kept (or under another basis): judge them all, over both cores if many
+            for judged_rows in self.spread.judged(conn, STALE if usable else ALL_OPEN, day):
+                for row in judged_rows:
+                    judged_open.add(row.case_no)
+                    plan.verdicts.append(row[:5])
+                    self._note(row.case_no, row.findings, row.labels, plan, findings)
+            return None, judged_open
+        rows = conn.execute("select case_no, facts, is_open from cases where case_no in"
+                            " (select value from json_each(?))", (json.dumps(sorted(case_nos)),))
+        # cases in scope whose facts are unchanged since their verdict (it holds)
+        kept = self.remembered.valid_for(conn, case_nos, day) if usable else {}
         judged, judged_open = set(), set()
         for case_no, text, is_open in rows:
             judged.add(case_no)
@@ -291,7 +284,7 @@ class RuleEngine:
             else:
                 plan.forget.append(case_no)
             self._note(case_no, known.findings, known.labels, plan, findings)
-        return (judged if case_nos is not None else None), judged_open
+        return judged, judged_open
 
     @staticmethod
     def _note(case_no: str, found: tuple[Finding, ...], labels: tuple[str, str] | None,
@@ -308,17 +301,8 @@ class RuleEngine:
             [rule.name for rule in self.rules],
             sorted((code, item_digest(item)) for code, item in board.catalogue.items()))
 
-    def _judge(self, facts: CaseFacts, today: dt.date) -> _Judged:
-        item = self.board.catalogue.get(facts.item_code)
-        case = CaseView(facts, self.board.status(facts, today), item)
-        found = () if self._standard and quiet(case, self.settings) else \
-            case_findings(case, self.rules, self.settings)
-        labels = (facts.district_code, item.name if item else facts.item_code) if found else None
-        until = recheck_on(case, today, self.board.calendar,
-                           self.board.settings.yellow_within_working_days,
-                           self.settings.near_deadline_working_days)
-        return _Judged(tuple(found), labels, today.toordinal(),
-                       until.toordinal() if until else _NEVER)
+    def _judge(self, facts: CaseFacts, today: dt.date) -> Judged:
+        return judge(self.board, facts, today, self.rules, self.settings, self._standard)
 
     def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
         sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
