@@ -131,14 +131,18 @@ def test_a_query_source_reads_through_the_platform_view(exchange_url, store):
     pull.close()
 
 
-def free_port() -> int:
+@pytest.fixture
+def closed_port():
+    """A port of 127.0.0.1 that refuses connections for the whole test: bound, never listening,
+    so no other process (a test's PostgreSQL or hub on the other worker) can take it, as one
+    could a port found free and closed again."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
-def test_an_unreachable_database_backs_off_and_raises_an_alert(store):
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/exchange"
+def test_an_unreachable_database_backs_off_and_raises_an_alert(store, closed_port):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/exchange"
     worker = SourceWorker(pull_for(url, store, batch_size=10), store, store.clock,
                           interval=1.0, max_backoff=5.0, alert_after=2)
     assert [worker.run_once() for _ in range(4)] == [2.0, 4.0, 5.0, 5.0]
