@@ -39,6 +39,7 @@ from pathlib import Path
 SUPERUSER = "postgres"
 # Tests want speed, not durability; the fault tests and benchmarks pass durable=True.
 FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+PORT_ATTEMPTS = 3
 # Test databases are t_<process id>_<random>, so a pytest process (an xdist worker, or another
 # run on the same server) that finishes first drops only its own (tests/conftest.py).
 TEST_DATABASE_PREFIX = f"t_{os.getpid()}_"
@@ -96,18 +97,28 @@ class Cluster:
         folder.chmod(0o700)
         if os.geteuid() == 0:
             shutil.chown(folder, SUPERUSER, SUPERUSER)
-        cluster = cls(folder, free_port(), bin_dir)
+        cluster = cls(folder, 0, bin_dir)
         cluster._run("initdb", "-D", str(cluster.data), "-U", SUPERUSER, "--auth=trust",
                      "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-        settings = ["listen_addresses='127.0.0.1'", f"port={cluster.port}",
+        settings = ["listen_addresses='127.0.0.1'",
                     f"unix_socket_directories='{folder}'", "max_connections=300",
                     "shared_buffers=128MB", "log_min_messages=warning"]
         if not durable:
             settings += FAST_SETTINGS
         with open(cluster.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write("\n# hallwatch throwaway cluster\n" + "\n".join(settings) + "\n")
-        cluster.start()
-        return cluster
+        # The port is found free just before the server binds it (initdb takes seconds on a
+        # busy machine), and found again if another process took it in that moment.
+        attempts = 1
+        while True:
+            cluster.port = free_port()
+            try:
+                cluster.start()
+                return cluster
+            except ClusterError:
+                if attempts == PORT_ATTEMPTS or not cluster._port_was_taken():
+                    raise
+                attempts += 1
 
     def _run(self, program: str, *args: str) -> str:
         command = [str(self.bin_dir / program), *args]
@@ -121,7 +132,12 @@ class Cluster:
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
-                  "-w", "-t", "60", "start")
+                  "-o", f"-p {self.port}", "-w", "-t", "60", "start")
+
+    def _port_was_taken(self) -> bool:
+        """The server's log says its last start could not bind the port."""
+        log = self.folder / "server.log"
+        return log.exists() and "could not bind" in log.read_text(errors="replace")[-4000:]
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
