@@ -70,6 +70,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def reserve_port() -> tuple[int, socket.socket]:
+    """A TCP port on 127.0.0.1 kept for a server started later (and restarted), and its holder.
+
+    The holder is bound with SO_REUSEADDR and never listens: while it is open no other bind
+    and no outgoing connection takes the port, but a listener that sets SO_REUSEADDR, as
+    ZeroMQ's do, binds it. A port found free and closed again could be taken by the other
+    xdist worker's servers before the hub process bound it. Close the holder when done."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    return holder.getsockname()[1], holder
+
+
 # -- processes ----------------------------------------------------------------------------
 class Process:
     """One ``hallwatch ...`` child process; its output goes to a log file and is kept."""
@@ -236,7 +249,8 @@ class Receiver:
     """A second ``hallwatch hub receive`` on a port of its own, sharing the hub's database."""
 
     def __init__(self, hub: Hub, name: str = "receiver2"):
-        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        port, self.port_holder = reserve_port()
+        self.endpoint = f"tcp://127.0.0.1:{port}"
         self.process = Process(name, ["hub", "receive", "--config", str(hub.config_path),
                                       "--bind", self.endpoint],
                                Path(hub.config.base_dir) / f"{name}.log",
@@ -346,7 +360,7 @@ class Deployment:
     def __init__(self, folder: Path, database: str | None = None):
         """``database``: a PostgreSQL URL for the hub (None: SQLite in its folder)."""
         self.folder = folder
-        port = free_port()
+        port, self._port_holder = reserve_port()  # the hub's, kept across its restarts
         config, hub_identity = enrollment.init_hub(folder / "hub",
                                                  bind=f"tcp://127.0.0.1:{port}")
         config_path = Path(config.base_dir) / "hub.toml"
@@ -390,6 +404,8 @@ class Deployment:
                         + [receiver.process for receiver in self.receivers]):
             if process.alive:
                 process.kill()
+        for holder in [self._port_holder] + [r.port_holder for r in self.receivers]:
+            holder.close()
 
 
 def all_arrived(hub: Hub, box: Box) -> bool:
