@@ -204,11 +204,16 @@ class Hub:
         rows = self.query("select count(*) from records where box_id = ?", (box_id,))
         return rows[0][0] if rows else 0
 
-    def distinct_seqs(self, box_id: str) -> tuple[int, int, int]:
-        """(rows, distinct seqs, max seq) for one box."""
-        rows = self.query("select count(*), count(distinct seq), coalesce(max(seq), 0)"
-                          " from records where box_id = ?", (box_id,))
-        return rows[0] if rows else (0, 0, 0)
+    def distinct_seqs(self, box_id: str, up_to: int | None = None) -> tuple[int, int, int]:
+        """(rows, distinct seqs, max seq) for one box; ``up_to``: only seqs up to it (what the
+        hub held at some moment, when the box may have made more records since)."""
+        sql = ("select count(*), count(distinct seq), coalesce(max(seq), 0)"
+               " from records where box_id = ?")
+        if up_to is not None:
+            rows = self.query(sql + " and seq <= ?", (box_id, up_to))
+        else:
+            rows = self.query(sql, (box_id,))
+        return tuple(rows[0]) if rows else (0, 0, 0)
 
     def acked(self, box_id: str) -> int:
         rows = self.query("select contiguous_seq from boxes where box_id = ?", (box_id,))
@@ -413,6 +418,22 @@ def all_arrived(hub: Hub, box: Box) -> bool:
     made = box.chain_seq()
     rows, distinct, top = hub.distinct_seqs(box.box_id)
     return made > 0 and rows == distinct == top == made and hub.acked(box.box_id) == made
+
+
+def wait_all_acked(hub: Hub, box: Box, timeout: float = 30) -> int:
+    """Wait until the box has judged every case it was given and the hub has acked every
+    record it made, gaps included (a deleted outbox row); returns that count. The box may make
+    more records afterwards (a scheduled rule pass as its clock moves): compare up to it."""
+    def acked_all() -> int | None:
+        if box.cases_to_judge():
+            return None
+        made = box.chain_seq()
+        return made if made and hub.acked(box.box_id) == made else None
+
+    return wait_for(acked_all, timeout, what=f"the hub to ack every record of {box.box_id}",
+                    detail=lambda: {"box chain_seq": box.chain_seq(),
+                                    "box cases to judge": box.cases_to_judge(),
+                                    "hub acked": hub.acked(box.box_id)})
 
 
 def wait_all_arrived(hub: Hub, box: Box, timeout: float = 30) -> int:
