@@ -9,6 +9,9 @@ come back in rowid order, exactly as judging them one after the other gives them
 returns only what the engine writes (digest, days, compact verdict, findings); the engine's
 thread still writes everything. The worker is a *spawned* process (the box has threads, so no
 fork), started for one pass and gone after it: nothing stays in memory while the box is idle.
+A spawned process imports the parent's main module again: ``hallwatch`` and ``python -m
+hallwatch`` are safe, a script run as a file needs ``if __name__ == "__main__"``. If the worker
+fails, its ranges are judged here and this engine judges on one core from then on.
 
 Example::
 
@@ -167,7 +170,9 @@ class SpreadJudge:
                 try:
                     rows = future.result()
                 except Exception:  # noqa: BLE001 (a broken worker: judge it here instead)
-                    log.exception("the judging worker failed; judging range %s here", span)
+                    if self.workers:
+                        log.exception("the judging worker failed: judging on one core from now on")
+                    self.workers = 0
                     rows = self._here(conn, source, day, today, span)
                 else:
                     self.last_spread += 1

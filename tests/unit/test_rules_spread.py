@@ -77,11 +77,32 @@ def test_two_processes_judge_exactly_as_one(tmp_path):
 
 def test_no_worker_is_started_without_a_core_to_spare(tmp_path):
     box = make_box(tmp_path)
-    box.engine.spread.spread_min, box.engine.spread.range_size = 0, 2
-    box.engine.spread.workers, box.engine.spread.free_core = 1, lambda: False
+    spread = box.engine.spread
+    spread.spread_min, spread.range_size, spread.workers = 0, 2, 1
+    asked = []
+    spread.free_core = lambda: asked.append(True) and False
     for n in range(6):
         box.accept(f"C{n}")
-    box.engine.check(at("2026-10-08"))
-    assert box.engine.spread.last_spread == 0
+    box.engine.check(at("2026-10-07"))  # judged from the backlog, no alert yet
+    box.store.write(lambda tx: tx.conn.execute("delete from case_verdicts"))
+    box.engine.check(at("2026-10-08"))  # every open case judged again, in ranges of 2
+    assert asked and spread.last_spread == 0 and multiprocessing.active_children() == []
     assert {row["rule"] for row in box.store.query("select rule from alerts")} == {"临近时限"}
+    box.store.close()
+
+
+def test_a_broken_worker_costs_nothing_but_time(tmp_path):
+    box = make_box(tmp_path)
+    spread = box.engine.spread
+    spread.spread_min, spread.range_size, spread.workers = 0, 2, 1
+    spread.free_core = lambda: True
+    spread.path = tmp_path / "missing.db"  # the worker cannot open it: it fails to start
+    for n in range(6):
+        box.accept(f"C{n}")
+    box.engine.check(at("2026-10-07"))  # judged from the backlog, no alert yet
+    box.store.write(lambda tx: tx.conn.execute("delete from case_verdicts"))
+    box.engine.check(at("2026-10-08"))  # every open case judged again, in ranges of 2
+    assert spread.last_spread == 0 and spread.workers == 0  # one core from now on
+    alerts = box.store.query("select case_no, rule from alerts order by id")
+    assert [(a["case_no"], a["rule"]) for a in alerts] == [(f"C{n}", "临近时限") for n in range(6)]
     box.store.close()
