@@ -12,17 +12,13 @@ void, and the month's yellow cards of that department go back to none.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import tomllib
 
 import pytest
-import tomli_w
 
 from hub.scoring_inputs import month_counts
 from hub.scores_cli import open_dashboard
 from hub.services import Scope
 from hub.services.notices import box_notice, notice_page
-from standard.calendar import WorkCalendar
 from standard.records import LOCAL_TZ
 from tests.integration.relay_harness import Deployment, wait_all_arrived, wait_for
 
@@ -46,19 +42,6 @@ def event(number: int, kind: str, at: dt.datetime, **extra) -> dict:
             "actor": {"id": "S001", "name": "李敏"}, **extra}
 
 
-def cover_next_year(config_path) -> None:
-    """A card issued in late December is due in January: when the packaged calendar does not
-    know next year yet, the box gets an override (weekends off) so the card is issued."""
-    year = dt.datetime.now(LOCAL_TZ).year + 1
-    if year in WorkCalendar().known_years():
-        return
-    path = config_path.parent / "calendar-next.json"
-    path.write_text(json.dumps({"version": 1, "years": {str(year): {}}}), encoding="utf-8")
-    raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    raw["calendar_overrides"] = path.name
-    config_path.write_text(tomli_w.dumps(raw), encoding="utf-8")
-
-
 def month_cards(hub) -> tuple[int, int]:
     """(yellow cards, red cards) of the department in this month's score inputs, read with
     the hub stopped (the same reading as ``hallwatch hub score``)."""
@@ -79,7 +62,6 @@ def month_cards(hub) -> tuple[int, int]:
 
 def test_an_on_time_finish_arriving_late_withdraws_the_overdue_card_box_and_hub(deployment):
     hub, box = deployment.hub, deployment.add_box()
-    cover_next_year(box.config_path)
     hub.start()
     box.start()
     accepted = (dt.datetime.now(LOCAL_TZ) - dt.timedelta(days=30)).replace(
