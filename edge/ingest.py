@@ -373,7 +373,8 @@ def differing_fields(known_body: str, item: Judged) -> list[str]:
 def _known_bodies(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
     return dict(conn.execute(
         "select event_id, body from case_events"
-        " where event_id in (select value from json_each(?))", (json.dumps(ids),)))
+        " where event_id in (select value from json_each(?))",
+        (orjson.dumps(ids).decode("utf-8"),)))
 
 
 def _occurred_iso(event: Event) -> str:
