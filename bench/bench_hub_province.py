@@ -1,176 +1,290 @@
-"""Benchmark: many boxes' records into one hub, on SQLite and on PostgreSQL, in the same run.
+"""Benchmark: boxes relaying a day's records each to a hub on SQLite and on PostgreSQL.
 
 Run from the repository root: ``python -m bench.bench_hub_province [--boxes 120]
-[--records-per-box 2000] [--pg-url URL]``. Prints figures only.
+[--records 30000] [--pg-url URL] [--profile DIR]``. Prints figures only.
 
-Each receiver is a process of its own that applies batches of 500 records through
-``HubStore.apply_batches`` with every view (the receiver's own path after a batch is opened),
-taking its boxes' batches in turn as a receiver serving many boxes does, and committing
-those that wait together as its apply worker does (``--group-records``; 500 for one
-transaction per batch). Box i goes to
-receiver i mod n. Records come from ``hallwatch.hubsim`` (cases, ratings, alerts, notices: the
-projections' real work), made in each receiver process before the clock starts. Not measured
-here: ZeroMQ, CURVE, decryption and signature checks (``bench_relay`` measures the whole path
-for one box; they add ~10 % per record).
+Issue 18's province run: 120 simulated boxes, each relaying a day of about 30,000 records
+(hallwatch/hubday.py: case events with their stage sequences, ratings, alerts and notices),
+into real receiver processes on 127.0.0.1: ``hallwatch hub serve`` (its pages and background
+jobs too) and, for two receivers, a ``hallwatch hub receive`` beside it on the same database.
+The receivers take the production path: CurveZMQ, the box's key and signature checked, the
+batch decrypted and parsed, applied with every view by the apply pool's workers in group
+commits, then acknowledged. Box i dials receiver i mod n.
 
-Runs, in order: SQLite with one receiver (its single writer); PostgreSQL with one receiver;
-PostgreSQL with two. Then the same without views ("raw": the storage layer's ceiling). Without
-``--pg-url`` a throwaway PostgreSQL cluster with durable settings is started (Debian's
-server binaries, tests/pgcluster.py).
+The boxes' batches (the relay's size, 4,000 records) are sealed before the clock starts, in
+two processes; the boxes themselves are played by this process from one thread
+(bench/province_boxes.py: hello, the relay's window, acks, pings, resends). The clock runs
+from the first hello until every box holds the ack of its last record. Runs, in order:
+PostgreSQL with two receivers (the issue's goal), with one, then SQLite with one, each on a
+fresh database (without ``--pg-url``, a throwaway cluster with durable settings:
+tests/pgcluster.py).
+
+Besides records/s it prints where the two cores went: CPU seconds of the receivers, of the
+PostgreSQL server's processes and of the boxes' process, and the receivers' peak memory.
+``--profile DIR`` also samples every receiver with py-spy (raw profiles in DIR; summarise with
+``python -m bench.profile_summary``), which slows them a little.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import multiprocessing
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+import tomllib
 from pathlib import Path
 
 import tomli_w
 
-from hallwatch.hubsim import SimBox, city_catalogue
-from hub.apply_pool import GROUP_RECORDS
+from bench.province_boxes import SETTINGS, Boxes, SealedDay, seal_day
+from hallwatch.hubsim import city_catalogue
 from standard.districts import DISTRICTS
+from standard.envelope import key_to_text
+from standard.identity import (
+    box_public_record,
+    enroll_box,
+    load_hub_identity,
+    new_box_identity,
+)
 
-BATCH = 500
+REPO = Path(__file__).resolve().parent.parent
+DAY = dt.date(2026, 11, 20)
 UNITS = list(DISTRICTS)
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _box(index: int, records_per_box: int) -> tuple[SimBox, list]:
-    district = UNITS[index % len(UNITS)]
-    box = SimBox(f"{district}-{index:03d}", district, seed=index)
-    import datetime as dt
-    import itertools
-
-    start = dt.date(2026, 9, 1)
-    records = list(itertools.islice(box.history(start, 400, 4, today=dt.date(2026, 11, 20)),
-                                    records_per_box))
-    return box, records
-
-
-def _receiver(folder: str, boxes: list[int], records_per_box: int, views: bool,
-              group_records: int, ready, go, results) -> None:
+# -- the hub's folder and its boxes ----------------------------------------------------------
+def hub_template(folder: Path, boxes: int):
+    """``provision hub-init``, the city catalogue and ``boxes`` enrolled boxes' identities."""
+    subprocess.run([sys.executable, "-m", "hallwatch", "provision", "hub-init", "--dir",
+                    str(folder), "--bind", "tcp://127.0.0.1:0"], cwd=REPO, check=True,
+                   capture_output=True)
+    (folder / "catalogue.json").write_text(json.dumps(city_catalogue(UNITS),
+                                                      ensure_ascii=False), encoding="utf-8")
     from hub.config import load_hub_config
-    from hub.store import Batch, HubStore
-    from hub.wiring import wire_dashboard
 
-    config = load_hub_config(Path(folder) / "hub.toml")
-    store = HubStore(config.store_target)
-    if views:
-        wire_dashboard(config, store, with_web=False)
-    store.open()
-    made = [_box(index, records_per_box) for index in boxes]
-    ready.put(sum(len(records) for _, records in made))
-    go.wait()
-    started = time.perf_counter()
-    applied, caught_up = 0, []
-    cursors = [0] * len(made)
-    group: list = []  # (position, Batch) waiting: committed together, as the receiver's
-    #                   worker takes what waits in its queue (hub/apply_pool.py)
+    config = load_hub_config(folder / "hub.toml")
+    identities = []
+    for index in range(boxes):
+        district = UNITS[index % len(UNITS)]
+        box = new_box_identity(f"{district}-{index:03d}", district, f"模拟大厅{index}")
+        enroll_box(config, box_public_record(box))
+        identities.append(box)
+    return load_hub_identity(config.path(config.identity)), identities
 
-    def commit() -> int:
-        done = store.apply_batches([batch for _, batch in group])
-        for position, _ in group:
-            if cursors[position] >= len(made[position][1]):
-                caught_up.append(time.perf_counter() - started)
-        group.clear()
-        return sum(outcome.new for outcome in done)
 
-    while len(caught_up) < len(made):
-        for position, (box, records) in enumerate(made):
-            first = cursors[position]
-            if first >= len(records):
+def sealed_days(hub, identities, records: int) -> list[SealedDay]:
+    jobs = [(box.box_id, box.district_code, box.curve_public, box.curve_secret,
+             key_to_text(box.seal_private), key_to_text(box.sign_private),
+             key_to_text(hub.seal_public), DAY, records, SETTINGS.batch_size)
+            for box in identities]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        return pool.map(seal_day, jobs, chunksize=1)
+
+
+def hub_folder(template: Path, folder: Path, database: str | None) -> Path:
+    shutil.copytree(template, folder)
+    path = folder / "hub.toml"
+    settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    settings["catalogue"] = "catalogue.json"
+    settings["web"]["port"] = 0
+    settings["database"]["url"] = database or ""
+    path.write_text(tomli_w.dumps(settings), encoding="utf-8")
+    return path
+
+
+# -- receiver processes and CPU accounting ---------------------------------------------------
+class Receiver:
+    READY = re.compile(r"hallwatch hub receiving on (tcp://\S+)")
+
+    def __init__(self, config: Path, command: str, profile: Path | None, label: str):
+        args = [sys.executable, "-m", "hallwatch", "hub", command, "--config", str(config)]
+        if command == "receive":
+            args += ["--bind", "tcp://127.0.0.1:0"]
+        self.process = subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.lines: list[str] = []
+        self.endpoint = ""
+        ready = threading.Event()
+
+        def pump() -> None:
+            for line in self.process.stdout:
+                self.lines.append(line)
+                if found := self.READY.search(line):
+                    self.endpoint = found[1]
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(120) or not self.endpoint:
+            self.process.kill()
+            raise RuntimeError(f"hub {command} did not start:\n" + "".join(self.lines))
+        self.spy = None
+        if profile is not None:
+            self.spy = subprocess.Popen(
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-r", "50", "--nonblocking", "-f", "raw", "-p",
+                 str(self.process.pid), "-o", str(profile / f"{label}.raw")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+        if self.spy is not None:
+            self.spy.wait(60)
+        errors = [line for line in self.lines if "Traceback" in line or "ERROR" in line]
+        if errors:
+            print("    receiver said: " + "".join(errors[:3]).strip(), flush=True)
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if children:  # reaped children (PostgreSQL's ended backends)
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICK
+
+
+def server_cpu(postmaster: int | None) -> float:
+    """The PostgreSQL server's CPU seconds: the postmaster, its reaped and live children."""
+    if postmaster is None:
+        return 0.0
+    total = cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == postmaster:
+                    total += (int(stat[11]) + int(stat[12])) / TICK
+            except (OSError, IndexError, ValueError):
                 continue
-            chunk = records[first:first + BATCH]
-            group.append((position, Batch(box.box_id, box.district_code, chunk,
-                                          chunk[0][0]["seq"], 0)))
-            cursors[position] = first + BATCH
-            if len(group) * BATCH >= group_records:
-                applied += commit()
-        if group:
-            applied += commit()
-    results.put({"applied": applied, "seconds": time.perf_counter() - started,
-                 "last_caught_up": max(caught_up)})
-    store.close()
+    return total
 
 
-def run(label: str, folder: Path, database: str | None, boxes: int, records_per_box: int,
-        receivers: int, views: bool, group_records: int) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "catalogue.json").write_text(json.dumps(city_catalogue(UNITS), ensure_ascii=False),
-                                           encoding="utf-8")
-    settings = {"version": 1, "catalogue": "catalogue.json", "web": {"enabled": False}}
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", status)[1]) / 1024
+
+
+def records_held(database: str | None, folder: Path) -> int:
     if database:
-        settings["database"] = {"url": database}
-    (folder / "hub.toml").write_text(tomli_w.dumps(settings), encoding="utf-8")
-    context = multiprocessing.get_context("spawn")
-    ready, results, go = context.Queue(), context.Queue(), context.Event()
-    processes = [context.Process(target=_receiver, args=(
-        str(folder), list(range(n, boxes, receivers)), records_per_box, views, group_records,
-        ready, go, results)) for n in range(receivers)]
-    for process in processes:
-        process.start()
-    total = sum(ready.get(timeout=1800) for _ in processes)
+        import psycopg
+
+        with psycopg.connect(database) as conn:
+            return conn.execute("select count(*) from records").fetchone()[0]
+    with sqlite3.connect(folder / "data" / "hub.db") as conn:
+        return conn.execute("select count(*) from records").fetchone()[0]
+
+
+# -- one configuration -----------------------------------------------------------------------
+def run(label: str, template: Path, folder: Path, database: str | None, receivers: int,
+        days: list[SealedDay], hub_curve_public: bytes, postmaster: int | None,
+        profile: Path | None) -> dict:
+    config = hub_folder(template, folder, database)
+    tag = label.replace(" ", "").replace(",", "")
+    procs = [Receiver(config, "serve" if n == 0 else "receive", profile, f"{tag}-{n}")
+             for n in range(receivers)]
+    total = sum(day.records for day in days)
+    boxes = Boxes(days, [proc.endpoint for proc in procs], hub_curve_public)
+    cpu_before = ([cpu_seconds(p.process.pid) for p in procs], server_cpu(postmaster),
+                  time.process_time())
     started = time.perf_counter()
-    go.set()
-    outcome = [results.get(timeout=7200) for _ in processes]
-    wall = time.perf_counter() - started
-    for process in processes:
-        process.join()
-    applied = sum(o["applied"] for o in outcome)
-    caught_up = max(o["last_caught_up"] for o in outcome)
-    print(f"  {label:<34}{applied:>10,} records {wall:>8.1f} s {applied / wall:>10,.0f} rec/s"
-          f"   every box caught up after {caught_up:.1f} s"
-          + ("" if applied == total else f"   (!) {total - applied:,} not applied"), flush=True)
-    return {"rate": applied / wall, "wall": wall}
+    try:
+        caught_up = boxes.run(timeout=3600)
+        wall = time.perf_counter() - started
+        receiver_cpu = sum(cpu_seconds(p.process.pid) - before
+                           for p, before in zip(procs, cpu_before[0]))
+        db_cpu = server_cpu(postmaster) - cpu_before[1]
+        boxes_cpu = time.process_time() - cpu_before[2]
+        rss = [peak_rss_mb(p.process.pid) for p in procs]
+    finally:
+        boxes.close()
+        for proc in procs:
+            proc.stop()
+    held = records_held(database, folder)
+    rate = total / wall
+    busy = receiver_cpu + db_cpu + boxes_cpu
+    print(f"  {label:<26}{total:>11,} records {wall:>8.1f} s {rate:>9,.0f} records/s   "
+          f"every box caught up after {caught_up:.1f} s"
+          + ("" if held == total else f"   (!) the hub holds {held:,}"), flush=True)
+    print(f"  {'':<26}CPU s: receivers {receiver_cpu:,.0f}, PostgreSQL {db_cpu:,.0f}, boxes "
+          f"{boxes_cpu:,.0f} ({busy / wall:.2f} of 2 cores; {busy / total * 1e6:.0f} µs a "
+          f"record: receivers {receiver_cpu / total * 1e6:.0f}, PostgreSQL "
+          f"{db_cpu / total * 1e6:.0f}, boxes {boxes_cpu / total * 1e6:.0f}); receivers' peak"
+          f" memory {', '.join(f'{mb:,.0f}' for mb in rss)} MB; reconnects "
+          f"{boxes.reconnects}, batches resent {boxes.resent_batches}", flush=True)
+    return {"rate": rate, "wall": wall, "caught_up": caught_up}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boxes", type=int, default=120)
-    parser.add_argument("--records-per-box", type=int, default=2000)
-    parser.add_argument("--group-records", type=int, default=GROUP_RECORDS,
-                        help="batches committed together, up to this many records (the "
-                        "receiver's group commit); 500 = one batch per transaction")
-    parser.add_argument("--pg-url", default=None, help="a database to fill (else a throwaway "
-                        "cluster); it must be empty")
+    parser.add_argument("--records", type=int, default=30_000, help="a box's day, about")
+    parser.add_argument("--pg-url", default=None, help="a server to create the bench's "
+                        "databases on (else a throwaway cluster)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="sample the receivers with py-spy into this folder")
+    parser.add_argument("--only", default="", help="comma-separated labels to run, e.g. pg2")
     args = parser.parse_args()
+    # SIGTERM (timeout, kill) ends the run through the finally blocks: receivers and the
+    # throwaway cluster are stopped, not left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = None
     if args.pg_url is None:
         from tests.pgcluster import Cluster
 
         cluster = Cluster.create(durable=True)
     server = args.pg_url or cluster.url
-    print(f"{args.boxes} boxes x {args.records_per_box:,} records, batches of {BATCH}, "
-          f"group commits of up to {args.group_records:,} records, "
-          f"{multiprocessing.cpu_count()} cores")
+    postmaster = None
+    if cluster is not None:
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    print(f"{args.boxes} boxes x ~{args.records:,} records (one day each), batches of "
+          f"{SETTINGS.batch_size:,}, window {SETTINGS.window} / {SETTINGS.inflight_records:,}"
+          f" records, {os.cpu_count()} cores, load average "
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     try:
         import psycopg
 
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="bench-province-") as tmp:
+            template = Path(tmp) / "template"
+            hub, identities = hub_template(template, args.boxes)
+            made = time.perf_counter()
+            days = sealed_days(hub, identities, args.records)
+            total = sum(day.records for day in days)
+            sealed = sum(len(frames[1]) for day in days for _, _, frames in day.batches)
+            print(f"made and sealed before the clock: {total:,} records "
+                  f"({sum(d.text_bytes for d in days) / total:.0f} bytes each, "
+                  f"{sealed / 2**20:,.0f} MiB sealed) in {time.perf_counter() - made:.1f} s "
+                  "on 2 processes", flush=True)
             figures = {}
-            for views in (True, False):
-                print("with every view:" if views else "records only (no views):")
-                for label, engine, receivers in (("SQLite, 1 receiver", None, 1),
-                                                 ("PostgreSQL, 1 receiver", "pg", 1),
-                                                 ("PostgreSQL, 2 receivers", "pg", 2)):
-                    database = None
-                    if engine:
-                        name = f"bench_{int(views)}_{receivers}"
-                        with psycopg.connect(server, autocommit=True) as conn:
-                            conn.execute(f"drop database if exists {name}")
-                            conn.execute(f"create database {name}")
-                        database = server.rsplit("/", 1)[0] + f"/{name}"
-                    figures[(views, label)] = run(
-                        label, Path(tmp) / f"{int(views)}-{label.replace(' ', '')}", database,
-                        args.boxes, args.records_per_box, receivers, views,
-                        args.group_records)
-            base = figures[(True, "SQLite, 1 receiver")]["rate"]
-            for (views, label), figure in figures.items():
-                print(f"  {'views' if views else 'raw':<6}{label:<28}"
-                      f"{figure['rate'] / base:>6.2f} x SQLite with views")
+            for key, label, engine, receivers in (("pg2", "PostgreSQL, 2 receivers", "pg", 2),
+                                                  ("pg1", "PostgreSQL, 1 receiver", "pg", 1),
+                                                  ("sqlite", "SQLite, 1 receiver", None, 1)):
+                if args.only and key not in args.only.split(","):
+                    continue
+                database = None
+                if engine:
+                    name = f"bench_province_{receivers}"
+                    with psycopg.connect(server, autocommit=True) as conn:
+                        conn.execute(f"drop database if exists {name}")
+                        conn.execute(f"create database {name}")
+                    database = server.rsplit("/", 1)[0] + f"/{name}"
+                figures[label] = run(label, template, Path(tmp) / key, database, receivers,
+                                     days, hub.curve_public, postmaster if engine else None,
+                                     args.profile)
+            print(f"load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     finally:
         if cluster is not None:
             cluster.destroy()
