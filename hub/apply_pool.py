@@ -59,6 +59,8 @@ class ApplyPool:
         self.on_unavailable = on_unavailable
         self.group_records = group_records
         self._queues: list[queue.Queue] = [queue.Queue() for _ in range(workers)]
+        self._queued = 0  # records submitted and not yet through a transaction
+        self._room = threading.Condition()
         self._threads = [threading.Thread(target=self._work, args=(q,), daemon=True,
                                           name=f"hub-apply-{n}")
                          for n, q in enumerate(self._queues)]
@@ -67,7 +69,15 @@ class ApplyPool:
 
     def submit(self, job: Job) -> None:
         box = job.batch.box_id
+        with self._room:
+            self._queued += len(job.batch.parsed)
         self._queues[zlib.crc32(box.encode()) % len(self._queues)].put(job)
+
+    def wait_for_room(self, records: int, timeout: float) -> bool:
+        """Wait until fewer than ``records`` records wait or are being applied (the receiver
+        opens no more batches meanwhile: opened records take ten times their sealed bytes)."""
+        with self._room:
+            return self._room.wait_for(lambda: self._queued < records, timeout)
 
     def stop(self) -> None:
         for pending in self._queues:
@@ -100,6 +110,9 @@ class ApplyPool:
                 self.on_unavailable(exc)
         except Exception:  # noqa: BLE001 - one bad batch must not end the worker
             log.exception("applying %d batches failed", len(group))
+        with self._room:
+            self._queued -= sum(len(job.batch.parsed) for job in group)
+            self._room.notify_all()
         for job, outcome in zip(group, applied):
             try:
                 self.finished(job, outcome)

@@ -34,14 +34,9 @@ class BatchRefused(ValueError):
 def open_batch(opener: Opener, sender: EnrolledBox, body: list[bytes]
                ) -> tuple[Batch, int, int]:
     """The checked batch and its header's first and last seq; raises BatchRefused."""
-    first = last = None
+    # Unverified, only so that a nack names the batch and the box can free its slot.
+    first, last = peek_range(opener, sender, body)
     try:
-        header = opener.peek_header(body)
-        # Unverified, only so that the nack names the batch and the box can free its slot.
-        first, last = int_or_none(header.get("first_seq")), int_or_none(header.get("last_seq"))
-        if header["box_id"] != sender.box_id:
-            raise EnvelopeError(f"batch claims box {header['box_id']} but came over the "
-                                f"connection of box {sender.box_id}")
         header, plaintext = opener.open(body, sender.seal_public, sender.sign_public)
         first, last = int(header["first_seq"]), int(header["last_seq"])
         from_seq = int(header.get("from_seq", first))
@@ -50,6 +45,22 @@ def open_batch(opener: Opener, sender: EnrolledBox, body: list[bytes]
         raise BatchRefused(str(exc), first, last) from exc
     return (Batch(sender.box_id, sender.district_code, records, from_seq,
                   int_or_none(header.get("backlog"))), first, last)
+
+
+def peek_range(opener: Opener, sender: EnrolledBox, body: list[bytes]
+               ) -> tuple[int, int | None]:
+    """The first and last seq the batch's header claims, not verified yet (open_batch does
+    that); raises BatchRefused for a header that cannot be read or claims another box."""
+    first = last = None
+    try:
+        header = opener.peek_header(body)
+        first, last = int_or_none(header.get("first_seq")), int_or_none(header.get("last_seq"))
+        if header["box_id"] != sender.box_id:
+            raise EnvelopeError(f"batch claims box {header['box_id']} but came over the "
+                                f"connection of box {sender.box_id}")
+        return int(header["first_seq"]), last
+    except (EnvelopeError, KeyError, TypeError, ValueError) as exc:
+        raise BatchRefused(str(exc), first, last) from exc
 
 
 def parse_records(items: list[tuple[bytes | str, bytes]], from_seq: int,

@@ -2,9 +2,10 @@
 
 Each batch is checked in order: the CURVE key that carried it belongs to an enrolled box that
 is not revoked (ZAP, then again per batch), the batch claims that same box, its Ed25519
-signature verifies, it decrypts (hub/batch_open.py); then a worker thread applies its records
-by (box, seq) in one transaction, with whatever other batches wait (a group commit,
-hub/apply_pool.py), and only then is it acknowledged. Anything refused is answered with a nack and counted
+signature verifies, it decrypts (hub/batch_open.py, off the socket thread:
+hub/batch_opening.py); then a worker thread applies its records by (box, seq) in one
+transaction, with whatever other batches wait (a group commit, hub/apply_pool.py), and only
+then is it acknowledged. Anything refused is answered with a nack and counted
 in ``refusals``, one row per sender, reason and episode (hub/store.py), and logged at most
 once a minute per row: a revoked box retrying ten times a second fills neither the disk nor
 the log. No bad batch can stop the loop or disturb another box.
@@ -32,8 +33,9 @@ from dataclasses import dataclass, field
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
-from hub.apply_pool import ApplyPool, Job
-from hub.batch_open import BatchRefused, int_or_none as _int, open_batch
+from hub.apply_pool import GROUP_RECORDS, ApplyPool, Job
+from hub.batch_open import BatchRefused, int_or_none as _int, peek_range
+from hub.batch_opening import BatchOpening
 from hub.boxreset import check_behind, rebase_answer
 from hub.configpush import ConfigPush
 from hub.logthrottle import LogThrottle
@@ -106,6 +108,7 @@ class Receiver:
         self._db_log = LogThrottle(10.0)
         self.apply_workers = apply_workers if store.is_postgres else 1
         self._pool: ApplyPool | None = None
+        self._opening: BatchOpening | None = None
         self._replies: list[tuple[bytes, list[bytes]]] = []
         self._applying: dict[str, Counter] = {}  # box_id -> first seqs of its batches in the pool
 
@@ -133,6 +136,8 @@ class Receiver:
     def start(self) -> None:
         self._pool = ApplyPool(self.store, self.apply_workers, self._applied,
                                self._database_unavailable)
+        self._opening = BatchOpening(self.opener, self._pool, self._not_opened,
+                                     room_records=GROUP_RECORDS * (self.apply_workers + 1))
         self.reload_boxes()
         self._thread = threading.Thread(target=self._run, name="hub-receiver", daemon=True)
         self._thread.start()
@@ -143,6 +148,8 @@ class Receiver:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        if self._opening is not None:
+            self._opening.stop()
         if self._pool is not None:
             self._pool.stop()
 
@@ -243,7 +250,8 @@ class Receiver:
         elif kind == wire.CONFIG_ACK:
             self.configs.acked(sender.box_id, wire.decode_json(body, kind))
         elif kind == wire.SNAPSHOT:
-            self._snapshot(sender.box_id, body)
+            if problem := self.snapshots.received(sender.box_id, body):
+                self.note_refusal(sender.box_id, sender.box_id, problem)
         else:
             self._refuse(sock, route, sender.box_id, f"unknown message type {kind[:20]!r}")
 
@@ -300,29 +308,48 @@ class Receiver:
             # batches the pong lists as still being applied (the pool's workers have them).
             return wire.encode(wire.PONG, answer)
 
-        sock.send_multipart([route, *pong()])
+        answer = pong()
+        self._flush_outgoing(sock)  # a nack decided before the pong goes out before it
+        sock.send_multipart([route, *answer])
         if kind == wire.HELLO:
             self.configs.hello(sender.box_id, message.get("configs"))
 
     def _batch(self, sock, route, sender: EnrolledBox, body: list[bytes]) -> None:
+        """Queued to be opened off this thread (hub/batch_opening.py), and ``applying``
+        from now on: a ping behind it is answered at once and the box waits for the ack."""
         try:
-            batch, first, last = open_batch(self.opener, sender, body)
+            first, _ = peek_range(self.opener, sender, body)
         except BatchRefused as exc:
             self._refuse(sock, route, sender.box_id, f"batch refused: {exc}", exc.first,
                          exc.last)
             return
-        job = Job(batch, route, first, last)
         with self._lock:
             self._applying.setdefault(sender.box_id, Counter())[first] += 1
-        self._pool.submit(job)
+        self._opening.put(route, sender, body, first)
+
+    def _not_opened(self, route: bytes, sender: EnrolledBox, first: int,
+                    error: BatchRefused | None) -> None:
+        """No longer ``applying``, and refused in the same breath (a pong that no longer
+        lists it goes out after the nack: ``_heartbeat`` flushes the replies first)."""
+        reason = f"batch refused: {error}"
+        with self._lock:
+            self._unmark(sender.box_id, first)
+            if error is not None:
+                self._replies.append((route, wire.encode(wire.NACK, {
+                    "first_seq": error.first, "last_seq": error.last, "reason": reason})))
+        if error is not None:
+            self.note_refusal(sender.box_id, sender.box_id, reason)
+
+    def _unmark(self, box_id: str, first: int) -> None:
+        self._applying[box_id][first] -= 1
+        if self._applying[box_id][first] <= 0:
+            del self._applying[box_id][first]
 
     def _applied(self, job: Job, applied: Applied | None) -> None:
         """A worker's transaction is over: the batch is acknowledged if it was committed."""
         box_id = job.batch.box_id
         with self._lock:
-            self._applying[box_id][job.first] -= 1
-            if self._applying[box_id][job.first] <= 0:
-                del self._applying[box_id][job.first]
+            self._unmark(box_id, job.first)
             if applied is not None:
                 self.stats.batches += 1
                 self.stats.records += applied.new
@@ -366,21 +393,6 @@ class Receiver:
                                 body["request_id"], self.identity.sign_private)
             return [wire.SNAPSHOT_REQUEST, json.dumps(doc, ensure_ascii=False).encode()]
         raise ValueError(f"unknown command {kind!r} {body}")
-
-    def _snapshot(self, box_id: str, body: list[bytes]) -> None:
-        """A box's answer to a snapshot request: stored on the request (size-capped)."""
-        if sum(len(frame) for frame in body) > wire.MAX_SNAPSHOT_BYTES * 4 // 3 + 4096:
-            self.note_refusal(box_id, box_id, "snapshot refused: larger than the cap")
-            return
-        try:
-            answer = wire.decode_json(body, wire.SNAPSHOT)
-        except wire.WireError as exc:
-            self.note_refusal(box_id, box_id, f"snapshot refused: {exc}")
-            return
-        if self.snapshots.answered(box_id, answer):
-            log.info("box %s answered snapshot request %s (%s)", box_id,
-                     answer.get("request_id"), answer.get("error") or "JPEG")
-
 
 
 def _key_source(curve_key: bytes) -> str:

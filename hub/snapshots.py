@@ -23,11 +23,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from hub.services import NotFound, Scope
 from standard import wire
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 create table if not exists snapshot_requests (
@@ -77,6 +80,20 @@ class SnapshotDesk:
                                                     "requested_by": user[:100],
                                                     "expires_at": expires})
         return number
+
+    def received(self, box_id: str, frames: list[bytes]) -> str | None:
+        """A box's ``snapshot`` message (size-capped): stored on its request; why it was
+        refused, or None."""
+        if sum(len(frame) for frame in frames) > wire.MAX_SNAPSHOT_BYTES * 4 // 3 + 4096:
+            return "snapshot refused: larger than the cap"
+        try:
+            answer = wire.decode_json(frames, wire.SNAPSHOT)
+        except wire.WireError as exc:
+            return f"snapshot refused: {exc}"
+        if self.answered(box_id, answer):
+            log.info("box %s answered snapshot request %s (%s)", box_id,
+                     answer.get("request_id"), answer.get("error") or "JPEG")
+        return None
 
     def answered(self, box_id: str, body: dict[str, Any]) -> bool:
         """Store a box's answer on its request (once; only from the box it was sent to)."""
