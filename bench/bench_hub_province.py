@@ -50,12 +50,8 @@ from bench.province_boxes import SETTINGS, Boxes, SealedDay, seal_day
 from hallwatch.hubsim import city_catalogue
 from standard.districts import DISTRICTS
 from standard.envelope import key_to_text
-from standard.identity import (
-    box_public_record,
-    enroll_box,
-    load_hub_identity,
-    new_box_identity,
-)
+from standard.boxregistry import enroll_box
+from standard.identity import box_public_record, load_hub_identity, new_box_identity
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = dt.date(2026, 11, 20)

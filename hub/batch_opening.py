@@ -27,7 +27,7 @@ from collections.abc import Callable
 from hub.apply_pool import ApplyPool, Job
 from hub.batch_open import BatchRefused, open_batch
 from standard.envelope import Opener
-from standard.identity import EnrolledBox
+from standard.boxregistry import EnrolledBox
 
 log = logging.getLogger(__name__)
 

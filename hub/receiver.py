@@ -22,7 +22,6 @@ documents (``hub publish``) newer than what each connected box holds.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
@@ -36,6 +35,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from hub.apply_pool import GROUP_RECORDS, ApplyPool, Job
 from hub.batch_open import BatchRefused, int_or_none as _int, peek_range
 from hub.batch_opening import BatchOpening
+from hub.box_commands import send_pending
 from hub.boxreset import check_behind, rebase_answer
 from hub.configpush import ConfigPush
 from hub.logthrottle import LogThrottle
@@ -44,13 +44,14 @@ from hub.storage.engines import unavailable_errors
 from hub.store import REFUSAL_WINDOW_SECONDS, Applied, HubStore, utc_iso
 from standard import wire
 from standard.boxregistry import EnrolledBox
-from standard.envelope import Opener, sign_document
+from standard.envelope import Opener
 from standard.identity import HubIdentity
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 1.0
 CONNECTED_SECONDS = 5.0  # a box heard from this recently is connected (it pings every second)
+TOUCH_SECONDS = 3.0  # a ping writes the box's last_seen at most this often ([web] online 10 s)
 
 
 class _Credentials:
@@ -111,6 +112,7 @@ class Receiver:
         self._opening: BatchOpening | None = None
         self._replies: list[tuple[bytes, list[bytes]]] = []
         self._applying: dict[str, Counter] = {}  # box_id -> first seqs of its batches in the pool
+        self._marks: dict[str, tuple[int, float]] = {}  # box_id -> (acked mark, when written)
 
     # -- enrolled boxes -----------------------------------------------------------------
     def reload_boxes(self) -> None:
@@ -285,14 +287,22 @@ class Receiver:
         def pong() -> list[bytes]:
             with self._lock:
                 applying = sorted(self._applying.get(sender.box_id, ()))
-            if applying and box_acked is None:
+                acked, touched = self._marks.get(sender.box_id, (None, 0.0))
+            if acked is not None and kind == wire.PING and (
+                    applying or time.monotonic() - touched < TOUCH_SECONDS):
+                pass  # no database work on this thread for a box's every ping: 120 boxes
+                #       pinging a busy hub kept it from reading their batches (issue 18)
+            elif applying and not rebase:
                 # A worker holds the box's row until its batch commits (and notes the box as
                 # seen then): read the mark without waiting for it, so the box hears from us.
+                # (A box reconnecting to a hub restored from a backup has nothing applying.)
                 acked = self.store.acked_seq(sender.box_id)
             else:
                 acked = self.store.touch_box(sender.box_id, sender.district_code,
                                              backlog=_int(message.get("backlog")),
                                              box_acked=None if rebase else box_acked)
+                with self._lock:
+                    self._marks[sender.box_id] = (acked, time.monotonic())
             answer: dict = {"acked_seq": acked, "applying": applying}
             if rebase:  # the box's database was re-initialised (hub/boxreset.py)
                 answer["rebase"] = rebase_answer(self.store, sender.box_id, message, utc_iso())
@@ -351,6 +361,7 @@ class Receiver:
         with self._lock:
             self._unmark(box_id, job.first)
             if applied is not None:
+                self._marks[box_id] = (applied.acked_seq, time.monotonic())
                 self.stats.batches += 1
                 self.stats.records += applied.new
         if applied is None:
@@ -366,33 +377,10 @@ class Receiver:
         now = time.monotonic()
         connected = {box_id for box_id, heard in self._heard.items()
                      if now - heard < CONNECTED_SECONDS and box_id in self.stats.sessions}
-        for command in self.store.pending_commands():
-            if command["box_id"] not in connected:
-                continue  # sent when the box is next connected
-            try:
-                frames = self._command_frames(command["box_id"], command["kind"],
-                                              json.loads(command["body"]))
-            except ValueError as exc:  # done with, not retried every second
-                log.error("command %s for box %s dropped: %s", command["id"],
-                          command["box_id"], exc)
-            else:
-                self.send_to(command["box_id"], frames)
-                log.info("sent box %s: %s %s", command["box_id"], command["kind"],
-                         command["body"])
-            self.store.command_done(command["id"])
+        send_pending(self.store, self.identity.sign_private, connected, self.send_to)
         configs = self.store.latest_configs()
         for box_id in connected:
             self.configs.push(box_id, configs)
-
-    def _command_frames(self, box_id: str, kind: str, body: dict) -> list[bytes]:
-        """The message a queued command becomes; ValueError for one the hub cannot send."""
-        if kind == "resend" and isinstance(body.get("from_seq"), int):
-            return wire.encode(wire.RESEND, body)
-        if kind == "snapshot" and isinstance(body.get("request_id"), int):
-            doc = sign_document({**body, "box_id": box_id}, wire.SNAPSHOT_REQUEST_KIND,
-                                body["request_id"], self.identity.sign_private)
-            return [wire.SNAPSHOT_REQUEST, json.dumps(doc, ensure_ascii=False).encode()]
-        raise ValueError(f"unknown command {kind!r} {body}")
 
 
 def _key_source(curve_key: bytes) -> str:
