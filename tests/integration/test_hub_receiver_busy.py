@@ -13,9 +13,8 @@ import threading
 
 import zmq
 
-from hub import batch_opening
-
 from hallwatch.hubday import day_texts
+from hub import batch_opening
 from hub.receiver import Receiver
 from hub.store import HubStore
 from standard import wire
