@@ -28,16 +28,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.projections.batchwise import chunks, marks, run
+from hub.projections.batchwise import chunks, marks
+from hub.storage.engines import insert_or_skip
 
 TABLE = """
 create table if not exists hub_case_staff (
     who text not null, district_code text not null, case_id bigint not null,
     primary key (who, district_code, case_id)){without_rowid};
 """
-# A staff member seen on the case before is kept.
-_INSERT = ("insert into hub_case_staff (who, district_code, case_id) values (?, ?, ?)"
-           " on conflict do nothing")
 # Every stored event's actor id (lower case) and name, once per case, for the cases whose
 # ids are in (?, ?] (hub/projections/staffbackfill.py walks the older cases in such ranges).
 _BACKFILL = """
@@ -86,7 +84,7 @@ def search_keys(text: str) -> tuple[str, ...]:
 
 
 def staff_rows(district: str, case_no: str, actor: Any) -> list[tuple[str, str, str]]:
-    """``_INSERT``'s parameters for one event's actor."""
+    """``write_staff``'s rows for one event's actor (a staff member seen before is kept)."""
     return [(who, district, case_no) for who in staff_keys(actor)]
 
 
@@ -95,7 +93,8 @@ def write_staff(conn, rows: list[tuple[str, str, str]]) -> None:
 
     The cases' ids are read in one query per chunk of cases, and the rows inserted with plain
     values: an ``insert ... select`` per row looked its case up once per staff key and made a
-    batch's apply on PostgreSQL several times slower (bench_hub_province).
+    batch's apply on PostgreSQL several times slower (bench_hub_province); on PostgreSQL in
+    one statement over arrays (hub/storage/engines.insert_or_skip).
     """
     rows = list(dict.fromkeys(rows))
     ids: dict[tuple[str, str], int] = {}
@@ -105,5 +104,7 @@ def write_staff(conn, rows: list[tuple[str, str, str]]) -> None:
             ids.update(((district, case_no), case_id) for case_no, case_id in conn.execute(
                 f"select case_no, id from hub_cases where district_code = ?"
                 f" and case_no in ({marks(chunk)})", (district, *chunk)))
-    run(conn, [(_INSERT, (who, district, ids[district, case_no]))
-               for who, district, case_no in rows if (district, case_no) in ids])
+    insert_or_skip(conn, "hub_case_staff", ("who", "district_code", "case_id"),
+                   ("text", "text", "bigint"),
+                   [(who, district, ids[district, case_no])
+                    for who, district, case_no in rows if (district, case_no) in ids])
