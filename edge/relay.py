@@ -18,14 +18,15 @@ The box's sequence is its own. An acknowledgement beyond the last record this st
 (the hub holds records of a database this box no longer has) is refused, relaying stops and
 the 序号异常 alert says what to do. After ``hallwatch edge reinit`` (edge/reinit.py) the store
 is ``rebase = pending``: the hello asks the hub where to continue, and the relay renumbers its
-unsent rows to follow the hub's last sequence for this box, chained from the hub's last hash,
-before it sends anything.
+unsent rows (edge/relayoutbox.py) before it sends anything.
+
+What the relay does to the outbox table (reading rows, recording acks, renumbering) is in
+edge/relayoutbox.py; one connection's conversation on the socket is in edge/relaysession.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import shutil
@@ -37,24 +38,18 @@ from pathlib import Path
 
 import zmq
 
-from edge.outboxrows import insert_outbox
+from edge.relayoutbox import (NONCE_BLOCK, REBASE, read_rows, record_ack, renumber,
+                              reserve_nonces)
 from edge.relaysession import Session
 from edge.store import OUTBOX_BYTES, Store, Tx, get_meta, iso, senders_limit, set_meta
-from edge.storeschema import ROW_BYTES
 from standard import wire
-from standard.envelope import GENESIS, EnvelopeError, Sealer, chain_hash, verify_document
+from standard.envelope import GENESIS, EnvelopeError, Sealer, verify_document
 from standard.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity
 
 log = logging.getLogger(__name__)
 
-REBASE = "rebase"  # meta: "pending" after edge reinit (edge/reinit.py)
-NONCE_BLOCK = 1024
 BACKOFF_START, BACKOFF_MAX = 1.0, 32.0
 MIN_FREE_DISK = 64 * 1024 * 1024
-
-
-class OutboxBroken(Exception):
-    """An outbox row's record cannot be read as it was hashed (what it refers to is gone)."""
 
 
 @dataclass
@@ -112,13 +107,13 @@ class Relay:
         self.on_snapshot = on_snapshot  # the hub asks for a window's picture (edge/presence/live.py)
         self.on_sequence = on_sequence  # the 序号异常 alert: a problem, or None when it is over
         self.state = RelayState()
-        self._sealer = Sealer(identity.seal_private, hub.seal_public, identity.sign_private,
+        self.sealer = Sealer(identity.seal_private, hub.seal_public, identity.sign_private,
                               identity.box_id)
         # Key rotation (provision rotate) replaces this file; the relay then reconnects with
         # the new keys. The outbox is keyed by seq, not by key, so nothing queued is lost.
         self.identity_path = identity_path
         self._identity_stamp = self._file_stamp()
-        self._stop = threading.Event()
+        self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._nonce_next = 0
         self._nonce_limit = 0
@@ -127,17 +122,17 @@ class Relay:
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self.state.acked_seq = int(self._meta("relay_acked_seq", "0"))
-        self.state.rebase_pending = self._meta(REBASE, "") == "pending"
+        self.state.acked_seq = int(self.meta("relay_acked_seq", "0"))
+        self.state.rebase_pending = self.meta(REBASE, "") == "pending"
         self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopping.set()
         if self._thread:
             self._thread.join(timeout=10)
 
-    def _meta(self, key: str, default: str) -> str:
+    def meta(self, key: str, default: str) -> str:
         with self.store.read() as db:
             return get_meta(db.conn, key, default) or default
 
@@ -150,23 +145,10 @@ class Relay:
     def backlog(self) -> int:
         return max(self.last_seq() - self.state.acked_seq, 0)
 
-    def _rows(self, start: int, stop: int | None) -> list[tuple[int, bytes, bytes]]:
-        # The record text as hashed, as bytes: framed as is (standard/wire.py), never
-        # re-encoded. Some rows refer to what the store keeps anyway (edge/outboxrefs.py).
-        sql = "select seq, cast(body as blob), hash from outbox_records where seq >= ?"
-        params: list = [start]
-        if stop is not None:
-            sql += " and seq <= ?"
-            params.append(stop)
-        sql += " order by seq limit ?"
-        params.append(self.settings.batch_size)
+    def rows(self, start: int, stop: int | None) -> list[tuple[int, bytes, bytes]]:
+        """The next batch's records from ``start`` (to ``stop``); ``OutboxBroken`` if one is gone."""
         with self.store.read() as db:
-            rows = db.conn.execute(sql, params).fetchall()
-        for seq, body, _ in rows:
-            if body is None:  # its event is gone: never send what the chain does not cover
-                raise OutboxBroken(f"outbox record {seq} refers to a row the store no longer "
-                                   "has; relaying stops here")
-        return rows
+            return read_rows(db.conn, start, stop, limit=self.settings.batch_size)
 
     def full(self) -> str | None:
         """Why new platform records must be refused now, or None (business rows never drop).
@@ -183,21 +165,17 @@ class Relay:
 
     def outbox_bytes(self) -> int:
         """UTF-8 bytes of the outbox rows the hub has not acknowledged (kept by the store)."""
-        return int(self._meta(OUTBOX_BYTES, "0"))
+        return int(self.meta(OUTBOX_BYTES, "0"))
 
-    def _measure(self) -> None:
+    def measure(self) -> None:
         self.state.outbox_bytes = self.outbox_bytes()
         if self.on_quota:
             self.on_quota(self.state.outbox_bytes / self.settings.quota_bytes)
 
-    def _counter(self) -> int:
+    def counter(self) -> int:
         """Next nonce counter; a block is reserved on disk before any of it is used."""
         if self._nonce_next >= self._nonce_limit:
-            def reserve(tx: Tx) -> int:
-                start = int(get_meta(tx.conn, "relay_nonce_next", "1"))
-                set_meta(tx.conn, "relay_nonce_next", str(start + NONCE_BLOCK))
-                return start
-            self._nonce_next = self.store.write(reserve)
+            self._nonce_next = self.store.write(reserve_nonces)
             self._nonce_limit = self._nonce_next + NONCE_BLOCK
         counter = self._nonce_next
         self._nonce_next += 1
@@ -207,7 +185,7 @@ class Relay:
     def accepts_ack(self, acked_seq: int) -> bool:
         """False (and relaying held) when the hub acks beyond the last record this store made:
         it holds records of another database of this box, which these must not be taken for."""
-        made = int(self._meta("chain_seq", "0"))
+        made = int(self.meta("chain_seq", "0"))
         if acked_seq <= made:
             if self.state.hub_ahead is not None:
                 self.state.hub_ahead = None
@@ -236,43 +214,13 @@ class Relay:
         base = int(answer.get("base_seq") or 0)
         start = bytes.fromhex(answer["chain_hash"]) if answer.get("chain_hash") else GENESIS
         hub_acked = min(hub_acked, base)
-
-        def apply(tx: Tx) -> int:
-            if get_meta(tx.conn, REBASE) != "pending":
-                return 0
-            rows = tx.conn.execute(  # the record text, and what the row itself keeps
-                "select r.seq, r.kind, r.body, r.created_at, r.ref, o.body from outbox_records r"
-                " join outbox o on o.seq = r.seq order by r.seq").fetchall()
-            digest, moved, size = start, [], 0
-            for seq, kind, body, created, ref, kept in rows:
-                if body is None:
-                    raise OutboxBroken(f"outbox record {seq} refers to a row the store no "
-                                       "longer has")
-                head = f'{{"seq":{seq},'
-                text = f'{{"seq":{seq + base},' + body[len(head):]
-                encoded = text.encode("utf-8")
-                digest = chain_hash(digest, encoded)
-                size += len(encoded)
-                moved.append((seq + base, kind, kept if ref is not None else text, digest,
-                              created, ref, len(encoded)))
-            tx.conn.execute("delete from outbox")
-            insert_outbox(tx.conn, moved)
-            set_meta(tx.conn, "chain_seq", str(moved[-1][0] if moved else base))
-            set_meta(tx.conn, "chain_hash", digest.hex())
-            set_meta(tx.conn, "relay_acked_seq", str(hub_acked))
-            set_meta(tx.conn, OUTBOX_BYTES, str(size))
-            set_meta(tx.conn, "rebased", json.dumps({"base_seq": base, "hub_acked": hub_acked,
-                                                     "at": iso(tx.now)}))
-            tx.conn.execute("delete from meta where key = ?", (REBASE,))
-            return len(moved)
-
-        moved = self.store.write(apply)
+        moved = self.store.write(lambda tx: renumber(tx, hub_acked, base, start))
         self.state.acked_seq = hub_acked
         self.state.rebase_pending = False
         log.warning("after re-initialisation: %d records renumbered to follow the hub's %d",
                     moved, base)
 
-    def _acked(self, acked_seq: int, *, wait: bool = True) -> None:
+    def acked(self, acked_seq: int, *, wait: bool = True) -> None:
         """Record the hub's cumulative ack (and prune past the retention) in the store.
 
         The session does not wait (``wait=False``): the write joins the store's next group
@@ -284,24 +232,7 @@ class Relay:
             return
         self._ack_submitted = acked_seq
         retention = dt.timedelta(seconds=self.settings.retention_seconds)
-
-        def record(tx: Tx) -> None:
-            before = int(get_meta(tx.conn, "relay_acked_seq", "0"))
-            freed = tx.conn.execute(
-                f"select coalesce(sum({ROW_BYTES}), 0) from outbox"
-                " where seq > ? and seq <= ?", (before, acked_seq)).fetchone()[0]
-            used = int(get_meta(tx.conn, OUTBOX_BYTES, "0"))
-            set_meta(tx.conn, OUTBOX_BYTES, str(max(used - freed, 0)))
-            set_meta(tx.conn, "relay_acked_seq", str(acked_seq))
-            # Old rows are at the front: find the first one to keep rather than scan every
-            # acked row on each ack (that made a long drain quadratic). If the clock stepped
-            # back, rows after a young one wait for it: more is kept, never less.
-            keep = tx.conn.execute(
-                "select seq from outbox where seq <= ? and created_at >= ? order by seq limit 1",
-                (acked_seq, iso(tx.now - retention))).fetchone()
-            tx.conn.execute("delete from outbox where seq < ?",
-                            (keep[0] if keep else acked_seq + 1,))
-        future = self.store.submit(record)
+        future = self.store.submit(lambda tx: record_ack(tx, acked_seq, retention))
         future.add_done_callback(lambda done: self._ack_recorded(done, acked_seq))
         if wait:
             future.result(timeout=60)
@@ -363,7 +294,7 @@ class Relay:
                       identity.box_id, self.identity.box_id)
             return False
         self.identity = identity
-        self._sealer = Sealer(identity.seal_private, self.hub.seal_public,
+        self.sealer = Sealer(identity.seal_private, self.hub.seal_public,
                               identity.sign_private, identity.box_id)
         log.warning("box keys rotated: relaying with the new keys")
         return True
@@ -373,7 +304,7 @@ class Relay:
         backoff = BACKOFF_START
         silent = 0  # endpoints tried in a row without an answer
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 if self.identity_changed():
                     self.reload_identity()
                 self.state.endpoint = self.endpoint
@@ -383,7 +314,7 @@ class Relay:
                 except Exception:  # a bug or a full disk must not end relaying for good
                     log.exception("relay session failed; reconnecting")
                     self.state.hub_connected, heard = False, False
-                if self._stop.is_set():
+                if self.stopping.is_set():
                     break
                 self.state.reconnects += 1
                 silent = 0 if heard else silent + 1
@@ -395,7 +326,7 @@ class Relay:
                         continue
                 backoff = BACKOFF_START if heard else min(backoff * 2, BACKOFF_MAX)
                 log.info("hub link lost; reconnecting in %.0f s", backoff)
-                self._stop.wait(backoff)
+                self.stopping.wait(backoff)
         finally:
             context.destroy(linger=0)
 

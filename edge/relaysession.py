@@ -58,14 +58,14 @@ class Session:
         started = time.monotonic()
         hello = {"box_id": relay.identity.box_id, "last_seq": relay.last_seq(),
                  "acked_seq": relay.state.acked_seq, "backlog": relay.backlog(),
-                 "configs": json.loads(relay._meta("config_versions", "{}"))}
+                 "configs": json.loads(relay.meta("config_versions", "{}"))}
         if relay.state.rebase_pending:
-            hello.update(rebase=True, store_id=relay._meta("store_id", ""))
+            hello.update(rebase=True, store_id=relay.meta("store_id", ""))
         self._send_json(wire.HELLO, hello)
         last_ping = last_measure = 0.0
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
-        while not relay._stop.is_set() and not self.reconnect:
+        while not relay.stopping.is_set() and not self.reconnect:
             now = time.monotonic()
             if now - max(self.heard_at, started) > HUB_LOST_SECONDS:
                 return self.answered
@@ -77,7 +77,7 @@ class Session:
                                             "backlog": relay.backlog()})
                 last_ping = now
             if now - last_measure >= 10:
-                relay._measure()
+                relay.measure()
                 last_measure = now
             if self.answered and not relay.state.rebase_pending and relay.state.hub_ahead is None:
                 self._fill_window()
@@ -89,7 +89,7 @@ class Session:
 
     def _record_ack(self) -> None:
         """Every ack read in one wake-up is recorded in one write (acks are cumulative)."""
-        self.relay._acked(self.ack_seen, wait=False)
+        self.relay.acked(self.ack_seen, wait=False)
 
     def _send_json(self, kind: bytes, body: dict) -> None:
         try:
@@ -101,13 +101,13 @@ class Session:
             self.asked.append(self.sent)
 
     def _next_rows(self) -> tuple[int, list] | None:
-        live = self.relay._rows(self.live_cursor, None)
+        live = self.relay.rows(self.live_cursor, None)
         if live:
             start = self.live_cursor
             self.live_cursor = live[-1][0] + 1
             return start, live
         if self.backlog_cursor <= self.split:
-            rows = self.relay._rows(self.backlog_cursor, self.split)
+            rows = self.relay.rows(self.backlog_cursor, self.split)
             start = self.backlog_cursor
             self.backlog_cursor = (rows[-1][0] if rows else self.split) + 1
             if rows:
@@ -128,7 +128,7 @@ class Session:
             plaintext = wire.batch_plaintext([(body, digest) for _, body, digest in rows])
             header = {"first_seq": rows[0][0], "last_seq": rows[-1][0], "from_seq": from_seq,
                       "count": len(rows), "backlog": self.relay.backlog()}
-            frames = self.relay._sealer.seal(header, plaintext, self.relay._counter())
+            frames = self.relay.sealer.seal(header, plaintext, self.relay.counter())
             try:
                 self.sock.send_multipart([wire.BATCH, *frames], flags=zmq.NOBLOCK)
             except zmq.Again:

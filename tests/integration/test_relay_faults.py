@@ -18,7 +18,8 @@ import pytest
 import zmq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.relay import NONCE_BLOCK, Relay, RelaySettings
+from edge.relay import Relay, RelaySettings
+from edge.relayoutbox import NONCE_BLOCK
 from edge.store import Store
 from hallwatch.sim import catalogue_for
 from hub.store import HubStore
@@ -376,7 +377,7 @@ def test_nonce_counters_never_repeat_across_relay_restarts(deployment):
         try:
             relay = Relay(store, box.identity, hub_public, deployment.hub.endpoint,
                           RelaySettings())
-            counters = [relay._counter() for _ in range(NONCE_BLOCK + 5)]
+            counters = [relay.counter() for _ in range(NONCE_BLOCK + 5)]
         finally:
             store.close()
         assert counters == sorted(set(counters))
@@ -529,9 +530,9 @@ def test_acked_rows_are_pruned_only_after_the_retention_period(deployment):
 
         def outbox():
             return [row["seq"] for row in store.query("select seq from outbox order by seq")]
-        relay._acked(5)
+        relay.acked(5)
         assert outbox() == list(range(6, 26))  # acked and old: gone; the rest kept for resend
-        relay._acked(25)
+        relay.acked(25)
         assert outbox() == list(range(11, 26))  # young rows, and old ones after them, kept
         assert relay.backlog() == 0
     finally:
