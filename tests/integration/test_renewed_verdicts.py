@@ -25,7 +25,6 @@ from tests.boxes import REPO
 from tests.hubkit import sign_in
 from tests.integration.relay_harness import wait_all_arrived, wait_for
 from tests.integration.test_late_evidence import (  # noqa: F401 (deployment: a fixture)
-    cover_next_year,
     deployment,
     month_cards,
 )
@@ -59,8 +58,7 @@ def box_page(box, path: str) -> str:
 
 
 def test_a_real_anomaly_after_a_withdrawn_one_is_a_new_alert_box_and_hub(deployment):
-    hub, box = deployment.hub, deployment.add_box()
-    cover_next_year(box.config_path)
+    hub, box = deployment.hub, deployment.add_box()  # next year's calendar: add_box's own
     hub.start()
     box.start()
     now = dt.datetime.now(LOCAL_TZ).replace(microsecond=0)
