@@ -5,6 +5,7 @@ The rest of the box and the pages use only the names below. The modules:
 
 - ``alerts``: alert records, their audit trail and cards, written inside store transactions;
 - ``rules``: the rule pass over changed cases (``RuleEngine``) and the rule functions;
+- ``passplan``: what a pass's findings change in the stored alerts;
 - ``checker``: the background checker that takes the cases the platform just changed;
 - ``notices``: yellow/red cards and what their notices (限期办理通知书, 整改建议书) say;
 - ``noticebook``: the notices as issued: gap-free numbers, rows kept unchanged, printing;

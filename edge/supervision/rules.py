@@ -8,7 +8,8 @@ deadline engine that computes the lights. It keeps one live alert per (subject, 
 pass over unchanged data writes nothing; a finding after a withdrawn alert opens a new one
 (edge/supervision/withdrawal.py ``found_anew``). In the same transaction it issues the cards that are due
 (edge/supervision/notices.py), queues the notifications (edge/supervision/notify/) and removes
-the judged cases from the waiting list.
+the judged cases from the waiting list. Comparing a pass's findings with the stored alerts
+(what opens, reopens, recurs, is renewed or cleared) is edge/supervision/passplan.py.
 
 When a condition no longer holds, its alert is marked: a yellow warning still open or
 acknowledged (or a 事项缺失, once the catalogue knows the item) is resolved by "system";
@@ -29,7 +30,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 
@@ -39,7 +39,6 @@ from edge.memory import give_back
 from edge.store import Store, Tx, iso
 from edge.supervision.alerts import (
     ACTIVE_STATES,
-    LIVE_ALERT,
     SYSTEM,
     Finding,
     alert_row,
@@ -58,6 +57,7 @@ from edge.supervision.notices import (
     notice_sms_text,
 )
 from edge.supervision.notify import NotificationQueue
+from edge.supervision.passplan import CLEARED, PassPlan, diff, existing_alerts, live_alert_row
 from edge.supervision.passresult import KEPT, PassResult  # noqa: F401 (re-exported)
 from edge.supervision.remembered import (
     RememberedVerdicts,
@@ -75,10 +75,9 @@ from edge.supervision.verdicts import (
     RuleSettings,
     standard_only,
 )
-from edge.supervision.withdrawal import Withdrawal, disproven, found_anew, withdraw
+from edge.supervision.withdrawal import disproven, found_anew, withdraw
 from standard.catalogue import departments
 from standard.deadlines import CaseFacts, local_day
-from standard.supervision import WITHDRAWN
 
 Progress = Callable[[int, int], None]  # (cases judged so far, cases in this pass)
 log = logging.getLogger(__name__)
@@ -90,23 +89,6 @@ _ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_STATES) + ")"
 # memory while it judges a backlog: at 500,000 cases 5,000 a chunk peaked at 310 MB, 2,000 at
 # 269 MB (goal < 300 MB, issue 15), judging the whole backlog no slower (docs/box.md).
 CHUNK = 2_000
-
-
-@dataclass
-class _Plan:
-    open: list[Finding] = field(default_factory=list)
-    reopen: list[Finding] = field(default_factory=list)
-    recur: list[int] = field(default_factory=list)
-    clear: list[int] = field(default_factory=list)
-    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # case_no -> (district, item)
-    marks: list[int] = field(default_factory=list)  # the waiting marks this pass judges
-    verdicts: list[tuple] = field(default_factory=list)  # open cases judged anew, to remember
-    forget: list[str] = field(default_factory=list)  # finished cases: no verdict to remember
-    withdraw: list[Withdrawal] = field(default_factory=list)  # disproven (withdrawal.py)
-    renew: list[Finding] = field(default_factory=list)  # found again after a withdrawal
-
-    def __bool__(self) -> bool:
-        return bool(self.open or self.reopen or self.recur or self.clear or self.withdraw)
 
 
 class RuleEngine:
@@ -204,7 +186,7 @@ class RuleEngine:
 
     def _check(self, at: dt.datetime, case_nos: set[str] | None, result: PassResult) -> None:
         today = local_day(at)
-        plan = _Plan()
+        plan = PassPlan()
         findings: dict[tuple[str, str], Finding] = {}
         with self.store.read() as db:
             conn = db.conn
@@ -215,8 +197,8 @@ class RuleEngine:
                 counts = self._focus.counts(conn, today)
                 for finding in focus_findings(counts, self._focus.settings, self.dept_names):
                     findings[(finding.subject, finding.rule)] = finding
-            existing = self._existing(conn, case_nos)
-            _diff(plan, findings, existing, evaluated)
+            existing = existing_alerts(conn, case_nos)
+            diff(plan, findings, existing, evaluated)
             if case_nos is not None:  # new events can disprove what was found while open
                 plan.withdraw = disproven(conn, self.board, today, existing, findings,
                                           self.rules, self.settings)
@@ -238,7 +220,7 @@ class RuleEngine:
             self.store.write(lambda tx: self._apply(tx, plan, at, today, case_nos, result),
                              bulk=True)
 
-    def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: _Plan,
+    def _judge_all(self, conn, case_nos: set[str] | None, today: dt.date, plan: PassPlan,
                    findings: dict[tuple[str, str], Finding]) -> tuple[set[str] | None, set[str]]:
         """Run the rules on the cases in scope, ``case_nos`` or every open case; a case whose
         kept verdict holds today is not judged again (edge/supervision/remembered.py).
@@ -288,7 +270,7 @@ class RuleEngine:
 
     @staticmethod
     def _note(case_no: str, found: tuple[Finding, ...], labels: tuple[str, str] | None,
-              plan: _Plan, findings: dict[tuple[str, str], Finding]) -> None:
+              plan: PassPlan, findings: dict[tuple[str, str], Finding]) -> None:
         for finding in found:
             findings[(finding.subject, finding.rule)] = finding
         if labels:
@@ -304,20 +286,7 @@ class RuleEngine:
     def _judge(self, facts: CaseFacts, today: dt.date) -> Judged:
         return judge(self.board, facts, today, self.rules, self.settings, self._standard)
 
-    def _existing(self, conn, case_nos: set[str] | None) -> dict[tuple[str, str], tuple]:
-        sql = "select subject, rule, id, state, cleared_at, case_no from alerts"
-        last = " order by state <> 'withdrawn', id"  # a key's live alert, else its last withdrawn
-        if case_nos is None:
-            # The pass over open cases finds and clears only theirs (and 重点监察's): the alerts
-            # of a long finished history are no business of it.
-            rows = conn.execute(sql + " where case_no in (select case_no from cases where"
-                                " is_open = 1) or subject like 'dept:%'" + last)
-        else:
-            rows = conn.execute(sql + " where case_no in (select value from json_each(?))" + last,
-                                (json.dumps(sorted(case_nos)),))
-        return {(s, r): (i, state, cleared, case_no) for s, r, i, state, cleared, case_no in rows}
-
-    def _apply(self, tx: Tx, plan: _Plan, at: dt.datetime, today: dt.date,
+    def _apply(self, tx: Tx, plan: PassPlan, at: dt.datetime, today: dt.date,
                case_nos: set[str] | None, result: PassResult) -> None:
         now = iso(at)
         warnings, names = [], self.dept_names
@@ -329,7 +298,7 @@ class RuleEngine:
         if warnings:
             result.notifications += self.queue.add_many(tx, warnings, at)
         for finding in plan.reopen:
-            alert = _row(tx, finding)
+            alert = live_alert_row(tx, finding)
             if alert and alert["state"] == "resolved":
                 change_alert(tx, alert, at=now, actor=SYSTEM, action="reopen", note=finding.detail,
                              state="open", detail=finding.detail, cleared_at=None)
@@ -353,8 +322,8 @@ class RuleEngine:
             cleared.append((resolve, alert))  # else people still have to explain and close it
             result.note("cleared", (alert["subject"], alert["rule"]))
         for resolve, run in groupby(cleared, key=itemgetter(0)):  # in order, a run at a time
-            changes = [(alert, _CLEARED[resolve][1]) for _, alert in run]
-            action, _, columns = _CLEARED[resolve]
+            changes = [(alert, CLEARED[resolve][1]) for _, alert in run]
+            action, _, columns = CLEARED[resolve]
             change_alerts(tx, changes, at=now, actor=SYSTEM, action=action, cleared_at=now,
                           **columns)
         backlog.done(tx.conn, plan.marks)
@@ -377,14 +346,14 @@ class RuleEngine:
                 (alert["id"], alert["dept_code"], notice_sms_text(notice), notice.number)
                 for alert, notice in issued], at)
 
-    def _warn(self, tx: Tx, alert_id: int, finding: Finding, plan: _Plan, at: dt.datetime,
+    def _warn(self, tx: Tx, alert_id: int, finding: Finding, plan: PassPlan, at: dt.datetime,
               result: PassResult) -> None:
         text = self._warning(finding, plan, self.dept_names)
         if text:
             result.notifications += self.queue.add(tx, alert_id=alert_id,
                                                    dept_code=finding.dept_code, text=text, at=at)
 
-    def _warning(self, finding: Finding, plan: _Plan, names: dict[str, str]) -> str | None:
+    def _warning(self, finding: Finding, plan: PassPlan, names: dict[str, str]) -> str | None:
         """A yellow light tells the department's contact person (red ones do so via cards):
         the text, or None when nobody is to be told."""
         if self.queue is None or finding.level != "yellow":
@@ -398,37 +367,6 @@ class RuleEngine:
     def scheduler(self, clock: Callable[[], dt.datetime]) -> Scheduler:
         return Scheduler(lambda at: self.check(at), clock, self.interval_seconds, self.day_start,
                          self.board.calendar)
-
-
-# How a pass clears an alert whose condition is gone: (action, note, other columns), by
-# whether it resolves by itself (a yellow light, a configuration gap) or waits for people.
-_CLEARED = {True: ("resolve", "预警情形已消除", {"state": "resolved"}),
-            False: ("clear", "情形已消除，仍需说明理由并办结", {})}
-
-
-def _row(tx: Tx, finding: Finding) -> dict | None:
-    found = tx.conn.execute(LIVE_ALERT, (finding.subject, finding.rule)).fetchone()
-    return alert_row(tx.conn, found[0]) if found else None
-
-
-def _diff(plan: _Plan, findings: dict, existing: dict, evaluated: set[str] | None) -> None:
-    """Compare this pass's findings with the stored alerts; fills ``plan``. ``evaluated``:
-    the cases judged, or None for every open case (``_existing`` then reads only theirs)."""
-    for key, finding in findings.items():
-        known = existing.get(key)
-        if known is None:
-            plan.open.append(finding)
-        elif known[1] == "resolved":
-            plan.reopen.append(finding)
-        elif known[1] == WITHDRAWN:
-            plan.renew.append(finding)
-        elif known[1] in ACTIVE_STATES and known[2]:
-            plan.recur.append(known[0])
-    for key, (alert_id, state, cleared_at, case_no) in existing.items():
-        judged = case_no is not None if evaluated is None else case_no in evaluated
-        if (judged and key not in findings and state in ACTIVE_STATES
-                and not cleared_at):
-            plan.clear.append(alert_id)
 
 
 __all__ = ["CASE_RULES", "RULE_DESCRIPTIONS", "CaseRule", "CaseView", "Finding", "PassResult",
