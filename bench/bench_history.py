@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge.cases import CaseBoard
-from edge.store import Store, iso
+from edge.store import Store
+from edge.storetx import iso
 from edge.supervision.config import RulesSection
 from edge.supervision.verdicts import CASE_RULES, CaseView, RuleSettings, case_findings
 from edge.supervision.wiring import build_supervision

@@ -35,7 +35,8 @@ from pathlib import Path
 import zmq
 
 from edge.relay import Relay, RelaySettings
-from edge.store import Store, iso
+from edge.store import Store
+from edge.storetx import iso
 from bench import mqtt_baseline
 from hallwatch.sim import Platform
 from hub.receiver import Receiver

@@ -23,7 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from edge.cases import CaseBoard
-from edge.store import Store, iso
+from edge.store import Store
+from edge.storetx import iso
 from edge.supervision.config import ContactSection, NotifySection, RulesSection
 from edge.supervision.wiring import build_supervision
 from hallwatch.sim import catalogue_for

@@ -25,7 +25,8 @@ from edge.ingest import ConflictHook, IngestHook
 from edge.ingestqueue import IngestQueue
 from edge.integration import Integration, wire_integration
 from edge.relay import Relay, RelaySettings
-from edge.store import Store, utc_now
+from edge.store import Store
+from edge.storetx import utc_now
 from standard.storecheck import StoreWatch
 from edge.supervision import (
     Finding,

@@ -18,8 +18,8 @@ from edge.evaluations.cli import COMMANDS as EVALUATION_COMMANDS
 from edge.integration.cli import COMMANDS as INTEGRATION_COMMANDS
 from edge.options import Target, columns, parse_at, target_options
 from edge.presence.cli import analyse_video
-from edge.store import StoreError
 from edge.storeidentity import StoreLost
+from edge.storetx import StoreError
 from edge.supervision.cli import COMMANDS as SUPERVISION_COMMANDS
 from edge.users_cli import user
 from standard.catalogue import CatalogueError
@@ -162,7 +162,7 @@ def status(config_path: Path, as_json: bool) -> None:
     """The box's relay (last sequence made, acknowledged, backlog, hub connected and which)
     and its platform sources (watermark, rows, lag, last error)."""
     from edge.integration import latest_reconciliations, source_states, summary_text
-    from edge.store import get_meta
+    from edge.storeschema import get_meta
 
     target = Target(load_box_config(config_path).db_path, None, None,
                     load_box_config(config_path))

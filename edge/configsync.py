@@ -17,7 +17,9 @@ from pathlib import Path
 
 from edge.cases import CaseBoard
 from edge.config import BoxConfig
-from edge.store import Store, Tx, get_meta, set_meta
+from edge.store import Store
+from edge.storeschema import get_meta, set_meta
+from edge.storetx import Tx
 from standard.calendar import CalendarOverrides, WorkCalendar
 from standard.deadlines import LightSettings
 from standard.records import Catalogue

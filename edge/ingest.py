@@ -37,7 +37,8 @@ from edge import backlog
 from edge.casefold import CaseBatch, facts_cache
 from edge.memory import give_back
 from edge.quarantine import Rejection, quarantine, quarantine_body
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from standard.bodies import BodyError, RawRecord, csv_records, judge_record, split_body
 from standard.bodies import refused as _refused
 from standard.deadlines import apply_event

@@ -19,8 +19,9 @@ from pathlib import Path
 import click
 
 from edge.config import BoxConfig, load_box_config
-from edge.store import Store, StoreError
+from edge.store import Store
 from edge.storeidentity import StoreLost, check_file
+from edge.storetx import StoreError
 from standard.calendar import WorkCalendar, load_overrides
 from standard.catalogue import CatalogueError, load_catalogue
 from standard.configfile import ConfigError

@@ -1,6 +1,6 @@
 """Writing the outbox's rows: a record body's text, and many rows in one statement.
 
-``Tx`` (edge/store.py) builds each record and its hash-chain link; this module only turns a
+``Tx`` (edge/storetx.py) builds each record and its hash-chain link; this module only turns a
 body into text and puts the rows in the table. A row is ``(seq, kind, body, hash, created_at,
 ref, size)``: ``body`` the record text, or ``""`` when ``ref`` names the ``case_events`` row
 whose body the record carries (edge/storeschema.py, ``outbox_records``); ``size`` the record's

@@ -13,7 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from standard.bodies import Rejection, kept_form, safe_text
 
 __all__ = ["MAX_BODY_KEPT", "Rejection", "kept_form", "quarantine", "quarantine_body",

@@ -34,8 +34,10 @@ from pathlib import Path
 
 from edge.config import BoxConfig
 from standard.storecheck import quick_check
-from edge.store import Store, Tx, get_meta, iso, set_meta
+from edge.store import Store
 from edge.storeidentity import read_marker
+from edge.storeschema import get_meta, set_meta
+from edge.storetx import Tx, iso
 from standard.storemarker import STATE_WORDS, file_state
 from standard.files import open_private
 

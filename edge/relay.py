@@ -41,7 +41,9 @@ import zmq
 from edge.relayoutbox import (NONCE_BLOCK, REBASE, read_rows, record_ack, renumber,
                               reserve_nonces)
 from edge.relaysession import Session
-from edge.store import OUTBOX_BYTES, Store, Tx, get_meta, iso, senders_limit, set_meta
+from edge.store import Store
+from edge.storeschema import OUTBOX_BYTES, get_meta, set_meta
+from edge.storetx import Tx, iso, senders_limit
 from standard import wire
 from standard.envelope import GENESIS, EnvelopeError, Sealer, verify_document
 from standard.identity import BoxIdentity, HubPublic, IdentityError, load_box_identity

@@ -1,7 +1,7 @@
 """The relay's work on the outbox table: reading rows to send, recording the hub's acks.
 
 The relay (edge/relay.py) keeps the link; what it does to the store is here, each a function
-over a connection or a write transaction (``Tx``, edge/store.py):
+over a connection or a write transaction (``Tx``, edge/storetx.py):
 
 - ``read_rows``: the records from a sequence on, as hashed (never re-encoded);
 - ``reserve_nonces``: a block of nonce counters, on disk before any of it is used;
@@ -23,8 +23,9 @@ import json
 import sqlite3
 
 from edge.outboxrows import insert_outbox
-from edge.store import OUTBOX_BYTES, Tx, get_meta, iso, set_meta
+from edge.storeschema import OUTBOX_BYTES, get_meta, set_meta
 from edge.storeschema import ROW_BYTES
+from edge.storetx import Tx, iso
 from standard.envelope import GENESIS, chain_hash
 
 REBASE = "rebase"  # meta: "pending" after edge reinit (edge/reinit.py)

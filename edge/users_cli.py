@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from edge.config import load_box_config
-from edge.store import Store, StoreError
+from edge.store import Store
 from edge.storeidentity import StoreLost
+from edge.storetx import StoreError
 from standard.catalogue import CatalogueError, departments, load_catalogue
 from standard.configfile import ConfigError
 from standard.districts import dept_checker

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Literal
 
 from edge.relay import MIN_FREE_DISK
-from edge.store import CLOCK_SLACK, EARLIEST_YEAR, get_meta
+from edge.store import CLOCK_SLACK, EARLIEST_YEAR
+from edge.storeschema import get_meta
 from standard.calendar import WorkCalendar
 from standard.records import LOCAL_TZ
 

@@ -34,7 +34,7 @@ import sqlite3
 from pathlib import Path
 
 from edge.config import BoxConfig, load_box_config
-from edge.store import get_meta
+from edge.storeschema import get_meta
 from hub.config import load_hub_config
 from standard import envelope, identity
 from standard.rotation import RotationError, enroll_rotation, request_payload, rotation_request

@@ -38,7 +38,9 @@ from edge.config import BoxConfig
 from edge.presence.detector import HaarPersonDetector, PersonDetector
 from edge.presence.sources import CaptureSource, FrameSource
 from edge.profile import CameraProfile, HardwareProfile, load_profile
-from edge.store import CLOCK_SLACK, EARLIEST_YEAR, ChainHead, Tx, get_meta, iso, set_meta, utc_now
+from edge.store import CLOCK_SLACK, EARLIEST_YEAR
+from edge.storeschema import get_meta, set_meta
+from edge.storetx import ChainHead, Tx, iso, utc_now
 from provisioning.camtest import CameraTest
 from provisioning.checks import Check, check_calendar, check_clock, check_disk, last_record_time
 from provisioning.keytest import KeyWalk, ScriptedPresser, load_script

@@ -26,7 +26,8 @@ from typing import Any
 
 from edge.config import EvaluationSection
 from edge.evaluations.rows import emit_rating, fetch_one, local_date, rated_between
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from edge.supervision import Finding, open_alert
 from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.evaluations import LEVEL_NAMES

@@ -30,7 +30,8 @@ from edge.evaluations.followups import open_followup
 from edge.evaluations.rows import day_start, emit_rating, fetch_one, local_date, present_rating
 from edge.ingest import Conflict, ConflictHook
 from edge.quarantine import Rejection, quarantine
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from standard.calendar import CalendarUnknownYear, WorkCalendar
 from standard.deadlines import CaseFacts
 from standard.evaluations import BAD_LEVELS, Channel, Evaluation

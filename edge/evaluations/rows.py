@@ -13,7 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
-from edge.store import Tx, iso
+from edge.storetx import Tx, iso
 from standard.records import LOCAL_TZ
 
 # Personal data stays on the box: the hub gets ratings for counting, never names or phones.

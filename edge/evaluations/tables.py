@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from edge.store import Tx
+from edge.storetx import Tx
 
 SCHEMA_STATEMENTS: tuple[str, ...] = (
     # Which case each window is serving (armed) and who was last seen working there.

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from edge.config import load_box_config
+from edge.ingest import validate
 from edge.integration.config import source_mapping, source_url
 from edge.integration.intake import map_rows
 from edge.integration.mapping import RowMapper
@@ -26,9 +27,9 @@ from edge.integration.pull import DatabaseReader, day_bounds
 from edge.integration.reconcile import reconcile_counts
 from edge.integration.state import INTEGRATION_SCHEMA
 from edge.integration.tables import SUFFIXES
+from edge.store import Store
+from edge.storetx import StoreError
 from edge.supervision import SUPERVISION_SCHEMA
-from edge.ingest import validate
-from edge.store import Store, StoreError
 from standard.catalogue import CatalogueError
 from standard.catalogue_workbook import WorkbookError, import_workbook
 from standard.configfile import ConfigError

@@ -32,7 +32,8 @@ from edge.ingest import (
     quarantine,
 )
 from edge.integration.mapping import MappingRefused, RowMapper, plain_text
-from edge.store import Store, StoreFull, Tx
+from edge.store import Store
+from edge.storetx import StoreFull, Tx
 from standard.records import CaseEvent, CatalogueItem
 
 

@@ -23,7 +23,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from edge.supervision import Finding, raise_condition, resolve_condition
 from standard.records import LOCAL_TZ
 

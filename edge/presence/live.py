@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 
 from edge.presence.evidence import encode_jpeg
-from edge.store import Store, iso
+from edge.store import Store
+from edge.storetx import iso
 
 BOUNDARY = "hallwatch-frame"
 MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"

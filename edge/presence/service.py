@@ -34,7 +34,8 @@ from edge.presence.evidence import SnapshotStore, StoreUsage
 from edge.presence.ports import State
 from edge.presence.store import SNAPSHOT_KINDS, StorePresenceSink, chinese_detail
 from edge.presence.tracker import OfficeSchedule
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from standard.records import LOCAL_TZ
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from typing import Any
 from edge.presence.evidence import SnapshotStore
 from edge.presence.ports import State
 from edge.presence.tracker import OfficeSchedule
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from edge.supervision.alerts import (
     ACTIVE_STATES,
     SYSTEM,

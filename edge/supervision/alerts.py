@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edge.store import Tx, iso
+from edge.storetx import Tx, iso
 from edge.supervision.remembered import SCHEMA as VERDICTS_SCHEMA
 from standard.supervision import (  # noqa: F401 (the shared words, re-exported for the box)
     ACTION_NAMES,

@@ -23,7 +23,9 @@ from collections.abc import Mapping
 
 from edge import backlog
 from edge.ingest import refold_cases
-from edge.store import Store, Tx, get_meta, set_meta
+from edge.store import Store
+from edge.storeschema import get_meta, set_meta
+from edge.storetx import Tx
 from edge.supervision.alerts import ACTIVE_STATES
 from standard.calendar import WorkCalendar
 from standard.records import CatalogueItem

@@ -23,8 +23,9 @@ from pathlib import Path
 import click
 
 from edge.options import Target, parse_at, target_options
-from edge.store import Store, StoreError, utc_now
+from edge.store import Store
 from edge.storeidentity import StoreLost
+from edge.storetx import StoreError, utc_now
 from edge.supervision.alerts import STATES, SUPERVISION_SCHEMA
 from edge.supervision.config import NotifySection, RulesSection
 from edge.supervision.service import Supervision

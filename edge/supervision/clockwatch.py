@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from edge.store import Store, Tx
+from edge.store import Store
+from edge.storetx import Tx
 from edge.supervision.alerts import Finding, raise_condition, resolve_condition
 from edge.supervision.schedule import Scheduler
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edge.ingest import CONFLICT_REASON, Conflict
-from edge.store import Store, Tx
+from edge.store import Store
+from edge.storetx import Tx
 from edge.supervision.alerts import Finding, raise_condition, resolve_condition
 
 SUBJECT = "data:platform"

@@ -22,7 +22,8 @@ from typing import Any
 
 from edge.outboxrefs import NOTICE_STRINGS, notices_by_reference, split_record
 from edge.outboxrows import record_json
-from edge.store import Tx, get_meta
+from edge.storeschema import get_meta
+from edge.storetx import Tx
 from standard.districts import hall_name, short_name
 from standard.notice_layout import render_notice_page
 from standard.notice_layout import render_notice_text as render_document_text

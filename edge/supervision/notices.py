@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 
 from edge.cases import CaseBoard
-from edge.store import Tx, iso
+from edge.storetx import Tx, iso
 from edge.supervision.alerts import ACTIVE_STATES, alert_row, change_alert, change_alerts
 from edge.supervision.noticebook import (
     DEADLINE_NOTICE,

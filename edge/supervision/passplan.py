@@ -20,7 +20,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from edge.store import Tx
+from edge.storetx import Tx
 from edge.supervision.alerts import ACTIVE_STATES, LIVE_ALERT, Finding, alert_row
 from edge.supervision.withdrawal import Withdrawal
 from standard.supervision import WITHDRAWN

@@ -35,7 +35,9 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from edge.store import Store, Tx, get_meta, set_meta
+from edge.store import Store
+from edge.storeschema import get_meta, set_meta
+from edge.storetx import Tx
 
 SCHEMA = """
 create table if not exists case_verdicts (

@@ -36,7 +36,8 @@ from operator import itemgetter
 from edge import backlog
 from edge.cases import CaseBoard
 from edge.memory import give_back
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from edge.supervision.alerts import (
     ACTIVE_STATES,
     SYSTEM,

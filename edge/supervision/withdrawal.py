@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 
 from edge.cases import CaseBoard
 from edge.ingest import Rejection, validate
-from edge.store import Tx, iso
+from edge.storetx import Tx, iso
 from edge.supervision.alerts import SYSTEM, alert_row, change_alert
 from edge.supervision.notices import district_label
 from edge.supervision.verdicts import CaseRule, CaseView, RuleSettings, case_findings

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from edge.store import Store, get_meta
+from edge.store import Store
+from edge.storeschema import get_meta
 from edge.supervision.clockwatch import check_clock as watch_clock
 from hallwatch.sim import catalogue_for
 from hub.receiver import Receiver

@@ -12,7 +12,8 @@ import datetime as dt
 from edge.presence import OfficeSchedule, SnapshotStore, parse_office_hours
 from edge.presence.service import PresenceService
 from edge.presence.store import PRESENCE_SCHEMA
-from edge.store import Store, iso
+from edge.store import Store
+from edge.storetx import iso
 from standard.records import LOCAL_TZ
 
 

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from edge.store import Store, StoreError
+from edge.store import Store
+from edge.storetx import StoreError
 from standard.storecheck import StoreWatch, quick_check
 from edge.storeidentity import StoreLost
 

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from edge.ingest import BodyError, ingest_texts, quarantine_body, split_body
 from edge.ingestqueue import QueueFull
-from edge.store import StoreFull
+from edge.storetx import StoreFull
 from standard.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from edge.evaluations import BodyError, parse_evaluations
 from edge.quarantine import quarantine_body
-from edge.store import StoreFull
+from edge.storetx import StoreFull
 from web.box.api import error, platform_token_required
 
 bp = Blueprint("evaluations_api", __name__, url_prefix="/api/v1")

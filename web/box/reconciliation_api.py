@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from edge.integration import PlatformCounts, reconcile_counts
 from edge.quarantine import quarantine_body
-from edge.store import StoreFull
+from edge.storetx import StoreFull
 from standard.problems import field_problems
 from web.box.api import error, platform_token_required
 from web.box.services import box as current_box

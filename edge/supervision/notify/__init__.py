@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edge.store import Tx, iso
+from edge.storetx import Tx, iso
 from edge.supervision.alerts import Finding, raise_condition
 
 

@@ -19,7 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from edge.store import Store, Tx, iso
+from edge.store import Store
+from edge.storetx import Tx, iso
 from edge.supervision.alerts import Finding, raise_condition, resolve_condition
 from edge.supervision.notify import Message, Notifier, NotifyError
 
