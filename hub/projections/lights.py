@@ -2,8 +2,9 @@
 
 :class:`LightRefresher` is a hub service: at start it rebuilds the views if the database holds
 records they have not seen (an upgrade), then every ``interval`` seconds it judges every open
-case again at the hub's clock, in small transactions, and writes only what changed. A case
-that changed meanwhile (its ``last_seq`` moved) is left to the newer write.
+case again at the hub's clock, and writes only what changed, in small transactions that are
+run again if PostgreSQL picks one as a deadlock's loser. A case that changed meanwhile (its
+``last_seq`` moved) is left to the newer write.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import threading
 from hub.projections import ProjectionContext, mark_built, needs_rebuild, rebuild
 from hub.projections.cases import judged
 from hub.projections.shares import write_shares
+from hub.storage.retry import retrying
 from standard.deadlines import CaseFacts
 
 log = logging.getLogger(__name__)
 CHUNK = 2000
+WRITE_ROWS = 250  # rows a transaction writes: receivers apply beside it, so hold few locks
 _JUDGED = ("light", "deadline", "remaining", "reasons")
 
 
@@ -41,18 +44,29 @@ def refresh_lights(store, ctx: ProjectionContext, *, chunk: int = CHUNK,
                                 values["reasons"], row["id"], row["last_seq"]))
             if values["shares"]:  # a joint case: its departments' clocks move too
                 shares.append((row, values["shares"]))
-        if updates or shares:
-            with store.transaction() as conn:
-                if updates:
-                    cursor = conn.executemany(
-                        "update hub_cases set light = ?, deadline = ?, remaining = ?,"
-                        " reasons = ? where id = ? and last_seq = ?", updates)
-                    changed += cursor.rowcount
-                for row, rows_now in shares:
-                    still = conn.execute("select 1 from hub_cases where id = ? and last_seq = ?",
-                                         (row["id"], row["last_seq"])).fetchone()
-                    if still:  # else a newer event rewrote the case and its shares
-                        write_shares(conn, row["district_code"], row["case_no"], rows_now)
+        for part in range(0, max(len(updates), len(shares)), WRITE_ROWS):
+            changed += retrying(lambda part=part: _write(store, updates[part:part + WRITE_ROWS],
+                                                         shares[part:part + WRITE_ROWS]),
+                                store.engine)
+    return changed
+
+
+def _write(store, updates: list[tuple], shares: list[tuple]) -> int:
+    """One small transaction of the pass; safe to run again (a receiver's transaction may
+    deadlock with it on PostgreSQL, and the loser is retried: hub/storage/retry.py)."""
+    changed = 0
+    if not (updates or shares):
+        return changed
+    with store.transaction() as conn:
+        if updates:
+            changed = conn.executemany(
+                "update hub_cases set light = ?, deadline = ?, remaining = ?,"
+                " reasons = ? where id = ? and last_seq = ?", updates).rowcount
+        for row, rows_now in shares:
+            still = conn.execute("select 1 from hub_cases where id = ? and last_seq = ?",
+                                 (row["id"], row["last_seq"])).fetchone()
+            if still:  # else a newer event rewrote the case and its shares
+                write_shares(conn, row["district_code"], row["case_no"], rows_now)
     return changed
 
 

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -23,7 +24,8 @@ from hub.storage.engines import DatabaseUnavailable, Engine
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CONFLICT_ATTEMPTS = 8  # deadlocks and serialization failures: retry at once
+CONFLICT_ATTEMPTS = 8  # deadlocks and serialization failures: retry after a short random pause
+CONFLICT_PAUSE = 0.05  # seconds, times the attempt: the winner finishes, the two part ways
 CONNECTION_ATTEMPTS = 3  # a lost connection: retry on a new one, after a short pause
 CONNECTION_PAUSE = 0.5
 
@@ -43,6 +45,7 @@ def retrying(write: Callable[[], T], engine: Engine) -> T:
             if conflicts >= CONFLICT_ATTEMPTS:
                 raise
             log.info("PostgreSQL conflict, retrying (%d): %s", conflicts, type(exc).__name__)
+            time.sleep(random.uniform(0, CONFLICT_PAUSE * conflicts))
         except (psycopg.OperationalError, DatabaseUnavailable) as exc:
             connections += 1
             if connections >= CONNECTION_ATTEMPTS or isinstance(exc, errors.QueryCanceled):
