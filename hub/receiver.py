@@ -3,7 +3,7 @@
 Each batch is checked in order: the CURVE key that carried it belongs to an enrolled box that
 is not revoked (ZAP, then again per batch), the batch claims that same box, its Ed25519
 signature verifies, it decrypts (hub/batch_open.py, off the socket thread:
-hub/batch_opening.py); then a worker thread applies its records by (box, seq) in one
+hub/opener_thread.py); then a worker thread applies its records by (box, seq) in one
 transaction, with whatever other batches wait (a group commit, hub/apply_pool.py), and only
 then is it acknowledged. Anything refused is answered with a nack and counted
 in ``refusals``, one row per sender, reason and episode (hub/store.py), and logged at most
@@ -34,7 +34,7 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from hub.apply_pool import GROUP_RECORDS, ApplyPool, Job
 from hub.batch_open import BatchRefused, int_or_none as _int, peek_range
-from hub.batch_opening import BatchOpening
+from hub.opener_thread import BatchOpening
 from hub.box_commands import send_pending
 from hub.boxreset import check_behind, rebase_answer
 from hub.configpush import ConfigPush
@@ -325,7 +325,7 @@ class Receiver:
             self.configs.hello(sender.box_id, message.get("configs"))
 
     def _batch(self, sock, route, sender: EnrolledBox, body: list[bytes]) -> None:
-        """Queued to be opened off this thread (hub/batch_opening.py), and ``applying``
+        """Queued to be opened off this thread (hub/opener_thread.py), and ``applying``
         from now on: a ping behind it is answered at once and the box waits for the ack."""
         try:
             first, _ = peek_range(self.opener, sender, body)

@@ -14,7 +14,7 @@ import threading
 import zmq
 
 from hallwatch.hubday import day_texts
-from hub import batch_opening
+from hub import opener_thread
 from hub.receiver import Receiver
 from hub.store import HubStore
 from standard import wire
@@ -27,13 +27,13 @@ BATCH = 4000
 
 def test_a_receiver_opening_batches_answers_a_ping_at_once(hub_database, monkeypatch):
     opening = threading.Event()
-    real_open = batch_opening.open_batch
+    real_open = opener_thread.open_batch
 
     def slow_open(*args):
         assert opening.wait(120)
         return real_open(*args)
 
-    monkeypatch.setattr(batch_opening, "open_batch", slow_open)
+    monkeypatch.setattr(opener_thread, "open_batch", slow_open)
     hub = new_hub_identity()
     box = new_box_identity("440605-01", "440605", "南海区行政服务中心")
     enrolled = EnrolledBox(box_id=box.box_id, district_code="440605", name=box.name,
