@@ -3,7 +3,8 @@
 Built the way a team would build it without hallwatch's relay, with the same promises:
 
 - the box's outbox is a SQLite table (WAL, ``synchronous=full``) of the same record texts;
-  a publisher thread reads it in order and publishes each record at QoS 1; a row is deleted
+  a publisher thread reads it in order and publishes each record at QoS 1, at most ``WINDOW``
+  ahead of the broker's PUBACKs; a row is deleted
   (in one transaction per group of PUBACKs) only once the broker has acknowledged it;
 - the hub subscribes at QoS 1 with ``manual_ack``: it inserts what arrived into a SQLite table
   (WAL, ``synchronous=full``) with one ``executemany`` per group, commits, and only then sends
@@ -27,6 +28,11 @@ from pathlib import Path
 INSTALL_HINT = "apt-get install mosquitto  (Debian's broker; the baseline is skipped without it)"
 TOPIC = "hallwatch/outbox"
 GROUP_WAIT = 0.002  # how long the hub and the deleter wait to gather a group
+# Messages published and not yet PUBACKed. paho numbers messages with a 16-bit id that wraps
+# at 65,535 and keys its queue by that id, so a publisher that runs further ahead overwrites
+# its own queued messages: they are never sent, and the run waits for them forever (the hang
+# at 100,000 records). A real publisher reading an outbox bounds its window the same way.
+WINDOW = 10_000
 
 
 def mosquitto_path() -> str | None:
@@ -141,11 +147,13 @@ def _run(port: int, box: sqlite3.Connection, hub: sqlite3.Connection, total: int
     sender = _client("box")
     mids: dict[int, int] = {}
     lock = threading.Lock()
+    window = threading.BoundedSemaphore(WINDOW)
 
     def on_publish(client, data, mid, reason, properties) -> None:
         with lock:
             seq = mids.pop(mid, None)
         acked.put(-mid if seq is None else seq)  # -mid: PUBACK before publish() returned
+        window.release()
 
     sender.on_publish = on_publish
     sender.connect("127.0.0.1", port)
@@ -197,6 +205,8 @@ def _run(port: int, box: sqlite3.Connection, hub: sqlite3.Connection, total: int
         if not rows:
             break
         for seq, body in rows:
+            if not window.acquire(timeout=600):
+                raise RuntimeError("the broker acknowledged nothing for 600 s")
             info = sender.publish(TOPIC, body, qos=1)
             with lock:
                 mids[info.mid] = seq
