@@ -15,12 +15,16 @@ The boxes' batches (the relay's size, 4,000 records) are sealed before the clock
 two processes; the boxes themselves are played by this process from one thread
 (bench/province_boxes.py: hello, the relay's window, acks, pings, resends). The clock runs
 from the first hello until every box holds the ack of its last record. Runs, in order:
-PostgreSQL with two receivers (the issue's goal), with one, then SQLite with one, each on a
-fresh database (without ``--pg-url``, a throwaway cluster with durable settings:
+PostgreSQL with two receivers (the issue's goal), with one, then SQLite with one (or the
+order ``--only`` gives; ``--time-limit`` cuts the last ones), each on a fresh database (without ``--pg-url``, a throwaway cluster with durable settings:
 tests/pgcluster.py).
 
 Besides records/s it prints where the two cores went: CPU seconds of the receivers, of the
 PostgreSQL server's processes and of the boxes' process, and the receivers' peak memory.
+Without ``--pg-url`` the throwaway cluster logs lock waits and deadlocks (both statements,
+each line with its backend's pid); the log is copied to ``--server-log`` (by default
+``bench-province-server-<time>.log`` in the system's temporary folder), whose path the run
+prints at the end, so that the receivers' conflicts can be read after the cluster is gone.
 ``--profile DIR`` also samples every receiver with py-spy (raw profiles in DIR; summarise with
 ``python -m bench.profile_summary``), which slows them a little.
 """
@@ -185,7 +189,7 @@ def records_held(database: str | None, folder: Path) -> int:
 # -- one configuration -----------------------------------------------------------------------
 def run(label: str, template: Path, folder: Path, database: str | None, receivers: int,
         days: list[SealedDay], hub_curve_public: bytes, postmaster: int | None,
-        profile: Path | None) -> dict:
+        profile: Path | None, limit: float) -> dict | None:
     config = hub_folder(template, folder, database)
     tag = label.replace(" ", "").replace(",", "")
     procs = [Receiver(config, "serve" if n == 0 else "receive", profile, f"{tag}-{n}")
@@ -196,7 +200,13 @@ def run(label: str, template: Path, folder: Path, database: str | None, receiver
                   time.process_time())
     started = time.perf_counter()
     try:
-        caught_up = boxes.run(timeout=3600)
+        try:
+            caught_up = boxes.run(timeout=limit)
+        except TimeoutError as exc:  # the run's time limit: say how far it got
+            print(f"  {label:<26}cut by the time limit after {time.perf_counter() - started:.0f}"
+                  f" s ({exc}): the hub holds {records_held(database, folder):,} of "
+                  f"{sum(day.records for day in days):,} records", flush=True)
+            return None
         wall = time.perf_counter() - started
         receiver_cpu = sum(cpu_seconds(p.process.pid) - before
                            for p, before in zip(procs, cpu_before[0]))
@@ -218,7 +228,8 @@ def run(label: str, template: Path, folder: Path, database: str | None, receiver
           f"record: receivers {receiver_cpu / total * 1e6:.0f}, PostgreSQL "
           f"{db_cpu / total * 1e6:.0f}, boxes {boxes_cpu / total * 1e6:.0f}); receivers' peak"
           f" memory {', '.join(f'{mb:,.0f}' for mb in rss)} MB; reconnects "
-          f"{boxes.reconnects}, batches resent {boxes.resent_batches}", flush=True)
+          f"{boxes.reconnects}, batches resent {boxes.resent_batches} (sealed again, with "
+          f"reconnects' resends: {boxes.resealed})", flush=True)
     return {"rate": rate, "wall": wall, "caught_up": caught_up}
 
 
@@ -230,16 +241,23 @@ def main() -> None:
                         "databases on (else a throwaway cluster)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="sample the receivers with py-spy into this folder")
-    parser.add_argument("--only", default="", help="comma-separated labels to run, e.g. pg2")
+    parser.add_argument("--only", default="", help="comma-separated labels to run, in this "
+                        "order, e.g. pg2,sqlite,pg1 (default: pg2, pg1, sqlite)")
+    parser.add_argument("--time-limit", type=float, default=3600,
+                        help="seconds for all configurations together, from the clock's first "
+                        "start; one still running then is cut and its progress printed")
+    parser.add_argument("--server-log", type=Path, default=None,
+                        help="keep the throwaway cluster's server log here (lock waits and "
+                        "deadlocks with their statements)")
     args = parser.parse_args()
     # SIGTERM (timeout, kill) ends the run through the finally blocks: receivers and the
     # throwaway cluster are stopped, not left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = None
     if args.pg_url is None:
-        from tests.pgcluster import Cluster
+        from tests.pgcluster import LOCK_LOG_SETTINGS, Cluster
 
-        cluster = Cluster.create(durable=True)
+        cluster = Cluster.create(durable=True, settings=LOCK_LOG_SETTINGS)
     server = args.pg_url or cluster.url
     postmaster = None
     if cluster is not None:
@@ -265,10 +283,15 @@ def main() -> None:
                   f"{sealed / 2**20:,.0f} MiB sealed) in {time.perf_counter() - made:.1f} s "
                   "on 2 processes", flush=True)
             figures = {}
-            for key, label, engine, receivers in (("pg2", "PostgreSQL, 2 receivers", "pg", 2),
-                                                  ("pg1", "PostgreSQL, 1 receiver", "pg", 1),
-                                                  ("sqlite", "SQLite, 1 receiver", None, 1)):
-                if args.only and key not in args.only.split(","):
+            configurations = {"pg2": ("PostgreSQL, 2 receivers", "pg", 2),
+                              "pg1": ("PostgreSQL, 1 receiver", "pg", 1),
+                              "sqlite": ("SQLite, 1 receiver", None, 1)}
+            wanted = args.only.split(",") if args.only else list(configurations)
+            ends = time.monotonic() + args.time_limit
+            for key in wanted:
+                label, engine, receivers = configurations[key]
+                if time.monotonic() >= ends:
+                    print(f"  {label:<26}not run: the time limit was reached", flush=True)
                     continue
                 database = None
                 if engine:
@@ -279,11 +302,26 @@ def main() -> None:
                     database = server.rsplit("/", 1)[0] + f"/{name}"
                 figures[label] = run(label, template, Path(tmp) / key, database, receivers,
                                      days, hub.curve_public, postmaster if engine else None,
-                                     args.profile)
+                                     args.profile, ends - time.monotonic())
             print(f"load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     finally:
         if cluster is not None:
+            keep_server_log(cluster, args.server_log)
             cluster.destroy()
+
+
+def keep_server_log(cluster, target: Path | None) -> None:
+    """Copy the cluster's log out of its folder (removed with it) and say where it is."""
+    target = target or Path(tempfile.gettempdir()) / (
+        f"bench-province-server-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}.log")
+    try:
+        shutil.copyfile(cluster.log, target)
+    except OSError as exc:
+        print(f"the PostgreSQL server log was not kept: {exc}", flush=True)
+        return
+    text = target.read_text(errors="replace")
+    print(f"PostgreSQL server log: {target} ({text.count('deadlock detected')} deadlocks, "
+          f"{text.count('still waiting for')} lock waits over deadlock_timeout)", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from typing import Any
 
 from hub.storage.batches import apply_records, ensure_box
 from hub.storage.engines import StorageError, engine_for, unavailable_errors
+from hub.storage.lastwrites import deferred
 from hub.storage.migrations import migrate
 from hub.storage.partitions import PartitionCache, ensure_months, month_of
 from hub.storage.retry import retrying
@@ -220,11 +221,14 @@ class HubStore:
                 for box_id in sorted({batch.box_id for batch in batches}):  # no deadlock
                     self.engine.lock_box(conn, box_id)
                 now = utc_iso()
-                for batch in batches:
-                    new, acked, tamper = apply_records(
-                        conn, self.appliers, batch.box_id, batch.district_code, batch.parsed,
-                        batch.from_seq, batch.backlog, now, careful=careful)
-                    applied.append(Applied(new, len(batch.parsed) - new, acked, tamper))
+                # Rows other boxes share (the daily aggregates) are written after all the
+                # group's own rows, in key order, so receivers never wait in a circle.
+                with deferred(conn):
+                    for batch in batches:
+                        new, acked, tamper = apply_records(
+                            conn, self.appliers, batch.box_id, batch.district_code,
+                            batch.parsed, batch.from_seq, batch.backlog, now, careful=careful)
+                        applied.append(Applied(new, len(batch.parsed) - new, acked, tamper))
             return applied
 
         try:

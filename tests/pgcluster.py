@@ -40,6 +40,11 @@ SUPERUSER = "postgres"
 # Tests want speed, not durability; the fault tests and benchmarks pass durable=True.
 FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 PORT_ATTEMPTS = 3
+# For runs whose server log is read afterwards (bench_hub_province --server-log): lock waits
+# past deadlock_timeout (PostgreSQL's default, 1 s: the run is not changed) and each deadlock
+# with both processes' statements, every line naming its backend's pid and application name.
+LOCK_LOG_SETTINGS = ("log_lock_waits=on", "deadlock_timeout='1s'",
+                     "log_line_prefix='%m [%p] %a '")
 # Test databases are t_<process id>_<random>, so a pytest process (an xdist worker, or another
 # run on the same server) that finishes first drops only its own (tests/conftest.py).
 TEST_DATABASE_PREFIX = f"t_{os.getpid()}_"
@@ -87,8 +92,10 @@ class Cluster:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
     @classmethod
-    def create(cls, folder: Path | None = None, *, durable: bool = False) -> Cluster:
-        """initdb a new cluster and start it; raises ClusterError."""
+    def create(cls, folder: Path | None = None, *, durable: bool = False,
+               settings: tuple[str, ...] = ()) -> Cluster:
+        """initdb a new cluster and start it; raises ClusterError. ``settings``: more lines
+        for postgresql.conf (e.g. ``LOCK_LOG_SETTINGS``)."""
         bin_dir = server_bin_dir()
         if bin_dir is None:
             raise ClusterError("PostgreSQL server binaries not found (apt-get install postgresql)")
@@ -100,11 +107,12 @@ class Cluster:
         cluster = cls(folder, 0, bin_dir)
         cluster._run("initdb", "-D", str(cluster.data), "-U", SUPERUSER, "--auth=trust",
                      "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-        settings = ["listen_addresses='127.0.0.1'",
+        extra, settings = settings, ["listen_addresses='127.0.0.1'",
                     f"unix_socket_directories='{folder}'", "max_connections=300",
                     "shared_buffers=128MB", "log_min_messages=warning"]
         if not durable:
             settings += FAST_SETTINGS
+        settings += extra
         with open(cluster.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write("\n# hallwatch throwaway cluster\n" + "\n".join(settings) + "\n")
         # The port is found free just before the server binds it (initdb takes seconds on a
@@ -129,6 +137,11 @@ class Cluster:
             raise ClusterError(f"{program} failed ({done.returncode}): "
                                f"{(done.stderr or done.stdout).strip()[-2000:]}")
         return done.stdout
+
+    @property
+    def log(self) -> Path:
+        """The server's log (``server.log`` beside the data)."""
+        return self.folder / "server.log"
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),

@@ -6,7 +6,8 @@ events and judged once; then the batch writes each table at once: the events (``
 PostgreSQL, hub/storage/engines.py), then one executemany each for the cases, their shares,
 the departments whose lists show them (hub/projections/casedepts.py), the staff who handled
 them (casestaff.py), and ``hub_case_daily``
-with the deltas summed per key. The rows are those that applying the events one by one gives
+with the deltas summed per key, held until the end of the transaction and written in key
+order there (hub/storage/lastwrites.py: other boxes' batches add to the same rows). The rows are those that applying the events one by one gives
 (tests/unit/test_hub_projection_batches.py), except ``updated_at`` and, on PostgreSQL, the
 ids a per-record upsert would have drawn and not used.
 
@@ -31,6 +32,7 @@ from hub.projections.cases import (_COLUMNS, BUMP_DAILY, UPSERT_CASE, HubEvent, 
                                    shares_written)
 from hub.projections.shares import COLUMNS as SHARE_COLUMNS
 from hub.storage.engines import insert_new
+from hub.storage.lastwrites import write_last
 from hub.units import dept_suffix
 from standard.deadlines import CaseFacts, apply_event
 
@@ -87,7 +89,8 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     run(conn, [(_INSERT_SHARE, row) for row in share_rows])
     write_depts(conn, dept_cases, depts)
     write_staff(conn, staff)
-    run(conn, [(BUMP_DAILY, row) for row in daily.rows()])
+    # Last in the transaction and sorted: other boxes' batches add to the same rows.
+    write_last(conn, BUMP_DAILY, daily.rows(), key_width=4, extra_width=1)
     for record, (_, event) in zip(records, events):
         if event.case_no in refold:
             apply_case_event(ctx, conn, box_id, record)

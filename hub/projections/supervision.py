@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from hub.projections.batchwise import Deltas, Statement, chunks, marks, run
+from hub.storage.lastwrites import write_last
 from hub.units import dept_suffix, local_date_of
 from standard.evaluations import BAD_LEVELS, SATISFIED_LEVELS
 
@@ -120,7 +121,8 @@ def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
 
 def apply_ratings(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> None:
     """:func:`apply_rating` for a batch: its ratings read in one query, then written in order
-    with one executemany, and ``hub_rating_daily`` with one row per (day, dept)."""
+    with one executemany, and ``hub_rating_daily`` with one row per (day, dept), written last
+    in the transaction (hub/storage/lastwrites.py)."""
     district = ctx.district_of(conn, box_id)
     ids = list(dict.fromkeys(record["body"]["id"] for record in records))
     held: dict[Any, dict[str, Any]] = {}
@@ -142,7 +144,8 @@ def apply_ratings(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> None
         held[rating_id] = new if found is None else \
             {**found, **{name: new[name] for name in _UPDATED_BY_UPSERT}}
     run(conn, [(_UPSERT_RATING, params) for params in upserts])
-    run(conn, [(_BUMP_RATING_DAILY, row) for row in daily.rows()])
+    # Last in the transaction and sorted: other boxes' batches add to the same rows.
+    write_last(conn, _BUMP_RATING_DAILY, daily.rows(), key_width=3, extra_width=1)
 
 
 def _rating_delta(rating: dict[str, Any], sign: int) -> tuple[tuple, tuple, tuple]:
