@@ -11,13 +11,17 @@ thread: one DEALER socket per box with its own CURVE key, a hello, then a window
 pings every second; a batch sent before a pinged-and-answered ping that is neither acked nor
 listed as ``applying`` is sent again from the cumulative ack; a hub quiet for
 ``HUB_LOST_SECONDS`` means a new connection, a hello and everything after the ack again. A
-box is caught up when the hub's ack covers its last record. Not done: the relay's on-disk
-bookkeeping (nonce counter, acked seq): a box resends the very bytes it sealed before.
+box is caught up when the hub's ack covers its last record. A batch sent again (after a lost
+batch or a new connection) is sealed again, as the relay does: a new nonce counter (above every
+counter sealed before the clock) and the backlog of that moment, from the batch's plaintext
+kept compressed beside its sealed bytes. Not done: the relay's on-disk bookkeeping (the nonce
+counter's reserved blocks, the acked seq).
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -46,6 +50,17 @@ class SealedDay:
     batches: list[tuple[int, int, list[bytes]]]  # (first seq, last seq, sealed frames)
     records: int
     text_bytes: int
+    plaintexts: list[bytes]  # each batch's plaintext, zlib-compressed: for sealing again
+    keys: tuple[str, str, str]  # the box's seal and sign keys, the hub's seal key (as text)
+
+    def sealer(self) -> Sealer:
+        return _sealer(self.box_id, self.keys)
+
+
+def _sealer(box_id: str, keys: tuple[str, str, str]) -> Sealer:
+    seal_text, sign_text, hub_seal_text = keys
+    return Sealer(x25519_private_from_text(seal_text), x25519_public_from_text(hub_seal_text),
+                  ed25519_private_from_text(sign_text), box_id)
 
 
 def seal_day(job: tuple) -> SealedDay:
@@ -53,17 +68,23 @@ def seal_day(job: tuple) -> SealedDay:
     (box_id, district, curve_public, curve_secret, seal_text, sign_text, hub_seal_text, day,
      records, batch_size) = job
     texts, hashes = day_texts(box_id, district, day, records)
-    sealer = Sealer(x25519_private_from_text(seal_text), x25519_public_from_text(hub_seal_text),
-                    ed25519_private_from_text(sign_text), box_id)
-    batches = []
+    keys = (seal_text, sign_text, hub_seal_text)
+    sealer = _sealer(box_id, keys)
+    batches, plaintexts = [], []
     for counter, start in enumerate(range(0, len(texts), batch_size), start=1):
         chunk = list(zip(texts[start:start + batch_size], hashes[start:start + batch_size]))
         first, last = start + 1, start + len(chunk)
-        header = {"first_seq": first, "last_seq": last, "from_seq": first, "count": len(chunk),
-                  "backlog": len(texts) - start}
-        batches.append((first, last, sealer.seal(header, wire.batch_plaintext(chunk), counter)))
+        plaintext = wire.batch_plaintext(chunk)
+        batches.append((first, last, sealer.seal(
+            _header(first, last, len(texts) - start), plaintext, counter)))
+        plaintexts.append(zlib.compress(plaintext, 1))
     return SealedDay(box_id, district, curve_public, curve_secret, batches, len(texts),
-                     sum(map(len, texts)))
+                     sum(map(len, texts)), plaintexts, keys)
+
+
+def _header(first: int, last: int, backlog: int) -> dict:
+    return {"first_seq": first, "last_seq": last, "from_seq": first,
+            "count": last - first + 1, "backlog": backlog}
 
 
 @dataclass
@@ -81,6 +102,9 @@ class Box:
     connected_at: float = 0.0
     last_ping: float = 0.0
     caught_up: float | None = None
+    sent_through: int = 0  # batches[:sent_through] were sent at least once
+    sealer: Sealer | None = None  # for batches sent again, made at the first
+    counter: int = 0  # the last nonce counter used
 
     @property
     def last_seq(self) -> int:
@@ -96,7 +120,7 @@ class Boxes:
         self.boxes = [Box(day, endpoints[n % len(endpoints)]) for n, day in enumerate(days)]
         self.by_socket: dict[zmq.Socket, Box] = {}
         self.poller = zmq.Poller()
-        self.reconnects = self.resent_batches = self.nacks = 0
+        self.reconnects = self.resent_batches = self.resealed = self.nacks = 0
         self.started = 0.0
 
     def _connect(self, box: Box) -> None:
@@ -143,6 +167,8 @@ class Boxes:
                and sum(last - first + 1 for first, (last, _) in box.inflight.items())
                < SETTINGS.inflight_records):
             first, last, frames = batches[box.cursor]
+            if box.cursor < box.sent_through:
+                frames = self._reseal(box, box.cursor)
             try:
                 box.sock.send_multipart([wire.BATCH, *frames], flags=zmq.NOBLOCK)
             except zmq.Again:
@@ -150,6 +176,17 @@ class Boxes:
             box.sent += 1
             box.inflight[first] = (last, box.sent)
             box.cursor += 1
+            box.sent_through = max(box.sent_through, box.cursor)
+
+    def _reseal(self, box: Box, index: int) -> list[bytes]:
+        """A batch sent before, sealed again as the relay does: a new counter, today's backlog."""
+        if box.sealer is None:
+            box.sealer, box.counter = box.day.sealer(), len(box.day.batches)
+        box.counter += 1
+        first, last, _ = box.day.batches[index]
+        self.resealed += 1
+        return box.sealer.seal(_header(first, last, box.last_seq - box.acked),
+                               zlib.decompress(box.day.plaintexts[index]), box.counter)
 
     def _handle(self, box: Box, frames: list[bytes]) -> None:
         box.heard_at = time.monotonic()
