@@ -63,6 +63,7 @@ COPIED = {"records": "box_id", "hub_cases": "case_no", "hub_case_events": "case_
 SCALED = {"hub_case_daily": ("finished", "with_deadline", "early", "on_time", "late",
                              "handling_days", "handling_n"),
           "hub_rating_daily": ("total", "counted", "satisfied", "bad", "invalid"),
+          "hub_rating_item_daily": ("total", "counted", "satisfied"),
           "hub_reconciliations": ("platform", "box")}
 # A hub server's settings rather than the tests' (tests/pgcluster.py keeps fsync off: the
 # fill is throwaway, and it changes no read). random_page_cost for SSDs: at 4 the planner

@@ -149,8 +149,9 @@ def needs_rebuild(store) -> bool:
 
 VIEW_TABLES = ("hub_cases", "hub_case_events", "hub_case_daily", "hub_case_shares",
                "hub_case_depts", "hub_case_staff", "hub_alerts", "hub_alert_events",
-               "hub_notices", "hub_ratings", "hub_rating_daily", "hub_followups", "hub_absences",
-               "hub_cameras", "hub_selftests", "hub_reconciliations", "hub_projection_errors")
+               "hub_notices", "hub_ratings", "hub_rating_daily", "hub_rating_item_daily",
+               "hub_followups", "hub_absences", "hub_cameras", "hub_selftests",
+               "hub_reconciliations", "hub_projection_errors")
 
 
 def rebuild(store, *, chunk: int = 5000, progress: Callable[[int], None] | None = None) -> int:

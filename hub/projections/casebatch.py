@@ -7,8 +7,9 @@ PostgreSQL, hub/storage/engines.py), then one executemany each for the cases, th
 the departments whose lists show them (hub/projections/casedepts.py), the staff who handled
 them (casestaff.py), and ``hub_case_daily``
 with the deltas summed per key, held until the end of the transaction and written in key
-order there (hub/storage/lastwrites.py: other boxes' batches add to the same rows). The rows are those that applying the events one by one gives
-(tests/unit/test_hub_projection_batches.py), except ``updated_at`` and, on PostgreSQL, the
+order there (hub/storage/lastwrites.py: other boxes' batches add to the same rows); the
+ratings that arrived before a new case get its item (ratingitems.py). The rows are those
+that applying the events one by one gives (tests/unit/test_hub_projection_batches.py), except ``updated_at`` and, on PostgreSQL, the
 ids a per-record upsert would have drawn and not used.
 
 A case whose row has folded a later event than the batch's first for it (live records ran
@@ -27,6 +28,7 @@ from typing import Any
 from hub.projections.batchwise import Deltas, chunks, marks, run
 from hub.projections.casedepts import dept_rows, depts_changed, write_depts
 from hub.projections.casestaff import staff_rows, write_staff
+from hub.projections.ratingitems import place_ratings
 from hub.projections.cases import (_COLUMNS, BUMP_DAILY, UPSERT_CASE, HubEvent, _joint,
                                    apply_case_event, case_params, case_values, daily_delta,
                                    shares_written)
@@ -59,7 +61,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     for case_no in refold:
         del by_case[case_no]
     new_events, cases, share_cases, share_rows, daily = [], [], [], [], Deltas(7)
-    dept_cases, depts, staff = [], [], []
+    dept_cases, depts, staff, new_cases = [], [], [], {}
     for case_no, new in by_case.items():
         before = old.get(case_no)
         facts = CaseFacts.from_json(before["facts"]) if before else None
@@ -78,6 +80,8 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
             share_cases.append((facts.district_code, case_no))
             share_rows += [(facts.district_code, case_no,
                             dept_suffix(row[0], facts.district_code), *row) for row in shares]
+        if before is None:
+            new_cases[case_no] = facts.item_code
         if depts_changed(values, before, rewritten):
             dept_cases.append((facts.district_code, case_no))
             depts += dept_rows(facts.district_code, case_no, values["dept_suffix"], shares)
@@ -91,6 +95,7 @@ def apply_case_events(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> 
     write_staff(conn, staff)
     # Last in the transaction and sorted: other boxes' batches add to the same rows.
     write_last(conn, BUMP_DAILY, daily.rows(), key_width=4, extra_width=1)
+    place_ratings(conn, district, new_cases)
     for record, (_, event) in zip(records, events):
         if event.case_no in refold:
             apply_case_event(ctx, conn, box_id, record)

@@ -20,6 +20,7 @@ from typing import Any
 
 from hub.projections.casedepts import dept_rows, depts_changed, write_depts
 from hub.projections.casestaff import staff_rows, write_staff
+from hub.projections.ratingitems import place_ratings
 from hub.projections.shares import share_rows, write_shares
 from hub.units import dept_suffix
 from standard.calendar import CalendarUnknownYear
@@ -209,6 +210,8 @@ def save_case(ctx, conn: sqlite3.Connection, box_id: str, facts: CaseFacts, last
         write_depts(conn, [key], dept_rows(*key, values["dept_suffix"], shares))
     bump_daily(conn, old, -1)
     bump_daily(conn, values, +1)
+    if old is None:  # a new case: the ratings that arrived before it get its item
+        place_ratings(conn, facts.district_code, {facts.case_no: facts.item_code})
 
 
 def _catalogue_type(ctx, facts: CaseFacts) -> str | None:

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
+from hub.projections import ratingitems
 from hub.projections.batchwise import Deltas, Statement, chunks, marks, run
 from hub.storage.lastwrites import write_last
 from hub.units import dept_suffix, local_date_of
@@ -71,15 +72,16 @@ def notice_statements(ctx, conn, box_id: str, record: dict[str, Any]) -> list[St
 
 
 _RATING_COLUMNS = ("district_code", "dept_code", "dept_suffix", "rated_on", "effective", "level",
-                   "invalid")
+                   "invalid", "case_no", "item_code")
 _UPSERT_RATING = (
     "insert into hub_ratings (box_id, rating_id, district_code, dept_code, dept_suffix,"
-    " case_no, window_no, channel, level, effective, invalid, rated_at, rated_on)"
-    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, rating_id) do update"
+    " case_no, window_no, channel, level, effective, invalid, rated_at, rated_on, item_code)"
+    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(box_id, rating_id) do update"
     " set dept_code = excluded.dept_code, dept_suffix = excluded.dept_suffix,"
     " case_no = excluded.case_no, level = excluded.level, effective = excluded.effective,"
-    " invalid = excluded.invalid")
-_UPDATED_BY_UPSERT = ("dept_code", "dept_suffix", "level", "effective", "invalid")
+    " invalid = excluded.invalid, item_code = excluded.item_code")
+_UPDATED_BY_UPSERT = ("dept_code", "dept_suffix", "level", "effective", "invalid", "case_no",
+                      "item_code")
 _BUMP_RATING_DAILY = (
     "insert into hub_rating_daily as d (day, district_code, dept_code, dept_suffix, total,"
     " counted, satisfied, bad, invalid) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -89,8 +91,10 @@ _BUMP_RATING_DAILY = (
     " bad = d.bad + excluded.bad, invalid = d.invalid + excluded.invalid")
 
 
-def _rating_row(district: str, box_id: str, record: dict[str, Any]) -> tuple[dict, tuple]:
-    """The rating's counted columns and its upsert's parameters."""
+def _rating_row(district: str, box_id: str, record: dict[str, Any], items: dict[str, str]
+                ) -> tuple[dict, tuple]:
+    """The rating's counted columns and its upsert's parameters (``items``: the stored
+    cases' items by number, ratingitems.case_items)."""
     rating = record["body"]
     invalid = bool(rating.get("invalid_reason"))
     effective = bool(rating.get("counted", True)) and not invalid \
@@ -99,10 +103,16 @@ def _rating_row(district: str, box_id: str, record: dict[str, Any]) -> tuple[dic
     new = {"district_code": district, "dept_code": dept,
            "dept_suffix": dept_suffix(dept, district), "rated_on": local_date_of(
                rating["rated_at"]), "effective": int(effective), "level": int(rating["level"]),
-           "invalid": int(invalid)}
+           "invalid": int(invalid), "case_no": rating.get("case_no"),
+           "item_code": items.get(rating.get("case_no"))}
     return new, (box_id, rating["id"], district, dept, new["dept_suffix"], rating.get("case_no"),
                  rating.get("window_no"), rating.get("channel"), new["level"], new["effective"],
-                 new["invalid"], rating["rated_at"], new["rated_on"])
+                 new["invalid"], rating["rated_at"], new["rated_on"], new["item_code"])
+
+
+def _stored(found: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """What the upsert leaves in the row: the columns it updates are the new ones."""
+    return new if found is None else {**found, **{name: new[name] for name in _UPDATED_BY_UPSERT}}
 
 
 def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, Any]) -> None:
@@ -111,12 +121,18 @@ def apply_rating(ctx, conn: sqlite3.Connection, box_id: str, record: dict[str, A
     found = conn.execute(f"select {', '.join(_RATING_COLUMNS)} from hub_ratings"
                          " where box_id = ? and rating_id = ?",
                          (box_id, record["body"]["id"])).fetchone()
-    new, params = _rating_row(district, box_id, record)
+    items = ratingitems.case_items(conn, district, [record["body"].get("case_no")])
+    new, params = _rating_row(district, box_id, record, items)
     conn.execute(_UPSERT_RATING, params)
-    for rating, sign in ((found and dict(zip(_RATING_COLUMNS, found)), -1), (new, +1)):
+    found = found and dict(zip(_RATING_COLUMNS, found))
+    for rating, sign in ((found, -1), (new, +1)):
         if rating:
             key, extra, vector = _rating_delta(rating, sign)
             conn.execute(_BUMP_RATING_DAILY, (*key, *extra, *vector))
+    by_item = Deltas(3)
+    ratingitems.add_rating(by_item, found, -1)
+    ratingitems.add_rating(by_item, _stored(found, new), +1)
+    run(conn, [(ratingitems.BUMP, row) for row in by_item.rows()])
 
 
 def apply_ratings(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> None:
@@ -131,21 +147,24 @@ def apply_ratings(ctx, conn, box_id: str, records: list[dict[str, Any]]) -> None
                                   " from hub_ratings where box_id = ?"
                                   f" and rating_id in ({marks(chunk)})", (box_id, *chunk)):
             held[found[0]] = dict(zip(_RATING_COLUMNS, found[1:]))
-    upserts, daily = [], Deltas(5)
+    items = ratingitems.case_items(conn, district,
+                                   [record["body"].get("case_no") for record in records])
+    upserts, daily, by_item = [], Deltas(5), Deltas(3)
     for record in records:
-        new, params = _rating_row(district, box_id, record)
+        new, params = _rating_row(district, box_id, record, items)
         upserts.append(params)
         rating_id = record["body"]["id"]
         found = held.get(rating_id)
         if found is not None:
             daily.add(*_rating_delta(found, -1))
         daily.add(*_rating_delta(new, +1))
-        # what the upsert leaves in the row: the columns it updates are the new ones
-        held[rating_id] = new if found is None else \
-            {**found, **{name: new[name] for name in _UPDATED_BY_UPSERT}}
+        held[rating_id] = _stored(found, new)
+        ratingitems.add_rating(by_item, found, -1)
+        ratingitems.add_rating(by_item, held[rating_id], +1)
     run(conn, [(_UPSERT_RATING, params) for params in upserts])
     # Last in the transaction and sorted: other boxes' batches add to the same rows.
     write_last(conn, _BUMP_RATING_DAILY, daily.rows(), key_width=3, extra_width=1)
+    write_last(conn, ratingitems.BUMP, by_item.rows(), key_width=4, extra_width=0)
 
 
 def _rating_delta(rating: dict[str, Any], sign: int) -> tuple[tuple, tuple, tuple]:

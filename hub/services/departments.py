@@ -174,15 +174,15 @@ def _item_matrix(data: HubData, scope: Scope, suffix: str, month: str,
             " group by item_code, district_code", [first, last, suffix, *params]):
         entry_for(row["item_code"], row["district_code"])["districts"][row["district_code"]] = {
             **row, "counted": 0, "satisfied": 0}
-    # Satisfaction per item: ratings joined to their case (ratings name the case, not the item).
-    where, params = scope.sql("r.district_code", "r.dept_suffix")
+    # Satisfaction per item: the ratings of the item's cases (hub/projections/ratingitems.py
+    # keeps them per day on write; a join of the month's ratings to their cases grew with
+    # the month). Rows whose ratings all moved away count none and show none.
     for row in data.query(
-            "select c.item_code, r.district_code, sum(r.effective) as counted,"
-            " sum(case when r.effective = 1 and r.level >= 4 then 1 else 0 end) as satisfied"
-            " from hub_ratings r"
-            " join hub_cases c on c.district_code = r.district_code and c.case_no = r.case_no"
-            f" where r.rated_on between ? and ? and r.dept_suffix = ? and {where}"
-            " group by c.item_code, r.district_code", [first, last, suffix, *params]):
+            "select item_code, district_code, sum(counted) as counted,"
+            " sum(satisfied) as satisfied from hub_rating_item_daily"
+            f" where dept_suffix = ? and day between ? and ? and {where}"
+            " group by item_code, district_code having sum(total) > 0",
+            [suffix, first, last, *params]):
         cell = entry_for(row["item_code"], row["district_code"])["districts"].setdefault(
             row["district_code"], {"finished": 0, "with_deadline": 0, "early": 0, "late": 0,
                                    "handling_days": 0, "handling_n": 0})

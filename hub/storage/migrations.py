@@ -328,6 +328,19 @@ def hotline_alerts(db: Migrating) -> None:
     db.run(complaint_conflicts.SCHEMA)
 
 
+def rating_items(db: Migrating) -> None:
+    """Issue 18: the department page's satisfaction per item from a daily aggregate kept on
+    write (hub/projections/ratingitems.py) instead of joining the month's ratings to their
+    cases; each stored rating gets its case's item, and the aggregate is filled from them."""
+    from hub.projections import ratingitems
+
+    db.add_columns((("hub_ratings", "item_code", "text"),))
+    db.run(ratingitems.TABLE)
+    db.conn.execute(ratingitems.FILL_ITEMS)
+    db.conn.execute(ratingitems.BACKFILL)
+    db.run(ratingitems.INDEXES)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -353,6 +366,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "the staff who handled each case", case_staff),
     Migration(16, "the 12345 intake's quarantine", complaint_quarantine),
     Migration(17, "the 12345 intake's data-quality alerts", hotline_alerts),
+    Migration(18, "ratings by their case's item", rating_items),
 )
 LATEST = MIGRATIONS[-1].version
 
