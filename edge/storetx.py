@@ -108,6 +108,11 @@ class Tx:
         self.emit_json_many(kind, [body_json])
         return self.head.seq
 
+    def emit_each(self, records: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """``emit`` for many ``(kind, body)`` records of mixed kinds, in order (a rule pass's
+        audit entries and alerts, interleaved as they happened), in one loop."""
+        self._append((kind, record_json(body), None, None) for kind, body in records)
+
     def emit_json_many(self, kind: str, bodies: Iterable[str],
                        refs: Iterable[str | None] | None = None,
                        kept: Iterable[str] | None = None) -> None:
@@ -122,19 +127,28 @@ class Tx:
         """
         if refs is not None and kind not in REF_KINDS:
             raise ValueError(f"{kind} records cannot refer to their bodies ({REF_KINDS})")
+        if refs is None:
+            rows = zip(itertools.repeat(kind), bodies, itertools.repeat(None),
+                       itertools.repeat(None))
+        elif kept is None:  # nothing of the body kept on the row (a platform event)
+            rows = ((kind, body, ref, "") for body, ref in zip(bodies, refs, strict=True))
+        else:
+            rows = ((kind, body, ref, stored)
+                    for body, ref, stored in zip(bodies, refs, kept, strict=True))
+        self._append(rows)
+
+    def _append(self, rows: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+        """Chain and queue ``(kind, body text, ref, what the row keeps)`` records."""
         seq, digest = self.head.seq, self.head.hash
         created = self._created or iso(self.now)
         self._created = created
         pending = self._pending
         size = 0
-        head = f',"kind":"{kind}","at":"{created}","body":'
-        if refs is None:
-            rows = zip(bodies, itertools.repeat(None), itertools.repeat(None))
-        elif kept is None:  # nothing of the body kept on the row (a platform event)
-            rows = ((body, ref, "") for body, ref in zip(bodies, refs, strict=True))
-        else:
-            rows = zip(bodies, refs, kept, strict=True)
-        for body_json, ref, stored in rows:
+        heads: dict[str, str] = {}
+        for kind, body_json, ref, stored in rows:
+            head = heads.get(kind)
+            if head is None:
+                head = heads[kind] = f',"kind":"{kind}","at":"{created}","body":'
             seq += 1
             record = f'{{"seq":{seq}{head}{body_json}}}'
             encoded = record.encode("utf-8")

@@ -220,16 +220,20 @@ def open_alerts(tx: Tx, findings: Sequence[Finding], at: dt.datetime
         "insert into alert_events (id, alert_id, at, actor, action, from_state, to_state, note)"
         " values (?, ?, ?, ?, 'open', null, 'open', ?)",
         [(first + n, alert_id, now, SYSTEM, f.detail) for n, (alert_id, f) in enumerate(opened)])
-    for n, (alert_id, f) in enumerate(opened):  # for the hub, as change_alerts queues them
-        tx.emit("alert_event", {"id": first + n, "alert_id": alert_id, "at": now,
-                                "actor": SYSTEM, "action": "open", "from_state": None,
-                                "to_state": "open", "note": f.detail})
-        tx.emit("alert", {"id": alert_id, "subject": f.subject, "rule": f.rule,
-                          "level": f.level, "state": "open", "detail": f.detail,
-                          "opened_at": now, "updated_at": now, "case_no": f.case_no,
-                          "dept_code": f.dept_code, "card": None, "card_due": None,
-                          "cleared_at": None, "liability": None})
+    tx.emit_each(_opened_records(opened, first, now))  # for the hub, as change_alerts does
     return opened
+
+
+def _opened_records(opened: list[tuple[int, Finding]], first: int, now: str):
+    for n, (alert_id, f) in enumerate(opened):
+        yield "alert_event", {"id": first + n, "alert_id": alert_id, "at": now,
+                              "actor": SYSTEM, "action": "open", "from_state": None,
+                              "to_state": "open", "note": f.detail}
+        yield "alert", {"id": alert_id, "subject": f.subject, "rule": f.rule,
+                        "level": f.level, "state": "open", "detail": f.detail,
+                        "opened_at": now, "updated_at": now, "case_no": f.case_no,
+                        "dept_code": f.dept_code, "card": None, "card_due": None,
+                        "cleared_at": None, "liability": None}
 
 
 def change_alert(tx: Tx, alert: dict[str, Any], *, at: str, actor: str, action: str,
@@ -260,9 +264,9 @@ def change_alerts(tx: Tx, alerts: Sequence[tuple[dict[str, Any], str | None]], *
     tx.conn.executemany(
         "insert into alert_events (id, alert_id, at, actor, action, from_state, to_state, note)"
         " values (:id, :alert_id, :at, :actor, :action, :from_state, :to_state, :note)", events)
-    for event, (alert, _) in zip(events, alerts):  # for the hub, in the order of the audit entries
-        tx.emit("alert_event", event)
-        tx.emit("alert", {**alert, **columns})
+    tx.emit_each(record  # for the hub, in the order of the audit entries
+                 for event, (alert, _) in zip(events, alerts)
+                 for record in (("alert_event", event), ("alert", {**alert, **columns})))
 
 
 def raise_condition(tx: Tx, finding: Finding, at: dt.datetime) -> int | None:

@@ -36,3 +36,18 @@ def test_rows_read_back_as_written_and_chained(store, count):
         digest = chain_hash(digest, row["body"].encode("utf-8"))
         assert row["hash"] == digest and isinstance(row["hash"], bytes)
     assert rows[-1]["body"].endswith(f',"body":{bodies[-1]}}}')
+
+
+def test_mixed_kinds_in_one_statement_keep_their_kind_and_size(store):
+    """A pass emits alert_event, alert, alert_event ... in one flush: each row keeps its own
+    kind, and its size is its record's UTF-8 bytes (the outbox quota counts them)."""
+    kinds = ["alert_event", "alert", "notification"]
+
+    def emit(tx):
+        for n in range(3 * BULK_ROWS):
+            tx.emit(kinds[n % 3], {"n": n, "note": "临近时限 \"引号\" \u2028"})
+    store.write(emit)
+    rows = store.query("select seq, kind, body, size from outbox order by seq")
+    assert [row["kind"] for row in rows] == [kinds[n % 3] for n in range(3 * BULK_ROWS)]
+    assert all(row["size"] == len(row["body"].encode("utf-8")) for row in rows)
+    assert all(f'"kind":"{row["kind"]}"' in row["body"] for row in rows)

@@ -132,8 +132,8 @@ class NotificationQueue:
             " contact_name, phone, text, created_at, state, next_attempt_at)"
             " values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
             [(first + n, *row, now, now) for n, row in enumerate(rows)])
-        for n, (channel, alert_id, number, dept_code, _name, _phone, text) in enumerate(rows):
-            tx.emit("notification", {"id": first + n, "channel": channel, "alert_id": alert_id,
-                                     "notice_number": number, "dept_code": dept_code,
-                                     "state": "pending", "text": text})
+        tx.emit_many("notification", (
+            {"id": first + n, "channel": channel, "alert_id": alert_id, "notice_number": number,
+             "dept_code": dept_code, "state": "pending", "text": text}
+            for n, (channel, alert_id, number, dept_code, _name, _phone, text) in enumerate(rows)))
         return len(rows)
