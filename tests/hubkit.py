@@ -303,3 +303,22 @@ def web_secret(dashboard: Dashboard) -> bytes:
     """The hub web app's secret key, as ``init_auth`` keeps it in the data folder."""
     config = dashboard.config
     return bytes.fromhex((config.path(config.data_dir) / "hub-web.secret").read_text().strip())
+
+
+# The joint case (联办件) of tests/unit/test_hub_joint.py (its story is told there).
+JOINT = "440605-FGJ-010"
+CASE = "NH-JOINT-1"
+
+
+def joint_case(box: SimBox) -> list[tuple]:
+    case = {"case_no": CASE, "item": {"item_code": JOINT, "dept_code": "440605FGJ"}}
+
+    def at(day: str, hour: int = 9) -> dt.datetime:
+        return dt.datetime.fromisoformat(f"2026-{day}T{hour:02d}:00:00+08:00")
+
+    return [box._event(case, "申请", at("11-02"), case_type="联办件"),
+            box._event(case, "受理", at("11-02", 10)),
+            box._event(case, "分送", at("11-04"), to_dept_code="440605JTJ"),
+            box._event(case, "承办", at("11-05"), dept_code="440605JTJ"),
+            box._event(case, "承办", at("11-05", 10)),
+            box._event(case, "反馈", at("11-16"), dept_code="440605ZJJ", reason="同意")]

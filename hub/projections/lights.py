@@ -63,8 +63,12 @@ def _write(store, updates: list[tuple], shares: list[tuple]) -> int:
                 "update hub_cases set light = ?, deadline = ?, remaining = ?,"
                 " reasons = ? where id = ? and last_seq = ?", updates).rowcount
         for row, rows_now in shares:
-            still = conn.execute("select 1 from hub_cases where id = ? and last_seq = ?",
-                                 (row["id"], row["last_seq"])).fetchone()
+            # Take the case's row before its shares: a receiver rewriting the case holds it
+            # until it commits, and then the case has moved on. A plain read did not wait, so
+            # the shares' delete waited instead, found the receiver's rows gone and the insert
+            # met the new ones: a duplicate key that ended the pass (the province run).
+            still = conn.execute("update hub_cases set last_seq = last_seq where id = ?"
+                                 " and last_seq = ?", (row["id"], row["last_seq"])).rowcount
             if still:  # else a newer event rewrote the case and its shares
                 write_shares(conn, row["district_code"], row["case_no"], rows_now)
     return changed

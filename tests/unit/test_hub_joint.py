@@ -22,25 +22,9 @@ from hub.scoring_inputs import month_counts
 from hub.services import NotFound, Scope
 from hub.services.cases import CaseFilter, case_detail, case_page, find_case, iter_cases
 from standard.records import LOCAL_TZ
-from tests.hubkit import Clock, open_dashboard, write_hub_folder
+from tests.hubkit import CASE, JOINT, Clock, joint_case, open_dashboard, write_hub_folder
 
-JOINT = "440605-FGJ-010"
-CASE = "NH-JOINT-1"
 EVERYTHING = CaseFilter(state="all")
-
-
-def joint_case(box: SimBox) -> list[tuple]:
-    case = {"case_no": CASE, "item": {"item_code": JOINT, "dept_code": "440605FGJ"}}
-
-    def at(day: str, hour: int = 9) -> dt.datetime:
-        return dt.datetime.fromisoformat(f"2026-{day}T{hour:02d}:00:00+08:00")
-
-    return [box._event(case, "申请", at("11-02"), case_type="联办件"),
-            box._event(case, "受理", at("11-02", 10)),
-            box._event(case, "分送", at("11-04"), to_dept_code="440605JTJ"),
-            box._event(case, "承办", at("11-05"), dept_code="440605JTJ"),
-            box._event(case, "承办", at("11-05", 10)),
-            box._event(case, "反馈", at("11-16"), dept_code="440605ZJJ", reason="同意")]
 
 
 @pytest.fixture
