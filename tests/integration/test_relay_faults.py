@@ -264,9 +264,15 @@ def test_tampered_batches_are_refused_and_other_boxes_keep_flowing(deployment):
         assert f"signature does not verify for box {victim.box_id}" in reasons[part], reasons
     assert f"ciphertext does not decrypt for box {victim.box_id}" in \
         reasons["re-signed ciphertext"]
-    logged = [(reason, count) for box_id, reason, count in hub.query(
-        "select box_id, reason, count from refusals order by id") if box_id == victim.box_id]
-    assert logged == list(Counter(reasons.values()).items())  # a repeated reason is counted
+    expected = list(Counter(reasons.values()).items())  # a repeated reason is counted
+
+    def logged() -> list[tuple[str, int]]:
+        return [(reason, count) for box_id, reason, count in hub.query(
+            "select box_id, reason, count from refusals order by id") if box_id == victim.box_id]
+
+    # The NACK goes out before the refusal is written to the hub's log: wait for the log.
+    wait_for(lambda: logged() == expected, 30, what=f"refusals logged as {expected}",
+             detail=logged)
     assert hub.count(victim.box_id) == 0
 
     other.post_events(100)
