@@ -8,8 +8,11 @@ over the last two years, across the catalogue's items and 12 windows), loads it 
 ``hallwatch edge ingest`` (its own peak RSS is printed too), then starts ``hallwatch edge
 serve`` on it and samples the process's resident memory (``/proc/PID/status``: VmRSS now,
 VmHWM the peak) while the box judges every case once (the rule pass's backlog) and builds its
-hall board, and after that settles. ``--folder`` keeps the box between runs (the history is
-made only once). Prints figures only.
+hall board, and after that settles. Then a working day arrives over the platform API
+(``--day-cases`` new cases, 受理 each, in batches of 500, as the district platform posts them),
+which fills the writer's cache of recent case facts (``FactsCache``, 16,384 cases) while the
+rules judge the new cases, and the process settles again. ``--folder`` keeps the box between
+runs (the history is made only once; each run's day uses new case numbers). Prints figures only.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from hallwatch.sim import catalogue_for
@@ -62,6 +66,40 @@ def write_history(path: Path, cases: int, open_share: float) -> int:
     return events
 
 
+def post_day(url: str, token: str, cases: int) -> float:
+    """POST ``cases`` new cases' 受理, 500 to a request; the seconds it took."""
+    items = catalogue_for("440605")["items"]
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    run = f"{time.time_ns() // 1_000_000 % 10**9:09d}"  # fresh case numbers on a kept box
+    lines = []
+    for n in range(cases):
+        item = items[n % len(items)]
+        lines.append(json.dumps({
+            "case_no": f"D{run}{n:06d}", "event_id": f"D{run}{n:06d}-1", "event_type": "受理",
+            "item_code": item["item_code"], "dept_code": item["dept_code"],
+            "district_code": "440605", "actor": {"id": f"S{n % 40:03d}", "name": f"工作人员{n % 40}"},
+            "window_no": 1 + n % 12, "occurred_at": (now - dt.timedelta(minutes=n % 480)).isoformat(),
+        }, ensure_ascii=False))
+    started = time.perf_counter()
+    for offset in range(0, len(lines), 500):
+        request = urllib.request.Request(
+            f"{url}/api/v1/platform/events", data="\n".join(lines[offset:offset + 500]).encode(),
+            headers={"Authorization": f"Bearer {token}"}, method="POST")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+    return time.perf_counter() - started
+
+
+def serving_url(log: Path, process: subprocess.Popen, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()[::-1]:
+            if " serving http" in line:
+                return line.strip().rsplit(" ", 1)[-1]
+        time.sleep(0.5)
+    sys.exit(f"edge serve did not say where it serves; see {log}")
+
+
 def hallwatch(*args: str) -> list[str]:
     return [sys.executable, "-m", "hallwatch", *args]
 
@@ -82,6 +120,28 @@ def backlog(db: Path) -> int:
         return conn.execute("select count(*) from cases_to_judge").fetchone()[0]
 
 
+def settle(process: subprocess.Popen, db: Path, log: Path, started: float,
+           seconds: float) -> float:
+    """Sample memory every 5 s until no case waits to be judged and ``seconds`` more have
+    passed; returns when (seconds since ``started``) the backlog was first empty."""
+    judged_at = None
+    while True:
+        time.sleep(5)
+        if process.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+            sys.exit(f"edge serve exited with {process.returncode}; the end of {log}:\n"
+                     + "\n".join(tail))
+        rss, peak = memory(process.pid)
+        waiting = backlog(db)
+        elapsed = time.perf_counter() - started
+        print(f"  {elapsed:5.0f} s  RSS {rss:6.0f} MB  peak {peak:6.0f} MB  "
+              f"cases to judge {waiting:,}", flush=True)
+        if waiting == 0 and judged_at is None:
+            judged_at = elapsed
+        if judged_at is not None and elapsed - judged_at >= seconds:
+            return judged_at
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=500_000)
@@ -89,6 +149,9 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--settle", type=float, default=60.0,
                         help="seconds to keep sampling after the backlog is judged")
+    parser.add_argument("--day-cases", type=int, default=40_000,
+                        help="new cases posted over the platform API after the first settle "
+                             "(0: none)")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-memory-"))
     config = folder / "box.toml"
@@ -111,34 +174,28 @@ def main() -> None:
     print(f"database {db.stat().st_size / 2**20:.0f} MB; cases to judge: {backlog(db):,}",
           flush=True)
     log = folder / "serve.log"  # kept: if the box dies, its last words are the figure
+    log.unlink(missing_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(hallwatch("edge", "serve", "--config", str(config)),
                                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
     started = time.perf_counter()
     try:
-        samples: list[tuple[float, float, float, int]] = []
-        judged_at = None
-        while True:
-            time.sleep(5)
-            if process.poll() is not None:
-                tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
-                sys.exit(f"edge serve exited with {process.returncode}; the end of {log}:\n"
-                         + "\n".join(tail))
-            rss, peak = memory(process.pid)
-            waiting = backlog(db)
-            elapsed = time.perf_counter() - started
-            samples.append((elapsed, rss, peak, waiting))
-            print(f"  {elapsed:5.0f} s  RSS {rss:6.0f} MB  peak {peak:6.0f} MB  "
-                  f"cases to judge {waiting:,}", flush=True)
-            if waiting == 0 and judged_at is None:
-                judged_at = elapsed
-            if judged_at is not None and elapsed - judged_at >= args.settle:
-                break
+        judged_at = settle(process, db, log, started, args.settle)
         rss, peak = memory(process.pid)
         verdict = "met" if peak < GOAL_MB else "NOT met"
         print(f"edge serve, {args.cases:,} cases: settled RSS {rss:.0f} MB, peak {peak:.0f} MB "
-              f"(goal < {GOAL_MB} MB: {verdict}); every case judged after {judged_at:.0f} s")
+              f"(goal < {GOAL_MB} MB: {verdict}); every case judged after {judged_at:.0f} s",
+              flush=True)
+        if args.day_cases:
+            token = (folder / "keys" / "platform.token").read_text().strip()
+            took = post_day(serving_url(log, process), token, args.day_cases)
+            print(f"a day of {args.day_cases:,} new cases posted in {took:.0f} s", flush=True)
+            settle(process, db, log, started, args.settle)
+            rss, peak = memory(process.pid)
+            verdict = "met" if peak < GOAL_MB else "NOT met"
+            print(f"edge serve after the day: settled RSS {rss:.0f} MB, peak {peak:.0f} MB "
+                  f"(goal < {GOAL_MB} MB: {verdict})")
     finally:
         process.terminate()
         process.wait(60)
