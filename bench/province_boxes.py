@@ -39,6 +39,7 @@ from standard.envelope import (
 )
 
 SETTINGS = RelaySettings()
+RESEAL_SECONDS_A_ROUND = 0.1
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Boxes:
         self.poller = zmq.Poller()
         self.reconnects = self.resent_batches = self.resealed = self.nacks = 0
         self.started = 0.0
+        self.reseal_until = 0.0
 
     def _connect(self, box: Box) -> None:
         if box.sock is not None:
@@ -168,6 +170,8 @@ class Boxes:
                < SETTINGS.inflight_records):
             first, last, frames = batches[box.cursor]
             if box.cursor < box.sent_through:
+                if time.monotonic() > self.reseal_until:
+                    return  # this round's sealing is spent: acks and pings first
                 frames = self._reseal(box, box.cursor)
             try:
                 box.sock.send_multipart([wire.BATCH, *frames], flags=zmq.NOBLOCK)
@@ -217,6 +221,10 @@ class Boxes:
         if box.caught_up is None and box.acked >= box.last_seq:
             box.caught_up = time.perf_counter() - self.started
 
+    def _drain(self, box: Box) -> None:
+        while box.sock.poll(0):
+            self._handle(box, box.sock.recv_multipart())
+
     def run(self, timeout: float) -> float:
         """Relay every box's day; seconds until the last box was caught up."""
         self.started = time.perf_counter()
@@ -226,9 +234,16 @@ class Boxes:
         waiting = list(self.boxes)
         while waiting:
             now = time.monotonic()
+            # One thread seals for every box (~20 ms a batch): after a burst of reconnects it
+            # must not starve the others' acks and pings for seconds, or they reconnect too.
+            self.reseal_until = now + RESEAL_SECONDS_A_ROUND
             if now > deadline:
                 raise TimeoutError(f"{len(waiting)} boxes not caught up after {timeout:.0f} s")
             for box in waiting:
+                if now - max(box.heard_at, box.connected_at) > HUB_LOST_SECONDS:
+                    # Answers may wait unread behind this thread's work for other boxes; a
+                    # box's own relay thread would have read them.
+                    self._drain(box)
                 if now - max(box.heard_at, box.connected_at) > HUB_LOST_SECONDS:
                     self._connect(box)  # the relay's session ends; it connects again
                 elif now - box.last_ping >= HEARTBEAT_SECONDS:
@@ -238,8 +253,7 @@ class Boxes:
                     box.last_ping = now
             for sock, _ in self.poller.poll(SETTINGS.poll_seconds * 1000):
                 box = self.by_socket[sock]
-                while sock.poll(0):
-                    self._handle(box, sock.recv_multipart())
+                self._drain(box)
                 self._fill(box)
             for box in waiting:
                 self._fill(box)
