@@ -84,12 +84,14 @@ PAGES = {
     "cases done, dept (p 500)": "/cases?state=finished&dept=SCJ&page=500",
     "cases by number prefix": "/cases?state=all&q=4406050100",
     "cases all, joint dept (p 500)": "/cases?state=all&dept=JTJ&page=500",
+    "cases open, joint dept (p 100)": "/cases?dept=JTJ&page=100",
 }
-ROLE_PAGES = {"city": list(PAGES), "district": list(PAGES)[:-1],
+ROLE_PAGES = {"city": list(PAGES), "district": [name for name in PAGES if "joint" not in name],
               "department": ["overview", "department", "cases (open, first page)",
                              "cases all (page 2000)", "cases done, dept (p 500)"],
               # a department that takes part in joint cases: its own lists (hub_case_depts)
-              "joint dept": ["overview", "cases (open, first page)", "cases all (p 500)"]}
+              "joint dept": ["overview", "cases (open, first page)", "cases (open, page 100)",
+                             "cases all (p 500)"]}
 PAGES["cases all (p 500)"] = "/cases?state=all&page=500"
 
 
@@ -153,8 +155,9 @@ def copy_case_depts(conn, low: int, high: int) -> None:
     by the copies' case ids, which the copied ``hub_cases`` rows have drawn)."""
     copied_no = copy_expression("case_no", "").replace("case_no", "s.case_no")
     conn.execute(
-        "insert into hub_case_depts (dept_suffix, case_id, district_code, is_open)"
-        " select d.dept_suffix, c.id, c.district_code, c.is_open from hub_case_depts d"
+        "insert into hub_case_depts (dept_suffix, case_id, district_code, is_open, list_light,"
+        " list_remaining, list_case_no) select d.dept_suffix, c.id, c.district_code, c.is_open,"
+        " c.light, c.remaining, c.case_no from hub_case_depts d"
         " join hub_cases s on s.id = d.case_id and substr(s.case_no, 7, 3) = '000'"
         f" cross join generate_series({low}, {high}) as g(k)"
         f" join hub_cases c on c.district_code = s.district_code"

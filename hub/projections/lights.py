@@ -13,6 +13,7 @@ import logging
 import threading
 
 from hub.projections import ProjectionContext, mark_built, needs_rebuild, rebuild
+from hub.projections.casedepts import SYNC_URGENCY
 from hub.projections.cases import judged
 from hub.projections.shares import write_shares
 from hub.storage.retry import retrying
@@ -62,6 +63,8 @@ def _write(store, updates: list[tuple], shares: list[tuple]) -> int:
             changed = conn.executemany(
                 "update hub_cases set light = ?, deadline = ?, remaining = ?,"
                 " reasons = ? where id = ? and last_seq = ?", updates).rowcount
+            # the departments' lists walk these in urgency order (hub/projections/casedepts.py)
+            conn.executemany(SYNC_URGENCY, [(row[4], row[4]) for row in updates])
         for row, rows_now in shares:
             # Take the case's row before its shares: a receiver rewriting the case holds it
             # until it commits, and then the case has moved on. A plain read did not wait, so

@@ -194,16 +194,21 @@ def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
         counted = (f"select 1 from hub_case_depts d{_JOIN if join else ''} where"
                    f" {_in_units(units, 'd.')} and {depts} and {rest}")
         count_params = [*unit_params, *dept_params, *rest_params]
-        if where.state == "open":
-            # Most urgent first: walk the urgency index (hub_cases_urgent, per district too)
+        if where.state == "open" and not join:
+            # Most urgent first: the department's open rows carry the case's urgency (migration
+            # 19), so a page, however deep, walks hub_case_depts_urgent (or _urgent_unit).
+            ids = counted.replace("select 1", "select d.case_id", 1)
+            ids_order, params = _DEPT_URGENCY, count_params
+        elif where.state == "open":
+            # With other filters: walk the urgency index (hub_cases_urgent, per district too)
             # and look each case's department up (one probe), rather than fetch and sort
             # every open case of the department (tens of thousands for a joint one).
             ids = (f"select id from hub_cases where is_open = 1 and {_in_units(units, '')} and"
                    f" {rest} and exists (select 1 from hub_case_depts d where"
                    f" d.case_id = hub_cases.id and {depts})")
             ids_order, params = order, [*unit_params, *rest_params, *dept_params]
-            if join:  # count the open cases that pass the other filters, probing each
-                counted, count_params = ids.replace("select id", "select 1", 1), params
+            # count the open cases that pass the other filters, probing each
+            counted, count_params = ids.replace("select id", "select 1", 1), params
         else:  # newest first: walk the department's rows backwards
             ids = counted.replace("select 1", "select d.case_id", 1)
             ids_order, params = "d.case_id desc", count_params
@@ -226,6 +231,10 @@ def case_page(data: HubData, scope: Scope, where: CaseFilter, page: int = 1,
 
 
 _JOIN = " join hub_cases c on c.id = d.case_id"
+# The urgency order on hub_case_depts' copy of it (the index hub_case_depts_urgent's expression).
+_DEPT_URGENCY = ("(case d.list_light when 'red' then 0 when 'unknown' then 1 when 'yellow'"
+                 " then 2 else 3 end), d.list_remaining is null, d.list_remaining,"
+                 " d.list_case_no, d.case_id")
 
 
 def _dept_walk(scope: Scope, where: CaseFilter

@@ -341,6 +341,17 @@ def rating_items(db: Migrating) -> None:
     db.run(ratingitems.INDEXES)
 
 
+def dept_urgency(db: Migrating) -> None:
+    """Issue 18: a department's open list in urgency order from an index of hub_case_depts
+    (its open rows carry the case's light, remaining days and number), not a sort of all its
+    open cases; the open rows are filled from their cases (hub/projections/casedepts.py)."""
+    from hub.projections import casedepts
+
+    db.add_columns(casedepts.URGENCY_COLUMNS)
+    db.conn.execute(casedepts.FILL_URGENCY)
+    db.run(casedepts.URGENT_INDEXES)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -367,6 +378,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "the 12345 intake's quarantine", complaint_quarantine),
     Migration(17, "the 12345 intake's data-quality alerts", hotline_alerts),
     Migration(18, "ratings by their case's item", rating_items),
+    Migration(19, "a department's open cases in urgency order", dept_urgency),
 )
 LATEST = MIGRATIONS[-1].version
 

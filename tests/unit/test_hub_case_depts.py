@@ -16,7 +16,8 @@ import pytest
 
 from hallwatch.hubsim import SimBox, feed
 from hub.services import Scope
-from hub.services.cases import CaseFilter, case_page, iter_cases
+from hub.projections.lights import refresh_lights
+from hub.services.cases import _LIGHT_ORDER, CaseFilter, case_page, iter_cases
 from hub.storage.migrations import migrate
 from standard.records import LOCAL_TZ
 from tests.hubkit import dashboard_on
@@ -128,3 +129,57 @@ def test_the_rows_follow_the_cases_and_migration_12_fills_them_from_stored_data(
         conn.execute("delete from schema_migrations where version = 12")
     assert migrate(store.engine) == [12]
     assert _depts(store) == projected
+
+
+def _urgency_order(store, dept: str) -> list[str]:
+    """The department's open cases as hub_cases' own columns order them (most urgent first)."""
+    return [row["case_no"] for row in store.query(
+        f"select case_no from hub_cases where is_open = 1 and id in (select case_id from"
+        f" hub_case_depts where dept_suffix = ?) order by {_LIGHT_ORDER}, remaining is null,"
+        " remaining, case_no, id", (dept,))]
+
+
+def _ids_plan(data, scope: Scope, where: CaseFilter) -> str:
+    """The plan of the page's ids (the inner walk), as the engine describes it."""
+    issued = []
+    real = data.query
+    data.query = lambda sql, params=(): issued.append((sql, list(params))) or real(sql, params)
+    try:
+        case_page(data, scope, where, page=2, per_page=1)
+    finally:
+        del data.query
+    sql, params = issued[-1]
+    inner = sql[sql.index("id in (") + len("id in ("):sql.rindex(") order by")]
+    engine = data.store.engine
+    if engine.name == "postgresql":
+        return " | ".join(row["QUERY PLAN"] for row in data.query(f"explain {inner}", params))
+    return " | ".join(row["detail"] for row in data.query(f"explain query plan {inner}", params))
+
+
+def test_open_lists_walk_the_departments_urgency_index_and_follow_the_lights(hub):
+    """Migration 19: a department's open list, however deep, walks hub_case_depts_urgent in
+    the order hub_cases' columns give, after the lights refresher moved lights too."""
+    data, store = hub.data, hub.data.store
+    jtj, nanhai_jtj = Scope.department("JTJ"), Scope.for_user("department", "440605JTJ")
+    for moment in (NOW, NOW + dt.timedelta(days=40)):   # 40 days on: overdue, red
+        store.projection_context.clock = lambda moment=moment: moment.astimezone(dt.timezone.utc)
+        refresh_lights(store, store.projection_context)
+        expected = _urgency_order(store, "JTJ")
+        assert _listed(data, jtj, OPEN) == expected
+        assert _listed(data, Scope.city(), CaseFilter(dept="JTJ")) == expected
+        assert _listed(data, nanhai_jtj, OPEN) == [n for n in expected if n.startswith("NH")]
+    assert {row["light"] for row in store.query("select light from hub_cases"
+                                                " where is_open = 1")} == {"red"}
+    for scope, where, index in ((jtj, OPEN, "hub_case_depts_urgent"),
+                                (Scope.city(), CaseFilter(dept="JTJ"), "hub_case_depts_urgent"),
+                                (nanhai_jtj, OPEN, "hub_case_depts_urgent_unit")):
+        plan = _ids_plan(data, scope, where)
+        assert index in plan and "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+    with store.transaction() as conn:   # a database as migration 18 left it
+        conn.execute("update hub_case_depts set list_light = null, list_remaining = null,"
+                     " list_case_no = null")
+        conn.execute("drop index hub_case_depts_urgent")
+        conn.execute("drop index hub_case_depts_urgent_unit")
+        conn.execute("delete from schema_migrations where version = 19")
+    assert migrate(store.engine) == [19]
+    assert _listed(data, jtj, OPEN) == _urgency_order(store, "JTJ")
