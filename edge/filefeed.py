@@ -7,35 +7,17 @@ committed comes back as identical duplicates).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import click
 
 from standard.bodies import BodyError, file_records
 from edge.ingest import FILE_CHUNK, ConflictHook, IngestResult, ingest_texts
+from edge.memory import cycle_collector_paused
 from edge.quarantine import Rejection, quarantine_body
 from edge.store import Store
 from standard.records import CatalogueItem
-
-
-@contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a bulk load, then let it run again.
-
-    Ingest makes no reference cycles (its objects go by reference counting), but the collector
-    keeps walking the thousands of events and case facts alive in each chunk: about a tenth of
-    a bulk load's CPU time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def ingest_files(store: Store, files: tuple[Path, ...] | list[Path], *,

@@ -35,7 +35,7 @@ from operator import itemgetter
 
 from edge import backlog
 from edge.cases import CaseBoard
-from edge.memory import give_back
+from edge.memory import cycle_collector_paused, give_back
 from edge.store import Store
 from edge.storetx import Tx, iso
 from edge.supervision.alerts import (
@@ -186,6 +186,11 @@ class RuleEngine:
                 progress(judged, max(total, judged))
 
     def _check(self, at: dt.datetime, case_nos: set[str] | None, result: PassResult) -> None:
+        with cycle_collector_paused():  # a pass's findings and rows live until it is written
+            self._judge_and_write(at, case_nos, result)
+
+    def _judge_and_write(self, at: dt.datetime, case_nos: set[str] | None,
+                         result: PassResult) -> None:
         today = local_day(at)
         plan = PassPlan()
         findings: dict[tuple[str, str], Finding] = {}
