@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.relay_harness import Deployment, wait_all_arrived, wait_for
-from tests.integration.test_relay_faults import assert_hub_holds_exactly
+from tests.integration.relay_checks import assert_hub_holds_exactly
 from tests.pgcluster import Cluster
 
 
