@@ -52,6 +52,8 @@ _ZERO_OFFSETS = ("+00:00", "-00:00")
 _WITH_OWN_FIELDS = frozenset(kind for kinds in FIELDS_FOR_EVENTS.values() for kind in kinds)
 _FAST_TYPES = tuple(e.value for e in EventType if e.value not in _WITH_OWN_FIELDS)
 _fromiso = dt.datetime.fromisoformat
+_fromdate = dt.date.fromisoformat
+_LOCAL_OFFSET = "+08:00"  # LOCAL_TZ's, as the text spells it
 
 
 class FastActor(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -99,7 +101,10 @@ class FastEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_d
     @property
     def local_date(self) -> dt.date:
         """The day this happened in the hall's time zone (+08:00)."""
-        return _fromiso(self.occurred_text).astimezone(LOCAL_TZ).date()
+        text = self.occurred_text
+        if text.endswith(_LOCAL_OFFSET):  # nearly every record: the day is the text's own
+            return _fromdate(text[:10])
+        return _fromiso(text).astimezone(LOCAL_TZ).date()
 
 
 _decode = msgspec.json.Decoder(FastEvent).decode
