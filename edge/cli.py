@@ -14,19 +14,26 @@ from pathlib import Path
 import click
 
 from edge.config import load_box_config
-from edge.evaluations.cli import COMMANDS as EVALUATION_COMMANDS
-from edge.integration.cli import COMMANDS as INTEGRATION_COMMANDS
 from edge.options import Target, columns, parse_at, target_options
-from edge.presence.cli import analyse_video
 from edge.storeidentity import StoreLost
 from edge.storetx import StoreError
-from edge.supervision.cli import COMMANDS as SUPERVISION_COMMANDS
-from edge.users_cli import user
 from standard.catalogue import CatalogueError
 from standard.configfile import ConfigError
+from standard.lazycommands import LazyGroup
 
 
-@click.group()
+# Each capability's commands, and the pages' users (add, reset, disable): imported when used,
+# so that 'edge status' does not load numpy for the video analysis, nor SQLAlchemy.
+CAPABILITY_COMMANDS = {
+    "press": "edge.evaluations.cli:press", "ratings": "edge.evaluations.cli:ratings",
+    "check": "edge.supervision.cli:check", "alerts": "edge.supervision.cli:alerts",
+    "notice": "edge.supervision.cli:notice",
+    "catalogue": "edge.integration.cli:catalogue", "sources": "edge.integration.cli:sources",
+    "analyse-video": "edge.presence.cli:analyse_video", "user": "edge.users_cli:user",
+}
+
+
+@click.group(cls=LazyGroup, lazy=CAPABILITY_COMMANDS)
 def edge() -> None:
     """The edge box in a district service hall (区行政服务中心)."""
 
@@ -201,9 +208,3 @@ def status(config_path: Path, as_json: bool) -> None:
                                                  else ""))
     for check in checks:
         click.echo(f"reconciliation {check.day} {check.origin}: {summary_text(check)}")
-
-
-# Each capability's commands, and the pages' users (add, reset, disable).
-for _command in (*EVALUATION_COMMANDS, *SUPERVISION_COMMANDS, *INTEGRATION_COMMANDS,
-                 analyse_video, user):
-    edge.add_command(_command)

@@ -8,20 +8,27 @@ from pathlib import Path
 
 import click
 
-from hub.catalogue_cli import catalogue
 from hub.options import command_config as _config
 from hub.options import open_store
-from hub.scores_cli import publish_scores, rebuild_views, score
 from hub.store import HubStore, StorageError
-from hub.users_cli import user
 from standard.configfile import ConfigError
+from standard.lazycommands import LazyGroup
 
 config_option = click.option(
     "--config", "config_path", required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="hub.toml")
 
 
-@click.group()
+# Users, scores, views and the catalogue (hub/users_cli.py, hub/scores_cli.py, ...): imported
+# when used, so that 'hub status' does not load the web server's user store.
+DASHBOARD_COMMANDS = {
+    "user": "hub.users_cli:user", "score": "hub.scores_cli:score",
+    "publish-scores": "hub.scores_cli:publish_scores",
+    "rebuild-views": "hub.scores_cli:rebuild_views", "catalogue": "hub.catalogue_cli:catalogue",
+}
+
+
+@click.group(cls=LazyGroup, lazy=DASHBOARD_COMMANDS)
 def hub() -> None:
     """The city hub (市电子监察中心): receives every district box's records."""
 
@@ -377,8 +384,3 @@ def token(config_path: Path, show: bool) -> None:
                f"(new API token written to {path}; the old one no longer works)")
     if show:
         click.echo(value)
-
-
-# Users, scores and views (hub/users_cli.py, hub/scores_cli.py).
-for _command in (user, score, publish_scores, rebuild_views, catalogue):
-    hub.add_command(_command)

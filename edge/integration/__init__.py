@@ -17,18 +17,17 @@ Example::
     [s.as_dict(now) for s in source_states(box.store)]
 """
 
-from edge.integration.config import ReconcileSection, SourceSection, unique_names
-from edge.integration.intake import Sink, SourceRefused, load_rows
-from edge.integration.mapping import Mapping, MappingRefused, RowMapper
-from edge.integration.reconcile import (Reconciliation, latest_reconciliations, reconcile_counts,
-                                        summary_text)
-from edge.integration.state import INTEGRATION_SCHEMA, SourceState, recent_files, source_states
-from edge.integration.wiring import Integration, build_source, wire_integration
-from standard.reconciliation import PlatformCounts
+from edge.lazyexports import lazy_exports
 
-__all__ = [
-    "INTEGRATION_SCHEMA", "Integration", "Mapping", "MappingRefused", "PlatformCounts",
-    "ReconcileSection", "Reconciliation", "RowMapper", "Sink", "SourceRefused", "SourceSection",
-    "SourceState", "build_source", "latest_reconciliations", "load_rows", "recent_files",
-    "reconcile_counts", "source_states", "summary_text", "unique_names", "wire_integration",
-]
+# The public names by module; each module is imported when one of its names is used.
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "edge.integration.config": ["ReconcileSection", "SourceSection", "unique_names"],
+    "edge.integration.intake": ["Sink", "SourceRefused", "load_rows"],
+    "edge.integration.mapping": ["Mapping", "MappingRefused", "RowMapper"],
+    "edge.integration.reconcile": ["Reconciliation", "latest_reconciliations", "reconcile_counts",
+        "summary_text"],
+    "edge.integration.state": ["INTEGRATION_SCHEMA", "SourceState", "recent_files",
+        "source_states"],
+    "edge.integration.wiring": ["Integration", "build_source", "wire_integration"],
+    "standard.reconciliation": ["PlatformCounts"],
+})

@@ -30,41 +30,20 @@ Example::
     parts.supervision.alerts(state="open")
 """
 
-from edge.supervision.alerts import (
-                                     ACTION_NAMES,
-                                     ACTIVE_STATES,
-                                     CARD_NAMES,
-                                     LEVEL_NAMES,
-                                     LIABILITY_OUTCOMES,
-                                     STATE_NAMES,
-                                     STATES,
-                                     SUPERVISION_SCHEMA,
-                                     SYSTEM,
-                                     Alert,
-                                     AlertNotFound,
-                                     Finding,
-                                     NoticeNotFound,
-                                     SupervisionError,
-                                     open_alert,
-                                     raise_condition,
-                                     resolve_condition,
-                                     subject_label,
-)
-from edge.supervision.checker import RuleChecker
-from edge.supervision.clockwatch import clock_watch
-from edge.supervision.config import ContactSection, NotifySection, RulesSection
-from edge.supervision.integrity import conflict_alert, sequence_alert, store_alert
-from edge.supervision.rules import RuleEngine
-from edge.supervision.schedule import Scheduler
-from edge.supervision.service import Supervision
-from edge.supervision.wiring import SupervisionParts, build_supervision
+from edge.lazyexports import lazy_exports
 
-__all__ = [
-    "ACTION_NAMES", "ACTIVE_STATES", "CARD_NAMES", "LEVEL_NAMES", "LIABILITY_OUTCOMES",
-    "STATE_NAMES", "STATES", "SUPERVISION_SCHEMA",
-    "SYSTEM", "Alert", "AlertNotFound", "ContactSection", "Finding", "NoticeNotFound",
-    "NotifySection", "RuleChecker", "RuleEngine", "RulesSection", "Scheduler", "Supervision",
-    "SupervisionError", "SupervisionParts", "build_supervision", "clock_watch", "conflict_alert",
-    "open_alert", "raise_condition", "resolve_condition", "sequence_alert", "store_alert",
-    "subject_label",
-]
+# The public names by module; each module is imported when one of its names is used.
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "edge.supervision.alerts": ["ACTION_NAMES", "ACTIVE_STATES", "CARD_NAMES", "LEVEL_NAMES",
+        "LIABILITY_OUTCOMES", "STATE_NAMES", "STATES", "SUPERVISION_SCHEMA", "SYSTEM", "Alert",
+        "AlertNotFound", "Finding", "NoticeNotFound", "SupervisionError", "open_alert",
+        "raise_condition", "resolve_condition", "subject_label"],
+    "edge.supervision.checker": ["RuleChecker"],
+    "edge.supervision.clockwatch": ["clock_watch"],
+    "edge.supervision.config": ["ContactSection", "NotifySection", "RulesSection"],
+    "edge.supervision.integrity": ["conflict_alert", "sequence_alert", "store_alert"],
+    "edge.supervision.rules": ["RuleEngine"],
+    "edge.supervision.schedule": ["Scheduler"],
+    "edge.supervision.service": ["Supervision"],
+    "edge.supervision.wiring": ["SupervisionParts", "build_supervision"],
+})
