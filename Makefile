@@ -19,7 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/hallwatch demo $(DEMO_ARGS)
 
+# The tests start hundreds of hallwatch processes: byte-compile the packages first, or where
+# PYTHONDONTWRITEBYTECODE is set each process compiles some 150 modules from source again.
 test: $(STAMP)
+	$(VENV)/bin/python -m compileall -q standard edge hub web provisioning hallwatch
 	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: $(STAMP)
