@@ -23,13 +23,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from edge.integration.intake import Sink, load_rows
 from edge.integration.mapping import RowMapper, plain_text
 from edge.integration.state import advance, load_watermark
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# SQLAlchemy is imported by the functions that use it: every box imports this module (a drop
+# folder's outcome is a PollOutcome), few have a 中间库, and the import takes half a second or more.
 
 CONNECT_TIMEOUT = 10  # seconds; an unreachable 前置机 must not hang the pull for minutes
 
@@ -63,6 +67,8 @@ class PollOutcome:
 
 def make_engine(url: str) -> sa.Engine:
     """An engine with a connect timeout where the driver has one, and stale-link checks."""
+    import sqlalchemy as sa
+
     backend = sa.engine.make_url(url).get_backend_name()
     connect_args: dict[str, Any] = {}
     if backend in ("postgresql", "mysql", "mariadb"):
@@ -88,6 +94,8 @@ class DatabaseReader:
     @property
     def shown_url(self) -> str:
         """The URL without its password (for pages and logs)."""
+        import sqlalchemy as sa
+
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     def engine(self) -> sa.Engine:
@@ -101,6 +109,8 @@ class DatabaseReader:
             self._engine = None
 
     def _source(self) -> sa.FromClause:
+        import sqlalchemy as sa
+
         if self.table is not None:
             schema, _, name = self.table.rpartition(".")
             return sa.table(name, schema=schema or None)
@@ -108,6 +118,8 @@ class DatabaseReader:
 
     def columns(self, conn: sa.Connection) -> list[str]:
         """The source's column names as the database reports them."""
+        import sqlalchemy as sa
+
         probe = sa.select(sa.text("*")).select_from(self._source()).where(sa.false())
         try:
             return list(conn.execute(probe).keys())
@@ -126,6 +138,8 @@ class DatabaseReader:
 
     def read(self, after: Any, limit: int) -> Batch:
         """The next batch after ``after`` (None: from the start)."""
+        import sqlalchemy as sa
+
         with self.engine().connect() as conn:
             key = self._watermark_key(conn)
             mark = sa.column(key)
@@ -143,6 +157,8 @@ class DatabaseReader:
 
     def counts(self, query: str, params: dict[str, Any]) -> dict[str, int]:
         """(item_code → count) from a reconciliation query returning two columns."""
+        import sqlalchemy as sa
+
         with self.engine().connect() as conn:
             result = conn.execute(sa.text(query.strip().rstrip(";")), params)
             counts: dict[str, int] = {}
