@@ -58,8 +58,10 @@ def existing_alerts(conn: sqlite3.Connection,
     if case_nos is None:
         # The pass over open cases finds and clears only theirs (and 重点监察's): the alerts
         # of a long finished history are no business of it.
-        rows = conn.execute(sql + " where case_no in (select case_no from cases where"
-                            " is_open = 1) or subject like 'dept:%'" + last)
+        # Each alert looks its case up (the next day: 21,000 lookups) rather than SQLite
+        # first building a temporary index of all 100,000 open case numbers.
+        rows = conn.execute(sql + " a where exists (select 1 from cases c where c.case_no ="
+                            " a.case_no and c.is_open = 1) or subject like 'dept:%'" + last)
     else:
         rows = conn.execute(sql + " where case_no in (select value from json_each(?))" + last,
                             (json.dumps(sorted(case_nos)),))
