@@ -29,6 +29,7 @@ from typing import Any
 from hub.projections import casebatch, cases, halls, reporting, supervision
 from hub.projections.batchwise import batch_wise, record_by_record
 from hub.projections.schema import PROJECTION_VERSION
+from hub.storage.engines import unavailable_errors
 from standard.calendar import WorkCalendar
 from standard.deadlines import LightSettings
 from standard.records import CatalogueItem
@@ -116,6 +117,11 @@ def guarded(ctx: ProjectionContext, kind: str, apply: Callable, many: Callable |
         conn.execute("savepoint projection")
         try:
             apply(ctx, conn, box_id, record)
+        except unavailable_errors():
+            # A deadlock or a lost server says nothing of the record: the whole batch runs
+            # again (hub/storage/retry.py) or is not acknowledged. Recorded as a bad body, its
+            # views were skipped for good (seen twice in the province run on PostgreSQL).
+            raise
         except Exception as exc:  # noqa: BLE001 - any bad body: keep the record, skip the view
             conn.execute("rollback to projection")
             log.warning("record %s/%s (%s) not projected: %s", box_id, record.get("seq"), kind,
