@@ -20,19 +20,12 @@ from hub.scores_cli import open_dashboard
 from hub.services import Scope
 from hub.services.notices import box_notice, notice_page
 from standard.records import LOCAL_TZ
-from tests.integration.relay_harness import Deployment, wait_all_arrived, wait_for
+from tests.integration.relay_harness import wait_all_arrived, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
 ITEM, DEPT, DISTRICT = "440605-SCJ-001", "440605SCJ", "440605"   # promised 3 working days
 CASE = "440605LATE000001"
-
-
-@pytest.fixture
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path)
-    yield deployment
-    deployment.close()
 
 
 def event(number: int, kind: str, at: dt.datetime, **extra) -> dict:

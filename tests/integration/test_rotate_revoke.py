@@ -17,7 +17,6 @@ from provisioning.rotate import RotationError, enroll_rotation, rotate_box, rota
 from standard import boxregistry, identity, wire
 from standard.envelope import Sealer, fingerprint, key_to_text
 from tests.integration.relay_harness import (
-    Deployment,
     FakeBox,
     in_process_receiver,
     make_records,
@@ -142,12 +141,6 @@ def test_offline_rotation_waits_for_the_hub_and_a_second_one_is_refused(hub):
 
 
 # -- real hub and box processes ---------------------------------------------------------------
-@pytest.fixture
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path)
-    yield deployment
-    deployment.close()
-
 
 def assert_chain_ok(deployment, box, made: int) -> None:
     """``hub status``: the chain whole, every record the box had made when the wait ended

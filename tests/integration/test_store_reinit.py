@@ -13,19 +13,11 @@ import sqlite3
 import pytest
 
 from tests.integration.relay_harness import (
-    Deployment,
     all_arrived,
     run_cli,
     wait_all_arrived,
     wait_for,
 )
-
-
-@pytest.fixture
-def deployment(tmp_path):
-    made = Deployment(tmp_path)
-    yield made
-    made.close()
 
 
 def relayed_box(deployment, events: int = 300):
