@@ -24,10 +24,7 @@ from standard.records import LOCAL_TZ
 from tests.boxes import REPO
 from tests.hubkit import sign_in
 from tests.integration.relay_harness import wait_all_arrived, wait_for
-from tests.integration.test_late_evidence import (  # noqa: F401 (deployment: a fixture)
-    deployment,
-    month_cards,
-)
+from tests.integration.test_late_evidence import month_cards
 from tests.webclient import WebClient
 from web.hub import create_app
 
